@@ -1,0 +1,42 @@
+# recsys — PGXS build.
+#
+#   make && make install          build and install into the pg_config found on PATH
+#   make installcheck             run the pg_regress suite against a running server
+#   make ASSERTS=1                build with recsys' internal assertions enabled
+#
+EXTENSION = recsys
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" $(EXTENSION).control)
+
+MODULE_big = recsys
+OBJS = \
+	src/recsys.o \
+	src/embedding.o \
+	src/embedding_agg.o \
+	src/distance.o \
+	src/synth.o
+
+DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
+
+REGRESS = embedding embedding_agg synth
+REGRESS_OPTS = --load-extension=$(EXTENSION)
+
+PG_CONFIG ?= pg_config
+
+# BLAS/LAPACK come from OpenBLAS, found the Debian way.
+BLAS_LIBS := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+SHLIB_LINK += $(BLAS_LIBS) -lm
+
+PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+ifeq ($(WERROR),1)
+PG_CFLAGS += -Werror
+endif
+ifeq ($(ASSERTS),1)
+PG_CPPFLAGS += -DRECSYS_ASSERT_CHECKING
+endif
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# The distance kernels are plain loops; let gcc vectorise their float
+# reductions (reassociation is harmless for distances).
+src/distance.o: CFLAGS += -O3 -ftree-vectorize -fassociative-math -fno-signed-zeros -fno-trapping-math

@@ -1,0 +1,34 @@
+/*-------------------------------------------------------------------------
+ *
+ * recsys.h
+ *	  Declarations shared by every part of the recsys extension.
+ *
+ * Each group of externs is headed by the file that defines it, so the
+ * file behind a symbol is never more than one search away.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RECSYS_H
+#define RECSYS_H
+
+#include "postgres.h"
+
+/*
+ * Internal assertions.  PostgreSQL's own Assert() depends on how the server
+ * was built (Debian's is built without them), so recsys has its own switch:
+ * "make ASSERTS=1" turns these on, and the test suite builds that way.
+ */
+#ifdef RECSYS_ASSERT_CHECKING
+#define RsAssert(cond) \
+	do { \
+		if (!(cond)) \
+			ExceptionalCondition(#cond, __FILE__, __LINE__); \
+	} while (0)
+#else
+#define RsAssert(cond) ((void) true)
+#endif
+
+/* recsys.c */
+extern void _PG_init(void);
+
+#endif							/* RECSYS_H */
