@@ -26,7 +26,7 @@ PG_CONFIG ?= pg_config
 BLAS_LIBS := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 SHLIB_LINK += $(BLAS_LIBS) -lm
 
-PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+PG_CFLAGS += -Wall -Wextra
 ifeq ($(WERROR),1)
 PG_CFLAGS += -Werror
 endif
