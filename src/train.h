@@ -1,0 +1,129 @@
+/*-------------------------------------------------------------------------
+ *
+ * train.h
+ *	  The contract between the loader and the training algorithms: the
+ *	  compact interaction matrix every algorithm consumes, the knobs they
+ *	  read, the model they fill in, and the services the caller provides.
+ *
+ * This header is plain C on purpose (no PostgreSQL headers).  The numeric
+ * cores (als.c, ials.c, svd.c, bpr.c, popularity.c, linalg.c, parallel.c)
+ * include only this file, so they can be compiled and checked against
+ * reference implementations outside the server.  Inside the server,
+ * train.c supplies an RsEnv whose alloc draws from the training memory
+ * context (and enforces the memory bound) and whose check_interrupts is
+ * CHECK_FOR_INTERRUPTS(); both may throw (longjmp), which the cores allow
+ * by never holding resources other than memory obtained from alloc.
+ *
+ * Threads: rs_parallel_for() runs a function over index ranges on worker
+ * threads.  Code running on a worker thread must not call anything in
+ * RsEnv (nor any PostgreSQL function); it only computes.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RECSYS_TRAIN_H
+#define RECSYS_TRAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Interactions with dense ids 0..n_users-1 and 0..n_items-1, duplicates
+ * already combined by the loader, stored twice: rows by user and rows by
+ * item (CSR), column indices ascending within a row.
+ */
+typedef struct RsMatrix
+{
+	int32_t		n_users;
+	int32_t		n_items;
+	int64_t		nnz;
+
+	int64_t    *user_ptr;		/* n_users + 1 offsets */
+	int32_t    *user_items;		/* nnz item ids */
+	float	   *user_vals;		/* nnz values (rating or count) */
+
+	int64_t    *item_ptr;		/* n_items + 1 offsets */
+	int32_t    *item_users;		/* nnz user ids */
+	float	   *item_vals;		/* nnz values */
+
+	double	   *user_ts;		/* NULL, or nnz timestamps (seconds since
+								 * the Unix epoch) aligned with user_items */
+	double		mean;			/* mean of all values */
+} RsMatrix;
+
+/*
+ * Every knob of every algorithm.  The option parser fills in the
+ * algorithm's defaults and validates ranges; an algorithm reads only the
+ * fields that concern it.
+ */
+typedef struct RsParams
+{
+	int			factors;		/* latent dimensions */
+	int			iterations;		/* ALS sweeps / SGD epochs */
+	double		regularization; /* lambda on factors */
+	double		bias_regularization;	/* lambda on biases (als, svd) */
+	double		alpha;			/* ials: confidence 1 + alpha * r */
+	double		learning_rate;	/* svd, bpr */
+	double		init_std;		/* std. dev. of the initial factors */
+	int			cg_steps;		/* ials: conjugate-gradient steps per solve */
+	bool		cholesky;		/* ials: exact solve instead of CG */
+	int			samples;		/* bpr: negative samples per positive per epoch */
+	double		half_life_days; /* popularity: time decay, 0 = none */
+	int			threads;		/* worker threads, >= 1 */
+	uint64_t	seed;
+} RsParams;
+
+/* What a training run produces.  Arrays are allocated through RsEnv. */
+typedef struct RsModel
+{
+	int32_t		n_users;
+	int32_t		n_items;
+	int			factors;		/* 0 for models without factors */
+	double		global_mean;	/* added to every prediction (0 if unused) */
+	float	   *user_bias;		/* n_users, or NULL */
+	float	   *item_bias;		/* n_items, or NULL (popularity: the score) */
+	float	   *user_factors;	/* n_users x factors, row-major, or NULL */
+	float	   *item_factors;	/* n_items x factors, row-major, or NULL */
+	int			n_loss;			/* entries in loss[] */
+	double	   *loss;			/* training loss after each iteration */
+} RsModel;
+
+/* Services the caller provides.  Called on the calling thread only. */
+typedef struct RsEnv
+{
+	/* zeroed memory, never NULL (throws when over the memory bound) */
+	void	   *(*alloc) (void *arg, size_t size);
+	/* throws if the query was cancelled; call at least every ~100 ms */
+	void		(*check_interrupts) (void *arg);
+	/* after each iteration: 1-based iteration number and its loss */
+	void		(*progress) (void *arg, int iteration, double loss);
+	void	   *arg;
+} RsEnv;
+
+/* als.c: explicit ratings, biased MF by alternating least squares */
+extern void rs_train_als(const RsMatrix *m, const RsParams *p,
+						 const RsEnv *env, RsModel *out);
+
+/* svd.c: explicit ratings, biased MF by SGD */
+extern void rs_train_svd(const RsMatrix *m, const RsParams *p,
+						 const RsEnv *env, RsModel *out);
+
+/* ials.c: implicit feedback, Hu-Koren-Volinsky ALS */
+extern void rs_train_ials(const RsMatrix *m, const RsParams *p,
+						  const RsEnv *env, RsModel *out);
+
+/* bpr.c: implicit feedback, Bayesian personalised ranking */
+extern void rs_train_bpr(const RsMatrix *m, const RsParams *p,
+						 const RsEnv *env, RsModel *out);
+
+/* popularity.c: item counts, optionally time-decayed (item_bias = score) */
+extern void rs_train_popularity(const RsMatrix *m, const RsParams *p,
+								const RsEnv *env, RsModel *out);
+
+/* parallel.c: run fn(ctx, begin, end) over [0, n) split across threads */
+typedef void (*RsRangeFn) (void *ctx, int64_t begin, int64_t end, int thread);
+extern void rs_parallel_for(int64_t n, int threads, RsRangeFn fn, void *ctx);
+
+/* linalg.h holds the BLAS/LAPACK wrappers; rng.h the random numbers */
+
+#endif							/* RECSYS_TRAIN_H */
