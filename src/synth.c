@@ -1,0 +1,448 @@
+/*-------------------------------------------------------------------------
+ *
+ * synth.c
+ *	  SQL-callable synthetic data generator: recsys.synth_users,
+ *	  synth_items, synth_interactions, synth_user_profile and synth_truth.
+ *
+ * This file is only the SQL edge: it checks arguments (every bad value is
+ * an ERROR with a hint, before any work is done), keeps the generator in
+ * the SRF's multi-call memory context, and turns rows into tuples one per
+ * call (ValuePerCall), so 20M rows never sit in memory at once on our
+ * side.  The data itself comes from synth_core.c; doc/generator.md
+ * documents what it plants.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "recsys.h"
+
+#include <math.h>
+
+/*
+ * funcapi.h pulls in lib/ilist.h, whose inline list walkers leave a
+ * parameter unused; the build uses -Wextra -Werror, so silence that one
+ * warning for PostgreSQL's headers only, not for our code.
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include "access/htup_details.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+#pragma GCC diagnostic pop
+
+/*
+ * The pure-C core is compiled into this object (as like.c includes
+ * like_match.c in PostgreSQL), so the build needs no extra object file;
+ * test/bench/generate.sh compiles synth_core.c alone to time it.
+ */
+#include "synth_core.c"
+
+PG_FUNCTION_INFO_V1(recsys_synth_users);
+PG_FUNCTION_INFO_V1(recsys_synth_items);
+PG_FUNCTION_INFO_V1(recsys_synth_interactions);
+PG_FUNCTION_INFO_V1(recsys_synth_user_profile);
+PG_FUNCTION_INFO_V1(recsys_synth_truth);
+
+/* ----------------------------------------------------------------
+ * Argument checks
+ * ----------------------------------------------------------------
+ */
+
+static void
+check_count(const char *name, int64 value)
+{
+	if (value <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be positive", name),
+				 errdetail("%s is " INT64_FORMAT ".", name, value),
+				 errhint("Ask for at least one.")));
+}
+
+static void
+check_categories(int32 categories)
+{
+	if (categories < 1 || categories > SYNTH_MAX_CATEGORIES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("categories must be between 1 and %d", SYNTH_MAX_CATEGORIES),
+				 errdetail("categories is %d.", categories)));
+}
+
+static void
+check_factors(int32 factors)
+{
+	if (factors < 1 || factors > SYNTH_MAX_FACTORS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("factors must be between 1 and %d", SYNTH_MAX_FACTORS),
+				 errdetail("factors is %d.", factors)));
+}
+
+static void
+check_real(const char *name, float4 value, double lo, double hi)
+{
+	if (isnan(value) || value < lo || value > hi)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a number between %g and %g", name, lo, hi),
+				 errdetail("%s is %g.", name, (double) value)));
+}
+
+static int
+parse_gender(text *t)
+{
+	char	   *s = text_to_cstring(t);
+	int			g;
+
+	for (g = 0; g < SYNTH_NGENDERS; g++)
+		if (strcmp(s, synth_gender_names[g]) == 0)
+			return g;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown noisy_gender \"%s\"", s),
+			 errhint("Use 'F', 'M', 'X', or NULL for no noisy group.")));
+	return -1;					/* keep the compiler quiet */
+}
+
+static void
+synth_check_interrupts(void)
+{
+	CHECK_FOR_INTERRUPTS();
+}
+
+/* The core allocates through this; everything lives as long as the SRF. */
+static void *
+synth_alloc(void *ctx, size_t size)
+{
+	return MemoryContextAllocHuge((MemoryContext) ctx, size);
+}
+
+/* Build the result descriptor in the multi-call context. */
+static TupleDesc
+result_desc(FunctionCallInfo fcinfo)
+{
+	TupleDesc	desc;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("function returning record called in context that cannot accept type record")));
+	return BlessTupleDesc(desc);
+}
+
+/* Text datums of a vocabulary, made once so rows don't palloc them. */
+static Datum *
+vocabulary(const char *const *names, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * n);
+	int			i;
+
+	for (i = 0; i < n; i++)
+		d[i] = CStringGetTextDatum(names[i]);
+	return d;
+}
+
+/* ----------------------------------------------------------------
+ * synth_users(users, seed)
+ * ----------------------------------------------------------------
+ */
+
+typedef struct UsersState
+{
+	uint64		seed;
+	Datum	   *gender;
+	Datum	   *age_band;
+	Datum	   *region;
+} UsersState;
+
+Datum
+recsys_synth_users(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *funcctx;
+	UsersState *st;
+
+	if (SRF_IS_FIRSTCALL())
+	{
+		int32		users = PG_GETARG_INT32(0);
+		MemoryContext old;
+
+		check_count("users", users);
+		funcctx = SRF_FIRSTCALL_INIT();
+		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		funcctx->tuple_desc = result_desc(fcinfo);
+		funcctx->max_calls = users;
+		st = palloc(sizeof(UsersState));
+		st->seed = (uint64) PG_GETARG_INT64(1);
+		st->gender = vocabulary(synth_gender_names, SYNTH_NGENDERS);
+		st->age_band = vocabulary(synth_age_band_names, SYNTH_NAGE_BANDS);
+		st->region = vocabulary(synth_region_names, SYNTH_NREGIONS);
+		funcctx->user_fctx = st;
+		MemoryContextSwitchTo(old);
+	}
+
+	funcctx = SRF_PERCALL_SETUP();
+	st = funcctx->user_fctx;
+	if (funcctx->call_cntr < funcctx->max_calls)
+	{
+		int32		id = (int32) funcctx->call_cntr + 1;
+		SynthUserDemo demo;
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+
+		synth_user_demo(st->seed, id, &demo);
+		values[0] = Int32GetDatum(id);
+		values[1] = st->gender[demo.gender];
+		values[2] = st->age_band[demo.age_band];
+		values[3] = st->region[demo.region];
+		SRF_RETURN_NEXT(funcctx,
+						HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc, values, nulls)));
+	}
+	SRF_RETURN_DONE(funcctx);
+}
+
+/* ----------------------------------------------------------------
+ * synth_items(items, seed, categories)
+ * ----------------------------------------------------------------
+ */
+
+typedef struct ItemsState
+{
+	uint64		seed;
+	int32		items;
+	int32		categories;
+	Datum	   *provider;
+} ItemsState;
+
+Datum
+recsys_synth_items(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *funcctx;
+	ItemsState *st;
+
+	if (SRF_IS_FIRSTCALL())
+	{
+		int32		items = PG_GETARG_INT32(0);
+		int32		categories = PG_GETARG_INT32(2);
+		MemoryContext old;
+
+		check_count("items", items);
+		check_categories(categories);
+		funcctx = SRF_FIRSTCALL_INIT();
+		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		funcctx->tuple_desc = result_desc(fcinfo);
+		funcctx->max_calls = items;
+		st = palloc(sizeof(ItemsState));
+		st->seed = (uint64) PG_GETARG_INT64(1);
+		st->items = items;
+		st->categories = categories;
+		st->provider = vocabulary(synth_provider_names, SYNTH_NPROVIDERS);
+		funcctx->user_fctx = st;
+		MemoryContextSwitchTo(old);
+	}
+
+	funcctx = SRF_PERCALL_SETUP();
+	st = funcctx->user_fctx;
+	if (funcctx->call_cntr < funcctx->max_calls)
+	{
+		int32		id = (int32) funcctx->call_cntr + 1;
+		SynthItemMeta meta;
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
+
+		synth_item_meta(st->seed, st->items, st->categories, id, &meta);
+		values[0] = Int32GetDatum(id);
+		values[1] = Int32GetDatum(meta.category);
+		values[2] = st->provider[meta.provider];
+		values[3] = BoolGetDatum(meta.long_tail);
+		values[4] = TimestampTzGetDatum((TimestampTz) meta.created_at);
+		SRF_RETURN_NEXT(funcctx,
+						HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc, values, nulls)));
+	}
+	SRF_RETURN_DONE(funcctx);
+}
+
+/* ----------------------------------------------------------------
+ * synth_interactions(users, items, interactions, seed, categories,
+ *					  factors, sigma, noisy_gender, noisy_sigma,
+ *					  preference, zipf)
+ * ----------------------------------------------------------------
+ */
+
+static const char *const interaction_args[] = {
+	"users", "items", "interactions", "seed", "categories", "factors",
+	"sigma", "noisy_gender", "noisy_sigma", "preference", "zipf"
+};
+
+Datum
+recsys_synth_interactions(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *funcctx;
+	SynthRow	row;
+
+	if (SRF_IS_FIRSTCALL())
+	{
+		SynthParams p;
+		MemoryContext old;
+		int			i;
+
+		/* Not STRICT because noisy_gender may be NULL; nothing else may. */
+		for (i = 0; i < PG_NARGS(); i++)
+			if (i != 7 && PG_ARGISNULL(i))
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("%s must not be null",
+								i < (int) lengthof(interaction_args) ? interaction_args[i] : "argument")));
+
+		p.users = PG_GETARG_INT32(0);
+		p.items = PG_GETARG_INT32(1);
+		p.interactions = PG_GETARG_INT64(2);
+		p.seed = (uint64) PG_GETARG_INT64(3);
+		p.categories = PG_GETARG_INT32(4);
+		p.factors = PG_GETARG_INT32(5);
+		p.sigma = PG_GETARG_FLOAT4(6);
+		p.noisy_gender = PG_ARGISNULL(7) ? -1 : parse_gender(PG_GETARG_TEXT_PP(7));
+		p.noisy_sigma = PG_GETARG_FLOAT4(8);
+		p.preference = PG_GETARG_FLOAT4(9);
+		p.zipf = PG_GETARG_FLOAT4(10);
+
+		check_count("users", p.users);
+		check_count("items", p.items);
+		check_count("interactions", p.interactions);
+		check_categories(p.categories);
+		check_factors(p.factors);
+		check_real("sigma", PG_GETARG_FLOAT4(6), 0.0, 10.0);
+		check_real("noisy_sigma", PG_GETARG_FLOAT4(8), 0.0, 10.0);
+		check_real("preference", PG_GETARG_FLOAT4(9), 0.0, 1.0);
+		check_real("zipf", PG_GETARG_FLOAT4(10), 0.0, 4.0);
+		if (p.interactions > (int64) p.users * p.items)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("interactions must not exceed users * items"),
+					 errdetail("Asked for " INT64_FORMAT " interactions, but %d users and %d items allow at most " INT64_FORMAT " distinct (user, item) pairs.",
+							   p.interactions, p.users, p.items,
+							   (int64) p.users * p.items),
+					 errhint("Lower interactions or raise users or items.")));
+
+		funcctx = SRF_FIRSTCALL_INIT();
+		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		funcctx->tuple_desc = result_desc(fcinfo);
+		funcctx->user_fctx = synth_gen_create(&p, synth_alloc,
+											  funcctx->multi_call_memory_ctx,
+											  synth_check_interrupts);
+		MemoryContextSwitchTo(old);
+	}
+
+	funcctx = SRF_PERCALL_SETUP();
+	if (synth_gen_next((SynthGen *) funcctx->user_fctx, &row))
+	{
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
+
+		/* heap_form_tuple runs in the per-call context the caller resets */
+		values[0] = Int32GetDatum(row.user_id);
+		values[1] = Int32GetDatum(row.item_id);
+		values[2] = Float4GetDatum(row.rating);
+		values[3] = Int32GetDatum(row.clicks);
+		values[4] = TimestampTzGetDatum((TimestampTz) row.ts);
+		SRF_RETURN_NEXT(funcctx,
+						HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc, values, nulls)));
+	}
+	SRF_RETURN_DONE(funcctx);
+}
+
+/* ----------------------------------------------------------------
+ * synth_user_profile(users, seed, categories): the planted tastes
+ * ----------------------------------------------------------------
+ */
+
+typedef struct ProfileState
+{
+	uint64		seed;
+	int32		categories;
+	float	   *centroids;		/* one factor: only tastes are returned */
+	float		vec[1];
+} ProfileState;
+
+Datum
+recsys_synth_user_profile(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *funcctx;
+	ProfileState *st;
+
+	if (SRF_IS_FIRSTCALL())
+	{
+		int32		users = PG_GETARG_INT32(0);
+		int32		categories = PG_GETARG_INT32(2);
+		MemoryContext old;
+
+		check_count("users", users);
+		check_categories(categories);
+		funcctx = SRF_FIRSTCALL_INIT();
+		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		funcctx->tuple_desc = result_desc(fcinfo);
+		funcctx->max_calls = users;
+		st = palloc(sizeof(ProfileState));
+		st->seed = (uint64) PG_GETARG_INT64(1);
+		st->categories = categories;
+
+		/*
+		 * Favourites, affinities and bias are drawn before the vector, so
+		 * they do not depend on factors; one factor is enough to get them.
+		 */
+		st->centroids = palloc(sizeof(float) * categories);
+		synth_centroids(st->seed, categories, 1, st->centroids);
+		funcctx->user_fctx = st;
+		MemoryContextSwitchTo(old);
+	}
+
+	funcctx = SRF_PERCALL_SETUP();
+	st = funcctx->user_fctx;
+	if (funcctx->call_cntr < funcctx->max_calls)
+	{
+		int32		id = (int32) funcctx->call_cntr + 1;
+		SynthUserPref pref;
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
+
+		synth_user_pref(st->seed, st->categories, 1, st->centroids, id,
+						&pref, st->vec);
+		values[0] = Int32GetDatum(id);
+		values[1] = Int32GetDatum(pref.fav[0]);
+		values[2] = Int32GetDatum(pref.fav[1]);
+		nulls[2] = (pref.nfav < 2);
+		values[3] = Float4GetDatum((float4) pref.affinity[0]);
+		values[4] = Float4GetDatum((float4) pref.bias);
+		SRF_RETURN_NEXT(funcctx,
+						HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc, values, nulls)));
+	}
+	SRF_RETURN_DONE(funcctx);
+}
+
+/* ----------------------------------------------------------------
+ * synth_truth(user_id, item_id, seed, categories, factors)
+ * ----------------------------------------------------------------
+ */
+
+Datum
+recsys_synth_truth(PG_FUNCTION_ARGS)
+{
+	int32		user_id = PG_GETARG_INT32(0);
+	int32		item_id = PG_GETARG_INT32(1);
+	uint64		seed = (uint64) PG_GETARG_INT64(2);
+	int32		categories = PG_GETARG_INT32(3);
+	int32		factors = PG_GETARG_INT32(4);
+	float	   *scratch;
+	double		truth;
+
+	check_count("user_id", user_id);
+	check_count("item_id", item_id);
+	check_categories(categories);
+	check_factors(factors);
+
+	scratch = palloc(sizeof(float) * (size_t) (categories + 2) * factors);
+	truth = synth_truth(seed, categories, factors, user_id, item_id, scratch);
+	pfree(scratch);
+	PG_RETURN_FLOAT8(truth);
+}
