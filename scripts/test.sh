@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# scripts/test.sh — the recsys test command.
+#
+#   bash scripts/test.sh                         everything (what CI runs)
+#   bash scripts/test.sh --regress embedding     only these pg_regress tests
+#   bash scripts/test.sh --tap 002_parallel_agg  only these TAP tests
+#   KEEP=1 bash scripts/test.sh                  keep the temporary directory
+#
+# --regress/--tap take comma- or space-separated names; `none` skips a suite.
+#
+# Steps: install the Debian packages that are missing (as root only), copy the
+# source tree to a fresh directory under /tmp, build it warning-free
+# (WERROR=1), rebuild it with recsys' assertions on (ASSERTS=1) and install
+# that build, start a throwaway cluster on a unix socket, run pg_regress
+# (make installcheck) and the TAP tests in test/t with prove, stop the
+# cluster, and close with the line "N passed, N failed".  Each build counts
+# as one test, each pg_regress test as one, each TAP assertion as one (and a
+# TAP script that dies as one failure).  The exit status is non-zero when
+# anything failed.
+#
+# As root, the builds, the server and the tests run as the `postgres` user.
+# As any other user they run as that user, apt-get is skipped, and
+# `make install` needs write access to PostgreSQL's directories (or sudo).
+
+set -euo pipefail
+
+RS_SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+RS_ROOT=$(cd "$RS_SCRIPTS/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$RS_SCRIPTS/lib.sh"
+
+usage() {
+	sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	exit "${1:-0}"
+}
+
+only_regress=""
+only_tap=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+		--regress) [ $# -ge 2 ] || usage 2; only_regress=${2//,/ }; shift 2 ;;
+		--tap)     [ $# -ge 2 ] || usage 2; only_tap=${2//,/ }; shift 2 ;;
+		-h|--help) usage 0 ;;
+		*) printf 'unknown argument: %s\n' "$1" >&2; usage 2 ;;
+	esac
+done
+
+passed=0
+failed=0
+failures=()
+work=""
+datadir=""
+started=$(date +%s)
+
+pass() { passed=$((passed + ${2:-1})); }
+fail() { failed=$((failed + ${2:-1})); failures+=("$1"); }
+
+cleanup() {
+	[ -n "$datadir" ] && rs_cluster_stop "$datadir"
+	datadir=""
+	if [ -n "$work" ] && [ -d "$work" ]; then
+		if [ "${KEEP:-0}" = 1 ]; then
+			rs_log "kept $work"
+		else
+			rm -rf "$work"
+		fi
+	fi
+	work=""
+}
+# On an unexpected exit (a harness step died, or an interrupt) the cluster is
+# still stopped and the closing line still printed, with one more failure.
+finished=0
+on_exit() {
+	local status=$?
+	[ "$finished" = 1 ] && return 0
+	cleanup
+	[ "$status" -eq 0 ] && status=1
+	echo
+	echo "the test harness stopped early (exit $status)"
+	echo "$passed passed, $((failed + 1)) failed"
+	exit "$status"
+}
+trap on_exit EXIT
+trap 'echo "interrupted" >&2; exit 130' INT TERM
+
+finish() {
+	local secs
+	finished=1
+	cleanup
+	secs=$(($(date +%s) - started))
+	if [ -n "${installed_sum:-}" ] && [ "$(rs_installed_checksum)" != "$installed_sum" ]; then
+		rs_warn "the installed recsys.so changed while the tests ran (another 'make install'?); results may be mixed"
+	fi
+	echo
+	if [ ${#failures[@]} -gt 0 ]; then
+		echo "failed:"
+		printf '  %s\n' "${failures[@]}"
+	fi
+	echo "time: ${secs}s"
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	exit $?
+}
+
+# run_logged OUTFILE CMD... — run CMD, output to the console and OUTFILE;
+# sets $rc to CMD's exit status.
+run_logged() {
+	local out=$1 rcfile
+	shift
+	rcfile=$(mktemp)
+	{ local r=0; "$@" </dev/null || r=$?; echo "$r" >"$rcfile"; } 2>&1 | tee "$out"
+	rc=$(cat "$rcfile")
+	rm -f "$rcfile"
+}
+
+# --- 1. dependencies -------------------------------------------------------
+rs_install_deps
+
+# --- 2. a private copy of the tree ------------------------------------------
+work=$(rs_mktemp recsys-test)
+src=$work/src
+rs_log "copying $RS_ROOT to $src"
+rs_copy_tree "$RS_ROOT" "$src"
+
+# --- 3. builds ---------------------------------------------------------------
+rs_log "build 1/2: make WERROR=1"
+rc=0
+rs_make "$src" WERROR=1 || rc=$?
+if [ "$rc" -eq 0 ]; then pass build; else fail "build (make WERROR=1)"; fi
+
+rs_log "build 2/2: make WERROR=1 ASSERTS=1, then make install"
+rc=0
+rs_make "$src" clean >/dev/null || rc=$?
+[ "$rc" -eq 0 ] && { rs_make "$src" WERROR=1 ASSERTS=1 || rc=$?; }
+[ "$rc" -eq 0 ] && { rs_make_install "$src" WERROR=1 ASSERTS=1 || rc=$?; }
+if [ "$rc" -ne 0 ]; then
+	fail "build (make WERROR=1 ASSERTS=1 && make install)"
+	rs_log "the assertion build failed: no suite can run"
+	finish
+fi
+pass build
+installed_sum=$(rs_installed_checksum)
+
+# --- 4. a throwaway cluster ---------------------------------------------------
+port=$(rs_free_port 55432 55440)
+datadir=$work/data
+rs_log "starting a cluster on $work port $port"
+rs_cluster_init "$datadir" "$work" "$port"
+rs_cluster_start "$datadir" "$work/server.log"
+
+# --- 5. pg_regress -------------------------------------------------------------
+if [ "$only_regress" != none ]; then
+	rs_log "pg_regress: make installcheck"
+	args=()
+	[ -n "$only_regress" ] && args+=("REGRESS=$only_regress")
+	run_logged "$work/regress.out" \
+		rs_make "$src" installcheck PGHOST="$work" PGPORT="$port" PGUSER=postgres "${args[@]}"
+	# pg_regress prints "test NAME ... ok|FAILED"; a test with neither
+	# (its script is missing, the server crashed) failed too.
+	n_ok=0
+	n_bad=0
+	bad_names=()
+	while read -r name result; do
+		if [ "$result" = ok ]; then
+			n_ok=$((n_ok + 1))
+		else
+			n_bad=$((n_bad + 1))
+			bad_names+=("$name")
+		fi
+	done < <(sed -nE 's/^(test +| +)([A-Za-z0-9_.-]+) +\.\.\. *(ok|FAILED|failed)?.*$/\2 \3/p' \
+		"$work/regress.out")
+	pass regress "$n_ok"
+	if [ "$n_bad" -gt 0 ]; then
+		fail "pg_regress: ${bad_names[*]}" "$n_bad"
+	elif [ "$rc" -ne 0 ]; then
+		fail "pg_regress (make installcheck exited with $rc)"
+	fi
+	if [ -s "$src/regression.diffs" ]; then
+		echo "---- regression.diffs (first 400 lines) ----"
+		head -n 400 "$src/regression.diffs"
+		echo "---- end of regression.diffs ----"
+	fi
+	if [ "$rc" -ne 0 ] && [ -s "$work/server.log" ]; then
+		# Crashes and failed assertions; the whole tail when no test ran.
+		if [ "$n_bad" -eq 0 ]; then
+			echo "---- server log (last 40 lines) ----"
+			tail -n 40 "$work/server.log"
+		elif grep -qE 'TRAP:|PANIC|terminated by signal' "$work/server.log"; then
+			echo "---- server log: crashes ----"
+			grep -E -A3 'TRAP:|PANIC|terminated by signal' "$work/server.log" | head -n 60
+		fi
+	fi
+	if [ "$rc" -ne 0 ] && [ "${KEEP:-0}" != 1 ]; then
+		rs_log "(KEEP=1 keeps $work for a closer look)"
+	fi
+fi
+
+# --- 6. TAP tests ----------------------------------------------------------------
+tap_files=()
+if [ "$only_tap" != none ]; then
+	if [ -n "$only_tap" ]; then
+		for t in $only_tap; do
+			t=$(basename "$t" .pl)
+			[ -f "$src/test/t/$t.pl" ] || { fail "TAP: no test/t/$t.pl"; continue; }
+			tap_files+=("test/t/$t.pl")
+		done
+	else
+		for f in "$src"/test/t/*.pl; do
+			[ -f "$f" ] && tap_files+=("test/t/$(basename "$f")")
+		done
+	fi
+fi
+# run_prove FILE — prove -v FILE from the copy, as the unprivileged user, with
+# what PostgreSQL::Test::Cluster expects (see PGXS' prove_installcheck).
+run_prove() {
+	(cd "$src" && rs_as_user env \
+		PATH="$RS_PG_BIN:$PATH" \
+		PERL5LIB="$RS_PGXS_DIR/src/test/perl${PERL5LIB:+:$PERL5LIB}" \
+		PG_REGRESS="$RS_PGXS_DIR/src/test/regress/pg_regress" \
+		TESTDIR="$src/test" \
+		LANG=C.UTF-8 \
+		timeout 1200 prove -v "$1")
+}
+for t in "${tap_files[@]}"; do
+	name=$(basename "$t" .pl)
+	rs_log "TAP: $t"
+	run_logged "$work/tap_$name.out" run_prove "$t"
+	n_ok=$(grep -cE '^ok [0-9]+' "$work/tap_$name.out" || true)
+	n_bad=$(grep -E '^not ok [0-9]+' "$work/tap_$name.out" | grep -vc '# TODO' || true)
+	pass "$t" "$n_ok"
+	if [ "$n_bad" -gt 0 ]; then
+		fail "TAP $t: $n_bad assertion(s)" "$n_bad"
+	elif [ "$rc" -ne 0 ]; then
+		fail "TAP $t: the script died or missed its plan (prove exit $rc)"
+	fi
+	if [ "$rc" -ne 0 ]; then
+		log=$src/test/tmp_check/log/regress_log_$name
+		if [ -f "$log" ]; then
+			echo "---- $log (last 60 lines) ----"
+			tail -n 60 "$log"
+		fi
+	fi
+done
+
+# --- 7. done ---------------------------------------------------------------------
+finish
