@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scripts/lib.sh — shared pieces of scripts/test.sh and scripts/demo.sh.
 #
 # Sourced, never run.  Provides:
@@ -17,14 +18,15 @@
 RS_PG_MAJOR=15
 RS_PG_BIN=/usr/lib/postgresql/$RS_PG_MAJOR/bin
 RS_PG_CONFIG=$RS_PG_BIN/pg_config
+# shellcheck disable=SC2034  # used by scripts/test.sh
 RS_PGXS_DIR=/usr/lib/postgresql/$RS_PG_MAJOR/lib/pgxs
 RS_BUILD_LOCK=/tmp/recsys-build.lock
 
 # Everything needed to build, install and run both test suites.
 RS_PACKAGES=(
-	postgresql-$RS_PG_MAJOR
-	postgresql-server-dev-$RS_PG_MAJOR
-	postgresql-$RS_PG_MAJOR-cron
+	"postgresql-$RS_PG_MAJOR"
+	"postgresql-server-dev-$RS_PG_MAJOR"
+	"postgresql-$RS_PG_MAJOR-cron"
 	libopenblas-dev
 	libipc-run-perl
 	perl

@@ -70,6 +70,7 @@ cleanup() {
 # On an unexpected exit (a harness step died, or an interrupt) the cluster is
 # still stopped and the closing line still printed, with one more failure.
 finished=0
+# shellcheck disable=SC2317  # called from the EXIT trap
 on_exit() {
 	local status=$?
 	[ "$finished" = 1 ] && return 0
@@ -212,6 +213,7 @@ if [ "$only_tap" != none ]; then
 fi
 # run_prove FILE — prove -v FILE from the copy, as the unprivileged user, with
 # what PostgreSQL::Test::Cluster expects (see PGXS' prove_installcheck).
+# shellcheck disable=SC2317  # called through run_logged
 run_prove() {
 	(cd "$src" && rs_as_user env \
 		PATH="$RS_PG_BIN:$PATH" \
