@@ -99,8 +99,10 @@ finish() {
 	fi
 	echo "time: ${secs}s"
 	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-	exit $?
+	if [ "$failed" -eq 0 ]; then
+		exit 0
+	fi
+	exit 1
 }
 
 # run_logged OUTFILE CMD... — run CMD, output to the console and OUTFILE;
