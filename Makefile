@@ -13,7 +13,18 @@ OBJS = \
 	src/embedding.o \
 	src/embedding_agg.o \
 	src/distance.o \
-	src/synth.o
+	src/synth.o \
+	src/loader.o \
+	src/options.o \
+	src/catalog.o \
+	src/train.o \
+	src/linalg.o \
+	src/parallel.o \
+	src/als.o \
+	src/ials.o \
+	src/svd.o \
+	src/bpr.o \
+	src/popularity.o
 
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
 
@@ -26,7 +37,11 @@ PG_CONFIG ?= pg_config
 BLAS_LIBS := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 SHLIB_LINK += $(BLAS_LIBS) -lm
 
+# Our code builds clean with -Wall -Wextra.  PostgreSQL's own headers are
+# not -Wextra clean (unused parameters in inline functions), so they are
+# included as system headers, which keeps their warnings out of our build.
 PG_CFLAGS += -Wall -Wextra
+PG_CPPFLAGS += -isystem $(shell $(PG_CONFIG) --includedir-server)
 ifeq ($(WERROR),1)
 PG_CFLAGS += -Werror
 endif

@@ -452,3 +452,176 @@ $fn$;
 
 COMMENT ON FUNCTION recsys.generate_dataset(text, integer, integer, bigint, bigint, integer, integer, real, text, real, real, real) IS
 'create, fill, index and analyze tables <name>_users, <name>_items and <name>_interactions in the current schema from the synth_* generators; runs as the caller; returns each table and its row count';
+
+------------------------------------------------------------------------------
+-- 3. Training and the model catalog
+------------------------------------------------------------------------------
+
+-- The catalog.  Keys are stored in their text form; user_key_type and
+-- item_key_type name the type they came in.  Catalog rows are written only
+-- by the training functions (which write them as the catalog's owner);
+-- the data a model is trained on is always read with the caller's rights.
+
+CREATE TABLE recsys.models (
+	name text PRIMARY KEY CHECK (name <> '' AND octet_length(name) <= 200),
+	algorithm text NOT NULL,
+	source text,
+	user_column text,
+	item_column text,
+	rating_column text,
+	user_key_type regtype NOT NULL,
+	item_key_type regtype NOT NULL,
+	options jsonb NOT NULL DEFAULT '{}',
+	active_version integer,
+	owner name NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	updated_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE recsys.models IS
+	'recommendation models: definition (source, columns, options), owner and active version';
+
+CREATE TABLE recsys.model_versions (
+	model text NOT NULL REFERENCES recsys.models (name) ON DELETE CASCADE ON UPDATE CASCADE,
+	version integer NOT NULL,
+	algorithm text NOT NULL,
+	params jsonb NOT NULL,
+	users integer NOT NULL,
+	items integer NOT NULL,
+	interactions bigint NOT NULL,
+	rows_read bigint NOT NULL,
+	rows_skipped bigint NOT NULL,
+	duplicates bigint NOT NULL,
+	global_mean double precision NOT NULL,
+	final_loss double precision,
+	loss_history double precision[] NOT NULL,
+	memory_bytes bigint NOT NULL,
+	seconds double precision,
+	trained_by name NOT NULL,
+	trained_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (model, version)
+);
+COMMENT ON TABLE recsys.model_versions IS
+	'one row per trained version: effective parameters, data sizes, time, memory and loss history';
+
+CREATE TABLE recsys.user_factors (
+	model text NOT NULL,
+	version integer NOT NULL,
+	user_key text NOT NULL,
+	user_idx integer NOT NULL,
+	bias real,
+	factors recsys.embedding,
+	PRIMARY KEY (model, version, user_key)
+);
+COMMENT ON TABLE recsys.user_factors IS
+	'one row per user and model version: the user''s key (as text), bias and latent factors';
+
+CREATE TABLE recsys.item_factors (
+	model text NOT NULL,
+	version integer NOT NULL,
+	item_key text NOT NULL,
+	item_idx integer NOT NULL,
+	bias real,
+	factors recsys.embedding,
+	PRIMARY KEY (model, version, item_key)
+);
+COMMENT ON TABLE recsys.item_factors IS
+	'one row per item and model version: the item''s key (as text), bias (popularity: score) and latent factors';
+
+-- pg_dump keeps the models with the data they describe
+SELECT pg_catalog.pg_extension_config_dump('recsys.models', '');
+SELECT pg_catalog.pg_extension_config_dump('recsys.model_versions', '');
+SELECT pg_catalog.pg_extension_config_dump('recsys.user_factors', '');
+SELECT pg_catalog.pg_extension_config_dump('recsys.item_factors', '');
+
+-- The summary every training returns.
+CREATE TYPE recsys.train_result AS (
+	model text,
+	version integer,
+	algorithm text,
+	users integer,
+	items integer,
+	interactions bigint,
+	skipped bigint,
+	duplicates bigint,
+	seconds double precision,
+	final_loss double precision
+);
+COMMENT ON TYPE recsys.train_result IS
+	'summary of a training run: model, new version, sizes, rows skipped and merged, seconds, final loss';
+
+CREATE FUNCTION recsys.train(
+	model text,
+	source text,
+	user_col text,
+	item_col text,
+	rating_col text DEFAULT NULL,
+	algorithm text DEFAULT NULL,
+	options jsonb DEFAULT NULL)
+RETURNS recsys.train_result
+AS 'MODULE_PATHNAME', 'rs_train' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION recsys.train(text, text, text, text, text, text, jsonb) IS
+	'trains a model from a table, view or SELECT (read with the caller''s rights) and makes the new version active';
+
+CREATE FUNCTION recsys.retrain(model text)
+RETURNS recsys.train_result
+AS 'MODULE_PATHNAME', 'rs_retrain' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION recsys.retrain(text) IS
+	're-runs a model''s stored definition as a new version and switches to it at commit';
+
+CREATE FUNCTION recsys.drop_model(model text, if_exists boolean DEFAULT false)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'rs_drop_model_sql' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION recsys.drop_model(text, boolean) IS
+	'drops a model with all its versions (owner only); false if it did not exist and if_exists';
+
+CREATE FUNCTION recsys.predict(model text, "user" "any", item "any")
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'rs_predict' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.predict(text, "any", "any") IS
+	'predicted rating (als, svd) or score (ials, bpr, popularity) of an item for a user under the active version';
+
+-- The aggregate form: one model per group.
+CREATE FUNCTION recsys.fit_transfn(internal, text, "any", "any", "any", jsonb)
+RETURNS internal AS 'MODULE_PATHNAME', 'rs_fit_transfn' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION recsys.fit_combinefn(internal, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'rs_fit_combinefn' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION recsys.fit_serialfn(internal)
+RETURNS bytea AS 'MODULE_PATHNAME', 'rs_fit_serialfn' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION recsys.fit_deserialfn(bytea, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'rs_fit_deserialfn' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION recsys.fit_finalfn(internal, text, "any", "any", "any", jsonb)
+RETURNS recsys.train_result AS 'MODULE_PATHNAME', 'rs_fit_finalfn' LANGUAGE C PARALLEL UNSAFE;
+COMMENT ON FUNCTION recsys.fit_transfn(internal, text, "any", "any", "any", jsonb) IS
+	'recsys.fit transition: collects one interaction';
+COMMENT ON FUNCTION recsys.fit_combinefn(internal, internal) IS
+	'recsys.fit combine: merges partial training sets';
+COMMENT ON FUNCTION recsys.fit_serialfn(internal) IS 'recsys.fit state to bytea';
+COMMENT ON FUNCTION recsys.fit_deserialfn(bytea, internal) IS 'recsys.fit state from bytea';
+COMMENT ON FUNCTION recsys.fit_finalfn(internal, text, "any", "any", "any", jsonb) IS
+	'recsys.fit final: trains and stores the group''s model';
+
+CREATE AGGREGATE recsys.fit(model text, "user" "any", item "any", rating "any", options jsonb) (
+	SFUNC = recsys.fit_transfn,
+	STYPE = internal,
+	FINALFUNC = recsys.fit_finalfn,
+	FINALFUNC_EXTRA,
+	FINALFUNC_MODIFY = READ_WRITE,
+	COMBINEFUNC = recsys.fit_combinefn,
+	SERIALFUNC = recsys.fit_serialfn,
+	DESERIALFUNC = recsys.fit_deserialfn
+);
+COMMENT ON AGGREGATE recsys.fit(text, "any", "any", "any", jsonb) IS
+	'aggregate form of training: the rows of each group train (and store) one model';
+
+-- Who may do what: training writes the catalog, so it is granted
+-- explicitly (GRANT EXECUTE ON FUNCTION recsys.train(...) TO trainer);
+-- reading models needs SELECT on the catalog tables.
+REVOKE ALL ON FUNCTION recsys.train(text, text, text, text, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION recsys.retrain(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION recsys.drop_model(text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION recsys.fit_finalfn(internal, text, "any", "any", "any", jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION recsys.fit(text, "any", "any", "any", jsonb) FROM PUBLIC;
+
+-- Everyone may use the type and the read-only functions; what they may
+-- read of the catalog is up to GRANT SELECT on its tables.
+GRANT USAGE ON SCHEMA recsys TO PUBLIC;

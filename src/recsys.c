@@ -1,20 +1,60 @@
 /*-------------------------------------------------------------------------
  *
  * recsys.c
- *	  Module entry point: the magic block and one-time initialisation
- *	  (GUCs of every part are defined here so they exist as soon as the
- *	  library is loaded).
+ *	  Module entry point: the magic block, the GUCs of every part (defined
+ *	  here so they exist as soon as the library is loaded), and the bounded
+ *	  allocator used for training data.
  *
  *-------------------------------------------------------------------------
  */
 #include "recsys.h"
 
 #include "fmgr.h"
+#include <limits.h>
+
+#include "utils/guc.h"
+#include "utils/memutils.h"
 
 PG_MODULE_MAGIC;
+
+/* recsys.memory_limit, in kB: the most one training run may allocate */
+int			rs_memory_limit_kb = 2 * 1024 * 1024;
 
 void
 _PG_init(void)
 {
-	/* Nothing to set up yet; later parts register their GUCs here. */
+	DefineCustomIntVariable("recsys.memory_limit",
+							"Sets the maximum memory one training run may use.",
+							"Loading the interactions, the compact matrix and the model all "
+							"count; a run that would need more stops with an error.",
+							&rs_memory_limit_kb,
+							2 * 1024 * 1024,
+							1024,
+							INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	MarkGUCPrefixReserved("recsys");
+}
+
+/*
+ * Zeroed memory in cxt, which may exceed 1 GB, after checking that cxt
+ * (with its children) stays within recsys.memory_limit.  The check comes
+ * before the allocation, so a run that is too large stops with a clear
+ * error instead of being killed by the operating system.
+ */
+void *
+rs_alloc(MemoryContext cxt, Size size)
+{
+	Size		used = MemoryContextMemAllocated(cxt, true);
+	Size		limit = (Size) rs_memory_limit_kb * 1024;
+
+	if (used + size > limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("training needs more memory than recsys.memory_limit allows"),
+				 errdetail("%zu kB are in use and %zu kB more were requested; the limit is %d kB.",
+						   used / 1024, size / 1024 + 1, rs_memory_limit_kb),
+				 errhint("Raise recsys.memory_limit (SET recsys.memory_limit = '4GB'), or train on less data or fewer factors.")));
+	return MemoryContextAllocExtended(cxt, size, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 }

@@ -29,6 +29,8 @@
 #endif
 
 /* recsys.c */
+extern PGDLLIMPORT int rs_memory_limit_kb;
 extern void _PG_init(void);
+extern void *rs_alloc(MemoryContext cxt, Size size);
 
 #endif							/* RECSYS_H */

@@ -1,0 +1,505 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *	  Reads and writes the model catalog (see catalog.h for the layout and
+ *	  the privilege rules).  All SQL here names objects fully qualified.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "catalog.h"
+
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "common/hashfn.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "embedding.h"
+
+/* rows per INSERT when storing factors */
+#define STORE_CHUNK 8192
+
+#define MAX_MODEL_NAME 200
+
+void
+rs_check_model_name(const char *name)
+{
+	if (name[0] == '\0' || strlen(name) > MAX_MODEL_NAME)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("model name must be between 1 and %d bytes long", MAX_MODEL_NAME)));
+}
+
+static Oid
+recsys_namespace(void)
+{
+	return get_namespace_oid("recsys", false);
+}
+
+static Oid
+catalog_owner(void)
+{
+	Oid			relid = get_relname_relid("models", recsys_namespace());
+	Relation	rel;
+	Oid			owner;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "recsys catalog table \"models\" is missing");
+	rel = table_open(relid, AccessShareLock);
+	owner = rel->rd_rel->relowner;
+	table_close(rel, AccessShareLock);
+	return owner;
+}
+
+/*
+ * Runs catalog SQL as the catalog's owner with search_path pinned, so that
+ * neither the caller's privileges nor objects on the caller's search_path
+ * can change what it does.  An error unwinds the user switch and the GUC
+ * level with the (sub)transaction.
+ */
+static int
+catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
+			 const char *nulls, bool read_only)
+{
+	Oid			save_user;
+	int			save_sec;
+	int			save_nestlevel;
+	int			rc;
+
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(catalog_owner(),
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+
+	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, read_only, 0);
+	if (rc < 0)
+		elog(ERROR, "recsys catalog statement failed: %s", SPI_result_code_string(rc));
+
+	AtEOXact_GUC(false, save_nestlevel);
+	SetUserIdAndSecContext(save_user, save_sec);
+	return rc;
+}
+
+/*
+ * One training run of a model at a time: a transaction-level advisory lock
+ * on the model name.  A second retrain waits for the first to commit, then
+ * adds its own version after it.  (Field 4 = 3 keeps these locks apart
+ * from the SQL-level advisory lock functions, which use 1 and 2.)
+ */
+void
+rs_lock_model(const char *name)
+{
+	LOCKTAG		tag;
+	uint64		h = DatumGetUInt64(hash_any_extended((const unsigned char *) name,
+													 strlen(name), 0x7265637379ULL));
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h, 3);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+static char *
+text_or_null(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+RsModelDef *
+rs_model_lookup(const char *name, bool missing_ok)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+	RsModelDef *def;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	Datum		d;
+
+	catalog_exec("SELECT source, user_column, item_column, rating_column, options, "
+				 "algorithm, owner::text FROM recsys.models WHERE name = $1",
+				 1, types, values, NULL, true);
+	if (SPI_processed == 0)
+	{
+		if (missing_ok)
+			return NULL;
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" does not exist", name),
+				 errhint("SELECT name FROM recsys.models lists the models.")));
+	}
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	def = palloc0(sizeof(RsModelDef));
+	def->name = pstrdup(name);
+	def->source = text_or_null(tup, desc, 1);
+	def->user_column = text_or_null(tup, desc, 2);
+	def->item_column = text_or_null(tup, desc, 3);
+	def->rating_column = text_or_null(tup, desc, 4);
+	d = SPI_getbinval(tup, desc, 5, &isnull);
+	def->options = isnull ? NULL : DatumGetJsonbPCopy(d);
+	def->algorithm = text_or_null(tup, desc, 6);
+	def->owner = text_or_null(tup, desc, 7);
+	return def;
+}
+
+void
+rs_check_model_owner(const RsModelDef *def)
+{
+	Oid			owner = get_role_oid(def->owner, true);
+
+	if (superuser())
+		return;
+	if (!OidIsValid(owner) || !has_privs_of_role(GetUserId(), owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of model \"%s\"", def->name),
+				 errdetail("The model belongs to role \"%s\".", def->owner),
+				 errhint("Ask its owner to retrain or drop it, or train a model of another name.")));
+}
+
+int32
+rs_next_version(const char *name)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+	bool		isnull;
+	int32		v;
+
+	catalog_exec("SELECT coalesce(max(version), 0) + 1 FROM recsys.model_versions WHERE model = $1",
+				 1, types, values, NULL, true);
+	v = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	return v;
+}
+
+static Oid
+embedding_type_oid(void)
+{
+	return GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+						   CStringGetDatum("embedding"),
+						   ObjectIdGetDatum(recsys_namespace()));
+}
+
+static Datum
+text_or_null_datum(const char *s, char *null)
+{
+	*null = s ? ' ' : 'n';
+	return s ? CStringGetTextDatum(s) : (Datum) 0;
+}
+
+static Datum
+float8_array(const double *v, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int k = 0; k < n; k++)
+		d[k] = Float8GetDatum(v[k]);
+	return PointerGetDatum(construct_array(d, n, FLOAT8OID, sizeof(float8),
+										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/*
+ * Stores one side (users or items) of a model: rows [begin, end) per
+ * INSERT, with keys, dense index, bias and factors as arrays.
+ */
+static void
+store_entities(const char *model, int32 version, bool is_user,
+			   const RsKeyMap *keys, const float *bias, const float *factors,
+			   int nfactors, Oid emb_type)
+{
+	const char *sql = is_user ?
+		"INSERT INTO recsys.user_factors (model, version, user_key, user_idx, bias, factors) "
+		"SELECT $1, $2, k, i, b, f FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::int4[]), pg_catalog.unnest($5::float4[]), pg_catalog.unnest($6)) AS u(k, i, b, f)" :
+		"INSERT INTO recsys.item_factors (model, version, item_key, item_idx, bias, factors) "
+		"SELECT $1, $2, k, i, b, f FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::int4[]), pg_catalog.unnest($5::float4[]), pg_catalog.unnest($6)) AS u(k, i, b, f)";
+	Oid			emb_array = get_array_type(emb_type);
+	Oid			types[6] = {TEXTOID, INT4OID, TEXTARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID, emb_array};
+	int32		n = keys->n;
+	MemoryContext chunk_cxt = AllocSetContextCreate(CurrentMemoryContext,
+													"recsys store chunk",
+													ALLOCSET_DEFAULT_SIZES);
+
+	for (int32 begin = 0; begin < n; begin += STORE_CHUNK)
+	{
+		int32		end = Min(n, begin + STORE_CHUNK);
+		int32		cnt = end - begin;
+		MemoryContext old = MemoryContextSwitchTo(chunk_cxt);
+		Datum	   *kd = palloc(sizeof(Datum) * cnt);
+		Datum	   *id = palloc(sizeof(Datum) * cnt);
+		Datum	   *bd = palloc(sizeof(Datum) * cnt);
+		bool	   *bnull = palloc(sizeof(bool) * cnt);
+		Datum	   *fd = palloc(sizeof(Datum) * cnt);
+		bool	   *fnull = palloc(sizeof(bool) * cnt);
+		int			dims[1] = {cnt};
+		int			lbs[1] = {1};
+		Datum		values[6];
+
+		for (int32 k = 0; k < cnt; k++)
+		{
+			int32		e = begin + k;
+
+			kd[k] = CStringGetTextDatum(rs_key_to_text(keys, e));
+			id[k] = Int32GetDatum(e);
+			bd[k] = Float4GetDatum(bias ? bias[e] : 0.0f);
+			bnull[k] = (bias == NULL);
+			fnull[k] = (factors == NULL);
+			if (factors)
+			{
+				Embedding  *emb = embedding_alloc(nfactors);
+
+				for (int j = 0; j < nfactors; j++)
+				{
+					emb->x[j] = factors[(int64) e * nfactors + j];
+					embedding_check_element(emb->x[j]);
+				}
+				fd[k] = PointerGetDatum(emb);
+			}
+			else
+				fd[k] = (Datum) 0;
+		}
+		values[0] = CStringGetTextDatum(model);
+		values[1] = Int32GetDatum(version);
+		values[2] = PointerGetDatum(construct_array(kd, cnt, TEXTOID, -1, false, TYPALIGN_INT));
+		values[3] = PointerGetDatum(construct_array(id, cnt, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+		values[4] = PointerGetDatum(construct_md_array(bd, bnull, 1, dims, lbs, FLOAT4OID,
+													   sizeof(float4), true, TYPALIGN_INT));
+		values[5] = PointerGetDatum(construct_md_array(fd, fnull, 1, dims, lbs, emb_type,
+													   -1, false, TYPALIGN_INT));
+		MemoryContextSwitchTo(old);
+
+		catalog_exec(sql, 6, types, values, NULL, false);
+		MemoryContextReset(chunk_cxt);
+		CHECK_FOR_INTERRUPTS();
+	}
+	MemoryContextDelete(chunk_cxt);
+}
+
+/* Deletes versions beyond the newest `keep`, never the active one. */
+static void
+prune_versions(const char *model, int keep, int32 active)
+{
+	Oid			types[3] = {TEXTOID, INT4OID, INT4OID};
+	Datum		values[3] = {CStringGetTextDatum(model), Int32GetDatum(keep), Int32GetDatum(active)};
+
+	catalog_exec("WITH old AS ("
+				 "  SELECT version FROM recsys.model_versions WHERE model = $1 AND version <> $3"
+				 "  ORDER BY version DESC OFFSET ($2 - 1)), "
+				 "du AS (DELETE FROM recsys.user_factors f USING old"
+				 "  WHERE f.model = $1 AND f.version = old.version), "
+				 "di AS (DELETE FROM recsys.item_factors f USING old"
+				 "  WHERE f.model = $1 AND f.version = old.version) "
+				 "DELETE FROM recsys.model_versions v USING old"
+				 "  WHERE v.model = $1 AND v.version = old.version",
+				 3, types, values, NULL, false);
+}
+
+/*
+ * Writes a trained model as a new version and makes it the active one.
+ * Everything happens in the caller's transaction: other sessions keep
+ * seeing the previous version until it commits, and an error or cancel
+ * leaves the catalog as it was.
+ */
+void
+rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
+				 const RsLoader *l, const RsMatrix *m,
+				 const RsModel *model, RsTrainSummary *summary,
+				 int64 memory_bytes)
+{
+	int32		version = summary->version;
+	Oid			emb_type = embedding_type_oid();
+	char	   *caller = GetUserNameFromId(GetUserId(), false);
+	double		final_loss = model->n_loss > 0 ? model->loss[model->n_loss - 1] : 0.0;
+
+	/* the definition (created, or replaced by a new train()) */
+	{
+		Oid			types[10] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		REGTYPEOID, REGTYPEOID, JSONBOID, NAMEOID};
+		Datum		values[10];
+		char		nulls[10];
+
+		values[0] = CStringGetTextDatum(def->name);
+		nulls[0] = ' ';
+		values[1] = CStringGetTextDatum(rs_algorithm_name(opts->algorithm));
+		nulls[1] = ' ';
+		values[2] = text_or_null_datum(def->source, &nulls[2]);
+		values[3] = text_or_null_datum(def->user_column, &nulls[3]);
+		values[4] = text_or_null_datum(def->item_column, &nulls[4]);
+		values[5] = text_or_null_datum(def->rating_column, &nulls[5]);
+		values[6] = ObjectIdGetDatum(l->users.type);
+		nulls[6] = ' ';
+		values[7] = ObjectIdGetDatum(l->items.type);
+		nulls[7] = ' ';
+		values[8] = def->options ? JsonbPGetDatum(def->options) : (Datum) 0;
+		nulls[8] = def->options ? ' ' : 'n';
+		values[9] = DirectFunctionCall1(namein, CStringGetDatum(caller));
+		nulls[9] = ' ';
+
+		catalog_exec("INSERT INTO recsys.models AS m (name, algorithm, source, user_column, "
+					 "item_column, rating_column, user_key_type, item_key_type, options, owner) "
+					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, '{}'), $10) "
+					 "ON CONFLICT (name) DO UPDATE SET algorithm = excluded.algorithm, "
+					 "source = excluded.source, user_column = excluded.user_column, "
+					 "item_column = excluded.item_column, rating_column = excluded.rating_column, "
+					 "user_key_type = excluded.user_key_type, item_key_type = excluded.item_key_type, "
+					 "options = excluded.options",
+					 10, types, values, nulls, false);
+	}
+
+	/* the version's record */
+	{
+		Oid			types[15] = {TEXTOID, INT4OID, TEXTOID, JSONBOID, INT4OID, INT4OID,
+			INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID, FLOAT8OID, FLOAT8ARRAYOID, INT8OID, NAMEOID};
+		Datum		values[15];
+
+		values[0] = CStringGetTextDatum(def->name);
+		values[1] = Int32GetDatum(version);
+		values[2] = CStringGetTextDatum(rs_algorithm_name(opts->algorithm));
+		values[3] = JsonbPGetDatum(rs_options_effective(opts));
+		values[4] = Int32GetDatum(m->n_users);
+		values[5] = Int32GetDatum(m->n_items);
+		values[6] = Int64GetDatum(m->nnz);
+		values[7] = Int64GetDatum(l->rows_read);
+		values[8] = Int64GetDatum(l->rows_skipped);
+		values[9] = Int64GetDatum(l->duplicates);
+		values[10] = Float8GetDatum(model->global_mean);
+		values[11] = Float8GetDatum(final_loss);
+		values[12] = float8_array(model->loss, model->n_loss);
+		values[13] = Int64GetDatum(memory_bytes);
+		values[14] = DirectFunctionCall1(namein, CStringGetDatum(caller));
+
+		catalog_exec("INSERT INTO recsys.model_versions (model, version, algorithm, params, "
+					 "users, items, interactions, rows_read, rows_skipped, duplicates, "
+					 "global_mean, final_loss, loss_history, memory_bytes, trained_by) "
+					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+					 15, types, values, NULL, false);
+	}
+
+	store_entities(def->name, version, true, &l->users, model->user_bias,
+				   model->user_factors, model->factors, emb_type);
+	store_entities(def->name, version, false, &l->items, model->item_bias,
+				   model->item_factors, model->factors, emb_type);
+
+	/* switch to it, record the time taken, and prune */
+	{
+		Oid			types[3] = {TEXTOID, INT4OID, FLOAT8OID};
+		Datum		values[3] = {CStringGetTextDatum(def->name), Int32GetDatum(version),
+		Float8GetDatum(summary->seconds)};
+
+		catalog_exec("UPDATE recsys.model_versions SET seconds = $3 "
+					 "WHERE model = $1 AND version = $2",
+					 3, types, values, NULL, false);
+		catalog_exec("UPDATE recsys.models SET active_version = $2, updated_at = pg_catalog.now() "
+					 "WHERE name = $1",
+					 2, types, values, NULL, false);
+	}
+	prune_versions(def->name, opts->keep, version);
+	summary->final_loss = final_loss;
+}
+
+void
+rs_drop_model(const char *name)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+
+	catalog_exec("WITH du AS (DELETE FROM recsys.user_factors WHERE model = $1), "
+				 "di AS (DELETE FROM recsys.item_factors WHERE model = $1) "
+				 "DELETE FROM recsys.models WHERE name = $1",
+				 1, types, values, NULL, false);
+}
+
+/*
+ * The active version of a model, read with the caller's privileges (an
+ * analyst needs SELECT on the catalog).  False if there is no such model.
+ */
+bool
+rs_active_model(const char *name, RsStoredModel *out)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	int			rc;
+	char	   *alg;
+
+	rc = SPI_execute_with_args("SELECT v.version, v.algorithm, v.global_mean, "
+							   "coalesce((v.params->>'factors')::int, 0) "
+							   "FROM recsys.models m JOIN recsys.model_versions v "
+							   "ON v.model = m.name AND v.version = m.active_version "
+							   "WHERE m.name = $1",
+							   1, types, values, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading model \"%s\" failed", name);
+	if (SPI_processed == 0)
+		return false;
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	out->name = pstrdup(name);
+	out->version = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+	alg = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
+	out->algorithm = rs_algorithm_from_name(alg);
+	out->global_mean = DatumGetFloat8(SPI_getbinval(tup, desc, 3, &isnull));
+	out->factors = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+	return true;
+}
+
+/*
+ * Bias and factors (palloc'd, NULL if the model has none) of one user or
+ * item of a stored model version.  False if the key is not in the model.
+ */
+bool
+rs_fetch_entity(const RsStoredModel *sm, bool is_user, const char *key,
+				float *bias, float **factors)
+{
+	Oid			types[3] = {TEXTOID, INT4OID, TEXTOID};
+	Datum		values[3] = {CStringGetTextDatum(sm->name), Int32GetDatum(sm->version),
+	CStringGetTextDatum(key)};
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	Datum		d;
+	int			rc;
+
+	rc = SPI_execute_with_args(is_user ?
+							   "SELECT bias, factors FROM recsys.user_factors "
+							   "WHERE model = $1 AND version = $2 AND user_key = $3" :
+							   "SELECT bias, factors FROM recsys.item_factors "
+							   "WHERE model = $1 AND version = $2 AND item_key = $3",
+							   3, types, values, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading model \"%s\" failed", sm->name);
+	if (SPI_processed == 0)
+		return false;
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	d = SPI_getbinval(tup, desc, 1, &isnull);
+	*bias = isnull ? 0.0f : DatumGetFloat4(d);
+	d = SPI_getbinval(tup, desc, 2, &isnull);
+	if (isnull)
+		*factors = NULL;
+	else
+	{
+		Embedding  *e = DatumGetEmbedding(d);
+
+		*factors = palloc(sizeof(float) * e->dim);
+		memcpy(*factors, e->x, sizeof(float) * e->dim);
+	}
+	return true;
+}

@@ -1,0 +1,83 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.h
+ *	  The model catalog: the one place that writes a model version and the
+ *	  one place that reads it back.
+ *
+ * Tables (see the install script, section 3): recsys.models (definition,
+ * owner, active version), recsys.model_versions (one row per trained
+ * version with its statistics and loss history), recsys.user_factors and
+ * recsys.item_factors (one row per entity and version: key, bias,
+ * embedding).  Keys are stored as text in the caller's key type's text
+ * form; models.user_key_type / item_key_type say what that type is.
+ *
+ * Catalog writes run as the owner of the catalog (the extension's owner)
+ * with a fixed search_path, so ordinary users need no privileges on the
+ * catalog tables to train; the data a model is trained on is always read
+ * with the caller's own rights.  Only a model's owner (or a member of the
+ * owning role, or a superuser) may retrain, overwrite or drop it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RECSYS_CATALOG_H
+#define RECSYS_CATALOG_H
+
+#include "recsys.h"
+
+#include "loader.h"
+#include "options.h"
+#include "train.h"
+#include "utils/jsonb.h"
+
+/* How a model was defined, as stored in recsys.models. */
+typedef struct RsModelDef
+{
+	char	   *name;
+	char	   *source;			/* NULL for the aggregate form */
+	char	   *user_column;
+	char	   *item_column;
+	char	   *rating_column;	/* NULL: implicit 1 per row */
+	Jsonb	   *options;		/* as the user gave them */
+	char	   *algorithm;
+	char	   *owner;
+} RsModelDef;
+
+/* What a training run reports (one row of recsys.train_result). */
+typedef struct RsTrainSummary
+{
+	int32		version;
+	int32		users;
+	int32		items;
+	int64		interactions;
+	int64		skipped;
+	int64		duplicates;
+	double		seconds;
+	double		final_loss;
+} RsTrainSummary;
+
+/* A stored model version, read back for predictions. */
+typedef struct RsStoredModel
+{
+	char	   *name;
+	int32		version;
+	RsAlgorithm algorithm;
+	double		global_mean;
+	int			factors;
+} RsStoredModel;
+
+/* catalog.c */
+extern void rs_check_model_name(const char *name);
+extern void rs_lock_model(const char *name);
+extern RsModelDef *rs_model_lookup(const char *name, bool missing_ok);
+extern void rs_check_model_owner(const RsModelDef *def);
+extern int32 rs_next_version(const char *name);
+extern void rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
+							 const RsLoader *l, const RsMatrix *m,
+							 const RsModel *model, RsTrainSummary *summary,
+							 int64 memory_bytes);
+extern void rs_drop_model(const char *name);
+extern bool rs_active_model(const char *name, RsStoredModel *out);
+extern bool rs_fetch_entity(const RsStoredModel *sm, bool is_user,
+							const char *key, float *bias, float **factors);
+
+#endif							/* RECSYS_CATALOG_H */

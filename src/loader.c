@@ -1,0 +1,824 @@
+/*-------------------------------------------------------------------------
+ *
+ * loader.c
+ *	  The one loader: rows from a query or an aggregate become an RsMatrix.
+ *	  See loader.h for the rules it applies.
+ *
+ * Speed matters here (20M rows must load in seconds), so rows are streamed
+ * from the executor into a DestReceiver instead of being materialised by
+ * SPI, keys are hashed with simplehash, and the final (user, item) order
+ * is produced with two counting sorts instead of a comparison sort.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "loader.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "libpq/pqformat.h"
+#include "miscadmin.h"
+#include "tcop/dest.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+/* ----------------------------------------------------------------
+ *		Key hash tables
+ * ----------------------------------------------------------------
+ */
+
+static inline uint32
+mix64(uint64 k)
+{
+	k ^= k >> 33;
+	k *= UINT64CONST(0xff51afd7ed558ccd);
+	k ^= k >> 33;
+	k *= UINT64CONST(0xc4ceb9fe1a85ec53);
+	k ^= k >> 33;
+	return (uint32) k;
+}
+
+typedef struct IntKeyEntry
+{
+	int64		key;
+	int32		id;
+	char		status;
+} IntKeyEntry;
+
+#define SH_PREFIX		intkey
+#define SH_ELEMENT_TYPE IntKeyEntry
+#define SH_KEY_TYPE		int64
+#define SH_KEY			key
+#define SH_HASH_KEY(tb, k) mix64((uint64) (k))
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE		static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+typedef struct TextKeyEntry
+{
+	const char *key;
+	uint32		hash;
+	int32		id;
+	char		status;
+} TextKeyEntry;
+
+#define SH_PREFIX		textkey
+#define SH_ELEMENT_TYPE TextKeyEntry
+#define SH_KEY_TYPE		const char *
+#define SH_KEY			key
+#define SH_HASH_KEY(tb, k) hash_bytes((const unsigned char *) (k), strlen(k))
+#define SH_EQUAL(tb, a, b) (strcmp((a), (b)) == 0)
+#define SH_STORE_HASH
+#define SH_GET_HASH(tb, a) ((a)->hash)
+#define SH_SCOPE		static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+bool
+rs_key_type_ok(Oid type)
+{
+	switch (type)
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+			return true;
+		default:
+			return false;
+	}
+}
+
+static void
+keymap_init(RsKeyMap *map, Oid type, MemoryContext cxt, const char *what)
+{
+	if (!rs_key_type_ok(type))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s keys of type %s are not supported", what,
+						format_type_be(type)),
+				 errhint("Use smallint, integer, bigint or text keys; cast other types in a query.")));
+	map->type = type;
+	map->kind = (type == INT2OID || type == INT4OID || type == INT8OID) ?
+		RS_KEY_INT : RS_KEY_TEXT;
+	map->n = 0;
+	map->cap = 1024;
+	if (map->kind == RS_KEY_INT)
+	{
+		map->ints = MemoryContextAlloc(cxt, sizeof(int64) * map->cap);
+		map->hash = intkey_create(cxt, 1024, NULL);
+	}
+	else
+	{
+		map->texts = MemoryContextAlloc(cxt, sizeof(char *) * map->cap);
+		map->hash = textkey_create(cxt, 1024, NULL);
+	}
+}
+
+static void
+keymap_grow(RsKeyMap *map)
+{
+	if (map->n < map->cap)
+		return;
+	if (map->cap >= PG_INT32_MAX / 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many distinct keys to train on")));
+	map->cap *= 2;
+	if (map->kind == RS_KEY_INT)
+		map->ints = repalloc_huge(map->ints, sizeof(int64) * map->cap);
+	else
+		map->texts = repalloc_huge(map->texts, sizeof(char *) * map->cap);
+}
+
+static int32
+keymap_id_int(RsKeyMap *map, int64 key)
+{
+	bool		found;
+	IntKeyEntry *e = intkey_insert((intkey_hash *) map->hash, key, &found);
+
+	if (!found)
+	{
+		keymap_grow(map);
+		map->ints[map->n] = key;
+		e->id = map->n++;
+	}
+	return e->id;
+}
+
+static int32
+keymap_id_text(RsKeyMap *map, const char *key, MemoryContext cxt)
+{
+	bool		found;
+	TextKeyEntry *e = textkey_insert((textkey_hash *) map->hash, key, &found);
+
+	if (!found)
+	{
+		/* The entry must not point at the caller's transient string. */
+		e->key = MemoryContextStrdup(cxt, key);
+		keymap_grow(map);
+		map->texts[map->n] = (char *) e->key;
+		e->id = map->n++;
+	}
+	return e->id;
+}
+
+static int32
+keymap_id(RsKeyMap *map, Datum d, MemoryContext cxt)
+{
+	switch (map->type)
+	{
+		case INT2OID:
+			return keymap_id_int(map, DatumGetInt16(d));
+		case INT4OID:
+			return keymap_id_int(map, DatumGetInt32(d));
+		case INT8OID:
+			return keymap_id_int(map, DatumGetInt64(d));
+		default:
+			{
+				char	   *s = TextDatumGetCString(d);
+				int32		id = keymap_id_text(map, s, cxt);
+
+				pfree(s);
+				return id;
+			}
+	}
+}
+
+char *
+rs_key_to_text(const RsKeyMap *map, int32 id)
+{
+	if (map->kind == RS_KEY_INT)
+		return psprintf(INT64_FORMAT, map->ints[id]);
+	return pstrdup(map->texts[id]);
+}
+
+/* ----------------------------------------------------------------
+ *		Values
+ * ----------------------------------------------------------------
+ */
+
+bool
+rs_value_type_ok(Oid type)
+{
+	switch (type)
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case FLOAT4OID:
+		case FLOAT8OID:
+		case NUMERICOID:
+		case BOOLOID:
+			return true;
+		default:
+			return false;
+	}
+}
+
+double
+rs_datum_to_double(Datum d, Oid type, const char *what)
+{
+	double		v;
+
+	switch (type)
+	{
+		case INT2OID:
+			return DatumGetInt16(d);
+		case INT4OID:
+			return DatumGetInt32(d);
+		case INT8OID:
+			return (double) DatumGetInt64(d);
+		case BOOLOID:
+			return DatumGetBool(d) ? 1.0 : 0.0;
+		case FLOAT4OID:
+			v = DatumGetFloat4(d);
+			break;
+		case FLOAT8OID:
+			v = DatumGetFloat8(d);
+			break;
+		case NUMERICOID:
+			v = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, d));
+			break;
+		default:
+			elog(ERROR, "unexpected %s type %u", what, type);
+	}
+	if (isnan(v) || isinf(v) || v > FLT_MAX || v < -FLT_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s value %g cannot be used for training", what, v),
+				 errhint("Values must be finite and fit in real; filter or clamp them in the source query.")));
+	return v;
+}
+
+static bool
+time_type_ok(Oid type)
+{
+	return type == TIMESTAMPTZOID || type == TIMESTAMPOID || type == DATEOID ||
+		rs_value_type_ok(type);
+}
+
+/* Seconds since the Unix epoch; numbers are taken as already in seconds. */
+double
+rs_datum_to_epoch(Datum d, Oid type)
+{
+	const double unix_offset =
+		(double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+
+	switch (type)
+	{
+		case TIMESTAMPTZOID:
+		case TIMESTAMPOID:
+			return DatumGetTimestamp(d) / 1000000.0 + unix_offset;
+		case DATEOID:
+			return (double) DatumGetDateADT(d) * SECS_PER_DAY + unix_offset;
+		default:
+			return rs_datum_to_double(d, type, "time");
+	}
+}
+
+/* ----------------------------------------------------------------
+ *		Adding rows
+ * ----------------------------------------------------------------
+ */
+
+void
+rs_loader_init(RsLoader *l, MemoryContext cxt)
+{
+	memset(l, 0, sizeof(RsLoader));
+	l->cxt = cxt;
+}
+
+void
+rs_loader_set_types(RsLoader *l, Oid user_type, Oid item_type,
+					Oid value_type, Oid time_type)
+{
+	if (value_type != InvalidOid && !rs_value_type_ok(value_type))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("rating column of type %s is not supported",
+						format_type_be(value_type)),
+				 errhint("Use a numeric or boolean column, or cast it in a query.")));
+	if (time_type != InvalidOid && !time_type_ok(time_type))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("time column of type %s is not supported",
+						format_type_be(time_type)),
+				 errhint("Use timestamptz, timestamp, date or seconds as a number.")));
+	keymap_init(&l->users, user_type, l->cxt, "user");
+	keymap_init(&l->items, item_type, l->cxt, "item");
+	l->has_time = (time_type != InvalidOid);
+	l->have_types = true;
+}
+
+static void
+loader_grow(RsLoader *l)
+{
+	int64		newcap = l->cap == 0 ? 65536 : l->cap * 2;
+	MemoryContext old = MemoryContextSwitchTo(l->cxt);
+
+	if (l->cap == 0)
+	{
+		l->u = rs_alloc(l->cxt, sizeof(int32) * newcap);
+		l->i = rs_alloc(l->cxt, sizeof(int32) * newcap);
+		l->v = rs_alloc(l->cxt, sizeof(float) * newcap);
+		if (l->has_time)
+			l->t = rs_alloc(l->cxt, sizeof(double) * newcap);
+	}
+	else
+	{
+		/* the bound is checked on the growth, not only on the first chunk */
+		Size		extra = (sizeof(int32) * 2 + sizeof(float) +
+							 (l->has_time ? sizeof(double) : 0)) * (Size) l->cap;
+
+		pfree(rs_alloc(l->cxt, extra));
+		l->u = repalloc_huge(l->u, sizeof(int32) * newcap);
+		l->i = repalloc_huge(l->i, sizeof(int32) * newcap);
+		l->v = repalloc_huge(l->v, sizeof(float) * newcap);
+		if (l->has_time)
+			l->t = repalloc_huge(l->t, sizeof(double) * newcap);
+	}
+	l->cap = newcap;
+	MemoryContextSwitchTo(old);
+}
+
+void
+rs_loader_add(RsLoader *l, Datum user, bool user_null,
+			  Datum item, bool item_null,
+			  double value, bool value_null,
+			  double time, bool time_null)
+{
+	l->rows_read++;
+	if (user_null || item_null || value_null)
+	{
+		l->rows_skipped++;
+		return;
+	}
+	if (l->n == l->cap)
+		loader_grow(l);
+	l->u[l->n] = keymap_id(&l->users, user, l->cxt);
+	l->i[l->n] = keymap_id(&l->items, item, l->cxt);
+	l->v[l->n] = (float) value;
+	if (l->has_time)
+		l->t[l->n] = time_null ? 0.0 : time;
+	l->n++;
+}
+
+/* ----------------------------------------------------------------
+ *		Loading from a query
+ * ----------------------------------------------------------------
+ */
+
+typedef struct LoaderReceiver
+{
+	DestReceiver pub;
+	RsLoader   *loader;
+	bool		has_time;
+	Oid			types[4];
+} LoaderReceiver;
+
+static void
+receiver_startup(DestReceiver *self, int operation pg_attribute_unused(), TupleDesc desc)
+{
+	LoaderReceiver *r = (LoaderReceiver *) self;
+
+	if (desc->natts != 4)
+		elog(ERROR, "loader query must return 4 columns, not %d", desc->natts);
+	for (int k = 0; k < 4; k++)
+		r->types[k] = TupleDescAttr(desc, k)->atttypid;
+	rs_loader_set_types(r->loader, r->types[0], r->types[1], r->types[2],
+						r->has_time ? r->types[3] : InvalidOid);
+}
+
+static bool
+receiver_slot(TupleTableSlot *slot, DestReceiver *self)
+{
+	LoaderReceiver *r = (LoaderReceiver *) self;
+	RsLoader   *l = r->loader;
+	Datum	   *values;
+	bool	   *nulls;
+	double		time = 0.0;
+	bool		time_null = true;
+
+	slot_getallattrs(slot);
+	values = slot->tts_values;
+	nulls = slot->tts_isnull;
+	if (r->has_time && !nulls[3])
+	{
+		time = rs_datum_to_epoch(values[3], r->types[3]);
+		time_null = false;
+	}
+	rs_loader_add(l, values[0], nulls[0], values[1], nulls[1],
+				  nulls[2] ? 0.0 : rs_datum_to_double(values[2], r->types[2], "rating"),
+				  nulls[2], time, time_null);
+
+	if ((l->rows_read & 0x3FFF) == 0)
+		CHECK_FOR_INTERRUPTS();
+	return true;
+}
+
+static void
+receiver_noop(DestReceiver *self pg_attribute_unused())
+{
+}
+
+/*
+ * Runs sql as the current user and streams every row into the loader.
+ * The query returns exactly (user, item, value, time); time is read only
+ * when has_time (otherwise it may be any constant).
+ */
+void
+rs_loader_load_query(RsLoader *l, const char *sql, bool has_time)
+{
+	LoaderReceiver r;
+	SPIExecuteOptions opts;
+	int			rc;
+
+	memset(&r, 0, sizeof(r));
+	r.pub.receiveSlot = receiver_slot;
+	r.pub.rStartup = receiver_startup;
+	r.pub.rShutdown = receiver_noop;
+	r.pub.rDestroy = receiver_noop;
+	r.pub.mydest = DestNone;
+	r.loader = l;
+	r.has_time = has_time;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.read_only = true;
+	opts.dest = (DestReceiver *) &r;
+
+	/* (with a DestNone receiver SPI reports SPI_OK_UTILITY for a SELECT) */
+	rc = SPI_execute_extended(sql, &opts);
+	if (rc < 0)
+		elog(ERROR, "loading the training source failed: %s",
+			 SPI_result_code_string(rc));
+}
+
+/* ----------------------------------------------------------------
+ *		Merging partial loaders (aggregate combine)
+ * ----------------------------------------------------------------
+ */
+
+void
+rs_loader_merge(RsLoader *dst, RsLoader *src)
+{
+	int32	   *umap;
+	int32	   *imap;
+	RsKeyMap   *maps[2] = {&src->users, &src->items};
+	RsKeyMap   *dmaps[2] = {&dst->users, &dst->items};
+	int32	  **remaps[2] = {&umap, &imap};
+
+	if (!src->have_types)
+		return;
+	if (!dst->have_types)
+		ereport(ERROR, (errmsg("cannot merge into an empty training set")));
+	if (dst->users.kind != src->users.kind || dst->items.kind != src->items.kind)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("partial training sets have different key types")));
+
+	for (int m = 0; m < 2; m++)
+	{
+		RsKeyMap   *sm = maps[m];
+		int32	   *remap = palloc(sizeof(int32) * Max(sm->n, 1));
+
+		for (int32 k = 0; k < sm->n; k++)
+			remap[k] = (sm->kind == RS_KEY_INT) ?
+				keymap_id_int(dmaps[m], sm->ints[k]) :
+				keymap_id_text(dmaps[m], sm->texts[k], dst->cxt);
+		*remaps[m] = remap;
+	}
+
+	while (dst->cap < dst->n + src->n)
+		loader_grow(dst);
+	for (int64 k = 0; k < src->n; k++)
+	{
+		dst->u[dst->n + k] = umap[src->u[k]];
+		dst->i[dst->n + k] = imap[src->i[k]];
+		dst->v[dst->n + k] = src->v[k];
+		if (dst->has_time)
+			dst->t[dst->n + k] = src->has_time ? src->t[k] : 0.0;
+	}
+	dst->n += src->n;
+	dst->rows_read += src->rows_read;
+	dst->rows_skipped += src->rows_skipped;
+	pfree(umap);
+	pfree(imap);
+}
+
+/* ----------------------------------------------------------------
+ *		Serialisation (aggregate state across parallel workers)
+ *
+ * int32 user type, item type, has_time; keys; int64 counts; triplets.
+ * ----------------------------------------------------------------
+ */
+
+static void
+keys_serialize(const RsKeyMap *map, StringInfo buf)
+{
+	pq_sendint32(buf, map->type);
+	pq_sendint32(buf, map->n);
+	for (int32 k = 0; k < map->n; k++)
+	{
+		if (map->kind == RS_KEY_INT)
+			pq_sendint64(buf, map->ints[k]);
+		else
+			pq_sendstring(buf, map->texts[k]);
+	}
+}
+
+Size
+rs_loader_serialize(const RsLoader *l, StringInfo buf)
+{
+	pq_sendbyte(buf, l->have_types ? 1 : 0);
+	if (!l->have_types)
+	{
+		pq_sendint64(buf, l->rows_read);
+		pq_sendint64(buf, l->rows_skipped);
+		return buf->len;
+	}
+	pq_sendbyte(buf, l->has_time ? 1 : 0);
+	keys_serialize(&l->users, buf);
+	keys_serialize(&l->items, buf);
+	pq_sendint64(buf, l->rows_read);
+	pq_sendint64(buf, l->rows_skipped);
+	pq_sendint64(buf, l->n);
+	if ((Size) l->n * (8 + 4 + (l->has_time ? 8 : 0)) > MaxAllocSize / 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("partial training set is too large to pass between parallel workers"),
+				 errhint("Disable parallel query for this statement (SET max_parallel_workers_per_gather = 0) or use recsys.train().")));
+	pq_sendbytes(buf, (const char *) l->u, sizeof(int32) * l->n);
+	pq_sendbytes(buf, (const char *) l->i, sizeof(int32) * l->n);
+	pq_sendbytes(buf, (const char *) l->v, sizeof(float) * l->n);
+	if (l->has_time)
+		pq_sendbytes(buf, (const char *) l->t, sizeof(double) * l->n);
+	return buf->len;
+}
+
+static void
+keys_deserialize(RsKeyMap *map, StringInfo buf, MemoryContext cxt, const char *what)
+{
+	Oid			type = pq_getmsgint(buf, 4);
+	int32		n = pq_getmsgint(buf, 4);
+
+	keymap_init(map, type, cxt, what);
+	for (int32 k = 0; k < n; k++)
+	{
+		if (map->kind == RS_KEY_INT)
+			keymap_id_int(map, pq_getmsgint64(buf));
+		else
+			keymap_id_text(map, pq_getmsgstring(buf), cxt);
+	}
+}
+
+void
+rs_loader_deserialize(RsLoader *l, StringInfo buf)
+{
+	int64		n;
+
+	if (pq_getmsgbyte(buf) == 0)
+	{
+		l->rows_read = pq_getmsgint64(buf);
+		l->rows_skipped = pq_getmsgint64(buf);
+		return;
+	}
+	l->has_time = pq_getmsgbyte(buf) != 0;
+	keys_deserialize(&l->users, buf, l->cxt, "user");
+	keys_deserialize(&l->items, buf, l->cxt, "item");
+	l->have_types = true;
+	l->rows_read = pq_getmsgint64(buf);
+	l->rows_skipped = pq_getmsgint64(buf);
+	n = pq_getmsgint64(buf);
+	while (l->cap < n)
+		loader_grow(l);
+	pq_copymsgbytes(buf, (char *) l->u, sizeof(int32) * n);
+	pq_copymsgbytes(buf, (char *) l->i, sizeof(int32) * n);
+	pq_copymsgbytes(buf, (char *) l->v, sizeof(float) * n);
+	if (l->has_time)
+		pq_copymsgbytes(buf, (char *) l->t, sizeof(double) * n);
+	l->n = n;
+}
+
+/* ----------------------------------------------------------------
+ *		Finishing: sorted keys, duplicates combined, CSR both ways
+ * ----------------------------------------------------------------
+ */
+
+static const RsKeyMap *sort_map;
+
+static int
+cmp_int_ids(const void *a, const void *b)
+{
+	int64		x = sort_map->ints[*(const int32 *) a];
+	int64		y = sort_map->ints[*(const int32 *) b];
+
+	return (x > y) - (x < y);
+}
+
+static int
+cmp_text_ids(const void *a, const void *b)
+{
+	return strcmp(sort_map->texts[*(const int32 *) a],
+				  sort_map->texts[*(const int32 *) b]);
+}
+
+/*
+ * Renumbers a key map so that ids follow ascending key order; returns the
+ * old-id -> new-id map.  Text keys sort bytewise (C collation).
+ */
+static int32 *
+keymap_sort(RsKeyMap *map, MemoryContext cxt)
+{
+	int32	   *order = rs_alloc(cxt, sizeof(int32) * Max(map->n, 1));
+	int32	   *remap = rs_alloc(cxt, sizeof(int32) * Max(map->n, 1));
+
+	for (int32 k = 0; k < map->n; k++)
+		order[k] = k;
+	sort_map = map;
+	qsort(order, map->n, sizeof(int32),
+		  map->kind == RS_KEY_INT ? cmp_int_ids : cmp_text_ids);
+	sort_map = NULL;
+
+	for (int32 k = 0; k < map->n; k++)
+		remap[order[k]] = k;
+
+	if (map->kind == RS_KEY_INT)
+	{
+		int64	   *sorted = rs_alloc(cxt, sizeof(int64) * Max(map->n, 1));
+
+		for (int32 k = 0; k < map->n; k++)
+			sorted[k] = map->ints[order[k]];
+		map->ints = sorted;
+	}
+	else
+	{
+		char	  **sorted = rs_alloc(cxt, sizeof(char *) * Max(map->n, 1));
+
+		for (int32 k = 0; k < map->n; k++)
+			sorted[k] = map->texts[order[k]];
+		map->texts = sorted;
+	}
+	map->hash = NULL;			/* ids changed; the hash is stale */
+	pfree(order);
+	return remap;
+}
+
+/* Stable counting sort of positions `in` by key[pos], into `out`. */
+static void
+counting_sort(const int32 *key, int32 nkeys, const int64 *in, int64 *out,
+			  int64 n, int64 *ptr)
+{
+	memset(ptr, 0, sizeof(int64) * (nkeys + 1));
+	for (int64 k = 0; k < n; k++)
+		ptr[key[in ? in[k] : k] + 1]++;
+	for (int32 k = 0; k < nkeys; k++)
+		ptr[k + 1] += ptr[k];
+	for (int64 k = 0; k < n; k++)
+	{
+		int64		pos = in ? in[k] : k;
+
+		out[ptr[key[pos]]++] = pos;
+		if ((k & 0xFFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	/* ptr[] was advanced to the ends; shift back to starts */
+	for (int32 k = nkeys; k > 0; k--)
+		ptr[k] = ptr[k - 1];
+	ptr[0] = 0;
+}
+
+RsMatrix *
+rs_loader_finish(RsLoader *l, RsDupRule rule)
+{
+	MemoryContext cxt = l->cxt;
+	RsMatrix   *m;
+	int32	   *umap;
+	int32	   *imap;
+	int64	   *by_item;
+	int64	   *by_user;
+	int64	   *ptr;
+	int64		n = l->n;
+	int64		nnz;
+	double		total = 0.0;
+
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("training source has no usable rows"),
+				 errdetail(INT64_FORMAT " rows read, " INT64_FORMAT " skipped for NULL user, item or rating.",
+						   l->rows_read, l->rows_skipped),
+				 errhint("Check the source query and its columns.")));
+
+	umap = keymap_sort(&l->users, cxt);
+	imap = keymap_sort(&l->items, cxt);
+	for (int64 k = 0; k < n; k++)
+	{
+		l->u[k] = umap[l->u[k]];
+		l->i[k] = imap[l->i[k]];
+	}
+	pfree(umap);
+	pfree(imap);
+
+	/* order by (user, item): sort by item, then stably by user */
+	by_item = rs_alloc(cxt, sizeof(int64) * n);
+	by_user = rs_alloc(cxt, sizeof(int64) * n);
+	ptr = rs_alloc(cxt, sizeof(int64) * ((Size) Max(l->users.n, l->items.n) + 1));
+	counting_sort(l->i, l->items.n, NULL, by_item, n, ptr);
+	counting_sort(l->u, l->users.n, by_item, by_user, n, ptr);
+	pfree(by_item);
+
+	m = rs_alloc(cxt, sizeof(RsMatrix));
+	m->n_users = l->users.n;
+	m->n_items = l->items.n;
+	m->user_ptr = rs_alloc(cxt, sizeof(int64) * ((Size) m->n_users + 1));
+	m->user_items = rs_alloc(cxt, sizeof(int32) * n);
+	m->user_vals = rs_alloc(cxt, sizeof(float) * n);
+	if (l->has_time)
+		m->user_ts = rs_alloc(cxt, sizeof(double) * n);
+
+	/* walk in (user, item) order, combining duplicates */
+	nnz = 0;
+	for (int64 k = 0; k < n;)
+	{
+		int64		p = by_user[k];
+		int32		u = l->u[p];
+		int32		it = l->i[p];
+		double		sum = l->v[p];
+		double		tmax = l->has_time ? l->t[p] : 0.0;
+		int64		cnt = 1;
+
+		for (k++; k < n && l->u[by_user[k]] == u && l->i[by_user[k]] == it; k++)
+		{
+			int64		q = by_user[k];
+
+			sum += l->v[q];
+			if (l->has_time && l->t[q] > tmax)
+				tmax = l->t[q];
+			cnt++;
+		}
+		l->duplicates += cnt - 1;
+		m->user_items[nnz] = it;
+		m->user_vals[nnz] = (float) (rule == RS_DUP_MEAN ? sum / cnt : sum);
+		if (l->has_time)
+			m->user_ts[nnz] = tmax;
+		total += m->user_vals[nnz];
+		m->user_ptr[u + 1]++;
+		nnz++;
+		if ((nnz & 0xFFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	pfree(by_user);
+	for (int32 u = 0; u < m->n_users; u++)
+		m->user_ptr[u + 1] += m->user_ptr[u];
+	m->nnz = nnz;
+	m->mean = total / nnz;
+
+	/* the raw rows are no longer needed */
+	pfree(l->u);
+	pfree(l->i);
+	pfree(l->v);
+	if (l->t)
+		pfree(l->t);
+	l->u = l->i = NULL;
+	l->v = NULL;
+	l->t = NULL;
+	l->n = l->cap = 0;
+
+	/* the transpose: by item, users ascending (stable counting sort) */
+	m->item_ptr = rs_alloc(cxt, sizeof(int64) * ((Size) m->n_items + 1));
+	m->item_users = rs_alloc(cxt, sizeof(int32) * nnz);
+	m->item_vals = rs_alloc(cxt, sizeof(float) * nnz);
+	for (int64 k = 0; k < nnz; k++)
+		m->item_ptr[m->user_items[k] + 1]++;
+	for (int32 it = 0; it < m->n_items; it++)
+		m->item_ptr[it + 1] += m->item_ptr[it];
+	memcpy(ptr, m->item_ptr, sizeof(int64) * m->n_items);
+	for (int32 u = 0; u < m->n_users; u++)
+	{
+		for (int64 k = m->user_ptr[u]; k < m->user_ptr[u + 1]; k++)
+		{
+			int64		dst = ptr[m->user_items[k]]++;
+
+			m->item_users[dst] = u;
+			m->item_vals[dst] = m->user_vals[k];
+		}
+		if ((u & 0x3FFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	pfree(ptr);
+	return m;
+}

@@ -1,0 +1,98 @@
+/*-------------------------------------------------------------------------
+ *
+ * loader.h
+ *	  The one loader: any source of (user, item, value[, time]) rows becomes
+ *	  the compact RsMatrix every algorithm consumes.
+ *
+ * Sources are a table or view, a SELECT text (run through SPI as the
+ * calling user, rows streamed into the loader without a tuplestore), or
+ * the rows fed to the aggregate form one at a time (and partial loaders
+ * merged by its combine function).  User and item keys of integer types
+ * (smallint, integer, bigint) or text types (text, varchar, char) map to
+ * dense ids 0..n-1 in ascending key order, so the dense ids, and with
+ * them the trained model, do not depend on the order rows arrive in.
+ *
+ * Rules, applied by every source alike:
+ *	 - a row with a NULL user, item or value is skipped and counted;
+ *	 - a value that is NaN or infinite is an error;
+ *	 - duplicate (user, item) rows are combined: their values are averaged
+ *	   for explicit-feedback algorithms (RS_DUP_MEAN) and summed for
+ *	   implicit-feedback ones (RS_DUP_SUM); the newest time is kept;
+ *	 - no rows left is an error.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RECSYS_LOADER_H
+#define RECSYS_LOADER_H
+
+#include "recsys.h"
+
+#include "lib/stringinfo.h"
+#include "train.h"
+
+typedef enum RsKeyKind
+{
+	RS_KEY_INT,					/* smallint, integer, bigint: kept as int64 */
+	RS_KEY_TEXT					/* text, varchar, char: kept as C strings */
+} RsKeyKind;
+
+typedef enum RsDupRule
+{
+	RS_DUP_MEAN,
+	RS_DUP_SUM
+} RsDupRule;
+
+/* Maps keys to dense ids and back. */
+typedef struct RsKeyMap
+{
+	RsKeyKind	kind;
+	Oid			type;			/* the SQL type keys arrived in */
+	int32		n;				/* number of distinct keys */
+	int32		cap;
+	int64	   *ints;			/* RS_KEY_INT: key of each id */
+	char	  **texts;			/* RS_KEY_TEXT: key of each id */
+	void	   *hash;			/* key -> id while loading */
+} RsKeyMap;
+
+typedef struct RsLoader
+{
+	MemoryContext cxt;			/* everything below lives here */
+	RsKeyMap	users;
+	RsKeyMap	items;
+	bool		have_types;		/* key kinds known (set on first row) */
+	bool		has_time;
+
+	/* interactions as they arrive */
+	int64		n;
+	int64		cap;
+	int32	   *u;
+	int32	   *i;
+	float	   *v;
+	double	   *t;				/* NULL unless has_time */
+
+	/* counts for the summary */
+	int64		rows_read;
+	int64		rows_skipped;	/* NULL user, item or value */
+	int64		duplicates;		/* rows merged into an earlier (user, item) */
+} RsLoader;
+
+/* loader.c */
+extern void rs_loader_init(RsLoader *l, MemoryContext cxt);
+extern void rs_loader_set_types(RsLoader *l, Oid user_type, Oid item_type,
+								Oid value_type, Oid time_type);
+extern void rs_loader_add(RsLoader *l, Datum user, bool user_null,
+						  Datum item, bool item_null,
+						  double value, bool value_null,
+						  double time, bool time_null);
+extern double rs_datum_to_double(Datum d, Oid type, const char *what);
+extern double rs_datum_to_epoch(Datum d, Oid type);
+extern void rs_loader_load_query(RsLoader *l, const char *sql, bool has_time);
+extern bool rs_value_type_ok(Oid type);
+extern void rs_loader_merge(RsLoader *dst, RsLoader *src);
+extern RsMatrix *rs_loader_finish(RsLoader *l, RsDupRule rule);
+extern char *rs_key_to_text(const RsKeyMap *map, int32 id);
+extern bool rs_key_type_ok(Oid type);
+extern Size rs_loader_serialize(const RsLoader *l, StringInfo buf);
+extern void rs_loader_deserialize(RsLoader *l, StringInfo buf);
+
+#endif							/* RECSYS_LOADER_H */

@@ -1,0 +1,44 @@
+/*-------------------------------------------------------------------------
+ *
+ * options.h
+ *	  Training options: the algorithms, their knobs, defaults and valid
+ *	  ranges, and the validation of a user's jsonb against them.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RECSYS_OPTIONS_H
+#define RECSYS_OPTIONS_H
+
+#include "recsys.h"
+
+#include "train.h"
+#include "utils/jsonb.h"
+
+typedef enum RsAlgorithm
+{
+	RS_ALG_ALS,
+	RS_ALG_SVD,
+	RS_ALG_IALS,
+	RS_ALG_BPR,
+	RS_ALG_POPULARITY
+} RsAlgorithm;
+
+/* Everything a training run needs besides the data. */
+typedef struct RsTrainOptions
+{
+	RsAlgorithm algorithm;
+	RsParams	params;
+	bool		verbose;		/* NOTICE per iteration */
+	int			keep;			/* versions kept after this one is added */
+	char	   *time_column;	/* function form: column with timestamps */
+} RsTrainOptions;
+
+/* options.c */
+extern const char *rs_algorithm_name(RsAlgorithm alg);
+extern bool rs_algorithm_is_implicit(RsAlgorithm alg);
+extern RsAlgorithm rs_algorithm_from_name(const char *name);
+extern void rs_parse_options(Jsonb *options, const char *algorithm,
+							 RsTrainOptions *out);
+extern Jsonb *rs_options_effective(const RsTrainOptions *o);
+
+#endif							/* RECSYS_OPTIONS_H */

@@ -1,0 +1,665 @@
+/*-------------------------------------------------------------------------
+ *
+ * train.c
+ *	  SQL entry points of training: recsys.train(), recsys.retrain(),
+ *	  recsys.drop_model(), the recsys.fit() aggregate, and recsys.predict().
+ *
+ * Every path ends in run_training(): load (unless the aggregate already
+ * did), build the compact matrix, run the algorithm's numeric core inside
+ * one memory context that is bounded by recsys.memory_limit, and store the
+ * result as a new version through catalog.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "catalog.h"
+
+#include <time.h>
+
+#include "access/htup_details.h"
+#include "access/parallel.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "libpq/pqformat.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "parser/parser.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/regproc.h"
+#include "utils/varlena.h"
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ----------------------------------------------------------------
+ *		The source query
+ * ----------------------------------------------------------------
+ */
+
+static bool
+looks_like_query(const char *s)
+{
+	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '(')
+		s++;
+	return pg_strncasecmp(s, "select", 6) == 0 || pg_strncasecmp(s, "with", 4) == 0 ||
+		pg_strncasecmp(s, "values", 6) == 0 || pg_strncasecmp(s, "table", 5) == 0;
+}
+
+static void
+not_a_select(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+			 errmsg("training source must be a table, a view or a single SELECT query"),
+			 errhint("Pass a relation name like 'ratings' or a query like 'SELECT user_id, item_id, rating FROM ratings'.")));
+}
+
+/* A single plain SELECT (no SELECT INTO, no data-modifying WITH). */
+static char *
+checked_query(const char *source)
+{
+	char	   *q = pstrdup(source);
+	int			len = strlen(q);
+	List	   *raw;
+	SelectStmt *sel;
+
+	/* a trailing semicolon is harmless on its own but not inside (...) */
+	while (len > 0 && (q[len - 1] == ';' || isspace((unsigned char) q[len - 1])))
+		q[--len] = '\0';
+
+	raw = raw_parser(q, RAW_PARSE_DEFAULT);
+	if (list_length(raw) != 1 || !IsA(linitial_node(RawStmt, raw)->stmt, SelectStmt))
+		not_a_select();
+	sel = (SelectStmt *) linitial_node(RawStmt, raw)->stmt;
+	if (sel->intoClause != NULL)
+		not_a_select();
+	if (sel->withClause != NULL)
+	{
+		ListCell   *lc;
+
+		foreach(lc, sel->withClause->ctes)
+		{
+			CommonTableExpr *cte = lfirst_node(CommonTableExpr, lc);
+
+			if (!IsA(cte->ctequery, SelectStmt))
+				not_a_select();
+		}
+	}
+	return q;
+}
+
+/* The FROM item for a relation name, resolved now and quoted. */
+static char *
+checked_relation(const char *source)
+{
+	List	   *names = stringToQualifiedNameList(source);
+	RangeVar   *rv = makeRangeVarFromNameList(names);
+	Oid			relid = RangeVarGetRelid(rv, AccessShareLock, false);
+	char		kind = get_rel_relkind(relid);
+
+	if (kind != RELKIND_RELATION && kind != RELKIND_VIEW && kind != RELKIND_MATVIEW &&
+		kind != RELKIND_PARTITIONED_TABLE && kind != RELKIND_FOREIGN_TABLE)
+		not_a_select();
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+/*
+ * SELECT user, item, value, time FROM <source>: every identifier quoted,
+ * so names are taken literally and cannot inject SQL.
+ */
+static char *
+source_query(const RsModelDef *def, const char *time_column)
+{
+	char	   *from;
+
+	if (looks_like_query(def->source))
+		from = psprintf("(%s) AS recsys_source", checked_query(def->source));
+	else
+		from = checked_relation(def->source);
+
+	return psprintf("SELECT %s, %s, %s, %s FROM %s",
+					quote_identifier(def->user_column),
+					quote_identifier(def->item_column),
+					def->rating_column ? quote_identifier(def->rating_column) : "1::real",
+					time_column ? quote_identifier(time_column) : "NULL::timestamptz",
+					from);
+}
+
+/* ----------------------------------------------------------------
+ *		Running a training
+ * ----------------------------------------------------------------
+ */
+
+typedef struct TrainEnvArg
+{
+	MemoryContext cxt;
+	const char *model;
+	bool		verbose;
+	double		start;
+} TrainEnvArg;
+
+static void *
+env_alloc(void *arg, size_t size)
+{
+	return rs_alloc(((TrainEnvArg *) arg)->cxt, size);
+}
+
+static void
+env_check_interrupts(void *arg pg_attribute_unused())
+{
+	CHECK_FOR_INTERRUPTS();
+}
+
+static void
+env_progress(void *arg, int iteration, double loss)
+{
+	TrainEnvArg *a = (TrainEnvArg *) arg;
+
+	if (a->verbose)
+		ereport(NOTICE,
+				(errmsg("model \"%s\": iteration %d, loss %.6g, %.2f s",
+						a->model, iteration, loss, now_seconds() - a->start)));
+	CHECK_FOR_INTERRUPTS();
+}
+
+static void
+run_algorithm(const RsMatrix *m, const RsTrainOptions *opts, const RsEnv *env,
+			  RsModel *out)
+{
+	memset(out, 0, sizeof(RsModel));
+	out->n_users = m->n_users;
+	out->n_items = m->n_items;
+	switch (opts->algorithm)
+	{
+		case RS_ALG_ALS:
+			rs_train_als(m, &opts->params, env, out);
+			break;
+		case RS_ALG_SVD:
+			rs_train_svd(m, &opts->params, env, out);
+			break;
+		case RS_ALG_IALS:
+			rs_train_ials(m, &opts->params, env, out);
+			break;
+		case RS_ALG_BPR:
+			rs_train_bpr(m, &opts->params, env, out);
+			break;
+		case RS_ALG_POPULARITY:
+			rs_train_popularity(m, &opts->params, env, out);
+			break;
+	}
+}
+
+/*
+ * Trains def and stores the new version.  `loaded` is the aggregate form's
+ * rows, or NULL to read def's source.  Runs inside the caller's SPI
+ * connection; everything large lives in cxt, which the caller deletes.
+ */
+static void
+run_training(RsModelDef *def, RsLoader *loaded, MemoryContext cxt,
+			 RsTrainOptions *opts, RsTrainSummary *summary)
+{
+	RsModelDef *existing;
+	RsLoader	fresh;
+	RsLoader   *l;
+	RsMatrix   *m;
+	RsModel		model;
+	RsEnv		env;
+	TrainEnvArg arg;
+	double		start = now_seconds();
+
+	rs_check_model_name(def->name);
+	rs_parse_options(def->options, def->algorithm, opts);
+	if (opts->algorithm == RS_ALG_POPULARITY && opts->params.half_life_days > 0 &&
+		opts->time_column == NULL && loaded == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"half_life_days\" needs option \"time_column\"")));
+
+	/* one training of a model at a time; the owner only */
+	rs_lock_model(def->name);
+	existing = rs_model_lookup(def->name, true);
+	if (existing)
+		rs_check_model_owner(existing);
+	summary->version = rs_next_version(def->name);
+
+	if (loaded)
+		l = loaded;
+	else
+	{
+		l = &fresh;
+		rs_loader_init(l, cxt);
+		rs_loader_load_query(l, source_query(def, opts->time_column),
+							 opts->time_column != NULL);
+	}
+	m = rs_loader_finish(l, rs_algorithm_is_implicit(opts->algorithm) ?
+						 RS_DUP_SUM : RS_DUP_MEAN);
+
+	arg.cxt = cxt;
+	arg.model = def->name;
+	arg.verbose = opts->verbose;
+	arg.start = start;
+	env.alloc = env_alloc;
+	env.check_interrupts = env_check_interrupts;
+	env.progress = env_progress;
+	env.arg = &arg;
+	run_algorithm(m, opts, &env, &model);
+
+	summary->users = m->n_users;
+	summary->items = m->n_items;
+	summary->interactions = m->nnz;
+	summary->skipped = l->rows_skipped;
+	summary->duplicates = l->duplicates;
+	summary->seconds = now_seconds() - start;
+	rs_store_version(def, opts, l, m, &model, summary,
+					 (int64) MemoryContextMemAllocated(cxt, true));
+}
+
+static Datum
+summary_datum(FunctionCallInfo fcinfo, const char *model, const RsTrainOptions *opts,
+			  const RsTrainSummary *s)
+{
+	TupleDesc	desc;
+	Datum		values[10];
+	bool		nulls[10] = {false};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "recsys training function must return a composite type");
+	desc = BlessTupleDesc(desc);
+	values[0] = CStringGetTextDatum(model);
+	values[1] = Int32GetDatum(s->version);
+	values[2] = CStringGetTextDatum(rs_algorithm_name(opts->algorithm));
+	values[3] = Int32GetDatum(s->users);
+	values[4] = Int32GetDatum(s->items);
+	values[5] = Int64GetDatum(s->interactions);
+	values[6] = Int64GetDatum(s->skipped);
+	values[7] = Int64GetDatum(s->duplicates);
+	values[8] = Float8GetDatum(s->seconds);
+	values[9] = Float8GetDatum(s->final_loss);
+	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
+static char *
+required_text(FunctionCallInfo fcinfo, int arg, const char *name)
+{
+	if (PG_ARGISNULL(arg))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", name)));
+	return text_to_cstring(PG_GETARG_TEXT_PP(arg));
+}
+
+static char *
+optional_text(FunctionCallInfo fcinfo, int arg)
+{
+	return PG_ARGISNULL(arg) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(arg));
+}
+
+/* Trains def inside its own SPI connection and memory context. */
+static Datum
+train_and_report(FunctionCallInfo fcinfo, RsModelDef *def, RsLoader *loaded,
+				 MemoryContext cxt)
+{
+	RsTrainOptions opts;
+	RsTrainSummary summary;
+	MemoryContext caller_cxt = CurrentMemoryContext;
+
+	memset(&summary, 0, sizeof(summary));
+	if (cxt == NULL)
+		cxt = AllocSetContextCreate(caller_cxt, "recsys training",
+									ALLOCSET_DEFAULT_SIZES);
+
+	SPI_connect();
+	run_training(def, loaded, cxt, &opts, &summary);
+	SPI_finish();
+	MemoryContextDelete(cxt);
+
+	return summary_datum(fcinfo, def->name, &opts, &summary);
+}
+
+PG_FUNCTION_INFO_V1(rs_train);
+Datum
+rs_train(PG_FUNCTION_ARGS)
+{
+	RsModelDef *def = palloc0(sizeof(RsModelDef));
+
+	def->name = required_text(fcinfo, 0, "model");
+	def->source = required_text(fcinfo, 1, "source");
+	def->user_column = required_text(fcinfo, 2, "user_col");
+	def->item_column = required_text(fcinfo, 3, "item_col");
+	def->rating_column = optional_text(fcinfo, 4);
+	def->algorithm = optional_text(fcinfo, 5);
+	def->options = PG_ARGISNULL(6) ? NULL : PG_GETARG_JSONB_P(6);
+
+	PG_RETURN_DATUM(train_and_report(fcinfo, def, NULL, NULL));
+}
+
+PG_FUNCTION_INFO_V1(rs_retrain);
+Datum
+rs_retrain(PG_FUNCTION_ARGS)
+{
+	char	   *name = required_text(fcinfo, 0, "model");
+	RsModelDef *def;
+
+	SPI_connect();
+	def = rs_model_lookup(name, false);
+	SPI_finish();
+	if (def->source == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("model \"%s\" was trained with recsys.fit() and has no stored source", name),
+				 errhint("Run its recsys.fit() query again, or train it with recsys.train().")));
+	PG_RETURN_DATUM(train_and_report(fcinfo, def, NULL, NULL));
+}
+
+PG_FUNCTION_INFO_V1(rs_drop_model_sql);
+Datum
+rs_drop_model_sql(PG_FUNCTION_ARGS)
+{
+	char	   *name = required_text(fcinfo, 0, "model");
+	bool		if_exists = PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1);
+	RsModelDef *def;
+
+	SPI_connect();
+	rs_lock_model(name);
+	def = rs_model_lookup(name, if_exists);
+	if (def)
+	{
+		rs_check_model_owner(def);
+		rs_drop_model(name);
+	}
+	SPI_finish();
+	PG_RETURN_BOOL(def != NULL);
+}
+
+/* ----------------------------------------------------------------
+ *		The aggregate form: recsys.fit(model, user, item, rating, options)
+ * ----------------------------------------------------------------
+ */
+
+typedef struct FitState
+{
+	MemoryContext cxt;			/* holds the loader's data */
+	char	   *model;
+	Jsonb	   *options;
+	RsLoader	loader;
+} FitState;
+
+static FitState *
+fit_state_new(MemoryContext aggcxt)
+{
+	FitState   *st = MemoryContextAllocZero(aggcxt, sizeof(FitState));
+
+	st->cxt = AllocSetContextCreate(aggcxt, "recsys fit", ALLOCSET_DEFAULT_SIZES);
+	rs_loader_init(&st->loader, st->cxt);
+	return st;
+}
+
+static MemoryContext
+fit_aggcontext(FunctionCallInfo fcinfo)
+{
+	MemoryContext cxt;
+
+	if (!AggCheckCallContext(fcinfo, &cxt))
+		elog(ERROR, "recsys.fit support function called in non-aggregate context");
+	return cxt;
+}
+
+static void
+fit_set_model(FitState *st, const char *model, Jsonb *options)
+{
+	if (st->model == NULL)
+	{
+		st->model = MemoryContextStrdup(st->cxt, model);
+		if (options)
+		{
+			st->options = MemoryContextAlloc(st->cxt, VARSIZE(options));
+			memcpy(st->options, options, VARSIZE(options));
+		}
+	}
+	else if (strcmp(st->model, model) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("recsys.fit() got model names \"%s\" and \"%s\" in one group",
+						st->model, model),
+				 errhint("The model name must be the same for every row of a group; GROUP BY it.")));
+}
+
+PG_FUNCTION_INFO_V1(rs_fit_transfn);
+Datum
+rs_fit_transfn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt = fit_aggcontext(fcinfo);
+	FitState   *st = PG_ARGISNULL(0) ? NULL : (FitState *) PG_GETARG_POINTER(0);
+	Oid			rating_type;
+
+	if (st == NULL)
+		st = fit_state_new(aggcxt);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model must not be NULL")));
+	fit_set_model(st, text_to_cstring(PG_GETARG_TEXT_PP(1)),
+				  PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5));
+
+	rating_type = get_fn_expr_argtype(fcinfo->flinfo, 4);
+	if (!st->loader.have_types)
+	{
+		MemoryContext old = MemoryContextSwitchTo(st->cxt);
+
+		rs_loader_set_types(&st->loader, get_fn_expr_argtype(fcinfo->flinfo, 2),
+							get_fn_expr_argtype(fcinfo->flinfo, 3), rating_type,
+							InvalidOid);
+		MemoryContextSwitchTo(old);
+	}
+	rs_loader_add(&st->loader, PG_GETARG_DATUM(2), PG_ARGISNULL(2),
+				  PG_GETARG_DATUM(3), PG_ARGISNULL(3),
+				  PG_ARGISNULL(4) ? 0.0 : rs_datum_to_double(PG_GETARG_DATUM(4), rating_type, "rating"),
+				  PG_ARGISNULL(4), 0.0, true);
+	if ((st->loader.rows_read & 0x3FFF) == 0)
+		CHECK_FOR_INTERRUPTS();
+	PG_RETURN_POINTER(st);
+}
+
+PG_FUNCTION_INFO_V1(rs_fit_combinefn);
+Datum
+rs_fit_combinefn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt = fit_aggcontext(fcinfo);
+	FitState   *a = PG_ARGISNULL(0) ? NULL : (FitState *) PG_GETARG_POINTER(0);
+	FitState   *b = PG_ARGISNULL(1) ? NULL : (FitState *) PG_GETARG_POINTER(1);
+
+	if (b == NULL)
+		PG_RETURN_POINTER(a);
+	if (a == NULL)
+		a = fit_state_new(aggcxt);
+	if (b->model)
+		fit_set_model(a, b->model, b->options);
+	if (b->loader.have_types && !a->loader.have_types)
+	{
+		MemoryContext old = MemoryContextSwitchTo(a->cxt);
+
+		rs_loader_set_types(&a->loader, b->loader.users.type, b->loader.items.type,
+							FLOAT8OID, InvalidOid);
+		MemoryContextSwitchTo(old);
+	}
+	if (b->loader.have_types)
+	{
+		MemoryContext old = MemoryContextSwitchTo(a->cxt);
+
+		rs_loader_merge(&a->loader, &b->loader);
+		MemoryContextSwitchTo(old);
+	}
+	else
+	{
+		a->loader.rows_read += b->loader.rows_read;
+		a->loader.rows_skipped += b->loader.rows_skipped;
+	}
+	PG_RETURN_POINTER(a);
+}
+
+PG_FUNCTION_INFO_V1(rs_fit_serialfn);
+Datum
+rs_fit_serialfn(PG_FUNCTION_ARGS)
+{
+	FitState   *st = (FitState *) PG_GETARG_POINTER(0);
+	StringInfoData buf;
+
+	(void) fit_aggcontext(fcinfo);
+	pq_begintypsend(&buf);
+	pq_sendstring(&buf, st->model ? st->model : "");
+	if (st->options)
+	{
+		char	   *txt = JsonbToCString(NULL, &st->options->root, VARSIZE(st->options));
+
+		pq_sendbyte(&buf, 1);
+		pq_sendstring(&buf, txt);
+	}
+	else
+		pq_sendbyte(&buf, 0);
+	rs_loader_serialize(&st->loader, &buf);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+PG_FUNCTION_INFO_V1(rs_fit_deserialfn);
+Datum
+rs_fit_deserialfn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt = fit_aggcontext(fcinfo);
+	bytea	   *b = PG_GETARG_BYTEA_PP(0);
+	FitState   *st = fit_state_new(aggcxt);
+	StringInfoData buf;
+	const char *model;
+	MemoryContext old;
+
+	buf.data = VARDATA_ANY(b);
+	buf.len = VARSIZE_ANY_EXHDR(b);
+	buf.maxlen = buf.len;
+	buf.cursor = 0;
+
+	old = MemoryContextSwitchTo(st->cxt);
+	model = pq_getmsgstring(&buf);
+	if (model[0] != '\0')
+		st->model = pstrdup(model);
+	if (pq_getmsgbyte(&buf) == 1)
+		st->options = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+														 CStringGetDatum(pq_getmsgstring(&buf))));
+	rs_loader_deserialize(&st->loader, &buf);
+	MemoryContextSwitchTo(old);
+	PG_RETURN_POINTER(st);
+}
+
+PG_FUNCTION_INFO_V1(rs_fit_finalfn);
+Datum
+rs_fit_finalfn(PG_FUNCTION_ARGS)
+{
+	FitState   *st = PG_ARGISNULL(0) ? NULL : (FitState *) PG_GETARG_POINTER(0);
+	RsModelDef *def;
+
+	if (st == NULL || st->model == NULL)
+		PG_RETURN_NULL();		/* no rows in this group */
+
+	if (IsInParallelMode())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("recsys.fit() cannot store a model during a parallel query"),
+				 errhint("SET max_parallel_workers_per_gather = 0 for this statement.")));
+
+	def = palloc0(sizeof(RsModelDef));
+	def->name = st->model;
+	def->options = st->options;
+
+	/*
+	 * The loader's memory belongs to the aggregate; it is freed with it.
+	 * The model's memory goes in a fresh context that train_and_report
+	 * deletes.
+	 */
+	PG_RETURN_DATUM(train_and_report(fcinfo, def, &st->loader, NULL));
+}
+
+/* ----------------------------------------------------------------
+ *		recsys.predict(model, user, item)
+ * ----------------------------------------------------------------
+ */
+
+static char *
+any_to_text(FunctionCallInfo fcinfo, int arg)
+{
+	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, arg);
+	Oid			out;
+	bool		varlena;
+
+	if (type == UNKNOWNOID)
+		return pstrdup(DatumGetCString(PG_GETARG_DATUM(arg)));
+	getTypeOutputInfo(type, &out, &varlena);
+	return OidOutputFunctionCall(out, PG_GETARG_DATUM(arg));
+}
+
+PG_FUNCTION_INFO_V1(rs_predict);
+Datum
+rs_predict(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	char	   *ukey;
+	char	   *ikey;
+	RsStoredModel sm;
+	float		ubias = 0;
+	float		ibias = 0;
+	float	   *uf = NULL;
+	float	   *itf = NULL;
+	bool		have_user;
+	bool		have_item;
+	double		score;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_NULL();
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	ukey = any_to_text(fcinfo, 1);
+	ikey = any_to_text(fcinfo, 2);
+
+	SPI_connect();
+	if (!rs_active_model(name, &sm))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" does not exist", name),
+				 errhint("SELECT name FROM recsys.models lists the models.")));
+	have_user = rs_fetch_entity(&sm, true, ukey, &ubias, &uf);
+	have_item = rs_fetch_entity(&sm, false, ikey, &ibias, &itf);
+	SPI_finish();
+
+	switch (sm.algorithm)
+	{
+		case RS_ALG_ALS:
+		case RS_ALG_SVD:
+			/* explicit: the bias baseline stands in for an unknown side */
+			score = sm.global_mean + ubias + ibias;
+			if (have_user && have_item && uf && itf)
+				for (int k = 0; k < sm.factors; k++)
+					score += (double) uf[k] * itf[k];
+			break;
+		case RS_ALG_POPULARITY:
+			if (!have_item)
+				PG_RETURN_NULL();
+			score = ibias;
+			break;
+		default:
+			/* implicit: no score for an unknown user or item */
+			if (!have_user || !have_item || !uf || !itf)
+				PG_RETURN_NULL();
+			score = ibias;
+			for (int k = 0; k < sm.factors; k++)
+				score += (double) uf[k] * itf[k];
+			break;
+	}
+	PG_RETURN_FLOAT8(score);
+}
