@@ -590,7 +590,7 @@ RETURNS bytea AS 'MODULE_PATHNAME', 'rs_fit_serialfn' LANGUAGE C STRICT PARALLEL
 CREATE FUNCTION recsys.fit_deserialfn(bytea, internal)
 RETURNS internal AS 'MODULE_PATHNAME', 'rs_fit_deserialfn' LANGUAGE C STRICT PARALLEL SAFE;
 CREATE FUNCTION recsys.fit_finalfn(internal, text, "any", "any", "any", jsonb)
-RETURNS recsys.train_result AS 'MODULE_PATHNAME', 'rs_fit_finalfn' LANGUAGE C PARALLEL UNSAFE;
+RETURNS recsys.train_result AS 'MODULE_PATHNAME', 'rs_fit_finalfn' LANGUAGE C PARALLEL SAFE;
 COMMENT ON FUNCTION recsys.fit_transfn(internal, text, "any", "any", "any", jsonb) IS
 	'recsys.fit transition: collects one interaction';
 COMMENT ON FUNCTION recsys.fit_combinefn(internal, internal) IS
@@ -608,7 +608,8 @@ CREATE AGGREGATE recsys.fit(model text, "user" "any", item "any", rating "any", 
 	FINALFUNC_MODIFY = READ_WRITE,
 	COMBINEFUNC = recsys.fit_combinefn,
 	SERIALFUNC = recsys.fit_serialfn,
-	DESERIALFUNC = recsys.fit_deserialfn
+	DESERIALFUNC = recsys.fit_deserialfn,
+	PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE recsys.fit(text, "any", "any", "any", jsonb) IS
 	'aggregate form of training: the rows of each group train (and store) one model';

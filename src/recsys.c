@@ -35,6 +35,8 @@ _PG_init(void)
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("recsys");
+
+	rs_train_init();
 }
 
 /*

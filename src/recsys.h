@@ -33,4 +33,7 @@ extern PGDLLIMPORT int rs_memory_limit_kb;
 extern void _PG_init(void);
 extern void *rs_alloc(MemoryContext cxt, Size size);
 
+/* train.c */
+extern void rs_train_init(void);
+
 #endif							/* RECSYS_H */

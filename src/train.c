@@ -20,6 +20,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "libpq/pqformat.h"
@@ -30,6 +31,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
+#include "utils/snapmgr.h"
 #include "utils/varlena.h"
 
 static double
@@ -200,28 +202,49 @@ run_algorithm(const RsMatrix *m, const RsTrainOptions *opts, const RsEnv *env,
 	}
 }
 
+/* A trained model on its way to the catalog. */
+typedef struct TrainedModel
+{
+	RsModelDef *def;
+	RsTrainOptions opts;
+	RsLoader   *loader;
+	RsMatrix   *matrix;
+	RsModel		model;
+	RsTrainSummary summary;
+	int64		memory;
+	MemoryContext cxt;			/* holds all of the above but def */
+} TrainedModel;
+
 /*
- * Trains def and stores the new version.  `loaded` is the aggregate form's
- * rows, or NULL to read def's source.  Runs inside the caller's SPI
- * connection; everything large lives in cxt, which the caller deletes.
+ * Models trained by recsys.fit() during a parallel query, which may not
+ * write; they are stored as soon as the query's executor finishes (see
+ * rs_executor_finish), still inside the statement.  The list and the
+ * models live in TopTransactionContext.
+ */
+static List *pending_models = NIL;
+
+/*
+ * Trains def into t.  `loaded` is the aggregate form's rows, or NULL to
+ * read def's source.  Runs inside the caller's SPI connection; everything
+ * large lives in cxt.
  */
 static void
-run_training(RsModelDef *def, RsLoader *loaded, MemoryContext cxt,
-			 RsTrainOptions *opts, RsTrainSummary *summary)
+train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cxt)
 {
 	RsModelDef *existing;
-	RsLoader	fresh;
 	RsLoader   *l;
-	RsMatrix   *m;
-	RsModel		model;
 	RsEnv		env;
-	TrainEnvArg arg;
+	TrainEnvArg *arg;
 	double		start = now_seconds();
+	ListCell   *lc;
 
+	memset(t, 0, sizeof(TrainedModel));
+	t->def = def;
+	t->cxt = cxt;
 	rs_check_model_name(def->name);
-	rs_parse_options(def->options, def->algorithm, opts);
-	if (opts->algorithm == RS_ALG_POPULARITY && opts->params.half_life_days > 0 &&
-		opts->time_column == NULL && loaded == NULL)
+	rs_parse_options(def->options, def->algorithm, &t->opts);
+	if (t->opts.algorithm == RS_ALG_POPULARITY && t->opts.params.half_life_days > 0 &&
+		t->opts.time_column == NULL && loaded == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"half_life_days\" needs option \"time_column\"")));
@@ -231,38 +254,139 @@ run_training(RsModelDef *def, RsLoader *loaded, MemoryContext cxt,
 	existing = rs_model_lookup(def->name, true);
 	if (existing)
 		rs_check_model_owner(existing);
-	summary->version = rs_next_version(def->name);
+	t->summary.version = rs_next_version(def->name);
+	foreach(lc, pending_models)
+	{
+		TrainedModel *p = (TrainedModel *) lfirst(lc);
+
+		if (strcmp(p->def->name, def->name) == 0)
+			t->summary.version = Max(t->summary.version, p->summary.version + 1);
+	}
 
 	if (loaded)
 		l = loaded;
 	else
 	{
-		l = &fresh;
+		l = MemoryContextAlloc(cxt, sizeof(RsLoader));
 		rs_loader_init(l, cxt);
-		rs_loader_load_query(l, source_query(def, opts->time_column),
-							 opts->time_column != NULL);
+		rs_loader_load_query(l, source_query(def, t->opts.time_column),
+							 t->opts.time_column != NULL);
 	}
-	m = rs_loader_finish(l, rs_algorithm_is_implicit(opts->algorithm) ?
-						 RS_DUP_SUM : RS_DUP_MEAN);
+	t->loader = l;
+	t->matrix = rs_loader_finish(l, rs_algorithm_is_implicit(t->opts.algorithm) ?
+								 RS_DUP_SUM : RS_DUP_MEAN);
 
-	arg.cxt = cxt;
-	arg.model = def->name;
-	arg.verbose = opts->verbose;
-	arg.start = start;
+	arg = MemoryContextAlloc(cxt, sizeof(TrainEnvArg));
+	arg->cxt = cxt;
+	arg->model = def->name;
+	arg->verbose = t->opts.verbose;
+	arg->start = start;
 	env.alloc = env_alloc;
 	env.check_interrupts = env_check_interrupts;
 	env.progress = env_progress;
-	env.arg = &arg;
-	run_algorithm(m, opts, &env, &model);
+	env.arg = arg;
+	run_algorithm(t->matrix, &t->opts, &env, &t->model);
 
-	summary->users = m->n_users;
-	summary->items = m->n_items;
-	summary->interactions = m->nnz;
-	summary->skipped = l->rows_skipped;
-	summary->duplicates = l->duplicates;
-	summary->seconds = now_seconds() - start;
-	rs_store_version(def, opts, l, m, &model, summary,
-					 (int64) MemoryContextMemAllocated(cxt, true));
+	t->summary.users = t->matrix->n_users;
+	t->summary.items = t->matrix->n_items;
+	t->summary.interactions = t->matrix->nnz;
+	t->summary.skipped = l->rows_skipped;
+	t->summary.duplicates = l->duplicates;
+	t->summary.final_loss = t->model.n_loss > 0 ? t->model.loss[t->model.n_loss - 1] : 0.0;
+	t->memory = (int64) MemoryContextMemAllocated(cxt, true);
+	if (l->cxt != cxt)
+		t->memory += (int64) MemoryContextMemAllocated(l->cxt, true);
+	t->summary.seconds = now_seconds() - start;
+}
+
+static void
+store_model(TrainedModel *t)
+{
+	rs_store_version(t->def, &t->opts, t->loader, t->matrix, &t->model,
+					 &t->summary, t->memory);
+}
+
+/* Stores the models recsys.fit() trained during a parallel query. */
+static void
+store_pending_models(void)
+{
+	List	   *todo = pending_models;
+	ListCell   *lc;
+
+	bool		pushed = false;
+
+	pending_models = NIL;
+	/* a SELECT's executor finishes when its portal is dropped: no snapshot */
+	if (!ActiveSnapshotSet())
+	{
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pushed = true;
+	}
+	SPI_connect();
+	foreach(lc, todo)
+	{
+		TrainedModel *t = (TrainedModel *) lfirst(lc);
+
+		store_model(t);
+		MemoryContextDelete(t->cxt);
+	}
+	SPI_finish();
+	if (pushed)
+		PopActiveSnapshot();
+	list_free(todo);
+}
+
+static ExecutorFinish_hook_type prev_executor_finish = NULL;
+
+static void
+rs_executor_finish(QueryDesc *queryDesc)
+{
+	if (prev_executor_finish)
+		prev_executor_finish(queryDesc);
+	else
+		standard_ExecutorFinish(queryDesc);
+	if (pending_models != NIL && !IsInParallelMode())
+		store_pending_models();
+}
+
+static void
+rs_xact_callback(XactEvent event, void *arg pg_attribute_unused())
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PARALLEL_PRE_COMMIT:
+			/* normally stored already, at the end of the statement */
+			if (pending_models != NIL && !IsInParallelMode())
+				store_pending_models();
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			/* their memory goes with TopTransactionContext */
+			pending_models = NIL;
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+rs_subxact_callback(SubXactEvent event, SubTransactionId mySubid pg_attribute_unused(),
+					SubTransactionId parentSubid pg_attribute_unused(),
+					void *arg pg_attribute_unused())
+{
+	/* a model trained in a rolled-back subtransaction is not stored */
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		pending_models = NIL;
+}
+
+void
+rs_train_init(void)
+{
+	prev_executor_finish = ExecutorFinish_hook;
+	ExecutorFinish_hook = rs_executor_finish;
+	RegisterXactCallback(rs_xact_callback, NULL);
+	RegisterSubXactCallback(rs_subxact_callback, NULL);
 }
 
 static Datum
@@ -305,26 +429,21 @@ optional_text(FunctionCallInfo fcinfo, int arg)
 	return PG_ARGISNULL(arg) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(arg));
 }
 
-/* Trains def inside its own SPI connection and memory context. */
+/* Trains def inside its own SPI connection and memory context, and stores it. */
 static Datum
-train_and_report(FunctionCallInfo fcinfo, RsModelDef *def, RsLoader *loaded,
-				 MemoryContext cxt)
+train_and_report(FunctionCallInfo fcinfo, RsModelDef *def, RsLoader *loaded)
 {
-	RsTrainOptions opts;
-	RsTrainSummary summary;
-	MemoryContext caller_cxt = CurrentMemoryContext;
-
-	memset(&summary, 0, sizeof(summary));
-	if (cxt == NULL)
-		cxt = AllocSetContextCreate(caller_cxt, "recsys training",
-									ALLOCSET_DEFAULT_SIZES);
+	TrainedModel t;
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "recsys training",
+											  ALLOCSET_DEFAULT_SIZES);
 
 	SPI_connect();
-	run_training(def, loaded, cxt, &opts, &summary);
+	train_model(&t, def, loaded, cxt);
+	store_model(&t);
 	SPI_finish();
 	MemoryContextDelete(cxt);
 
-	return summary_datum(fcinfo, def->name, &opts, &summary);
+	return summary_datum(fcinfo, def->name, &t.opts, &t.summary);
 }
 
 PG_FUNCTION_INFO_V1(rs_train);
@@ -341,7 +460,7 @@ rs_train(PG_FUNCTION_ARGS)
 	def->algorithm = optional_text(fcinfo, 5);
 	def->options = PG_ARGISNULL(6) ? NULL : PG_GETARG_JSONB_P(6);
 
-	PG_RETURN_DATUM(train_and_report(fcinfo, def, NULL, NULL));
+	PG_RETURN_DATUM(train_and_report(fcinfo, def, NULL));
 }
 
 PG_FUNCTION_INFO_V1(rs_retrain);
@@ -359,7 +478,7 @@ rs_retrain(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("model \"%s\" was trained with recsys.fit() and has no stored source", name),
 				 errhint("Run its recsys.fit() query again, or train it with recsys.train().")));
-	PG_RETURN_DATUM(train_and_report(fcinfo, def, NULL, NULL));
+	PG_RETURN_DATUM(train_and_report(fcinfo, def, NULL));
 }
 
 PG_FUNCTION_INFO_V1(rs_drop_model_sql);
@@ -569,22 +688,47 @@ rs_fit_finalfn(PG_FUNCTION_ARGS)
 	if (st == NULL || st->model == NULL)
 		PG_RETURN_NULL();		/* no rows in this group */
 
-	if (IsInParallelMode())
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
-				 errmsg("recsys.fit() cannot store a model during a parallel query"),
-				 errhint("SET max_parallel_workers_per_gather = 0 for this statement.")));
-
 	def = palloc0(sizeof(RsModelDef));
 	def->name = st->model;
 	def->options = st->options;
 
-	/*
-	 * The loader's memory belongs to the aggregate; it is freed with it.
-	 * The model's memory goes in a fresh context that train_and_report
-	 * deletes.
-	 */
-	PG_RETURN_DATUM(train_and_report(fcinfo, def, &st->loader, NULL));
+	if (IsInParallelMode())
+	{
+		/*
+		 * No writes are allowed until the parallel query ends: train now,
+		 * store when the executor finishes.  The rows move out of the
+		 * aggregate's memory, which is reset between groups.
+		 */
+		MemoryContext keep = AllocSetContextCreate(TopTransactionContext,
+												   "recsys pending model",
+												   ALLOCSET_DEFAULT_SIZES);
+		MemoryContext old = MemoryContextSwitchTo(keep);
+		TrainedModel *t = palloc(sizeof(TrainedModel));
+		RsLoader   *l = palloc(sizeof(RsLoader));
+		RsModelDef *kdef = palloc0(sizeof(RsModelDef));
+		Datum		result;
+
+		MemoryContextSetParent(st->cxt, keep);
+		*l = st->loader;
+		kdef->name = pstrdup(def->name);
+		kdef->options = st->options;	/* lives in st->cxt, now under keep */
+		MemoryContextSwitchTo(old);
+
+		SPI_connect();
+		train_model(t, kdef, l, keep);
+		SPI_finish();
+
+		old = MemoryContextSwitchTo(TopTransactionContext);
+		pending_models = lappend(pending_models, t);
+		MemoryContextSwitchTo(old);
+
+		result = summary_datum(fcinfo, def->name, &t->opts, &t->summary);
+		/* the aggregate must not free what now belongs to the pending model */
+		st->model = NULL;
+		PG_RETURN_DATUM(result);
+	}
+
+	PG_RETURN_DATUM(train_and_report(fcinfo, def, &st->loader));
 }
 
 /* ----------------------------------------------------------------
