@@ -37,6 +37,7 @@
 #define TAG_ITEM_META		5
 #define TAG_ITEM_LATENT		6
 #define TAG_CENTROID		7
+#define TAG_USER_CURSOR		8
 
 #define GOLDEN_GAMMA	UINT64_C(0x9e3779b97f4a7c15)
 
@@ -426,6 +427,8 @@ struct SynthGen
 	double		noise_sd;
 	int32_t    *seen;			/* open-addressing set of item ids, 0 = empty */
 	uint32_t	seen_mask;
+	int32_t		reject_limit;	/* duplicate draws before the cursor is used */
+	int32_t		cursor;			/* next item index to probe; -1 = not yet placed */
 };
 
 static void *
@@ -712,6 +715,8 @@ start_user(SynthGen *g, int32_t user)
 					user, &g->pref, g->uvec);
 	synth_user_demo(g->p.seed, user, &demo);
 	g->noise_sd = (demo.gender == g->p.noisy_gender) ? g->p.noisy_sigma : g->p.sigma;
+	g->reject_limit = SYNTH_MAX_REJECTIONS;
+	g->cursor = -1;
 
 	/* Load factor <= 1/2; only the part this user needs is cleared. */
 	while (size < (uint32_t) g->left * 2u)
@@ -763,21 +768,33 @@ synth_gen_next(SynthGen *g, SynthRow *row)
 	}
 
 	/*
-	 * Redraw duplicates; once a user has exhausted most of the mass the
-	 * mixture can offer, walk down the popularity order from the last
-	 * rejected item instead (always terminates: count <= items).
+	 * Redraw duplicates.  A user who keeps drawing items already seen has
+	 * used up most of what the mixture offers (a heavy user, or a dense
+	 * request); take the next unseen item at a per-user cursor instead.
+	 * The cursor starts at a random item and only moves forward, so the
+	 * probing costs O(items) per user in total however dense the request,
+	 * and it always ends because count <= items.  Once a user has needed
+	 * it, give up on redraws sooner.
 	 */
 	for (attempts = 0;; attempts++)
 	{
 		idx = draw_item(g);
 		if (seen_add(g, idx + 1))
 			break;
-		if (attempts >= SYNTH_MAX_REJECTIONS)
+		if (attempts >= g->reject_limit)
 		{
-			do
+			if (g->cursor < 0)
 			{
+				Rng			r;
+
+				rng_init(&r, g->p.seed, TAG_USER_CURSOR, (uint64_t) g->user);
+				g->cursor = (int32_t) (rng_uniform(&r) * g->p.items);
+			}
+			idx = g->cursor;
+			while (!seen_add(g, idx + 1))
 				idx = (idx + 1 == g->p.items) ? 0 : idx + 1;
-			} while (!seen_add(g, idx + 1));
+			g->cursor = (idx + 1 == g->p.items) ? 0 : idx + 1;
+			g->reject_limit = 4;
 			break;
 		}
 	}
