@@ -112,13 +112,27 @@ rs_lock_model(const char *name)
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 
+/*
+ * Results of the lookups below outlive the caller's SPI connection, so
+ * they are copied into the caller's memory context with SPI_palloc.
+ */
+static char *
+spi_strdup(const char *s)
+{
+	size_t		len = strlen(s) + 1;
+	char	   *copy = SPI_palloc(len);
+
+	memcpy(copy, s, len);
+	return copy;
+}
+
 static char *
 text_or_null(HeapTuple tup, TupleDesc desc, int col)
 {
 	bool		isnull;
 	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
 
-	return isnull ? NULL : TextDatumGetCString(d);
+	return isnull ? NULL : spi_strdup(TextDatumGetCString(d));
 }
 
 RsModelDef *
@@ -146,14 +160,23 @@ rs_model_lookup(const char *name, bool missing_ok)
 	}
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	def = palloc0(sizeof(RsModelDef));
-	def->name = pstrdup(name);
+	def = SPI_palloc(sizeof(RsModelDef));
+	memset(def, 0, sizeof(RsModelDef));
+	def->name = spi_strdup(name);
 	def->source = text_or_null(tup, desc, 1);
 	def->user_column = text_or_null(tup, desc, 2);
 	def->item_column = text_or_null(tup, desc, 3);
 	def->rating_column = text_or_null(tup, desc, 4);
 	d = SPI_getbinval(tup, desc, 5, &isnull);
-	def->options = isnull ? NULL : DatumGetJsonbPCopy(d);
+	if (isnull)
+		def->options = NULL;
+	else
+	{
+		Jsonb	   *j = DatumGetJsonbP(d);
+
+		def->options = SPI_palloc(VARSIZE(j));
+		memcpy(def->options, j, VARSIZE(j));
+	}
 	def->algorithm = text_or_null(tup, desc, 6);
 	def->owner = text_or_null(tup, desc, 7);
 	return def;
@@ -451,7 +474,7 @@ rs_active_model(const char *name, RsStoredModel *out)
 		return false;
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	out->name = pstrdup(name);
+	out->name = spi_strdup(name);
 	out->version = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
 	alg = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
 	out->algorithm = rs_algorithm_from_name(alg);
@@ -498,7 +521,7 @@ rs_fetch_entity(const RsStoredModel *sm, bool is_user, const char *key,
 	{
 		Embedding  *e = DatumGetEmbedding(d);
 
-		*factors = palloc(sizeof(float) * e->dim);
+		*factors = SPI_palloc(sizeof(float) * e->dim);
 		memcpy(*factors, e->x, sizeof(float) * e->dim);
 	}
 	return true;

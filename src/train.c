@@ -48,13 +48,23 @@ now_seconds(void)
  * ----------------------------------------------------------------
  */
 
+/*
+ * A relation name has no white space, parentheses or semicolons outside
+ * double quotes; anything else is parsed as SQL (and must be a SELECT).
+ */
 static bool
 looks_like_query(const char *s)
 {
-	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '(')
-		s++;
-	return pg_strncasecmp(s, "select", 6) == 0 || pg_strncasecmp(s, "with", 4) == 0 ||
-		pg_strncasecmp(s, "values", 6) == 0 || pg_strncasecmp(s, "table", 5) == 0;
+	bool		quoted = false;
+
+	for (; *s; s++)
+	{
+		if (*s == '"')
+			quoted = !quoted;
+		else if (!quoted && (isspace((unsigned char) *s) || *s == '(' || *s == ';'))
+			return true;
+	}
+	return false;
 }
 
 static void
