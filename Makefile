@@ -55,3 +55,11 @@ include $(PGXS)
 # The distance kernels are plain loops; let gcc vectorise their float
 # reductions (reassociation is harmless for distances).
 src/distance.o: CFLAGS += -O3 -ftree-vectorize -fassociative-math -fno-signed-zeros -fno-trapping-math
+
+# synth.c compiles its pure-C core in (see the top of synth.c)
+src/synth.o: src/synth_core.c src/synth_core.h
+
+# every object depends on the shared headers
+$(OBJS): src/recsys.h
+src/embedding.o src/embedding_agg.o src/distance.o src/catalog.o: src/embedding.h
+src/loader.o src/options.o src/catalog.o src/train.o: src/loader.h src/options.h src/catalog.h src/train.h

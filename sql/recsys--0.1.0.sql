@@ -626,3 +626,41 @@ REVOKE ALL ON FUNCTION recsys.fit(text, "any", "any", "any", jsonb) FROM PUBLIC;
 -- Everyone may use the type and the read-only functions; what they may
 -- read of the catalog is up to GRANT SELECT on its tables.
 GRANT USAGE ON SCHEMA recsys TO PUBLIC;
+
+------------------------------------------------------------------------------
+-- 4. Scheduling (pg_cron)
+------------------------------------------------------------------------------
+
+CREATE FUNCTION recsys.schedule_retrain(model text, schedule text, job_name text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	job bigint;
+BEGIN
+	IF model IS NULL OR schedule IS NULL THEN
+		RAISE EXCEPTION 'model and schedule must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM recsys.models m WHERE m.name = model) THEN
+		RAISE EXCEPTION 'model "%" does not exist', model
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'Train it once with recsys.train() before scheduling retrains.';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
+		RAISE EXCEPTION 'pg_cron is not installed in this database'
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name, and CREATE EXTENSION pg_cron.';
+	END IF;
+	-- pg_cron may not exist when recsys is installed, so it is called dynamically
+	EXECUTE 'SELECT cron.schedule($1, $2, $3)'
+		INTO job
+		USING coalesce(job_name, 'recsys-retrain-' || model), schedule,
+			  format('SELECT recsys.retrain(%L)', model);
+	RETURN job;
+END
+$$;
+COMMENT ON FUNCTION recsys.schedule_retrain(text, text, text) IS
+	'schedules SELECT recsys.retrain(model) with pg_cron (job name recsys-retrain-<model> unless given); returns the job id';
+REVOKE ALL ON FUNCTION recsys.schedule_retrain(text, text, text) FROM PUBLIC;
