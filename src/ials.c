@@ -1,0 +1,369 @@
+/*-------------------------------------------------------------------------
+ *
+ * ials.c
+ *	  Implicit-feedback matrix factorisation: the alternating least squares
+ *	  of Hu, Koren and Volinsky (2008), solved per user/item with a few
+ *	  warm-started conjugate-gradient steps (Takacs, Pilaszy and Tikk 2011)
+ *	  or, on request, exactly by Cholesky.
+ *
+ * Objective.  Every (user, item) cell counts: an observed interaction
+ * with value r has preference 1 and confidence c = 1 + alpha * r, every
+ * other cell preference 0 and confidence 1.  With user factors x_u and
+ * item factors y_i (k each, no biases):
+ *
+ *	  L = sum over all (u,i) of c_ui (p_ui - x_u.y_i)^2
+ *		  + lambda (sum_u |x_u|^2 + sum_i |y_i|^2)
+ *
+ * Holding Y fixed, x_u solves
+ *
+ *	  (Y^T Y + sum_{i in I_u} (c_ui - 1) y_i y_i^T + lambda I) x_u
+ *		  = sum_{i in I_u} c_ui y_i
+ *
+ * and symmetrically for items.  Y^T Y is computed once per half-sweep
+ * (one ssyrk), so a solve costs O(n_u k) per CG step, never O(n_u k^2):
+ * the CG never forms the per-user matrix, it applies it to a vector as
+ * Y^T Y v + sum (c - 1)(y_i.v) y_i.
+ *
+ * The reported loss is L / (n_users * n_items), the mean weighted squared
+ * error over all cells plus the regularisation, for the factors at the
+ * end of each iteration.  The sum over all cells uses the same trick:
+ *
+ *	  sum_i c_ui (p_ui - s_ui)^2 = y^T-part  x_u^T (Y^T Y) x_u
+ *		  + sum_{i in I_u} [ c_ui (1 - s_ui)^2 - s_ui^2 ],  s_ui = x_u.y_i
+ *
+ * and is taken per item during the item half-sweep (X fixed, X^T X at
+ * hand), where the CG already knows every s_ui: it tracks them as it
+ * moves y_i, so the loss costs no extra pass over the interactions.
+ *
+ * Determinism.  Initial factors come from one random stream per entity,
+ * each entity's solve reads only the other side's factors, and per-entity
+ * loss terms are summed in entity order on the calling thread: the model
+ * does not depend on the number of threads.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "train.h"
+#include "linalg.h"
+#include "rng.h"
+
+#include <string.h>
+
+/* a block of entities between two interrupt checks */
+#define IALS_BLOCK_ENTITIES		1024
+#define IALS_BLOCK_NNZ			(1 << 20)
+
+/* One half-sweep: solve the rows of X against the fixed Y. */
+typedef struct IalsSweep
+{
+	const int64_t *ptr;			/* CSR of the side being solved */
+	const int32_t *idx;
+	const float *val;
+	float	   *x;				/* factors being solved, n x k */
+	const float *y;				/* fixed factors */
+	const float *gram;			/* Y^T Y, k x k full, without lambda */
+	int			k;
+	float		alpha;
+	float		lambda;
+	int			cg_steps;
+	bool		cholesky;
+	int64_t		base;			/* first entity of the current block */
+	float	   *scratch;		/* per thread: scratch_floats each */
+	size_t		scratch_floats;
+	double	   *loss;			/* per entity loss terms, or NULL */
+} IalsSweep;
+
+/*
+ * Exact solve: build the k x k system for this entity and factor it.
+ * Only for small problems and for checking the CG: O(n_u k^2).
+ */
+static void
+solve_cholesky(const IalsSweep *s, int64_t e, float *ws, float *sv)
+{
+	int			k = s->k;
+	int64_t		beg = s->ptr[e];
+	int			n = (int) (s->ptr[e + 1] - beg);
+	float	   *xe = s->x + (size_t) e * k;
+	float	   *a = ws;
+	float	   *b = ws + (size_t) k * k;
+
+	memcpy(a, s->gram, sizeof(float) * k * k);
+	for (int j = 0; j < k; j++)
+	{
+		a[(size_t) j * k + j] += s->lambda;
+		b[j] = 0.0f;
+	}
+	for (int j = 0; j < n; j++)
+	{
+		const float *yi = s->y + (size_t) s->idx[beg + j] * k;
+		float		w = s->alpha * s->val[beg + j];
+
+		rs_syr_upper(a, w, yi, k);
+		rs_axpy(1.0f + w, yi, b, k);
+	}
+	rs_mirror_upper(a, k);
+	if (rs_cholesky_solve(a, b, k))
+		memcpy(xe, b, sizeof(float) * k);
+	if (sv)
+		for (int j = 0; j < n; j++)
+			sv[j] = rs_dot(xe, s->y + (size_t) s->idx[beg + j] * k, k);
+}
+
+/*
+ * Conjugate gradient from the current x_e, cg_steps steps.  sv receives
+ * s_j = x_e.y_j for the final x_e (tracked, not recomputed).
+ */
+static void
+solve_cg(const IalsSweep *s, int64_t e, float *ws, float *sv, float *tv)
+{
+	int			k = s->k;
+	int64_t		beg = s->ptr[e];
+	int			n = (int) (s->ptr[e + 1] - beg);
+	const int32_t *idx = s->idx + beg;
+	const float *val = s->val + beg;
+	float		alpha = s->alpha;
+	float		lambda = s->lambda;
+	float	   *x = s->x + (size_t) e * k;
+	float	   *r = ws;
+	float	   *p = ws + k;
+	float	   *ap = ws + 2 * k;
+	float		rsold;
+
+	/* r = b - A x = sum (c - (c - 1) s) y - (Y^T Y + lambda I) x */
+	rs_symv(s->gram, x, r, k);
+	for (int j = 0; j < k; j++)
+		r[j] = -r[j] - lambda * x[j];
+	for (int j = 0; j < n; j++)
+	{
+		const float *yj = s->y + (size_t) idx[j] * k;
+		float		w = alpha * val[j];
+		float		sj = rs_dot(yj, x, k);
+
+		sv[j] = sj;
+		rs_axpy(1.0f + w - w * sj, yj, r, k);
+	}
+	memcpy(p, r, sizeof(float) * k);
+	rsold = rs_dot(r, r, k);
+
+	for (int step = 0; step < s->cg_steps; step++)
+	{
+		float		pap;
+		float		a;
+		float		rsnew;
+
+		if (!(rsold > 1e-20f))
+			break;
+		/* ap = A p, remembering t_j = y_j.p to move the s_j along */
+		rs_symv(s->gram, p, ap, k);
+		for (int j = 0; j < k; j++)
+			ap[j] += lambda * p[j];
+		for (int j = 0; j < n; j++)
+		{
+			const float *yj = s->y + (size_t) idx[j] * k;
+			float		tj = rs_dot(yj, p, k);
+
+			tv[j] = tj;
+			rs_axpy(alpha * val[j] * tj, yj, ap, k);
+		}
+		pap = rs_dot(p, ap, k);
+		if (!(pap > 0.0f))
+			break;
+		a = rsold / pap;
+		rs_axpy(a, p, x, k);
+		rs_axpy(-a, ap, r, k);
+		for (int j = 0; j < n; j++)
+			sv[j] += a * tv[j];
+		rsnew = rs_dot(r, r, k);
+		for (int j = 0; j < k; j++)
+			p[j] = r[j] + (rsnew / rsold) * p[j];
+		rsold = rsnew;
+	}
+}
+
+static void
+sweep_range(void *ctx, int64_t begin, int64_t end, int thread)
+{
+	const IalsSweep *s = (const IalsSweep *) ctx;
+	int			k = s->k;
+	float	   *scratch = s->scratch + (size_t) thread * s->scratch_floats;
+	float	   *ws = scratch;
+	float	   *sv = scratch + (size_t) k * k + 3 * k;
+	int64_t		maxdeg = (int64_t) ((s->scratch_floats - (size_t) k * k - 3 * k) / 2);
+	float	   *tv = sv + maxdeg;
+
+	for (int64_t e = s->base + begin; e < s->base + end; e++)
+	{
+		int64_t		beg = s->ptr[e];
+		int			n = (int) (s->ptr[e + 1] - beg);
+		float	   *xe = s->x + (size_t) e * k;
+
+		if (n == 0)
+		{
+			/* (Y^T Y + lambda I) x = 0 */
+			memset(xe, 0, sizeof(float) * k);
+			if (s->loss)
+				s->loss[e] = 0.0;
+			continue;
+		}
+		if (s->cholesky)
+			solve_cholesky(s, e, ws, s->loss ? sv : NULL);
+		else
+			solve_cg(s, e, ws, sv, tv);
+
+		if (s->loss)
+		{
+			/* x^T (Y^T Y) x + sum [c (1 - s)^2 - s^2] + lambda |x|^2 */
+			const float *val = s->val + beg;
+			double		l;
+
+			rs_symv(s->gram, xe, ws, k);
+			l = rs_dot(xe, ws, k) + s->lambda * rs_dot(xe, xe, k);
+			for (int j = 0; j < n; j++)
+			{
+				double		c = 1.0 + (double) s->alpha * val[j];
+				double		d = 1.0 - sv[j];
+
+				l += c * d * d - (double) sv[j] * sv[j];
+			}
+			s->loss[e] = l;
+		}
+	}
+}
+
+/* Solve every row of s->x, in blocks, checking for interrupts between. */
+static void
+half_sweep(IalsSweep *s, int64_t n_x, const float *y, int64_t n_y,
+		   float *gram, int threads, const RsEnv *env)
+{
+	int64_t		start = 0;
+	int			blas_threads = rs_blas_get_threads();
+
+	rs_gram(y, (int) n_y, s->k, s->k, gram);
+	env->check_interrupts(env->arg);
+
+	while (start < n_x)
+	{
+		int64_t		end = start;
+
+		while (end < n_x && end - start < IALS_BLOCK_ENTITIES &&
+			   s->ptr[end] - s->ptr[start] < IALS_BLOCK_NNZ)
+			end++;
+		s->base = start;
+		/* Cholesky calls LAPACK on our threads: keep OpenBLAS to itself */
+		if (s->cholesky && threads > 1)
+			rs_blas_set_threads(1);
+		rs_parallel_for(end - start, threads, sweep_range, s);
+		if (s->cholesky && threads > 1)
+			rs_blas_set_threads(blas_threads);
+		env->check_interrupts(env->arg);
+		start = end;
+	}
+}
+
+static void
+init_factors(float *f, int64_t n, int k, double sd, uint64_t seed,
+			 uint64_t stream0)
+{
+	for (int64_t e = 0; e < n; e++)
+	{
+		RsRng		rng;
+
+		rs_rng_init(&rng, seed, stream0 + (uint64_t) e);
+		for (int j = 0; j < k; j++)
+			f[(size_t) e * k + j] = (float) (sd * rs_rng_normal(&rng));
+	}
+}
+
+static int64_t
+max_degree(const int64_t *ptr, int64_t n)
+{
+	int64_t		m = 0;
+
+	for (int64_t e = 0; e < n; e++)
+		if (ptr[e + 1] - ptr[e] > m)
+			m = ptr[e + 1] - ptr[e];
+	return m;
+}
+
+void
+rs_train_ials(const RsMatrix *m, const RsParams *p, const RsEnv *env,
+			  RsModel *out)
+{
+	int			k = p->factors;
+	int			threads = p->threads < 1 ? 1 : p->threads;
+	int64_t		nu = m->n_users;
+	int64_t		ni = m->n_items;
+	int64_t		maxdeg;
+	float	   *gram;
+	double	   *loss;
+	IalsSweep	s;
+
+	out->n_users = m->n_users;
+	out->n_items = m->n_items;
+	out->factors = k;
+	out->global_mean = 0.0;
+	out->user_bias = NULL;
+	out->item_bias = NULL;
+	out->user_factors = env->alloc(env->arg, sizeof(float) * nu * k);
+	out->item_factors = env->alloc(env->arg, sizeof(float) * ni * k);
+	out->loss = env->alloc(env->arg, sizeof(double) * (p->iterations > 0 ? p->iterations : 1));
+	out->n_loss = 0;
+
+	/* user streams 0..nu-1, item streams after them: never overlapping */
+	init_factors(out->user_factors, nu, k, p->init_std, p->seed, 0);
+	env->check_interrupts(env->arg);
+	init_factors(out->item_factors, ni, k, p->init_std, p->seed, (uint64_t) nu);
+	env->check_interrupts(env->arg);
+
+	maxdeg = max_degree(m->user_ptr, nu);
+	if (max_degree(m->item_ptr, ni) > maxdeg)
+		maxdeg = max_degree(m->item_ptr, ni);
+
+	memset(&s, 0, sizeof(s));
+	s.k = k;
+	s.alpha = (float) p->alpha;
+	s.lambda = (float) p->regularization;
+	s.cg_steps = p->cg_steps < 1 ? 1 : p->cg_steps;
+	s.cholesky = p->cholesky;
+	/* k x k + k (Cholesky) or 3 k (CG) workspace, then s_j and t_j */
+	s.scratch_floats = (size_t) k * k + 3 * k + 2 * (size_t) maxdeg;
+	s.scratch = env->alloc(env->arg, sizeof(float) * s.scratch_floats * threads);
+	gram = env->alloc(env->arg, sizeof(float) * k * k);
+	loss = env->alloc(env->arg, sizeof(double) * (ni > 0 ? ni : 1));
+
+	for (int it = 0; it < p->iterations; it++)
+	{
+		double		total = 0.0;
+
+		/* users against fixed items */
+		s.ptr = m->user_ptr;
+		s.idx = m->user_items;
+		s.val = m->user_vals;
+		s.x = out->user_factors;
+		s.y = out->item_factors;
+		s.gram = gram;
+		s.loss = NULL;
+		half_sweep(&s, nu, out->item_factors, ni, gram, threads, env);
+
+		/* items against fixed users; the loss comes along */
+		s.ptr = m->item_ptr;
+		s.idx = m->item_users;
+		s.val = m->item_vals;
+		s.x = out->item_factors;
+		s.y = out->user_factors;
+		s.loss = loss;
+		half_sweep(&s, ni, out->user_factors, nu, gram, threads, env);
+
+		for (int64_t i = 0; i < ni; i++)
+			total += loss[i];
+		for (int64_t u = 0; u < nu; u++)
+		{
+			const float *xu = out->user_factors + (size_t) u * k;
+
+			total += s.lambda * (double) rs_dot(xu, xu, k);
+		}
+		total /= (double) nu * (double) ni;
+		out->loss[it] = total;
+		out->n_loss = it + 1;
+		env->progress(env->arg, it + 1, total);
+	}
+}

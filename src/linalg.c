@@ -1,0 +1,83 @@
+/*-------------------------------------------------------------------------
+ *
+ * linalg.c
+ *	  BLAS/LAPACK wrappers over OpenBLAS for the training cores.
+ *
+ * We declare the Fortran entry points ourselves instead of including
+ * cblas.h or lapacke.h: Debian ships no lapacke.h with OpenBLAS, and the
+ * cblas.h on the include path depends on which BLAS the alternatives
+ * system points at.  The Fortran symbols are the same in every OpenBLAS
+ * build we link against (32-bit integers, column-major, trailing hidden
+ * string lengths that gfortran-built LAPACK routines expect).
+ *
+ * Our matrices are row-major.  A row-major n x k matrix is, to Fortran,
+ * the column-major k x n matrix of its transpose, so A^T A is "M M^T" with
+ * TRANS = 'N'; a symmetric result is its own transpose, so only the
+ * triangle flag has to be flipped.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "linalg.h"
+
+extern void ssyrk_(const char *uplo, const char *trans, const int *n,
+				   const int *k, const float *alpha, const float *a,
+				   const int *lda, const float *beta, float *c,
+				   const int *ldc, size_t uplo_len, size_t trans_len);
+extern void spotrf_(const char *uplo, const int *n, float *a, const int *lda,
+					int *info, size_t uplo_len);
+extern void spotrs_(const char *uplo, const int *n, const int *nrhs,
+					const float *a, const int *lda, float *b, const int *ldb,
+					int *info, size_t uplo_len);
+extern void openblas_set_num_threads(int num_threads);
+extern int	openblas_get_num_threads(void);
+
+int
+rs_blas_get_threads(void)
+{
+	return openblas_get_num_threads();
+}
+
+void
+rs_blas_set_threads(int threads)
+{
+	openblas_set_num_threads(threads < 1 ? 1 : threads);
+}
+
+void
+rs_syrk_upper(const float *a, int n, int k, int lda, float beta, float *g)
+{
+	const float one = 1.0f;
+
+	if (n <= 0)
+	{
+		if (beta != 1.0f)
+			for (int i = 0; i < k * k; i++)
+				g[i] *= beta;
+		return;
+	}
+	/* Fortran's lower triangle of a column-major k x k is our upper one. */
+	ssyrk_("L", "N", &k, &n, &one, a, &lda, &beta, g, &k, 1, 1);
+}
+
+void
+rs_gram(const float *a, int n, int k, int lda, float *g)
+{
+	for (int i = 0; i < k * k; i++)
+		g[i] = 0.0f;
+	rs_syrk_upper(a, n, k, lda, 0.0f, g);
+	rs_mirror_upper(g, k);
+}
+
+bool
+rs_cholesky_solve(float *a, float *b, int k)
+{
+	int			info = 0;
+	const int	nrhs = 1;
+
+	/* symmetric, so the row-major upper triangle is Fortran's lower */
+	spotrf_("L", &k, a, &k, &info, 1);
+	if (info != 0)
+		return false;
+	spotrs_("L", &k, &nrhs, a, &k, b, &k, &info, 1);
+	return info == 0;
+}

@@ -1,0 +1,115 @@
+/*-------------------------------------------------------------------------
+ *
+ * linalg.h
+ *	  The small linear-algebra layer the training cores share: wrappers
+ *	  over OpenBLAS/LAPACK for the few dense operations worth a library
+ *	  call (Gram matrices, Cholesky), and inline vector kernels for the
+ *	  short loops that run once per interaction.
+ *
+ * Plain C, no PostgreSQL headers (see train.h).  Matrices are row-major
+ * float arrays; a k x k symmetric matrix is always stored full (both
+ * triangles) so the kernels can read rows without caring which half is
+ * valid.
+ *
+ * The inline kernels use eight independent partial sums instead of one
+ * running sum.  gcc vectorises that pattern without -ffast-math, and
+ * the result is the same bits whether or not it does, so a model does not
+ * change with the compiler flags a file was built with (FMA contraction
+ * aside).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RECSYS_LINALG_H
+#define RECSYS_LINALG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* BLAS threads: OpenBLAS keeps its own pool, which we size around our own. */
+extern int	rs_blas_get_threads(void);
+extern void rs_blas_set_threads(int threads);
+
+/*
+ * G (k x k, full) = A^T A for the n x k row-major matrix A with row stride
+ * lda.  One ssyrk call and a mirror of the triangle.
+ */
+extern void rs_gram(const float *a, int n, int k, int lda, float *g);
+
+/*
+ * G = beta * G + A^T A on the upper triangle only (row-major), for
+ * accumulating a Gram matrix over several blocks of rows; finish with
+ * rs_mirror_upper().
+ */
+extern void rs_syrk_upper(const float *a, int n, int k, int lda, float beta,
+						  float *g);
+
+/*
+ * Solve A x = b in place for the k x k symmetric positive definite A
+ * (destroyed: it receives the Cholesky factor) and b (receives x).
+ * Returns false if A is not positive definite, leaving b unspecified.
+ */
+extern bool rs_cholesky_solve(float *a, float *b, int k);
+
+/* a . b over n floats */
+static inline float
+rs_dot(const float *restrict a, const float *restrict b, int n)
+{
+	float		acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+	float		s;
+	int			j = 0;
+
+	for (; j + 8 <= n; j += 8)
+		for (int l = 0; l < 8; l++)
+			acc[l] += a[j + l] * b[j + l];
+	s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) +
+		((acc[2] + acc[6]) + (acc[3] + acc[7]));
+	for (; j < n; j++)
+		s += a[j] * b[j];
+	return s;
+}
+
+/* y += alpha * x over n floats */
+static inline void
+rs_axpy(float alpha, const float *restrict x, float *restrict y, int n)
+{
+	for (int j = 0; j < n; j++)
+		y[j] += alpha * x[j];
+}
+
+/* y = G x for the k x k full symmetric G */
+static inline void
+rs_symv(const float *restrict g, const float *restrict x, float *restrict y,
+		int k)
+{
+	for (int r = 0; r < k; r++)
+		y[r] = rs_dot(g + (size_t) r * k, x, k);
+}
+
+/*
+ * G += w * a a^T on the upper triangle of the k x k matrix G (rows of G
+ * from the diagonal on).  rs_mirror_upper() completes the lower half once
+ * all updates are in.
+ */
+static inline void
+rs_syr_upper(float *restrict g, float w, const float *restrict a, int k)
+{
+	for (int r = 0; r < k; r++)
+	{
+		float		wa = w * a[r];
+		float	   *row = g + (size_t) r * k;
+
+		for (int c = r; c < k; c++)
+			row[c] += wa * a[c];
+	}
+}
+
+static inline void
+rs_mirror_upper(float *g, int k)
+{
+	for (int r = 1; r < k; r++)
+		for (int c = 0; c < r; c++)
+			g[(size_t) r * k + c] = g[(size_t) c * k + r];
+}
+
+#endif							/* RECSYS_LINALG_H */

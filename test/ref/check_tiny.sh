@@ -1,0 +1,39 @@
+#!/bin/sh
+# The C cores against the NumPy references on tiny hand-checkable
+# matrices: the committed expected predictions (test/ref/*_tiny.expected)
+# must still be what the references print, and the C cores, run to
+# convergence from the same seed, must print the same predictions to 1e-4
+# with the exact (Cholesky) and with the conjugate-gradient solver.
+#
+#   sh test/ref/check_tiny.sh        (after make -C test/core)
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+core=${RS_CORE:-$here/../core/rs_core}
+py=/usr/bin/python3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+
+t() { "$@" || fail=1; }
+
+$py "$here/als_ref.py" --triplets "$tmp/als.bin" > "$tmp/als.ref"
+$py "$here/ials_ref.py" --triplets "$tmp/ials.bin" > "$tmp/ials.ref"
+t $py "$here/compare_preds.py" "$here/als_tiny.expected" "$tmp/als.ref" 1e-6 "als reference reproduces als_tiny.expected"
+t $py "$here/compare_preds.py" "$here/ials_tiny.expected" "$tmp/ials.ref" 1e-6 "ials reference reproduces ials_tiny.expected"
+
+common="--iterations 1000 --init-std 0.1 --seed 42 --predict --quiet"
+"$core" als "$tmp/als.bin" --factors 1 --reg 0.1 --bias-reg 0.1 $common --cholesky > "$tmp/als.chol"
+t $py "$here/compare_preds.py" "$here/als_tiny.expected" "$tmp/als.chol" 1e-4 "als (cholesky) matches the reference"
+"$core" als "$tmp/als.bin" --factors 1 --reg 0.1 --bias-reg 0.1 $common --cg-steps 3 > "$tmp/als.cg"
+t $py "$here/compare_preds.py" "$here/als_tiny.expected" "$tmp/als.cg" 1e-4 "als (cg, 3 steps) matches the reference"
+"$core" als "$tmp/als.bin" --factors 1 --reg 0.1 --bias-reg 0.1 $common --cholesky --threads 2 > "$tmp/als.chol2"
+t $py "$here/compare_preds.py" "$tmp/als.chol" "$tmp/als.chol2" 0 "als: 2 threads give the same model as 1"
+
+"$core" ials "$tmp/ials.bin" --factors 2 --alpha 2 --reg 0.1 $common --cholesky > "$tmp/ials.chol"
+t $py "$here/compare_preds.py" "$here/ials_tiny.expected" "$tmp/ials.chol" 1e-4 "ials (cholesky) matches the reference"
+"$core" ials "$tmp/ials.bin" --factors 2 --alpha 2 --reg 0.1 $common --cg-steps 3 > "$tmp/ials.cg"
+t $py "$here/compare_preds.py" "$here/ials_tiny.expected" "$tmp/ials.cg" 1e-4 "ials (cg, 3 steps) matches the reference"
+"$core" ials "$tmp/ials.bin" --factors 2 --alpha 2 --reg 0.1 $common --cg-steps 1 > "$tmp/ials.cg1"
+t $py "$here/compare_preds.py" "$here/ials_tiny.expected" "$tmp/ials.cg1" 1e-4 "ials (cg, 1 step, warm-started) matches the reference"
+
+exit $fail
