@@ -148,7 +148,7 @@ rs_model_lookup(const char *name, bool missing_ok)
 
 	catalog_exec("SELECT source, user_column, item_column, rating_column, options, "
 				 "algorithm, owner::text FROM recsys.models WHERE name = $1",
-				 1, types, values, NULL, true);
+				 1, types, values, NULL, false);
 	if (SPI_processed == 0)
 	{
 		if (missing_ok)
@@ -205,8 +205,9 @@ rs_next_version(const char *name)
 	bool		isnull;
 	int32		v;
 
+	/* not read-only: a fresh snapshot sees a version committed while we waited */
 	catalog_exec("SELECT coalesce(max(version), 0) + 1 FROM recsys.model_versions WHERE model = $1",
-				 1, types, values, NULL, true);
+				 1, types, values, NULL, false);
 	v = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	return v;
 }
