@@ -110,17 +110,18 @@ solve_cholesky(const IalsSweep *s, int64_t e, float *ws, float *sv)
 
 /*
  * Conjugate gradient from the current x_e, cg_steps steps.  sv receives
- * s_j = x_e.y_j for the final x_e (tracked, not recomputed).
+ * s_j = x_e.y_j for the final x_e (tracked, not recomputed); tv and wv
+ * are scratch for n floats each.
  */
 static void
-solve_cg(const IalsSweep *s, int64_t e, float *ws, float *sv, float *tv)
+solve_cg(const IalsSweep *s, int64_t e, float *ws, float *sv, float *tv,
+		 float *wv)
 {
 	int			k = s->k;
 	int64_t		beg = s->ptr[e];
 	int			n = (int) (s->ptr[e + 1] - beg);
 	const int32_t *idx = s->idx + beg;
 	const float *val = s->val + beg;
-	float		alpha = s->alpha;
 	float		lambda = s->lambda;
 	float	   *x = s->x + (size_t) e * k;
 	float	   *r = ws;
@@ -128,19 +129,23 @@ solve_cg(const IalsSweep *s, int64_t e, float *ws, float *sv, float *tv)
 	float	   *ap = ws + 2 * k;
 	float		rsold;
 
+	/*
+	 * wv[0..n) = w_j = c_j - 1 and wv[n..2n) = -w_j, once per solve; tv
+	 * holds c_j = 1 + w_j for the first pass, then the t_j of each step.
+	 */
+	for (int j = 0; j < n; j++)
+	{
+		wv[j] = s->alpha * val[j];
+		tv[j] = 1.0f + wv[j];
+	}
+	for (int j = 0; j < n; j++)
+		wv[n + j] = -wv[j];
+
 	/* r = b - A x = sum (c - (c - 1) s) y - (Y^T Y + lambda I) x */
 	rs_symv(s->gram, x, r, k);
 	for (int j = 0; j < k; j++)
 		r[j] = -r[j] - lambda * x[j];
-	for (int j = 0; j < n; j++)
-	{
-		const float *yj = s->y + (size_t) idx[j] * k;
-		float		w = alpha * val[j];
-		float		sj = rs_dot(yj, x, k);
-
-		sv[j] = sj;
-		rs_axpy(1.0f + w - w * sj, yj, r, k);
-	}
+	rs_rows_dot_axpy(s->y, idx, n, k, x, 0.0f, tv, wv + n, sv, r, NULL);
 	memcpy(p, r, sizeof(float) * k);
 	rsold = rs_dot(r, r, k);
 
@@ -156,14 +161,7 @@ solve_cg(const IalsSweep *s, int64_t e, float *ws, float *sv, float *tv)
 		rs_symv(s->gram, p, ap, k);
 		for (int j = 0; j < k; j++)
 			ap[j] += lambda * p[j];
-		for (int j = 0; j < n; j++)
-		{
-			const float *yj = s->y + (size_t) idx[j] * k;
-			float		tj = rs_dot(yj, p, k);
-
-			tv[j] = tj;
-			rs_axpy(alpha * val[j] * tj, yj, ap, k);
-		}
+		rs_rows_dot_axpy(s->y, idx, n, k, p, 0.0f, NULL, wv, tv, ap, NULL);
 		pap = rs_dot(p, ap, k);
 		if (!(pap > 0.0f))
 			break;
@@ -187,8 +185,9 @@ sweep_range(void *ctx, int64_t begin, int64_t end, int thread)
 	float	   *scratch = s->scratch + (size_t) thread * s->scratch_floats;
 	float	   *ws = scratch;
 	float	   *sv = scratch + (size_t) k * k + 3 * k;
-	int64_t		maxdeg = (int64_t) ((s->scratch_floats - (size_t) k * k - 3 * k) / 2);
+	int64_t		maxdeg = (int64_t) ((s->scratch_floats - (size_t) k * k - 3 * k) / 4);
 	float	   *tv = sv + maxdeg;
+	float	   *wv = tv + maxdeg;
 
 	for (int64_t e = s->base + begin; e < s->base + end; e++)
 	{
@@ -207,7 +206,7 @@ sweep_range(void *ctx, int64_t begin, int64_t end, int thread)
 		if (s->cholesky)
 			solve_cholesky(s, e, ws, s->loss ? sv : NULL);
 		else
-			solve_cg(s, e, ws, sv, tv);
+			solve_cg(s, e, ws, sv, tv, wv);
 
 		if (s->loss)
 		{
@@ -324,8 +323,8 @@ rs_train_ials(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 	s.lambda = (float) p->regularization;
 	s.cg_steps = p->cg_steps < 1 ? 1 : p->cg_steps;
 	s.cholesky = p->cholesky;
-	/* k x k + k (Cholesky) or 3 k (CG) workspace, then s_j and t_j */
-	s.scratch_floats = (size_t) k * k + 3 * k + 2 * (size_t) maxdeg;
+	/* k x k + k (Cholesky) or 3 k (CG) workspace, then s_j, t_j, 2 x w_j */
+	s.scratch_floats = (size_t) k * k + 3 * k + 4 * (size_t) maxdeg;
 	s.scratch = env->alloc(env->arg, sizeof(float) * s.scratch_floats * threads);
 	gram = env->alloc(env->arg, sizeof(float) * k * k);
 	loss = env->alloc(env->arg, sizeof(double) * (ni > 0 ? ni : 1));
