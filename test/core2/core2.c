@@ -13,8 +13,9 @@
  *				comment); or, if the name ends in ".bin", packed
  *				little-endian records (int32 user, int32 item, float32 value)
  *	keys		factors iterations lr reg reg_b init_std samples half_life
- *				seed threads: the RsParams fields; model=PATH writes the
- *				model; quiet=1 drops the per-epoch lines
+ *				seed threads: the RsParams fields; users=N items=N: at least
+ *				that many (ids without interactions allowed); model=PATH
+ *				writes the model; quiet=1 drops the per-epoch lines
  *
  * Ids are used as dense ids (n_users = largest user id + 1).  A repeated
  * (user, item) keeps the last value in the file, its timestamp likewise.
@@ -219,15 +220,16 @@ counting_sort(int64_t n, const int32_t *key, int32_t nkeys, int64_t *perm)
 
 /* Both CSR forms, duplicates merged (last wins), as the loader does. */
 static void
-build_matrix(const Triplets *t, RsMatrix *m)
+build_matrix(const Triplets *t, RsMatrix *m, int32_t min_users,
+			 int32_t min_items)
 {
 	int64_t    *perm = xcalloc(t->n, sizeof(int64_t));
 	int64_t		nnz = 0;
 	int64_t    *fill;
 	double		sum = 0.0;
 
-	m->n_users = 0;
-	m->n_items = 0;
+	m->n_users = min_users;
+	m->n_items = min_items;
 	for (int64_t x = 0; x < t->n; x++)
 	{
 		if (t->u[x] + 1 > m->n_users)
@@ -333,6 +335,8 @@ main(int argc, char **argv)
 	const char *algo;
 	const char *path;
 	const char *model_path = NULL;
+	int32_t		min_users = 0;
+	int32_t		min_items = 0;
 	double		t0,
 				t1;
 
@@ -392,6 +396,10 @@ main(int argc, char **argv)
 			p.seed = strtoull(val, NULL, 10);
 		else if (strcmp(argv[a], "threads") == 0)
 			p.threads = atoi(val);
+		else if (strcmp(argv[a], "users") == 0)
+			min_users = atoi(val);
+		else if (strcmp(argv[a], "items") == 0)
+			min_items = atoi(val);
 		else if (strcmp(argv[a], "model") == 0)
 			model_path = val;
 		else if (strcmp(argv[a], "quiet") == 0)
@@ -411,7 +419,7 @@ main(int argc, char **argv)
 			read_text(path, &t);
 	}
 	memset(&m, 0, sizeof(m));
-	build_matrix(&t, &m);
+	build_matrix(&t, &m, min_users, min_items);
 	t1 = now();
 	printf("data %d %d %lld %.3f\n", m.n_users, m.n_items, (long long) m.nnz,
 		   t1 - t0);

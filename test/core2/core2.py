@@ -104,7 +104,7 @@ def read_model(path):
     md.user_factors = (np.array([users[u][1:] for u in range(md.n_users)]).reshape(-1, k)
                        if users else None)
     md.item_bias = np.array([items[i][0] for i in range(md.n_items)])
-    md.item_factors = np.array([items[i][1:] for i in range(md.n_items)]).reshape(-1, k)
+    md.item_factors = np.array([items[i][1:] for i in range(md.n_items)]).reshape(md.n_items, k)
     return md
 
 
