@@ -345,7 +345,7 @@ main(int argc, char **argv)
 	algo = argv[1];
 	path = argv[2];
 
-	/* the defaults recommended for the option parser (see the report) */
+	/* the defaults recommended for the option parser (chosen by tune.py) */
 	memset(&p, 0, sizeof(p));
 	p.iterations = 20;
 	p.factors = 64;
@@ -355,14 +355,15 @@ main(int argc, char **argv)
 	p.seed = 42;
 	if (strcmp(algo, "svd") == 0)
 	{
-		p.learning_rate = 0.005;
-		p.regularization = 0.02;
+		p.iterations = 40;
+		p.learning_rate = 0.02;
+		p.regularization = 0.05;
 		p.bias_regularization = 0.02;
 	}
 	else if (strcmp(algo, "bpr") == 0)
 	{
 		p.learning_rate = 0.05;
-		p.regularization = 0.001;
+		p.regularization = 0.01;
 	}
 	else if (strcmp(algo, "popularity") != 0)
 		die("unknown algorithm", algo);
