@@ -130,10 +130,10 @@ set_defaults(RsTrainOptions *o)
 			p->init_std = 0.1;
 			break;
 		case RS_ALG_SVD:
-			p->factors = 100;
-			p->iterations = 20;
-			p->learning_rate = 0.005;
-			p->regularization = 0.02;
+			p->factors = 64;
+			p->iterations = 40;
+			p->learning_rate = 0.02;
+			p->regularization = 0.05;
 			p->bias_regularization = 0.02;
 			p->init_std = 0.1;
 			break;
@@ -148,9 +148,9 @@ set_defaults(RsTrainOptions *o)
 			break;
 		case RS_ALG_BPR:
 			p->factors = 64;
-			p->iterations = 30;
+			p->iterations = 20;
 			p->learning_rate = 0.05;
-			p->regularization = 0.001;
+			p->regularization = 0.01;
 			p->samples = 1;
 			p->init_std = 0.1;
 			break;
