@@ -54,7 +54,7 @@
 #include <string.h>
 
 #define ALS_BLOCK_ENTITIES		1024
-#define ALS_BLOCK_NNZ			(1 << 20)
+#define ALS_BLOCK_NNZ			(1 << 18)
 /* rows gathered per ssyrk call in the exact solver */
 #define ALS_GATHER_ROWS			256
 
@@ -77,6 +77,8 @@ typedef struct AlsSweep
 	float	   *scratch;		/* per thread: scratch_floats each */
 	size_t		scratch_floats;
 	int64_t		maxdeg;
+	const float *ones;			/* maxdeg times 1.0, read-only */
+	const float *minus_ones;	/* maxdeg times -1.0, read-only */
 	double	   *loss;			/* per entity loss terms, or NULL */
 } AlsSweep;
 
@@ -133,10 +135,12 @@ solve_cholesky(const AlsSweep *s, int64_t e, float *ws, float *sv)
 
 /*
  * CG on [p; b] from the current values.  ws holds 4 (k+1) floats: x, r,
- * p, Ap.  sv receives s_j = a_j.x for the final x (tracked).
+ * p, Ap.  sv receives s_j = a_j.x for the final x (tracked); tv is scratch
+ * for n floats, yg for the n gathered rows.
  */
 static void
-solve_cg(const AlsSweep *s, int64_t e, float *ws, float *sv, float *tv)
+solve_cg(const AlsSweep *s, int64_t e, float *ws, float *sv, float *tv,
+		 float *yg)
 {
 	int			k = s->k;
 	int			k1 = k + 1;
@@ -155,20 +159,16 @@ solve_cg(const AlsSweep *s, int64_t e, float *ws, float *sv, float *tv)
 	memcpy(x, s->xf + (size_t) e * k, sizeof(float) * k);
 	x[k] = s->xb[e];
 
+	/* targets t_j = r_j - mu - b_j (the other side's bias) */
+	for (int j = 0; j < n; j++)
+		tv[j] = val[j] - s->mu - s->yb[idx[j]];
+
 	/* r = b - A x = sum (t - a.x) a - n diag(lambda, lambda_b) x */
 	for (int j = 0; j < k; j++)
 		r[j] = -reg * x[j];
 	r[k] = -reg_b * x[k];
-	for (int j = 0; j < n; j++)
-	{
-		const float *yj = s->yf + (size_t) idx[j] * k;
-		float		sj = rs_dot(yj, x, k) + x[k];
-		float		d = val[j] - s->mu - s->yb[idx[j]] - sj;
-
-		sv[j] = sj;
-		rs_axpy(d, yj, r, k);
-		r[k] += d;
-	}
+	rs_rows_dot_axpy(s->yf, idx, n, k, x, x[k], tv, s->minus_ones, sv, r,
+					 &r[k], yg);
 	memcpy(p, r, sizeof(float) * k1);
 	rsold = rs_dot(r, r, k1);
 
@@ -180,18 +180,12 @@ solve_cg(const AlsSweep *s, int64_t e, float *ws, float *sv, float *tv)
 
 		if (!(rsold > 1e-20f))
 			break;
+		/* ap = A p, remembering t_j = a_j.p to move the s_j along */
 		for (int j = 0; j < k; j++)
 			ap[j] = reg * p[j];
 		ap[k] = reg_b * p[k];
-		for (int j = 0; j < n; j++)
-		{
-			const float *yj = s->yf + (size_t) idx[j] * k;
-			float		tj = rs_dot(yj, p, k) + p[k];
-
-			tv[j] = tj;
-			rs_axpy(tj, yj, ap, k);
-			ap[k] += tj;
-		}
+		rs_rows_dot_axpy(yg, NULL, n, k, p, p[k], NULL, s->ones, tv, ap,
+						 &ap[k], NULL);
 		pap = rs_dot(p, ap, k1);
 		if (!(pap > 0.0f))
 			break;
@@ -217,7 +211,8 @@ sweep_range(void *ctx, int64_t begin, int64_t end, int thread)
 	float	   *scratch = s->scratch + (size_t) thread * s->scratch_floats;
 	float	   *sv = scratch;
 	float	   *tv = sv + s->maxdeg;
-	float	   *ws = tv + s->maxdeg;
+	float	   *yg = tv + s->maxdeg;
+	float	   *ws = yg + (s->cholesky ? 0 : (size_t) s->maxdeg * k);
 
 	for (int64_t e = s->base + begin; e < s->base + end; e++)
 	{
@@ -237,7 +232,7 @@ sweep_range(void *ctx, int64_t begin, int64_t end, int thread)
 		if (s->cholesky)
 			solve_cholesky(s, e, ws, s->loss ? sv : NULL);
 		else
-			solve_cg(s, e, ws, sv, tv);
+			solve_cg(s, e, ws, sv, tv, yg);
 
 		if (s->loss)
 		{
@@ -285,11 +280,15 @@ half_sweep(AlsSweep *s, int64_t n_x, int threads, const RsEnv *env)
 
 static void
 init_factors(float *f, int64_t n, int k, double sd, uint64_t seed,
-			 uint64_t stream0)
+			 uint64_t stream0, const RsEnv *env)
 {
 	for (int64_t e = 0; e < n; e++)
 	{
 		RsRng		rng;
+
+		/* ~9M normals for ML-20M users: a few hundred ms, so check */
+		if ((e & 4095) == 0)
+			env->check_interrupts(env->arg);
 
 		rs_rng_init(&rng, seed, stream0 + (uint64_t) e);
 		for (int j = 0; j < k; j++)
@@ -335,9 +334,9 @@ rs_train_als(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 	out->n_loss = 0;
 
 	/* user streams 0..nu-1, item streams after them: never overlapping */
-	init_factors(out->user_factors, nu, k, p->init_std, p->seed, 0);
-	env->check_interrupts(env->arg);
-	init_factors(out->item_factors, ni, k, p->init_std, p->seed, (uint64_t) nu);
+	init_factors(out->user_factors, nu, k, p->init_std, p->seed, 0, env);
+	init_factors(out->item_factors, ni, k, p->init_std, p->seed,
+				 (uint64_t) nu, env);
 	env->check_interrupts(env->arg);
 
 	maxdeg = max_degree(m->user_ptr, nu);
@@ -352,12 +351,27 @@ rs_train_als(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 	s.cg_steps = p->cg_steps < 1 ? 1 : p->cg_steps;
 	s.cholesky = p->cholesky;
 	s.maxdeg = maxdeg;
-	/* s_j and t_j per rating, then the solver's workspace */
+	/*
+	 * s_j and t_j per rating of the busiest entity, the gathered rows (CG),
+	 * then the solver's workspace
+	 */
 	if (p->cholesky)
 		ws = (size_t) k1 * k1 + k1 + (size_t) ALS_GATHER_ROWS * k1;
 	else
-		ws = 4 * (size_t) k1;
+		ws = (size_t) maxdeg * k + 4 * (size_t) k1;
 	s.scratch_floats = 2 * (size_t) maxdeg + ws;
+	{
+		float	   *ones = env->alloc(env->arg, sizeof(float) * (maxdeg + 1));
+		float	   *mones = env->alloc(env->arg, sizeof(float) * (maxdeg + 1));
+
+		for (int64_t j = 0; j < maxdeg; j++)
+		{
+			ones[j] = 1.0f;
+			mones[j] = -1.0f;
+		}
+		s.ones = ones;
+		s.minus_ones = mones;
+	}
 	s.scratch = env->alloc(env->arg, sizeof(float) * s.scratch_floats * threads);
 	loss = env->alloc(env->arg, sizeof(double) * (ni > 0 ? ni : 1));
 

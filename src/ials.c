@@ -28,8 +28,11 @@
  * error over all cells plus the regularisation, for the factors at the
  * end of each iteration.  The sum over all cells uses the same trick:
  *
- *	  sum_i c_ui (p_ui - s_ui)^2 = y^T-part  x_u^T (Y^T Y) x_u
+ *	  sum_i c_ui (p_ui - s_ui)^2 = x_u^T (Y^T Y) x_u
  *		  + sum_{i in I_u} [ c_ui (1 - s_ui)^2 - s_ui^2 ],  s_ui = x_u.y_i
+ *
+ * (the first term counts every cell as an unobserved one, the sum
+ * corrects the observed cells).
  *
  * and is taken per item during the item half-sweep (X fixed, X^T X at
  * hand), where the CG already knows every s_ui: it tracks them as it
@@ -50,7 +53,7 @@
 
 /* a block of entities between two interrupt checks */
 #define IALS_BLOCK_ENTITIES		1024
-#define IALS_BLOCK_NNZ			(1 << 20)
+#define IALS_BLOCK_NNZ			(1 << 18)
 
 /* One half-sweep: solve the rows of X against the fixed Y. */
 typedef struct IalsSweep
@@ -111,11 +114,12 @@ solve_cholesky(const IalsSweep *s, int64_t e, float *ws, float *sv)
 /*
  * Conjugate gradient from the current x_e, cg_steps steps.  sv receives
  * s_j = x_e.y_j for the final x_e (tracked, not recomputed); tv and wv
- * are scratch for n floats each.
+ * are scratch for n and 2 n floats; yg receives the n rows y_j, gathered
+ * by the first pass for the CG steps.
  */
 static void
 solve_cg(const IalsSweep *s, int64_t e, float *ws, float *sv, float *tv,
-		 float *wv)
+		 float *wv, float *yg)
 {
 	int			k = s->k;
 	int64_t		beg = s->ptr[e];
@@ -145,7 +149,7 @@ solve_cg(const IalsSweep *s, int64_t e, float *ws, float *sv, float *tv,
 	rs_symv(s->gram, x, r, k);
 	for (int j = 0; j < k; j++)
 		r[j] = -r[j] - lambda * x[j];
-	rs_rows_dot_axpy(s->y, idx, n, k, x, 0.0f, tv, wv + n, sv, r, NULL);
+	rs_rows_dot_axpy(s->y, idx, n, k, x, 0.0f, tv, wv + n, sv, r, NULL, yg);
 	memcpy(p, r, sizeof(float) * k);
 	rsold = rs_dot(r, r, k);
 
@@ -161,7 +165,7 @@ solve_cg(const IalsSweep *s, int64_t e, float *ws, float *sv, float *tv,
 		rs_symv(s->gram, p, ap, k);
 		for (int j = 0; j < k; j++)
 			ap[j] += lambda * p[j];
-		rs_rows_dot_axpy(s->y, idx, n, k, p, 0.0f, NULL, wv, tv, ap, NULL);
+		rs_rows_dot_axpy(yg, NULL, n, k, p, 0.0f, NULL, wv, tv, ap, NULL, NULL);
 		pap = rs_dot(p, ap, k);
 		if (!(pap > 0.0f))
 			break;
@@ -185,9 +189,11 @@ sweep_range(void *ctx, int64_t begin, int64_t end, int thread)
 	float	   *scratch = s->scratch + (size_t) thread * s->scratch_floats;
 	float	   *ws = scratch;
 	float	   *sv = scratch + (size_t) k * k + 3 * k;
-	int64_t		maxdeg = (int64_t) ((s->scratch_floats - (size_t) k * k - 3 * k) / 4);
+	int64_t		maxdeg = (int64_t) ((s->scratch_floats - (size_t) k * k - 3 * k) /
+									(4 + k));
 	float	   *tv = sv + maxdeg;
 	float	   *wv = tv + maxdeg;
+	float	   *yg = wv + 2 * maxdeg;
 
 	for (int64_t e = s->base + begin; e < s->base + end; e++)
 	{
@@ -206,7 +212,7 @@ sweep_range(void *ctx, int64_t begin, int64_t end, int thread)
 		if (s->cholesky)
 			solve_cholesky(s, e, ws, s->loss ? sv : NULL);
 		else
-			solve_cg(s, e, ws, sv, tv, wv);
+			solve_cg(s, e, ws, sv, tv, wv, yg);
 
 		if (s->loss)
 		{
@@ -236,7 +242,14 @@ half_sweep(IalsSweep *s, int64_t n_x, const float *y, int64_t n_y,
 	int64_t		start = 0;
 	int			blas_threads = rs_blas_get_threads();
 
+	/*
+	 * One BLAS thread for Y^T Y: it is ~1% of the work, the result then
+	 * does not depend on OpenBLAS's thread count, and OpenBLAS's idle
+	 * threads would spin (sched_yield) against ours afterwards.
+	 */
+	rs_blas_set_threads(1);
 	rs_gram(y, (int) n_y, s->k, s->k, gram);
+	rs_blas_set_threads(blas_threads);
 	env->check_interrupts(env->arg);
 
 	while (start < n_x)
@@ -247,11 +260,11 @@ half_sweep(IalsSweep *s, int64_t n_x, const float *y, int64_t n_y,
 			   s->ptr[end] - s->ptr[start] < IALS_BLOCK_NNZ)
 			end++;
 		s->base = start;
-		/* Cholesky calls LAPACK on our threads: keep OpenBLAS to itself */
-		if (s->cholesky && threads > 1)
+		/* Cholesky calls LAPACK on our threads: one BLAS thread each */
+		if (s->cholesky)
 			rs_blas_set_threads(1);
 		rs_parallel_for(end - start, threads, sweep_range, s);
-		if (s->cholesky && threads > 1)
+		if (s->cholesky)
 			rs_blas_set_threads(blas_threads);
 		env->check_interrupts(env->arg);
 		start = end;
@@ -260,11 +273,15 @@ half_sweep(IalsSweep *s, int64_t n_x, const float *y, int64_t n_y,
 
 static void
 init_factors(float *f, int64_t n, int k, double sd, uint64_t seed,
-			 uint64_t stream0)
+			 uint64_t stream0, const RsEnv *env)
 {
 	for (int64_t e = 0; e < n; e++)
 	{
 		RsRng		rng;
+
+		/* ~9M normals for ML-20M users: a few hundred ms, so check */
+		if ((e & 4095) == 0)
+			env->check_interrupts(env->arg);
 
 		rs_rng_init(&rng, seed, stream0 + (uint64_t) e);
 		for (int j = 0; j < k; j++)
@@ -308,9 +325,9 @@ rs_train_ials(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 	out->n_loss = 0;
 
 	/* user streams 0..nu-1, item streams after them: never overlapping */
-	init_factors(out->user_factors, nu, k, p->init_std, p->seed, 0);
-	env->check_interrupts(env->arg);
-	init_factors(out->item_factors, ni, k, p->init_std, p->seed, (uint64_t) nu);
+	init_factors(out->user_factors, nu, k, p->init_std, p->seed, 0, env);
+	init_factors(out->item_factors, ni, k, p->init_std, p->seed,
+				 (uint64_t) nu, env);
 	env->check_interrupts(env->arg);
 
 	maxdeg = max_degree(m->user_ptr, nu);
@@ -323,8 +340,11 @@ rs_train_ials(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 	s.lambda = (float) p->regularization;
 	s.cg_steps = p->cg_steps < 1 ? 1 : p->cg_steps;
 	s.cholesky = p->cholesky;
-	/* k x k + k (Cholesky) or 3 k (CG) workspace, then s_j, t_j, 2 x w_j */
-	s.scratch_floats = (size_t) k * k + 3 * k + 4 * (size_t) maxdeg;
+	/*
+	 * k x k + k (Cholesky) or 3 k (CG) workspace, then per interaction of
+	 * the busiest entity: s_j, t_j, 2 x w_j and the gathered row (k).
+	 */
+	s.scratch_floats = (size_t) k * k + 3 * k + (4 + (size_t) k) * maxdeg;
 	s.scratch = env->alloc(env->arg, sizeof(float) * s.scratch_floats * threads);
 	gram = env->alloc(env->arg, sizeof(float) * k * k);
 	loss = env->alloc(env->arg, sizeof(double) * (ni > 0 ? ni : 1));

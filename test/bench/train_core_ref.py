@@ -1,0 +1,61 @@
+#!/usr/bin/python3
+"""The NumPy/SciPy peer of test/bench/train_core.sh: the same algorithms
+as src/als.c and src/ials.c (warm-started CG, 3 steps, float32) in
+test/ref/mfref.py, vectorised over blocks of entities, timed on the same
+triplet file.  Prints "<algo> seconds_per_iteration S".
+
+usage: train_core_ref.py TRIPLETS [--iterations N] [--factors K]
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "ref"))
+import mfref  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("triplets")
+    ap.add_argument("--iterations", type=int, default=2)
+    ap.add_argument("--factors", type=int, default=64)
+    ap.add_argument("--algorithms", default="ials,als")
+    a = ap.parse_args()
+    u, i, r = mfref.read_triplets(a.triplets)
+    nu, ni = int(u.max()) + 1, int(i.max()) + 1
+    R, Rt = mfref.csr_pair(u, i, r, nu, ni)
+    R.data = R.data.astype(np.float32)
+    Rt.data = Rt.data.astype(np.float32)
+    rng = np.random.default_rng(1)
+    k = a.factors
+    for algo in a.algorithms.split(","):
+        X = rng.normal(0, 0.01, (nu, k)).astype(np.float32)
+        Y = rng.normal(0, 0.01, (ni, k)).astype(np.float32)
+        times = []
+        last = [time.perf_counter()]
+
+        def tick(it):
+            now = time.perf_counter()
+            times.append(now - last[0])
+            print("%s iter %d seconds %.2f" % (algo, it + 1, times[-1]),
+                  file=sys.stderr, flush=True)
+            last[0] = now
+
+        if algo == "ials":
+            mfref.ials_train(R, Rt, k, a.iterations, 1.0, 0.1, 0.01, 1,
+                             solver="cg", steps=3, dtype=np.float32,
+                             X=X, Y=Y, callback=tick)
+        else:
+            mfref.als_train(R, Rt, k, a.iterations, 0.05, 0.05, 0.1, 1,
+                            solver="cg", steps=3, dtype=np.float32,
+                            P=X * 10, Q=Y * 10, callback=tick)
+        print("%s seconds_per_iteration %.4f" % (algo, np.mean(times)))
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
