@@ -28,14 +28,14 @@ OBJS = \
 
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
 
-REGRESS = embedding embedding_agg synth train
+REGRESS = embedding embedding_agg synth train train_accuracy
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config
 
 # BLAS/LAPACK come from OpenBLAS, found the Debian way.
 BLAS_LIBS := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
-SHLIB_LINK += $(BLAS_LIBS) -lm
+SHLIB_LINK += $(BLAS_LIBS) -lpthread -lm
 
 # Our code builds clean with -Wall -Wextra.  PostgreSQL's own headers are
 # not -Wextra clean (unused parameters in inline functions), so they are

@@ -56,8 +56,8 @@ static const OptSpec opt_specs[] = {
 	{"alpha", OPT_REAL, A_IALS, 0, 1e6, "confidence 1 + alpha * value"},
 	{"learning_rate", OPT_REAL, A_SVD | A_BPR, 1e-9, 10, "SGD step size"},
 	{"init_std", OPT_REAL, A_MF, 0, 10, "std. dev. of the initial factors"},
-	{"cg_steps", OPT_INT, A_IALS, 1, 100, "conjugate-gradient steps per solve"},
-	{"solver", OPT_TEXT, A_IALS, 0, 0, "cg or cholesky"},
+	{"cg_steps", OPT_INT, A_ALS | A_IALS, 1, 100, "conjugate-gradient steps per solve"},
+	{"solver", OPT_TEXT, A_ALS | A_IALS, 0, 0, "cg or cholesky"},
 	{"samples", OPT_INT, A_BPR, 1, 1000, "negative samples per interaction per epoch"},
 	{"half_life_days", OPT_REAL, A_POP, 0, 1e6, "time decay of popularity (0 = none)"},
 	{"time_column", OPT_TEXT, A_ALL, 0, 0, "column holding interaction times"},
@@ -127,6 +127,8 @@ set_defaults(RsTrainOptions *o)
 			p->iterations = 15;
 			p->regularization = 0.05;
 			p->bias_regularization = 0.05;
+			p->cg_steps = 3;
+			p->cholesky = false;
 			p->init_std = 0.1;
 			break;
 		case RS_ALG_SVD:
@@ -140,8 +142,8 @@ set_defaults(RsTrainOptions *o)
 		case RS_ALG_IALS:
 			p->factors = 64;
 			p->iterations = 15;
-			p->regularization = 0.01;
-			p->alpha = 10.0;
+			p->regularization = 20.0;
+			p->alpha = 2.0;
 			p->cg_steps = 3;
 			p->cholesky = false;
 			p->init_std = 0.01;
@@ -377,9 +379,10 @@ rs_options_effective(const RsTrainOptions *o)
 	switch (o->algorithm)
 	{
 		case RS_ALG_ALS:
-			appendStringInfo(&s, ", \"factors\": %d, \"iterations\": %d, \"regularization\": %g, \"bias_regularization\": %g, \"init_std\": %g",
+			appendStringInfo(&s, ", \"factors\": %d, \"iterations\": %d, \"regularization\": %g, \"bias_regularization\": %g, \"solver\": \"%s\", \"cg_steps\": %d, \"init_std\": %g",
 							 p->factors, p->iterations, p->regularization,
-							 p->bias_regularization, p->init_std);
+							 p->bias_regularization, p->cholesky ? "cholesky" : "cg",
+							 p->cg_steps, p->init_std);
 			break;
 		case RS_ALG_SVD:
 			appendStringInfo(&s, ", \"factors\": %d, \"iterations\": %d, \"learning_rate\": %g, \"regularization\": %g, \"bias_regularization\": %g, \"init_std\": %g",
