@@ -130,7 +130,7 @@ solve_cholesky(const AlsSweep *s, int64_t e, float *ws, float *sv)
 	}
 	if (sv)
 		for (int j = 0; j < n; j++)
-			sv[j] = rs_dot(xe, s->yf + (size_t) idx[j] * k, k) + s->xb[e];
+			sv[j] = rs_vdot(xe, s->yf + (size_t) idx[j] * k, k) + s->xb[e];
 }
 
 /*
@@ -170,7 +170,7 @@ solve_cg(const AlsSweep *s, int64_t e, float *ws, float *sv, float *tv,
 	rs_rows_dot_axpy(s->yf, idx, n, k, x, x[k], tv, s->minus_ones, sv, r,
 					 &r[k], yg);
 	memcpy(p, r, sizeof(float) * k1);
-	rsold = rs_dot(r, r, k1);
+	rsold = rs_vdot(r, r, k1);
 
 	for (int step = 0; step < s->cg_steps; step++)
 	{
@@ -186,7 +186,7 @@ solve_cg(const AlsSweep *s, int64_t e, float *ws, float *sv, float *tv,
 		ap[k] = reg_b * p[k];
 		rs_rows_dot_axpy(yg, NULL, n, k, p, p[k], NULL, s->ones, tv, ap,
 						 &ap[k], NULL);
-		pap = rs_dot(p, ap, k1);
+		pap = rs_vdot(p, ap, k1);
 		if (!(pap > 0.0f))
 			break;
 		a = rsold / pap;
@@ -194,7 +194,7 @@ solve_cg(const AlsSweep *s, int64_t e, float *ws, float *sv, float *tv,
 		rs_axpy(-a, ap, r, k1);
 		for (int j = 0; j < n; j++)
 			sv[j] += a * tv[j];
-		rsnew = rs_dot(r, r, k1);
+		rsnew = rs_vdot(r, r, k1);
 		for (int j = 0; j < k1; j++)
 			p[j] = r[j] + (rsnew / rsold) * p[j];
 		rsold = rsnew;
@@ -246,7 +246,7 @@ sweep_range(void *ctx, int64_t begin, int64_t end, int thread)
 
 				l += d * d;
 			}
-			l += (double) n * (s->lambda * (double) rs_dot(xe, xe, k) +
+			l += (double) n * (s->lambda * (double) rs_vdot(xe, xe, k) +
 							   s->lambda_b * (double) s->xb[e] * s->xb[e]);
 			s->loss[e] = l;
 		}
@@ -278,35 +278,6 @@ half_sweep(AlsSweep *s, int64_t n_x, int threads, const RsEnv *env)
 	}
 }
 
-static void
-init_factors(float *f, int64_t n, int k, double sd, uint64_t seed,
-			 uint64_t stream0, const RsEnv *env)
-{
-	for (int64_t e = 0; e < n; e++)
-	{
-		RsRng		rng;
-
-		/* ~9M normals for ML-20M users: a few hundred ms, so check */
-		if ((e & 4095) == 0)
-			env->check_interrupts(env->arg);
-
-		rs_rng_init(&rng, seed, stream0 + (uint64_t) e);
-		for (int j = 0; j < k; j++)
-			f[(size_t) e * k + j] = (float) (sd * rs_rng_normal(&rng));
-	}
-}
-
-static int64_t
-max_degree(const int64_t *ptr, int64_t n)
-{
-	int64_t		m = 0;
-
-	for (int64_t e = 0; e < n; e++)
-		if (ptr[e + 1] - ptr[e] > m)
-			m = ptr[e + 1] - ptr[e];
-	return m;
-}
-
 void
 rs_train_als(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 			 RsModel *out)
@@ -334,14 +305,14 @@ rs_train_als(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 	out->n_loss = 0;
 
 	/* user streams 0..nu-1, item streams after them: never overlapping */
-	init_factors(out->user_factors, nu, k, p->init_std, p->seed, 0, env);
-	init_factors(out->item_factors, ni, k, p->init_std, p->seed,
+	rs_init_factor_rows(out->user_factors, nu, k, p->init_std, p->seed, 0, env);
+	rs_init_factor_rows(out->item_factors, ni, k, p->init_std, p->seed,
 				 (uint64_t) nu, env);
 	env->check_interrupts(env->arg);
 
-	maxdeg = max_degree(m->user_ptr, nu);
-	if (max_degree(m->item_ptr, ni) > maxdeg)
-		maxdeg = max_degree(m->item_ptr, ni);
+	maxdeg = rs_max_row_length(m->user_ptr, nu);
+	if (rs_max_row_length(m->item_ptr, ni) > maxdeg)
+		maxdeg = rs_max_row_length(m->item_ptr, ni);
 
 	memset(&s, 0, sizeof(s));
 	s.k = k;
@@ -408,7 +379,7 @@ rs_train_als(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 			const float *pu = out->user_factors + (size_t) u * k;
 			double		n = (double) (m->user_ptr[u + 1] - m->user_ptr[u]);
 
-			total += n * (s.lambda * (double) rs_dot(pu, pu, k) +
+			total += n * (s.lambda * (double) rs_vdot(pu, pu, k) +
 						  s.lambda_b * (double) out->user_bias[u] * out->user_bias[u]);
 		}
 		total /= nnz;

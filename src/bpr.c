@@ -64,6 +64,7 @@
  *-------------------------------------------------------------------------
  */
 #include "train.h"
+#include "linalg.h"
 #include "rng.h"
 
 #include <math.h>
@@ -84,31 +85,6 @@
 
 /* Steps between interrupt checks: well under 100 ms even at 1000 factors. */
 #define BPR_CHECK_EVERY		65536
-
-/* Uniform in [0, n); above 2^32 the modulo bias is below 2^-32. */
-static inline uint64_t
-bpr_below(RsRng *r, uint64_t n)
-{
-	if (n <= UINT32_MAX)
-		return rs_rng_below(r, (uint32_t) n);
-	return rs_rng_next(r) % n;
-}
-
-/* Row e of f (rows x k) = init_std * N(0,1) from its own stream. */
-static void
-bpr_init_factors(float *f, int32_t rows, int k, double init_std,
-				 uint64_t seed, uint64_t family)
-{
-	for (int32_t e = 0; e < rows; e++)
-	{
-		RsRng		r;
-		float	   *row = f + (size_t) e * k;
-
-		rs_rng_init(&r, seed, (family << 32) | (uint64_t) (uint32_t) e);
-		for (int c = 0; c < k; c++)
-			row[c] = (float) (init_std * rs_rng_normal(&r));
-	}
-}
 
 /* Is item j in the ascending row[0..len)? */
 static inline bool
@@ -255,10 +231,10 @@ rs_train_bpr(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 													  p->iterations : 1));
 	out->n_loss = 0;
 
-	bpr_init_factors(out->user_factors, m->n_users, k, p->init_std,
-					 p->seed, STREAM_USER_INIT);
-	bpr_init_factors(out->item_factors, m->n_items, k, p->init_std,
-					 p->seed, STREAM_ITEM_INIT);
+	rs_init_factor_rows(out->user_factors, m->n_users, k, p->init_std,
+						p->seed, STREAM_USER_INIT << 32, env);
+	rs_init_factor_rows(out->item_factors, m->n_items, k, p->init_std,
+						p->seed, STREAM_ITEM_INIT << 32, env);
 	if (nnz == 0)
 		return;
 
@@ -305,7 +281,7 @@ rs_train_bpr(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 
 			for (int64_t s = 0; s < block_steps; s++)
 			{
-				int64_t		x = lo + (int64_t) bpr_below(&rng, (uint64_t) n_block);
+				int64_t		x = lo + (int64_t) rs_rng_below64(&rng, (uint64_t) n_block);
 				int32_t		u = row_of[x];
 				int32_t		i = m->user_items[x];
 				const int32_t *row = m->user_items + m->user_ptr[u];

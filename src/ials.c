@@ -108,7 +108,7 @@ solve_cholesky(const IalsSweep *s, int64_t e, float *ws, float *sv)
 		memcpy(xe, b, sizeof(float) * k);
 	if (sv)
 		for (int j = 0; j < n; j++)
-			sv[j] = rs_dot(xe, s->y + (size_t) s->idx[beg + j] * k, k);
+			sv[j] = rs_vdot(xe, s->y + (size_t) s->idx[beg + j] * k, k);
 }
 
 /*
@@ -151,7 +151,7 @@ solve_cg(const IalsSweep *s, int64_t e, float *ws, float *sv, float *tv,
 		r[j] = -r[j] - lambda * x[j];
 	rs_rows_dot_axpy(s->y, idx, n, k, x, 0.0f, tv, wv + n, sv, r, NULL, yg);
 	memcpy(p, r, sizeof(float) * k);
-	rsold = rs_dot(r, r, k);
+	rsold = rs_vdot(r, r, k);
 
 	for (int step = 0; step < s->cg_steps; step++)
 	{
@@ -166,7 +166,7 @@ solve_cg(const IalsSweep *s, int64_t e, float *ws, float *sv, float *tv,
 		for (int j = 0; j < k; j++)
 			ap[j] += lambda * p[j];
 		rs_rows_dot_axpy(yg, NULL, n, k, p, 0.0f, NULL, wv, tv, ap, NULL, NULL);
-		pap = rs_dot(p, ap, k);
+		pap = rs_vdot(p, ap, k);
 		if (!(pap > 0.0f))
 			break;
 		a = rsold / pap;
@@ -174,7 +174,7 @@ solve_cg(const IalsSweep *s, int64_t e, float *ws, float *sv, float *tv,
 		rs_axpy(-a, ap, r, k);
 		for (int j = 0; j < n; j++)
 			sv[j] += a * tv[j];
-		rsnew = rs_dot(r, r, k);
+		rsnew = rs_vdot(r, r, k);
 		for (int j = 0; j < k; j++)
 			p[j] = r[j] + (rsnew / rsold) * p[j];
 		rsold = rsnew;
@@ -221,7 +221,7 @@ sweep_range(void *ctx, int64_t begin, int64_t end, int thread)
 			double		l;
 
 			rs_symv(s->gram, xe, ws, k);
-			l = rs_dot(xe, ws, k) + s->lambda * rs_dot(xe, xe, k);
+			l = rs_vdot(xe, ws, k) + s->lambda * rs_vdot(xe, xe, k);
 			for (int j = 0; j < n; j++)
 			{
 				double		c = 1.0 + (double) s->alpha * val[j];
@@ -271,35 +271,6 @@ half_sweep(IalsSweep *s, int64_t n_x, const float *y, int64_t n_y,
 	}
 }
 
-static void
-init_factors(float *f, int64_t n, int k, double sd, uint64_t seed,
-			 uint64_t stream0, const RsEnv *env)
-{
-	for (int64_t e = 0; e < n; e++)
-	{
-		RsRng		rng;
-
-		/* ~9M normals for ML-20M users: a few hundred ms, so check */
-		if ((e & 4095) == 0)
-			env->check_interrupts(env->arg);
-
-		rs_rng_init(&rng, seed, stream0 + (uint64_t) e);
-		for (int j = 0; j < k; j++)
-			f[(size_t) e * k + j] = (float) (sd * rs_rng_normal(&rng));
-	}
-}
-
-static int64_t
-max_degree(const int64_t *ptr, int64_t n)
-{
-	int64_t		m = 0;
-
-	for (int64_t e = 0; e < n; e++)
-		if (ptr[e + 1] - ptr[e] > m)
-			m = ptr[e + 1] - ptr[e];
-	return m;
-}
-
 void
 rs_train_ials(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 			  RsModel *out)
@@ -325,14 +296,14 @@ rs_train_ials(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 	out->n_loss = 0;
 
 	/* user streams 0..nu-1, item streams after them: never overlapping */
-	init_factors(out->user_factors, nu, k, p->init_std, p->seed, 0, env);
-	init_factors(out->item_factors, ni, k, p->init_std, p->seed,
+	rs_init_factor_rows(out->user_factors, nu, k, p->init_std, p->seed, 0, env);
+	rs_init_factor_rows(out->item_factors, ni, k, p->init_std, p->seed,
 				 (uint64_t) nu, env);
 	env->check_interrupts(env->arg);
 
-	maxdeg = max_degree(m->user_ptr, nu);
-	if (max_degree(m->item_ptr, ni) > maxdeg)
-		maxdeg = max_degree(m->item_ptr, ni);
+	maxdeg = rs_max_row_length(m->user_ptr, nu);
+	if (rs_max_row_length(m->item_ptr, ni) > maxdeg)
+		maxdeg = rs_max_row_length(m->item_ptr, ni);
 
 	memset(&s, 0, sizeof(s));
 	s.k = k;
@@ -378,7 +349,7 @@ rs_train_ials(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 		{
 			const float *xu = out->user_factors + (size_t) u * k;
 
-			total += s.lambda * (double) rs_dot(xu, xu, k);
+			total += s.lambda * (double) rs_vdot(xu, xu, k);
 		}
 		total /= (double) nu * (double) ni;
 		out->loss[it] = total;

@@ -19,6 +19,9 @@
  */
 #include "linalg.h"
 
+#include "rng.h"
+#include "train.h"
+
 extern void ssyrk_(const char *uplo, const char *trans, const int *n,
 				   const int *k, const float *alpha, const float *a,
 				   const int *lda, const float *beta, float *c,
@@ -80,4 +83,33 @@ rs_cholesky_solve(float *a, float *b, int k)
 		return false;
 	spotrs_("L", &k, &nrhs, a, &k, b, &k, &info, 1);
 	return info == 0;
+}
+
+void
+rs_init_factor_rows(float *f, int64_t n, int k, double sd, uint64_t seed,
+					uint64_t stream0, const RsEnv *env)
+{
+	for (int64_t e = 0; e < n; e++)
+	{
+		RsRng		rng;
+
+		/* ~9M normals for ML-20M users: a few hundred ms, so check */
+		if ((e & 4095) == 0)
+			env->check_interrupts(env->arg);
+
+		rs_rng_init(&rng, seed, stream0 + (uint64_t) e);
+		for (int j = 0; j < k; j++)
+			f[(size_t) e * k + j] = (float) (sd * rs_rng_normal(&rng));
+	}
+}
+
+int64_t
+rs_max_row_length(const int64_t *ptr, int64_t n)
+{
+	int64_t		m = 0;
+
+	for (int64_t e = 0; e < n; e++)
+		if (ptr[e + 1] - ptr[e] > m)
+			m = ptr[e + 1] - ptr[e];
+	return m;
 }

@@ -27,6 +27,20 @@
 #include <stdint.h>
 #include <string.h>
 
+struct RsEnv;
+
+/*
+ * Rows [0, n) of f (n x k, row-major) = sd * N(0, 1), row e drawn from
+ * stream stream0 + e of seed, so a model's start does not depend on the
+ * order or the threads it is trained with.  Checks for interrupts.
+ */
+extern void rs_init_factor_rows(float *f, int64_t n, int k, double sd,
+								uint64_t seed, uint64_t stream0,
+								const struct RsEnv *env);
+
+/* The longest row of a CSR matrix with n rows. */
+extern int64_t rs_max_row_length(const int64_t *ptr, int64_t n);
+
 /* BLAS threads: OpenBLAS keeps its own pool, which we size around our own. */
 extern int	rs_blas_get_threads(void);
 extern void rs_blas_set_threads(int threads);
@@ -54,7 +68,7 @@ extern bool rs_cholesky_solve(float *a, float *b, int k);
 
 /* a . b over n floats */
 static inline float
-rs_dot(const float *restrict a, const float *restrict b, int n)
+rs_vdot(const float *restrict a, const float *restrict b, int n)
 {
 	float		acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
 	float		s;
@@ -93,7 +107,7 @@ rs_symv(const float *restrict g, const float *restrict x, float *restrict y,
 		int k)
 {
 	for (int r = 0; r < k; r++)
-		y[r] = rs_dot(g + (size_t) r * k, x, k);
+		y[r] = rs_vdot(g + (size_t) r * k, x, k);
 }
 
 /*
@@ -134,7 +148,7 @@ rs_rows_dot_axpy(const float *restrict y, const int32_t *restrict idx, int n,
 			for (int o = 0; o < k; o += 16)
 				__builtin_prefetch(yp + o);
 		}
-		d = rs_dot(yj, v, k) + vb;
+		d = rs_vdot(yj, v, k) + vb;
 		c = (ca ? ca[j] : 0.0f) + cb[j] * d;
 		dots[j] = d;
 		rs_axpy(c, yj, acc, k);

@@ -72,6 +72,15 @@ rs_rng_below(RsRng *r, uint32_t n)
 	return (uint32_t) (((rs_rng_next(r) >> 32) * (uint64_t) n) >> 32);
 }
 
+/* Uniform integer in [0, n), n > 0, for n that may exceed 2^32. */
+static inline uint64_t
+rs_rng_below64(RsRng *r, uint64_t n)
+{
+	if (n <= UINT32_MAX)
+		return rs_rng_below(r, (uint32_t) n);
+	return rs_rng_next(r) % n;	/* modulo bias below 2^-32 */
+}
+
 /* Standard normal (Box-Muller, one value per call). */
 static inline double
 rs_rng_normal(RsRng *r)

@@ -56,6 +56,7 @@
  *-------------------------------------------------------------------------
  */
 #include "train.h"
+#include "linalg.h"
 #include "rng.h"
 
 #include <math.h>
@@ -82,34 +83,6 @@ typedef struct SvdEntry
 	int32_t		item;
 	float		value;
 } SvdEntry;
-
-/* Uniform in [0, n); above 2^32 the modulo bias is below 2^-32. */
-static inline uint64_t
-svd_below(RsRng *r, uint64_t n)
-{
-	if (n <= UINT32_MAX)
-		return rs_rng_below(r, (uint32_t) n);
-	return rs_rng_next(r) % n;
-}
-
-/*
- * Fill rows x k with init_std * N(0,1), row e from its own stream, so that
- * the same seed gives the same start however the data is ordered.
- */
-static void
-svd_init_factors(float *f, int32_t rows, int k, double init_std,
-				 uint64_t seed, uint64_t family)
-{
-	for (int32_t e = 0; e < rows; e++)
-	{
-		RsRng		r;
-		float	   *row = f + (size_t) e * k;
-
-		rs_rng_init(&r, seed, (family << 32) | (uint64_t) (uint32_t) e);
-		for (int c = 0; c < k; c++)
-			row[c] = (float) (init_std * rs_rng_normal(&r));
-	}
-}
 
 /*
  * Dot product with eight partial sums: breaks the dependency chain of one
@@ -232,7 +205,7 @@ svd_shuffle(int32_t *a, int32_t n, RsRng *shuffle)
 {
 	for (int32_t x = 0; x < n; x++)
 	{
-		int32_t		j = x + (int32_t) svd_below(shuffle, (uint64_t) (n - x));
+		int32_t		j = x + (int32_t) rs_rng_below64(shuffle, (uint64_t) (n - x));
 		int32_t		t = a[j];
 
 		a[j] = a[x];
@@ -251,7 +224,7 @@ svd_train_cell(SvdEntry *e, int64_t n, RsRng *shuffle, float mu,
 {
 	for (int64_t x = 0; x < n; x++)
 	{
-		uint64_t	j = (uint64_t) x + svd_below(shuffle, (uint64_t) (n - x));
+		uint64_t	j = (uint64_t) x + rs_rng_below64(shuffle, (uint64_t) (n - x));
 		SvdEntry	ent = e[j];
 		float	   *pu = P + (size_t) ent.user * k;
 		float	   *qi = Q + (size_t) ent.item * k;
@@ -316,10 +289,10 @@ rs_train_svd(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 													  p->iterations : 1));
 	out->n_loss = 0;
 
-	svd_init_factors(out->user_factors, m->n_users, k, p->init_std,
-					 p->seed, STREAM_USER_INIT);
-	svd_init_factors(out->item_factors, m->n_items, k, p->init_std,
-					 p->seed, STREAM_ITEM_INIT);
+	rs_init_factor_rows(out->user_factors, m->n_users, k, p->init_std,
+						p->seed, STREAM_USER_INIT << 32, env);
+	rs_init_factor_rows(out->item_factors, m->n_items, k, p->init_std,
+						p->seed, STREAM_ITEM_INIT << 32, env);
 
 	/*
 	 * Lay the ratings out cell by cell, in user-major order inside a cell.
