@@ -293,21 +293,8 @@ rs_train_als(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 	double		nnz = m->nnz > 0 ? (double) m->nnz : 1.0;
 	AlsSweep	s;
 
-	out->n_users = m->n_users;
-	out->n_items = m->n_items;
-	out->factors = k;
-	out->global_mean = m->mean;
-	out->user_bias = env->alloc(env->arg, sizeof(float) * (nu > 0 ? nu : 1));
-	out->item_bias = env->alloc(env->arg, sizeof(float) * (ni > 0 ? ni : 1));
-	out->user_factors = env->alloc(env->arg, sizeof(float) * nu * k);
-	out->item_factors = env->alloc(env->arg, sizeof(float) * ni * k);
-	out->loss = env->alloc(env->arg, sizeof(double) * (p->iterations > 0 ? p->iterations : 1));
-	out->n_loss = 0;
-
 	/* user streams 0..nu-1, item streams after them: never overlapping */
-	rs_init_factor_rows(out->user_factors, nu, k, p->init_std, p->seed, 0, env);
-	rs_init_factor_rows(out->item_factors, ni, k, p->init_std, p->seed,
-				 (uint64_t) nu, env);
+	rs_model_setup(out, m, p, env, m->mean, true, true, 0, (uint64_t) nu);
 	env->check_interrupts(env->arg);
 
 	maxdeg = rs_max_row_length(m->user_ptr, nu);

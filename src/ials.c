@@ -284,21 +284,8 @@ rs_train_ials(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 	double	   *loss;
 	IalsSweep	s;
 
-	out->n_users = m->n_users;
-	out->n_items = m->n_items;
-	out->factors = k;
-	out->global_mean = 0.0;
-	out->user_bias = NULL;
-	out->item_bias = NULL;
-	out->user_factors = env->alloc(env->arg, sizeof(float) * nu * k);
-	out->item_factors = env->alloc(env->arg, sizeof(float) * ni * k);
-	out->loss = env->alloc(env->arg, sizeof(double) * (p->iterations > 0 ? p->iterations : 1));
-	out->n_loss = 0;
-
 	/* user streams 0..nu-1, item streams after them: never overlapping */
-	rs_init_factor_rows(out->user_factors, nu, k, p->init_std, p->seed, 0, env);
-	rs_init_factor_rows(out->item_factors, ni, k, p->init_std, p->seed,
-				 (uint64_t) nu, env);
+	rs_model_setup(out, m, p, env, 0.0, false, false, 0, (uint64_t) nu);
 	env->check_interrupts(env->arg);
 
 	maxdeg = rs_max_row_length(m->user_ptr, nu);

@@ -113,3 +113,30 @@ rs_max_row_length(const int64_t *ptr, int64_t n)
 			m = ptr[e + 1] - ptr[e];
 	return m;
 }
+
+void
+rs_model_setup(RsModel *out, const RsMatrix *m, const RsParams *p,
+			   const RsEnv *env, double global_mean, bool user_bias,
+			   bool item_bias, uint64_t user_stream0, uint64_t item_stream0)
+{
+	int			k = p->factors;
+	size_t		nu = (size_t) m->n_users;
+	size_t		ni = (size_t) m->n_items;
+
+	out->n_users = m->n_users;
+	out->n_items = m->n_items;
+	out->factors = k;
+	out->global_mean = global_mean;
+	out->user_bias = user_bias ? env->alloc(env->arg, sizeof(float) * (nu > 0 ? nu : 1)) : NULL;
+	out->item_bias = item_bias ? env->alloc(env->arg, sizeof(float) * (ni > 0 ? ni : 1)) : NULL;
+	out->user_factors = env->alloc(env->arg, sizeof(float) * nu * k);
+	out->item_factors = env->alloc(env->arg, sizeof(float) * ni * k);
+	out->loss = env->alloc(env->arg,
+						   sizeof(double) * (size_t) (p->iterations > 0 ? p->iterations : 1));
+	out->n_loss = 0;
+
+	rs_init_factor_rows(out->user_factors, m->n_users, k, p->init_std,
+						p->seed, user_stream0, env);
+	rs_init_factor_rows(out->item_factors, m->n_items, k, p->init_std,
+						p->seed, item_stream0, env);
+}

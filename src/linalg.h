@@ -41,6 +41,20 @@ extern void rs_init_factor_rows(float *f, int64_t n, int k, double sd,
 /* The longest row of a CSR matrix with n rows. */
 extern int64_t rs_max_row_length(const int64_t *ptr, int64_t n);
 
+/*
+ * Sets up a factor model for m: sizes, global mean, zeroed biases (those
+ * asked for; the others NULL), room for one loss per iteration, and
+ * factors initialised by rs_init_factor_rows from the given first streams
+ * of users and of items.
+ */
+struct RsMatrix;
+struct RsModel;
+struct RsParams;
+extern void rs_model_setup(struct RsModel *out, const struct RsMatrix *m,
+						   const struct RsParams *p, const struct RsEnv *env,
+						   double global_mean, bool user_bias, bool item_bias,
+						   uint64_t user_stream0, uint64_t item_stream0);
+
 /* BLAS threads: OpenBLAS keeps its own pool, which we size around our own. */
 extern int	rs_blas_get_threads(void);
 extern void rs_blas_set_threads(int threads);

@@ -274,25 +274,8 @@ rs_train_svd(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 	int32_t    *iblock_order;
 	RsRng		shuffle;
 
-	out->n_users = m->n_users;
-	out->n_items = m->n_items;
-	out->factors = k;
-	out->global_mean = m->mean;
-	out->user_bias = env->alloc(env->arg, sizeof(float) * (size_t) m->n_users);
-	out->item_bias = env->alloc(env->arg, sizeof(float) * (size_t) m->n_items);
-	out->user_factors = env->alloc(env->arg,
-								   sizeof(float) * (size_t) m->n_users * k);
-	out->item_factors = env->alloc(env->arg,
-								   sizeof(float) * (size_t) m->n_items * k);
-	out->loss = env->alloc(env->arg,
-						   sizeof(double) * (size_t) (p->iterations > 0 ?
-													  p->iterations : 1));
-	out->n_loss = 0;
-
-	rs_init_factor_rows(out->user_factors, m->n_users, k, p->init_std,
-						p->seed, STREAM_USER_INIT << 32, env);
-	rs_init_factor_rows(out->item_factors, m->n_items, k, p->init_std,
-						p->seed, STREAM_ITEM_INIT << 32, env);
+	rs_model_setup(out, m, p, env, m->mean, true, true,
+				   STREAM_USER_INIT << 32, STREAM_ITEM_INIT << 32);
 
 	/*
 	 * Lay the ratings out cell by cell, in user-major order inside a cell.
