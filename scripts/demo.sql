@@ -159,7 +159,7 @@ ORDER BY t.taste <-> me.taste
 LIMIT 5;
 
 \echo 'A hand-made recommendation for user' :demo_user '- the unseen items whose'
-\echo 'embedding is closest to the user''s taste (trained models come next):'
+\echo 'embedding is closest to the user''s taste:'
 SELECT e.item_id, it.category, e.users,
        round((me.taste <=> e.embedding)::numeric, 4) AS cosine_distance
 FROM demo_item_embedding e
@@ -176,3 +176,45 @@ SELECT dims(recsys.sum(taste)) AS dims, round(norm(recsys.sum(taste))::numeric, 
        round(norm(recsys.avg(taste))::numeric, 4) AS norm_of_mean,
        count(*) AS users
 FROM demo_user_taste;
+
+-- Training ---------------------------------------------------------------------
+\echo
+\echo '== Training: matrix factorisation from the interaction table =='
+\echo 'Explicit ratings with ALS (a NOTICE per iteration with verbose):'
+SELECT model, version, algorithm, users, items, interactions, round(seconds::numeric, 2) AS seconds,
+       round(final_loss::numeric, 4) AS final_loss
+FROM recsys.train('demo_als', 'demo_interactions', 'user_id', 'item_id', 'rating', 'als',
+                  '{"factors": 16, "iterations": 8, "verbose": true}');
+\echo 'Implicit feedback (clicks) with iALS, and the popularity baseline:'
+SELECT model, version, algorithm, users, items, interactions, round(seconds::numeric, 2) AS seconds
+FROM recsys.train('demo_ials', 'demo_interactions', 'user_id', 'item_id', 'clicks', 'ials',
+                  '{"factors": 16}');
+SELECT model, version, algorithm, items FROM recsys.train('demo_pop', 'demo_interactions', 'user_id', 'item_id', NULL, 'popularity');
+\echo 'One model per region with the aggregate form:'
+SELECT (r).model, (r).users, (r).interactions
+FROM (SELECT recsys.fit('demo_region_' || u.region, i.user_id, i.item_id, i.rating,
+                        '{"algorithm": "als", "factors": 8}') AS r
+      FROM demo_interactions i JOIN demo_users u USING (user_id)
+      GROUP BY u.region) s
+ORDER BY 1;
+\echo 'The catalog (plain tables):'
+SELECT name, algorithm, active_version, user_key_type, item_key_type FROM recsys.models ORDER BY name;
+SELECT model, version, params->>'factors' AS factors, interactions, duplicates,
+       pg_size_pretty(memory_bytes) AS memory, cardinality(loss_history) AS iterations
+FROM recsys.model_versions ORDER BY model, version;
+
+\echo 'Predicted ratings for user' :demo_user '- its best-rated unseen items under ALS:'
+SELECT it.item_id, it.category, round(recsys.predict('demo_als', :demo_user, it.item_id)::numeric, 2) AS predicted_rating
+FROM demo_items it
+WHERE NOT EXISTS (SELECT 1 FROM demo_interactions x WHERE x.user_id = :demo_user AND x.item_id = it.item_id)
+ORDER BY recsys.predict('demo_als', :demo_user, it.item_id) DESC, it.item_id
+LIMIT 5;
+\echo 'The planted truth agrees: the true scores of those items vs the user''s average true score:'
+SELECT round(avg(recsys.synth_truth(:demo_user, item_id, 42)) FILTER (WHERE rk <= 5)::numeric, 2) AS top5_true_score,
+       round(avg(recsys.synth_truth(:demo_user, item_id, 42))::numeric, 2) AS all_items_true_score
+FROM (SELECT it.item_id, row_number() OVER (ORDER BY recsys.predict('demo_als', :demo_user, it.item_id) DESC) AS rk
+      FROM demo_items it) s;
+
+\echo 'Retraining adds a version and switches to it atomically:'
+SELECT model, version FROM recsys.retrain('demo_als');
+SELECT name, active_version FROM recsys.models WHERE name = 'demo_als';
