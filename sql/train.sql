@@ -105,6 +105,33 @@ WHERE a.model = 'tiny_als' AND b.model = 'tiny_fit';
 SELECT (r).model, (r).users, (r).interactions
 FROM (SELECT recsys.fit('tiny_by_item_' || i, u, i, r, '{"algorithm": "popularity"}') AS r
 	  FROM tiny GROUP BY i) s ORDER BY 1;
+-- a parallel plan (partial aggregates in workers, combined in the leader,
+-- the model stored when the query ends) gives the same model as a serial one
+CREATE TABLE fit_par AS
+SELECT (g % 500) AS u, (g * 7919) % 97 AS i, ((g * 31) % 9) / 2.0 + 0.5 AS r
+FROM generate_series(1, 60000) g;
+ANALYZE fit_par;
+SET max_parallel_workers_per_gather = 0;
+SELECT (r).users, (r).items, (r).interactions, (r).duplicates
+FROM (SELECT recsys.fit('fit_serial', u, i, r, '{"algorithm": "als", "factors": 4}') AS r FROM fit_par) s;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF)
+SELECT recsys.fit('fit_parallel', u, i, r, '{"algorithm": "als", "factors": 4}') FROM fit_par;
+SELECT (r).users, (r).items, (r).interactions, (r).duplicates
+FROM (SELECT recsys.fit('fit_parallel', u, i, r, '{"algorithm": "als", "factors": 4}') AS r FROM fit_par) s;
+RESET max_parallel_workers_per_gather;
+RESET min_parallel_table_scan_size;
+RESET parallel_tuple_cost;
+RESET parallel_setup_cost;
+SELECT count(*) AS items, max(abs(a.bias - b.bias)) AS bias_diff,
+	   max(a.factors <-> b.factors) AS factor_diff
+FROM recsys.item_factors a JOIN recsys.item_factors b USING (item_key)
+WHERE a.model = 'fit_serial' AND b.model = 'fit_parallel';
+SELECT name, active_version FROM recsys.models WHERE name LIKE 'fit_%' ORDER BY name;
+
 -- no rows: no model
 SELECT recsys.fit('nothing', u, i, r, '{"algorithm": "popularity"}') IS NULL AS no_model
 FROM tiny WHERE false;
