@@ -24,7 +24,8 @@ OBJS = \
 	src/ials.o \
 	src/svd.o \
 	src/bpr.o \
-	src/popularity.o
+	src/popularity.o \
+	src/serve.o
 
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
 
@@ -62,4 +63,4 @@ src/synth.o: src/synth_core.c src/synth_core.h
 # every object depends on the shared headers
 $(OBJS): src/recsys.h
 src/embedding.o src/embedding_agg.o src/distance.o src/catalog.o: src/embedding.h
-src/loader.o src/options.o src/catalog.o src/train.o: src/loader.h src/options.h src/catalog.h src/train.h
+src/loader.o src/options.o src/catalog.o src/train.o src/serve.o: src/loader.h src/options.h src/catalog.h src/train.h

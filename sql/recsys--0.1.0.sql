@@ -510,10 +510,12 @@ CREATE TABLE recsys.user_factors (
 	user_idx integer NOT NULL,
 	bias real,
 	factors recsys.embedding,
+	interactions integer NOT NULL,
+	seen integer[] NOT NULL,
 	PRIMARY KEY (model, version, user_key)
 );
 COMMENT ON TABLE recsys.user_factors IS
-	'one row per user and model version: the user''s key (as text), bias and latent factors';
+	'one row per user and model version: key (as text), bias, latent factors, and the item_idx of the items the user interacted with in training';
 
 CREATE TABLE recsys.item_factors (
 	model text NOT NULL,
@@ -522,6 +524,7 @@ CREATE TABLE recsys.item_factors (
 	item_idx integer NOT NULL,
 	bias real,
 	factors recsys.embedding,
+	interactions integer NOT NULL,
 	PRIMARY KEY (model, version, item_key)
 );
 COMMENT ON TABLE recsys.item_factors IS
@@ -664,3 +667,37 @@ $$;
 COMMENT ON FUNCTION recsys.schedule_retrain(text, text, text) IS
 	'schedules SELECT recsys.retrain(model) with pg_cron (job name recsys-retrain-<model> unless given); returns the job id';
 REVOKE ALL ON FUNCTION recsys.schedule_retrain(text, text, text) FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- 5. Serving: top-N recommendations
+------------------------------------------------------------------------------
+
+CREATE FUNCTION recsys.recommend(
+	model text,
+	"user" anyelement,
+	k integer DEFAULT 10,
+	exclude_seen boolean DEFAULT true)
+RETURNS TABLE (item anyelement, score double precision, rank integer)
+AS 'MODULE_PATHNAME', 'rs_recommend' LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION recsys.recommend(text, anyelement, integer, boolean) IS
+	'top-k items for a user under the model''s active version, best first; items come back in the type of the user argument';
+
+CREATE FUNCTION recsys.recommend(
+	model text,
+	"user" anyelement,
+	k integer,
+	exclude_seen boolean,
+	exclude anyarray)
+RETURNS TABLE (item anyelement, score double precision, rank integer)
+AS 'MODULE_PATHNAME', 'rs_recommend' LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION recsys.recommend(text, anyelement, integer, boolean, anyarray) IS
+	'top-k items for a user, never any of the items in exclude ("not interested", blocked, out of stock)';
+
+CREATE FUNCTION recsys.recommend_all(
+	model text,
+	k integer DEFAULT 10,
+	exclude_seen boolean DEFAULT true)
+RETURNS TABLE ("user" text, item text, score double precision, rank integer)
+AS 'MODULE_PATHNAME', 'rs_recommend_all' LANGUAGE C STABLE PARALLEL SAFE ROWS 100000;
+COMMENT ON FUNCTION recsys.recommend_all(text, integer, boolean) IS
+	'top-k items for every user of the model (blocked matrix multiply); user and item keys in their text form (cast them back, e.g. "user"::int)';

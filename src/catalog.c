@@ -238,22 +238,50 @@ float8_array(const double *v, int n)
 										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
+/* An int4[] built straight from a C array (no per-element Datums). */
+static Datum
+int4_array(const int32 *v, int n)
+{
+	Size		size = ARR_OVERHEAD_NONULLS(1) + sizeof(int32) * (Size) n;
+	ArrayType  *a = (ArrayType *) palloc0(size);
+
+	SET_VARSIZE(a, size);
+	a->ndim = 1;
+	a->dataoffset = 0;
+	a->elemtype = INT4OID;
+	ARR_DIMS(a)[0] = n;
+	ARR_LBOUND(a)[0] = 1;
+	if (n > 0)
+		memcpy(ARR_DATA_PTR(a), v, sizeof(int32) * n);
+	return PointerGetDatum(a);
+}
+
 /*
- * Stores one side (users or items) of a model: rows [begin, end) per
- * INSERT, with keys, dense index, bias and factors as arrays.
+ * Stores one side (users or items) of a model, STORE_CHUNK rows per
+ * INSERT, as arrays: key, dense index, bias, factors, number of
+ * interactions, and for users the dense indexes of the items they
+ * interacted with in training (the "seen" items serving excludes).  A
+ * chunk's seen lists are one flat array sliced per row, since CSR rows
+ * of consecutive users are contiguous.
  */
 static void
 store_entities(const char *model, int32 version, bool is_user,
 			   const RsKeyMap *keys, const float *bias, const float *factors,
-			   int nfactors, Oid emb_type)
+			   int nfactors, const int64 *ptr, const int32 *seen, Oid emb_type)
 {
 	const char *sql = is_user ?
-		"INSERT INTO recsys.user_factors (model, version, user_key, user_idx, bias, factors) "
-		"SELECT $1, $2, k, i, b, f FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::int4[]), pg_catalog.unnest($5::float4[]), pg_catalog.unnest($6)) AS u(k, i, b, f)" :
-		"INSERT INTO recsys.item_factors (model, version, item_key, item_idx, bias, factors) "
-		"SELECT $1, $2, k, i, b, f FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::int4[]), pg_catalog.unnest($5::float4[]), pg_catalog.unnest($6)) AS u(k, i, b, f)";
+		"INSERT INTO recsys.user_factors (model, version, user_key, user_idx, bias, factors, interactions, seen) "
+		"SELECT $1, $2, k, i, b, f, n, $8[o + 1 : o + n] "
+		"FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::int4[]), "
+		"pg_catalog.unnest($5::float4[]), pg_catalog.unnest($6), pg_catalog.unnest($7::int4[]), "
+		"pg_catalog.unnest($9::int4[])) AS u(k, i, b, f, n, o)" :
+		"INSERT INTO recsys.item_factors (model, version, item_key, item_idx, bias, factors, interactions) "
+		"SELECT $1, $2, k, i, b, f, n "
+		"FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::int4[]), "
+		"pg_catalog.unnest($5::float4[]), pg_catalog.unnest($6), pg_catalog.unnest($7::int4[])) AS u(k, i, b, f, n)";
 	Oid			emb_array = get_array_type(emb_type);
-	Oid			types[6] = {TEXTOID, INT4OID, TEXTARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID, emb_array};
+	Oid			types[9] = {TEXTOID, INT4OID, TEXTARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID,
+	emb_array, INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID};
 	int32		n = keys->n;
 	MemoryContext chunk_cxt = AllocSetContextCreate(CurrentMemoryContext,
 													"recsys store chunk",
@@ -265,22 +293,28 @@ store_entities(const char *model, int32 version, bool is_user,
 		int32		cnt = end - begin;
 		MemoryContext old = MemoryContextSwitchTo(chunk_cxt);
 		Datum	   *kd = palloc(sizeof(Datum) * cnt);
-		Datum	   *id = palloc(sizeof(Datum) * cnt);
+		float4	   *bv = palloc(sizeof(float4) * cnt);
 		Datum	   *bd = palloc(sizeof(Datum) * cnt);
 		bool	   *bnull = palloc(sizeof(bool) * cnt);
 		Datum	   *fd = palloc(sizeof(Datum) * cnt);
 		bool	   *fnull = palloc(sizeof(bool) * cnt);
+		int32	   *idx = palloc(sizeof(int32) * cnt);
+		int32	   *deg = palloc(sizeof(int32) * cnt);
+		int32	   *off = palloc(sizeof(int32) * cnt);
 		int			dims[1] = {cnt};
 		int			lbs[1] = {1};
-		Datum		values[6];
+		Datum		values[9];
 
 		for (int32 k = 0; k < cnt; k++)
 		{
 			int32		e = begin + k;
 
 			kd[k] = CStringGetTextDatum(rs_key_to_text(keys, e));
-			id[k] = Int32GetDatum(e);
-			bd[k] = Float4GetDatum(bias ? bias[e] : 0.0f);
+			idx[k] = e;
+			deg[k] = (int32) (ptr[e + 1] - ptr[e]);
+			off[k] = (int32) (ptr[e] - ptr[begin]);
+			bv[k] = bias ? bias[e] : 0.0f;
+			bd[k] = Float4GetDatum(bv[k]);
 			bnull[k] = (bias == NULL);
 			fnull[k] = (factors == NULL);
 			if (factors)
@@ -300,14 +334,17 @@ store_entities(const char *model, int32 version, bool is_user,
 		values[0] = CStringGetTextDatum(model);
 		values[1] = Int32GetDatum(version);
 		values[2] = PointerGetDatum(construct_array(kd, cnt, TEXTOID, -1, false, TYPALIGN_INT));
-		values[3] = PointerGetDatum(construct_array(id, cnt, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+		values[3] = int4_array(idx, cnt);
 		values[4] = PointerGetDatum(construct_md_array(bd, bnull, 1, dims, lbs, FLOAT4OID,
 													   sizeof(float4), true, TYPALIGN_INT));
 		values[5] = PointerGetDatum(construct_md_array(fd, fnull, 1, dims, lbs, emb_type,
 													   -1, false, TYPALIGN_INT));
+		values[6] = int4_array(deg, cnt);
+		values[7] = is_user ? int4_array(seen + ptr[begin], (int) (ptr[end] - ptr[begin])) : (Datum) 0;
+		values[8] = int4_array(off, cnt);
 		MemoryContextSwitchTo(old);
 
-		catalog_exec(sql, 6, types, values, NULL, false);
+		catalog_exec(sql, is_user ? 9 : 7, types, values, NULL, false);
 		MemoryContextReset(chunk_cxt);
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -415,9 +452,10 @@ rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
 	}
 
 	store_entities(def->name, version, true, &l->users, model->user_bias,
-				   model->user_factors, model->factors, emb_type);
+				   model->user_factors, model->factors, m->user_ptr, m->user_items,
+				   emb_type);
 	store_entities(def->name, version, false, &l->items, model->item_bias,
-				   model->item_factors, model->factors, emb_type);
+				   model->item_factors, model->factors, m->item_ptr, NULL, emb_type);
 
 	/* switch to it, record the time taken, and prune */
 	{
@@ -448,29 +486,58 @@ rs_drop_model(const char *name)
 				 1, types, values, NULL, false);
 }
 
-/*
- * The active version of a model, read with the caller's privileges (an
- * analyst needs SELECT on the catalog).  False if there is no such model.
+/* ----------------------------------------------------------------
+ *		Reading models back (predict and serving)
+ *
+ * These run on every recommendation, so their statements are prepared
+ * once per backend and kept.  They run with the caller's privileges: an
+ * analyst or application needs SELECT on the catalog tables.
+ * ----------------------------------------------------------------
  */
+
+static SPIPlanPtr
+kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+
+		if (p == NULL)
+			elog(ERROR, "preparing \"%s\" failed: %s", sql, SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		*plan = p;
+	}
+	return *plan;
+}
+
+static void
+run_plan(SPIPlanPtr plan, Datum *values, long count)
+{
+	int			rc = SPI_execute_plan(plan, values, NULL, true, count);
+
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading the recsys catalog failed: %s", SPI_result_code_string(rc));
+}
+
+/* The active version of a model.  False if there is no such model. */
 bool
 rs_active_model(const char *name, RsStoredModel *out)
 {
+	static SPIPlanPtr plan = NULL;
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(name)};
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
-	int			rc;
 	char	   *alg;
 
-	rc = SPI_execute_with_args("SELECT v.version, v.algorithm, v.global_mean, "
-							   "coalesce((v.params->>'factors')::int, 0) "
-							   "FROM recsys.models m JOIN recsys.model_versions v "
-							   "ON v.model = m.name AND v.version = m.active_version "
-							   "WHERE m.name = $1",
-							   1, types, values, NULL, true, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "reading model \"%s\" failed", name);
+	run_plan(kept_plan(&plan,
+					   "SELECT v.version, v.algorithm, v.global_mean, "
+					   "coalesce((v.params->>'factors')::int, 0), v.items "
+					   "FROM recsys.models m JOIN recsys.model_versions v "
+					   "ON v.model = m.name AND v.version = m.active_version "
+					   "WHERE m.name = $1", 1, types),
+			 values, 1);
 	if (SPI_processed == 0)
 		return false;
 	tup = SPI_tuptable->vals[0];
@@ -481,17 +548,22 @@ rs_active_model(const char *name, RsStoredModel *out)
 	out->algorithm = rs_algorithm_from_name(alg);
 	out->global_mean = DatumGetFloat8(SPI_getbinval(tup, desc, 3, &isnull));
 	out->factors = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+	out->n_items = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
 	return true;
 }
 
 /*
- * Bias and factors (palloc'd, NULL if the model has none) of one user or
- * item of a stored model version.  False if the key is not in the model.
+ * Bias, factors (NULL if the model has none) and, when seen is not NULL,
+ * the sorted item_idx the user interacted with, of one user or item of a
+ * stored version; all copied out with SPI_palloc.  False if the key is not
+ * in the model.
  */
-bool
-rs_fetch_entity(const RsStoredModel *sm, bool is_user, const char *key,
-				float *bias, float **factors)
+static bool
+fetch_entity(const RsStoredModel *sm, bool is_user, const char *key,
+			 float *bias, float **factors, int32 **seen, int32 *nseen)
 {
+	static SPIPlanPtr user_plan = NULL;
+	static SPIPlanPtr item_plan = NULL;
 	Oid			types[3] = {TEXTOID, INT4OID, TEXTOID};
 	Datum		values[3] = {CStringGetTextDatum(sm->name), Int32GetDatum(sm->version),
 	CStringGetTextDatum(key)};
@@ -499,16 +571,17 @@ rs_fetch_entity(const RsStoredModel *sm, bool is_user, const char *key,
 	TupleDesc	desc;
 	bool		isnull;
 	Datum		d;
-	int			rc;
 
-	rc = SPI_execute_with_args(is_user ?
-							   "SELECT bias, factors FROM recsys.user_factors "
-							   "WHERE model = $1 AND version = $2 AND user_key = $3" :
-							   "SELECT bias, factors FROM recsys.item_factors "
-							   "WHERE model = $1 AND version = $2 AND item_key = $3",
-							   3, types, values, NULL, true, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "reading model \"%s\" failed", sm->name);
+	if (is_user)
+		run_plan(kept_plan(&user_plan,
+						   "SELECT bias, factors, seen FROM recsys.user_factors "
+						   "WHERE model = $1 AND version = $2 AND user_key = $3", 3, types),
+				 values, 1);
+	else
+		run_plan(kept_plan(&item_plan,
+						   "SELECT bias, factors, NULL::int4[] FROM recsys.item_factors "
+						   "WHERE model = $1 AND version = $2 AND item_key = $3", 3, types),
+				 values, 1);
 	if (SPI_processed == 0)
 		return false;
 	tup = SPI_tuptable->vals[0];
@@ -525,5 +598,109 @@ rs_fetch_entity(const RsStoredModel *sm, bool is_user, const char *key,
 		*factors = SPI_palloc(sizeof(float) * e->dim);
 		memcpy(*factors, e->x, sizeof(float) * e->dim);
 	}
+	if (seen)
+	{
+		ArrayType  *a;
+
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		*nseen = 0;
+		*seen = NULL;
+		if (!isnull)
+		{
+			a = DatumGetArrayTypeP(d);
+			*nseen = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+			*seen = SPI_palloc(sizeof(int32) * Max(*nseen, 1));
+			memcpy(*seen, ARR_DATA_PTR(a), sizeof(int32) * *nseen);
+		}
+	}
 	return true;
+}
+
+bool
+rs_fetch_entity(const RsStoredModel *sm, bool is_user, const char *key,
+				float *bias, float **factors)
+{
+	return fetch_entity(sm, is_user, key, bias, factors, NULL, NULL);
+}
+
+bool
+rs_fetch_user(const RsStoredModel *sm, const char *key, float *bias,
+			  float **factors, int32 **seen, int32 *nseen)
+{
+	return fetch_entity(sm, true, key, bias, factors, seen, nseen);
+}
+
+/*
+ * Every item of a stored version, in item_idx order, into arrays allocated
+ * in cxt: keys, biases (NULL if the model has none), factors (n x k, NULL
+ * if none), and interaction counts.
+ */
+void
+rs_load_items(const RsStoredModel *sm, MemoryContext cxt, char ***keys,
+			  float **bias, float **factors, int32 **degree)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		values[2] = {CStringGetTextDatum(sm->name), Int32GetDatum(sm->version)};
+	int32		n = sm->n_items;
+	int			k = sm->factors;
+	bool		have_bias = false;
+	bool		have_factors = false;
+	MemoryContext old;
+
+	run_plan(kept_plan(&plan,
+					   "SELECT item_idx, item_key, bias, factors, interactions "
+					   "FROM recsys.item_factors WHERE model = $1 AND version = $2 "
+					   "ORDER BY item_idx", 2, types),
+			 values, 0);
+	if ((int64) SPI_processed != n)
+		elog(ERROR, "model \"%s\" version %d has " UINT64_FORMAT " item rows, expected %d",
+			 sm->name, sm->version, SPI_processed, n);
+
+	old = MemoryContextSwitchTo(cxt);
+	*keys = palloc(sizeof(char *) * Max(n, 1));
+	*bias = palloc0(sizeof(float) * Max(n, 1));
+	*factors = k > 0 ? palloc0(sizeof(float) * (Size) n * k) : NULL;
+	*degree = palloc(sizeof(int32) * Max(n, 1));
+	for (int32 i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		d;
+
+		if (DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull)) != i)
+			elog(ERROR, "model \"%s\" version %d: item rows are not numbered 0..%d",
+				 sm->name, sm->version, n - 1);
+		(*keys)[i] = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		if (!isnull)
+		{
+			(*bias)[i] = DatumGetFloat4(d);
+			have_bias = true;
+		}
+		d = SPI_getbinval(tup, desc, 4, &isnull);
+		if (!isnull && *factors)
+		{
+			Embedding  *e = DatumGetEmbedding(d);
+
+			if (e->dim != k)
+				elog(ERROR, "model \"%s\": item %d has %d factors, expected %d",
+					 sm->name, i, e->dim, k);
+			memcpy(*factors + (Size) i * k, e->x, sizeof(float) * k);
+			have_factors = true;
+		}
+		(*degree)[i] = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
+	}
+	if (!have_bias)
+	{
+		pfree(*bias);
+		*bias = NULL;
+	}
+	if (!have_factors && *factors)
+	{
+		pfree(*factors);
+		*factors = NULL;
+	}
+	MemoryContextSwitchTo(old);
 }

@@ -63,6 +63,7 @@ typedef struct RsStoredModel
 	RsAlgorithm algorithm;
 	double		global_mean;
 	int			factors;
+	int32		n_items;
 } RsStoredModel;
 
 /* catalog.c */
@@ -79,5 +80,9 @@ extern void rs_drop_model(const char *name);
 extern bool rs_active_model(const char *name, RsStoredModel *out);
 extern bool rs_fetch_entity(const RsStoredModel *sm, bool is_user,
 							const char *key, float *bias, float **factors);
+extern bool rs_fetch_user(const RsStoredModel *sm, const char *key, float *bias,
+						  float **factors, int32 **seen, int32 *nseen);
+extern void rs_load_items(const RsStoredModel *sm, MemoryContext cxt, char ***keys,
+						  float **bias, float **factors, int32 **degree);
 
 #endif							/* RECSYS_CATALOG_H */
