@@ -1,0 +1,189 @@
+#!/bin/bash
+# Training through SQL at MovieLens-20M scale, against the NumPy/SciPy peer
+# on the same rows in the same run.
+#
+#   bash test/bench/train.sh            (as root, like scripts/test.sh)
+#
+# Builds and installs recsys from this tree (scripts/lib.sh: a copy of the
+# tree, make as `postgres`, make install under /tmp/recsys-build.lock),
+# starts a throwaway cluster as `postgres` on a unix socket in a fresh /tmp
+# directory (first free port from 55490), and then:
+#
+#  1. CREATE UNLOGGED TABLE ml AS SELECT user_id, item_id, rating, clicks
+#     FROM recsys.synth_interactions(138000, 27000, 20000000, 42);
+#     VACUUM ANALYZE ml                                  (timed, "generate")
+#  2. recsys.train(..., 'popularity'): read the table, build the compact
+#     matrix, store 27k rows                                 (timed, "load")
+#  3. recsys.train 'als' on rating and 'ials' on clicks, 64 factors,
+#     ITERATIONS iterations, verbose, 2 threads; seconds per iteration is
+#     the median difference between consecutive "iteration N, loss L, T s"
+#     NOTICE timestamps; peak memory is model_versions.memory_bytes (the
+#     training context) and the backend's VmHWM (/proc/self/status via
+#     pg_read_file, one fresh backend per training).
+#  4. The peer: test/bench/train_ref_from_copy.py exports the same rows by
+#     binary COPY, builds the CSR matrices and runs test/ref/mfref.py's
+#     ALS/iALS (warm-started CG, 3 steps, float32, recsys' defaults from
+#     src/options.c), REF_ITERATIONS iterations each.
+#
+# Prints one table (metric | recsys | NumPy/SciPy | ratio | target) with
+# the machine and the date.  Ratio is NumPy/SciPy over recsys: above 1
+# means recsys is faster or smaller.  The cluster runs with fsync off,
+# synchronous_commit off and an unlogged table: this measures training, not
+# durability.  Environment: ITERATIONS (4), REF_ITERATIONS (2), THREADS (2),
+# FACTORS (64), USERS/ITEMS/ROWS (the shape, for a quick try), SKIP_BUILD=1 (use the installed recsys), KEEP=1 (leave the
+# cluster directory in place).  Takes about 10 minutes on 2 cores.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+# shellcheck disable=SC1091  # scripts/lib.sh
+. "$root/scripts/lib.sh"
+
+iters=${ITERATIONS:-4}
+ref_iters=${REF_ITERATIONS:-2}
+threads=${THREADS:-2}
+factors=${FACTORS:-64}
+# the data set's shape; smaller values only to try the script quickly
+n_users=${USERS:-138000}
+n_items=${ITEMS:-27000}
+n_rows=${ROWS:-20000000}
+py=/usr/bin/python3
+
+work=
+datadir=
+cleanup() {
+	local rc=$?
+	[ -n "$datadir" ] && rs_cluster_stop "$datadir"
+	if [ -n "$work" ]; then
+		if [ "${KEEP:-0}" = 1 ]; then
+			rs_log "kept $work"
+		else
+			rm -rf "$work"
+		fi
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+rs_install_deps
+if ! "$py" -c 'import numpy, scipy' 2>/dev/null; then
+	rs_die "$py with numpy and scipy is needed (python3-numpy python3-scipy)"
+fi
+
+work=$(rs_mktemp recsys-bench-train)
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+	rs_log "building recsys"
+	rs_copy_tree "$root" "$work/src"
+	rs_make "$work/src" -s >/dev/null
+	rs_make_install "$work/src" -s >/dev/null
+fi
+so_sum=$(rs_installed_checksum)
+
+port=$(rs_free_port 55490 55499)
+datadir=$work/data
+sockdir=$work
+rs_log "starting a cluster in $datadir, port $port"
+rs_cluster_init "$datadir" "$sockdir" "$port"
+rs_as_user tee -a "$datadir/postgresql.conf" >/dev/null <<EOF
+# benchmark settings (not durable: fsync is off, see rs_cluster_init)
+shared_buffers = 1GB
+max_wal_size = 20GB
+checkpoint_timeout = 30min
+work_mem = 64MB
+maintenance_work_mem = 512MB
+EOF
+rs_cluster_start "$datadir" "$work/server.log"
+
+PSQL=("$RS_PG_BIN/psql" -h "$sockdir" -p "$port" -U postgres -d postgres)
+# q SQL — run SQL in a fresh session as `postgres`, unaligned, no headers
+q() { (cd / && rs_as_user "${PSQL[@]}" -X -q -A -t -v ON_ERROR_STOP=1 -c "$1" </dev/null); }
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", b - a}'; }
+
+q "CREATE EXTENSION recsys" >/dev/null
+
+rs_log "generating $n_rows interactions"
+t0=$(now)
+q "CREATE UNLOGGED TABLE ml AS SELECT user_id, item_id, rating, clicks
+   FROM recsys.synth_interactions($n_users, $n_items, $n_rows, 42)" >/dev/null
+q "VACUUM ANALYZE ml" >/dev/null
+gen_s=$(secs "$t0" "$(now)")
+shape=$(q "SELECT count(*) || ' rows, ' || count(DISTINCT user_id) || ' users, '
+             || count(DISTINCT item_id) || ' items, ' || pg_size_pretty(pg_table_size('ml'))
+           FROM ml")
+rs_log "generated in $gen_s s: $shape"
+
+rs_log "load (popularity)"
+t0=$(now)
+q "SELECT * FROM recsys.train('pop', 'ml', 'user_id', 'item_id', NULL, 'popularity')" >/dev/null
+load_s=$(secs "$t0" "$(now)")
+load_in=$(q "SELECT round(seconds::numeric, 2) FROM recsys.model_versions
+             WHERE model = 'pop' ORDER BY version DESC LIMIT 1" 2>/dev/null || echo '?')
+rs_log "load: $load_s s (train() reports $load_in s)"
+
+# train ALGO RATING_COL — sets spi (median s/iteration), total, mem, hwm
+train() {
+	local algo=$1 col=$2 out
+	out=$(q "SET client_min_messages = notice;
+		SELECT 'total ' || seconds FROM recsys.train('$algo', 'ml', 'user_id', 'item_id', '$col', '$algo',
+			'{\"factors\": $factors, \"iterations\": $iters, \"verbose\": true, \"threads\": $threads}');
+		SELECT 'memory ' || memory_bytes FROM recsys.model_versions
+			WHERE model = '$algo' ORDER BY version DESC LIMIT 1;
+		SELECT 'hwm ' || (regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s*(\d+) kB'))[1]::bigint * 1024;" 2>&1) \
+		|| { printf '%s\n' "$out" >&2; rs_die "training $algo failed"; }
+	printf '%s\n' "$out" | grep 'iteration' | sed 's/^/    /' >&2
+	spi=$(printf '%s\n' "$out" | sed -n 's/.*iteration \([0-9]*\), loss .*, \([0-9.]*\) s$/\2/p' \
+		| awk 'NR > 1 {d[n++] = $1 - prev} {prev = $1}
+			END {if (n == 0) {print "nan"; exit}
+				for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (d[j] < d[i]) {t = d[i]; d[i] = d[j]; d[j] = t}
+				printf "%.3f", (n % 2) ? d[int(n / 2)] : (d[n / 2 - 1] + d[n / 2]) / 2}')
+	total=$(printf '%s\n' "$out" | awk '$1 == "total" {printf "%.1f", $2}')
+	mem=$(printf '%s\n' "$out" | awk '$1 == "memory" {print $2}')
+	hwm=$(printf '%s\n' "$out" | awk '$1 == "hwm" {print $2}')
+}
+
+rs_log "als ($iters iterations)"
+train als rating
+als_spi=$spi als_total=$total als_mem=$mem als_hwm=$hwm
+rs_log "ials ($iters iterations)"
+train ials clicks
+ials_spi=$spi ials_total=$total ials_mem=$mem ials_hwm=$hwm
+
+rs_log "NumPy/SciPy peer ($ref_iters iterations each)"
+ref_out=$("$py" "$here/train_ref_from_copy.py" --table ml --iterations "$ref_iters" \
+	--factors "$factors" -- "${PSQL[@]}")
+ref() { printf '%s\n' "$ref_out" | awk -v k="$1" '$1 == k {print $2}'; }
+r_load=$(ref load_seconds)
+r_als=$(ref als_seconds_per_iteration)
+r_ials=$(ref ials_seconds_per_iteration)
+r_rss=$(ref peak_rss_bytes)
+
+[ "$(rs_installed_checksum)" = "$so_sum" ] \
+	|| rs_warn "recsys.so was reinstalled by someone else during the run: numbers may mix two builds"
+
+gib() { awk -v b="$1" 'BEGIN {if (b == "") print "-"; else if (b >= 1073741824) printf "%.2f GiB", b / 1073741824; else printf "%.0f MiB", b / 1048576}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || a + 0 == 0) print "-"; else printf "%.1fx", b / a}'; }
+row() { printf '| %-38s | %12s | %12s | %7s | %-9s |\n' "$@"; }
+
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+echo
+echo "recsys training benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), recsys $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "data: recsys.synth_interactions($n_users, $n_items, $n_rows, 42): $shape; generated + VACUUM ANALYZE in $gen_s s"
+echo "k=$factors, CG 3 steps, recsys defaults; recsys $threads threads, $iters iterations; NumPy/SciPy $ref_iters iterations"
+echo "(fsync off, unlogged table; ratio = NumPy/SciPy / recsys)"
+echo
+row metric recsys NumPy/SciPy ratio target
+row "$(printf '%.38s' -------------------------------------------)" ------------ ------------ ------- ---------
+row "load s (train popularity / COPY+CSR)" "$load_s" "$r_load" "$(ratio "$load_s" "$r_load")" "<= 10"
+row "als s/iteration" "$als_spi" "$r_als" "$(ratio "$als_spi" "$r_als")" "<= 2.0"
+row "ials s/iteration" "$ials_spi" "$r_ials" "$(ratio "$ials_spi" "$r_ials")" "<= 1.0"
+row "peak memory, als (VmHWM / peer RSS)" "$(gib "$als_hwm")" "$(gib "$r_rss")" "$(ratio "$als_hwm" "$r_rss")" "<= 2 GiB"
+row "peak memory, ials (VmHWM / peer RSS)" "$(gib "$ials_hwm")" "$(gib "$r_rss")" "$(ratio "$ials_hwm" "$r_rss")" "<= 2 GiB"
+row "training context, als (memory_bytes)" "$(gib "$als_mem")" "-" "-" ""
+row "training context, ials (memory_bytes)" "$(gib "$ials_mem")" "-" "-" ""
+row "als total s ($iters iterations, with load)" "$als_total" "-" "-" ""
+row "ials total s ($iters iterations, with load)" "$ials_total" "-" "-" ""
+echo
+echo "Peer peak RSS is the whole process (COPY buffer, both CSR pairs, both algorithms)."
