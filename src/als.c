@@ -138,7 +138,7 @@ solve_cholesky(const AlsSweep *s, int64_t e, float *ws, float *sv)
  * p, Ap.  sv receives s_j = a_j.x for the final x (tracked); tv is scratch
  * for n floats, yg for the n gathered rows.
  */
-static void
+RS_SIMD_CLONES static void
 solve_cg(const AlsSweep *s, int64_t e, float *ws, float *sv, float *tv,
 		 float *yg)
 {
@@ -203,7 +203,7 @@ solve_cg(const AlsSweep *s, int64_t e, float *ws, float *sv, float *tv,
 	s->xb[e] = x[k];
 }
 
-static void
+RS_SIMD_CLONES static void
 sweep_range(void *ctx, int64_t begin, int64_t end, int thread)
 {
 	const AlsSweep *s = (const AlsSweep *) ctx;

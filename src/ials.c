@@ -117,7 +117,7 @@ solve_cholesky(const IalsSweep *s, int64_t e, float *ws, float *sv)
  * are scratch for n and 2 n floats; yg receives the n rows y_j, gathered
  * by the first pass for the CG steps.
  */
-static void
+RS_SIMD_CLONES static void
 solve_cg(const IalsSweep *s, int64_t e, float *ws, float *sv, float *tv,
 		 float *wv, float *yg)
 {
@@ -181,7 +181,7 @@ solve_cg(const IalsSweep *s, int64_t e, float *ws, float *sv, float *tv,
 	}
 }
 
-static void
+RS_SIMD_CLONES static void
 sweep_range(void *ctx, int64_t begin, int64_t end, int thread)
 {
 	const IalsSweep *s = (const IalsSweep *) ctx;

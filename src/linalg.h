@@ -80,8 +80,20 @@ extern void rs_syrk_upper(const float *a, int n, int k, int lda, float beta,
  */
 extern bool rs_cholesky_solve(float *a, float *b, int k);
 
+/*
+ * The inline kernels must be inlined into their callers, including the
+ * target_clones copies: GCC does not inline a function built for one
+ * instruction set into one built for another unless told to, and a call
+ * per row costs more than the row.
+ */
+#if defined(__GNUC__)
+#define RS_KERNEL static inline __attribute__((always_inline))
+#else
+#define RS_KERNEL static inline
+#endif
+
 /* a . b over n floats */
-static inline float
+RS_KERNEL float
 rs_vdot(const float *restrict a, const float *restrict b, int n)
 {
 	float		acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -103,7 +115,7 @@ rs_vdot(const float *restrict a, const float *restrict b, int n)
  * as rs_dot: at -O2 gcc vectorises a fixed-size block, not a loop of
  * unknown length that would need an epilogue.
  */
-static inline void
+RS_KERNEL void
 rs_axpy(float alpha, const float *restrict x, float *restrict y, int n)
 {
 	int			j = 0;
@@ -116,13 +128,185 @@ rs_axpy(float alpha, const float *restrict x, float *restrict y, int n)
 }
 
 /* y = G x for the k x k full symmetric G */
-static inline void
+RS_KERNEL void
 rs_symv(const float *restrict g, const float *restrict x, float *restrict y,
 		int k)
 {
 	for (int r = 0; r < k; r++)
 		y[r] = rs_vdot(g + (size_t) r * k, x, k);
 }
+
+/*
+ * For the functions that run the row kernels: PostgreSQL builds
+ * extensions for baseline x86-64 (SSE2, no FMA), which leaves half of an
+ * AVX2 machine's arithmetic unused in exactly the loops that dominate
+ * training.  GCC's target_clones compiles such a function twice and picks
+ * the AVX2+FMA copy at load time when the CPU has it.  The clones may
+ * round differently (FMA), so a model is reproducible for a given seed,
+ * thread count and CPU type.  Clang (which PGXS uses only for the JIT
+ * bitcode) and other architectures get the plain function.
+ */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define RS_SIMD_CLONES __attribute__((target_clones("fma", "default")))
+#else
+#define RS_SIMD_CLONES
+#endif
+
+/*
+ * Eight floats as one value, for the row kernels below.  GCC and Clang map
+ * it to one AVX register when the function is compiled for AVX, to two SSE
+ * registers otherwise.  aligned(4) because factor rows are only float
+ * aligned (a dereference is then an unaligned load), may_alias because it
+ * reads float arrays.  Values of this type are never passed to or returned
+ * from functions, whose ABI for 32-byte vectors differs with and without
+ * AVX: hence the macros.
+ */
+typedef float rs_f8 __attribute__((vector_size(32), aligned(4), may_alias));
+
+#define RS_LOAD8(p)		(*(const rs_f8 *) (p))
+#define RS_STORE8(p, v) (*(rs_f8 *) (p) = (v))
+#define RS_HSUM8(a) \
+	((((a)[0] + (a)[4]) + ((a)[1] + (a)[5])) + \
+	 (((a)[2] + (a)[6]) + ((a)[3] + (a)[7])))
+
+/* row j of y: y + idx[j] * k, or y + j * k when idx is NULL */
+#define RS_ROW(y, idx, j, k) \
+	((idx) ? (y) + (size_t) (idx)[j] * (k) : (y) + (size_t) (j) * (k))
+
+/*
+ * y_j . v for one row: one vector accumulator over the 8-float chunks,
+ * then the remaining k % 8 terms.  rs_rows_dots computes four rows at a
+ * time with exactly this order per row, so a row's dot product does not
+ * depend on which group it falls in.
+ */
+RS_KERNEL float
+rs_row_dot(const float *restrict yj, const float *restrict v, int k)
+{
+	rs_f8		a = {0, 0, 0, 0, 0, 0, 0, 0};
+	int			k8 = k & ~7;
+	float		s;
+
+	for (int o = 0; o < k8; o += 8)
+		a += RS_LOAD8(yj + o) * RS_LOAD8(v + o);
+	s = RS_HSUM8(a);
+	for (int o = k8; o < k; o++)
+		s += yj[o] * v[o];
+	return s;
+}
+
+/*
+ * dots[j] = y_j . v + vb for n rows.  Four rows at once: four independent
+ * accumulator chains keep the FMA units busy where one row's chain would
+ * wait on its own latency, and each chunk of v is loaded once for four
+ * rows.
+ */
+RS_KERNEL void
+rs_rows_dots(const float *restrict y, const int32_t *restrict idx, int n,
+			 int k, const float *restrict v, float vb, float *restrict dots)
+{
+	int			k8 = k & ~7;
+	int			j = 0;
+
+	for (; j + 4 <= n; j += 4)
+	{
+		const float *y0 = RS_ROW(y, idx, j, k);
+		const float *y1 = RS_ROW(y, idx, j + 1, k);
+		const float *y2 = RS_ROW(y, idx, j + 2, k);
+		const float *y3 = RS_ROW(y, idx, j + 3, k);
+		rs_f8		a0 = {0, 0, 0, 0, 0, 0, 0, 0};
+		rs_f8		a1 = a0;
+		rs_f8		a2 = a0;
+		rs_f8		a3 = a0;
+		float		s0,
+					s1,
+					s2,
+					s3;
+
+		for (int o = 0; o < k8; o += 8)
+		{
+			rs_f8		vo = RS_LOAD8(v + o);
+
+			a0 += RS_LOAD8(y0 + o) * vo;
+			a1 += RS_LOAD8(y1 + o) * vo;
+			a2 += RS_LOAD8(y2 + o) * vo;
+			a3 += RS_LOAD8(y3 + o) * vo;
+		}
+		s0 = RS_HSUM8(a0);
+		s1 = RS_HSUM8(a1);
+		s2 = RS_HSUM8(a2);
+		s3 = RS_HSUM8(a3);
+		for (int o = k8; o < k; o++)
+		{
+			s0 += y0[o] * v[o];
+			s1 += y1[o] * v[o];
+			s2 += y2[o] * v[o];
+			s3 += y3[o] * v[o];
+		}
+		dots[j] = s0 + vb;
+		dots[j + 1] = s1 + vb;
+		dots[j + 2] = s2 + vb;
+		dots[j + 3] = s3 + vb;
+	}
+	for (; j < n; j++)
+		dots[j] = rs_row_dot(RS_ROW(y, idx, j, k), v, k) + vb;
+}
+
+/*
+ * acc += sum_j c[j] y_j for n rows (a short block, so the rows are still
+ * in L1 from the dot products).  Column-block outer, rows inner: 32
+ * floats of acc stay in registers across all n rows instead of being
+ * loaded and stored once per row.  Each element of acc adds its terms in
+ * row order whatever the grouping, so the result is the same bits as a
+ * plain row-by-row axpy (FMA contraction aside).
+ */
+RS_KERNEL void
+rs_rows_axpy(const float *restrict y, const int32_t *restrict idx, int n,
+			 int k, const float *restrict c, float *restrict acc)
+{
+	int			o = 0;
+
+	for (; o + 32 <= k; o += 32)
+	{
+		rs_f8		a0 = RS_LOAD8(acc + o);
+		rs_f8		a1 = RS_LOAD8(acc + o + 8);
+		rs_f8		a2 = RS_LOAD8(acc + o + 16);
+		rs_f8		a3 = RS_LOAD8(acc + o + 24);
+
+		for (int j = 0; j < n; j++)
+		{
+			const float *yj = RS_ROW(y, idx, j, k) + o;
+			float		cj = c[j];
+
+			a0 += cj * RS_LOAD8(yj);
+			a1 += cj * RS_LOAD8(yj + 8);
+			a2 += cj * RS_LOAD8(yj + 16);
+			a3 += cj * RS_LOAD8(yj + 24);
+		}
+		RS_STORE8(acc + o, a0);
+		RS_STORE8(acc + o + 8, a1);
+		RS_STORE8(acc + o + 16, a2);
+		RS_STORE8(acc + o + 24, a3);
+	}
+	for (; o + 8 <= k; o += 8)
+	{
+		rs_f8		a0 = RS_LOAD8(acc + o);
+
+		for (int j = 0; j < n; j++)
+			a0 += c[j] * RS_LOAD8(RS_ROW(y, idx, j, k) + o);
+		RS_STORE8(acc + o, a0);
+	}
+	for (; o < k; o++)
+	{
+		float		a0 = acc[o];
+
+		for (int j = 0; j < n; j++)
+			a0 += c[j] * RS_ROW(y, idx, j, k)[o];
+		acc[o] = a0;
+	}
+}
+
+/* rows per block of rs_rows_dot_axpy: 16 rows of k = 64 are 4 kB, in L1 */
+#define RS_ROW_BLOCK	16
 
 /*
  * The inner loop of every CG solve: for the n rows y_j (y_j = y + idx[j] * k,
@@ -135,40 +319,45 @@ rs_symv(const float *restrict g, const float *restrict x, float *restrict y,
  * over the same rows read one contiguous block instead of scattered rows of
  * a factor matrix far larger than the cache.
  *
- * One row at a time: a version taking four rows per step (four independent
- * dot products, acc loaded once per four rows) measured 2x slower with
- * gcc 12, which kept its partial sums on the stack.
+ * In blocks of RS_ROW_BLOCK rows: the dot products of a block, then its
+ * axpy while the rows are still in L1.  The rows of the next block are
+ * prefetched during this one: the scattered rows are the slow part.
  */
-static inline void
+RS_KERNEL void
 rs_rows_dot_axpy(const float *restrict y, const int32_t *restrict idx, int n,
 				 int k, const float *restrict v, float vb,
 				 const float *restrict ca, const float *restrict cb,
 				 float *restrict dots, float *restrict acc,
 				 float *restrict accb, float *restrict gather)
 {
+	float		c[RS_ROW_BLOCK];
 	float		cbias = 0.0f;
 
-	for (int j = 0; j < n; j++)
+	for (int j0 = 0; j0 < n; j0 += RS_ROW_BLOCK)
 	{
-		const float *yj = idx ? y + (size_t) idx[j] * k : y + (size_t) j * k;
-		float		d;
-		float		c;
+		int			nb = n - j0 < RS_ROW_BLOCK ? n - j0 : RS_ROW_BLOCK;
+		const int32_t *bidx = idx ? idx + j0 : NULL;
+		const float *by = idx ? y : y + (size_t) j0 * k;
 
-		/* the scattered rows are the slow part: ask for one well ahead */
-		if (idx && j + 4 < n)
+		if (idx)
 		{
-			const float *yp = y + (size_t) idx[j + 4] * k;
+			int			pend = j0 + 2 * RS_ROW_BLOCK < n ? j0 + 2 * RS_ROW_BLOCK : n;
 
-			for (int o = 0; o < k; o += 16)
-				__builtin_prefetch(yp + o);
+			for (int j = j0 + RS_ROW_BLOCK; j < pend; j++)
+				for (int o = 0; o < k; o += 16)
+					__builtin_prefetch(y + (size_t) idx[j] * k + o);
 		}
-		d = rs_vdot(yj, v, k) + vb;
-		c = (ca ? ca[j] : 0.0f) + cb[j] * d;
-		dots[j] = d;
-		rs_axpy(c, yj, acc, k);
-		cbias += c;
+		rs_rows_dots(by, bidx, nb, k, v, vb, dots + j0);
+		for (int j = 0; j < nb; j++)
+		{
+			c[j] = (ca ? ca[j0 + j] : 0.0f) + cb[j0 + j] * dots[j0 + j];
+			cbias += c[j];
+		}
+		rs_rows_axpy(by, bidx, nb, k, c, acc);
 		if (gather)
-			memcpy(gather + (size_t) j * k, yj, sizeof(float) * k);
+			for (int j = 0; j < nb; j++)
+				memcpy(gather + (size_t) (j0 + j) * k,
+					   RS_ROW(by, bidx, j, k), sizeof(float) * k);
 	}
 	if (accb)
 		*accb += cbias;
@@ -179,7 +368,7 @@ rs_rows_dot_axpy(const float *restrict y, const int32_t *restrict idx, int n,
  * from the diagonal on).  rs_mirror_upper() completes the lower half once
  * all updates are in.
  */
-static inline void
+RS_KERNEL void
 rs_syr_upper(float *restrict g, float w, const float *restrict a, int k)
 {
 	for (int r = 0; r < k; r++)
