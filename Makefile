@@ -53,6 +53,14 @@ endif
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# The training cores are plain C (no PostgreSQL headers, see src/train.h).
+# PostgreSQL's -fwrapv and -fno-strict-aliasing, which its own code needs,
+# stop gcc from vectorising their loops (measured: ials 4x slower), so
+# they are turned back off for these files only.
+CORE_OBJS = src/als.o src/ials.o src/svd.o src/bpr.o src/popularity.o \
+	src/linalg.o src/parallel.o
+$(CORE_OBJS): CFLAGS += -fno-wrapv -fstrict-aliasing
+
 # The distance kernels are plain loops; let gcc vectorise their float
 # reductions (reassociation is harmless for distances).
 src/distance.o: CFLAGS += -O3 -ftree-vectorize -fassociative-math -fno-signed-zeros -fno-trapping-math
