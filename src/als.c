@@ -53,6 +53,7 @@
 
 #include <string.h>
 
+/* a block of entities between two interrupt checks, per thread (as ials.c) */
 #define ALS_BLOCK_ENTITIES		1024
 #define ALS_BLOCK_NNZ			(1 << 18)
 /* rows gathered per ssyrk call in the exact solver */
@@ -263,8 +264,8 @@ half_sweep(AlsSweep *s, int64_t n_x, int threads, const RsEnv *env)
 	{
 		int64_t		end = start;
 
-		while (end < n_x && end - start < ALS_BLOCK_ENTITIES &&
-			   s->ptr[end] - s->ptr[start] < ALS_BLOCK_NNZ)
+		while (end < n_x && end - start < ALS_BLOCK_ENTITIES * threads &&
+			   s->ptr[end] - s->ptr[start] < ALS_BLOCK_NNZ * threads)
 			end++;
 		s->base = start;
 		/* the exact solver calls BLAS on our threads: one thread each */
