@@ -52,11 +52,10 @@
 #include <string.h>
 
 /*
- * A block of entities between two interrupt checks, per thread: the time
- * between checks is the work per thread, and bigger blocks leave less
- * idle time at the end of each block, where one thread finishes a popular
- * item while the others wait (8% of the item half at ML-20M shape with
- * the limits not scaled, 2 threads).
+ * A block of entities between two interrupt checks.  Not scaled with the
+ * thread count: that trimmed the idle time at the end of each block (~3%
+ * faster at 2 threads) but doubled the gap whenever another process takes
+ * a CPU, to 117-133 ms on the shared benchmark machine.
  */
 #define IALS_BLOCK_ENTITIES		1024
 #define IALS_BLOCK_NNZ			(1 << 18)
@@ -247,6 +246,7 @@ half_sweep(IalsSweep *s, int64_t n_x, const float *y, int64_t n_y,
 {
 	int64_t		start = 0;
 	int			blas_threads = rs_blas_get_threads();
+	int64_t		block_nnz;
 
 	/*
 	 * One BLAS thread for Y^T Y: it is ~1% of the work, the result then
@@ -258,12 +258,19 @@ half_sweep(IalsSweep *s, int64_t n_x, const float *y, int64_t n_y,
 	rs_blas_set_threads(blas_threads);
 	env->check_interrupts(env->arg);
 
+	/*
+	 * The exact solver costs ~k/8 times as much per interaction as CG
+	 * (about 100 ms per 2^18 interactions per thread at k = 64 on the
+	 * benchmark machine), so its blocks are smaller and not scaled.
+	 */
+	block_nnz = s->cholesky ? IALS_BLOCK_NNZ / 8 : IALS_BLOCK_NNZ;
+
 	while (start < n_x)
 	{
 		int64_t		end = start;
 
-		while (end < n_x && end - start < IALS_BLOCK_ENTITIES * threads &&
-			   s->ptr[end] - s->ptr[start] < IALS_BLOCK_NNZ * threads)
+		while (end < n_x && end - start < IALS_BLOCK_ENTITIES &&
+			   s->ptr[end] - s->ptr[start] < block_nnz)
 			end++;
 		s->base = start;
 		/* Cholesky calls LAPACK on our threads: one BLAS thread each */
