@@ -43,6 +43,12 @@ CREATE TYPE recsys.embedding (
 
 COMMENT ON TYPE recsys.embedding IS
 	'dense float4 vector of 1 to 16000 finite elements; text form [1,2,3], typmod embedding(n)';
+COMMENT ON FUNCTION recsys.embedding_in(cstring, oid, integer) IS 'embedding input: [1,2,3]';
+COMMENT ON FUNCTION recsys.embedding_out(recsys.embedding) IS 'embedding output: shortest exact decimals';
+COMMENT ON FUNCTION recsys.embedding_typmod_in(cstring[]) IS 'embedding(n) type modifier input';
+COMMENT ON FUNCTION recsys.embedding_typmod_out(integer) IS 'embedding(n) type modifier output';
+COMMENT ON FUNCTION recsys.embedding_recv(internal, oid, integer) IS 'embedding binary input: int16 dims, int16 flags, float4s';
+COMMENT ON FUNCTION recsys.embedding_send(recsys.embedding) IS 'embedding binary output';
 
 -- Casts --------------------------------------------------------------------
 
