@@ -131,3 +131,7 @@ SELECT q, pg_temp.try(q) FROM (VALUES
 	($$SELECT * FROM recsys.recommend_all('sv_als', 0)$$),
 	($$SELECT * FROM recsys.recommend_all('no_such_model', 5)$$)
 ) AS t(q);
+
+-- Every function of the extension documents itself for \df+
+SELECT count(*) AS undocumented FROM pg_proc
+WHERE pronamespace = 'recsys'::regnamespace AND obj_description(oid, 'pg_proc') IS NULL;
