@@ -344,7 +344,7 @@ loader_grow(RsLoader *l)
 		Size		extra = (sizeof(int32) * 2 + sizeof(float) +
 							 (l->has_time ? sizeof(double) : 0)) * (Size) l->cap;
 
-		pfree(rs_alloc(l->cxt, extra));
+		rs_check_memory(l->cxt, extra);
 		l->u = repalloc_huge(l->u, sizeof(int32) * newcap);
 		l->i = repalloc_huge(l->i, sizeof(int32) * newcap);
 		l->v = repalloc_huge(l->v, sizeof(float) * newcap);
@@ -677,30 +677,26 @@ keymap_sort(RsKeyMap *map, MemoryContext cxt)
 	return remap;
 }
 
-/* Stable counting sort of positions `in` by key[pos], into `out`. */
+/* Exclusive prefix sums of counts[0..n) into ptr[0..n], ptr[0] = 0. */
 static void
-counting_sort(const int32 *key, int32 nkeys, const int64 *in, int64 *out,
-			  int64 n, int64 *ptr)
+prefix_sums(const int64 *counts, int64 *ptr, int32 n)
 {
-	memset(ptr, 0, sizeof(int64) * (nkeys + 1));
-	for (int64 k = 0; k < n; k++)
-		ptr[key[in ? in[k] : k] + 1]++;
-	for (int32 k = 0; k < nkeys; k++)
-		ptr[k + 1] += ptr[k];
-	for (int64 k = 0; k < n; k++)
-	{
-		int64		pos = in ? in[k] : k;
-
-		out[ptr[key[pos]]++] = pos;
-		if ((k & 0xFFFFF) == 0)
-			CHECK_FOR_INTERRUPTS();
-	}
-	/* ptr[] was advanced to the ends; shift back to starts */
-	for (int32 k = nkeys; k > 0; k--)
-		ptr[k] = ptr[k - 1];
 	ptr[0] = 0;
+	for (int32 k = 0; k < n; k++)
+		ptr[k + 1] = ptr[k] + counts[k];
 }
 
+/*
+ * Builds the matrix in four passes that each move the data itself (no
+ * index indirection, so memory is read in order and only written in
+ * scattered places):
+ *	 1. rows scattered into per-item buckets (stable);
+ *	 2. items walked in order, rows scattered into per-user buckets, so
+ *		each user's row ends up sorted by item, duplicates adjacent and in
+ *		arrival order;
+ *	 3. duplicates combined in place within each user's row;
+ *	 4. the transpose, by item with users ascending.
+ */
 RsMatrix *
 rs_loader_finish(RsLoader *l, RsDupRule rule)
 {
@@ -708,10 +704,15 @@ rs_loader_finish(RsLoader *l, RsDupRule rule)
 	RsMatrix   *m;
 	int32	   *umap;
 	int32	   *imap;
-	int64	   *by_item;
-	int64	   *by_user;
-	int64	   *ptr;
 	int64		n = l->n;
+	int32		nu;
+	int32		ni;
+	int64	   *count;
+	int64	   *cursor;
+	int32	   *bu;				/* pass 1 output: user of each row, by item */
+	float	   *bv;
+	double	   *bt = NULL;
+	int64	   *iptr;
 	int64		nnz;
 	double		total = 0.0;
 
@@ -725,69 +726,43 @@ rs_loader_finish(RsLoader *l, RsDupRule rule)
 
 	umap = keymap_sort(&l->users, cxt);
 	imap = keymap_sort(&l->items, cxt);
+	nu = l->users.n;
+	ni = l->items.n;
+	count = rs_alloc(cxt, sizeof(int64) * ((Size) Max(nu, ni) + 1));
+	cursor = rs_alloc(cxt, sizeof(int64) * ((Size) Max(nu, ni) + 1));
+
+	/* 1. by item (the item of a row is implicit in its bucket) */
 	for (int64 k = 0; k < n; k++)
 	{
 		l->u[k] = umap[l->u[k]];
 		l->i[k] = imap[l->i[k]];
+		count[l->i[k]]++;
 	}
 	pfree(umap);
 	pfree(imap);
-
-	/* order by (user, item): sort by item, then stably by user */
-	by_item = rs_alloc(cxt, sizeof(int64) * n);
-	by_user = rs_alloc(cxt, sizeof(int64) * n);
-	ptr = rs_alloc(cxt, sizeof(int64) * ((Size) Max(l->users.n, l->items.n) + 1));
-	counting_sort(l->i, l->items.n, NULL, by_item, n, ptr);
-	counting_sort(l->u, l->users.n, by_item, by_user, n, ptr);
-	pfree(by_item);
-
-	m = rs_alloc(cxt, sizeof(RsMatrix));
-	m->n_users = l->users.n;
-	m->n_items = l->items.n;
-	m->user_ptr = rs_alloc(cxt, sizeof(int64) * ((Size) m->n_users + 1));
-	m->user_items = rs_alloc(cxt, sizeof(int32) * n);
-	m->user_vals = rs_alloc(cxt, sizeof(float) * n);
+	iptr = rs_alloc(cxt, sizeof(int64) * ((Size) ni + 1));
+	prefix_sums(count, iptr, ni);
+	memcpy(cursor, iptr, sizeof(int64) * ni);
+	bu = rs_alloc(cxt, sizeof(int32) * n);
+	bv = rs_alloc(cxt, sizeof(float) * n);
 	if (l->has_time)
-		m->user_ts = rs_alloc(cxt, sizeof(double) * n);
-
-	/* walk in (user, item) order, combining duplicates */
-	nnz = 0;
-	for (int64 k = 0; k < n;)
+		bt = rs_alloc(cxt, sizeof(double) * n);
+	for (int64 k = 0; k < n; k++)
 	{
-		int64		p = by_user[k];
-		int32		u = l->u[p];
-		int32		it = l->i[p];
-		double		sum = l->v[p];
-		double		tmax = l->has_time ? l->t[p] : 0.0;
-		int64		cnt = 1;
+		int64		dst = cursor[l->i[k]]++;
 
-		for (k++; k < n && l->u[by_user[k]] == u && l->i[by_user[k]] == it; k++)
-		{
-			int64		q = by_user[k];
-
-			sum += l->v[q];
-			if (l->has_time && l->t[q] > tmax)
-				tmax = l->t[q];
-			cnt++;
-		}
-		l->duplicates += cnt - 1;
-		m->user_items[nnz] = it;
-		m->user_vals[nnz] = (float) (rule == RS_DUP_MEAN ? sum / cnt : sum);
-		if (l->has_time)
-			m->user_ts[nnz] = tmax;
-		total += m->user_vals[nnz];
-		m->user_ptr[u + 1]++;
-		nnz++;
-		if ((nnz & 0xFFFFF) == 0)
+		bu[dst] = l->u[k];
+		bv[dst] = l->v[k];
+		if (bt)
+			bt[dst] = l->t[k];
+		if ((k & 0xFFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
-	pfree(by_user);
-	for (int32 u = 0; u < m->n_users; u++)
-		m->user_ptr[u + 1] += m->user_ptr[u];
-	m->nnz = nnz;
-	m->mean = total / nnz;
 
 	/* the raw rows are no longer needed */
+	memset(count, 0, sizeof(int64) * ((Size) Max(nu, ni) + 1));
+	for (int64 k = 0; k < n; k++)
+		count[l->u[k]]++;
 	pfree(l->u);
 	pfree(l->i);
 	pfree(l->v);
@@ -798,20 +773,87 @@ rs_loader_finish(RsLoader *l, RsDupRule rule)
 	l->t = NULL;
 	l->n = l->cap = 0;
 
-	/* the transpose: by item, users ascending (stable counting sort) */
-	m->item_ptr = rs_alloc(cxt, sizeof(int64) * ((Size) m->n_items + 1));
+	/* 2. by user, items ascending */
+	m = rs_alloc(cxt, sizeof(RsMatrix));
+	m->n_users = nu;
+	m->n_items = ni;
+	m->user_ptr = rs_alloc(cxt, sizeof(int64) * ((Size) nu + 1));
+	m->user_items = rs_alloc(cxt, sizeof(int32) * n);
+	m->user_vals = rs_alloc(cxt, sizeof(float) * n);
+	if (bt)
+		m->user_ts = rs_alloc(cxt, sizeof(double) * n);
+	prefix_sums(count, m->user_ptr, nu);
+	memcpy(cursor, m->user_ptr, sizeof(int64) * nu);
+	for (int32 it = 0; it < ni; it++)
+	{
+		for (int64 k = iptr[it]; k < iptr[it + 1]; k++)
+		{
+			int64		dst = cursor[bu[k]]++;
+
+			m->user_items[dst] = it;
+			m->user_vals[dst] = bv[k];
+			if (bt)
+				m->user_ts[dst] = bt[k];
+		}
+		if ((it & 0x3FF) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	pfree(bu);
+	pfree(bv);
+	if (bt)
+		pfree(bt);
+
+	/* 3. combine duplicates, compacting the rows in place */
+	nnz = 0;
+	for (int32 u = 0; u < nu; u++)
+	{
+		int64		end = m->user_ptr[u + 1];
+		int64		k = m->user_ptr[u];
+
+		m->user_ptr[u] = nnz;
+		while (k < end)
+		{
+			int32		it = m->user_items[k];
+			double		sum = m->user_vals[k];
+			double		tmax = bt ? m->user_ts[k] : 0.0;
+			int64		cnt = 1;
+
+			for (k++; k < end && m->user_items[k] == it; k++)
+			{
+				sum += m->user_vals[k];
+				if (bt && m->user_ts[k] > tmax)
+					tmax = m->user_ts[k];
+				cnt++;
+			}
+			l->duplicates += cnt - 1;
+			m->user_items[nnz] = it;
+			m->user_vals[nnz] = (float) (rule == RS_DUP_MEAN ? sum / cnt : sum);
+			if (bt)
+				m->user_ts[nnz] = tmax;
+			total += m->user_vals[nnz];
+			nnz++;
+		}
+		if ((u & 0x3FFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	m->user_ptr[nu] = nnz;
+	m->nnz = nnz;
+	m->mean = total / nnz;
+
+	/* 4. the transpose: by item, users ascending */
+	m->item_ptr = iptr;
 	m->item_users = rs_alloc(cxt, sizeof(int32) * nnz);
 	m->item_vals = rs_alloc(cxt, sizeof(float) * nnz);
+	memset(count, 0, sizeof(int64) * ((Size) ni + 1));
 	for (int64 k = 0; k < nnz; k++)
-		m->item_ptr[m->user_items[k] + 1]++;
-	for (int32 it = 0; it < m->n_items; it++)
-		m->item_ptr[it + 1] += m->item_ptr[it];
-	memcpy(ptr, m->item_ptr, sizeof(int64) * m->n_items);
-	for (int32 u = 0; u < m->n_users; u++)
+		count[m->user_items[k]]++;
+	prefix_sums(count, m->item_ptr, ni);
+	memcpy(cursor, m->item_ptr, sizeof(int64) * ni);
+	for (int32 u = 0; u < nu; u++)
 	{
 		for (int64 k = m->user_ptr[u]; k < m->user_ptr[u + 1]; k++)
 		{
-			int64		dst = ptr[m->user_items[k]]++;
+			int64		dst = cursor[m->user_items[k]]++;
 
 			m->item_users[dst] = u;
 			m->item_vals[dst] = m->user_vals[k];
@@ -819,6 +861,7 @@ rs_loader_finish(RsLoader *l, RsDupRule rule)
 		if ((u & 0x3FFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
-	pfree(ptr);
+	pfree(count);
+	pfree(cursor);
 	return m;
 }

@@ -40,13 +40,14 @@ _PG_init(void)
 }
 
 /*
- * Zeroed memory in cxt, which may exceed 1 GB, after checking that cxt
- * (with its children) stays within recsys.memory_limit.  The check comes
- * before the allocation, so a run that is too large stops with a clear
- * error instead of being killed by the operating system.
+ * Errors out if size more bytes in cxt (with its children) would exceed
+ * recsys.memory_limit.  rs_alloc() checks before it allocates, so a run
+ * that is too large stops with a clear error instead of being killed by
+ * the operating system; code that grows memory itself (repalloc) calls
+ * this first.
  */
-void *
-rs_alloc(MemoryContext cxt, Size size)
+void
+rs_check_memory(MemoryContext cxt, Size size)
 {
 	Size		used = MemoryContextMemAllocated(cxt, true);
 	Size		limit = (Size) rs_memory_limit_kb * 1024;
@@ -58,5 +59,12 @@ rs_alloc(MemoryContext cxt, Size size)
 				 errdetail("%zu kB are in use and %zu kB more were requested; the limit is %d kB.",
 						   used / 1024, size / 1024 + 1, rs_memory_limit_kb),
 				 errhint("Raise recsys.memory_limit (SET recsys.memory_limit = '4GB'), or train on less data or fewer factors.")));
+}
+
+/* Zeroed memory in cxt, which may exceed 1 GB, within the bound. */
+void *
+rs_alloc(MemoryContext cxt, Size size)
+{
+	rs_check_memory(cxt, size);
 	return MemoryContextAllocExtended(cxt, size, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 }

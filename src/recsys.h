@@ -31,6 +31,7 @@
 /* recsys.c */
 extern PGDLLIMPORT int rs_memory_limit_kb;
 extern void _PG_init(void);
+extern void rs_check_memory(MemoryContext cxt, Size size);
 extern void *rs_alloc(MemoryContext cxt, Size size);
 
 /* train.c */
