@@ -69,7 +69,7 @@ diag("backend RSS: $rss[0] kB after 3 cancels, $rss[1] kB after 23 (growth $grow
 
 # 4. the memory bound: a clear error, not a killed backend
 ($rc, $stdout, $stderr) = $node->psql('postgres',
-	q{SET recsys.memory_limit = '50MB'; SELECT recsys.train('m', 'r', 'user_id', 'item_id', 'rating', 'als')});
+	q{SET recsys.memory_limit = '10MB'; SELECT recsys.train('m', 'r', 'user_id', 'item_id', 'rating', 'als')});
 like($stderr, qr/training needs more memory than recsys.memory_limit allows/, 'over the memory bound: clear error');
 is($node->safe_psql('postgres', 'SELECT 1'), '1', 'the server is still up');
 is($node->safe_psql('postgres', q{SELECT active_version FROM recsys.models WHERE name = 'm'}),
