@@ -379,13 +379,12 @@ prune_versions(const char *model, int keep, int32 active)
 void
 rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
 				 const RsLoader *l, const RsMatrix *m,
-				 const RsModel *model, RsTrainSummary *summary,
+				 const RsModel *model, const RsTrainSummary *summary,
 				 int64 memory_bytes)
 {
 	int32		version = summary->version;
 	Oid			emb_type = embedding_type_oid();
 	char	   *caller = GetUserNameFromId(GetUserId(), false);
-	double		final_loss = model->n_loss > 0 ? model->loss[model->n_loss - 1] : 0.0;
 
 	/* the definition (created, or replaced by a new train()) */
 	{
@@ -439,7 +438,7 @@ rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
 		values[8] = Int64GetDatum(l->rows_skipped);
 		values[9] = Int64GetDatum(l->duplicates);
 		values[10] = Float8GetDatum(model->global_mean);
-		values[11] = Float8GetDatum(final_loss);
+		values[11] = Float8GetDatum(summary->final_loss);
 		values[12] = float8_array(model->loss, model->n_loss);
 		values[13] = Int64GetDatum(memory_bytes);
 		values[14] = DirectFunctionCall1(namein, CStringGetDatum(caller));
@@ -471,7 +470,6 @@ rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
 					 2, types, values, NULL, false);
 	}
 	prune_versions(def->name, opts->keep, version);
-	summary->final_loss = final_loss;
 }
 
 void
@@ -554,16 +552,15 @@ rs_active_model(const char *name, RsStoredModel *out)
 
 /*
  * Bias, factors (NULL if the model has none) and, when seen is not NULL,
- * the sorted item_idx the user interacted with, of one user or item of a
- * stored version; all copied out with SPI_palloc.  False if the key is not
- * in the model.
+ * the sorted item_idx the user interacted with, of one user of a stored
+ * version; all copied out with SPI_palloc.  False if the user is not in
+ * the model.
  */
-static bool
-fetch_entity(const RsStoredModel *sm, bool is_user, const char *key,
-			 float *bias, float **factors, int32 **seen, int32 *nseen)
+bool
+rs_fetch_user(const RsStoredModel *sm, const char *key, float *bias,
+			  float **factors, int32 **seen, int32 *nseen)
 {
-	static SPIPlanPtr user_plan = NULL;
-	static SPIPlanPtr item_plan = NULL;
+	static SPIPlanPtr plan = NULL;
 	Oid			types[3] = {TEXTOID, INT4OID, TEXTOID};
 	Datum		values[3] = {CStringGetTextDatum(sm->name), Int32GetDatum(sm->version),
 	CStringGetTextDatum(key)};
@@ -572,16 +569,10 @@ fetch_entity(const RsStoredModel *sm, bool is_user, const char *key,
 	bool		isnull;
 	Datum		d;
 
-	if (is_user)
-		run_plan(kept_plan(&user_plan,
-						   "SELECT bias, factors, seen FROM recsys.user_factors "
-						   "WHERE model = $1 AND version = $2 AND user_key = $3", 3, types),
-				 values, 1);
-	else
-		run_plan(kept_plan(&item_plan,
-						   "SELECT bias, factors, NULL::int4[] FROM recsys.item_factors "
-						   "WHERE model = $1 AND version = $2 AND item_key = $3", 3, types),
-				 values, 1);
+	run_plan(kept_plan(&plan,
+					   "SELECT bias, factors, seen FROM recsys.user_factors "
+					   "WHERE model = $1 AND version = $2 AND user_key = $3", 3, types),
+			 values, 1);
 	if (SPI_processed == 0)
 		return false;
 	tup = SPI_tuptable->vals[0];
@@ -614,20 +605,6 @@ fetch_entity(const RsStoredModel *sm, bool is_user, const char *key,
 		}
 	}
 	return true;
-}
-
-bool
-rs_fetch_entity(const RsStoredModel *sm, bool is_user, const char *key,
-				float *bias, float **factors)
-{
-	return fetch_entity(sm, is_user, key, bias, factors, NULL, NULL);
-}
-
-bool
-rs_fetch_user(const RsStoredModel *sm, const char *key, float *bias,
-			  float **factors, int32 **seen, int32 *nseen)
-{
-	return fetch_entity(sm, true, key, bias, factors, seen, nseen);
 }
 
 /*

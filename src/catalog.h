@@ -74,12 +74,10 @@ extern void rs_check_model_owner(const RsModelDef *def);
 extern int32 rs_next_version(const char *name);
 extern void rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
 							 const RsLoader *l, const RsMatrix *m,
-							 const RsModel *model, RsTrainSummary *summary,
+							 const RsModel *model, const RsTrainSummary *summary,
 							 int64 memory_bytes);
 extern void rs_drop_model(const char *name);
 extern bool rs_active_model(const char *name, RsStoredModel *out);
-extern bool rs_fetch_entity(const RsStoredModel *sm, bool is_user,
-							const char *key, float *bias, float **factors);
 extern bool rs_fetch_user(const RsStoredModel *sm, const char *key, float *bias,
 						  float **factors, int32 **seen, int32 *nseen);
 extern void rs_load_items(const RsStoredModel *sm, MemoryContext cxt, char ***keys,

@@ -23,8 +23,6 @@
  */
 #include "catalog.h"
 
-#include <math.h>
-
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -296,29 +294,37 @@ select_top(TopK *t, const float *scores, int32 n, const int32 *excluded,
 	}
 }
 
-/* Scores of every item for one user; factors NULL means "not in the model". */
+static inline bool
+is_explicit(const ServedModel *m)
+{
+	return m->sm.algorithm == RS_ALG_ALS || m->sm.algorithm == RS_ALG_SVD;
+}
+
+/*
+ * Item i's score for a user: known says whether the user is in the model
+ * (ubias, uf are its bias and factors; uf may be NULL for a model without
+ * factors).  An unknown user gets the explicit bias baseline mu + b_i, or
+ * the item's popularity for implicit models.
+ */
+static inline double
+score_item(const ServedModel *m, bool known, float ubias, const float *uf, int32 i)
+{
+	double		bias = m->bias ? m->bias[i] : 0.0;
+
+	if (m->sm.algorithm == RS_ALG_POPULARITY)
+		return m->bias ? bias : m->degree[i];
+	if (!known || uf == NULL || m->factors == NULL)
+		return is_explicit(m) ? m->sm.global_mean + (known ? ubias : 0.0) + bias : m->degree[i];
+	return (is_explicit(m) ? m->sm.global_mean + ubias : 0.0) + bias +
+		rs_dot(uf, m->factors + (Size) i * m->sm.factors, m->sm.factors);
+}
+
 static void
 score_items(const ServedModel *m, bool known, float ubias, const float *uf,
 			float *scores)
 {
-	int			k = m->sm.factors;
-	bool		explicit_model = (m->sm.algorithm == RS_ALG_ALS ||
-								  m->sm.algorithm == RS_ALG_SVD);
-	double		base = explicit_model ? m->sm.global_mean + (known ? ubias : 0.0) : 0.0;
-
 	for (int32 i = 0; i < m->n_items; i++)
-	{
-		double		s;
-
-		if (m->sm.algorithm == RS_ALG_POPULARITY)
-			s = m->bias ? m->bias[i] : m->degree[i];
-		else if (!known || uf == NULL || m->factors == NULL)
-			s = explicit_model ? base + (m->bias ? m->bias[i] : 0.0) : m->degree[i];
-		else
-			s = base + (m->bias ? m->bias[i] : 0.0) +
-				rs_dot(uf, m->factors + (Size) i * k, k);
-		scores[i] = (float) s;
-	}
+		scores[i] = (float) score_item(m, known, ubias, uf, i);
 }
 
 /* ----------------------------------------------------------------
@@ -446,8 +452,7 @@ rs_recommend(PG_FUNCTION_ARGS)
 		ereport(NOTICE,
 				(errmsg("user %s is not in model \"%s\": recommending %s",
 						ukey, name,
-						(m->sm.algorithm == RS_ALG_ALS || m->sm.algorithm == RS_ALG_SVD) ?
-						"by the items' bias baseline" : "popular items")));
+						is_explicit(m) ? "by the items' bias baseline" : "popular items")));
 
 	/* explicit exclusions: item keys in the user's key type */
 	excluded = palloc(sizeof(int32) * ((Size) m->n_items + nseen + 1));
@@ -554,7 +559,7 @@ rs_recommend_all(PG_FUNCTION_ARGS)
 	SPI_connect();
 	m = served_model(name);
 	nf = m->sm.factors;
-	explicit_model = (m->sm.algorithm == RS_ALG_ALS || m->sm.algorithm == RS_ALG_SVD);
+	explicit_model = is_explicit(m);
 
 	values[0] = CStringGetTextDatum(name);
 	values[1] = Int32GetDatum(m->sm.version);
@@ -657,4 +662,51 @@ rs_recommend_all(PG_FUNCTION_ARGS)
 	SPI_cursor_close(portal);
 	SPI_finish();
 	return (Datum) 0;
+}
+
+/* ----------------------------------------------------------------
+ *		recsys.predict(model, user, item)
+ *
+ * The same score recommend() ranks by, from the same cache.  Explicit
+ * models fall back to the bias baseline for an unknown user or item;
+ * implicit models have no score for them (NULL).
+ * ----------------------------------------------------------------
+ */
+
+PG_FUNCTION_INFO_V1(rs_predict);
+Datum
+rs_predict(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	KeyIO		uio;
+	KeyIO		iio;
+	char	   *ukey;
+	ServedModel *m;
+	float		ubias = 0;
+	float	   *uf = NULL;
+	bool		known;
+	int32		item;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_NULL();
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	key_io_init(&uio, get_fn_expr_argtype(fcinfo->flinfo, 1));
+	key_io_init(&iio, get_fn_expr_argtype(fcinfo->flinfo, 2));
+	ukey = key_to_text(&uio, PG_GETARG_DATUM(1));
+
+	SPI_connect();
+	m = served_model(name);
+	known = rs_fetch_user(&m->sm, ukey, &ubias, &uf, NULL, NULL);
+	SPI_finish();
+
+	item = item_index(m, key_to_text(&iio, PG_GETARG_DATUM(2)));
+	if (item < 0)
+	{
+		if (!is_explicit(m))
+			PG_RETURN_NULL();
+		PG_RETURN_FLOAT8(m->sm.global_mean + (known ? ubias : 0.0));
+	}
+	if (!known && !is_explicit(m) && m->sm.algorithm != RS_ALG_POPULARITY)
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(score_item(m, known, ubias, uf, item));
 }

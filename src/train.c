@@ -2,7 +2,7 @@
  *
  * train.c
  *	  SQL entry points of training: recsys.train(), recsys.retrain(),
- *	  recsys.drop_model(), the recsys.fit() aggregate, and recsys.predict().
+ *	  recsys.drop_model() and the recsys.fit() aggregate.
  *
  * Every path ends in run_training(): load (unless the aggregate already
  * did), build the compact matrix, run the algorithm's numeric core inside
@@ -739,81 +739,4 @@ rs_fit_finalfn(PG_FUNCTION_ARGS)
 	}
 
 	PG_RETURN_DATUM(train_and_report(fcinfo, def, &st->loader));
-}
-
-/* ----------------------------------------------------------------
- *		recsys.predict(model, user, item)
- * ----------------------------------------------------------------
- */
-
-static char *
-any_to_text(FunctionCallInfo fcinfo, int arg)
-{
-	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, arg);
-	Oid			out;
-	bool		varlena;
-
-	if (type == UNKNOWNOID)
-		return pstrdup(DatumGetCString(PG_GETARG_DATUM(arg)));
-	getTypeOutputInfo(type, &out, &varlena);
-	return OidOutputFunctionCall(out, PG_GETARG_DATUM(arg));
-}
-
-PG_FUNCTION_INFO_V1(rs_predict);
-Datum
-rs_predict(PG_FUNCTION_ARGS)
-{
-	char	   *name;
-	char	   *ukey;
-	char	   *ikey;
-	RsStoredModel sm;
-	float		ubias = 0;
-	float		ibias = 0;
-	float	   *uf = NULL;
-	float	   *itf = NULL;
-	bool		have_user;
-	bool		have_item;
-	double		score;
-
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		PG_RETURN_NULL();
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	ukey = any_to_text(fcinfo, 1);
-	ikey = any_to_text(fcinfo, 2);
-
-	SPI_connect();
-	if (!rs_active_model(name, &sm))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("model \"%s\" does not exist", name),
-				 errhint("SELECT name FROM recsys.models lists the models.")));
-	have_user = rs_fetch_entity(&sm, true, ukey, &ubias, &uf);
-	have_item = rs_fetch_entity(&sm, false, ikey, &ibias, &itf);
-	SPI_finish();
-
-	switch (sm.algorithm)
-	{
-		case RS_ALG_ALS:
-		case RS_ALG_SVD:
-			/* explicit: the bias baseline stands in for an unknown side */
-			score = sm.global_mean + ubias + ibias;
-			if (have_user && have_item && uf && itf)
-				for (int k = 0; k < sm.factors; k++)
-					score += (double) uf[k] * itf[k];
-			break;
-		case RS_ALG_POPULARITY:
-			if (!have_item)
-				PG_RETURN_NULL();
-			score = ibias;
-			break;
-		default:
-			/* implicit: no score for an unknown user or item */
-			if (!have_user || !have_item || !uf || !itf)
-				PG_RETURN_NULL();
-			score = ibias;
-			for (int k = 0; k < sm.factors; k++)
-				score += (double) uf[k] * itf[k];
-			break;
-	}
-	PG_RETURN_FLOAT8(score);
 }
