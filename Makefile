@@ -12,6 +12,7 @@ OBJS = \
 	src/recsys.o \
 	src/embedding.o \
 	src/embedding_agg.o \
+	src/bloom.o \
 	src/distance.o \
 	src/synth.o \
 	src/loader.o \
@@ -25,11 +26,12 @@ OBJS = \
 	src/svd.o \
 	src/bpr.o \
 	src/popularity.o \
-	src/serve.o
+	src/serve.o \
+	src/rerank.o
 
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
 
-REGRESS = embedding embedding_agg synth train train_accuracy serve
+REGRESS = embedding embedding_agg synth train train_accuracy serve bloom rerank
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config
@@ -72,3 +74,6 @@ src/synth.o: src/synth_core.c src/synth_core.h
 $(OBJS): src/recsys.h
 src/embedding.o src/embedding_agg.o src/distance.o src/catalog.o: src/embedding.h
 src/loader.o src/options.o src/catalog.o src/train.o src/serve.o: src/loader.h src/options.h src/catalog.h src/train.h
+src/serve.o src/rerank.o: src/rerank.h
+$(CORE_OBJS): src/train.h src/linalg.h src/rng.h
+src/bloom.o src/serve.o src/rerank.o: src/bloom.h

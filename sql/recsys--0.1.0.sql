@@ -675,35 +675,213 @@ COMMENT ON FUNCTION recsys.schedule_retrain(text, text, text) IS
 REVOKE ALL ON FUNCTION recsys.schedule_retrain(text, text, text) FROM PUBLIC;
 
 ------------------------------------------------------------------------------
--- 5. Serving: top-N recommendations
+-- 5. Bloom filters (src/bloom.c)
 ------------------------------------------------------------------------------
+
+-- A Bloom filter of keys, for exclusion lists too large for an array.
+-- Keys are hashed by their text form, as the catalog stores them, so
+-- 42, 42::bigint and '42' are the same key.  Text form
+-- bloom:v=1,k=<probes>,m=<bits>,n=<items>:<bits in base64>.
+
+CREATE TYPE recsys.bloom;
+
+CREATE FUNCTION recsys.bloom_in(cstring) RETURNS recsys.bloom
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION recsys.bloom_out(recsys.bloom) RETURNS cstring
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION recsys.bloom_recv(internal) RETURNS recsys.bloom
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION recsys.bloom_send(recsys.bloom) RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- The bits are incompressible at the designed load, so they are stored
+-- out of line without trying to compress them.
+CREATE TYPE recsys.bloom (
+	INPUT = recsys.bloom_in,
+	OUTPUT = recsys.bloom_out,
+	RECEIVE = recsys.bloom_recv,
+	SEND = recsys.bloom_send,
+	INTERNALLENGTH = VARIABLE,
+	ALIGNMENT = double,
+	STORAGE = external
+);
+
+COMMENT ON TYPE recsys.bloom IS
+	'Bloom filter of keys (hashed by their text form); text form bloom:v=1,k=<probes>,m=<bits>,n=<items>:<base64 bits>';
+COMMENT ON FUNCTION recsys.bloom_in(cstring) IS 'bloom input: bloom:v=1,k=..,m=..,n=..:<base64>';
+COMMENT ON FUNCTION recsys.bloom_out(recsys.bloom) IS 'bloom output: bloom:v=1,k=..,m=..,n=..:<base64>';
+COMMENT ON FUNCTION recsys.bloom_recv(internal) IS
+	'bloom binary input: uint8 version, uint8 flags, int16 probes, int64 bits, int64 items, bit array';
+COMMENT ON FUNCTION recsys.bloom_send(recsys.bloom) IS 'bloom binary output';
+
+-- Building: bloom_agg sizes the filter for the distinct keys it saw.
+CREATE FUNCTION recsys.bloom_agg_transfn(internal, anyelement)
+RETURNS internal AS 'MODULE_PATHNAME', 'bloom_agg_transfn' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION recsys.bloom_agg_transfn(internal, anyelement, double precision)
+RETURNS internal AS 'MODULE_PATHNAME', 'bloom_agg_transfn' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION recsys.bloom_agg_combinefn(internal, internal)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION recsys.bloom_agg_serialfn(internal)
+RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION recsys.bloom_agg_deserialfn(bytea, internal)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION recsys.bloom_agg_finalfn(internal)
+RETURNS recsys.bloom AS 'MODULE_PATHNAME' LANGUAGE C PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.bloom_agg_transfn(internal, anyelement) IS
+	'recsys.bloom_agg transition: collects the hash of one key';
+COMMENT ON FUNCTION recsys.bloom_agg_transfn(internal, anyelement, double precision) IS
+	'recsys.bloom_agg transition: collects the hash of one key, with the requested false-positive rate';
+COMMENT ON FUNCTION recsys.bloom_agg_combinefn(internal, internal) IS
+	'recsys.bloom_agg combine: merges partial hash lists';
+COMMENT ON FUNCTION recsys.bloom_agg_serialfn(internal) IS 'recsys.bloom_agg state to bytea';
+COMMENT ON FUNCTION recsys.bloom_agg_deserialfn(bytea, internal) IS 'recsys.bloom_agg state from bytea';
+COMMENT ON FUNCTION recsys.bloom_agg_finalfn(internal) IS
+	'recsys.bloom_agg final: sizes the filter for the distinct keys and sets their bits';
+
+CREATE AGGREGATE recsys.bloom_agg(key anyelement) (
+	SFUNC = recsys.bloom_agg_transfn,
+	STYPE = internal,
+	FINALFUNC = recsys.bloom_agg_finalfn,
+	COMBINEFUNC = recsys.bloom_agg_combinefn,
+	SERIALFUNC = recsys.bloom_agg_serialfn,
+	DESERIALFUNC = recsys.bloom_agg_deserialfn,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE recsys.bloom_agg(anyelement) IS
+	'Bloom filter of the non-NULL keys, sized for a false-positive rate of 0.01; no keys give an empty filter';
+
+CREATE AGGREGATE recsys.bloom_agg(key anyelement, false_positive_rate double precision) (
+	SFUNC = recsys.bloom_agg_transfn,
+	STYPE = internal,
+	FINALFUNC = recsys.bloom_agg_finalfn,
+	COMBINEFUNC = recsys.bloom_agg_combinefn,
+	SERIALFUNC = recsys.bloom_agg_serialfn,
+	DESERIALFUNC = recsys.bloom_agg_deserialfn,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE recsys.bloom_agg(anyelement, double precision) IS
+	'Bloom filter of the non-NULL keys, sized for the given false-positive rate in (0, 0.5]; no keys give an empty filter';
+
+-- Using
+CREATE FUNCTION recsys.bloom_contains(filter recsys.bloom, key anyelement) RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.bloom_contains(recsys.bloom, anyelement) IS
+	'false if the key is certainly not in the filter; true if it is, or (at about the filter''s false-positive rate) if it is not';
+-- so that a quoted literal works without a cast: bloom_contains(f, 'item-7')
+CREATE FUNCTION recsys.bloom_contains(filter recsys.bloom, key text) RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.bloom_contains(recsys.bloom, text) IS
+	'false if the text key is certainly not in the filter; true if it is, or (at about the filter''s false-positive rate) if it is not';
+
+CREATE FUNCTION recsys.bloom_stats(filter recsys.bloom,
+	OUT bits bigint, OUT probes integer, OUT items bigint,
+	OUT expected_false_positive_rate double precision)
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.bloom_stats(recsys.bloom) IS
+	'size of a filter (bits, probes per key, distinct keys added) and its expected false-positive rate (1 - e^(-k n / m))^k';
+
+------------------------------------------------------------------------------
+-- 6. Serving: top-N recommendations
+------------------------------------------------------------------------------
+
+-- Every serving function ends with the same re-ranking arguments (see
+-- src/rerank.c for what each does and in which order they apply):
+--   exclude_query   SELECT returning item keys never to recommend
+--   item_times      SELECT returning (item, timestamp) for freshness
+--   half_life       interval: a score halves its lead over the lowest per half-life of age
+--   item_groups     SELECT returning (item, group) for the group constraints
+--   max_per_group   at most this many items of one group
+--   protected_group the group whose share is guaranteed ...
+--   min_share       ... in every prefix of the list: floor(min_share * rank) items
+--   max_similarity  diversity: cosine similarity to every item above it at most this
+--   mmr_lambda      diversity: maximal marginal relevance, 1 = relevance only
+--   pool            candidates the constraints choose from first (default 5 k)
+--   forbidden       a recsys.bloom of item keys never to recommend
+-- The queries run with the caller's rights, once per statement.
 
 CREATE FUNCTION recsys.recommend(
 	model text,
 	"user" anyelement,
 	k integer DEFAULT 10,
-	exclude_seen boolean DEFAULT true)
+	exclude_seen boolean DEFAULT true,
+	exclude "any" DEFAULT NULL,
+	exclude_query text DEFAULT NULL,
+	item_times text DEFAULT NULL,
+	half_life interval DEFAULT NULL,
+	item_groups text DEFAULT NULL,
+	max_per_group integer DEFAULT NULL,
+	protected_group text DEFAULT NULL,
+	min_share double precision DEFAULT NULL,
+	max_similarity double precision DEFAULT NULL,
+	mmr_lambda double precision DEFAULT NULL,
+	pool integer DEFAULT NULL,
+	forbidden recsys.bloom DEFAULT NULL)
 RETURNS TABLE (item anyelement, score double precision, rank integer)
 AS 'MODULE_PATHNAME', 'rs_recommend' LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
-COMMENT ON FUNCTION recsys.recommend(text, anyelement, integer, boolean) IS
-	'top-k items for a user under the model''s active version, best first; items come back in the type of the user argument';
+COMMENT ON FUNCTION recsys.recommend(text, anyelement, integer, boolean, "any", text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom) IS
+	'top-k items for a user under the model''s active version, best first, with optional exclusions and re-ranking constraints; items come back in the type of the user argument';
 
-CREATE FUNCTION recsys.recommend(
+CREATE FUNCTION recsys.recommend_for_items(
 	model text,
-	"user" anyelement,
-	k integer,
-	exclude_seen boolean,
-	exclude anyarray)
+	items anyarray,
+	k integer DEFAULT 10,
+	ratings double precision[] DEFAULT NULL,
+	exclude_seen boolean DEFAULT true,
+	exclude "any" DEFAULT NULL,
+	exclude_query text DEFAULT NULL,
+	item_times text DEFAULT NULL,
+	half_life interval DEFAULT NULL,
+	item_groups text DEFAULT NULL,
+	max_per_group integer DEFAULT NULL,
+	protected_group text DEFAULT NULL,
+	min_share double precision DEFAULT NULL,
+	max_similarity double precision DEFAULT NULL,
+	mmr_lambda double precision DEFAULT NULL,
+	pool integer DEFAULT NULL,
+	forbidden recsys.bloom DEFAULT NULL)
 RETURNS TABLE (item anyelement, score double precision, rank integer)
-AS 'MODULE_PATHNAME', 'rs_recommend' LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
-COMMENT ON FUNCTION recsys.recommend(text, anyelement, integer, boolean, anyarray) IS
-	'top-k items for a user, never any of the items in exclude ("not interested", blocked, out of stock)';
+AS 'MODULE_PATHNAME', 'rs_recommend_for_items' LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION recsys.recommend_for_items(text, anyarray, integer, double precision[], boolean, "any", text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom) IS
+	'top-k items for an anonymous session or a new user described by the items seen (and optional ratings): the user is folded into the model';
 
 CREATE FUNCTION recsys.recommend_all(
 	model text,
 	k integer DEFAULT 10,
-	exclude_seen boolean DEFAULT true)
+	exclude_seen boolean DEFAULT true,
+	exclude text[] DEFAULT NULL,
+	exclude_query text DEFAULT NULL,
+	item_times text DEFAULT NULL,
+	half_life interval DEFAULT NULL,
+	item_groups text DEFAULT NULL,
+	max_per_group integer DEFAULT NULL,
+	protected_group text DEFAULT NULL,
+	min_share double precision DEFAULT NULL,
+	max_similarity double precision DEFAULT NULL,
+	mmr_lambda double precision DEFAULT NULL,
+	pool integer DEFAULT NULL,
+	forbidden recsys.bloom DEFAULT NULL,
+	users text[] DEFAULT NULL)
 RETURNS TABLE ("user" text, item text, score double precision, rank integer)
 AS 'MODULE_PATHNAME', 'rs_recommend_all' LANGUAGE C STABLE PARALLEL SAFE ROWS 100000;
-COMMENT ON FUNCTION recsys.recommend_all(text, integer, boolean) IS
-	'top-k items for every user of the model (blocked matrix multiply); user and item keys in their text form (cast them back, e.g. "user"::int)';
+COMMENT ON FUNCTION recsys.recommend_all(text, integer, boolean, text[], text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom, text[]) IS
+	'top-k items for every user of the model (blocked matrix multiply), or for the users listed (keys as text), with the same exclusions and constraints as recommend(); user and item keys in their text form (cast them back, e.g. "user"::int)';
+
+CREATE FUNCTION recsys.rerank(
+	items anyarray,
+	scores double precision[],
+	k integer DEFAULT 10,
+	exclude "any" DEFAULT NULL,
+	item_times timestamptz[] DEFAULT NULL,
+	half_life interval DEFAULT NULL,
+	groups text[] DEFAULT NULL,
+	max_per_group integer DEFAULT NULL,
+	protected_group text DEFAULT NULL,
+	min_share double precision DEFAULT NULL,
+	vectors recsys.embedding[] DEFAULT NULL,
+	max_similarity double precision DEFAULT NULL,
+	mmr_lambda double precision DEFAULT NULL,
+	forbidden recsys.bloom DEFAULT NULL)
+RETURNS TABLE (item anyelement, score double precision, rank integer)
+AS 'MODULE_PATHNAME', 'rs_rerank' LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION recsys.rerank(anyarray, double precision[], integer, "any", timestamptz[], interval, text[], integer, text, double precision, recsys.embedding[], double precision, double precision, recsys.bloom) IS
+	'the re-ranking constraints over any candidate set: items and scores (and optional item_times, groups, vectors) are parallel arrays; returns the top k that satisfy them';

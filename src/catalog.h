@@ -66,6 +66,9 @@ typedef struct RsStoredModel
 	int32		n_items;
 } RsStoredModel;
 
+/* train.c */
+extern char *rs_user_source_query(const RsModelDef *def, const char *user_type);
+
 /* catalog.c */
 extern void rs_check_model_name(const char *name);
 extern void rs_lock_model(const char *name);

@@ -22,7 +22,7 @@
 #define RsAssert(cond) \
 	do { \
 		if (!(cond)) \
-			ExceptionalCondition(#cond, __FILE__, __LINE__); \
+			ExceptionalCondition(#cond, "RsAssert", __FILE__, __LINE__); \
 	} while (0)
 #else
 #define RsAssert(cond) ((void) true)

@@ -23,6 +23,9 @@
  */
 #include "catalog.h"
 
+#include "access/detoast.h"
+#include "access/xact.h"
+#include "executor/executor.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -30,14 +33,21 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/plancache.h"
+#include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
+#include "bloom.h"
 #include "embedding.h"
+#include "linalg.h"
+#include "rerank.h"
 
 #include <cblas.h>
+#include <math.h>
 
 /* users scored per sgemm block in recommend_all */
 #define ALL_BLOCK_USERS 256
@@ -64,6 +74,13 @@ typedef struct ServedModel
 	float	   *factors;		/* n_items x sm.factors, NULL if none */
 	int32	   *degree;			/* training interactions per item */
 	HTAB	   *key_index;		/* item key -> idx, built on first need */
+	/* for fold-in, read on first need */
+	bool		params_loaded;
+	double		reg;			/* regularization */
+	double		reg_b;			/* bias_regularization */
+	double		alpha;			/* ials confidence */
+	float	   *gram;			/* ials: Y^T Y, k x k */
+	char	   *user_type;		/* the model's user key type, SQL name */
 	struct ServedModel *next;
 } ServedModel;
 
@@ -393,9 +410,591 @@ checked_model(FunctionCallInfo fcinfo)
 }
 
 /* ----------------------------------------------------------------
- *		recsys.recommend(model, user, k, exclude_seen, exclude)
+ *		Constraints and the item attributes they read
+ *
+ * Every serving function takes the same trailing arguments, in this
+ * order, from its argument `base` on (see the install script):
+ * exclude_query, item_times, half_life, item_groups, max_per_group,
+ * protected_group, min_share, max_similarity, mmr_lambda, pool, forbidden.
  * ----------------------------------------------------------------
  */
+
+enum
+{
+	C_EXCLUDE_QUERY,
+	C_ITEM_TIMES,
+	C_HALF_LIFE,
+	C_ITEM_GROUPS,
+	C_MAX_PER_GROUP,
+	C_PROTECTED_GROUP,
+	C_MIN_SHARE,
+	C_MAX_SIMILARITY,
+	C_MMR_LAMBDA,
+	C_POOL,
+	C_FORBIDDEN
+};
+
+typedef struct Constraints
+{
+	RsRerankSpec spec;
+	bool		greedy;			/* more than the k best are looked at */
+	char	   *exclude_query;	/* item keys never to recommend */
+	char	   *times_query;	/* item, timestamp */
+	char	   *groups_query;	/* item, group */
+	char	   *protected_group;
+	Datum		forbidden;		/* a recsys.bloom of item keys never to
+								 * recommend, as passed (maybe toasted), or 0 */
+} Constraints;
+
+static void
+parse_constraints(FunctionCallInfo fcinfo, int base, int k, bool has_vectors,
+				  Constraints *c)
+{
+#define HAS(x) (base + (x) < PG_NARGS() && !PG_ARGISNULL(base + (x)))
+#define TEXT_ARG(x) (HAS(x) ? text_to_cstring(PG_GETARG_TEXT_PP(base + (x))) : NULL)
+
+	memset(c, 0, sizeof(*c));
+	rs_rerank_spec_init(&c->spec, k);
+	c->exclude_query = TEXT_ARG(C_EXCLUDE_QUERY);
+	c->times_query = TEXT_ARG(C_ITEM_TIMES);
+	c->groups_query = TEXT_ARG(C_ITEM_GROUPS);
+	c->protected_group = TEXT_ARG(C_PROTECTED_GROUP);
+	if (HAS(C_HALF_LIFE))
+	{
+		c->spec.half_life = rs_interval_seconds(PG_GETARG_DATUM(base + C_HALF_LIFE));
+		if (!(c->spec.half_life > 0.0))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("half_life must be a positive interval"),
+					 errhint("For example half_life => '30 days'.")));
+		if (c->times_query == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("half_life needs item_times"),
+					 errhint("Pass item_times => 'SELECT item, published_at FROM ...'.")));
+	}
+	if (HAS(C_MAX_PER_GROUP))
+	{
+		c->spec.max_per_group = PG_GETARG_INT32(base + C_MAX_PER_GROUP);
+		if (c->spec.max_per_group <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("max_per_group must be positive, not %d", c->spec.max_per_group),
+					 errhint("Pass NULL (the default) to leave the cap off.")));
+	}
+	if (HAS(C_MIN_SHARE))
+	{
+		c->spec.min_share = PG_GETARG_FLOAT8(base + C_MIN_SHARE);
+		if (c->protected_group == NULL && c->spec.min_share > 0.0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("min_share needs protected_group"),
+					 errhint("Name the group whose share is guaranteed.")));
+	}
+	if (HAS(C_MAX_SIMILARITY))
+	{
+		c->spec.diversity = true;
+		c->spec.max_similarity = PG_GETARG_FLOAT8(base + C_MAX_SIMILARITY);
+	}
+	if (HAS(C_MMR_LAMBDA))
+	{
+		c->spec.mmr = true;
+		c->spec.mmr_lambda = PG_GETARG_FLOAT8(base + C_MMR_LAMBDA);
+	}
+	if (HAS(C_POOL))
+	{
+		c->spec.pool = PG_GETARG_INT32(base + C_POOL);
+		if (c->spec.pool <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("pool must be positive, not %d", c->spec.pool),
+					 errhint("pool is how many candidates the constraints choose from (default 5 k).")));
+	}
+	if (HAS(C_FORBIDDEN))
+		c->forbidden = PG_GETARG_DATUM(base + C_FORBIDDEN);
+	rs_rerank_spec_check(&c->spec, has_vectors, c->groups_query != NULL);
+	c->greedy = rs_rerank_needs_greedy(&c->spec);
+#undef HAS
+#undef TEXT_ARG
+}
+
+/*
+ * What the constraints know about the items, built once per call site
+ * (a query calling recommend() under LATERAL for a thousand users runs
+ * each attribute query once) and rebuilt when the model's active version
+ * or the query text changes.  Lives in the function's fn_extra.
+ */
+typedef struct ItemAttrs
+{
+	MemoryContext cxt;			/* child of fn_mcxt, reset on rebuild */
+	char	   *model;
+	int32		version;
+	char	   *exclude_query;	/* what excluded[] was built from */
+	bool	   *excluded;		/* n_items flags, or NULL */
+	struct varatt_external forbidden_ptr;	/* what in_filter[] was built
+											 * from, when that was stored
+											 * out of line */
+	BloomFilter *forbidden;		/* else a copy of it */
+	bool	   *in_filter;		/* n_items flags, or NULL */
+	bool	   *blocked;		/* excluded or in_filter (or NULL: none) */
+	char	   *times_query;	/* what age[] was built from */
+	double	   *age;			/* n_items ages in seconds, NaN: none */
+	double		half_life;		/* what fresh[] was built for */
+	float	   *fresh;			/* n_items freshness factors, or NULL */
+	char	   *groups_query;	/* what group[] was built from */
+	char	   *protected_group;
+	int32	   *group;			/* n_items group ids, -1: none */
+	bool	   *protected_;		/* n_items flags */
+} ItemAttrs;
+
+static bool
+same_text(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/*
+ * Prepares a query the caller supplied, which must be one plain SELECT
+ * (it runs with the caller's rights, read-only), returning at least
+ * min_columns columns.
+ */
+static SPIPlanPtr
+prepare_select(const char *sql, const char *what, int min_columns)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, 0, NULL);
+	List	   *sources;
+	CachedPlanSource *ps;
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for %s: %s", what,
+			 SPI_result_code_string(SPI_result));
+	sources = SPI_plan_get_plan_sources(plan);
+	ps = list_length(sources) == 1 ? linitial(sources) : NULL;
+	if (ps != NULL)
+	{
+		ListCell   *lc;
+
+		/* a data-modifying WITH is no plain SELECT either */
+		foreach(lc, ps->query_list)
+			if (lfirst_node(Query, lc)->hasModifyingCTE)
+				ps = NULL;
+	}
+	if (ps == NULL || ps->commandTag != CMDTAG_SELECT || ps->resultDesc == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s must be a single SELECT query", what),
+				 errhint("For example 'SELECT item_id FROM out_of_stock'.")));
+	if (ps->resultDesc->natts < min_columns)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s must return %d columns, not %d", what, min_columns,
+						ps->resultDesc->natts),
+				 errhint("The first column is the item key.")));
+	return plan;
+}
+
+/*
+ * Runs a SELECT the caller supplied and calls fn for each row whose first
+ * column (an item key) is an item of the model.
+ */
+typedef void (*ItemRowFn) (void *arg, int32 idx, HeapTuple tup, TupleDesc desc);
+
+static void
+for_each_item_row(ServedModel *m, const char *sql, const char *what,
+				  int min_columns, ItemRowFn fn, void *arg)
+{
+	SPIPlanPtr	plan = prepare_select(sql, what, min_columns);
+	Portal		portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 10000);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			char	   *key = SPI_getvalue(tup, SPI_tuptable->tupdesc, 1);
+			int32		idx = key ? item_index(m, key) : -1;
+
+			if (idx >= 0)
+				fn(arg, idx, tup, SPI_tuptable->tupdesc);
+		}
+		SPI_freetuptable(SPI_tuptable);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	SPI_freeplan(plan);
+}
+
+static void
+mark_excluded(void *arg, int32 idx, HeapTuple tup, TupleDesc desc)
+{
+	(void) tup;
+	(void) desc;
+	((bool *) arg)[idx] = true;
+}
+
+typedef struct AgeRows
+{
+	double	   *age;
+	double		now;			/* the transaction's start, epoch seconds */
+} AgeRows;
+
+static void
+set_age(void *arg, int32 idx, HeapTuple tup, TupleDesc desc)
+{
+	AgeRows    *a = arg;
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, 2, &isnull);
+
+	if (!isnull)
+		a->age[idx] = a->now - rs_datum_to_epoch(d, SPI_gettypeid(desc, 2));
+}
+
+typedef struct GroupRow
+{
+	int32		idx;
+	char	   *name;
+} GroupRow;
+
+typedef struct GroupRows
+{
+	GroupRow   *rows;
+	int32		n;
+	int32		size;
+} GroupRows;
+
+static void
+add_group(void *arg, int32 idx, HeapTuple tup, TupleDesc desc)
+{
+	GroupRows  *g = arg;
+	char	   *name = SPI_getvalue(tup, desc, 2);
+
+	if (name == NULL)
+		return;
+	if (g->n == g->size)
+	{
+		g->size *= 2;
+		g->rows = repalloc_huge(g->rows, sizeof(GroupRow) * g->size);
+	}
+	g->rows[g->n].idx = idx;
+	g->rows[g->n].name = name;
+	g->n++;
+}
+
+static int
+cmp_group_row(const void *a, const void *b)
+{
+	return strcmp(((const GroupRow *) a)->name, ((const GroupRow *) b)->name);
+}
+
+/*
+ * Was in_filter[] built from this filter?  A filter stored out of line is
+ * known by its TOAST pointer, so a LATERAL call per user neither detoasts
+ * nor compares megabytes; one passed in memory is compared byte by byte.
+ */
+static bool
+same_filter(const ItemAttrs *a, Datum filter)
+{
+	struct varlena *raw = (struct varlena *) DatumGetPointer(filter);
+	BloomFilter *f;
+
+	if (filter == (Datum) 0)
+		return a->in_filter == NULL;
+	if (a->in_filter == NULL)
+		return false;
+	if (VARATT_IS_EXTERNAL_ONDISK(raw))
+	{
+		struct varatt_external ptr;
+
+		VARATT_EXTERNAL_GET_POINTER(ptr, raw);
+		return a->forbidden == NULL && memcmp(&ptr, &a->forbidden_ptr, sizeof(ptr)) == 0;
+	}
+	if (a->forbidden == NULL)
+		return false;
+	f = DatumGetBloom(filter);
+	return VARSIZE(f) == VARSIZE(a->forbidden) &&
+		memcmp(f, a->forbidden, VARSIZE(f)) == 0;
+}
+
+/* The item attributes cons needs, from the cache or built now (in SPI). */
+static ItemAttrs *
+item_attrs(FunctionCallInfo fcinfo, ServedModel *m, const Constraints *cons)
+{
+	ItemAttrs  *a = fcinfo->flinfo->fn_extra;
+	Size		n = Max(m->n_items, 1);
+
+	if (cons->exclude_query == NULL && cons->times_query == NULL &&
+		cons->groups_query == NULL && cons->forbidden == (Datum) 0)
+		return NULL;
+	if (a == NULL)
+	{
+		a = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ItemAttrs));
+		a->cxt = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt, "recsys item attributes",
+									   ALLOCSET_DEFAULT_SIZES);
+		fcinfo->flinfo->fn_extra = a;
+	}
+	if (a->model == NULL || strcmp(a->model, m->name) != 0 || a->version != m->sm.version)
+	{
+		MemoryContextReset(a->cxt);
+		memset(((char *) a) + offsetof(ItemAttrs, model), 0,
+			   sizeof(ItemAttrs) - offsetof(ItemAttrs, model));
+		a->model = MemoryContextStrdup(a->cxt, m->name);
+		a->version = m->sm.version;
+	}
+	/*
+	 * SPI calls switch CurrentMemoryContext to the procedure's context, so
+	 * everything kept is allocated in a->cxt explicitly.
+	 */
+	if (!same_text(a->exclude_query, cons->exclude_query))
+	{
+		a->exclude_query = cons->exclude_query ? MemoryContextStrdup(a->cxt, cons->exclude_query) : NULL;
+		a->excluded = NULL;
+		if (cons->exclude_query)
+		{
+			a->excluded = MemoryContextAllocZero(a->cxt, sizeof(bool) * n);
+			for_each_item_row(m, cons->exclude_query, "exclude_query", 1,
+							  mark_excluded, a->excluded);
+		}
+	}
+	if (!same_filter(a, cons->forbidden))
+	{
+		struct varlena *raw = (struct varlena *) DatumGetPointer(cons->forbidden);
+
+		a->forbidden = NULL;
+		a->in_filter = NULL;
+		memset(&a->forbidden_ptr, 0, sizeof(a->forbidden_ptr));
+		if (cons->forbidden)
+		{
+			BloomFilter *f = DatumGetBloom(cons->forbidden);
+
+			if (VARATT_IS_EXTERNAL_ONDISK(raw))
+				VARATT_EXTERNAL_GET_POINTER(a->forbidden_ptr, raw);
+			else
+			{
+				a->forbidden = MemoryContextAlloc(a->cxt, VARSIZE(f));
+				memcpy(a->forbidden, f, VARSIZE(f));
+			}
+			a->in_filter = MemoryContextAlloc(a->cxt, sizeof(bool) * n);
+			for (int32 i = 0; i < m->n_items; i++)
+				a->in_filter[i] = rs_bloom_contains_key(f, m->keys[i], strlen(m->keys[i]));
+		}
+	}
+	/* the hard exclusions shared by every user */
+	a->blocked = a->excluded;
+	if (a->in_filter)
+	{
+		if (a->excluded)
+		{
+			a->blocked = MemoryContextAlloc(a->cxt, sizeof(bool) * n);
+			for (int32 i = 0; i < m->n_items; i++)
+				a->blocked[i] = a->excluded[i] || a->in_filter[i];
+		}
+		else
+			a->blocked = a->in_filter;
+	}
+	if (!same_text(a->times_query, cons->times_query))
+	{
+		a->times_query = cons->times_query ? MemoryContextStrdup(a->cxt, cons->times_query) : NULL;
+		a->age = NULL;
+		a->fresh = NULL;
+		if (cons->times_query)
+		{
+			AgeRows		ar;
+
+			a->age = MemoryContextAlloc(a->cxt, sizeof(double) * n);
+			for (Size i = 0; i < n; i++)
+				a->age[i] = get_float8_nan();
+			ar.age = a->age;
+			ar.now = rs_datum_to_epoch(TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+									   TIMESTAMPTZOID);
+			for_each_item_row(m, cons->times_query, "item_times", 2, set_age, &ar);
+		}
+	}
+	if (a->age && (a->fresh == NULL || a->half_life != cons->spec.half_life))
+	{
+		a->half_life = cons->spec.half_life;
+		a->fresh = MemoryContextAlloc(a->cxt, sizeof(float) * n);
+		for (int32 i = 0; i < m->n_items; i++)
+			a->fresh[i] = (float) rs_fresh_factor(a->age[i], a->half_life);
+	}
+	if (!same_text(a->groups_query, cons->groups_query))
+	{
+		a->groups_query = cons->groups_query ? MemoryContextStrdup(a->cxt, cons->groups_query) : NULL;
+		a->group = NULL;
+		a->protected_ = NULL;
+		a->protected_group = NULL;
+		if (cons->groups_query)
+		{
+			GroupRows	g;
+			int32		id = -1;
+
+			g.n = 0;
+			g.size = 1024;
+			g.rows = palloc(sizeof(GroupRow) * g.size);
+			for_each_item_row(m, cons->groups_query, "item_groups", 2, add_group, &g);
+			qsort(g.rows, g.n, sizeof(GroupRow), cmp_group_row);
+			a->group = MemoryContextAlloc(a->cxt, sizeof(int32) * n);
+			for (Size i = 0; i < n; i++)
+				a->group[i] = -1;
+			/* an item listed in several groups keeps the last (by name) */
+			for (int32 r = 0; r < g.n; r++)
+			{
+				if (r == 0 || strcmp(g.rows[r].name, g.rows[r - 1].name) != 0)
+					id++;
+				a->group[g.rows[r].idx] = id;
+			}
+			/* protected_[] is keyed by the group's name */
+			a->protected_ = MemoryContextAllocZero(a->cxt, sizeof(bool) * n);
+			a->protected_group = NULL;
+			for (int32 r = 0; r < g.n; r++)
+				if (cons->protected_group && strcmp(g.rows[r].name, cons->protected_group) == 0)
+					a->protected_[g.rows[r].idx] = true;
+			a->protected_group = cons->protected_group ? MemoryContextStrdup(a->cxt, cons->protected_group) : NULL;
+			pfree(g.rows);
+		}
+	}
+	if (a->group && !same_text(a->protected_group, cons->protected_group))
+	{
+		/* same groups, another protected group: rerun the query */
+		a->groups_query = NULL;
+		return item_attrs(fcinfo, m, cons);
+	}
+	return a;
+}
+
+/* ----------------------------------------------------------------
+ *		Ranking one user's scores
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * The final list for one user: scores (n_items, rescaled here when
+ * freshness is asked for), the sorted item indexes excluded for this user
+ * and the attributes; writes up to k entries into out, best first.
+ */
+static int
+rank_items(const ServedModel *m, const Constraints *cons, const ItemAttrs *a,
+		   float *scores, const int32 *excluded, int32 n_excluded, Scored *out)
+{
+	int32		n = m->n_items;
+	const bool *blocked = a ? a->blocked : NULL;
+	int			k = Min(cons->spec.k, n);
+	int			pool;
+	TopK		top;
+
+	if (a && a->fresh)
+	{
+		/* rescale toward the lowest eligible score */
+		float		lo = INFINITY;
+		int32		x = 0;
+
+		for (int32 i = 0; i < n; i++)
+		{
+			while (x < n_excluded && excluded[x] < i)
+				x++;
+			if ((x < n_excluded && excluded[x] == i) || (blocked && blocked[i]))
+				continue;
+			lo = Min(lo, scores[i]);
+		}
+		for (int32 i = 0; i < n; i++)
+			scores[i] = lo + (scores[i] - lo) * a->fresh[i];
+	}
+
+	pool = cons->greedy ? Min(cons->spec.pool, n) : k;
+	for (;;)
+	{
+		RsCandidates c;
+		double	   *cscore;
+		int32	   *cgroup = NULL;
+		bool	   *cprot = NULL;
+		const float **cvec = NULL;
+		int		   *picked;
+		int			count;
+		bool		stuck;
+
+		top.k = Max(pool, 1);
+		top.n = 0;
+		top.h = palloc(sizeof(Scored) * top.k);
+		select_top(&top, scores, n, excluded, n_excluded, blocked);
+		topk_sort(&top);
+		if (!cons->greedy)
+		{
+			memcpy(out, top.h, sizeof(Scored) * top.n);
+			pfree(top.h);
+			return top.n;
+		}
+
+		cscore = palloc(sizeof(double) * top.k);
+		if (a && a->group)
+		{
+			cgroup = palloc(sizeof(int32) * top.k);
+			cprot = palloc(sizeof(bool) * top.k);
+		}
+		if (m->factors && (cons->spec.diversity || cons->spec.mmr))
+			cvec = palloc(sizeof(float *) * top.k);
+		for (int j = 0; j < top.n; j++)
+		{
+			int32		i = top.h[j].idx;
+
+			cscore[j] = top.h[j].score;
+			if (cgroup)
+			{
+				cgroup[j] = a->group[i];
+				cprot[j] = a->protected_[i];
+			}
+			if (cvec)
+				cvec[j] = m->factors + (Size) i * m->sm.factors;
+		}
+		c.n = top.n;
+		c.score = cscore;
+		c.group = cgroup;
+		c.protected_ = cprot;
+		c.vec = cvec;
+		c.dim = m->sm.factors;
+		picked = palloc(sizeof(int) * Max(k, 1));
+		/* strict while a wider pool could still help */
+		count = rs_rerank_select(&cons->spec, &c, top.n == pool && pool < n, picked, &stuck);
+		if (!stuck)
+		{
+			for (int r = 0; r < count; r++)
+				out[r] = top.h[picked[r]];
+			return count;
+		}
+		pool = pool > n / 4 ? n : pool * 4;
+	}
+}
+
+/* The item indexes of an array of keys (unknown keys are left out). */
+static int32
+array_item_indexes(ServedModel *m, ArrayType *arr, int32 *out)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	KeyIO		io;
+	int32		count = 0;
+
+	key_io_init(&io, ARR_ELEMTYPE(arr));
+	get_typlenbyvalalign(ARR_ELEMTYPE(arr), &typlen, &typbyval, &typalign);
+	deconstruct_array(arr, ARR_ELEMTYPE(arr), typlen, typbyval, typalign,
+					  &elems, &nulls, &n);
+	for (int e = 0; e < n; e++)
+	{
+		int32		idx;
+
+		if (nulls[e])
+			continue;
+		idx = item_index(m, key_to_text(&io, elems[e]));
+		if (idx >= 0)
+			out[count++] = idx;
+	}
+	return count;
+}
 
 static int
 cmp_int32(const void *a, const void *b)
@@ -406,6 +1005,367 @@ cmp_int32(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Sorts and deduplicates a list of item indexes; returns the new length. */
+static int32
+sort_unique(int32 *idx, int32 n)
+{
+	int32		w = 0;
+
+	qsort(idx, n, sizeof(int32), cmp_int32);
+	for (int32 r = 0; r < n; r++)
+		if (w == 0 || idx[r] != idx[w - 1])
+			idx[w++] = idx[r];
+	return w;
+}
+
+/*
+ * The excluded list for one call: base (nbase indexes, e.g. the seen
+ * items) plus the keys of the array argument arg, sorted and unique.
+ */
+static int32 *
+call_exclusions(FunctionCallInfo fcinfo, int arg, ServedModel *m,
+				const int32 *base, int32 nbase, int32 *n_out)
+{
+	ArrayType  *arr = NULL;
+	int32		cap = nbase;
+	int32	   *x;
+	int32		n = nbase;
+
+	if (arg < PG_NARGS() && !PG_ARGISNULL(arg))
+	{
+		rs_check_array_arg(fcinfo, arg, "exclude");
+		arr = PG_GETARG_ARRAYTYPE_P(arg);
+		cap += ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+	}
+	x = palloc(sizeof(int32) * Max(cap, 1));
+	if (nbase > 0)
+		memcpy(x, base, sizeof(int32) * nbase);
+	if (arr)
+		n += array_item_indexes(m, arr, x + n);
+	*n_out = sort_unique(x, n);
+	return x;
+}
+
+/* One result row per ranked item: [user,] item, score, rank. */
+static void
+emit_ranked(ReturnSetInfo *rsinfo, const ServedModel *m, const KeyIO *io,
+			const Datum *user, const Scored *ranked, int n)
+{
+	for (int r = 0; r < n; r++)
+	{
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+		int			c = 0;
+
+		if (user)
+			values[c++] = *user;
+		values[c++] = key_from_text(io, m->keys[ranked[r].idx]);
+		values[c++] = Float8GetDatum(ranked[r].score);
+		values[c++] = Int32GetDatum(r + 1);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
+/* ----------------------------------------------------------------
+ *		Fold-in: a user vector from items (and ratings)
+ *
+ * For ials the vector solves the user's half-step of training exactly:
+ * (Y^T Y + sum (c_i - 1) y_i y_i^T + lambda I) x = sum c_i y_i with
+ * c_i = 1 + alpha r_i (r_i = 1 when no ratings are given).  For als and
+ * svd with ratings, the biased ridge regression of the als user step
+ * (weighted lambda, bias included).  Without ratings an explicit model,
+ * and bpr always, take the mean of the items' vectors (bias 0).
+ * ----------------------------------------------------------------
+ */
+
+static void
+served_params(ServedModel *m)
+{
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		values[2];
+	bool		isnull;
+
+	if (m->params_loaded)
+		return;
+	values[0] = CStringGetTextDatum(m->name);
+	values[1] = Int32GetDatum(m->sm.version);
+	if (SPI_execute_with_args("SELECT (v.params->>'regularization')::float8, "
+							  "(v.params->>'bias_regularization')::float8, "
+							  "(v.params->>'alpha')::float8, m.user_key_type::text "
+							  "FROM recsys.model_versions v JOIN recsys.models m ON m.name = v.model "
+							  "WHERE v.model = $1 AND v.version = $2",
+							  2, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading the parameters of model \"%s\" failed", m->name);
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		Datum		d;
+
+		d = SPI_getbinval(tup, desc, 1, &isnull);
+		m->reg = isnull ? 0.0 : DatumGetFloat8(d);
+		d = SPI_getbinval(tup, desc, 2, &isnull);
+		m->reg_b = isnull ? m->reg : DatumGetFloat8(d);
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		m->alpha = isnull ? 0.0 : DatumGetFloat8(d);
+		m->user_type = MemoryContextStrdup(m->cxt, SPI_getvalue(tup, desc, 4));
+	}
+	m->params_loaded = true;
+}
+
+/*
+ * Solves for a user given n (item index, rating) pairs (ratings NULL: none
+ * given); uf gets sm.factors floats.  Must be called inside SPI.
+ */
+static void
+fold_in(ServedModel *m, const int32 *idx, const float *ratings, int32 n,
+		float *ubias, float *uf)
+{
+	int			k = m->sm.factors;
+	bool		explicit_model = is_explicit(m);
+
+	*ubias = 0.0f;
+	memset(uf, 0, sizeof(float) * k);
+	if (n == 0 || k == 0 || m->factors == NULL)
+		return;
+	served_params(m);
+
+	if (m->sm.algorithm == RS_ALG_IALS)
+	{
+		float	   *a = palloc(sizeof(float) * k * k);
+
+		if (m->gram == NULL)
+		{
+			m->gram = MemoryContextAlloc(m->cxt, sizeof(float) * k * k);
+			rs_gram(m->factors, m->n_items, k, k, m->gram);
+		}
+		memcpy(a, m->gram, sizeof(float) * k * k);
+		for (int j = 0; j < k; j++)
+			a[j * k + j] += (float) m->reg;
+		for (int32 r = 0; r < n; r++)
+		{
+			const float *y = m->factors + (Size) idx[r] * k;
+			double		conf = 1.0 + m->alpha * (ratings ? ratings[r] : 1.0);
+
+			for (int p = 0; p < k; p++)
+			{
+				uf[p] += (float) (conf * y[p]);
+				for (int q = 0; q < k; q++)
+					a[p * k + q] += (float) ((conf - 1.0) * y[p] * y[q]);
+			}
+		}
+		if (!rs_cholesky_solve(a, uf, k))
+			memset(uf, 0, sizeof(float) * k);
+	}
+	else if (explicit_model && ratings)
+	{
+		int			k1 = k + 1;
+		float	   *a = palloc0(sizeof(float) * k1 * k1);
+		float	   *b = palloc0(sizeof(float) * k1);
+
+		for (int32 r = 0; r < n; r++)
+		{
+			const float *q = m->factors + (Size) idx[r] * k;
+			double		t = ratings[r] - m->sm.global_mean - (m->bias ? m->bias[idx[r]] : 0.0);
+
+			for (int p = 0; p < k1; p++)
+			{
+				double		ap = p < k ? q[p] : 1.0;
+
+				b[p] += (float) (t * ap);
+				for (int s = 0; s < k1; s++)
+					a[p * k1 + s] += (float) (ap * (s < k ? q[s] : 1.0));
+			}
+		}
+		for (int p = 0; p < k; p++)
+			a[p * k1 + p] += (float) (m->reg * n);
+		a[k * k1 + k] += (float) (m->reg_b * n);
+		if (rs_cholesky_solve(a, b, k1))
+		{
+			memcpy(uf, b, sizeof(float) * k);
+			*ubias = b[k];
+		}
+	}
+	else
+	{
+		/* the mean of the items' vectors */
+		for (int32 r = 0; r < n; r++)
+		{
+			const float *q = m->factors + (Size) idx[r] * k;
+
+			for (int p = 0; p < k; p++)
+				uf[p] += q[p] / n;
+		}
+	}
+}
+
+/* Diversity needs item vectors, which not every model has. */
+static void
+check_vectors(const ServedModel *m, const Constraints *cons)
+{
+	if ((cons->spec.diversity || cons->spec.mmr) &&
+		(m->factors == NULL || m->sm.factors == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("diversity constraints need item vectors, and model \"%s\" (%s) has none",
+						m->name, rs_algorithm_name(m->sm.algorithm)),
+				 errhint("Use a model with item factors (als, svd, ials, bpr), or recsys.rerank() with vectors.")));
+}
+
+typedef struct ItemRating
+{
+	int32		idx;
+	int32		pos;			/* position given, for a stable order */
+	float		rating;
+} ItemRating;
+
+static int
+cmp_item_rating(const void *a, const void *b)
+{
+	const ItemRating *x = a;
+	const ItemRating *y = b;
+
+	if (x->idx != y->idx)
+		return (x->idx > y->idx) - (x->idx < y->idx);
+	return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/*
+ * Sorts (item, rating) pairs by item and merges repeated items: the mean
+ * rating for explicit models, the sum for implicit ones (the loader's
+ * rule).  Returns the new count.
+ */
+static int32
+merge_duplicates(const ServedModel *m, int32 *idx, float *ratings, int32 n)
+{
+	ItemRating *p;
+	int32		w = 0;
+	int32		count = 0;
+
+	if (ratings == NULL)
+		return sort_unique(idx, n);
+	p = palloc(sizeof(ItemRating) * Max(n, 1));
+	for (int32 r = 0; r < n; r++)
+	{
+		p[r].idx = idx[r];
+		p[r].pos = r;
+		p[r].rating = ratings[r];
+	}
+	qsort(p, n, sizeof(ItemRating), cmp_item_rating);
+	for (int32 r = 0; r < n; r++)
+	{
+		if (w > 0 && idx[w - 1] == p[r].idx)
+		{
+			ratings[w - 1] += p[r].rating;
+			count++;
+		}
+		else
+		{
+			if (w > 0 && is_explicit(m))
+				ratings[w - 1] /= count;
+			idx[w] = p[r].idx;
+			ratings[w] = p[r].rating;
+			count = 1;
+			w++;
+		}
+	}
+	if (w > 0 && is_explicit(m))
+		ratings[w - 1] /= count;
+	pfree(p);
+	return w;
+}
+
+/*
+ * A user the model has not seen, folded in from their rows in the model's
+ * source (read with the caller's rights, and only when the caller may read
+ * every relation the source query touches).  Returns how many of the
+ * user's items were used, 0 when there are none or the model cannot fold
+ * users in (popularity, no stored source, no access); *seen gets them
+ * (sorted), allocated in cxt.  Must be called inside SPI.
+ */
+static int32
+fold_in_from_source(ServedModel *m, const char *ukey, MemoryContext cxt,
+					float *ubias, float *uf, int32 **seen, bool *denied)
+{
+	RsModelDef *def;
+	SPIPlanPtr	plan;
+	CachedPlan *cplan;
+	ListCell   *lc;
+	Oid			argtype = TEXTOID;
+	Datum		arg;
+	int32	   *idx;
+	float	   *ratings;
+	int32		n = 0;
+
+	*denied = false;
+	if (m->factors == NULL || m->sm.factors == 0 ||
+		m->sm.algorithm == RS_ALG_POPULARITY)
+		return 0;
+	def = rs_model_lookup(m->name, true);
+	if (def == NULL || def->source == NULL)
+		return 0;
+	served_params(m);
+	if (m->user_type == NULL)
+		return 0;
+
+	plan = SPI_prepare(rs_user_source_query(def, m->user_type), 1, &argtype);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for the source of model \"%s\": %s",
+			 m->name, SPI_result_code_string(SPI_result));
+	cplan = SPI_plan_get_cached_plan(plan);
+	if (cplan)
+	{
+		foreach(lc, cplan->stmt_list)
+		{
+			PlannedStmt *ps = lfirst_node(PlannedStmt, lc);
+
+			if (!ExecCheckRTPerms(ps->rtable, false))
+				*denied = true;
+		}
+		/* (an unsaved plan: its cached plan has no resource owner) */
+		ReleaseCachedPlan(cplan, NULL);
+	}
+	if (*denied)
+	{
+		SPI_freeplan(plan);
+		return 0;
+	}
+
+	arg = CStringGetTextDatum(ukey);
+	if (SPI_execute_plan(plan, &arg, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading the source of model \"%s\" failed", m->name);
+	idx = MemoryContextAlloc(cxt, sizeof(int32) * Max(SPI_processed, 1));
+	ratings = MemoryContextAlloc(cxt, sizeof(float) * Max(SPI_processed, 1));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *key = SPI_getvalue(tup, desc, 1);
+		bool		isnull;
+		Datum		d = SPI_getbinval(tup, desc, 2, &isnull);
+		int32		i = key ? item_index(m, key) : -1;
+
+		if (i < 0 || isnull)
+			continue;
+		idx[n] = i;
+		ratings[n] = (float) rs_datum_to_double(d, SPI_gettypeid(desc, 2), "rating");
+		n++;
+	}
+	SPI_freeplan(plan);
+	n = merge_duplicates(m, idx, ratings, n);
+	if (n > 0)
+		fold_in(m, idx, ratings, n, ubias, uf);
+	*seen = idx;
+	return n;
+}
+
+/* ----------------------------------------------------------------
+ *		recsys.recommend(model, user, k, exclude_seen, exclude, ...)
+ * ----------------------------------------------------------------
+ */
+
+#define RECOMMEND_CONSTRAINTS 5
+
 PG_FUNCTION_INFO_V1(rs_recommend);
 Datum
 rs_recommend(PG_FUNCTION_ARGS)
@@ -414,24 +1374,28 @@ rs_recommend(PG_FUNCTION_ARGS)
 	char	   *name;
 	int			k;
 	bool		exclude_seen;
+	Constraints cons;
 	KeyIO		io;
 	char	   *ukey;
 	ServedModel *m;
+	ItemAttrs  *attrs;
 	float		ubias = 0;
 	float	   *uf = NULL;
 	int32	   *seen = NULL;
 	int32		nseen = 0;
 	int32	   *excluded;
-	int32		n_excluded = 0;
+	int32		n_excluded;
 	bool		known;
 	float	   *scores;
-	TopK		top;
+	Scored	   *ranked;
+	int			n_ranked;
 	MemoryContext per_call;
 	MemoryContext old;
 
 	name = checked_model(fcinfo);
 	k = checked_k(fcinfo, 2);
 	exclude_seen = PG_ARGISNULL(3) ? true : PG_GETARG_BOOL(3);
+	parse_constraints(fcinfo, RECOMMEND_CONSTRAINTS, k, true, &cons);
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(1))
 		return (Datum) 0;		/* no user, no recommendations */
@@ -445,91 +1409,184 @@ rs_recommend(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	m = served_model(name);
+	check_vectors(m, &cons);
 	known = rs_fetch_user(&m->sm, ukey, &ubias, &uf, &seen, &nseen);
+	attrs = item_attrs(fcinfo, m, &cons);
+	if (!known)
+	{
+		bool		denied;
+
+		uf = MemoryContextAllocZero(per_call, sizeof(float) * Max(m->sm.factors, 1));
+		nseen = fold_in_from_source(m, ukey, per_call, &ubias, uf, &seen, &denied);
+		known = nseen > 0;
+		if (known)
+			ereport(NOTICE,
+					(errmsg("user %s is not in model \"%s\": folded in from %d interactions in the source",
+							ukey, name, nseen)));
+		else
+			ereport(NOTICE,
+					(errmsg("user %s is not in model \"%s\": recommending %s",
+							ukey, name,
+							is_explicit(m) ? "by the items' bias baseline" : "popular items"),
+					 denied ? errdetail("The user's interactions were not read: no SELECT privilege on the model's source.") : 0));
+	}
 	SPI_finish();
 
-	if (!known)
-		ereport(NOTICE,
-				(errmsg("user %s is not in model \"%s\": recommending %s",
-						ukey, name,
-						is_explicit(m) ? "by the items' bias baseline" : "popular items")));
-
-	/* explicit exclusions: item keys in the user's key type */
-	excluded = palloc(sizeof(int32) * ((Size) m->n_items + nseen + 1));
-	if (exclude_seen && nseen > 0)
-	{
-		memcpy(excluded, seen, sizeof(int32) * nseen);
-		n_excluded = nseen;
-	}
-	if (PG_NARGS() > 4 && !PG_ARGISNULL(4))
-	{
-		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(4);
-		Datum	   *elems;
-		bool	   *nulls;
-		int			n;
-		int16		typlen;
-		bool		typbyval;
-		char		typalign;
-		KeyIO		eio;
-		bool	   *mark = palloc0(sizeof(bool) * Max(m->n_items, 1));
-
-		key_io_init(&eio, ARR_ELEMTYPE(arr));
-		get_typlenbyvalalign(ARR_ELEMTYPE(arr), &typlen, &typbyval, &typalign);
-		deconstruct_array(arr, ARR_ELEMTYPE(arr), typlen, typbyval, typalign,
-						  &elems, &nulls, &n);
-		for (int32 x = 0; x < n_excluded; x++)
-			mark[excluded[x]] = true;
-		for (int e = 0; e < n; e++)
-		{
-			int32		idx;
-
-			if (nulls[e])
-				continue;
-			idx = item_index(m, key_to_text(&eio, elems[e]));
-			if (idx >= 0 && !mark[idx])
-			{
-				mark[idx] = true;
-				excluded[n_excluded++] = idx;
-			}
-		}
-		qsort(excluded, n_excluded, sizeof(int32), cmp_int32);
-	}
-
+	excluded = call_exclusions(fcinfo, 4, m, seen, exclude_seen ? nseen : 0, &n_excluded);
 	scores = palloc(sizeof(float) * Max(m->n_items, 1));
 	score_items(m, known, ubias, uf, scores);
-
-	top.k = Min(k, m->n_items);
-	top.n = 0;
-	top.h = palloc(sizeof(Scored) * Max(top.k, 1));
-	select_top(&top, scores, m->n_items, excluded, n_excluded, NULL);
-	topk_sort(&top);
+	ranked = palloc(sizeof(Scored) * Max(Min(k, m->n_items), 1));
+	n_ranked = rank_items(m, &cons, attrs, scores, excluded, n_excluded, ranked);
 
 	MemoryContextSwitchTo(old);
-	for (int r = 0; r < top.n; r++)
-	{
-		Datum		values[3];
-		bool		nulls[3] = {false, false, false};
-
-		values[0] = key_from_text(&io, m->keys[top.h[r].idx]);
-		values[1] = Float8GetDatum(top.h[r].score);
-		values[2] = Int32GetDatum(r + 1);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
+	emit_ranked(rsinfo, m, &io, NULL, ranked, n_ranked);
 	MemoryContextDelete(per_call);
 	return (Datum) 0;
 }
 
 /* ----------------------------------------------------------------
- *		recsys.recommend_all(model, k, exclude_seen)
+ *		recsys.recommend_for_items(model, items, k, ratings, exclude_seen,
+ *								   exclude, ...)
  *
+ * An anonymous session or a new user, described by the items seen (and,
+ * optionally, the ratings given): the user is folded in (see fold_in).
+ * Items the model does not know are ignored; with none left, popular
+ * items (NOTICE).  The given items are excluded unless exclude_seen is
+ * false.  An item given twice counts once, with the mean of its ratings
+ * for explicit models and their sum for implicit ones (the loader's rule).
+ * ----------------------------------------------------------------
+ */
+
+#define FOR_ITEMS_CONSTRAINTS 6
+
+PG_FUNCTION_INFO_V1(rs_recommend_for_items);
+Datum
+rs_recommend_for_items(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *name = checked_model(fcinfo);
+	int			k = checked_k(fcinfo, 2);
+	bool		exclude_seen = PG_ARGISNULL(4) ? true : PG_GETARG_BOOL(4);
+	Constraints cons;
+	KeyIO		io;
+	ServedModel *m;
+	ItemAttrs  *attrs;
+	int32	   *idx = NULL;
+	float	   *ratings = NULL;
+	int32		n = 0;
+	float		ubias = 0;
+	float	   *uf;
+	int32	   *excluded;
+	int32		n_excluded;
+	float	   *scores;
+	Scored	   *ranked;
+	int			n_ranked;
+	MemoryContext per_call;
+	MemoryContext old;
+
+	parse_constraints(fcinfo, FOR_ITEMS_CONSTRAINTS, k, true, &cons);
+	InitMaterializedSRF(fcinfo, 0);
+	key_io_init(&io, get_fn_expr_argtype(fcinfo->flinfo, 1) == InvalidOid ? TEXTOID :
+				get_element_type(get_fn_expr_argtype(fcinfo->flinfo, 1)));
+
+	per_call = AllocSetContextCreate(CurrentMemoryContext, "recsys recommend_for_items",
+									 ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(per_call);
+
+	/* (SPI calls switch to their own context: what outlives SPI_finish is
+	 * allocated in per_call explicitly) */
+	SPI_connect();
+	m = served_model(name);
+	check_vectors(m, &cons);
+	attrs = item_attrs(fcinfo, m, &cons);
+
+	if (!PG_ARGISNULL(1))
+	{
+		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
+		int			nitems = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+		Datum	   *elems;
+		bool	   *nulls;
+		Datum	   *rvals = NULL;
+		bool	   *rnulls = NULL;
+		int			nr = 0;
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+
+		get_typlenbyvalalign(ARR_ELEMTYPE(arr), &typlen, &typbyval, &typalign);
+		deconstruct_array(arr, ARR_ELEMTYPE(arr), typlen, typbyval, typalign,
+						  &elems, &nulls, &nitems);
+		if (!PG_ARGISNULL(3))
+		{
+			deconstruct_array(PG_GETARG_ARRAYTYPE_P(3), FLOAT8OID, 8, FLOAT8PASSBYVAL,
+							  TYPALIGN_DOUBLE, &rvals, &rnulls, &nr);
+			if (nr != nitems)
+				ereport(ERROR,
+						(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+						 errmsg("ratings has %d elements but items has %d", nr, nitems),
+						 errhint("Give one rating per item, or no ratings.")));
+			ratings = MemoryContextAlloc(per_call, sizeof(float) * Max(nitems, 1));
+		}
+		idx = MemoryContextAlloc(per_call, sizeof(int32) * Max(nitems, 1));
+		for (int e = 0; e < nitems; e++)
+		{
+			int32		i;
+
+			if (nulls[e] || (rvals && rnulls[e]))
+				continue;
+			i = item_index(m, key_to_text(&io, elems[e]));
+			if (i < 0)
+				continue;
+			if (rvals && !isfinite(DatumGetFloat8(rvals[e])))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("rating %d is not finite", e + 1),
+						 errhint("Ratings must be numbers.")));
+			idx[n] = i;
+			if (ratings)
+				ratings[n] = (float) DatumGetFloat8(rvals[e]);
+			n++;
+		}
+		n = merge_duplicates(m, idx, ratings, n);
+	}
+
+	uf = MemoryContextAllocZero(per_call, sizeof(float) * Max(m->sm.factors, 1));
+	fold_in(m, idx, ratings, n, &ubias, uf);
+	SPI_finish();
+
+	if (n == 0)
+		ereport(NOTICE,
+				(errmsg("none of the items is in model \"%s\": recommending %s", name,
+						is_explicit(m) ? "by the items' bias baseline" : "popular items")));
+
+	excluded = call_exclusions(fcinfo, 5, m, idx, exclude_seen ? n : 0, &n_excluded);
+	scores = palloc(sizeof(float) * Max(m->n_items, 1));
+	score_items(m, n > 0, ubias, m->sm.factors > 0 ? uf : NULL, scores);
+	ranked = palloc(sizeof(Scored) * Max(Min(k, m->n_items), 1));
+	n_ranked = rank_items(m, &cons, attrs, scores, excluded, n_excluded, ranked);
+
+	MemoryContextSwitchTo(old);
+	emit_ranked(rsinfo, m, &io, NULL, ranked, n_ranked);
+	MemoryContextDelete(per_call);
+	return (Datum) 0;
+}
+
+/* ----------------------------------------------------------------
+ *		recsys.recommend_all(model, k, exclude_seen, exclude, ..., users)
+ *
+ * For every user of the model, or for those in users (keys as text; keys
+ * the model does not know are left out: recommend() serves them).
  * Users are read in dense-index order through a cursor, ALL_BLOCK_USERS
  * at a time; one sgemm scores a block against every item, and each user's
- * row of scores goes through the same selection as recommend().  Rows go
+ * row of scores goes through the same ranking as recommend().  Rows go
  * to a tuplestore, which spills to disk beyond work_mem.  Keys come back
  * as text: a set-returning function cannot take its result type from the
  * catalog, and there is no argument to take it from.
  * ----------------------------------------------------------------
  */
+
+#define ALL_CONSTRAINTS 4
+#define ALL_USERS (ALL_CONSTRAINTS + C_FORBIDDEN + 1)
 
 PG_FUNCTION_INFO_V1(rs_recommend_all);
 Datum
@@ -539,40 +1596,60 @@ rs_recommend_all(PG_FUNCTION_ARGS)
 	char	   *name = checked_model(fcinfo);
 	int			k = checked_k(fcinfo, 1);
 	bool		exclude_seen = PG_ARGISNULL(2) ? true : PG_GETARG_BOOL(2);
+	Constraints cons;
 	KeyIO		io;
 	ServedModel *m;
+	ItemAttrs  *attrs;
 	Portal		portal;
 	int			nf;
 	bool		explicit_model;
 	float	   *ublock;
 	float	   *ubias;
 	float	   *scores;
-	TopK		top;
+	int32	   *fixed;
+	int32		n_fixed;
+	int32	   *excluded;
+	Scored	   *ranked;
 	MemoryContext batch_cxt;
 	MemoryContext outer = CurrentMemoryContext;
-	Oid			types[2] = {TEXTOID, INT4OID};
-	Datum		values[2];
+	Oid			types[3] = {TEXTOID, INT4OID, TEXTARRAYOID};
+	Datum		values[3];
 
+	parse_constraints(fcinfo, ALL_CONSTRAINTS, k, true, &cons);
 	InitMaterializedSRF(fcinfo, 0);
 	key_io_init(&io, TEXTOID);
 
 	SPI_connect();
 	m = served_model(name);
+	check_vectors(m, &cons);
+	attrs = item_attrs(fcinfo, m, &cons);
 	nf = m->sm.factors;
 	explicit_model = is_explicit(m);
 
 	values[0] = CStringGetTextDatum(name);
 	values[1] = Int32GetDatum(m->sm.version);
+	values[2] = PG_ARGISNULL(ALL_USERS) ? (Datum) 0 : PG_GETARG_DATUM(ALL_USERS);
 	portal = SPI_cursor_open_with_args(NULL,
+									   PG_ARGISNULL(ALL_USERS) ?
 									   "SELECT user_key, bias, factors, seen FROM recsys.user_factors "
-									   "WHERE model = $1 AND version = $2 ORDER BY user_idx",
-									   2, types, values, NULL, true, 0);
+									   "WHERE model = $1 AND version = $2 ORDER BY user_idx" :
+									   "SELECT user_key, bias, factors, seen FROM recsys.user_factors "
+									   "WHERE model = $1 AND version = $2 AND user_key = ANY ($3) "
+									   "ORDER BY user_idx",
+									   PG_ARGISNULL(ALL_USERS) ? 2 : 3, types, values, NULL, true, 0);
 
 	ublock = MemoryContextAlloc(outer, sizeof(float) * ALL_BLOCK_USERS * Max(nf, 1));
 	ubias = MemoryContextAlloc(outer, sizeof(float) * ALL_BLOCK_USERS);
 	scores = MemoryContextAllocHuge(outer, sizeof(float) * ALL_BLOCK_USERS * (Size) Max(m->n_items, 1));
-	top.k = Min(k, m->n_items);
-	top.h = MemoryContextAlloc(outer, sizeof(Scored) * Max(top.k, 1));
+	ranked = MemoryContextAlloc(outer, sizeof(Scored) * Max(Min(k, m->n_items), 1));
+	/* the exclusions every user shares (the exclude array) */
+	{
+		MemoryContext old = MemoryContextSwitchTo(outer);
+
+		fixed = call_exclusions(fcinfo, 3, m, NULL, 0, &n_fixed);
+		excluded = palloc(sizeof(int32) * ((Size) m->n_items + n_fixed + 1));
+		MemoryContextSwitchTo(old);
+	}
 	batch_cxt = AllocSetContextCreate(outer, "recsys recommend_all batch",
 									  ALLOCSET_DEFAULT_SIZES);
 
@@ -621,38 +1698,28 @@ rs_recommend_all(PG_FUNCTION_ARGS)
 		for (uint64 b = 0; b < nb; b++)
 		{
 			bool		isnull;
-			char	   *ukey;
 			Datum		ud;
-			int32	   *seen = NULL;
-			int32		nseen = 0;
+			int32		n_excluded = n_fixed;
+			int			n_ranked;
 			Datum		d = SPI_getbinval(tt->vals[b], tt->tupdesc, 4, &isnull);
 			MemoryContext old = MemoryContextSwitchTo(batch_cxt);
 
+			memcpy(excluded, fixed, sizeof(int32) * n_fixed);
 			if (exclude_seen && !isnull)
 			{
 				ArrayType  *a = DatumGetArrayTypeP(d);
+				int32		nseen = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
 
-				nseen = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
-				seen = (int32 *) ARR_DATA_PTR(a);
+				memcpy(excluded + n_excluded, ARR_DATA_PTR(a), sizeof(int32) * nseen);
+				n_excluded += nseen;
+				if (n_fixed > 0)
+					n_excluded = sort_unique(excluded, n_excluded);
 			}
-			top.n = 0;
-			select_top(&top, scores + b * m->n_items, m->n_items, seen, nseen, NULL);
-			topk_sort(&top);
-
-			ukey = TextDatumGetCString(SPI_getbinval(tt->vals[b], tt->tupdesc, 1, &isnull));
-			ud = key_from_text(&io, ukey);
+			n_ranked = rank_items(m, &cons, attrs, scores + b * m->n_items,
+								  excluded, n_excluded, ranked);
+			ud = key_from_text(&io, TextDatumGetCString(SPI_getbinval(tt->vals[b], tt->tupdesc, 1, &isnull)));
 			/* (the tuplestore copies each row into its own memory) */
-			for (int r = 0; r < top.n; r++)
-			{
-				Datum		out[4];
-				bool		nulls[4] = {false, false, false, false};
-
-				out[0] = ud;
-				out[1] = key_from_text(&io, m->keys[top.h[r].idx]);
-				out[2] = Float8GetDatum(top.h[r].score);
-				out[3] = Int32GetDatum(r + 1);
-				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
-			}
+			emit_ranked(rsinfo, m, &io, &ud, ranked, n_ranked);
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(batch_cxt);
 		}

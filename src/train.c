@@ -131,21 +131,37 @@ checked_relation(const char *source)
  * so names are taken literally and cannot inject SQL.
  */
 static char *
+source_from(const RsModelDef *def)
+{
+	if (looks_like_query(def->source))
+		return psprintf("(%s) AS recsys_source", checked_query(def->source));
+	return checked_relation(def->source);
+}
+
+static char *
 source_query(const RsModelDef *def, const char *time_column)
 {
-	char	   *from;
-
-	if (looks_like_query(def->source))
-		from = psprintf("(%s) AS recsys_source", checked_query(def->source));
-	else
-		from = checked_relation(def->source);
-
 	return psprintf("SELECT %s, %s, %s, %s FROM %s",
 					quote_identifier(def->user_column),
 					quote_identifier(def->item_column),
 					def->rating_column ? quote_identifier(def->rating_column) : "1::real",
 					time_column ? quote_identifier(time_column) : "NULL::timestamptz",
-					from);
+					source_from(def));
+}
+
+/*
+ * One user's rows of a model's source, for serving's fold-in of users the
+ * model has not seen: SELECT item, value FROM <source> WHERE user = $1,
+ * $1 being the key as text, cast to user_type (so an index on the user
+ * column can be used).
+ */
+char *
+rs_user_source_query(const RsModelDef *def, const char *user_type)
+{
+	return psprintf("SELECT %s, %s FROM %s WHERE %s = CAST($1 AS %s)",
+					quote_identifier(def->item_column),
+					def->rating_column ? quote_identifier(def->rating_column) : "1::real",
+					source_from(def), quote_identifier(def->user_column), user_type);
 }
 
 /* ----------------------------------------------------------------
