@@ -238,40 +238,55 @@ float8_array(const double *v, int n)
 										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
-/* An int4[] built straight from a C array (no per-element Datums). */
+/* A one-dimensional array of 4-byte elements straight from a C array. */
 static Datum
-int4_array(const int32 *v, int n)
+array4(const void *v, int n, Oid elemtype)
 {
-	Size		size = ARR_OVERHEAD_NONULLS(1) + sizeof(int32) * (Size) n;
+	Size		size = ARR_OVERHEAD_NONULLS(1) + 4 * (Size) n;
 	ArrayType  *a = (ArrayType *) palloc0(size);
 
 	SET_VARSIZE(a, size);
 	a->ndim = 1;
 	a->dataoffset = 0;
-	a->elemtype = INT4OID;
+	a->elemtype = elemtype;
 	ARR_DIMS(a)[0] = n;
 	ARR_LBOUND(a)[0] = 1;
 	if (n > 0)
-		memcpy(ARR_DATA_PTR(a), v, sizeof(int32) * n);
+		memcpy(ARR_DATA_PTR(a), v, 4 * (Size) n);
 	return PointerGetDatum(a);
+}
+
+/* An int4[] built straight from a C array (no per-element Datums). */
+static Datum
+int4_array(const int32 *v, int n)
+{
+	return array4(v, n, INT4OID);
+}
+
+static Datum
+float4_array(const float *v, int n)
+{
+	return array4(v, n, FLOAT4OID);
 }
 
 /*
  * Stores one side (users or items) of a model, STORE_CHUNK rows per
  * INSERT, as arrays: key, dense index, bias, factors, number of
  * interactions, and for users the dense indexes of the items they
- * interacted with in training (the "seen" items serving excludes).  A
- * chunk's seen lists are one flat array sliced per row, since CSR rows
+ * interacted with in training (the "seen" items serving excludes) and,
+ * when `ratings` is given (explicit neighbourhood models), their values.
+ * A chunk's seen lists are one flat array sliced per row, since CSR rows
  * of consecutive users are contiguous.
  */
 static void
 store_entities(const char *model, int32 version, bool is_user,
 			   const RsKeyMap *keys, const float *bias, const float *factors,
-			   int nfactors, const int64 *ptr, const int32 *seen, Oid emb_type)
+			   int nfactors, const int64 *ptr, const int32 *seen,
+			   const float *ratings, Oid emb_type)
 {
 	const char *sql = is_user ?
-		"INSERT INTO recsys.user_factors (model, version, user_key, user_idx, bias, factors, interactions, seen) "
-		"SELECT $1, $2, k, i, b, f, n, $8[o + 1 : o + n] "
+		"INSERT INTO recsys.user_factors (model, version, user_key, user_idx, bias, factors, interactions, seen, ratings) "
+		"SELECT $1, $2, k, i, b, f, n, $8[o + 1 : o + n], $10[o + 1 : o + n] "
 		"FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::int4[]), "
 		"pg_catalog.unnest($5::float4[]), pg_catalog.unnest($6), pg_catalog.unnest($7::int4[]), "
 		"pg_catalog.unnest($9::int4[])) AS u(k, i, b, f, n, o)" :
@@ -280,8 +295,8 @@ store_entities(const char *model, int32 version, bool is_user,
 		"FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::int4[]), "
 		"pg_catalog.unnest($5::float4[]), pg_catalog.unnest($6), pg_catalog.unnest($7::int4[])) AS u(k, i, b, f, n)";
 	Oid			emb_array = get_array_type(emb_type);
-	Oid			types[9] = {TEXTOID, INT4OID, TEXTARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID,
-	emb_array, INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID};
+	Oid			types[10] = {TEXTOID, INT4OID, TEXTARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID,
+	emb_array, INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID};
 	int32		n = keys->n;
 	MemoryContext chunk_cxt = AllocSetContextCreate(CurrentMemoryContext,
 													"recsys store chunk",
@@ -303,7 +318,8 @@ store_entities(const char *model, int32 version, bool is_user,
 		int32	   *off = palloc(sizeof(int32) * cnt);
 		int			dims[1] = {cnt};
 		int			lbs[1] = {1};
-		Datum		values[9];
+		Datum		values[10];
+		char		nulls[10];
 
 		for (int32 k = 0; k < cnt; k++)
 		{
@@ -342,9 +358,110 @@ store_entities(const char *model, int32 version, bool is_user,
 		values[6] = int4_array(deg, cnt);
 		values[7] = is_user ? int4_array(seen + ptr[begin], (int) (ptr[end] - ptr[begin])) : (Datum) 0;
 		values[8] = int4_array(off, cnt);
+		values[9] = ratings ? float4_array(ratings + ptr[begin], (int) (ptr[end] - ptr[begin])) : (Datum) 0;
+		memset(nulls, ' ', sizeof(nulls));
+		nulls[9] = ratings ? ' ' : 'n';
 		MemoryContextSwitchTo(old);
 
-		catalog_exec(sql, is_user ? 9 : 7, types, values, NULL, false);
+		catalog_exec(sql, is_user ? 10 : 7, types, values, nulls, false);
+		MemoryContextReset(chunk_cxt);
+		CHECK_FOR_INTERRUPTS();
+	}
+	MemoryContextDelete(chunk_cxt);
+}
+
+/* Appends key as an element of an array literal: "..." with \ and " escaped. */
+static void
+append_array_element(StringInfo buf, const char *key)
+{
+	appendStringInfoChar(buf, '"');
+	for (const char *c = key; *c; c++)
+	{
+		if (*c == '"' || *c == '\\')
+			appendStringInfoChar(buf, '\\');
+		appendStringInfoChar(buf, *c);
+	}
+	appendStringInfoChar(buf, '"');
+}
+
+/*
+ * Stores the neighbour lists of a neighbourhood model, one row per entity
+ * (item_knn: items, user_knn: users) with its neighbours' keys, ids,
+ * similarities and supports as arrays, best first; an entity without
+ * neighbours gets empty arrays.  STORE_CHUNK entities per INSERT: the
+ * numbers travel as flat arrays sliced per row (cheap for fixed-size
+ * elements), the keys as one text[] literal per row, read back by the
+ * statement's cast (slicing a flat text[] would walk it from the start).
+ */
+static void
+store_neighbors(const char *model, int32 version, bool is_user,
+				const RsKeyMap *keys, const RsModel *mod)
+{
+	const char *sql = is_user ?
+		"INSERT INTO recsys.user_neighbors (model, version, user_key, user_idx, "
+		"neighbor_keys, neighbor_idx, similarity, support) "
+		"SELECT $1, $2, k, i, nk::text[], $7[o + 1 : o + n], $8[o + 1 : o + n], $9[o + 1 : o + n] "
+		"FROM ROWS FROM (unnest($3::text[]), unnest($4::int4[]), unnest($5::text[]), "
+		"unnest($6::int4[])) AS e(k, i, nk, o), LATERAL (SELECT cardinality(nk::text[]) AS n) c" :
+		"INSERT INTO recsys.item_neighbors (model, version, item_key, item_idx, "
+		"neighbor_keys, neighbor_idx, similarity, support) "
+		"SELECT $1, $2, k, i, nk::text[], $7[o + 1 : o + n], $8[o + 1 : o + n], $9[o + 1 : o + n] "
+		"FROM ROWS FROM (unnest($3::text[]), unnest($4::int4[]), unnest($5::text[]), "
+		"unnest($6::int4[])) AS e(k, i, nk, o), LATERAL (SELECT cardinality(nk::text[]) AS n) c";
+	Oid			types[9] = {TEXTOID, INT4OID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
+	INT4ARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID, INT4ARRAYOID};
+	int32		n = keys->n;
+	MemoryContext chunk_cxt = AllocSetContextCreate(CurrentMemoryContext,
+													"recsys store chunk",
+													ALLOCSET_DEFAULT_SIZES);
+
+	if (mod->n_lists != n)
+		elog(ERROR, "neighbour lists for %d entities, expected %d", mod->n_lists, n);
+	for (int32 begin = 0; begin < n; begin += STORE_CHUNK)
+	{
+		int32		end = Min(n, begin + STORE_CHUNK);
+		int32		cnt = end - begin;
+		int64		first = mod->nbr_ptr[begin];
+		int			total = (int) (mod->nbr_ptr[end] - first);
+		MemoryContext old = MemoryContextSwitchTo(chunk_cxt);
+		Datum	   *kd = palloc(sizeof(Datum) * Max(cnt, 1));
+		int32	   *idx = palloc(sizeof(int32) * Max(cnt, 1));
+		Datum	   *nkd = palloc(sizeof(Datum) * Max(cnt, 1));
+		int32	   *off = palloc(sizeof(int32) * Max(cnt, 1));
+		Datum		values[9];
+		StringInfoData lit;
+
+		initStringInfo(&lit);
+		for (int32 k = 0; k < cnt; k++)
+		{
+			int32		e = begin + k;
+
+			kd[k] = CStringGetTextDatum(rs_key_to_text(keys, e));
+			idx[k] = e;
+			off[k] = (int32) (mod->nbr_ptr[e] - first);
+			resetStringInfo(&lit);
+			appendStringInfoChar(&lit, '{');
+			for (int64 x = mod->nbr_ptr[e]; x < mod->nbr_ptr[e + 1]; x++)
+			{
+				if (x > mod->nbr_ptr[e])
+					appendStringInfoChar(&lit, ',');
+				append_array_element(&lit, rs_key_to_text(keys, mod->nbr_idx[x]));
+			}
+			appendStringInfoChar(&lit, '}');
+			nkd[k] = CStringGetTextDatum(lit.data);
+		}
+		values[0] = CStringGetTextDatum(model);
+		values[1] = Int32GetDatum(version);
+		values[2] = PointerGetDatum(construct_array(kd, cnt, TEXTOID, -1, false, TYPALIGN_INT));
+		values[3] = int4_array(idx, cnt);
+		values[4] = PointerGetDatum(construct_array(nkd, cnt, TEXTOID, -1, false, TYPALIGN_INT));
+		values[5] = int4_array(off, cnt);
+		values[6] = int4_array(mod->nbr_idx + first, total);
+		values[7] = float4_array(mod->nbr_sim + first, total);
+		values[8] = int4_array(mod->nbr_support + first, total);
+		MemoryContextSwitchTo(old);
+
+		catalog_exec(sql, 9, types, values, NULL, false);
 		MemoryContextReset(chunk_cxt);
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -364,6 +481,10 @@ prune_versions(const char *model, int keep, int32 active)
 				 "du AS (DELETE FROM recsys.user_factors f USING old"
 				 "  WHERE f.model = $1 AND f.version = old.version), "
 				 "di AS (DELETE FROM recsys.item_factors f USING old"
+				 "  WHERE f.model = $1 AND f.version = old.version), "
+				 "dni AS (DELETE FROM recsys.item_neighbors f USING old"
+				 "  WHERE f.model = $1 AND f.version = old.version), "
+				 "dnu AS (DELETE FROM recsys.user_neighbors f USING old"
 				 "  WHERE f.model = $1 AND f.version = old.version) "
 				 "DELETE FROM recsys.model_versions v USING old"
 				 "  WHERE v.model = $1 AND v.version = old.version",
@@ -452,9 +573,18 @@ rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
 
 	store_entities(def->name, version, true, &l->users, model->user_bias,
 				   model->user_factors, model->factors, m->user_ptr, m->user_items,
-				   emb_type);
+				   rs_algorithm_is_knn(opts->algorithm) && !rs_options_implicit(opts) ?
+				   m->user_vals : NULL, emb_type);
 	store_entities(def->name, version, false, &l->items, model->item_bias,
-				   model->item_factors, model->factors, m->item_ptr, NULL, emb_type);
+				   model->item_factors, model->factors, m->item_ptr, NULL, NULL,
+				   emb_type);
+	if (model->nbr_ptr != NULL)
+	{
+		bool		users = (opts->algorithm == RS_ALG_USER_KNN);
+
+		store_neighbors(def->name, version, users, users ? &l->users : &l->items,
+						model);
+	}
 
 	/* switch to it, record the time taken, and prune */
 	{
@@ -479,7 +609,9 @@ rs_drop_model(const char *name)
 	Datum		values[1] = {CStringGetTextDatum(name)};
 
 	catalog_exec("WITH du AS (DELETE FROM recsys.user_factors WHERE model = $1), "
-				 "di AS (DELETE FROM recsys.item_factors WHERE model = $1) "
+				 "di AS (DELETE FROM recsys.item_factors WHERE model = $1), "
+				 "dni AS (DELETE FROM recsys.item_neighbors WHERE model = $1), "
+				 "dnu AS (DELETE FROM recsys.user_neighbors WHERE model = $1) "
 				 "DELETE FROM recsys.models WHERE name = $1",
 				 1, types, values, NULL, false);
 }
@@ -531,7 +663,8 @@ rs_active_model(const char *name, RsStoredModel *out)
 
 	run_plan(kept_plan(&plan,
 					   "SELECT v.version, v.algorithm, v.global_mean, "
-					   "coalesce((v.params->>'factors')::int, 0), v.items "
+					   "coalesce((v.params->>'factors')::int, 0), v.items, v.users, "
+					   "v.params->>'feedback' "
 					   "FROM recsys.models m JOIN recsys.model_versions v "
 					   "ON v.model = m.name AND v.version = m.active_version "
 					   "WHERE m.name = $1", 1, types),
@@ -547,6 +680,16 @@ rs_active_model(const char *name, RsStoredModel *out)
 	out->global_mean = DatumGetFloat8(SPI_getbinval(tup, desc, 3, &isnull));
 	out->factors = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
 	out->n_items = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
+	out->n_users = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
+	if (rs_algorithm_is_knn(out->algorithm))
+	{
+		Datum		fb = SPI_getbinval(tup, desc, 7, &isnull);
+
+		out->explicit_feedback = !isnull &&
+			strcmp(TextDatumGetCString(fb), "explicit") == 0;
+	}
+	else
+		out->explicit_feedback = !rs_algorithm_is_implicit(out->algorithm);
 	return true;
 }
 
@@ -680,4 +823,222 @@ rs_load_items(const RsStoredModel *sm, MemoryContext cxt, char ***keys,
 		*factors = NULL;
 	}
 	MemoryContextSwitchTo(old);
+}
+
+/* ----------------------------------------------------------------
+ *		Neighbourhood models (see knn.h for how serving uses these)
+ * ----------------------------------------------------------------
+ */
+
+/* A one-dimensional int4[] / float4[] datum copied into an SPI_palloc'd C array. */
+static int32
+copy_array4(Datum d, void **out)
+{
+	ArrayType  *a = DatumGetArrayTypeP(d);
+	int32		n = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+
+	if (ARR_HASNULL(a))
+		elog(ERROR, "unexpected NULL in a recsys catalog array");
+	*out = SPI_palloc(4 * (Size) Max(n, 1));
+	if (n > 0)
+		memcpy(*out, ARR_DATA_PTR(a), 4 * (Size) n);
+	return n;
+}
+
+/*
+ * The neighbour lists of every item (item_knn) or user (user_knn) of a
+ * stored version, in idx order, as CSR allocated in cxt: *n_lists
+ * entities, ptr[n_lists + 1], nbr[] and sim[] (each list best first).
+ */
+void
+rs_load_neighbors(const RsStoredModel *sm, MemoryContext cxt, int32 *n_lists,
+				  int64 **ptr, int32 **nbr, float **sim)
+{
+	static SPIPlanPtr item_plan = NULL;
+	static SPIPlanPtr user_plan = NULL;
+	bool		users = (sm->algorithm == RS_ALG_USER_KNN);
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		values[2] = {CStringGetTextDatum(sm->name), Int32GetDatum(sm->version)};
+	int32		n = users ? sm->n_users : sm->n_items;
+	int64		total = 0;
+	MemoryContext old;
+
+	if (!rs_algorithm_is_knn(sm->algorithm))
+		elog(ERROR, "model \"%s\" is not a neighbourhood model", sm->name);
+	if (users)
+		run_plan(kept_plan(&user_plan,
+						   "SELECT user_idx, neighbor_idx, similarity FROM recsys.user_neighbors "
+						   "WHERE model = $1 AND version = $2 ORDER BY user_idx", 2, types),
+				 values, 0);
+	else
+		run_plan(kept_plan(&item_plan,
+						   "SELECT item_idx, neighbor_idx, similarity FROM recsys.item_neighbors "
+						   "WHERE model = $1 AND version = $2 ORDER BY item_idx", 2, types),
+				 values, 0);
+	if ((int64) SPI_processed != n)
+		elog(ERROR, "model \"%s\" version %d has " UINT64_FORMAT " neighbour lists, expected %d",
+			 sm->name, sm->version, SPI_processed, n);
+
+	old = MemoryContextSwitchTo(cxt);
+	*n_lists = n;
+	*ptr = palloc(sizeof(int64) * ((Size) n + 1));
+	for (int32 e = 0; e < n; e++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[e];
+		bool		isnull;
+		ArrayType  *a = DatumGetArrayTypeP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+
+		(*ptr)[e] = total;
+		total += ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+	}
+	(*ptr)[n] = total;
+	*nbr = palloc(sizeof(int32) * (Size) Max(total, 1));
+	*sim = palloc(sizeof(float) * (Size) Max(total, 1));
+	for (int32 e = 0; e < n; e++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[e];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		ArrayType  *ai;
+		ArrayType  *as;
+		int64		len = (*ptr)[e + 1] - (*ptr)[e];
+
+		if (DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull)) != e)
+			elog(ERROR, "model \"%s\" version %d: neighbour lists are not numbered 0..%d",
+				 sm->name, sm->version, n - 1);
+		ai = DatumGetArrayTypeP(SPI_getbinval(tup, desc, 2, &isnull));
+		as = DatumGetArrayTypeP(SPI_getbinval(tup, desc, 3, &isnull));
+		if (ArrayGetNItems(ARR_NDIM(as), ARR_DIMS(as)) != len ||
+			ARR_HASNULL(ai) || ARR_HASNULL(as))
+			elog(ERROR, "model \"%s\" version %d: malformed neighbour list %d",
+				 sm->name, sm->version, e);
+		memcpy(*nbr + (*ptr)[e], ARR_DATA_PTR(ai), sizeof(int32) * len);
+		memcpy(*sim + (*ptr)[e], ARR_DATA_PTR(as), sizeof(float) * len);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/* Fills out from a (seen, ratings, bias) row of recsys.user_factors. */
+static void
+knn_user_from_row(HeapTuple tup, TupleDesc desc, int first, RsKnnUser *out)
+{
+	bool		isnull;
+	Datum		d;
+	void	   *p;
+
+	memset(out, 0, sizeof(RsKnnUser));
+	d = SPI_getbinval(tup, desc, first, &isnull);
+	if (!isnull)
+	{
+		out->n = copy_array4(d, &p);
+		out->items = p;
+	}
+	d = SPI_getbinval(tup, desc, first + 1, &isnull);
+	if (!isnull)
+	{
+		if (copy_array4(d, &p) != out->n)
+			elog(ERROR, "recsys.user_factors: seen and ratings differ in length");
+		out->ratings = p;
+	}
+	d = SPI_getbinval(tup, desc, first + 2, &isnull);
+	out->bias = isnull ? 0.0f : DatumGetFloat4(d);
+}
+
+/*
+ * A user of a stored neighbourhood model, for the scoring functions:
+ * seen items, their ratings (explicit models; NULL otherwise) and bias,
+ * copied out with SPI_palloc.  False if the user is not in the model.
+ */
+bool
+rs_fetch_knn_user(const RsStoredModel *sm, const char *key, RsKnnUser *out)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[3] = {TEXTOID, INT4OID, TEXTOID};
+	Datum		values[3] = {CStringGetTextDatum(sm->name), Int32GetDatum(sm->version),
+	CStringGetTextDatum(key)};
+
+	run_plan(kept_plan(&plan,
+					   "SELECT seen, ratings, bias FROM recsys.user_factors "
+					   "WHERE model = $1 AND version = $2 AND user_key = $3", 3, types),
+			 values, 1);
+	if (SPI_processed == 0)
+		return false;
+	knn_user_from_row(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, out);
+	return true;
+}
+
+/*
+ * user_knn: the stored neighbours of a user (keys and similarities, best
+ * first), copied out with SPI_palloc.  False if the user is not in the
+ * model.
+ */
+bool
+rs_fetch_user_neighbors(const RsStoredModel *sm, const char *key, int32 *n,
+						char ***keys, float **sim)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[3] = {TEXTOID, INT4OID, TEXTOID};
+	Datum		values[3] = {CStringGetTextDatum(sm->name), Int32GetDatum(sm->version),
+	CStringGetTextDatum(key)};
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	Datum	   *kd;
+	int			nk;
+	void	   *p;
+
+	run_plan(kept_plan(&plan,
+					   "SELECT neighbor_keys, similarity FROM recsys.user_neighbors "
+					   "WHERE model = $1 AND version = $2 AND user_key = $3", 3, types),
+			 values, 1);
+	if (SPI_processed == 0)
+		return false;
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 1, &isnull)),
+					  TEXTOID, -1, false, TYPALIGN_INT, &kd, NULL, &nk);
+	*n = copy_array4(SPI_getbinval(tup, desc, 2, &isnull), &p);
+	*sim = p;
+	if (nk != *n)
+		elog(ERROR, "recsys.user_neighbors: neighbor_keys and similarity differ in length");
+	*keys = SPI_palloc(sizeof(char *) * Max(nk, 1));
+	for (int k = 0; k < nk; k++)
+		(*keys)[k] = spi_strdup(TextDatumGetCString(kd[k]));
+	return true;
+}
+
+/*
+ * Several users of a stored neighbourhood model at once (user_knn: a
+ * user's neighbours): out[k] for keys[k], n = 0 for a key not in the
+ * model; copied out with SPI_palloc.
+ */
+void
+rs_fetch_knn_users(const RsStoredModel *sm, char **keys, int32 n, RsKnnUser *out)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[3] = {TEXTOID, INT4OID, TEXTARRAYOID};
+	Datum	   *kd = palloc(sizeof(Datum) * Max(n, 1));
+	Datum		values[3];
+
+	for (int32 k = 0; k < n; k++)
+	{
+		kd[k] = CStringGetTextDatum(keys[k]);
+		memset(&out[k], 0, sizeof(RsKnnUser));
+	}
+	values[0] = CStringGetTextDatum(sm->name);
+	values[1] = Int32GetDatum(sm->version);
+	values[2] = PointerGetDatum(construct_array(kd, n, TEXTOID, -1, false, TYPALIGN_INT));
+	run_plan(kept_plan(&plan,
+					   "SELECT user_key, seen, ratings, bias FROM recsys.user_factors "
+					   "WHERE model = $1 AND version = $2 AND user_key = ANY ($3)", 3, types),
+			 values, 0);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		char	   *key = SPI_getvalue(tup, SPI_tuptable->tupdesc, 1);
+
+		for (int32 k = 0; k < n; k++)
+			if (strcmp(keys[k], key) == 0)
+				knn_user_from_row(tup, SPI_tuptable->tupdesc, 2, &out[k]);
+	}
 }

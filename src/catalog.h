@@ -11,6 +11,15 @@
  * embedding).  Keys are stored as text in the caller's key type's text
  * form; models.user_key_type / item_key_type say what that type is.
  *
+ * Neighbourhood models (item_knn, user_knn) use the same rows without
+ * factors: bias holds the baseline biases of explicit models (NULL for
+ * implicit ones), user_factors.ratings the values of the seen items
+ * (explicit models only, aligned with seen), and their lists are in
+ * recsys.item_neighbors / recsys.user_neighbors: one row per entity and
+ * version with neighbor_keys, neighbor_idx, similarity and support arrays,
+ * best first (empty for an entity without neighbours).  The view
+ * recsys.neighbors has one row per (entity, neighbour) with its rank.
+ *
  * Catalog writes run as the owner of the catalog (the extension's owner)
  * with a fixed search_path, so ordinary users need no privileges on the
  * catalog tables to train; the data a model is trained on is always read
@@ -24,6 +33,7 @@
 
 #include "recsys.h"
 
+#include "knn.h"
 #include "loader.h"
 #include "options.h"
 #include "train.h"
@@ -64,6 +74,9 @@ typedef struct RsStoredModel
 	double		global_mean;
 	int			factors;
 	int32		n_items;
+	int32		n_users;
+	bool		explicit_feedback;	/* predictions are ratings (als, svd,
+									 * knn with "feedback": "explicit") */
 } RsStoredModel;
 
 /* train.c */
@@ -85,5 +98,12 @@ extern bool rs_fetch_user(const RsStoredModel *sm, const char *key, float *bias,
 						  float **factors, int32 **seen, int32 *nseen);
 extern void rs_load_items(const RsStoredModel *sm, MemoryContext cxt, char ***keys,
 						  float **bias, float **factors, int32 **degree);
+extern void rs_load_neighbors(const RsStoredModel *sm, MemoryContext cxt,
+							  int32 *n_lists, int64 **ptr, int32 **nbr, float **sim);
+extern bool rs_fetch_knn_user(const RsStoredModel *sm, const char *key, RsKnnUser *out);
+extern bool rs_fetch_user_neighbors(const RsStoredModel *sm, const char *key,
+									int32 *n, char ***keys, float **sim);
+extern void rs_fetch_knn_users(const RsStoredModel *sm, char **keys, int32 n,
+							   RsKnnUser *out);
 
 #endif							/* RECSYS_CATALOG_H */

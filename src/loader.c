@@ -16,6 +16,7 @@
 #include <float.h>
 #include <math.h>
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -23,12 +24,16 @@
 #include "libpq/pqformat.h"
 #include "miscadmin.h"
 #include "tcop/dest.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
+
+#include "embedding.h"
 
 /* ----------------------------------------------------------------
  *		Key hash tables
@@ -468,6 +473,210 @@ rs_loader_load_query(RsLoader *l, const char *sql, bool has_time)
 }
 
 /* ----------------------------------------------------------------
+ *		Item attributes
+ * ----------------------------------------------------------------
+ */
+
+static Oid
+embedding_oid(void)
+{
+	return GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+						   CStringGetDatum("embedding"),
+						   ObjectIdGetDatum(get_namespace_oid("recsys", false)));
+}
+
+/* Room for one more vector of l->attr_dims floats. */
+static void
+attr_grow(RsLoader *l)
+{
+	int32		newcap;
+
+	if (l->attr_n < l->attr_cap)
+		return;
+	if (l->attr_cap >= PG_INT32_MAX / 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many item attribute rows")));
+	newcap = l->attr_cap == 0 ? 1024 : l->attr_cap * 2;
+	if (l->attr_cap == 0)
+	{
+		l->attr_item = rs_alloc(l->cxt, sizeof(int32) * newcap);
+		l->attr_vec = rs_alloc(l->cxt, sizeof(float) * (Size) newcap * l->attr_dims);
+	}
+	else
+	{
+		rs_check_memory(l->cxt, (sizeof(int32) + sizeof(float) * (Size) l->attr_dims) * l->attr_cap);
+		l->attr_item = repalloc_huge(l->attr_item, sizeof(int32) * newcap);
+		l->attr_vec = repalloc_huge(l->attr_vec, sizeof(float) * (Size) newcap * l->attr_dims);
+	}
+	l->attr_cap = newcap;
+}
+
+/* The item id of an attribute row's key, registering new items. */
+static int32
+attr_item_id(RsLoader *l, Datum key, Oid type)
+{
+	bool		int_key = (type == INT2OID || type == INT4OID || type == INT8OID);
+	bool		text_key = (type == TEXTOID || type == VARCHAROID || type == BPCHAROID);
+
+	if ((l->items.kind == RS_KEY_INT && !int_key) ||
+		(l->items.kind == RS_KEY_TEXT && !text_key))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("attribute keys of type %s do not match item keys of type %s",
+						format_type_be(type), format_type_be(l->items.type)),
+				 errhint("The first column of the attributes must hold the items' keys; cast it in a query.")));
+	if (l->items.kind == RS_KEY_INT)
+	{
+		int64		k = type == INT2OID ? DatumGetInt16(key) :
+			type == INT4OID ? DatumGetInt32(key) : DatumGetInt64(key);
+
+		return keymap_id_int(&l->items, k);
+	}
+	else
+	{
+		char	   *k = TextDatumGetCString(key);
+		int32		id = keymap_id_text(&l->items, k, l->cxt);
+
+		pfree(k);
+		return id;
+	}
+}
+
+/* Copies one vector (embedding, real[] or double precision[]) into dst. */
+static int
+attr_vector(Datum d, Oid type, Oid emb_type, float *dst, int dims, const char *key)
+{
+	int			n;
+
+	if (type == emb_type)
+	{
+		Embedding  *e = DatumGetEmbedding(d);
+
+		n = e->dim;
+		if (dst)
+			memcpy(dst, e->x, sizeof(float) * n);
+		return n;
+	}
+	else
+	{
+		ArrayType  *a = DatumGetArrayTypeP(d);
+
+		if (ARR_NDIM(a) > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("attribute vector of item %s must be a one-dimensional array", key)));
+		if (ARR_HASNULL(a) && array_contains_nulls(a))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("attribute vector of item %s contains a NULL", key)));
+		n = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+		if (dst && n == dims)
+		{
+			for (int k = 0; k < n; k++)
+			{
+				double		x = type == FLOAT4ARRAYOID ? ((float4 *) ARR_DATA_PTR(a))[k] :
+					((float8 *) ARR_DATA_PTR(a))[k];
+
+				if (isnan(x) || isinf(x) || fabs(x) > FLT_MAX)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("attribute vector of item %s has a NaN or infinite element", key)));
+				dst[k] = (float) x;
+			}
+		}
+		return n;
+	}
+}
+
+/*
+ * Runs sql as the current user (inside the caller's SPI connection) and
+ * keeps the vector of every row: column 1 the item key, column 2 the
+ * vector.  Items not seen in the interactions get ids here.  Call after
+ * the interactions are in and before rs_loader_finish().
+ */
+void
+rs_loader_load_attributes(RsLoader *l, const char *sql)
+{
+	SPIPlanPtr	plan;
+	Portal		portal;
+	Oid			emb_type = embedding_oid();
+	Oid			key_type = InvalidOid;
+	Oid			vec_type = InvalidOid;
+	bool		checked = false;
+
+	if (!l->have_types)
+		elog(ERROR, "attributes loaded before the interactions");
+	plan = SPI_prepare(sql, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "preparing the attributes query failed: %s",
+			 SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 1024);
+		if (SPI_processed == 0)
+			break;
+		if (!checked)
+		{
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+
+			if (desc->natts < 2)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("attributes must have at least two columns: the item key and its vector")));
+			key_type = SPI_gettypeid(desc, 1);
+			vec_type = SPI_gettypeid(desc, 2);
+			if (vec_type != emb_type && vec_type != FLOAT4ARRAYOID && vec_type != FLOAT8ARRAYOID)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("attribute vectors of type %s are not supported",
+								format_type_be(vec_type)),
+						 errhint("The second column of the attributes must be recsys.embedding, real[] or double precision[].")));
+			checked = true;
+		}
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		key_null;
+			bool		vec_null;
+			Datum		key = SPI_getbinval(tup, desc, 1, &key_null);
+			Datum		vec = SPI_getbinval(tup, desc, 2, &vec_null);
+			char	   *key_text;
+			int			n;
+
+			if (key_null || vec_null)
+				continue;
+			key_text = SPI_getvalue(tup, desc, 1);
+			n = attr_vector(vec, vec_type, emb_type, NULL, 0, key_text);
+			if (l->attr_dims == 0)
+			{
+				if (n < 1)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("attribute vector of item %s is empty", key_text)));
+				l->attr_dims = n;
+			}
+			else if (n != l->attr_dims)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("attribute vector of item %s has %d dimensions, not %d like the others",
+								key_text, n, l->attr_dims)));
+			attr_grow(l);
+			(void) attr_vector(vec, vec_type, emb_type,
+							   l->attr_vec + (Size) l->attr_n * l->attr_dims,
+							   l->attr_dims, key_text);
+			l->attr_item[l->attr_n++] = attr_item_id(l, key, key_type);
+			pfree(key_text);
+		}
+		SPI_freetuptable(SPI_tuptable);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+}
+
+/* ----------------------------------------------------------------
  *		Merging partial loaders (aggregate combine)
  * ----------------------------------------------------------------
  */
@@ -677,6 +886,44 @@ keymap_sort(RsKeyMap *map, MemoryContext cxt)
 	return remap;
 }
 
+/*
+ * The attribute vectors by final item id (n_items x dims, zero where an
+ * item has none) and which items have one; NULL if none were loaded.
+ */
+static float *
+attributes_finish(RsLoader *l, const int32 *imap, int32 ni, bool **has_out)
+{
+	int			d = l->attr_dims;
+	float	   *attrs;
+	bool	   *has;
+
+	*has_out = NULL;
+	if (l->attr_n == 0)
+		return NULL;
+	attrs = rs_alloc(l->cxt, sizeof(float) * (Size) ni * d);
+	has = rs_alloc(l->cxt, sizeof(bool) * (Size) ni);
+	for (int32 k = 0; k < l->attr_n; k++)
+	{
+		int32		it = imap[l->attr_item[k]];
+
+		if (has[it])
+			ereport(ERROR,
+					(errcode(ERRCODE_CARDINALITY_VIOLATION),
+					 errmsg("item %s appears more than once in the attributes",
+							rs_key_to_text(&l->items, it)),
+					 errhint("Give each item at most one attribute vector.")));
+		has[it] = true;
+		memcpy(attrs + (Size) it * d, l->attr_vec + (Size) k * d, sizeof(float) * d);
+	}
+	pfree(l->attr_item);
+	pfree(l->attr_vec);
+	l->attr_item = NULL;
+	l->attr_vec = NULL;
+	l->attr_n = l->attr_cap = 0;
+	*has_out = has;
+	return attrs;
+}
+
 /* Exclusive prefix sums of counts[0..n) into ptr[0..n], ptr[0] = 0. */
 static void
 prefix_sums(const int64 *counts, int64 *ptr, int32 n)
@@ -715,6 +962,8 @@ rs_loader_finish(RsLoader *l, RsDupRule rule)
 	int64	   *iptr;
 	int64		nnz;
 	double		total = 0.0;
+	float	   *attrs;
+	bool	   *attr_has = NULL;
 
 	if (n == 0)
 		ereport(ERROR,
@@ -739,6 +988,7 @@ rs_loader_finish(RsLoader *l, RsDupRule rule)
 		count[l->i[k]]++;
 	}
 	pfree(umap);
+	attrs = attributes_finish(l, imap, ni, &attr_has);
 	pfree(imap);
 	iptr = rs_alloc(cxt, sizeof(int64) * ((Size) ni + 1));
 	prefix_sums(count, iptr, ni);
@@ -777,6 +1027,9 @@ rs_loader_finish(RsLoader *l, RsDupRule rule)
 	m = rs_alloc(cxt, sizeof(RsMatrix));
 	m->n_users = nu;
 	m->n_items = ni;
+	m->attr_dims = attrs ? l->attr_dims : 0;
+	m->item_attr = attrs;
+	m->item_has_attr = attr_has;
 	m->user_ptr = rs_alloc(cxt, sizeof(int64) * ((Size) nu + 1));
 	m->user_items = rs_alloc(cxt, sizeof(int32) * n);
 	m->user_vals = rs_alloc(cxt, sizeof(float) * n);

@@ -20,6 +20,14 @@
  *	   implicit-feedback ones (RS_DUP_SUM); the newest time is kept;
  *	 - no rows left is an error.
  *
+ * Item attributes (item_knn's "attributes" option) are a second source:
+ * rows of (item key, vector) read after the interactions and before the
+ * matrix is built, so that an item that appears only there still gets a
+ * dense id (and an empty row).  Keys must be of the same kind (integer or
+ * text) as the interactions' item keys; vectors are recsys.embedding,
+ * real[] or double precision[], all of one length; rows with a NULL key
+ * or vector are skipped; an item given twice is an error.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef RECSYS_LOADER_H
@@ -74,6 +82,13 @@ typedef struct RsLoader
 	int64		rows_read;
 	int64		rows_skipped;	/* NULL user, item or value */
 	int64		duplicates;		/* rows merged into an earlier (user, item) */
+
+	/* item attributes as they arrive (ids as in `i` above) */
+	int			attr_dims;		/* 0 until the first vector */
+	int32		attr_n;
+	int32		attr_cap;
+	int32	   *attr_item;		/* item id of each vector */
+	float	   *attr_vec;		/* attr_n x attr_dims */
 } RsLoader;
 
 /* loader.c */
@@ -87,6 +102,7 @@ extern void rs_loader_add(RsLoader *l, Datum user, bool user_null,
 extern double rs_datum_to_double(Datum d, Oid type, const char *what);
 extern double rs_datum_to_epoch(Datum d, Oid type);
 extern void rs_loader_load_query(RsLoader *l, const char *sql, bool has_time);
+extern void rs_loader_load_attributes(RsLoader *l, const char *sql);
 extern bool rs_value_type_ok(Oid type);
 extern void rs_loader_merge(RsLoader *dst, RsLoader *src);
 extern RsMatrix *rs_loader_finish(RsLoader *l, RsDupRule rule);

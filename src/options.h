@@ -20,7 +20,9 @@ typedef enum RsAlgorithm
 	RS_ALG_SVD,
 	RS_ALG_IALS,
 	RS_ALG_BPR,
-	RS_ALG_POPULARITY
+	RS_ALG_POPULARITY,
+	RS_ALG_ITEM_KNN,
+	RS_ALG_USER_KNN
 } RsAlgorithm;
 
 /* Everything a training run needs besides the data. */
@@ -31,11 +33,14 @@ typedef struct RsTrainOptions
 	bool		verbose;		/* NOTICE per iteration */
 	int			keep;			/* versions kept after this one is added */
 	char	   *time_column;	/* function form: column with timestamps */
+	char	   *attributes;		/* item_knn: table or SELECT of (item, vector) */
 } RsTrainOptions;
 
 /* options.c */
 extern const char *rs_algorithm_name(RsAlgorithm alg);
 extern bool rs_algorithm_is_implicit(RsAlgorithm alg);
+extern bool rs_algorithm_is_knn(RsAlgorithm alg);
+extern bool rs_options_implicit(const RsTrainOptions *o);
 extern RsAlgorithm rs_algorithm_from_name(const char *name);
 extern void rs_parse_options(Jsonb *options, const char *algorithm,
 							 RsTrainOptions *out);

@@ -68,17 +68,25 @@ looks_like_query(const char *s)
 }
 
 static void
-not_a_select(void)
+not_a_select(bool attributes)
 {
+	if (attributes)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("option \"attributes\" must name a table or a view, or be a single SELECT query"),
+				 errhint("Pass a relation name like 'items' or a query like 'SELECT item_id, embedding FROM items'.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 			 errmsg("training source must be a table, a view or a single SELECT query"),
 			 errhint("Pass a relation name like 'ratings' or a query like 'SELECT user_id, item_id, rating FROM ratings'.")));
 }
 
-/* A single plain SELECT (no SELECT INTO, no data-modifying WITH). */
+/*
+ * A single plain SELECT (no SELECT INTO, no data-modifying WITH).
+ * `attributes`: it is item_knn's attributes, not the training source.
+ */
 static char *
-checked_query(const char *source)
+checked_query(const char *source, bool attributes)
 {
 	char	   *q = pstrdup(source);
 	int			len = strlen(q);
@@ -91,10 +99,10 @@ checked_query(const char *source)
 
 	raw = raw_parser(q, RAW_PARSE_DEFAULT);
 	if (list_length(raw) != 1 || !IsA(linitial_node(RawStmt, raw)->stmt, SelectStmt))
-		not_a_select();
+		not_a_select(attributes);
 	sel = (SelectStmt *) linitial_node(RawStmt, raw)->stmt;
 	if (sel->intoClause != NULL)
-		not_a_select();
+		not_a_select(attributes);
 	if (sel->withClause != NULL)
 	{
 		ListCell   *lc;
@@ -104,7 +112,7 @@ checked_query(const char *source)
 			CommonTableExpr *cte = lfirst_node(CommonTableExpr, lc);
 
 			if (!IsA(cte->ctequery, SelectStmt))
-				not_a_select();
+				not_a_select(attributes);
 		}
 	}
 	return q;
@@ -112,7 +120,7 @@ checked_query(const char *source)
 
 /* The FROM item for a relation name, resolved now and quoted. */
 static char *
-checked_relation(const char *source)
+checked_relation(const char *source, bool attributes)
 {
 	List	   *names = stringToQualifiedNameList(source);
 	RangeVar   *rv = makeRangeVarFromNameList(names);
@@ -121,7 +129,7 @@ checked_relation(const char *source)
 
 	if (kind != RELKIND_RELATION && kind != RELKIND_VIEW && kind != RELKIND_MATVIEW &&
 		kind != RELKIND_PARTITIONED_TABLE && kind != RELKIND_FOREIGN_TABLE)
-		not_a_select();
+		not_a_select(attributes);
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 									  get_rel_name(relid));
 }
@@ -134,8 +142,8 @@ static char *
 source_from(const RsModelDef *def)
 {
 	if (looks_like_query(def->source))
-		return psprintf("(%s) AS recsys_source", checked_query(def->source));
-	return checked_relation(def->source);
+		return psprintf("(%s) AS recsys_source", checked_query(def->source, false));
+	return checked_relation(def->source, false);
 }
 
 static char *
@@ -162,6 +170,16 @@ rs_user_source_query(const RsModelDef *def, const char *user_type)
 					quote_identifier(def->item_column),
 					def->rating_column ? quote_identifier(def->rating_column) : "1::real",
 					source_from(def), quote_identifier(def->user_column), user_type);
+}
+
+/* item_knn's attributes: every column of a relation, or of a query */
+static char *
+attributes_query(const char *attributes)
+{
+	if (looks_like_query(attributes))
+		return psprintf("SELECT * FROM (%s) AS recsys_attributes",
+						checked_query(attributes, true));
+	return psprintf("SELECT * FROM %s", checked_relation(attributes, true));
 }
 
 /* ----------------------------------------------------------------
@@ -202,6 +220,18 @@ env_progress(void *arg, int iteration, double loss)
 }
 
 static void
+env_note(void *arg, const char *text)
+{
+	TrainEnvArg *a = (TrainEnvArg *) arg;
+
+	if (a->verbose)
+		ereport(NOTICE,
+				(errmsg("model \"%s\": %s, %.2f s",
+						a->model, text, now_seconds() - a->start)));
+	CHECK_FOR_INTERRUPTS();
+}
+
+static void
 run_algorithm(const RsMatrix *m, const RsTrainOptions *opts, const RsEnv *env,
 			  RsModel *out)
 {
@@ -224,6 +254,10 @@ run_algorithm(const RsMatrix *m, const RsTrainOptions *opts, const RsEnv *env,
 			break;
 		case RS_ALG_POPULARITY:
 			rs_train_popularity(m, &opts->params, env, out);
+			break;
+		case RS_ALG_ITEM_KNN:
+		case RS_ALG_USER_KNN:
+			rs_train_knn(m, &opts->params, env, out);
 			break;
 	}
 }
@@ -298,8 +332,10 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 		rs_loader_load_query(l, source_query(def, t->opts.time_column),
 							 t->opts.time_column != NULL);
 	}
+	if (t->opts.attributes)
+		rs_loader_load_attributes(l, attributes_query(t->opts.attributes));
 	t->loader = l;
-	t->matrix = rs_loader_finish(l, rs_algorithm_is_implicit(t->opts.algorithm) ?
+	t->matrix = rs_loader_finish(l, rs_options_implicit(&t->opts) ?
 								 RS_DUP_SUM : RS_DUP_MEAN);
 
 	arg = MemoryContextAlloc(cxt, sizeof(TrainEnvArg));
@@ -310,6 +346,7 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 	env.alloc = env_alloc;
 	env.check_interrupts = env_check_interrupts;
 	env.progress = env_progress;
+	env.note = env_note;
 	env.arg = arg;
 	run_algorithm(t->matrix, &t->opts, &env, &t->model);
 

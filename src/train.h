@@ -6,7 +6,8 @@
  *	  read, the model they fill in, and the services the caller provides.
  *
  * This header is plain C on purpose (no PostgreSQL headers).  The numeric
- * cores (als.c, ials.c, svd.c, bpr.c, popularity.c, linalg.c, parallel.c)
+ * cores (als.c, ials.c, svd.c, bpr.c, popularity.c, knn.c, linalg.c,
+ * parallel.c)
  * include only this file, so they can be compiled and checked against
  * reference implementations outside the server.  Inside the server,
  * train.c supplies an RsEnv whose alloc draws from the training memory
@@ -49,7 +50,32 @@ typedef struct RsMatrix
 	double	   *user_ts;		/* NULL, or nnz timestamps (seconds since
 								 * the Unix epoch) aligned with user_items */
 	double		mean;			/* mean of all values */
+
+	/*
+	 * Item attribute vectors (item_knn's "attributes" option), or NULL.
+	 * Items that appear only in the attributes have empty rows above.
+	 */
+	int			attr_dims;
+	float	   *item_attr;		/* n_items x attr_dims, row-major */
+	bool	   *item_has_attr;	/* n_items: a vector was given */
 } RsMatrix;
+
+/* Neighbourhood models: how two entities are compared (see knn.c). */
+typedef enum RsSimilarity
+{
+	RS_SIM_COSINE,
+	RS_SIM_ADJUSTED_COSINE,
+	RS_SIM_PEARSON,
+	RS_SIM_JACCARD
+} RsSimilarity;
+
+/* Neighbourhood models: weighting of the interaction values (see knn.c). */
+typedef enum RsWeighting
+{
+	RS_WEIGHT_NONE,
+	RS_WEIGHT_BM25,
+	RS_WEIGHT_TFIDF
+} RsWeighting;
 
 /*
  * Every knob of every algorithm.  The option parser fills in the
@@ -71,6 +97,19 @@ typedef struct RsParams
 	double		half_life_days; /* popularity: time decay, 0 = none */
 	int			threads;		/* worker threads, >= 1 */
 	uint64_t	seed;
+
+	/* item_knn, user_knn */
+	bool		user_based;		/* user_knn: neighbours are users */
+	bool		explicit_feedback;	/* ratings: baseline + weighted average */
+	RsSimilarity similarity;
+	int			neighbors;		/* K: neighbours kept per entity */
+	double		shrinkage;		/* sim * n / (n + shrinkage), n = co-support */
+	int			min_support;	/* fewer common users (items): no neighbour */
+	double		min_similarity; /* kept only when sim > min_similarity */
+	RsWeighting weighting;
+	double		bm25_k1;
+	double		bm25_b;
+	bool		attributes_only;	/* item_knn: all items by attributes */
 } RsParams;
 
 /* What a training run produces.  Arrays are allocated through RsEnv. */
@@ -86,6 +125,18 @@ typedef struct RsModel
 	float	   *item_factors;	/* n_items x factors, row-major, or NULL */
 	int			n_loss;			/* entries in loss[] */
 	double	   *loss;			/* training loss after each iteration */
+
+	/*
+	 * Neighbourhood models: the top-K lists, CSR by entity (items for
+	 * item_knn, users for user_knn), best neighbour first.  n_lists is 0
+	 * and the arrays NULL for other models.
+	 */
+	int32_t		n_lists;
+	int64_t    *nbr_ptr;		/* n_lists + 1 offsets */
+	int32_t    *nbr_idx;		/* neighbour ids */
+	float	   *nbr_sim;		/* similarities */
+	int32_t    *nbr_support;	/* common users (items); 0 for attribute
+								 * neighbours */
 } RsModel;
 
 /* Services the caller provides.  Called on the calling thread only. */
@@ -97,6 +148,8 @@ typedef struct RsEnv
 	void		(*check_interrupts) (void *arg);
 	/* after each iteration: 1-based iteration number and its loss */
 	void		(*progress) (void *arg, int iteration, double loss);
+	/* progress of a phase that has no loss, as a line of text; may be NULL */
+	void		(*note) (void *arg, const char *text);
 	void	   *arg;
 } RsEnv;
 
@@ -119,6 +172,23 @@ extern void rs_train_bpr(const RsMatrix *m, const RsParams *p,
 /* popularity.c: item counts, optionally time-decayed (item_bias = score) */
 extern void rs_train_popularity(const RsMatrix *m, const RsParams *p,
 								const RsEnv *env, RsModel *out);
+
+/*
+ * knn.c: item_knn / user_knn, the top-K neighbour lists (and for explicit
+ * feedback the baseline biases); knn.h has the scoring functions
+ */
+extern void rs_train_knn(const RsMatrix *m, const RsParams *p,
+						 const RsEnv *env, RsModel *out);
+
+/*
+ * For the core's tests only (test/core/knn_core): force one way of
+ * computing the lists, which must all give the same result.  0 (the
+ * default) lets knn.c choose.
+ */
+#define RS_KNN_TEST_ONE_SIDED	1	/* never the symmetric mode */
+#define RS_KNN_TEST_TRACK		2	/* touched lists for every row */
+#define RS_KNN_TEST_SCAN		4	/* scan every entity for every row */
+extern int	rs_knn_test_paths;
 
 /* parallel.c: run fn(ctx, begin, end) over [0, n) split across threads */
 typedef void (*RsRangeFn) (void *ctx, int64_t begin, int64_t end, int thread);
