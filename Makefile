@@ -26,12 +26,14 @@ OBJS = \
 	src/svd.o \
 	src/bpr.o \
 	src/popularity.o \
+	src/knn.o \
+	src/knn_score.o \
 	src/serve.o \
 	src/rerank.o
 
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
 
-REGRESS = embedding embedding_agg synth train train_accuracy serve bloom rerank
+REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config
@@ -60,7 +62,7 @@ include $(PGXS)
 # stop gcc from vectorising their loops (measured: ials 4x slower), so
 # they are turned back off for these files only.
 CORE_OBJS = src/als.o src/ials.o src/svd.o src/bpr.o src/popularity.o \
-	src/linalg.o src/parallel.o
+	src/knn.o src/knn_score.o src/linalg.o src/parallel.o
 $(CORE_OBJS): CFLAGS += -fno-wrapv -fstrict-aliasing
 
 # The distance kernels are plain loops; let gcc vectorise their float
@@ -74,6 +76,7 @@ src/synth.o: src/synth_core.c src/synth_core.h
 $(OBJS): src/recsys.h
 src/embedding.o src/embedding_agg.o src/distance.o src/catalog.o: src/embedding.h
 src/loader.o src/options.o src/catalog.o src/train.o src/serve.o: src/loader.h src/options.h src/catalog.h src/train.h
+src/knn.o src/knn_score.o src/catalog.o src/train.o src/serve.o: src/knn.h
 src/serve.o src/rerank.o: src/rerank.h
 $(CORE_OBJS): src/train.h src/linalg.h src/rng.h
 src/bloom.o src/serve.o src/rerank.o: src/bloom.h

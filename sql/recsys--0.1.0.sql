@@ -518,10 +518,11 @@ CREATE TABLE recsys.user_factors (
 	factors recsys.embedding,
 	interactions integer NOT NULL,
 	seen integer[] NOT NULL,
+	ratings real[],
 	PRIMARY KEY (model, version, user_key)
 );
 COMMENT ON TABLE recsys.user_factors IS
-	'one row per user and model version: key (as text), bias, latent factors, and the item_idx of the items the user interacted with in training';
+	'one row per user and model version: key (as text), bias, latent factors, the item_idx of the items the user interacted with in training, and (explicit neighbourhood models) their ratings';
 
 CREATE TABLE recsys.item_factors (
 	model text NOT NULL,
@@ -536,11 +537,58 @@ CREATE TABLE recsys.item_factors (
 COMMENT ON TABLE recsys.item_factors IS
 	'one row per item and model version: the item''s key (as text), bias (popularity: score) and latent factors';
 
+-- Neighbourhood models (item_knn, user_knn): each entity's K most similar
+-- entities, best first, as arrays; an entity without neighbours has empty
+-- arrays.  support is the number of common users (items), 0 for a
+-- neighbour found by attribute vectors.
+CREATE TABLE recsys.item_neighbors (
+	model text NOT NULL,
+	version integer NOT NULL,
+	item_key text NOT NULL,
+	item_idx integer NOT NULL,
+	neighbor_keys text[] NOT NULL,
+	neighbor_idx integer[] NOT NULL,
+	similarity real[] NOT NULL,
+	support integer[] NOT NULL,
+	PRIMARY KEY (model, version, item_key)
+);
+COMMENT ON TABLE recsys.item_neighbors IS
+	'item_knn: one row per item and model version: the keys and item_idx of its most similar items, best first, with their similarities and supports';
+
+CREATE TABLE recsys.user_neighbors (
+	model text NOT NULL,
+	version integer NOT NULL,
+	user_key text NOT NULL,
+	user_idx integer NOT NULL,
+	neighbor_keys text[] NOT NULL,
+	neighbor_idx integer[] NOT NULL,
+	similarity real[] NOT NULL,
+	support integer[] NOT NULL,
+	PRIMARY KEY (model, version, user_key)
+);
+COMMENT ON TABLE recsys.user_neighbors IS
+	'user_knn: one row per user and model version: the keys and user_idx of its most similar users, best first, with their similarities and supports';
+
+CREATE VIEW recsys.neighbors AS
+SELECT n.model, n.version, 'item'::text AS kind, n.item_key AS key, p.neighbor,
+	   p.similarity, p.support, p.rank::integer AS rank
+FROM recsys.item_neighbors n,
+	 unnest(n.neighbor_keys, n.similarity, n.support) WITH ORDINALITY AS p(neighbor, similarity, support, rank)
+UNION ALL
+SELECT n.model, n.version, 'user'::text, n.user_key, p.neighbor,
+	   p.similarity, p.support, p.rank::integer
+FROM recsys.user_neighbors n,
+	 unnest(n.neighbor_keys, n.similarity, n.support) WITH ORDINALITY AS p(neighbor, similarity, support, rank);
+COMMENT ON VIEW recsys.neighbors IS
+	'neighbourhood models: one row per (item or user, neighbour) and model version, keys as text, rank 1 = most similar';
+
 -- pg_dump keeps the models with the data they describe
 SELECT pg_catalog.pg_extension_config_dump('recsys.models', '');
 SELECT pg_catalog.pg_extension_config_dump('recsys.model_versions', '');
 SELECT pg_catalog.pg_extension_config_dump('recsys.user_factors', '');
 SELECT pg_catalog.pg_extension_config_dump('recsys.item_factors', '');
+SELECT pg_catalog.pg_extension_config_dump('recsys.item_neighbors', '');
+SELECT pg_catalog.pg_extension_config_dump('recsys.user_neighbors', '');
 
 -- The summary every training returns.
 CREATE TYPE recsys.train_result AS (
@@ -865,6 +913,18 @@ RETURNS TABLE ("user" text, item text, score double precision, rank integer)
 AS 'MODULE_PATHNAME', 'rs_recommend_all' LANGUAGE C STABLE PARALLEL SAFE ROWS 100000;
 COMMENT ON FUNCTION recsys.recommend_all(text, integer, boolean, text[], text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom, text[]) IS
 	'top-k items for every user of the model (blocked matrix multiply), or for the users listed (keys as text), with the same exclusions and constraints as recommend(); user and item keys in their text form (cast them back, e.g. "user"::int)';
+
+CREATE FUNCTION recsys.similar_items(model text, item anyelement, k integer DEFAULT 10)
+RETURNS TABLE (item anyelement, similarity double precision, rank integer)
+AS 'MODULE_PATHNAME', 'rs_similar_items' LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION recsys.similar_items(text, anyelement, integer) IS
+	'the k items most similar to an item: cosine of the item factors (factor models) or the stored neighbours (item_knn)';
+
+CREATE FUNCTION recsys.similar_users(model text, "user" anyelement, k integer DEFAULT 10)
+RETURNS TABLE ("user" anyelement, similarity double precision, rank integer)
+AS 'MODULE_PATHNAME', 'rs_similar_users' LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION recsys.similar_users(text, anyelement, integer) IS
+	'the k users most similar to a user: cosine of the user factors (factor models) or the stored neighbours (user_knn)';
 
 CREATE FUNCTION recsys.rerank(
 	items anyarray,

@@ -135,3 +135,82 @@ SELECT q, pg_temp.try(q) FROM (VALUES
 -- Every function of the extension documents itself for \df+
 SELECT count(*) AS undocumented FROM pg_proc
 WHERE pronamespace = 'recsys'::regnamespace AND obj_description(oid, 'pg_proc') IS NULL;
+
+-- similar_items / similar_users on a factor model: the cosine top-k of the
+-- factor tables, computed here by brute force
+SELECT count(*) AS ranks,
+	   count(*) FILTER (WHERE s.item = b.item OR abs(s.similarity - b.sim) < 1e-6) AS same
+FROM (SELECT item_id FROM sv_items WHERE item_id <= 20) i
+CROSS JOIN LATERAL recsys.similar_items('sv_als', i.item_id, 5) s
+JOIN LATERAL (
+	SELECT o.item_key::int AS item, recsys.cosine_similarity(f.factors, o.factors) AS sim,
+		   row_number() OVER (ORDER BY recsys.cosine_similarity(f.factors, o.factors) DESC, o.item_idx) AS rank
+	FROM recsys.item_factors f JOIN recsys.item_factors o ON o.model = f.model AND o.version = f.version
+	WHERE f.model = 'sv_als' AND f.version = (SELECT active_version FROM recsys.models WHERE name = 'sv_als')
+	  AND f.item_key = i.item_id::text AND o.item_key <> f.item_key) b ON b.rank = s.rank;
+SELECT count(*) AS ranks,
+	   count(*) FILTER (WHERE s."user" = b.user_id OR abs(s.similarity - b.sim) < 1e-6) AS same
+FROM (SELECT user_id FROM sv_users WHERE user_id <= 10) u
+CROSS JOIN LATERAL recsys.similar_users('sv_ials', u.user_id, 5) s
+JOIN LATERAL (
+	SELECT o.user_key::int AS user_id, recsys.cosine_similarity(f.factors, o.factors) AS sim,
+		   row_number() OVER (ORDER BY recsys.cosine_similarity(f.factors, o.factors) DESC, o.user_idx) AS rank
+	FROM recsys.user_factors f JOIN recsys.user_factors o ON o.model = f.model AND o.version = f.version
+	WHERE f.model = 'sv_ials' AND f.version = (SELECT active_version FROM recsys.models WHERE name = 'sv_ials')
+	  AND f.user_key = u.user_id::text AND o.user_key <> f.user_key) b ON b.rank = s.rank;
+-- unknown keys: no rows and a NOTICE; models without similarities: an error
+SELECT count(*) FROM recsys.similar_items('sv_als', -5, 5);
+SELECT count(*) FROM recsys.similar_users('sv_als', -5, 5);
+SELECT pg_temp.try($$SELECT * FROM recsys.similar_items('sv_pop', 1, 5)$$);
+SELECT pg_temp.try($$SELECT * FROM recsys.similar_users('sv_pop', 1, 5)$$);
+SELECT pg_temp.try($$SELECT * FROM recsys.similar_items('sv_als', 1, 0)$$);
+SELECT pg_temp.try($$SELECT * FROM recsys.similar_items('no_such_model', 1, 5)$$);
+
+-- Neighbourhood models.  item_knn (implicit): score(u, i) = the sum of the
+-- stored similarities s_ij over the neighbours j of i the user has; the
+-- top 10 of that, computed here from recsys.neighbors, is what recommend()
+-- returns (scores to float rounding), and recommend_all agrees
+SELECT model FROM recsys.train('sv_iknn', 'sv_interactions', 'user_id', 'item_id', NULL, 'item_knn', '{"neighbors": 20}');
+SELECT model FROM recsys.train('sv_uknn', 'sv_interactions', 'user_id', 'item_id', NULL, 'user_knn', '{"neighbors": 20}');
+CREATE TEMP TABLE knn_brute AS
+SELECT user_id, item, score, row_number() OVER (PARTITION BY user_id ORDER BY score::float4 DESC, item) AS rank
+FROM (
+	SELECT u.user_id, i.item_id AS item,
+		   coalesce((SELECT sum(n.similarity) FROM recsys.neighbors n
+					 JOIN sv_interactions x ON x.user_id = u.user_id AND x.item_id = n.neighbor::int
+					 WHERE n.model = 'sv_iknn' AND n.version = 1 AND n.kind = 'item'
+					   AND n.key = i.item_id::text), 0) AS score
+	FROM (SELECT user_id FROM sv_users WHERE user_id <= 30) u CROSS JOIN sv_items i
+	WHERE NOT EXISTS (SELECT 1 FROM sv_interactions x WHERE x.user_id = u.user_id AND x.item_id = i.item_id)) s;
+SELECT count(*) AS ranks,
+	   count(*) FILTER (WHERE abs(r.score - b.score) < 1e-4) AS same_score,
+	   count(*) FILTER (WHERE r.item = b.item) AS same_item
+FROM knn_brute b JOIN LATERAL recsys.recommend('sv_iknn', b.user_id, 10) r ON r.rank = b.rank
+WHERE b.rank <= 10;
+SELECT m, count(*) AS rows,
+	   count(*) FILTER (WHERE a.item::int = r.item AND abs(a.score - r.score) < 1e-5) AS same
+FROM unnest(ARRAY['sv_iknn', 'sv_uknn']) m
+CROSS JOIN LATERAL recsys.recommend_all(m, 5) a
+JOIN LATERAL recsys.recommend(m, a."user"::int, 5) r ON r.rank = a.rank
+GROUP BY m ORDER BY m;
+-- predict() gives recommend()'s scores; similar_items is the stored list;
+-- similar_users the stored user list
+SELECT m, count(*) AS items, count(*) FILTER (WHERE abs(recsys.predict(m, 7, r.item) - r.score) < 1e-6) AS same
+FROM unnest(ARRAY['sv_iknn', 'sv_uknn']) m CROSS JOIN LATERAL recsys.recommend(m, 7, 10) r
+GROUP BY m ORDER BY m;
+SELECT array_agg(s.item ORDER BY s.rank) = (SELECT array_agg(neighbor::int ORDER BY rank) FROM recsys.neighbors
+		WHERE model = 'sv_iknn' AND version = 1 AND kind = 'item' AND key = '5' AND rank <= 5) AS stored_items
+FROM recsys.similar_items('sv_iknn', 5, 5) s;
+SELECT array_agg(s."user" ORDER BY s.rank) = (SELECT array_agg(neighbor::int ORDER BY rank) FROM recsys.neighbors
+		WHERE model = 'sv_uknn' AND version = 1 AND kind = 'user' AND key = '5' AND rank <= 5) AS stored_users
+FROM recsys.similar_users('sv_uknn', 5, 5) s;
+-- a session folded into item_knn scores like the user with those items;
+-- user_knn cannot place a new user and says so
+SELECT count(*) AS items, count(*) FILTER (WHERE f.item = r.item AND abs(f.score - r.score) < 1e-6) AS same
+FROM recsys.recommend('sv_iknn', 7, 10) r
+JOIN recsys.recommend_for_items('sv_iknn', (SELECT array_agg(item_id) FROM sv_interactions WHERE user_id = 7), 10) f
+	ON f.rank = r.rank;
+SELECT count(*) FROM recsys.recommend_for_items('sv_uknn', ARRAY[1, 2], 3);
+SELECT pg_temp.try($$SELECT * FROM recsys.similar_items('sv_uknn', 1, 5)$$);
+SELECT pg_temp.try($$SELECT * FROM recsys.similar_users('sv_iknn', 1, 5)$$);
+SELECT pg_temp.try($$SELECT * FROM recsys.recommend('sv_iknn', 1, 5, max_similarity => 0.5)$$);

@@ -81,6 +81,14 @@ typedef struct ServedModel
 	double		alpha;			/* ials confidence */
 	float	   *gram;			/* ials: Y^T Y, k x k */
 	char	   *user_type;		/* the model's user key type, SQL name */
+	/* item_knn: the stored neighbour lists (CSR), read on first need */
+	int32		n_lists;
+	int64	   *nbr_ptr;
+	int32	   *nbr_idx;
+	float	   *nbr_sim;
+	/* neighbourhood models: what the scoring functions read */
+	bool		knn_ready;
+	RsKnnModel	knn;
 	struct ServedModel *next;
 } ServedModel;
 
@@ -311,10 +319,17 @@ select_top(TopK *t, const float *scores, int32 n, const int32 *excluded,
 	}
 }
 
+/* Scores are predicted ratings (als, svd, explicit neighbourhood models). */
 static inline bool
 is_explicit(const ServedModel *m)
 {
-	return m->sm.algorithm == RS_ALG_ALS || m->sm.algorithm == RS_ALG_SVD;
+	return m->sm.explicit_feedback;
+}
+
+static inline bool
+is_knn(const ServedModel *m)
+{
+	return rs_algorithm_is_knn(m->sm.algorithm);
 }
 
 /*
@@ -1276,16 +1291,16 @@ merge_duplicates(const ServedModel *m, int32 *idx, float *ratings, int32 n)
 }
 
 /*
- * A user the model has not seen, folded in from their rows in the model's
- * source (read with the caller's rights, and only when the caller may read
- * every relation the source query touches).  Returns how many of the
- * user's items were used, 0 when there are none or the model cannot fold
- * users in (popularity, no stored source, no access); *seen gets them
- * (sorted), allocated in cxt.  Must be called inside SPI.
+ * A user the model has not seen: their rows in the model's source (read
+ * with the caller's rights, and only when the caller may read every
+ * relation the source query touches), as sorted item indexes and values
+ * allocated in cxt.  Returns how many; 0 when there are none, when the
+ * model cannot take a new user (popularity, user_knn), has no stored
+ * source (fit) or the caller may not read it (*denied).  Inside SPI.
  */
 static int32
-fold_in_from_source(ServedModel *m, const char *ukey, MemoryContext cxt,
-					float *ubias, float *uf, int32 **seen, bool *denied)
+user_rows_from_source(ServedModel *m, const char *ukey, MemoryContext cxt,
+					  int32 **idx_out, float **ratings_out, bool *denied)
 {
 	RsModelDef *def;
 	SPIPlanPtr	plan;
@@ -1298,8 +1313,8 @@ fold_in_from_source(ServedModel *m, const char *ukey, MemoryContext cxt,
 	int32		n = 0;
 
 	*denied = false;
-	if (m->factors == NULL || m->sm.factors == 0 ||
-		m->sm.algorithm == RS_ALG_POPULARITY)
+	if (m->sm.algorithm == RS_ALG_POPULARITY || m->sm.algorithm == RS_ALG_USER_KNN ||
+		(!is_knn(m) && (m->factors == NULL || m->sm.factors == 0)))
 		return 0;
 	def = rs_model_lookup(m->name, true);
 	if (def == NULL || def->source == NULL)
@@ -1352,11 +1367,104 @@ fold_in_from_source(ServedModel *m, const char *ukey, MemoryContext cxt,
 		n++;
 	}
 	SPI_freeplan(plan);
-	n = merge_duplicates(m, idx, ratings, n);
-	if (n > 0)
-		fold_in(m, idx, ratings, n, ubias, uf);
-	*seen = idx;
-	return n;
+	*idx_out = idx;
+	*ratings_out = ratings;
+	return merge_duplicates(m, idx, ratings, n);
+}
+
+/* ----------------------------------------------------------------
+ *		Neighbourhood models
+ * ----------------------------------------------------------------
+ */
+
+/* What the scoring functions read, built on first need.  Inside SPI. */
+static RsKnnModel *
+served_knn(ServedModel *m)
+{
+	RsKnnModel *km = &m->knn;
+
+	if (m->knn_ready)
+		return km;
+	memset(km, 0, sizeof(*km));
+	km->user_based = (m->sm.algorithm == RS_ALG_USER_KNN);
+	km->explicit_feedback = m->sm.explicit_feedback;
+	km->n_items = m->n_items;
+	km->global_mean = m->sm.global_mean;
+	km->item_bias = m->bias;
+	if (!km->user_based)
+	{
+		int64		total;
+
+		if (m->nbr_ptr == NULL)
+			rs_load_neighbors(&m->sm, m->cxt, &m->n_lists, &m->nbr_ptr,
+							  &m->nbr_idx, &m->nbr_sim);
+		km->n_lists = m->n_lists;
+		km->ptr = m->nbr_ptr;
+		km->nbr = m->nbr_idx;
+		km->sim = m->nbr_sim;
+		total = m->nbr_ptr[m->n_lists];
+		rs_knn_build_reverse(km,
+							 MemoryContextAllocHuge(m->cxt, sizeof(int64) * ((Size) m->n_items + 1)),
+							 MemoryContextAllocHuge(m->cxt, sizeof(int32) * Max(total, 1)),
+							 MemoryContextAllocHuge(m->cxt, sizeof(float) * Max(total, 1)));
+	}
+	m->knn_ready = true;
+	return km;
+}
+
+/*
+ * Every item's score for user u of a neighbourhood model.  user_knn needs
+ * the user's stored neighbours, found by ukey (NULL: none).  Inside SPI.
+ */
+static void
+knn_scores(ServedModel *m, const RsKnnUser *u, const char *ukey, float *scores)
+{
+	RsKnnModel *km = served_knn(m);
+	float	   *work = palloc(sizeof(float) * Max(m->n_items, 1));
+
+	if (!km->user_based)
+		rs_knn_score_items(km, u, scores, work);
+	else
+	{
+		int32		nn = 0;
+		char	  **keys = NULL;
+		float	   *sim = NULL;
+		RsKnnUser  *nbrs = NULL;
+
+		if (ukey && rs_fetch_user_neighbors(&m->sm, ukey, &nn, &keys, &sim) && nn > 0)
+		{
+			nbrs = palloc(sizeof(RsKnnUser) * nn);
+			rs_fetch_knn_users(&m->sm, keys, nn, nbrs);
+		}
+		rs_knn_score_users(km, u, nn, sim, nbrs, scores, work);
+	}
+	pfree(work);
+}
+
+/*
+ * A new user of a neighbourhood model described by items (and ratings):
+ * item_knn scores them like a trained user; explicit models need the
+ * ratings.  user_knn cannot place a new user among its neighbour lists.
+ */
+static bool
+knn_new_user(ServedModel *m, const int32 *idx, const float *ratings, int32 n,
+			 float *scores)
+{
+	RsKnnUser	u;
+
+	if (n == 0 || m->sm.algorithm == RS_ALG_USER_KNN)
+		return false;
+	if (is_explicit(m) && ratings == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" predicts ratings: the items need their ratings", m->name),
+				 errhint("Pass ratings => ARRAY[...], one per item.")));
+	u.n = n;
+	u.items = idx;
+	u.ratings = ratings;
+	u.bias = 0.0f;
+	knn_scores(m, &u, NULL, scores);
+	return true;
 }
 
 /* ----------------------------------------------------------------
@@ -1407,18 +1515,41 @@ rs_recommend(PG_FUNCTION_ARGS)
 									 ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(per_call);
 
+	/* (SPI calls switch to their own context: what outlives SPI_finish is
+	 * allocated in per_call explicitly) */
 	SPI_connect();
 	m = served_model(name);
 	check_vectors(m, &cons);
-	known = rs_fetch_user(&m->sm, ukey, &ubias, &uf, &seen, &nseen);
 	attrs = item_attrs(fcinfo, m, &cons);
+	scores = MemoryContextAlloc(per_call, sizeof(float) * Max(m->n_items, 1));
+	if (is_knn(m))
+	{
+		RsKnnUser	u;
+
+		known = rs_fetch_knn_user(&m->sm, ukey, &u);
+		if (known)
+		{
+			seen = (int32 *) u.items;
+			nseen = u.n;
+			knn_scores(m, &u, ukey, scores);
+		}
+	}
+	else
+		known = rs_fetch_user(&m->sm, ukey, &ubias, &uf, &seen, &nseen);
 	if (!known)
 	{
 		bool		denied;
+		float	   *values = NULL;
 
-		uf = MemoryContextAllocZero(per_call, sizeof(float) * Max(m->sm.factors, 1));
-		nseen = fold_in_from_source(m, ukey, per_call, &ubias, uf, &seen, &denied);
-		known = nseen > 0;
+		nseen = user_rows_from_source(m, ukey, per_call, &seen, &values, &denied);
+		if (nseen > 0 && is_knn(m))
+			known = knn_new_user(m, seen, values, nseen, scores);
+		else if (nseen > 0)
+		{
+			uf = MemoryContextAllocZero(per_call, sizeof(float) * Max(m->sm.factors, 1));
+			fold_in(m, seen, values, nseen, &ubias, uf);
+			known = true;
+		}
 		if (known)
 			ereport(NOTICE,
 					(errmsg("user %s is not in model \"%s\": folded in from %d interactions in the source",
@@ -1433,8 +1564,8 @@ rs_recommend(PG_FUNCTION_ARGS)
 	SPI_finish();
 
 	excluded = call_exclusions(fcinfo, 4, m, seen, exclude_seen ? nseen : 0, &n_excluded);
-	scores = palloc(sizeof(float) * Max(m->n_items, 1));
-	score_items(m, known, ubias, uf, scores);
+	if (!known || !is_knn(m))
+		score_items(m, known, ubias, uf, scores);
 	ranked = palloc(sizeof(Scored) * Max(Min(k, m->n_items), 1));
 	n_ranked = rank_items(m, &cons, attrs, scores, excluded, n_excluded, ranked);
 
@@ -1476,6 +1607,7 @@ rs_recommend_for_items(PG_FUNCTION_ARGS)
 	int32		n = 0;
 	float		ubias = 0;
 	float	   *uf;
+	bool		folded;
 	int32	   *excluded;
 	int32		n_excluded;
 	float	   *scores;
@@ -1551,17 +1683,25 @@ rs_recommend_for_items(PG_FUNCTION_ARGS)
 	}
 
 	uf = MemoryContextAllocZero(per_call, sizeof(float) * Max(m->sm.factors, 1));
-	fold_in(m, idx, ratings, n, &ubias, uf);
+	scores = MemoryContextAlloc(per_call, sizeof(float) * Max(m->n_items, 1));
+	if (is_knn(m))
+		folded = knn_new_user(m, idx, ratings, n, scores);
+	else
+	{
+		fold_in(m, idx, ratings, n, &ubias, uf);
+		folded = n > 0;
+	}
 	SPI_finish();
 
-	if (n == 0)
+	if (!folded)
 		ereport(NOTICE,
-				(errmsg("none of the items is in model \"%s\": recommending %s", name,
-						is_explicit(m) ? "by the items' bias baseline" : "popular items")));
+				(errmsg("%s model \"%s\": recommending %s",
+						n == 0 ? "none of the items is in" : "a new user cannot be placed in",
+						name, is_explicit(m) ? "by the items' bias baseline" : "popular items")));
 
 	excluded = call_exclusions(fcinfo, 5, m, idx, exclude_seen ? n : 0, &n_excluded);
-	scores = palloc(sizeof(float) * Max(m->n_items, 1));
-	score_items(m, n > 0, ubias, m->sm.factors > 0 ? uf : NULL, scores);
+	if (!folded || !is_knn(m))
+		score_items(m, folded, ubias, m->sm.factors > 0 ? uf : NULL, scores);
 	ranked = palloc(sizeof(Scored) * Max(Min(k, m->n_items), 1));
 	n_ranked = rank_items(m, &cons, attrs, scores, excluded, n_excluded, ranked);
 
@@ -1631,9 +1771,9 @@ rs_recommend_all(PG_FUNCTION_ARGS)
 	values[2] = PG_ARGISNULL(ALL_USERS) ? (Datum) 0 : PG_GETARG_DATUM(ALL_USERS);
 	portal = SPI_cursor_open_with_args(NULL,
 									   PG_ARGISNULL(ALL_USERS) ?
-									   "SELECT user_key, bias, factors, seen FROM recsys.user_factors "
+									   "SELECT user_key, bias, factors, seen, ratings FROM recsys.user_factors "
 									   "WHERE model = $1 AND version = $2 ORDER BY user_idx" :
-									   "SELECT user_key, bias, factors, seen FROM recsys.user_factors "
+									   "SELECT user_key, bias, factors, seen, ratings FROM recsys.user_factors "
 									   "WHERE model = $1 AND version = $2 AND user_key = ANY ($3) "
 									   "ORDER BY user_idx",
 									   PG_ARGISNULL(ALL_USERS) ? 2 : 3, types, values, NULL, true, 0);
@@ -1704,20 +1844,39 @@ rs_recommend_all(PG_FUNCTION_ARGS)
 			Datum		d = SPI_getbinval(tt->vals[b], tt->tupdesc, 4, &isnull);
 			MemoryContext old = MemoryContextSwitchTo(batch_cxt);
 
-			memcpy(excluded, fixed, sizeof(int32) * n_fixed);
-			if (exclude_seen && !isnull)
-			{
-				ArrayType  *a = DatumGetArrayTypeP(d);
-				int32		nseen = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+			ArrayType  *seen = isnull ? NULL : DatumGetArrayTypeP(d);
+			int32		nseen = seen ? ArrayGetNItems(ARR_NDIM(seen), ARR_DIMS(seen)) : 0;
+			char	   *ukey = TextDatumGetCString(SPI_getbinval(tt->vals[b], tt->tupdesc, 1, &isnull));
 
-				memcpy(excluded + n_excluded, ARR_DATA_PTR(a), sizeof(int32) * nseen);
+			if (is_knn(m))
+			{
+				/*
+				 * A neighbourhood model scores from the user's items; user_knn
+				 * also reads the user's neighbours, in an SPI connection of
+				 * its own so that its memory goes with this user's batch.
+				 */
+				RsKnnUser	u;
+
+				d = SPI_getbinval(tt->vals[b], tt->tupdesc, 5, &isnull);
+				u.n = nseen;
+				u.items = seen ? (int32 *) ARR_DATA_PTR(seen) : NULL;
+				u.ratings = isnull ? NULL : (float *) ARR_DATA_PTR(DatumGetArrayTypeP(d));
+				u.bias = ubias[b];
+				SPI_connect();
+				knn_scores(m, &u, ukey, scores + b * m->n_items);
+				SPI_finish();
+			}
+			memcpy(excluded, fixed, sizeof(int32) * n_fixed);
+			if (exclude_seen && nseen > 0)
+			{
+				memcpy(excluded + n_excluded, ARR_DATA_PTR(seen), sizeof(int32) * nseen);
 				n_excluded += nseen;
 				if (n_fixed > 0)
 					n_excluded = sort_unique(excluded, n_excluded);
 			}
 			n_ranked = rank_items(m, &cons, attrs, scores + b * m->n_items,
 								  excluded, n_excluded, ranked);
-			ud = key_from_text(&io, TextDatumGetCString(SPI_getbinval(tt->vals[b], tt->tupdesc, 1, &isnull)));
+			ud = key_from_text(&io, ukey);
 			/* (the tuplestore copies each row into its own memory) */
 			emit_ranked(rsinfo, m, &io, &ud, ranked, n_ranked);
 			MemoryContextSwitchTo(old);
@@ -1728,6 +1887,205 @@ rs_recommend_all(PG_FUNCTION_ARGS)
 	}
 	SPI_cursor_close(portal);
 	SPI_finish();
+	return (Datum) 0;
+}
+
+/* ----------------------------------------------------------------
+ *		recsys.similar_items(model, item, k), recsys.similar_users(model, user, k)
+ *
+ * Factor models compare the stored vectors by cosine similarity (over
+ * every item, or every user of the active version); neighbourhood models
+ * return their stored lists.  A key the model does not know gives no rows
+ * and a NOTICE.  Results come back in the type of the key argument.
+ * ----------------------------------------------------------------
+ */
+
+static void
+no_similarity(const ServedModel *m, const char *what, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("model \"%s\" (%s) has no %s similarities",
+					m->name, rs_algorithm_name(m->sm.algorithm), what),
+			 errhint("%s", hint)));
+}
+
+static void
+emit_similar(ReturnSetInfo *rsinfo, const KeyIO *io, char **keys, TopK *top)
+{
+	topk_sort(top);
+	for (int r = 0; r < top->n; r++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		values[0] = key_from_text(io, keys[top->h[r].idx]);
+		values[1] = Float8GetDatum(top->h[r].score);
+		values[2] = Int32GetDatum(r + 1);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
+PG_FUNCTION_INFO_V1(rs_similar_items);
+Datum
+rs_similar_items(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *name = checked_model(fcinfo);
+	int			k = checked_k(fcinfo, 2);
+	KeyIO		io;
+	char	   *key;
+	ServedModel *m;
+	int32		idx;
+	TopK		top;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(1))
+		return (Datum) 0;
+	key_io_init(&io, get_fn_expr_argtype(fcinfo->flinfo, 1));
+	key = key_to_text(&io, PG_GETARG_DATUM(1));
+
+	SPI_connect();
+	m = served_model(name);
+	if (m->sm.algorithm == RS_ALG_ITEM_KNN && m->nbr_ptr == NULL)
+		rs_load_neighbors(&m->sm, m->cxt, &m->n_lists, &m->nbr_ptr, &m->nbr_idx, &m->nbr_sim);
+	SPI_finish();
+
+	if (m->sm.algorithm != RS_ALG_ITEM_KNN && (m->factors == NULL || m->sm.factors == 0))
+		no_similarity(m, "item", "Use a factor model (als, svd, ials, bpr) or an item_knn model.");
+	idx = item_index(m, key);
+	if (idx < 0)
+	{
+		ereport(NOTICE,
+				(errmsg("item %s is not in model \"%s\": no similar items", key, name)));
+		return (Datum) 0;
+	}
+
+	top.k = Min(k, Max(m->n_items - 1, 1));
+	top.n = 0;
+	top.h = palloc(sizeof(Scored) * top.k);
+	if (m->sm.algorithm == RS_ALG_ITEM_KNN)
+	{
+		for (int64 e = m->nbr_ptr[idx]; e < m->nbr_ptr[idx + 1]; e++)
+			topk_offer(&top, m->nbr_sim[e], m->nbr_idx[e]);
+	}
+	else
+	{
+		const float *q = m->factors + (Size) idx * m->sm.factors;
+
+		for (int32 i = 0; i < m->n_items; i++)
+		{
+			double		sim;
+
+			if (i == idx)
+				continue;
+			sim = rs_cosine_similarity(q, m->factors + (Size) i * m->sm.factors, m->sm.factors);
+			if (!isnan(sim))
+				topk_offer(&top, sim, i);
+		}
+	}
+	emit_similar(rsinfo, &io, m->keys, &top);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(rs_similar_users);
+Datum
+rs_similar_users(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *name = checked_model(fcinfo);
+	int			k = checked_k(fcinfo, 2);
+	KeyIO		io;
+	char	   *key;
+	ServedModel *m;
+	TopK		top;
+	char	  **keys = NULL;
+	int32		n_keys = 0;
+	bool		known;
+	MemoryContext outer = CurrentMemoryContext;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(1))
+		return (Datum) 0;
+	key_io_init(&io, get_fn_expr_argtype(fcinfo->flinfo, 1));
+	key = key_to_text(&io, PG_GETARG_DATUM(1));
+
+	top.k = k;
+	top.n = 0;
+	SPI_connect();
+	m = served_model(name);
+	if (m->sm.algorithm == RS_ALG_USER_KNN)
+	{
+		float	   *sim;
+
+		known = rs_fetch_user_neighbors(&m->sm, key, &n_keys, &keys, &sim);
+		top.h = MemoryContextAlloc(outer, sizeof(Scored) * Max(Min(k, n_keys), 1));
+		top.k = Max(Min(k, n_keys), 1);
+		for (int32 r = 0; known && r < n_keys; r++)
+			topk_offer(&top, sim[r], r);
+	}
+	else if (m->factors == NULL || m->sm.factors == 0)
+	{
+		SPI_finish();
+		no_similarity(m, "user", "Use a factor model (als, svd, ials, bpr) or a user_knn model.");
+		known = false;			/* not reached */
+	}
+	else
+	{
+		float		ubias;
+		float	   *uf;
+		Portal		portal;
+		Oid			types[2] = {TEXTOID, INT4OID};
+		Datum		values[2] = {CStringGetTextDatum(name), Int32GetDatum(m->sm.version)};
+		int32		cap = 1024;
+
+		known = rs_fetch_user(&m->sm, key, &ubias, &uf, NULL, NULL) && uf != NULL;
+		top.h = MemoryContextAlloc(outer, sizeof(Scored) * k);
+		keys = MemoryContextAlloc(outer, sizeof(char *) * cap);
+		portal = SPI_cursor_open_with_args(NULL,
+										   "SELECT user_key, factors FROM recsys.user_factors "
+										   "WHERE model = $1 AND version = $2 ORDER BY user_idx",
+										   2, types, values, NULL, true, 0);
+		while (known)
+		{
+			SPI_cursor_fetch(portal, true, 10000);
+			if (SPI_processed == 0)
+				break;
+			for (uint64 r = 0; r < SPI_processed; r++)
+			{
+				HeapTuple	tup = SPI_tuptable->vals[r];
+				bool		isnull;
+				char	   *other = SPI_getvalue(tup, SPI_tuptable->tupdesc, 1);
+				Datum		d = SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull);
+				double		sim;
+
+				if (isnull || strcmp(other, key) == 0)
+					continue;
+				sim = rs_cosine_similarity(uf, DatumGetEmbedding(d)->x, m->sm.factors);
+				if (isnan(sim) || (top.n == top.k && sim < top.h[0].score))
+					continue;
+				if (n_keys == cap)
+				{
+					cap *= 2;
+					keys = repalloc_huge(keys, sizeof(char *) * cap);
+				}
+				keys[n_keys] = MemoryContextStrdup(outer, other);
+				topk_offer(&top, sim, n_keys++);
+			}
+			SPI_freetuptable(SPI_tuptable);
+			CHECK_FOR_INTERRUPTS();
+		}
+		SPI_cursor_close(portal);
+	}
+	SPI_finish();
+
+	if (!known)
+	{
+		ereport(NOTICE,
+				(errmsg("user %s is not in model \"%s\": no similar users", key, name)));
+		return (Datum) 0;
+	}
+	emit_similar(rsinfo, &io, keys, &top);
 	return (Datum) 0;
 }
 
@@ -1763,10 +2121,47 @@ rs_predict(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	m = served_model(name);
-	known = rs_fetch_user(&m->sm, ukey, &ubias, &uf, NULL, NULL);
-	SPI_finish();
-
 	item = item_index(m, key_to_text(&iio, PG_GETARG_DATUM(2)));
+	if (is_knn(m))
+	{
+		RsKnnUser	u;
+		float		score = 0;
+
+		ubias = 0;
+		known = rs_fetch_knn_user(&m->sm, ukey, &u);
+		if (known && item >= 0)
+		{
+			RsKnnModel *km = served_knn(m);
+
+			if (!km->user_based)
+				score = rs_knn_predict_item(km, &u, item);
+			else
+			{
+				int32		nn = 0;
+				char	  **keys = NULL;
+				float	   *sim = NULL;
+				RsKnnUser  *nbrs = NULL;
+
+				if (rs_fetch_user_neighbors(&m->sm, ukey, &nn, &keys, &sim) && nn > 0)
+				{
+					nbrs = palloc(sizeof(RsKnnUser) * nn);
+					rs_fetch_knn_users(&m->sm, keys, nn, nbrs);
+				}
+				score = rs_knn_predict_user(km, &u, nn, sim, nbrs, item);
+			}
+		}
+		if (known)
+			ubias = u.bias;
+		SPI_finish();
+		if (known && item >= 0)
+			PG_RETURN_FLOAT8(score);
+	}
+	else
+	{
+		known = rs_fetch_user(&m->sm, ukey, &ubias, &uf, NULL, NULL);
+		SPI_finish();
+	}
+
 	if (item < 0)
 	{
 		if (!is_explicit(m))
