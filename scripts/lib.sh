@@ -16,10 +16,12 @@
 # access to PostgreSQL's directories (or password-less sudo).
 
 RS_PG_MAJOR=15
-RS_PG_BIN=/usr/lib/postgresql/$RS_PG_MAJOR/bin
+# RS_PG_BIN may name another (relocated) copy of the PostgreSQL 15 tree, e.g.
+# to build and test two checkouts side by side without sharing one install.
+RS_PG_BIN=${RS_PG_BIN:-/usr/lib/postgresql/$RS_PG_MAJOR/bin}
 RS_PG_CONFIG=$RS_PG_BIN/pg_config
 # shellcheck disable=SC2034  # used by scripts/test.sh
-RS_PGXS_DIR=/usr/lib/postgresql/$RS_PG_MAJOR/lib/pgxs
+RS_PGXS_DIR=${RS_PG_BIN%/bin}/lib/pgxs
 RS_BUILD_LOCK=/tmp/recsys-build.lock
 
 # Everything needed to build, install and run both test suites.
