@@ -136,8 +136,9 @@ rs_algorithm_from_name(const char *name)
 	return RS_ALG_ALS;			/* keep compiler quiet */
 }
 
-static int
-default_threads(void)
+/* The default worker thread count: the online CPUs, at most 8. */
+int
+rs_default_threads(void)
 {
 	long		n = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -154,7 +155,7 @@ set_defaults(RsTrainOptions *o)
 	RsParams   *p = &o->params;
 
 	memset(p, 0, sizeof(RsParams));
-	p->threads = default_threads();
+	p->threads = rs_default_threads();
 	p->seed = 42;
 	o->verbose = false;
 	o->keep = 3;

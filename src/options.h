@@ -37,6 +37,7 @@ typedef struct RsTrainOptions
 } RsTrainOptions;
 
 /* options.c */
+extern int	rs_default_threads(void);
 extern const char *rs_algorithm_name(RsAlgorithm alg);
 extern bool rs_algorithm_is_implicit(RsAlgorithm alg);
 extern bool rs_algorithm_is_knn(RsAlgorithm alg);

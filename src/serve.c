@@ -297,26 +297,57 @@ topk_sort(TopK *t)
 }
 
 /*
+ * Offers items [begin, end) not blocked to the heap.  Once the heap is
+ * full, an item scoring below its root cannot enter, which one comparison
+ * against a local copy of the root's score decides: this loop runs for
+ * every item of every user, so it must stay this tight.
+ */
+static void
+offer_range(TopK *t, const float *scores, int32 begin, int32 end,
+			const bool *blocked)
+{
+	int32		i = begin;
+	double		worst;
+
+	for (; i < end && t->n < t->k; i++)
+		if (!blocked || !blocked[i])
+			topk_offer(t, scores[i], i);
+	if (i == end)
+		return;
+	worst = t->h[0].score;
+	for (; i < end; i++)
+	{
+		if (scores[i] < worst)
+			continue;
+		if (blocked && blocked[i])
+			continue;
+		topk_offer(t, scores[i], i);
+		worst = t->h[0].score;
+	}
+}
+
+/*
  * Offers every item not excluded to the heap.  scores[i] is item i's
- * score; excluded is a sorted list of item indexes (may be NULL), and
- * blocked a per-item flag array (may be NULL).
+ * score; excluded is a sorted list of item indexes (may be NULL, may hold
+ * duplicates), and blocked a per-item flag array (may be NULL).  The runs
+ * between two excluded items are scanned without looking at the list.
  */
 static void
 select_top(TopK *t, const float *scores, int32 n, const int32 *excluded,
 		   int32 n_excluded, const bool *blocked)
 {
-	int32		x = 0;
+	int32		begin = 0;
 
-	for (int32 i = 0; i < n; i++)
+	for (int32 x = 0; x < n_excluded; x++)
 	{
-		while (x < n_excluded && excluded[x] < i)
-			x++;
-		if (x < n_excluded && excluded[x] == i)
-			continue;
-		if (blocked && blocked[i])
-			continue;
-		topk_offer(t, scores[i], i);
+		int32		end = Min(excluded[x], n);
+
+		if (end > begin)
+			offer_range(t, scores, begin, end, blocked);
+		begin = Max(begin, excluded[x] + 1);
 	}
+	if (n > begin)
+		offer_range(t, scores, begin, n, blocked);
 }
 
 /* Scores are predicted ratings (als, svd, explicit neighbourhood models). */
@@ -351,10 +382,48 @@ score_item(const ServedModel *m, bool known, float ubias, const float *uf, int32
 		rs_dot(uf, m->factors + (Size) i * m->sm.factors, m->sm.factors);
 }
 
+/*
+ * Adds each item's baseline to its dot product in row: mu + b_u + b_i for
+ * explicit models, b_i for implicit ones with biases, nothing otherwise
+ * (ials, bpr: the loop is skipped).
+ */
+static void
+add_baselines(const ServedModel *m, float ubias, float *row)
+{
+	float		base = is_explicit(m) ? (float) (m->sm.global_mean + ubias) : 0.0f;
+
+	if (m->bias)
+	{
+		for (int32 i = 0; i < m->n_items; i++)
+			row[i] += base + m->bias[i];
+	}
+	else if (base != 0.0f)
+	{
+		for (int32 i = 0; i < m->n_items; i++)
+			row[i] += base;
+	}
+}
+
+/*
+ * Every item's score for one user, as score_item() defines it.  For a
+ * known user of a factor model the dot products are one matrix-vector
+ * product over the cached item factors (single-threaded: concurrent
+ * sessions are the parallelism of serving), several times faster than
+ * item-by-item dot products.
+ */
 static void
 score_items(const ServedModel *m, bool known, float ubias, const float *uf,
 			float *scores)
 {
+	if (known && uf != NULL && m->factors != NULL && m->sm.factors > 0 &&
+		m->sm.algorithm != RS_ALG_POPULARITY)
+	{
+		rs_blas_set_threads(1);
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, m->n_items, m->sm.factors,
+					1.0f, m->factors, m->sm.factors, uf, 1, 0.0f, scores, 1);
+		add_baselines(m, ubias, scores);
+		return;
+	}
 	for (int32 i = 0; i < m->n_items; i++)
 		scores[i] = (float) score_item(m, known, ubias, uf, i);
 }
@@ -885,6 +954,50 @@ item_attrs(FunctionCallInfo fcinfo, ServedModel *m, const Constraints *cons)
  */
 
 /*
+ * Freshness: rescales scores toward the lowest eligible score,
+ * s' = lo + (s - lo) * fresh[i] (see rerank.c for fresh[]).
+ */
+static void
+apply_freshness(const ItemAttrs *a, int32 n, float *scores,
+				const int32 *excluded, int32 n_excluded)
+{
+	float		lo = INFINITY;
+	int32		x = 0;
+
+	for (int32 i = 0; i < n; i++)
+	{
+		while (x < n_excluded && excluded[x] < i)
+			x++;
+		if ((x < n_excluded && excluded[x] == i) || (a->blocked && a->blocked[i]))
+			continue;
+		lo = Min(lo, scores[i]);
+	}
+	for (int32 i = 0; i < n; i++)
+		scores[i] = lo + (scores[i] - lo) * a->fresh[i];
+}
+
+/*
+ * The k best eligible items, best first, into out (room for k): the whole
+ * ranking when no greedy constraint is asked for.  Pure C, no palloc: it
+ * also runs on recommend_all's worker threads.
+ */
+static int
+rank_plain(int32 n, int k, const ItemAttrs *a, float *scores,
+		   const int32 *excluded, int32 n_excluded, Scored *out)
+{
+	TopK		top;
+
+	if (a && a->fresh)
+		apply_freshness(a, n, scores, excluded, n_excluded);
+	top.k = Max(Min(k, n), 1);
+	top.n = 0;
+	top.h = out;
+	select_top(&top, scores, n, excluded, n_excluded, a ? a->blocked : NULL);
+	topk_sort(&top);
+	return top.n;
+}
+
+/*
  * The final list for one user: scores (n_items, rescaled here when
  * freshness is asked for), the sorted item indexes excluded for this user
  * and the attributes; writes up to k entries into out, best first.
@@ -899,25 +1012,12 @@ rank_items(const ServedModel *m, const Constraints *cons, const ItemAttrs *a,
 	int			pool;
 	TopK		top;
 
+	if (!cons->greedy)
+		return rank_plain(n, k, a, scores, excluded, n_excluded, out);
 	if (a && a->fresh)
-	{
-		/* rescale toward the lowest eligible score */
-		float		lo = INFINITY;
-		int32		x = 0;
+		apply_freshness(a, n, scores, excluded, n_excluded);
 
-		for (int32 i = 0; i < n; i++)
-		{
-			while (x < n_excluded && excluded[x] < i)
-				x++;
-			if ((x < n_excluded && excluded[x] == i) || (blocked && blocked[i]))
-				continue;
-			lo = Min(lo, scores[i]);
-		}
-		for (int32 i = 0; i < n; i++)
-			scores[i] = lo + (scores[i] - lo) * a->fresh[i];
-	}
-
-	pool = cons->greedy ? Min(cons->spec.pool, n) : k;
+	pool = Min(cons->spec.pool, n);
 	for (;;)
 	{
 		RsCandidates c;
@@ -934,12 +1034,6 @@ rank_items(const ServedModel *m, const Constraints *cons, const ItemAttrs *a,
 		top.h = palloc(sizeof(Scored) * top.k);
 		select_top(&top, scores, n, excluded, n_excluded, blocked);
 		topk_sort(&top);
-		if (!cons->greedy)
-		{
-			memcpy(out, top.h, sizeof(Scored) * top.n);
-			pfree(top.h);
-			return top.n;
-		}
 
 		cscore = palloc(sizeof(double) * top.k);
 		if (a && a->group)
@@ -1711,6 +1805,58 @@ rs_recommend_for_items(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/*
+ * One user's exclusions in recommend_all: the list every user shares
+ * (fixed, sorted) merged with the user's seen items (sorted), into out
+ * (room for both); returns the length.
+ */
+static int32
+user_exclusions(const int32 *fixed, int32 n_fixed, const int32 *seen,
+				int32 nseen, int32 *out)
+{
+	int32		n = n_fixed;
+
+	memcpy(out, fixed, sizeof(int32) * n_fixed);
+	if (nseen > 0)
+	{
+		memcpy(out + n, seen, sizeof(int32) * nseen);
+		n += nseen;
+		if (n_fixed > 0)
+			n = sort_unique(out, n);
+	}
+	return n;
+}
+
+/*
+ * A block of users ranked on worker threads (recommend_all without greedy
+ * constraints): everything the threads touch was prepared beforehand, and
+ * each user's list depends only on that user's row, never on the thread.
+ */
+typedef struct BlockRanking
+{
+	int32		n_items;
+	int			k;				/* room per user in out */
+	const ItemAttrs *attrs;
+	float	   *scores;			/* a row of n_items per user */
+	int32	  **excluded;		/* per user: sorted item indexes */
+	int32	   *n_excluded;
+	Scored	   *out;			/* a row of k per user */
+	int		   *n_out;
+} BlockRanking;
+
+static void
+rank_block_range(void *ctx, int64_t begin, int64_t end, int thread)
+{
+	BlockRanking *br = ctx;
+
+	(void) thread;
+	for (int64_t b = begin; b < end; b++)
+		br->n_out[b] = rank_plain(br->n_items, br->k, br->attrs,
+								  br->scores + b * br->n_items,
+								  br->excluded[b], br->n_excluded[b],
+								  br->out + b * br->k);
+}
+
 /* ----------------------------------------------------------------
  *		recsys.recommend_all(model, k, exclude_seen, exclude, ..., users)
  *
@@ -1742,7 +1888,6 @@ rs_recommend_all(PG_FUNCTION_ARGS)
 	ItemAttrs  *attrs;
 	Portal		portal;
 	int			nf;
-	bool		explicit_model;
 	float	   *ublock;
 	float	   *ubias;
 	float	   *scores;
@@ -1752,6 +1897,9 @@ rs_recommend_all(PG_FUNCTION_ARGS)
 	Scored	   *ranked;
 	MemoryContext batch_cxt;
 	MemoryContext outer = CurrentMemoryContext;
+	bool		plain;
+	BlockRanking br;
+	int			threads = rs_default_threads();
 	Oid			types[3] = {TEXTOID, INT4OID, TEXTARRAYOID};
 	Datum		values[3];
 
@@ -1764,7 +1912,6 @@ rs_recommend_all(PG_FUNCTION_ARGS)
 	check_vectors(m, &cons);
 	attrs = item_attrs(fcinfo, m, &cons);
 	nf = m->sm.factors;
-	explicit_model = is_explicit(m);
 
 	values[0] = CStringGetTextDatum(name);
 	values[1] = Int32GetDatum(m->sm.version);
@@ -1792,6 +1939,15 @@ rs_recommend_all(PG_FUNCTION_ARGS)
 	}
 	batch_cxt = AllocSetContextCreate(outer, "recsys recommend_all batch",
 									  ALLOCSET_DEFAULT_SIZES);
+	plain = !cons.greedy && !is_knn(m);
+	if (plain)
+	{
+		br.n_items = m->n_items;
+		br.k = Max(Min(k, m->n_items), 1);
+		br.attrs = attrs;
+		br.out = MemoryContextAllocHuge(outer, sizeof(Scored) * ALL_BLOCK_USERS * (Size) br.k);
+		br.n_out = MemoryContextAlloc(outer, sizeof(int) * ALL_BLOCK_USERS);
+	}
 
 	for (;;)
 	{
@@ -1817,17 +1973,12 @@ rs_recommend_all(PG_FUNCTION_ARGS)
 		}
 		if (nf > 0 && m->factors != NULL && m->sm.algorithm != RS_ALG_POPULARITY)
 		{
+			rs_blas_set_threads(threads);
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
 						(int) nb, m->n_items, nf, 1.0f, ublock, nf,
 						m->factors, nf, 0.0f, scores, m->n_items);
 			for (uint64 b = 0; b < nb; b++)
-			{
-				float	   *row = scores + b * m->n_items;
-				double		base = explicit_model ? m->sm.global_mean + ubias[b] : 0.0;
-
-				for (int32 i = 0; i < m->n_items; i++)
-					row[i] = (float) (base + (m->bias ? m->bias[i] : 0.0) + row[i]);
-			}
+				add_baselines(m, ubias[b], scores + b * m->n_items);
 		}
 		else
 		{
@@ -1835,52 +1986,84 @@ rs_recommend_all(PG_FUNCTION_ARGS)
 				score_items(m, true, ubias[b], NULL, scores + b * m->n_items);
 		}
 
-		for (uint64 b = 0; b < nb; b++)
+		if (plain)
 		{
-			bool		isnull;
-			Datum		ud;
-			int32		n_excluded = n_fixed;
-			int			n_ranked;
-			Datum		d = SPI_getbinval(tt->vals[b], tt->tupdesc, 4, &isnull);
+			/* exclusions and keys first, then every list at once */
 			MemoryContext old = MemoryContextSwitchTo(batch_cxt);
+			char	  **ukeys = palloc(sizeof(char *) * nb);
 
-			ArrayType  *seen = isnull ? NULL : DatumGetArrayTypeP(d);
-			int32		nseen = seen ? ArrayGetNItems(ARR_NDIM(seen), ARR_DIMS(seen)) : 0;
-			char	   *ukey = TextDatumGetCString(SPI_getbinval(tt->vals[b], tt->tupdesc, 1, &isnull));
-
-			if (is_knn(m))
+			br.excluded = palloc(sizeof(int32 *) * nb);
+			br.n_excluded = palloc(sizeof(int32) * nb);
+			for (uint64 b = 0; b < nb; b++)
 			{
-				/*
-				 * A neighbourhood model scores from the user's items; user_knn
-				 * also reads the user's neighbours, in an SPI connection of
-				 * its own so that its memory goes with this user's batch.
-				 */
-				RsKnnUser	u;
+				bool		isnull;
+				Datum		d = SPI_getbinval(tt->vals[b], tt->tupdesc, 4, &isnull);
+				ArrayType  *seen = isnull ? NULL : DatumGetArrayTypeP(d);
+				int32		nseen = seen ? ArrayGetNItems(ARR_NDIM(seen), ARR_DIMS(seen)) : 0;
+				int32	   *ex = palloc(sizeof(int32) * ((Size) n_fixed + nseen + 1));
 
-				d = SPI_getbinval(tt->vals[b], tt->tupdesc, 5, &isnull);
-				u.n = nseen;
-				u.items = seen ? (int32 *) ARR_DATA_PTR(seen) : NULL;
-				u.ratings = isnull ? NULL : (float *) ARR_DATA_PTR(DatumGetArrayTypeP(d));
-				u.bias = ubias[b];
-				SPI_connect();
-				knn_scores(m, &u, ukey, scores + b * m->n_items);
-				SPI_finish();
+				ukeys[b] = TextDatumGetCString(SPI_getbinval(tt->vals[b], tt->tupdesc, 1, &isnull));
+				br.excluded[b] = ex;
+				br.n_excluded[b] = user_exclusions(fixed, n_fixed,
+												   seen ? (int32 *) ARR_DATA_PTR(seen) : NULL,
+												   exclude_seen ? nseen : 0, ex);
 			}
-			memcpy(excluded, fixed, sizeof(int32) * n_fixed);
-			if (exclude_seen && nseen > 0)
+			br.scores = scores;
+			rs_parallel_for((int64_t) nb, threads, rank_block_range, &br);
+			for (uint64 b = 0; b < nb; b++)
 			{
-				memcpy(excluded + n_excluded, ARR_DATA_PTR(seen), sizeof(int32) * nseen);
-				n_excluded += nseen;
-				if (n_fixed > 0)
-					n_excluded = sort_unique(excluded, n_excluded);
+				Datum		ud = key_from_text(&io, ukeys[b]);
+
+				emit_ranked(rsinfo, m, &io, &ud, br.out + b * br.k, br.n_out[b]);
 			}
-			n_ranked = rank_items(m, &cons, attrs, scores + b * m->n_items,
-								  excluded, n_excluded, ranked);
-			ud = key_from_text(&io, ukey);
-			/* (the tuplestore copies each row into its own memory) */
-			emit_ranked(rsinfo, m, &io, &ud, ranked, n_ranked);
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(batch_cxt);
+		}
+		else
+		{
+			/* one user at a time: greedy constraints and neighbourhood scoring */
+			for (uint64 b = 0; b < nb; b++)
+			{
+				bool		isnull;
+				Datum		ud;
+				int32		n_excluded;
+				int			n_ranked;
+				Datum		d = SPI_getbinval(tt->vals[b], tt->tupdesc, 4, &isnull);
+				MemoryContext old = MemoryContextSwitchTo(batch_cxt);
+
+				ArrayType  *seen = isnull ? NULL : DatumGetArrayTypeP(d);
+				int32		nseen = seen ? ArrayGetNItems(ARR_NDIM(seen), ARR_DIMS(seen)) : 0;
+				char	   *ukey = TextDatumGetCString(SPI_getbinval(tt->vals[b], tt->tupdesc, 1, &isnull));
+
+				if (is_knn(m))
+				{
+					/*
+					 * A neighbourhood model scores from the user's items; user_knn
+					 * also reads the user's neighbours, in an SPI connection of
+					 * its own so that its memory goes with this user's batch.
+					 */
+					RsKnnUser	u;
+
+					d = SPI_getbinval(tt->vals[b], tt->tupdesc, 5, &isnull);
+					u.n = nseen;
+					u.items = seen ? (int32 *) ARR_DATA_PTR(seen) : NULL;
+					u.ratings = isnull ? NULL : (float *) ARR_DATA_PTR(DatumGetArrayTypeP(d));
+					u.bias = ubias[b];
+					SPI_connect();
+					knn_scores(m, &u, ukey, scores + b * m->n_items);
+					SPI_finish();
+				}
+				n_excluded = user_exclusions(fixed, n_fixed,
+											 seen ? (int32 *) ARR_DATA_PTR(seen) : NULL,
+											 exclude_seen ? nseen : 0, excluded);
+				n_ranked = rank_items(m, &cons, attrs, scores + b * m->n_items,
+									  excluded, n_excluded, ranked);
+				ud = key_from_text(&io, ukey);
+				/* (the tuplestore copies each row into its own memory) */
+				emit_ranked(rsinfo, m, &io, &ud, ranked, n_ranked);
+				MemoryContextSwitchTo(old);
+				MemoryContextReset(batch_cxt);
+			}
 		}
 		SPI_freetuptable(tt);
 		CHECK_FOR_INTERRUPTS();
