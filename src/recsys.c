@@ -20,6 +20,10 @@ PG_MODULE_MAGIC;
 /* recsys.memory_limit, in kB: the most one training run may allocate */
 int			rs_memory_limit_kb = 2 * 1024 * 1024;
 
+/* recsys.index_min_items: from this catalogue size recommend() asks a
+ * recsys_hnsw index on recsys.item_factors for candidates (serve.c) */
+int			rs_index_min_items = 1000000;
+
 void
 _PG_init(void)
 {
@@ -33,6 +37,18 @@ _PG_init(void)
 							INT_MAX,
 							PGC_USERSET,
 							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("recsys.index_min_items",
+							"Sets the catalogue size from which recommend() takes candidates from an index.",
+							"With at least this many items in the model and a recsys_hnsw index "
+							"on recsys.item_factors (factors recsys.embedding_ip_ops), recommend() "
+							"scores the index's nearest items exactly instead of every item.",
+							&rs_index_min_items,
+							1000000,
+							0,
+							INT_MAX,
+							PGC_USERSET,
+							0,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("recsys");
 

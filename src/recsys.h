@@ -30,6 +30,7 @@
 
 /* recsys.c */
 extern PGDLLIMPORT int rs_memory_limit_kb;
+extern PGDLLIMPORT int rs_index_min_items;
 extern void _PG_init(void);
 extern void rs_check_memory(MemoryContext cxt, Size size);
 extern void *rs_alloc(MemoryContext cxt, Size size);

@@ -26,6 +26,7 @@
 #include "access/detoast.h"
 #include "access/xact.h"
 #include "executor/executor.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -38,6 +39,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/plancache.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -1155,6 +1157,119 @@ call_exclusions(FunctionCallInfo fcinfo, int arg, ServedModel *m,
 	return x;
 }
 
+/* ----------------------------------------------------------------
+ *		Candidates from a recsys_hnsw index (large catalogues)
+ *
+ * From recsys.index_min_items items up, recommend() asks an index on
+ * recsys.item_factors (factors recsys.embedding_ip_ops) for the items
+ * with the largest inner product with the user's vector, a pool of
+ * several times k plus the user's exclusions, scores the pool exactly
+ * (biases included) and ranks it.  The index orders by the dot product
+ * alone: for models with item biases an item that only its bias would
+ * lift into the top k from outside the pool is missed.  When exclusions
+ * leave fewer than k of the pool, every item is scored as usual, so the
+ * list is never short.  Greedy constraints and freshness always score
+ * every item.
+ * ----------------------------------------------------------------
+ */
+
+/* a pool of INDEX_POOL_FACTOR * k, at least INDEX_POOL_MIN, plus exclusions */
+#define INDEX_POOL_FACTOR 4
+#define INDEX_POOL_MIN 100
+
+/* Is there a valid recsys_hnsw index on item_factors.factors (ip_ops)? */
+static bool
+item_index_exists(void)
+{
+	int			rc = SPI_execute("SELECT 1 FROM pg_catalog.pg_index x "
+								 "JOIN pg_catalog.pg_class c ON c.oid = x.indexrelid "
+								 "JOIN pg_catalog.pg_am a ON a.oid = c.relam "
+								 "JOIN pg_catalog.pg_opclass o ON o.oid = x.indclass[0] "
+								 "JOIN pg_catalog.pg_namespace n ON n.oid = o.opcnamespace "
+								 "JOIN pg_catalog.pg_attribute t ON t.attrelid = x.indrelid "
+								 " AND t.attnum = x.indkey[0] "
+								 "WHERE x.indrelid = 'recsys.item_factors'::pg_catalog.regclass "
+								 "AND x.indisvalid AND x.indnatts = 1 AND a.amname = 'recsys_hnsw' "
+								 "AND n.nspname = 'recsys' AND o.opcname = 'embedding_ip_ops' "
+								 "AND t.attname = 'factors' LIMIT 1",
+								 true, 1);
+
+	return rc == SPI_OK_SELECT && SPI_processed > 0;
+}
+
+/*
+ * Up to pool item indexes from the index, nearest first, into cand
+ * (allocated in cxt); -1 when the index is not to be used.  Inside SPI.
+ */
+static int32
+index_candidates(const ServedModel *m, const float *uf, int32 pool,
+				 MemoryContext cxt, int32 **cand)
+{
+	Oid			types[4] = {TEXTOID, INT4OID, InvalidOid, INT4OID};
+	Datum		values[4];
+	Embedding  *q;
+	int32		n;
+
+	if (m->n_items < rs_index_min_items || !item_index_exists())
+		return -1;
+	types[2] = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+							   CStringGetDatum("embedding"),
+							   ObjectIdGetDatum(get_namespace_oid("recsys", false)));
+	q = embedding_alloc(m->sm.factors);
+	memcpy(q->x, uf, sizeof(float) * m->sm.factors);
+	values[0] = CStringGetTextDatum(m->name);
+	values[1] = Int32GetDatum(m->sm.version);
+	values[2] = PointerGetDatum(q);
+	values[3] = Int32GetDatum(pool);
+	if (SPI_execute_with_args("SELECT item_idx FROM recsys.item_factors "
+							  "WHERE model = $1 AND version = $2 "
+							  "ORDER BY factors OPERATOR(recsys.<#>) $3 LIMIT $4",
+							  4, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "recsys: could not read candidates from item_factors");
+	*cand = MemoryContextAlloc(cxt, sizeof(int32) * Max(SPI_processed, 1));
+	n = 0;
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull && DatumGetInt32(d) >= 0 && DatumGetInt32(d) < m->n_items)
+			(*cand)[n++] = DatumGetInt32(d);
+	}
+	return n;
+}
+
+/*
+ * Ranks the candidates by their exact scores; -1 when fewer than k are
+ * left after the exclusions while the catalogue holds more items.
+ */
+static int
+rank_candidates(const ServedModel *m, float ubias, const float *uf,
+				const int32 *cand, int32 n_cand, const int32 *excluded,
+				int32 n_excluded, const bool *blocked, int k, Scored *out)
+{
+	TopK		top;
+
+	top.h = out;
+	top.n = 0;
+	top.k = Max(Min(k, m->n_items), 1);
+	for (int32 c = 0; c < n_cand; c++)
+	{
+		int32		i = cand[c];
+
+		if (n_excluded > 0 &&
+			bsearch(&i, excluded, n_excluded, sizeof(int32), cmp_int32) != NULL)
+			continue;
+		if (blocked && blocked[i])
+			continue;
+		topk_offer(&top, score_item(m, true, ubias, uf, i), i);
+	}
+	if (top.n < top.k && n_cand < m->n_items)
+		return -1;
+	topk_sort(&top);
+	return top.n;
+}
+
 /* One result row per ranked item: [user,] item, score, rank. */
 static void
 emit_ranked(ReturnSetInfo *rsinfo, const ServedModel *m, const KeyIO *io,
@@ -1655,13 +1770,30 @@ rs_recommend(PG_FUNCTION_ARGS)
 							is_explicit(m) ? "by the items' bias baseline" : "popular items"),
 					 denied ? errdetail("The user's interactions were not read: no SELECT privilege on the model's source.") : 0));
 	}
+	excluded = call_exclusions(fcinfo, 4, m, seen, exclude_seen ? nseen : 0, &n_excluded);
+	ranked = palloc(sizeof(Scored) * Max(Min(k, m->n_items), 1));
+	n_ranked = -1;
+	if (known && uf != NULL && !is_knn(m) && m->factors != NULL &&
+		m->sm.factors > 0 && m->sm.algorithm != RS_ALG_POPULARITY &&
+		!cons.greedy && !(attrs && attrs->fresh))
+	{
+		int32	   *cand;
+		int32		pool = (int32) Min((int64) m->n_items,
+									   (int64) Max(INDEX_POOL_FACTOR * (int64) k, INDEX_POOL_MIN) + n_excluded);
+		int32		n_cand = index_candidates(m, uf, pool, per_call, &cand);
+
+		if (n_cand >= 0)
+			n_ranked = rank_candidates(m, ubias, uf, cand, n_cand, excluded, n_excluded,
+									   attrs ? attrs->blocked : NULL, k, ranked);
+	}
 	SPI_finish();
 
-	excluded = call_exclusions(fcinfo, 4, m, seen, exclude_seen ? nseen : 0, &n_excluded);
-	if (!known || !is_knn(m))
-		score_items(m, known, ubias, uf, scores);
-	ranked = palloc(sizeof(Scored) * Max(Min(k, m->n_items), 1));
-	n_ranked = rank_items(m, &cons, attrs, scores, excluded, n_excluded, ranked);
+	if (n_ranked < 0)
+	{
+		if (!known || !is_knn(m))
+			score_items(m, known, ubias, uf, scores);
+		n_ranked = rank_items(m, &cons, attrs, scores, excluded, n_excluded, ranked);
+	}
 
 	MemoryContextSwitchTo(old);
 	emit_ranked(rsinfo, m, &io, NULL, ranked, n_ranked);
