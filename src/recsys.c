@@ -40,9 +40,10 @@ _PG_init(void)
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("recsys.index_min_items",
 							"Sets the catalogue size from which recommend() takes candidates from an index.",
-							"With at least this many items in the model and a recsys_hnsw index "
-							"on recsys.item_factors (factors recsys.embedding_ip_ops), recommend() "
-							"scores the index's nearest items exactly instead of every item.",
+							"With at least this many items in a model without biases (ials, bpr) "
+							"and a recsys_hnsw index on recsys.item_factors "
+							"(factors recsys.embedding_ip_ops), recommend() scores the index's "
+							"nearest items exactly instead of every item.",
 							&rs_index_min_items,
 							1000000,
 							0,
