@@ -420,9 +420,14 @@ score_items(const ServedModel *m, bool known, float ubias, const float *uf,
 	if (known && uf != NULL && m->factors != NULL && m->sm.factors > 0 &&
 		m->sm.algorithm != RS_ALG_POPULARITY)
 	{
-		rs_blas_set_threads(1);
+		int			blas_threads = rs_blas_get_threads();
+
+		if (blas_threads != 1)
+			rs_blas_set_threads(1);
 		cblas_sgemv(CblasRowMajor, CblasNoTrans, m->n_items, m->sm.factors,
 					1.0f, m->factors, m->sm.factors, uf, 1, 0.0f, scores, 1);
+		if (blas_threads != 1)
+			rs_blas_set_threads(blas_threads);
 		add_baselines(m, ubias, scores);
 		return;
 	}
@@ -2106,10 +2111,13 @@ rs_recommend_all(PG_FUNCTION_ARGS)
 		}
 		if (nf > 0 && m->factors != NULL && m->sm.algorithm != RS_ALG_POPULARITY)
 		{
+			int			blas_threads = rs_blas_get_threads();
+
 			rs_blas_set_threads(threads);
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
 						(int) nb, m->n_items, nf, 1.0f, ublock, nf,
 						m->factors, nf, 0.0f, scores, m->n_items);
+			rs_blas_set_threads(blas_threads);
 			for (uint64 b = 0; b < nb; b++)
 				add_baselines(m, ubias[b], scores + b * m->n_items);
 		}
