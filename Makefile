@@ -29,7 +29,8 @@ OBJS = \
 	src/knn.o \
 	src/knn_score.o \
 	src/serve.o \
-	src/rerank.o
+	src/rerank.o \
+	src/evaluate.o
 
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
 
@@ -80,3 +81,4 @@ src/knn.o src/knn_score.o src/catalog.o src/train.o src/serve.o: src/knn.h
 src/serve.o src/rerank.o: src/rerank.h
 $(CORE_OBJS): src/train.h src/linalg.h src/rng.h
 src/bloom.o src/serve.o src/rerank.o: src/bloom.h
+src/serve.o src/evaluate.o: src/serve.h src/catalog.h

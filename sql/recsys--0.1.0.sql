@@ -945,3 +945,323 @@ RETURNS TABLE (item anyelement, score double precision, rank integer)
 AS 'MODULE_PATHNAME', 'rs_rerank' LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
 COMMENT ON FUNCTION recsys.rerank(anyarray, double precision[], integer, "any", timestamptz[], interval, text[], integer, text, double precision, recsys.embedding[], double precision, double precision, recsys.bloom) IS
 	'the re-ranking constraints over any candidate set: items and scores (and optional item_times, groups, vectors) are parallel arrays; returns the top k that satisfy them';
+
+------------------------------------------------------------------------------
+-- 8. Evaluation and statistics
+------------------------------------------------------------------------------
+
+-- 8b. Splits, accuracy and ranking metrics, item exposure (src/evaluate.c).
+-- Lists are ranked by recsys.recommend_all(), so items a user interacted
+-- with in training are left out exactly as recommend() leaves them out;
+-- predictions come from recsys.predictions(), the bulk form of
+-- recsys.predict().  Every source (test set, groups, lists) is a table, a
+-- view or a single SELECT, read with the caller's rights (no SECURITY
+-- DEFINER); every identifier spliced into a query is quoted.
+
+CREATE FUNCTION recsys.eval_source(source text, what text DEFAULT 'source')
+RETURNS text
+AS 'MODULE_PATHNAME', 'rs_eval_source' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.eval_source(text, text) IS
+	'the FROM item for a source given as a relation name (resolved and quoted) or a single SELECT (checked, in parentheses); used by the evaluation functions';
+
+CREATE FUNCTION recsys.predictions(
+	model text,
+	test text,
+	user_col text DEFAULT NULL,
+	item_col text DEFAULT NULL,
+	rating_col text DEFAULT NULL)
+RETURNS TABLE (user_key text, item_key text, rating double precision, prediction double precision)
+AS 'MODULE_PATHNAME', 'rs_predictions' LANGUAGE C STABLE PARALLEL SAFE ROWS 100000;
+COMMENT ON FUNCTION recsys.predictions(text, text, text, text, text) IS
+	'every (user, item) row of a test set (relation or SELECT; columns default to the model''s) with its observed rating and recsys.predict()''s prediction, users in byte order; keys as text';
+
+CREATE FUNCTION recsys.split(
+	source text,
+	user_col text,
+	item_col text,
+	method text DEFAULT 'random',
+	test_fraction double precision DEFAULT 0.2,
+	seed integer DEFAULT 42,
+	time_col text DEFAULT NULL,
+	train_table text DEFAULT NULL,
+	test_table text DEFAULT NULL,
+	"temporary" boolean DEFAULT false)
+RETURNS TABLE (part text, relation text, "rows" bigint, users bigint)
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+	src text := recsys.eval_source(source, 'source');
+	h text;
+	tie text;
+	win text;
+	cond text;
+	base text;
+	train_name text := train_table;
+	test_name text := test_table;
+	total bigint;
+	n bigint;
+	nu bigint;
+BEGIN
+	IF user_col IS NULL OR item_col IS NULL THEN
+		RAISE EXCEPTION 'user_col and item_col must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'Name the columns holding the user and item keys.';
+	END IF;
+	IF method IS NULL OR method NOT IN ('random', 'per_user', 'temporal', 'leave_last_out') THEN
+		RAISE EXCEPTION 'unknown split method "%"', method
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Use random, per_user, temporal or leave_last_out.';
+	END IF;
+	IF method <> 'leave_last_out' AND (test_fraction IS NULL OR NOT (test_fraction > 0 AND test_fraction < 1)) THEN
+		RAISE EXCEPTION 'test_fraction must be between 0 and 1 (exclusive), not %', coalesce(test_fraction::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example test_fraction => 0.2 holds out a fifth of the rows.';
+	END IF;
+	IF seed IS NULL THEN
+		RAISE EXCEPTION 'seed must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF method IN ('temporal', 'leave_last_out') AND time_col IS NULL THEN
+		RAISE EXCEPTION 'split method % needs time_col', method
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Name the column holding the interaction time, e.g. time_col => ''ts''.';
+	END IF;
+	IF train_name IS NULL OR test_name IS NULL THEN
+		IF left(src, 1) = '(' THEN
+			RAISE EXCEPTION 'train_table and test_table must be given when the source is a query'
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'For example train_table => ''ratings_train'', test_table => ''ratings_test''.';
+		END IF;
+		base := (parse_ident(source))[array_length(parse_ident(source), 1)];
+		train_name := coalesce(train_name, quote_ident(base || '_train'));
+		test_name := coalesce(test_name, quote_ident(base || '_test'));
+	END IF;
+	-- quoted part by part, so 'analytics.train' and '"My Train"' both work
+	train_name := array_to_string(ARRAY(SELECT quote_ident(p) FROM unnest(parse_ident(train_name)) p), '.');
+	test_name := array_to_string(ARRAY(SELECT quote_ident(p) FROM unnest(parse_ident(test_name)) p), '.');
+
+	-- A seeded hash of (user, item) orders the rows: the split depends on
+	-- the seed and the data, never on the order rows are read in.  The
+	-- whole row's text breaks the remaining ties.
+	h := format('hashtextextended(coalesce(s.%I::text, '''') || chr(31) || coalesce(s.%I::text, ''''), %s)',
+				user_col, item_col, seed);
+	tie := h || ', s::text';
+	CASE method
+	WHEN 'random' THEN
+		win := format('row_number() OVER (ORDER BY %s) AS rn, count(*) OVER () AS n', tie);
+		cond := format('rn <= round(%s * n)', test_fraction);
+	WHEN 'per_user' THEN
+		-- every user keeps at least one row in train
+		win := format('row_number() OVER (PARTITION BY s.%1$I ORDER BY %2$s) AS rn, count(*) OVER (PARTITION BY s.%1$I) AS n',
+					  user_col, tie);
+		cond := format('rn <= least(floor(%s * n + 0.5), n - 1)', test_fraction);
+	WHEN 'temporal' THEN
+		win := format('row_number() OVER (ORDER BY s.%I DESC NULLS LAST, %s) AS rn, count(*) OVER () AS n',
+					  time_col, tie);
+		cond := format('rn <= round(%s * n)', test_fraction);
+	ELSE
+		-- leave_last_out: each user's latest row, if the user has another
+		win := format('row_number() OVER (PARTITION BY s.%1$I ORDER BY s.%2$I DESC NULLS LAST, %3$s) AS rn, count(*) OVER (PARTITION BY s.%1$I) AS n',
+					  user_col, time_col, tie);
+		cond := 'rn = 1 AND n >= 2';
+	END CASE;
+
+	EXECUTE format('CREATE %s TABLE %s AS SELECT (x.r).* FROM (SELECT s AS r, %s FROM %s AS s) x WHERE NOT (%s)',
+				   CASE WHEN "temporary" THEN 'TEMPORARY' ELSE '' END, train_name, win, src, cond);
+	EXECUTE format('CREATE %s TABLE %s AS SELECT (x.r).* FROM (SELECT s AS r, %s FROM %s AS s) x WHERE %s',
+				   CASE WHEN "temporary" THEN 'TEMPORARY' ELSE '' END, test_name, win, src, cond);
+
+	EXECUTE format('ANALYZE %s', train_name);
+	EXECUTE format('ANALYZE %s', test_name);
+	EXECUTE format('SELECT count(*), count(DISTINCT %I) FROM %s', user_col, train_name) INTO n, nu;
+	total := n;
+	part := 'train'; relation := train_name; "rows" := n; users := nu;
+	RETURN NEXT;
+	EXECUTE format('SELECT count(*), count(DISTINCT %I) FROM %s', user_col, test_name) INTO n, nu;
+	total := total + n;
+	part := 'test'; relation := test_name; "rows" := n; users := nu;
+	RETURN NEXT;
+	IF total = 0 THEN
+		RAISE EXCEPTION 'source has no rows to split'
+			USING ERRCODE = 'no_data_found',
+				  HINT = 'Check the source query.';
+	END IF;
+END
+$fn$;
+COMMENT ON FUNCTION recsys.split(text, text, text, text, double precision, integer, text, text, text, boolean) IS
+	'splits a table, view or SELECT into new train and test tables (every column; default names <source>_train, <source>_test) by method random, per_user (every user keeps a row in train), temporal (latest rows to test) or leave_last_out (each user''s latest row); deterministic for a seed; returns each part''s rows and users';
+
+-- Everything evaluate() and evaluate_users() share: the arguments checked,
+-- the columns resolved, and the query that ranks the test users with
+-- recommend_all() and measures each user's list.  Its rows: user_key,
+-- n_relevant, precision, recall, ndcg, ap, rr, hit, items (the list).
+CREATE FUNCTION recsys.eval_ranking_sql(
+	model text,
+	test text,
+	cutoff integer,
+	user_col text,
+	item_col text,
+	rating_col text,
+	threshold double precision,
+	OUT query text,
+	OUT check_query text)
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+	m record;
+	ucol text;
+	icol text;
+	rcol text;
+	src text;
+	t text;
+BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF cutoff IS NULL THEN
+		RAISE EXCEPTION 'k must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF cutoff <= 0 THEN
+		RAISE EXCEPTION 'k must be positive, not %', cutoff
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'k is the length of the lists that are measured.';
+	END IF;
+	SELECT d.user_column, d.item_column, d.rating_column, d.active_version
+	  INTO m FROM recsys.models d WHERE d.name = model;
+	IF NOT FOUND OR m.active_version IS NULL THEN
+		RAISE EXCEPTION 'model "%" does not exist', model
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'SELECT name FROM recsys.models lists the models.';
+	END IF;
+	ucol := coalesce(user_col, m.user_column);
+	icol := coalesce(item_col, m.item_column);
+	rcol := coalesce(rating_col, m.rating_column);
+	IF ucol IS NULL OR icol IS NULL THEN
+		RAISE EXCEPTION 'user_col and item_col must be given: the model has no stored source columns'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Models trained with recsys.fit() need user_col => and item_col =>.';
+	END IF;
+	IF threshold IS NOT NULL AND rcol IS NULL THEN
+		RAISE EXCEPTION 'a relevance threshold needs a rating column'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass rating_col => ''<column>''.';
+	END IF;
+	src := recsys.eval_source(test, 'test');
+
+	-- the relevant test items of each user: distinct, non-NULL, and rated
+	-- at least threshold when one is given
+	t := format('SELECT DISTINCT (s.%1$I)::text AS user_key, (s.%2$I)::text AS item_key '
+				'FROM %3$s AS s WHERE s.%1$I IS NOT NULL AND s.%2$I IS NOT NULL%4$s',
+				ucol, icol, src,
+				CASE WHEN threshold IS NULL THEN ''
+					 ELSE format(' AND s.%I >= %s', rcol, threshold) END);
+
+	check_query := format($q$
+WITH t AS MATERIALIZED (%1$s)
+SELECT (SELECT count(DISTINCT t.user_key) FROM t) AS test_users,
+	   (SELECT count(*) FROM (SELECT DISTINCT t.user_key FROM t) x
+		  JOIN recsys.user_factors f ON f.model = %2$L AND f.version = %3$s AND f.user_key = x.user_key) AS known_users,
+	   (SELECT count(*) FROM (SELECT DISTINCT t.item_key FROM t) x
+		  JOIN recsys.item_factors f ON f.model = %2$L AND f.version = %3$s AND f.item_key = x.item_key) AS known_items
+$q$, t, model, m.active_version);
+
+	-- rank is the position in the served list: ties in score are broken
+	-- as serving breaks them (by item key), so a metric measures the list
+	-- a user would see
+	query := format($q$
+WITH t AS MATERIALIZED (%1$s),
+u AS MATERIALIZED (
+	SELECT t.user_key, count(*)::integer AS n_relevant
+	FROM t JOIN recsys.user_factors f
+	  ON f.model = %2$L AND f.version = %3$s AND f.user_key = t.user_key
+	GROUP BY t.user_key),
+r AS MATERIALIZED (
+	SELECT a."user" AS user_key, a.item AS item_key, a.rank
+	FROM recsys.recommend_all(%2$L, %4$s, users => ARRAY(SELECT u.user_key FROM u)) a),
+h AS (
+	SELECT r.user_key, r.item_key, r.rank, t.item_key IS NOT NULL AS rel,
+		   count(t.item_key) OVER (PARTITION BY r.user_key ORDER BY r.rank) AS hits_so_far
+	FROM r LEFT JOIN t ON t.user_key = r.user_key AND t.item_key = r.item_key),
+m AS (
+	SELECT h.user_key,
+		   count(*) FILTER (WHERE h.rel) AS hits,
+		   sum(ln(2::float8) / ln(h.rank + 1::float8)) FILTER (WHERE h.rel) AS dcg,
+		   sum(h.hits_so_far::float8 / h.rank) FILTER (WHERE h.rel) AS sum_precision,
+		   min(h.rank) FILTER (WHERE h.rel) AS first_hit,
+		   array_agg(h.item_key ORDER BY h.rank) AS items
+	FROM h GROUP BY h.user_key),
+idcg AS (
+	SELECT array_agg(z.c ORDER BY z.i) AS v
+	FROM (SELECT i, sum(ln(2::float8) / ln(i + 1::float8)) OVER (ORDER BY i) AS c
+		  FROM generate_series(1, least(%4$s, (SELECT max(u.n_relevant) FROM u))) i) z)
+SELECT u.user_key, u.n_relevant,
+	   coalesce(m.hits, 0)::float8 / %4$s AS "precision",
+	   coalesce(m.hits, 0)::float8 / u.n_relevant AS recall,
+	   coalesce(m.dcg, 0) / (SELECT v FROM idcg)[least(u.n_relevant, %4$s)] AS ndcg,
+	   coalesce(m.sum_precision, 0) / least(u.n_relevant, %4$s) AS ap,
+	   coalesce(1.0::float8 / m.first_hit, 0) AS rr,
+	   (coalesce(m.hits, 0) > 0)::integer::float8 AS hit,
+	   coalesce(m.items, '{}') AS items
+FROM u LEFT JOIN m ON m.user_key = u.user_key
+$q$, t, model, m.active_version, cutoff);
+END
+$fn$;
+COMMENT ON FUNCTION recsys.eval_ranking_sql(text, text, integer, text, text, text, double precision) IS
+	'internal to evaluate() and evaluate_users(): checks their arguments and returns the query measuring each test user''s top-k list, and the query counting test users, known users and known items';
+
+-- Raises the error for a test set evaluate() cannot measure.
+CREATE FUNCTION recsys.eval_check(model text, test_users bigint, known_users bigint, known_items bigint,
+	threshold double precision)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $fn$
+BEGIN
+	IF test_users = 0 THEN
+		RAISE EXCEPTION 'test set has no %', CASE WHEN threshold IS NULL THEN 'rows' ELSE format('rows rated at least %s', threshold) END
+			USING ERRCODE = 'no_data_found',
+				  HINT = 'Check the test set and its columns (rows with a NULL user or item are skipped).';
+	END IF;
+	IF known_users = 0 THEN
+		RAISE EXCEPTION 'no user of the test set is in model "%"', model
+			USING ERRCODE = 'no_data_found',
+				  HINT = 'Evaluate on a split of the data the model was trained on (recsys.split); check the key columns.';
+	END IF;
+	IF known_items = 0 THEN
+		RAISE EXCEPTION 'no item of the test set is in model "%"', model
+			USING ERRCODE = 'no_data_found',
+				  HINT = 'Evaluate on a split of the data the model was trained on (recsys.split); check the key columns.';
+	END IF;
+END
+$fn$;
+COMMENT ON FUNCTION recsys.eval_check(text, bigint, bigint, bigint, double precision) IS
+	'internal to evaluate() and evaluate_users(): the error for an empty test set, or one without a user or an item of the model';
+
+CREATE FUNCTION recsys.evaluate_users(
+	model text,
+	test text,
+	k integer DEFAULT 10,
+	user_col text DEFAULT NULL,
+	item_col text DEFAULT NULL,
+	rating_col text DEFAULT NULL,
+	threshold double precision DEFAULT NULL)
+RETURNS TABLE (user_key text, n_relevant integer, "precision" double precision,
+			   recall double precision, ndcg double precision, ap double precision,
+			   rr double precision, hit double precision)
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+	q record;
+	c record;
+BEGIN
+	q := recsys.eval_ranking_sql(model, test, k, user_col, item_col, rating_col, threshold);
+	EXECUTE q.check_query INTO c;
+	PERFORM recsys.eval_check(model, c.test_users, c.known_users, c.known_items, threshold);
+	RETURN QUERY EXECUTE
+		'SELECT e.user_key, e.n_relevant, e."precision", e.recall, e.ndcg, e.ap, e.rr, e.hit FROM ('
+		|| q.query || ') e ORDER BY e.user_key';
+END
+$fn$;
+COMMENT ON FUNCTION recsys.evaluate_users(text, text, integer, text, text, text, double precision) IS
+	'ranking metrics of each test user known to the model: relevant test items, precision@k, recall@k, NDCG@k, AP@k, reciprocal rank and hit of the user''s top-k list from recommend_all (training items excluded); user keys as text';
+
+-- (end of 8b)
