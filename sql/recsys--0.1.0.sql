@@ -1264,4 +1264,255 @@ $fn$;
 COMMENT ON FUNCTION recsys.evaluate_users(text, text, integer, text, text, text, double precision) IS
 	'ranking metrics of each test user known to the model: relevant test items, precision@k, recall@k, NDCG@k, AP@k, reciprocal rank and hit of the user''s top-k list from recommend_all (training items excluded); user keys as text';
 
+-- The body of evaluate() (a PL/pgSQL function cannot name an argument and
+-- a result column both k).
+CREATE FUNCTION recsys.eval_metrics(
+	model text,
+	test text,
+	cutoff integer,
+	user_col text,
+	item_col text,
+	rating_col text,
+	threshold double precision,
+	user_groups text,
+	metrics text[])
+RETURNS TABLE (metric text, at_k integer, value double precision, user_group text)
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+	known_metrics constant text[] := ARRAY['rmse', 'mae', 'precision', 'recall', 'ndcg', 'map',
+										   'hit_rate', 'mrr', 'coverage', 'novelty', 'users'];
+	want text[] := coalesce(metrics, known_metrics);
+	bad text;
+	q record;
+	c record;
+	v record;
+	is_explicit boolean;
+	do_rating boolean;
+	do_ranking boolean;
+	g text;
+	parts text[] := '{}';
+BEGIN
+	SELECT x INTO bad FROM unnest(want) x WHERE x IS NULL OR NOT x = ANY (known_metrics) LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'unknown metric "%"', coalesce(bad, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Metrics: ' || array_to_string(known_metrics, ', ') || '.';
+	END IF;
+	q := recsys.eval_ranking_sql(model, test, cutoff, user_col, item_col, rating_col, threshold);
+	SELECT mv.version, mv.items, mv.users,
+		   CASE WHEN mv.algorithm IN ('item_knn', 'user_knn') THEN mv.params->>'feedback' = 'explicit'
+				ELSE mv.algorithm IN ('als', 'svd') END AS explicit_model
+	  INTO v
+	  FROM recsys.models m JOIN recsys.model_versions mv
+		ON mv.model = m.name AND mv.version = m.active_version
+	 WHERE m.name = eval_metrics.model;
+	is_explicit := coalesce(v.explicit_model, false);
+	IF metrics IS NOT NULL AND NOT is_explicit AND want && ARRAY['rmse', 'mae'] THEN
+		RAISE EXCEPTION 'model "%" does not predict ratings: rmse and mae need an explicit model', model
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'als, svd and neighbourhood models with "feedback": "explicit" predict ratings; ask for ranking metrics instead.';
+	END IF;
+	do_rating := is_explicit AND want && ARRAY['rmse', 'mae'];
+	do_ranking := want && ARRAY['precision', 'recall', 'ndcg', 'map', 'hit_rate', 'mrr', 'coverage', 'novelty', 'users'];
+
+	EXECUTE q.check_query INTO c;
+	PERFORM recsys.eval_check(model, c.test_users, c.known_users, c.known_items, threshold);
+	IF do_ranking AND c.known_users < c.test_users THEN
+		RAISE NOTICE '% of % test users are not in model "%": they are left out of the ranking metrics',
+			c.test_users - c.known_users, c.test_users, model;
+	END IF;
+
+	-- user -> group; a user without a group counts in the overall rows only
+	g := CASE WHEN user_groups IS NULL THEN 'SELECT NULL::text AS user_key, NULL::text AS grp WHERE false'
+			  ELSE format('SELECT DISTINCT (g.gu)::text AS user_key, (g.gg)::text AS grp FROM %s AS g(gu, gg) '
+						  'WHERE g.gu IS NOT NULL AND g.gg IS NOT NULL',
+						  recsys.eval_source(user_groups, 'user_groups')) END;
+
+	IF do_rating THEN
+		parts := parts || format($q$
+WITH p AS (
+	SELECT p.user_key, p.prediction - p.rating AS err
+	FROM recsys.predictions(%1$L, %2$L, %3$L, %4$L, %5$L) p
+	WHERE p.prediction IS NOT NULL AND p.rating IS NOT NULL),
+g AS (%6$s),
+pg AS (SELECT p.err, NULL::text AS grp FROM p
+	   UNION ALL SELECT p.err, g.grp FROM p JOIN g ON g.user_key = p.user_key),
+a AS (SELECT pg.grp, sqrt(avg(pg.err * pg.err)) AS rmse, avg(abs(pg.err)) AS mae
+	  FROM pg GROUP BY pg.grp)
+SELECT x.ord, x.metric, NULL::integer AS at_k, x.value, a.grp
+FROM a CROSS JOIN LATERAL (VALUES (1, 'rmse', a.rmse), (2, 'mae', a.mae)) x(ord, metric, value)
+$q$, model, test, user_col, item_col, rating_col, g);
+	END IF;
+
+	IF do_ranking THEN
+		-- novelty: the self-information -log2(p) of a recommended item, p the
+		-- share of the model's users who interacted with it in training
+		parts := parts || format($q$
+WITH e AS MATERIALIZED (%1$s),
+g AS (%2$s),
+eg AS (SELECT e.*, NULL::text AS grp FROM e
+	   UNION ALL SELECT e.*, g.grp FROM e JOIN g ON g.user_key = e.user_key),
+pop AS (SELECT f.item_key, -ln(greatest(f.interactions, 1)::float8 / %5$s) / ln(2::float8) AS info
+		FROM recsys.item_factors f WHERE f.model = %3$L AND f.version = %4$s),
+a AS (SELECT eg.grp, count(*) AS users, avg(eg."precision") AS p, avg(eg.recall) AS r,
+			 avg(eg.ndcg) AS n, avg(eg.ap) AS ap, avg(eg.hit) AS h, avg(eg.rr) AS rr
+	  FROM eg GROUP BY eg.grp),
+i AS (SELECT eg.grp, count(DISTINCT x.item) AS distinct_items, avg(pop.info) AS novelty
+	  FROM eg CROSS JOIN LATERAL unnest(eg.items) x(item) JOIN pop ON pop.item_key = x.item
+	  GROUP BY eg.grp)
+SELECT x.ord, x.metric, CASE WHEN x.metric = 'users' THEN NULL ELSE %6$s END AS at_k, x.value, a.grp
+FROM a LEFT JOIN i ON i.grp IS NOT DISTINCT FROM a.grp
+CROSS JOIN LATERAL (VALUES (3, 'precision', a.p), (4, 'recall', a.r), (5, 'ndcg', a.n),
+						   (6, 'map', a.ap), (7, 'hit_rate', a.h), (8, 'mrr', a.rr),
+						   (9, 'coverage', coalesce(i.distinct_items, 0)::float8 / %7$s),
+						   (10, 'novelty', i.novelty), (11, 'users', a.users::float8)) x(ord, metric, value)
+$q$, q.query, g, model, v.version, greatest(v.users, 1), cutoff, greatest(v.items, 1));
+	END IF;
+
+	RETURN QUERY EXECUTE format('SELECT z.metric, z.at_k, z.value, z.grp FROM ((%s)) z WHERE z.metric = ANY (%L) '
+								'ORDER BY z.grp NULLS FIRST, z.ord',
+								array_to_string(parts, ') UNION ALL ('), want);
+END
+$fn$;
+COMMENT ON FUNCTION recsys.eval_metrics(text, text, integer, text, text, text, double precision, text, text[]) IS
+	'internal: the body of recsys.evaluate()';
+
+CREATE FUNCTION recsys.evaluate(
+	model text,
+	test text,
+	k integer DEFAULT 10,
+	user_col text DEFAULT NULL,
+	item_col text DEFAULT NULL,
+	rating_col text DEFAULT NULL,
+	threshold double precision DEFAULT NULL,
+	user_groups text DEFAULT NULL,
+	metrics text[] DEFAULT NULL)
+RETURNS TABLE (metric text, k integer, value double precision, user_group text)
+LANGUAGE sql STABLE
+AS $fn$
+	SELECT * FROM recsys.eval_metrics($1, $2, $3, $4, $5, $6, $7, $8, $9)
+$fn$;
+COMMENT ON FUNCTION recsys.evaluate(text, text, integer, text, text, text, double precision, text, text[]) IS
+	'accuracy of a model on a test set (relation or SELECT): rmse, mae (explicit models), precision, recall, ndcg, map, hit_rate, mrr (means over test users known to the model, from evaluate_users), catalogue coverage and novelty of the top-k lists, users measured; one row per metric, and per user group when user_groups (user, group) is given';
+
+-- Exposure of item groups in top-k lists.
+CREATE FUNCTION recsys.audit_exposure(
+	model text,
+	item_groups text,
+	k integer DEFAULT 10,
+	users text DEFAULT NULL,
+	lists text DEFAULT NULL)
+RETURNS TABLE (item_group text, metric text, value double precision)
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+	v record;
+	l text;
+	ig text;
+BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF k IS NULL THEN
+		RAISE EXCEPTION 'k must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF k <= 0 THEN
+		RAISE EXCEPTION 'k must be positive, not %', k
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'k is the length of the lists that are audited.';
+	END IF;
+	SELECT mv.version, mv.users INTO v
+	  FROM recsys.models m JOIN recsys.model_versions mv
+		ON mv.model = m.name AND mv.version = m.active_version
+	 WHERE m.name = audit_exposure.model;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', model
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'SELECT name FROM recsys.models lists the models.';
+	END IF;
+
+	IF lists IS NOT NULL THEN
+		-- lists made elsewhere (re-ranked, or by another system): user, item, rank
+		l := format('SELECT (x.lu)::text AS user_key, (x.li)::text AS item_key, (x.lr)::integer AS rank '
+					'FROM %s AS x(lu, li, lr) WHERE x.lu IS NOT NULL AND x.li IS NOT NULL AND x.lr <= %s',
+					recsys.eval_source(lists, 'lists'), k);
+		IF users IS NOT NULL THEN
+			l := l || format(' AND (x.lu)::text IN (SELECT (y.u)::text FROM %s AS y(u))',
+							 recsys.eval_source(users, 'users'));
+		END IF;
+	ELSE
+		l := format('SELECT a."user" AS user_key, a.item AS item_key, a.rank FROM recsys.recommend_all(%L, %s, users => %s) a',
+					model, k,
+					CASE WHEN users IS NULL THEN 'NULL'
+						 ELSE format('ARRAY(SELECT DISTINCT (y.u)::text FROM %s AS y(u) WHERE y.u IS NOT NULL)',
+									 recsys.eval_source(users, 'users')) END);
+	END IF;
+	-- item -> group; an item listed in several groups counts in the first
+	-- by text order; items without a group form the group NULL
+	ig := CASE WHEN item_groups IS NULL THEN 'SELECT NULL::text AS item_key, NULL::text AS grp WHERE false'
+			   ELSE format('SELECT DISTINCT ON (1) (g.gi)::text AS item_key, (g.gg)::text AS grp FROM %s AS g(gi, gg) '
+						   'WHERE g.gi IS NOT NULL ORDER BY 1, 2',
+						   recsys.eval_source(item_groups, 'item_groups')) END;
+
+	RETURN QUERY EXECUTE format($q$
+WITH ci AS MATERIALIZED (
+	SELECT f.item_key, f.interactions::float8 AS interactions,
+		   f.interactions::float8 / %3$s AS popularity, ig.grp
+	FROM recsys.item_factors f LEFT JOIN (%4$s) ig ON ig.item_key = f.item_key
+	WHERE f.model = %1$L AND f.version = %2$s),
+e AS MATERIALIZED (
+	SELECT l.user_key, l.item_key, l.rank, ci.grp, ci.popularity,
+		   ln(2::float8) / ln(greatest(l.rank, 1) + 1::float8) AS w
+	FROM (%5$s) l JOIN ci ON ci.item_key = l.item_key),
+tot AS (
+	SELECT (SELECT count(*) FROM ci)::float8 AS items,
+		   (SELECT greatest(sum(ci.interactions), 1) FROM ci) AS interactions,
+		   (SELECT count(*) FROM e)::float8 AS slots,
+		   (SELECT sum(e.w) FROM e) AS weight),
+per_item AS (
+	SELECT ci.item_key, ci.grp, count(e.item_key)::float8 AS x
+	FROM ci LEFT JOIN e ON e.item_key = ci.item_key GROUP BY ci.item_key, ci.grp),
+grp AS (
+	SELECT ci.grp, count(*)::float8 AS items, sum(ci.interactions) AS interactions
+	FROM ci GROUP BY ci.grp),
+ex AS (
+	SELECT e.grp, count(*)::float8 AS slots, sum(e.w) AS weight, count(DISTINCT e.item_key)::float8 AS distinct_items
+	FROM e GROUP BY e.grp),
+overall AS (
+	SELECT (SELECT count(DISTINCT e.user_key) FROM e)::float8 AS lists,
+		   (SELECT count(DISTINCT e.item_key) FROM e)::float8 / tot.items AS coverage,
+		   (SELECT sum((2 * o.i - o.n - 1) * o.x) / nullif(o.n * sum(o.x), 0)
+			FROM (SELECT per_item.x, row_number() OVER (ORDER BY per_item.x) AS i,
+						 count(*) OVER () AS n FROM per_item) o GROUP BY o.n) AS gini,
+		   (SELECT avg(e.popularity) FROM e) AS pop_recommended,
+		   (SELECT sum(ci.interactions * ci.popularity) / tot.interactions FROM ci) AS pop_interacted
+	FROM tot)
+SELECT r.grp, r.metric, r.value FROM (
+	SELECT 0 AS part, grp.grp, x.ord, x.metric, x.value
+	FROM grp CROSS JOIN tot LEFT JOIN ex ON ex.grp IS NOT DISTINCT FROM grp.grp
+	CROSS JOIN LATERAL (VALUES
+		(1, 'items', grp.items),
+		(2, 'catalogue_share', grp.items / tot.items),
+		(3, 'interaction_share', grp.interactions / tot.interactions),
+		(4, 'exposure_share', coalesce(ex.slots, 0) / nullif(tot.slots, 0)),
+		(5, 'discounted_exposure_share', coalesce(ex.weight, 0) / nullif(tot.weight, 0)),
+		(6, 'coverage', coalesce(ex.distinct_items, 0) / grp.items)) x(ord, metric, value)
+	UNION ALL
+	SELECT 1, NULL, x.ord, x.metric, x.value
+	FROM overall CROSS JOIN LATERAL (VALUES
+		(1, 'lists', overall.lists),
+		(2, 'coverage', overall.coverage),
+		(3, 'gini', overall.gini),
+		(4, 'mean_popularity_recommended', overall.pop_recommended),
+		(5, 'mean_popularity_interacted', overall.pop_interacted),
+		(6, 'popularity_lift', overall.pop_recommended / nullif(overall.pop_interacted, 0))) x(ord, metric, value)
+) r
+ORDER BY r.part, r.grp NULLS LAST, r.ord
+$q$, model, v.version, greatest(v.users, 1), ig, l);
+END
+$fn$;
+COMMENT ON FUNCTION recsys.audit_exposure(text, text, integer, text, text) IS
+	'exposure of item groups (item_groups: item, group) in the top-k lists of recommend_all (or of lists: user, item, rank, e.g. re-ranked): per group items, catalogue_share, interaction_share, exposure_share, discounted_exposure_share (1/log2(rank+1)), coverage; overall lists, coverage, gini of item exposure, mean popularity of recommended and of interacted items and their ratio';
+
 -- (end of 8b)

@@ -278,12 +278,12 @@ rs_predictions(PG_FUNCTION_ARGS)
 	 * Ordered by user (byte order is enough, and fast), so each user is
 	 * looked up once and only one user's rows are held at a time.
 	 */
-	sql = psprintf("SELECT (s.%s)::text, (s.%s)::text, %s FROM %s AS s "
-				   "WHERE s.%s IS NOT NULL AND s.%s IS NOT NULL ORDER BY 1 COLLATE \"C\"",
+	sql = psprintf("SELECT (s.%1$s)::text, (s.%2$s)::text, %3$s FROM %4$s AS s "
+				   "WHERE s.%1$s IS NOT NULL AND s.%2$s IS NOT NULL "
+				   "ORDER BY (s.%1$s)::text COLLATE \"C\"",
 				   quote_identifier(ucol), quote_identifier(icol),
 				   rcol ? psprintf("(s.%s)::float8", quote_identifier(rcol)) : "NULL::float8",
-				   source_from(test, "test"),
-				   quote_identifier(ucol), quote_identifier(icol));
+				   source_from(test, "test"));
 	plan = SPI_prepare(sql, 0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for the test set: %s",
