@@ -1323,9 +1323,11 @@ BEGIN
 			c.test_users - c.known_users, c.test_users, model;
 	END IF;
 
-	-- user -> group; a user without a group counts in the overall rows only
+	-- user -> group; a user without a group counts in the overall rows only.
+	-- Groups compare by their output text, as the re-ranking constraints
+	-- compare them (a boolean group is t or f).
 	g := CASE WHEN user_groups IS NULL THEN 'SELECT NULL::text AS user_key, NULL::text AS grp WHERE false'
-			  ELSE format('SELECT DISTINCT (g.gu)::text AS user_key, (g.gg)::text AS grp FROM %s AS g(gu, gg) '
+			  ELSE format('SELECT DISTINCT (g.gu)::text AS user_key, format(''%%s'', g.gg) AS grp FROM %s AS g(gu, gg) '
 						  'WHERE g.gu IS NOT NULL AND g.gg IS NOT NULL',
 						  recsys.eval_source(user_groups, 'user_groups')) END;
 
@@ -1448,10 +1450,12 @@ BEGIN
 						 ELSE format('ARRAY(SELECT DISTINCT (y.u)::text FROM %s AS y(u) WHERE y.u IS NOT NULL)',
 									 recsys.eval_source(users, 'users')) END);
 	END IF;
-	-- item -> group; an item listed in several groups counts in the first
-	-- by text order; items without a group form the group NULL
+	-- item -> group, by the group's output text as recommend()'s
+	-- item_groups (a boolean group is t or f); an item listed in several
+	-- groups counts in the first by text order; items without a group form
+	-- the group NULL
 	ig := CASE WHEN item_groups IS NULL THEN 'SELECT NULL::text AS item_key, NULL::text AS grp WHERE false'
-			   ELSE format('SELECT DISTINCT ON (1) (g.gi)::text AS item_key, (g.gg)::text AS grp FROM %s AS g(gi, gg) '
+			   ELSE format('SELECT DISTINCT ON (1) (g.gi)::text AS item_key, format(''%%s'', g.gg) AS grp FROM %s AS g(gi, gg) '
 						   'WHERE g.gi IS NOT NULL ORDER BY 1, 2',
 						   recsys.eval_source(item_groups, 'item_groups')) END;
 
