@@ -30,11 +30,14 @@ OBJS = \
 	src/knn_score.o \
 	src/serve.o \
 	src/rerank.o \
-	src/evaluate.o
+	src/evaluate.o \
+	src/stats.o \
+	src/stats_agg.o \
+	src/audit.o
 
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
 
-REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank evaluate
+REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank stats audit evaluate
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config
@@ -82,3 +85,5 @@ src/serve.o src/rerank.o: src/rerank.h
 $(CORE_OBJS): src/train.h src/linalg.h src/rng.h
 src/bloom.o src/serve.o src/rerank.o: src/bloom.h
 src/serve.o src/evaluate.o: src/serve.h src/catalog.h
+src/stats.o src/stats_agg.o src/audit.o: src/stats.h
+src/stats_agg.o src/audit.o: src/stats_agg.h

@@ -950,6 +950,129 @@ COMMENT ON FUNCTION recsys.rerank(anyarray, double precision[], integer, "any", 
 -- 8. Evaluation and statistics
 ------------------------------------------------------------------------------
 
+-- 8a. Statistics (src/stats.c, src/stats_agg.c): tests that compare the
+-- values of groups, as plain aggregates over (group, value) rows, and the
+-- survival functions their p-values come from.  Groups compare by their
+-- text form; rows with a NULL group or value are skipped; NaN or infinite
+-- values are an error (22003).  A test that is undefined for its data (one
+-- group, no variance within the groups, every value tied) gives a NULL
+-- statistic and p-value, with n and groups filled in.
+
+CREATE TYPE recsys.anova_result AS (
+	statistic double precision,
+	df_between integer,
+	df_within bigint,
+	p_value double precision,
+	n bigint,
+	groups integer
+);
+COMMENT ON TYPE recsys.anova_result IS
+	'one-way ANOVA: F statistic, degrees of freedom between and within groups, p-value P(F > statistic), values and groups counted';
+
+CREATE TYPE recsys.welch_result AS (
+	statistic double precision,
+	df double precision,
+	p_value double precision,
+	n bigint,
+	group_1 text,
+	group_2 text,
+	mean_difference double precision
+);
+COMMENT ON TYPE recsys.welch_result IS
+	'Welch''s t-test: t of mean(group_1) - mean(group_2) (group_1 sorts first by text), Welch-Satterthwaite df, two-sided p-value';
+
+CREATE TYPE recsys.kruskal_result AS (
+	statistic double precision,
+	df integer,
+	p_value double precision,
+	n bigint,
+	groups integer
+);
+COMMENT ON TYPE recsys.kruskal_result IS
+	'Kruskal-Wallis: H statistic (corrected for ties), df = groups - 1, p-value P(chi2 > H)';
+
+CREATE FUNCTION recsys.stats_moments_transfn(internal, anyelement, double precision)
+RETURNS internal AS 'MODULE_PATHNAME', 'rs_stats_moments_transfn' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION recsys.stats_values_transfn(internal, anyelement, double precision)
+RETURNS internal AS 'MODULE_PATHNAME', 'rs_stats_values_transfn' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION recsys.stats_combinefn(internal, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'rs_stats_combinefn' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION recsys.stats_serialfn(internal)
+RETURNS bytea AS 'MODULE_PATHNAME', 'rs_stats_serialfn' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION recsys.stats_deserialfn(bytea, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'rs_stats_deserialfn' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION recsys.anova_finalfn(internal)
+RETURNS recsys.anova_result AS 'MODULE_PATHNAME', 'rs_anova_finalfn' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION recsys.welch_finalfn(internal)
+RETURNS recsys.welch_result AS 'MODULE_PATHNAME', 'rs_welch_finalfn' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION recsys.kruskal_finalfn(internal)
+RETURNS recsys.kruskal_result AS 'MODULE_PATHNAME', 'rs_kruskal_finalfn' LANGUAGE C PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.stats_moments_transfn(internal, anyelement, double precision) IS
+	'anova / welch_t_test transition: count, mean and squared deviations per group';
+COMMENT ON FUNCTION recsys.stats_values_transfn(internal, anyelement, double precision) IS
+	'kruskal_wallis transition: every value with its group';
+COMMENT ON FUNCTION recsys.stats_combinefn(internal, internal) IS
+	'statistics aggregates combine: merges per-group summaries (and concatenates values)';
+COMMENT ON FUNCTION recsys.stats_serialfn(internal) IS 'statistics aggregate state to bytea';
+COMMENT ON FUNCTION recsys.stats_deserialfn(bytea, internal) IS 'statistics aggregate state from bytea';
+COMMENT ON FUNCTION recsys.anova_finalfn(internal) IS 'recsys.anova final: the F test';
+COMMENT ON FUNCTION recsys.welch_finalfn(internal) IS 'recsys.welch_t_test final: the t test';
+COMMENT ON FUNCTION recsys.kruskal_finalfn(internal) IS 'recsys.kruskal_wallis final: ranks and H';
+
+CREATE AGGREGATE recsys.anova("group" anyelement, value double precision) (
+	SFUNC = recsys.stats_moments_transfn,
+	STYPE = internal,
+	FINALFUNC = recsys.anova_finalfn,
+	COMBINEFUNC = recsys.stats_combinefn,
+	SERIALFUNC = recsys.stats_serialfn,
+	DESERIALFUNC = recsys.stats_deserialfn,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE recsys.anova(anyelement, double precision) IS
+	'one-way ANOVA of value across groups: (statistic F, df_between, df_within, p_value, n, groups); NULL statistic when undefined';
+
+CREATE AGGREGATE recsys.welch_t_test("group" anyelement, value double precision) (
+	SFUNC = recsys.stats_moments_transfn,
+	STYPE = internal,
+	FINALFUNC = recsys.welch_finalfn,
+	COMBINEFUNC = recsys.stats_combinefn,
+	SERIALFUNC = recsys.stats_serialfn,
+	DESERIALFUNC = recsys.stats_deserialfn,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE recsys.welch_t_test(anyelement, double precision) IS
+	'Welch''s unequal-variance t-test of value between exactly two groups: (statistic t, df, two-sided p_value, n, group_1, group_2, mean_difference)';
+
+CREATE AGGREGATE recsys.kruskal_wallis("group" anyelement, value double precision) (
+	SFUNC = recsys.stats_values_transfn,
+	STYPE = internal,
+	FINALFUNC = recsys.kruskal_finalfn,
+	COMBINEFUNC = recsys.stats_combinefn,
+	SERIALFUNC = recsys.stats_serialfn,
+	DESERIALFUNC = recsys.stats_deserialfn,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE recsys.kruskal_wallis(anyelement, double precision) IS
+	'Kruskal-Wallis rank test of value across groups, ties corrected: (statistic H, df, p_value, n, groups); keeps every value in memory';
+
+CREATE FUNCTION recsys.f_sf(x double precision, df1 double precision, df2 double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'rs_f_sf_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.f_sf(double precision, double precision, double precision) IS
+	'P(F > x) for the F distribution with (df1, df2) degrees of freedom, upper tail computed directly (accurate far below 1e-16)';
+
+CREATE FUNCTION recsys.t_sf(t double precision, df double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'rs_t_sf_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.t_sf(double precision, double precision) IS
+	'P(T > t) for Student''s t with df degrees of freedom (two-sided p-value: 2 * t_sf(abs(t), df))';
+
+CREATE FUNCTION recsys.chi2_sf(x double precision, df double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'rs_chi2_sf_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.chi2_sf(double precision, double precision) IS
+	'P(X > x) for the chi-squared distribution with df degrees of freedom';
+
 -- 8b. Splits, accuracy and ranking metrics, item exposure (src/evaluate.c).
 -- Lists are ranked by recsys.recommend_all(), so items a user interacted
 -- with in training are left out exactly as recommend() leaves them out;
@@ -1520,3 +1643,56 @@ COMMENT ON FUNCTION recsys.audit_exposure(text, text, integer, text, text) IS
 	'exposure of item groups (item_groups: item, group) in the top-k lists of recommend_all (or of lists: user, item, rank, e.g. re-ranked): per group items, catalogue_share, interaction_share, exposure_share, discounted_exposure_share (1/log2(rank+1)), coverage; overall lists, coverage, gini of item exposure, mean popularity of recommended and of interacted items and their ratio';
 
 -- (end of 8b)
+
+-- 8c. Fairness audits across user groups (src/audit.c).  groups is a
+-- relation or SELECT whose first two columns are (user, group); users are
+-- matched to the test set by their text form, groups compare as text.  A
+-- user listed under several groups counts in each; test rows of users
+-- without a group are left out (NOTICE).  Groups with fewer than two values
+-- are reported (tested = false) but left out of the tests (NOTICE).  The
+-- across-group columns are repeated on every row; welch_* only when exactly
+-- two groups are tested (t of the first minus the second in text order).
+
+CREATE FUNCTION recsys.audit_error(
+	model text,
+	test text,
+	groups text,
+	error text DEFAULT 'squared',
+	bootstrap integer DEFAULT 0,
+	confidence double precision DEFAULT 0.95,
+	seed integer DEFAULT 42,
+	user_col text DEFAULT NULL,
+	item_col text DEFAULT NULL,
+	rating_col text DEFAULT NULL)
+RETURNS TABLE (group_key text, n bigint, rmse double precision, mae double precision,
+			   mean_error double precision, rmse_low double precision, rmse_high double precision,
+			   tested boolean,
+			   anova_f double precision, anova_df_between integer, anova_df_within bigint,
+			   anova_p double precision,
+			   welch_t double precision, welch_df double precision, welch_p double precision,
+			   kruskal_h double precision, kruskal_df integer, kruskal_p double precision,
+			   disparity_ratio double precision, disparity_difference double precision)
+AS 'MODULE_PATHNAME', 'rs_audit_error' LANGUAGE C STABLE PARALLEL UNSAFE;
+COMMENT ON FUNCTION recsys.audit_error(text, text, text, text, integer, double precision, integer, text, text, text) IS
+	'prediction error per user group (groups: user, group) on a test set (columns default to the model''s): n, rmse, mae, mean_error (predicted - actual), optional bootstrap interval of the rmse; across groups ANOVA, Welch (two groups) and Kruskal-Wallis on squared (error => ''absolute'': absolute) errors and the max/min ratio and difference of rmse (mae)';
+
+CREATE FUNCTION recsys.audit_ranking(
+	model text,
+	test text,
+	groups text,
+	k integer DEFAULT 10,
+	user_col text DEFAULT NULL,
+	item_col text DEFAULT NULL,
+	rating_col text DEFAULT NULL,
+	threshold double precision DEFAULT NULL)
+RETURNS TABLE (group_key text, metric text, k integer, users bigint, mean double precision,
+			   stddev double precision, tested boolean,
+			   anova_f double precision, anova_df_between integer, anova_df_within bigint,
+			   anova_p double precision,
+			   welch_t double precision, welch_df double precision, welch_p double precision,
+			   kruskal_h double precision, kruskal_df integer, kruskal_p double precision,
+			   disparity_ratio double precision, disparity_difference double precision)
+AS 'MODULE_PATHNAME', 'rs_audit_ranking' LANGUAGE C STABLE PARALLEL UNSAFE;
+COMMENT ON FUNCTION recsys.audit_ranking(text, text, text, integer, text, text, text, double precision) IS
+	'ranking quality per user group (groups: user, group): each group''s mean per-user NDCG@k and recall@k (recsys.evaluate_users), one row per group and metric, with ANOVA, Welch (two groups) and Kruskal-Wallis across groups on the per-user values and the max/min ratio and difference of the group means';
+-- (end of 8c)
