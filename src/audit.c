@@ -8,7 +8,7 @@
  * Both read per-row values the evaluation code produces -- the predicted
  * and observed rating of every test row (recsys.predictions(), the bulk
  * form of recsys.predict()) or each test user's NDCG and recall
- * (recsys.evaluate_users()) -- joined to the caller's user -> group
+ * (recsys.evaluate_users()) -- matched to the caller's user -> group
  * relation, and test across groups with the statistics of stats.c: one-way
  * ANOVA, Welch's t when exactly two groups are tested, Kruskal-Wallis, and
  * the max/min ratio and difference of the per-group metric.  The queries
@@ -251,6 +251,72 @@ open_cursor(const char *sql, int nargs, Oid *types, Datum *values, const char *n
 	return SPI_cursor_open(NULL, plan, values, nulls, true);
 }
 
+/* A user's groups (a user listed under several groups counts in each). */
+typedef struct UserGroups
+{
+	char	   *key;			/* hash key: the user's text form */
+	int32		n;
+	char	  **groups;
+} UserGroups;
+
+/*
+ * Reads the whole groups relation into a hash table user -> groups, once:
+ * cheaper than joining it to millions of test rows, and it keeps the test
+ * rows in the order they come (by user), so each user is looked up once.
+ * Rows with a NULL user or group are skipped.
+ */
+static HTAB *
+load_groups(const char *groups, MemoryContext cxt)
+{
+	HTAB	   *map = rs_string_hash_create(cxt, "recsys audit groups", sizeof(UserGroups), 1024);
+	Portal		portal = open_cursor(psprintf("SELECT (g.u)::text, (g.grp)::text FROM %s",
+											  groups_from(groups)), 0, NULL, NULL, NULL);
+
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, FETCH_ROWS);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			char	   *u = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+			char	   *g = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2);
+			UserGroups *e;
+			bool		found;
+			bool		dup = false;
+
+			if (u == NULL || g == NULL)
+				continue;
+			e = hash_search(map, &u, HASH_ENTER, &found);
+			if (!found)
+			{
+				e->key = MemoryContextStrdup(cxt, u);
+				e->n = 0;
+				e->groups = NULL;
+			}
+			for (int i = 0; i < e->n && !dup; i++)
+				dup = strcmp(e->groups[i], g) == 0;
+			if (dup)
+				continue;
+			if (e->n == 0)
+				e->groups = MemoryContextAlloc(cxt, sizeof(char *));
+			else
+				e->groups = repalloc(e->groups, sizeof(char *) * (e->n + 1));
+			e->groups[e->n++] = MemoryContextStrdup(cxt, g);
+		}
+		SPI_freetuptable(SPI_tuptable);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	return map;
+}
+
+static UserGroups *
+user_groups(HTAB *map, const char *user)
+{
+	return hash_search(map, &user, HASH_FIND, NULL);
+}
+
 /* ----------------------------------------------------------------
  *		recsys.audit_error
  * ----------------------------------------------------------------
@@ -336,12 +402,17 @@ rs_audit_error(PG_FUNCTION_ARGS)
 	double		confidence;
 	int32		seed;
 	RsStoredModel sm;
-	char	   *sql;
+	const char *sql;
 	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID};
 	Datum		args[6];
 	char		argnulls[7] = "      ";
 	Portal		portal;
 	RsGroupStats *st;
+	HTAB	   *map;
+	StringInfoData cur_user;	/* the user of the rows being read */
+	int32	   *cur_idx = NULL; /* ... its groups */
+	int32		cur_n = 0,
+				cur_cap = 0;
 	ErrorSums  *sums = NULL;
 	int32		sums_cap = 0;
 	int64		no_group = 0,
@@ -398,13 +469,12 @@ rs_audit_error(PG_FUNCTION_ARGS)
 	 * Every test row's error with its user's group and whether its user and
 	 * item are in the model (a row of a user without a group has grp NULL).
 	 */
-	sql = psprintf("SELECT g.grp::text, p.prediction - p.rating, "
-				   "uf.user_key IS NOT NULL, itf.item_key IS NOT NULL "
-				   "FROM recsys.predictions($1, $2, $3, $4, $5) AS p "
-				   "LEFT JOIN %s ON g.u::text = p.user_key "
-				   "LEFT JOIN recsys.user_factors uf ON uf.model = $1 AND uf.version = $6 AND uf.user_key = p.user_key "
-				   "LEFT JOIN recsys.item_factors itf ON itf.model = $1 AND itf.version = $6 AND itf.item_key = p.item_key",
-				   groups_from(groups));
+	map = load_groups(groups, work_cxt);
+	sql = "SELECT p.user_key, p.prediction - p.rating, "
+		"uf.user_key IS NOT NULL, itf.item_key IS NOT NULL "
+		"FROM recsys.predictions($1, $2, $3, $4, $5) AS p "
+		"LEFT JOIN recsys.user_factors uf ON uf.model = $1 AND uf.version = $6 AND uf.user_key = p.user_key "
+		"LEFT JOIN recsys.item_factors itf ON itf.model = $1 AND itf.version = $6 AND itf.item_key = p.item_key";
 	args[0] = CStringGetTextDatum(model);
 	args[1] = CStringGetTextDatum(test);
 	for (int i = 2; i < 5; i++)
@@ -418,6 +488,9 @@ rs_audit_error(PG_FUNCTION_ARGS)
 	portal = open_cursor(sql, 6, types, args, argnulls);
 
 	st = rs_group_stats_new(work_cxt, true);
+	old = MemoryContextSwitchTo(work_cxt);
+	initStringInfo(&cur_user);
+	MemoryContextSwitchTo(old);
 	for (;;)
 	{
 		SPI_cursor_fetch(portal, true, FETCH_ROWS);
@@ -427,21 +500,56 @@ rs_audit_error(PG_FUNCTION_ARGS)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[r];
 			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		gnull,
+			bool		unull,
 						enull,
 						isnull;
-			Datum		gd = SPI_getbinval(tup, desc, 1, &gnull);
+			Datum		ud = SPI_getbinval(tup, desc, 1, &unull);
 			Datum		ed = SPI_getbinval(tup, desc, 2, &enull);
 			bool		ku = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
 			bool		ki = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
 			double		e;
-			int32		g;
 
 			rows++;
 			unknown_user += !ku;
 			unknown_item += !ki;
 			known_both += ku && ki;
-			if (gnull)
+			/* rows come by user: look each user's groups up once */
+			if (!unull)
+			{
+				text	   *ut = DatumGetTextPP(ud);
+				int			len = VARSIZE_ANY_EXHDR(ut);
+
+				if (len != cur_user.len || memcmp(VARDATA_ANY(ut), cur_user.data, len) != 0)
+				{
+					UserGroups *ug;
+
+					resetStringInfo(&cur_user);
+					appendBinaryStringInfo(&cur_user, VARDATA_ANY(ut), len);
+					ug = user_groups(map, cur_user.data);
+					cur_n = ug ? ug->n : 0;
+					old = MemoryContextSwitchTo(work_cxt);
+					for (int i = 0; i < cur_n; i++)
+					{
+						if (i >= cur_cap)
+						{
+							cur_cap = Max(4, cur_cap * 2);
+							cur_idx = cur_idx ? repalloc(cur_idx, sizeof(int32) * cur_cap)
+								: palloc(sizeof(int32) * cur_cap);
+						}
+						cur_idx[i] = rs_group_stats_group(st, ug->groups[i]);
+					}
+					if (st->ngroups > sums_cap)
+					{
+						int32		cap = Max(16, Max(st->ngroups, sums_cap * 2));
+
+						sums = sums ? repalloc(sums, sizeof(ErrorSums) * cap) : palloc(sizeof(ErrorSums) * cap);
+						memset(sums + sums_cap, 0, sizeof(ErrorSums) * (cap - sums_cap));
+						sums_cap = cap;
+					}
+					MemoryContextSwitchTo(old);
+				}
+			}
+			if (unull || cur_n == 0)
 			{
 				no_group++;
 				continue;
@@ -452,21 +560,15 @@ rs_audit_error(PG_FUNCTION_ARGS)
 				continue;
 			}
 			e = DatumGetFloat8(ed);
-			old = MemoryContextSwitchTo(work_cxt);
-			g = rs_group_stats_group(st, TextDatumGetCString(gd));
-			if (g >= sums_cap)
+			for (int i = 0; i < cur_n; i++)
 			{
-				int32		cap = Max(16, sums_cap * 2);
+				int32		g = cur_idx[i];
 
-				sums = sums ? repalloc(sums, sizeof(ErrorSums) * cap) : palloc(sizeof(ErrorSums) * cap);
-				memset(sums + sums_cap, 0, sizeof(ErrorSums) * (cap - sums_cap));
-				sums_cap = cap;
+				sums[g].sum += e;
+				sums[g].sum_abs += fabs(e);
+				sums[g].sum_sq += e * e;
+				rs_group_stats_add(st, g, absolute ? fabs(e) : e * e);
 			}
-			MemoryContextSwitchTo(old);
-			sums[g].sum += e;
-			sums[g].sum_abs += fabs(e);
-			sums[g].sum_sq += e * e;
-			rs_group_stats_add(st, g, absolute ? fabs(e) : e * e);
 		}
 		SPI_freetuptable(SPI_tuptable);
 		CHECK_FOR_INTERRUPTS();
@@ -589,12 +691,13 @@ rs_audit_ranking(PG_FUNCTION_ARGS)
 	char	   *test;
 	char	   *groups;
 	int32		k;
-	char	   *sql;
+	const char *sql;
 	Oid			types[7] = {TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID};
 	Datum		args[7];
 	char		argnulls[8] = "       ";
 	Portal		portal;
 	RsGroupStats *st[RANKING_METRICS];
+	HTAB	   *map;
 	int64		no_group = 0;
 
 	model = required_text(fcinfo, 0, "model", "Pass the name of a trained model.");
@@ -620,10 +723,9 @@ rs_audit_ranking(PG_FUNCTION_ARGS)
 	(void) active_model(model);
 
 	/* each test user's metrics (evaluate_users checks the test set) */
-	sql = psprintf("SELECT g.grp::text, e.ndcg, e.recall "
-				   "FROM recsys.evaluate_users($1, $2, $3, $4, $5, $6, $7) AS e "
-				   "LEFT JOIN %s ON g.u::text = e.user_key",
-				   groups_from(groups));
+	map = load_groups(groups, work_cxt);
+	sql = "SELECT e.user_key, e.ndcg, e.recall "
+		"FROM recsys.evaluate_users($1, $2, $3, $4, $5, $6, $7) AS e";
 	args[0] = CStringGetTextDatum(model);
 	args[1] = CStringGetTextDatum(test);
 	args[2] = Int32GetDatum(k);
@@ -649,26 +751,25 @@ rs_audit_ranking(PG_FUNCTION_ARGS)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[r];
 			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		gnull;
-			Datum		gd = SPI_getbinval(tup, desc, 1, &gnull);
-			char	   *key;
+			char	   *user = SPI_getvalue(tup, desc, 1);
+			UserGroups *ug = user ? user_groups(map, user) : NULL;
 
-			if (gnull)
+			if (ug == NULL)
 			{
 				no_group++;
 				continue;
 			}
 			old = MemoryContextSwitchTo(work_cxt);
-			key = TextDatumGetCString(gd);
-			for (int m = 0; m < RANKING_METRICS; m++)
-			{
-				bool		vnull;
-				Datum		vd = SPI_getbinval(tup, desc, 2 + m, &vnull);
-				int32		g = rs_group_stats_group(st[m], key);
+			for (int i = 0; i < ug->n; i++)
+				for (int m = 0; m < RANKING_METRICS; m++)
+				{
+					bool		vnull;
+					Datum		vd = SPI_getbinval(tup, desc, 2 + m, &vnull);
+					int32		g = rs_group_stats_group(st[m], ug->groups[i]);
 
-				if (!vnull)
-					rs_group_stats_add(st[m], g, DatumGetFloat8(vd));
-			}
+					if (!vnull)
+						rs_group_stats_add(st[m], g, DatumGetFloat8(vd));
+				}
 			MemoryContextSwitchTo(old);
 		}
 		SPI_freetuptable(SPI_tuptable);

@@ -53,6 +53,26 @@ group_key_match(const void *a, const void *b, Size keysize pg_attribute_unused()
 	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
+/*
+ * A hash table keyed by C strings of any length: its entries start with a
+ * char * that points at the key (the caller points it at a copy that lives
+ * as long as the table).
+ */
+HTAB *
+rs_string_hash_create(MemoryContext cxt, const char *name, Size entrysize, long nelem)
+{
+	HASHCTL		ctl;
+
+	Assert(entrysize >= sizeof(char *));
+	ctl.keysize = sizeof(char *);
+	ctl.entrysize = entrysize;
+	ctl.hash = group_key_hash;
+	ctl.match = group_key_match;
+	ctl.hcxt = cxt;
+	return hash_create(name, nelem, &ctl,
+					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+}
+
 /* ----------------------------------------------------------------
  *		The grouped state (shared with audit.c through stats_agg.h)
  * ----------------------------------------------------------------
@@ -62,17 +82,11 @@ RsGroupStats *
 rs_group_stats_new(MemoryContext cxt, bool keep_values)
 {
 	RsGroupStats *st = MemoryContextAllocZero(cxt, sizeof(RsGroupStats));
-	HASHCTL		ctl;
 
 	st->cxt = cxt;
 	st->keep_values = keep_values;
-	ctl.keysize = sizeof(char *);
-	ctl.entrysize = sizeof(GroupIndexEntry);
-	ctl.hash = group_key_hash;
-	ctl.match = group_key_match;
-	ctl.hcxt = cxt;
-	st->index = hash_create("recsys statistics groups", 64, &ctl,
-							HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	st->index = rs_string_hash_create(cxt, "recsys statistics groups",
+									  sizeof(GroupIndexEntry), 64);
 	return st;
 }
 

@@ -32,6 +32,8 @@ typedef struct RsGroupStats
 } RsGroupStats;
 
 /* stats_agg.c */
+extern HTAB *rs_string_hash_create(MemoryContext cxt, const char *name,
+								   Size entrysize, long nelem);
 extern RsGroupStats *rs_group_stats_new(MemoryContext cxt, bool keep_values);
 extern int32 rs_group_stats_group(RsGroupStats *st, const char *key);
 extern void rs_group_stats_add(RsGroupStats *st, int32 g, double x);
