@@ -979,7 +979,7 @@ CREATE TYPE recsys.welch_result AS (
 	mean_difference double precision
 );
 COMMENT ON TYPE recsys.welch_result IS
-	'Welch''s t-test: t of mean(group_1) - mean(group_2) (group_1 sorts first by text), Welch-Satterthwaite df, two-sided p-value';
+	'Welch''s t-test: t of mean(group_1) - mean(group_2) (group_1: the key that sorts first in byte order), Welch-Satterthwaite df, two-sided p-value';
 
 CREATE TYPE recsys.kruskal_result AS (
 	statistic double precision,
@@ -1651,7 +1651,7 @@ COMMENT ON FUNCTION recsys.audit_exposure(text, text, integer, text, text) IS
 -- without a group are left out (NOTICE).  Groups with fewer than two values
 -- are reported (tested = false) but left out of the tests (NOTICE).  The
 -- across-group columns are repeated on every row; welch_* only when exactly
--- two groups are tested (t of the first minus the second in text order).
+-- two groups are tested (t of the first minus the second in byte order).
 
 CREATE FUNCTION recsys.audit_error(
 	model text,
