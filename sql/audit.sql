@@ -112,6 +112,21 @@ FROM (SELECT * FROM au_rank WHERE metric = 'ndcg' LIMIT 1) r,
 	 (SELECT recsys.anova(g, ndcg) AS x FROM au_users) a,
 	 (SELECT recsys.kruskal_wallis(g, ndcg) AS x FROM au_users) k;
 
+-- other metrics of evaluate_users, in the order asked for, repeats dropped
+SELECT metric, count(*) AS groups, round(avg(mean)::numeric, 4) AS avg_of_means,
+	   bool_and(users > 0) AS users_counted, count(DISTINCT kruskal_h) AS one_test
+FROM recsys.audit_ranking('au_noisy', 'au_noisy_interactions_test', 'au_noisy_users', 10,
+	metrics => ARRAY['hit', 'precision', 'hit', 'rr', 'ap']) WITH ORDINALITY AS r
+GROUP BY metric ORDER BY min(r.ordinality);
+SELECT r.metric, bool_and(abs(r.mean - x.mean) < 1e-12) AS means_same
+FROM recsys.audit_ranking('au_noisy', 'au_noisy_interactions_test', 'au_noisy_users', 10,
+	metrics => ARRAY['precision', 'hit']) r
+JOIN (SELECT g, 'precision' AS metric, avg("precision") AS mean FROM au_users GROUP BY g
+	  UNION ALL
+	  SELECT g, 'hit', avg(hit) FROM au_users GROUP BY g) x
+  ON x.g = r.group_key AND x.metric = r.metric
+GROUP BY r.metric ORDER BY 1;
+
 -- small and missing groups: a group with one test row (one user) is
 -- reported but not tested; users with a NULL group are left out
 CREATE TEMP TABLE au_groups AS
@@ -154,4 +169,7 @@ SELECT * FROM recsys.audit_error('au_implicit', 'au_noisy_interactions_test', 'a
 SELECT * FROM recsys.audit_ranking('au_noisy', 'au_noisy_interactions_test', 'au_noisy_users', 0);
 SELECT * FROM recsys.audit_ranking('au_noisy', 'au_noisy_interactions_test', 'au_noisy_users', NULL);
 SELECT * FROM recsys.audit_ranking('au_nope', 'au_noisy_interactions_test', 'au_noisy_users');
+SELECT * FROM recsys.audit_ranking('au_noisy', 'au_noisy_interactions_test', 'au_noisy_users', metrics => ARRAY['ndcg', 'auc']);
+SELECT * FROM recsys.audit_ranking('au_noisy', 'au_noisy_interactions_test', 'au_noisy_users', metrics => '{}');
+SELECT * FROM recsys.audit_ranking('au_noisy', 'au_noisy_interactions_test', 'au_noisy_users', metrics => ARRAY[NULL]::text[]);
 SELECT * FROM recsys.audit_ranking('au_noisy', 'au_noisy_interactions_test', 'SELECT user_id + 100000, gender FROM au_noisy_users');

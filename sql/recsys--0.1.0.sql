@@ -1681,6 +1681,7 @@ CREATE FUNCTION recsys.audit_ranking(
 	test text,
 	groups text,
 	k integer DEFAULT 10,
+	metrics text[] DEFAULT NULL,
 	user_col text DEFAULT NULL,
 	item_col text DEFAULT NULL,
 	rating_col text DEFAULT NULL,
@@ -1693,6 +1694,6 @@ RETURNS TABLE (group_key text, metric text, k integer, users bigint, mean double
 			   kruskal_h double precision, kruskal_df integer, kruskal_p double precision,
 			   disparity_ratio double precision, disparity_difference double precision)
 AS 'MODULE_PATHNAME', 'rs_audit_ranking' LANGUAGE C STABLE PARALLEL UNSAFE;
-COMMENT ON FUNCTION recsys.audit_ranking(text, text, text, integer, text, text, text, double precision) IS
-	'ranking quality per user group (groups: user, group): each group''s mean per-user NDCG@k and recall@k (recsys.evaluate_users), one row per group and metric, with ANOVA, Welch (two groups) and Kruskal-Wallis across groups on the per-user values and the max/min ratio and difference of the group means';
+COMMENT ON FUNCTION recsys.audit_ranking(text, text, text, integer, text[], text, text, text, double precision) IS
+	'ranking quality per user group (groups: user, group): each group''s mean per-user metric at k from recsys.evaluate_users (metrics: ndcg, recall (the default two), precision, ap, rr, hit), one row per group and metric, with ANOVA, Welch (two groups) and Kruskal-Wallis across groups on the per-user values and the max/min ratio and difference of the group means';
 -- (end of 8c)

@@ -7,8 +7,8 @@
  *
  * Both read per-row values the evaluation code produces -- the predicted
  * and observed rating of every test row (recsys.predictions(), the bulk
- * form of recsys.predict()) or each test user's NDCG and recall
- * (recsys.evaluate_users()) -- matched to the caller's user -> group
+ * form of recsys.predict()) or each test user's NDCG, recall, precision,
+ * AP, RR and hit (recsys.evaluate_users()) -- matched to the caller's user -> group
  * relation, and test across groups with the statistics of stats.c: one-way
  * ANOVA, Welch's t when exactly two groups are tested, Kruskal-Wallis, and
  * the max/min ratio and difference of the per-group metric.  The queries
@@ -31,6 +31,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
@@ -673,11 +674,66 @@ rs_audit_error(PG_FUNCTION_ARGS)
  * ----------------------------------------------------------------
  */
 
-#define RANKING_METRICS 2
-static const char *const ranking_metrics[RANKING_METRICS] = {"ndcg", "recall"};
+/* the per-user metrics of recsys.evaluate_users() an audit can compare */
+#define RANKING_METRICS 6
+static const char *const ranking_metrics[RANKING_METRICS] = {
+	"ndcg", "recall", "precision", "ap", "rr", "hit"
+};
 
 /*
- * recsys.audit_ranking(model, test, groups, k, user_col, item_col,
+ * The metrics asked for, as indexes into ranking_metrics, in the order
+ * given, without repeats.  NULL: NDCG and recall.
+ */
+static int
+ranking_metric_list(FunctionCallInfo fcinfo, int arg, int *which)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems,
+				n = 0;
+
+	if (PG_ARGISNULL(arg))
+	{
+		which[0] = 0;
+		which[1] = 1;
+		return 2;
+	}
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(arg), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &nelems);
+	if (nelems == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("metrics must not be empty"),
+				 errhint("Name one or more of ndcg, recall, precision, ap, rr, hit.")));
+	for (int i = 0; i < nelems; i++)
+	{
+		char	   *name;
+		int			m;
+		bool		seen = false;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("metrics must not contain NULL")));
+		name = TextDatumGetCString(elems[i]);
+		for (m = 0; m < RANKING_METRICS; m++)
+			if (strcmp(name, ranking_metrics[m]) == 0)
+				break;
+		if (m == RANKING_METRICS)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown ranking metric \"%s\"", name),
+					 errhint("Name one or more of ndcg, recall, precision, ap, rr, hit.")));
+		for (int j = 0; j < n; j++)
+			seen |= which[j] == m;
+		if (!seen)
+			which[n++] = m;
+	}
+	return n;
+}
+
+/*
+ * recsys.audit_ranking(model, test, groups, k, metrics, user_col, item_col,
  *						rating_col, threshold)
  */
 PG_FUNCTION_INFO_V1(rs_audit_ranking);
@@ -697,6 +753,8 @@ rs_audit_ranking(PG_FUNCTION_ARGS)
 	char		argnulls[8] = "       ";
 	Portal		portal;
 	RsGroupStats *st[RANKING_METRICS];
+	int			which[RANKING_METRICS];
+	int			nmetrics;
 	HTAB	   *map;
 	int64		no_group = 0;
 
@@ -714,6 +772,7 @@ rs_audit_ranking(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("k must be positive, not %d", k),
 				 errhint("k is the length of the lists that are measured.")));
+	nmetrics = ranking_metric_list(fcinfo, 4, which);
 
 	InitMaterializedSRF(fcinfo, 0);
 	work_cxt = AllocSetContextCreate(CurrentMemoryContext, "recsys audit_ranking",
@@ -724,23 +783,24 @@ rs_audit_ranking(PG_FUNCTION_ARGS)
 
 	/* each test user's metrics (evaluate_users checks the test set) */
 	map = load_groups(groups, work_cxt);
-	sql = "SELECT e.user_key, e.ndcg, e.recall "
+	/* columns in the order of ranking_metrics */
+	sql = "SELECT e.user_key, e.ndcg, e.recall, e.\"precision\", e.ap, e.rr, e.hit "
 		"FROM recsys.evaluate_users($1, $2, $3, $4, $5, $6, $7) AS e";
 	args[0] = CStringGetTextDatum(model);
 	args[1] = CStringGetTextDatum(test);
 	args[2] = Int32GetDatum(k);
 	for (int i = 3; i < 6; i++)
 	{
-		char	   *s = optional_text(fcinfo, i + 1);
+		char	   *s = optional_text(fcinfo, i + 2);
 
 		args[i] = s ? CStringGetTextDatum(s) : (Datum) 0;
 		argnulls[i] = s ? ' ' : 'n';
 	}
-	args[6] = PG_ARGISNULL(7) ? (Datum) 0 : PG_GETARG_DATUM(7);
-	argnulls[6] = PG_ARGISNULL(7) ? 'n' : ' ';
+	args[6] = PG_ARGISNULL(8) ? (Datum) 0 : PG_GETARG_DATUM(8);
+	argnulls[6] = PG_ARGISNULL(8) ? 'n' : ' ';
 	portal = open_cursor(sql, 7, types, args, argnulls);
 
-	for (int m = 0; m < RANKING_METRICS; m++)
+	for (int m = 0; m < nmetrics; m++)
 		st[m] = rs_group_stats_new(work_cxt, true);
 	for (;;)
 	{
@@ -761,10 +821,10 @@ rs_audit_ranking(PG_FUNCTION_ARGS)
 			}
 			old = MemoryContextSwitchTo(work_cxt);
 			for (int i = 0; i < ug->n; i++)
-				for (int m = 0; m < RANKING_METRICS; m++)
+				for (int m = 0; m < nmetrics; m++)
 				{
 					bool		vnull;
-					Datum		vd = SPI_getbinval(tup, desc, 2 + m, &vnull);
+					Datum		vd = SPI_getbinval(tup, desc, 2 + which[m], &vnull);
 					int32		g = rs_group_stats_group(st[m], ug->groups[i]);
 
 					if (!vnull)
@@ -787,7 +847,7 @@ rs_audit_ranking(PG_FUNCTION_ARGS)
 				 errhint("groups returns (user, group); its user keys must match the test set's (they are compared as text).")));
 
 	/* one row per group and metric, groups in key order */
-	for (int m = 0; m < RANKING_METRICS; m++)
+	for (int m = 0; m < nmetrics; m++)
 	{
 		int32	   *ord;
 		double	   *metric;
@@ -810,7 +870,7 @@ rs_audit_ranking(PG_FUNCTION_ARGS)
 
 			memset(nulls, 0, sizeof(nulls));
 			values[0] = CStringGetTextDatum(st[m]->keys[g]);
-			values[1] = CStringGetTextDatum(ranking_metrics[m]);
+			values[1] = CStringGetTextDatum(ranking_metrics[which[m]]);
 			values[2] = Int32GetDatum(k);
 			values[3] = Int64GetDatum((int64) mo->n);
 			values[4] = Float8GetDatum(mo->mean);
