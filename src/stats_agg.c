@@ -63,7 +63,7 @@ rs_string_hash_create(MemoryContext cxt, const char *name, Size entrysize, long 
 {
 	HASHCTL		ctl;
 
-	Assert(entrysize >= sizeof(char *));
+	RsAssert(entrysize >= sizeof(char *));
 	ctl.keysize = sizeof(char *);
 	ctl.entrysize = entrysize;
 	ctl.hash = group_key_hash;
@@ -215,7 +215,7 @@ rs_group_stats_kruskal(RsGroupStats *st, RsTestResult *out)
 {
 	double	   *work = palloc(sizeof(double) * 2 * Max(st->ngroups, 1));
 
-	Assert(st->keep_values);
+	RsAssert(st->keep_values);
 	CHECK_FOR_INTERRUPTS();
 	rs_kruskal(st->values, st->nvalues, st->ngroups, work, out);
 	pfree(work);
