@@ -1217,7 +1217,10 @@ COMMENT ON FUNCTION recsys.split(text, text, text, text, double precision, integ
 -- Everything evaluate() and evaluate_users() share: the arguments checked,
 -- the columns resolved, and the query that ranks the test users with
 -- recommend_all() and measures each user's list.  Its rows: user_key,
--- n_relevant, precision, recall, ndcg, ap, rr, hit, items (the list).
+-- n_relevant, precision, recall, ndcg, ap, rr, hit, items (the list), and
+-- test_users (all test users with a relevant item, known or not).  The
+-- check query counts test users, known users and known items: it reads
+-- the test set again, so it runs only when a result needs explaining.
 CREATE FUNCTION recsys.eval_ranking_sql(
 	model text,
 	test text,
@@ -1280,39 +1283,44 @@ BEGIN
 					 ELSE format(' AND s.%I >= %s', rcol, threshold) END);
 
 	check_query := format($q$
-WITH t AS MATERIALIZED (%1$s)
-SELECT (SELECT count(DISTINCT t.user_key) FROM t) AS test_users,
-	   (SELECT count(*) FROM (SELECT DISTINCT t.user_key FROM t) x
-		  JOIN recsys.user_factors f ON f.model = %2$L AND f.version = %3$s AND f.user_key = x.user_key) AS known_users,
-	   (SELECT count(*) FROM (SELECT DISTINCT t.item_key FROM t) x
-		  JOIN recsys.item_factors f ON f.model = %2$L AND f.version = %3$s AND f.item_key = x.item_key) AS known_items
+WITH t AS MATERIALIZED (%1$s),
+u AS (SELECT t.user_key FROM t GROUP BY t.user_key),
+i AS (SELECT t.item_key FROM t GROUP BY t.item_key)
+SELECT (SELECT count(*) FROM u) AS test_users,
+	   (SELECT count(*) FROM u JOIN recsys.user_factors f
+		  ON f.model = %2$L AND f.version = %3$s AND f.user_key = u.user_key) AS known_users,
+	   (SELECT count(*) FROM i JOIN recsys.item_factors f
+		  ON f.model = %2$L AND f.version = %3$s AND f.item_key = i.item_key) AS known_items
 $q$, t, model, m.active_version);
 
 	-- rank is the position in the served list: ties in score are broken
 	-- as serving breaks them (by item key), so a metric measures the list
 	-- a user would see
 	query := format($q$
-WITH t AS MATERIALIZED (%1$s),
+WITH tu AS MATERIALIZED (
+	SELECT t.user_key, count(*)::integer AS n_relevant, array_agg(t.item_key) AS relevant
+	FROM (%1$s) t GROUP BY t.user_key),
 u AS MATERIALIZED (
-	SELECT t.user_key, count(*)::integer AS n_relevant
-	FROM t JOIN recsys.user_factors f
-	  ON f.model = %2$L AND f.version = %3$s AND f.user_key = t.user_key
-	GROUP BY t.user_key),
+	SELECT tu.user_key, f.user_idx, tu.n_relevant, tu.relevant
+	FROM tu JOIN recsys.user_factors f
+	  ON f.model = %2$L AND f.version = %3$s AND f.user_key = tu.user_key),
 r AS MATERIALIZED (
 	SELECT a."user" AS user_key, a.item AS item_key, a.rank
 	FROM recsys.recommend_all(%2$L, %4$s, users => ARRAY(SELECT u.user_key FROM u)) a),
 h AS (
-	SELECT r.user_key, r.item_key, r.rank, t.item_key IS NOT NULL AS rel,
-		   count(t.item_key) OVER (PARTITION BY r.user_key ORDER BY r.rank) AS hits_so_far
-	FROM r LEFT JOIN t ON t.user_key = r.user_key AND t.item_key = r.item_key),
+	SELECT u.user_idx, r.item_key, r.rank, r.item_key = ANY (u.relevant) AS rel
+	FROM r JOIN u ON u.user_key = r.user_key),
+w AS (
+	SELECT h.*, count(*) FILTER (WHERE h.rel) OVER (PARTITION BY h.user_idx ORDER BY h.rank) AS hits_so_far
+	FROM h),
 m AS (
-	SELECT h.user_key,
-		   count(*) FILTER (WHERE h.rel) AS hits,
-		   sum(ln(2::float8) / ln(h.rank + 1::float8)) FILTER (WHERE h.rel) AS dcg,
-		   sum(h.hits_so_far::float8 / h.rank) FILTER (WHERE h.rel) AS sum_precision,
-		   min(h.rank) FILTER (WHERE h.rel) AS first_hit,
-		   array_agg(h.item_key ORDER BY h.rank) AS items
-	FROM h GROUP BY h.user_key),
+	SELECT w.user_idx,
+		   count(*) FILTER (WHERE w.rel) AS hits,
+		   sum(ln(2::float8) / ln(w.rank + 1::float8)) FILTER (WHERE w.rel) AS dcg,
+		   sum(w.hits_so_far::float8 / w.rank) FILTER (WHERE w.rel) AS sum_precision,
+		   min(w.rank) FILTER (WHERE w.rel) AS first_hit,
+		   array_agg(w.item_key ORDER BY w.rank) AS items
+	FROM w GROUP BY w.user_idx),
 idcg AS (
 	SELECT array_agg(z.c ORDER BY z.i) AS v
 	FROM (SELECT i, sum(ln(2::float8) / ln(i + 1::float8)) OVER (ORDER BY i) AS c
@@ -1324,8 +1332,9 @@ SELECT u.user_key, u.n_relevant,
 	   coalesce(m.sum_precision, 0) / least(u.n_relevant, %4$s) AS ap,
 	   coalesce(1.0::float8 / m.first_hit, 0) AS rr,
 	   (coalesce(m.hits, 0) > 0)::integer::float8 AS hit,
-	   coalesce(m.items, '{}') AS items
-FROM u LEFT JOIN m ON m.user_key = u.user_key
+	   coalesce(m.items, '{}') AS items,
+	   (SELECT count(*) FROM tu) AS test_users
+FROM u LEFT JOIN m ON m.user_idx = u.user_idx
 $q$, t, model, m.active_version, cutoff);
 END
 $fn$;
@@ -1377,11 +1386,14 @@ DECLARE
 	c record;
 BEGIN
 	q := recsys.eval_ranking_sql(model, test, k, user_col, item_col, rating_col, threshold);
-	EXECUTE q.check_query INTO c;
-	PERFORM recsys.eval_check(model, c.test_users, c.known_users, c.known_items, threshold);
 	RETURN QUERY EXECUTE
 		'SELECT e.user_key, e.n_relevant, e."precision", e.recall, e.ndcg, e.ap, e.rr, e.hit FROM ('
 		|| q.query || ') e ORDER BY e.user_key';
+	IF NOT FOUND THEN
+		-- say why: no rows, or no user of the model
+		EXECUTE q.check_query INTO c;
+		PERFORM recsys.eval_check(model, c.test_users, c.known_users, c.known_items, threshold);
+	END IF;
 END
 $fn$;
 COMMENT ON FUNCTION recsys.evaluate_users(text, text, integer, text, text, text, double precision) IS
@@ -1415,6 +1427,14 @@ DECLARE
 	do_ranking boolean;
 	g text;
 	parts text[] := '{}';
+	r_metric text[];
+	r_k integer[];
+	r_value double precision[];
+	r_group text[];
+	measured double precision;
+	test_users double precision;
+	hit_rate double precision;
+	predicted double precision;
 BEGIN
 	SELECT x INTO bad FROM unnest(want) x WHERE x IS NULL OR NOT x = ANY (known_metrics) LIMIT 1;
 	IF FOUND THEN
@@ -1439,13 +1459,6 @@ BEGIN
 	do_rating := is_explicit AND want && ARRAY['rmse', 'mae'];
 	do_ranking := want && ARRAY['precision', 'recall', 'ndcg', 'map', 'hit_rate', 'mrr', 'coverage', 'novelty', 'users'];
 
-	EXECUTE q.check_query INTO c;
-	PERFORM recsys.eval_check(model, c.test_users, c.known_users, c.known_items, threshold);
-	IF do_ranking AND c.known_users < c.test_users THEN
-		RAISE NOTICE '% of % test users are not in model "%": they are left out of the ranking metrics',
-			c.test_users - c.known_users, c.test_users, model;
-	END IF;
-
 	-- user -> group; a user without a group counts in the overall rows only.
 	-- Groups compare by their output text, as the re-ranking constraints
 	-- compare them (a boolean group is t or f).
@@ -1463,10 +1476,11 @@ WITH p AS (
 g AS (%6$s),
 pg AS (SELECT p.err, NULL::text AS grp FROM p
 	   UNION ALL SELECT p.err, g.grp FROM p JOIN g ON g.user_key = p.user_key),
-a AS (SELECT pg.grp, sqrt(avg(pg.err * pg.err)) AS rmse, avg(abs(pg.err)) AS mae
+a AS (SELECT pg.grp, sqrt(avg(pg.err * pg.err)) AS rmse, avg(abs(pg.err)) AS mae,
+			 count(*)::float8 AS n
 	  FROM pg GROUP BY pg.grp)
 SELECT x.ord, x.metric, NULL::integer AS at_k, x.value, a.grp
-FROM a CROSS JOIN LATERAL (VALUES (1, 'rmse', a.rmse), (2, 'mae', a.mae)) x(ord, metric, value)
+FROM a CROSS JOIN LATERAL (VALUES (1, 'rmse', a.rmse), (2, 'mae', a.mae), (13, '.predicted', a.n)) x(ord, metric, value)
 $q$, model, test, user_col, item_col, rating_col, g);
 	END IF;
 
@@ -1481,7 +1495,8 @@ eg AS (SELECT e.*, NULL::text AS grp FROM e
 pop AS (SELECT f.item_key, -ln(greatest(f.interactions, 1)::float8 / %5$s) / ln(2::float8) AS info
 		FROM recsys.item_factors f WHERE f.model = %3$L AND f.version = %4$s),
 a AS (SELECT eg.grp, count(*) AS users, avg(eg."precision") AS p, avg(eg.recall) AS r,
-			 avg(eg.ndcg) AS n, avg(eg.ap) AS ap, avg(eg.hit) AS h, avg(eg.rr) AS rr
+			 avg(eg.ndcg) AS n, avg(eg.ap) AS ap, avg(eg.hit) AS h, avg(eg.rr) AS rr,
+			 max(eg.test_users) AS test_users
 	  FROM eg GROUP BY eg.grp),
 i AS (SELECT eg.grp, count(DISTINCT x.item) AS distinct_items, avg(pop.info) AS novelty
 	  FROM eg CROSS JOIN LATERAL unnest(eg.items) x(item) JOIN pop ON pop.item_key = x.item
@@ -1491,13 +1506,35 @@ FROM a LEFT JOIN i ON i.grp IS NOT DISTINCT FROM a.grp
 CROSS JOIN LATERAL (VALUES (3, 'precision', a.p), (4, 'recall', a.r), (5, 'ndcg', a.n),
 						   (6, 'map', a.ap), (7, 'hit_rate', a.h), (8, 'mrr', a.rr),
 						   (9, 'coverage', coalesce(i.distinct_items, 0)::float8 / %7$s),
-						   (10, 'novelty', i.novelty), (11, 'users', a.users::float8)) x(ord, metric, value)
+						   (10, 'novelty', i.novelty), (11, 'users', a.users::float8),
+						   (12, '.test_users', a.test_users::float8)) x(ord, metric, value)
 $q$, q.query, g, model, v.version, greatest(v.users, 1), cutoff, greatest(v.items, 1));
 	END IF;
 
-	RETURN QUERY EXECUTE format('SELECT z.metric, z.at_k, z.value, z.grp FROM ((%s)) z WHERE z.metric = ANY (%L) '
-								'ORDER BY z.grp NULLS FIRST, z.ord',
-								array_to_string(parts, ') UNION ALL ('), want);
+	-- The rows are gathered first: the counts behind them (hidden rows whose
+	-- names start with a dot) decide whether the test set needs the check
+	-- query, which reads it again to explain an empty or unusable result.
+	EXECUTE format('SELECT array_agg(z.metric ORDER BY z.grp NULLS FIRST, z.ord), '
+				   'array_agg(z.at_k ORDER BY z.grp NULLS FIRST, z.ord), '
+				   'array_agg(z.value ORDER BY z.grp NULLS FIRST, z.ord), '
+				   'array_agg(z.grp ORDER BY z.grp NULLS FIRST, z.ord) FROM ((%s)) z',
+				   array_to_string(parts, ') UNION ALL ('))
+		INTO r_metric, r_k, r_value, r_group;
+	SELECT max(x.v) FILTER (WHERE x.m = 'users'), max(x.v) FILTER (WHERE x.m = '.test_users'),
+		   max(x.v) FILTER (WHERE x.m = 'hit_rate'), max(x.v) FILTER (WHERE x.m = '.predicted')
+	  INTO measured, test_users, hit_rate, predicted
+	  FROM unnest(r_metric, r_value, r_group) x(m, v, g) WHERE x.g IS NULL;
+	IF NOT do_ranking OR coalesce(measured, 0) = 0 OR coalesce(hit_rate, 0) = 0
+	   OR (do_rating AND coalesce(predicted, 0) = 0) THEN
+		EXECUTE q.check_query INTO c;
+		PERFORM recsys.eval_check(model, c.test_users, c.known_users, c.known_items, threshold);
+	END IF;
+	IF do_ranking AND measured < test_users THEN
+		RAISE NOTICE '% of % test users are not in model "%": they are left out of the ranking metrics',
+			test_users - measured, test_users, model;
+	END IF;
+	RETURN QUERY SELECT x.m, x.k, x.v, x.g FROM unnest(r_metric, r_k, r_value, r_group) x(m, k, v, g)
+				 WHERE x.m = ANY (want);
 END
 $fn$;
 COMMENT ON FUNCTION recsys.eval_metrics(text, text, integer, text, text, text, double precision, text, text[]) IS
