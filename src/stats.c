@@ -17,7 +17,10 @@
  * The log prefactors x^a y^b / B(a, b) and x^a e^-x / Gamma(a) are formed
  * with Stirling-series differences when an argument is large, because
  * lgamma(1e6) ~ 1.3e7 would otherwise cost ~1e-9 of relative accuracy in
- * p-values of tests on millions of rows.
+ * p-values of tests on millions of rows; the beta continued fraction runs
+ * in long double for the same reason (see beta_cf).  Against mpmath
+ * (test/ref/stats_accuracy.py) the survival functions are within 3e-13
+ * relative for degrees of freedom from 0.5 to 2e6.
  *
  *-------------------------------------------------------------------------
  */
@@ -99,50 +102,57 @@ beta_log_front(double a, double b, double x, double y)
 	return a * log_of(x, y) + b * log_of(y, x) - lbeta(a, b) - log(a);
 }
 
-/* The continued fraction for I_x(a, b) / front (A&S 26.5.8), modified Lentz. */
+/*
+ * The continued fraction for I_x(a, b) / front (A&S 26.5.8), modified
+ * Lentz, in long double.  Near the mean with a large a (Welch's t with a
+ * million degrees of freedom, F with a huge df2) x is within 1e-6 of 1 and
+ * the terms 1 + aa d cancel to a few digits: extended precision, and x
+ * formed as 1 - y when y is the accurate one, keep the result to ~1e-13.
+ */
 static double
-beta_cf(double a, double b, double x)
+beta_cf(double a, double b, double x, double y)
 {
-	double		qab = a + b,
-				qap = a + 1.0,
-				qam = a - 1.0;
-	double		c = 1.0,
-				d = 1.0 - qab * x / qap,
+	long double xl = x > 0.5 ? 1.0L - (long double) y : (long double) x;
+	long double qab = (long double) a + b,
+				qap = (long double) a + 1.0L,
+				qam = (long double) a - 1.0L;
+	long double c = 1.0L,
+				d = 1.0L - qab * xl / qap,
 				h;
 
-	if (fabs(d) < CF_TINY)
+	if (fabsl(d) < CF_TINY)
 		d = CF_TINY;
-	d = 1.0 / d;
+	d = 1.0L / d;
 	h = d;
 	for (int m = 1; m < MAX_ITER; m++)
 	{
-		double		m2 = 2.0 * m;
-		double		aa,
+		long double m2 = 2.0L * m;
+		long double aa,
 					del;
 
-		aa = m * (b - m) * x / ((qam + m2) * (a + m2));
-		d = 1.0 + aa * d;
-		if (fabs(d) < CF_TINY)
+		aa = m * (b - m) * xl / ((qam + m2) * (a + m2));
+		d = 1.0L + aa * d;
+		if (fabsl(d) < CF_TINY)
 			d = CF_TINY;
-		c = 1.0 + aa / c;
-		if (fabs(c) < CF_TINY)
+		c = 1.0L + aa / c;
+		if (fabsl(c) < CF_TINY)
 			c = CF_TINY;
-		d = 1.0 / d;
+		d = 1.0L / d;
 		h *= d * c;
-		aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
-		d = 1.0 + aa * d;
-		if (fabs(d) < CF_TINY)
+		aa = -(a + m) * (qab + m) * xl / ((a + m2) * (qap + m2));
+		d = 1.0L + aa * d;
+		if (fabsl(d) < CF_TINY)
 			d = CF_TINY;
-		c = 1.0 + aa / c;
-		if (fabs(c) < CF_TINY)
+		c = 1.0L + aa / c;
+		if (fabsl(c) < CF_TINY)
 			c = CF_TINY;
-		d = 1.0 / d;
+		d = 1.0L / d;
 		del = d * c;
 		h *= del;
-		if (fabs(del - 1.0) < CF_EPS)
+		if (fabsl(del - 1.0L) < CF_EPS)
 			break;
 	}
-	return h;
+	return (double) h;
 }
 
 /*
@@ -162,11 +172,11 @@ rs_beta_inc(double a, double b, double x, double y, bool upper)
 		return upper ? 0.0 : 1.0;
 	if (x < (a + 1.0) / (a + b + 2.0))
 	{
-		t = exp(beta_log_front(a, b, x, y)) * beta_cf(a, b, x);
+		t = exp(beta_log_front(a, b, x, y)) * beta_cf(a, b, x, y);
 		return upper ? 1.0 - t : t;
 	}
 	/* the upper tail is the smaller one: compute it directly */
-	t = exp(beta_log_front(b, a, y, x)) * beta_cf(b, a, y);
+	t = exp(beta_log_front(b, a, y, x)) * beta_cf(b, a, y, x);
 	return upper ? t : 1.0 - t;
 }
 

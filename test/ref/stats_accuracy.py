@@ -6,7 +6,7 @@ grid of arguments -- degrees of freedom from 0.5 to 2e6, p-values down to
 1e-300 -- and compares with mpmath at 50 significant digits (Debian
 python3-mpmath).  Points mpmath cannot evaluate are skipped.  Prints one
 "ok"/"not ok" line per function with its worst relative error (the bound
-defaults to 2e-10) and exits non-zero on a failure; without mpmath it
+defaults to 1e-11) and exits non-zero on a failure; without mpmath it
 prints "ok # skip".  Run by "make -C test/core check".
 
     make -C test/core stats_core && /usr/bin/python3 test/ref/stats_accuracy.py
@@ -22,7 +22,7 @@ except ImportError:
     sys.exit(0)
 
 mp.mp.dps = 50
-BOUND = float(sys.argv[1]) if len(sys.argv) > 1 else 2e-10
+BOUND = float(sys.argv[1]) if len(sys.argv) > 1 else 1e-11
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORE = os.path.join(HERE, "..", "core", "stats_core")
 
