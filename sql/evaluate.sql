@@ -158,7 +158,8 @@ SELECT (SELECT count(*) FROM (TABLE evg_interactions_test EXCEPT TABLE r7_test) 
 	   (SELECT count(*) FROM (TABLE evg_interactions_test EXCEPT TABLE r8_test) x) > 1000 AS other_seed_differs,
 	   (SELECT count(*) FROM (TABLE evg_interactions_train UNION ALL TABLE evg_interactions_test
 							  EXCEPT ALL TABLE evg_interactions) x) AS not_from_source,
-	   (SELECT count(*) FROM (TABLE evg_interactions_train INTERSECT TABLE evg_interactions_test) x) AS in_both;
+	   (SELECT count(*) FROM (TABLE evg_interactions_train INTERSECT TABLE evg_interactions_test) x) AS in_both,
+	   to_regclass('pg_temp.recsys_split_rows') IS NULL AS no_work_table_left;
 
 -- per_user: every user keeps rows in train; each user's test share is
 -- round(0.2 n), at most n - 1

@@ -1119,6 +1119,7 @@ DECLARE
 	win text;
 	cond text;
 	base text;
+	cols text;
 	train_name text := train_table;
 	test_name text := test_table;
 	total bigint;
@@ -1189,10 +1190,23 @@ BEGIN
 		cond := 'rn = 1 AND n >= 2';
 	END CASE;
 
-	EXECUTE format('CREATE %s TABLE %s AS SELECT (x.r).* FROM (SELECT s AS r, %s FROM %s AS s) x WHERE NOT (%s)',
-				   CASE WHEN "temporary" THEN 'TEMPORARY' ELSE '' END, train_name, win, src, cond);
-	EXECUTE format('CREATE %s TABLE %s AS SELECT (x.r).* FROM (SELECT s AS r, %s FROM %s AS s) x WHERE %s',
-				   CASE WHEN "temporary" THEN 'TEMPORARY' ELSE '' END, test_name, win, src, cond);
+	-- One pass of the source, sorted once, marks every row; the two tables
+	-- are then copied from it with the source's own columns.
+	IF to_regclass('pg_temp.recsys_split_rows') IS NOT NULL THEN
+		DROP TABLE pg_temp.recsys_split_rows;
+	END IF;
+	EXECUTE format('CREATE TEMPORARY TABLE recsys_split_rows AS '
+				   'SELECT (x.r).*, (%s) AS "recsys split: test" FROM (SELECT s AS r, %s FROM %s AS s) x',
+				   cond, win, src);
+	SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+	  FROM pg_attribute a
+	 WHERE a.attrelid = 'pg_temp.recsys_split_rows'::regclass AND a.attnum > 0
+	   AND NOT a.attisdropped AND a.attname <> 'recsys split: test';
+	EXECUTE format('CREATE %s TABLE %s AS SELECT %s FROM pg_temp.recsys_split_rows WHERE NOT "recsys split: test"',
+				   CASE WHEN "temporary" THEN 'TEMPORARY' ELSE '' END, train_name, cols);
+	EXECUTE format('CREATE %s TABLE %s AS SELECT %s FROM pg_temp.recsys_split_rows WHERE "recsys split: test"',
+				   CASE WHEN "temporary" THEN 'TEMPORARY' ELSE '' END, test_name, cols);
+	DROP TABLE pg_temp.recsys_split_rows;
 
 	EXECUTE format('ANALYZE %s', train_name);
 	EXECUTE format('ANALYZE %s', test_name);
