@@ -1081,11 +1081,11 @@ COMMENT ON FUNCTION recsys.chi2_sf(double precision, double precision) IS
 -- view or a single SELECT, read with the caller's rights (no SECURITY
 -- DEFINER); every identifier spliced into a query is quoted.
 
-CREATE FUNCTION recsys.eval_source(source text, what text DEFAULT 'source')
+CREATE FUNCTION recsys.eval_source(source text, what text DEFAULT 'source', min_columns integer DEFAULT 0)
 RETURNS text
 AS 'MODULE_PATHNAME', 'rs_eval_source' LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION recsys.eval_source(text, text) IS
-	'the FROM item for a source given as a relation name (resolved and quoted) or a single SELECT (checked, in parentheses); used by the evaluation functions';
+COMMENT ON FUNCTION recsys.eval_source(text, text, integer) IS
+	'internal: the FROM item for a source given as a relation name (resolved and quoted) or a single SELECT (checked, in parentheses), with at least min_columns columns; used by the evaluation functions';
 
 CREATE FUNCTION recsys.predictions(
 	model text,
@@ -1479,7 +1479,7 @@ BEGIN
 	g := CASE WHEN user_groups IS NULL THEN 'SELECT NULL::text AS user_key, NULL::text AS grp WHERE false'
 			  ELSE format('SELECT DISTINCT (g.gu)::text AS user_key, format(''%%s'', g.gg) AS grp FROM %s AS g(gu, gg) '
 						  'WHERE g.gu IS NOT NULL AND g.gg IS NOT NULL',
-						  recsys.eval_source(user_groups, 'user_groups')) END;
+						  recsys.eval_source(user_groups, 'user_groups', 2)) END;
 
 	IF do_rating THEN
 		parts := parts || format($q$
@@ -1612,17 +1612,17 @@ BEGIN
 		-- lists made elsewhere (re-ranked, or by another system): user, item, rank
 		l := format('SELECT (x.lu)::text AS user_key, (x.li)::text AS item_key, (x.lr)::integer AS rank '
 					'FROM %s AS x(lu, li, lr) WHERE x.lu IS NOT NULL AND x.li IS NOT NULL AND x.lr <= %s',
-					recsys.eval_source(lists, 'lists'), k);
+					recsys.eval_source(lists, 'lists', 3), k);
 		IF users IS NOT NULL THEN
 			l := l || format(' AND (x.lu)::text IN (SELECT (y.u)::text FROM %s AS y(u))',
-							 recsys.eval_source(users, 'users'));
+							 recsys.eval_source(users, 'users', 1));
 		END IF;
 	ELSE
 		l := format('SELECT a."user" AS user_key, a.item AS item_key, a.rank FROM recsys.recommend_all(%L, %s, users => %s) a',
 					model, k,
 					CASE WHEN users IS NULL THEN 'NULL'
 						 ELSE format('ARRAY(SELECT DISTINCT (y.u)::text FROM %s AS y(u) WHERE y.u IS NOT NULL)',
-									 recsys.eval_source(users, 'users')) END);
+									 recsys.eval_source(users, 'users', 1)) END);
 	END IF;
 	-- item -> group, by the group's output text as recommend()'s
 	-- item_groups (a boolean group is t or f); an item listed in several
@@ -1631,7 +1631,7 @@ BEGIN
 	ig := CASE WHEN item_groups IS NULL THEN 'SELECT NULL::text AS item_key, NULL::text AS grp WHERE false'
 			   ELSE format('SELECT DISTINCT ON (1) (g.gi)::text AS item_key, format(''%%s'', g.gg) AS grp FROM %s AS g(gi, gg) '
 						   'WHERE g.gi IS NOT NULL ORDER BY 1, 2',
-						   recsys.eval_source(item_groups, 'item_groups')) END;
+						   recsys.eval_source(item_groups, 'item_groups', 2)) END;
 
 	RETURN QUERY EXECUTE format($q$
 WITH ci AS MATERIALIZED (

@@ -124,22 +124,46 @@ source_from(const char *source, const char *what)
 }
 
 /*
- * recsys.eval_source(source, what): the FROM item the SQL half of the
- * evaluation splices into its queries, so that it reads a source by the
- * same rules as recsys.train() and never splices an unchecked string.
+ * recsys.eval_source(source, what, min_columns): the FROM item the SQL half
+ * of the evaluation splices into its queries, so that it reads a source by
+ * the same rules as recsys.train() and never splices an unchecked string.
+ * Sources read by position (user groups, item groups, lists) must have at
+ * least min_columns columns; that is checked here, with a message that
+ * says which columns are expected.
  */
 PG_FUNCTION_INFO_V1(rs_eval_source);
 Datum
 rs_eval_source(PG_FUNCTION_ARGS)
 {
 	const char *what = PG_ARGISNULL(1) ? "source" : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	int			min_columns = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2);
+	char	   *from;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be NULL", what),
 				 errhint("Pass a relation name or a SELECT query.")));
-	PG_RETURN_TEXT_P(cstring_to_text(source_from(text_to_cstring(PG_GETARG_TEXT_PP(0)), what)));
+	from = source_from(text_to_cstring(PG_GETARG_TEXT_PP(0)), what);
+	if (min_columns > 0)
+	{
+		int			natts;
+
+		/* planned and started, never read: LIMIT 0 */
+		SPI_connect();
+		if (SPI_execute(psprintf("SELECT * FROM %s AS s LIMIT 0", from), true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "reading the columns of %s failed", what);
+		natts = SPI_tuptable->tupdesc->natts;
+		SPI_finish();
+		if (natts < min_columns)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("%s must return %d columns, not %d", what, min_columns, natts),
+					 errhint(min_columns == 3 ?
+							 "The columns are read by position: user, item, rank." :
+							 "The columns are read by position: the key, then its group.")));
+	}
+	PG_RETURN_TEXT_P(cstring_to_text(from));
 }
 
 /* ----------------------------------------------------------------
