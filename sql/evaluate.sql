@@ -202,6 +202,25 @@ SELECT metric, ials > 1.3 * pop AS ials_far_above_popularity FROM ev_cmp
 WHERE metric IN ('precision', 'recall', 'ndcg', 'map', 'coverage') ORDER BY metric;
 SELECT (SELECT ials FROM ev_cmp WHERE metric = 'users') = 300 AS every_user_measured;
 
+-- the lists measured are the lists recommend() serves: precision and NDCG
+-- recomputed from recommend() under LATERAL for every test user
+WITH rel AS (SELECT DISTINCT user_id, item_id FROM pu_test),
+rec AS (SELECT u.user_id, r.item, r.rank
+		FROM (SELECT DISTINCT user_id FROM pu_test) u
+		CROSS JOIN LATERAL recsys.recommend('evg_ials', u.user_id, 10) r),
+per_user AS (
+	SELECT u.user_id,
+		   count(rel.item_id)::float8 / 10 AS p,
+		   coalesce(sum(1 / log(2, rec.rank + 1)) FILTER (WHERE rel.item_id IS NOT NULL), 0)
+			 / (SELECT sum(1 / log(2, i + 1)) FROM generate_series(1, least(10, (SELECT count(*) FROM rel r2 WHERE r2.user_id = u.user_id))) i) AS ndcg
+	FROM (SELECT DISTINCT user_id FROM pu_test) u
+	LEFT JOIN rec ON rec.user_id = u.user_id
+	LEFT JOIN rel ON rel.user_id = rec.user_id AND rel.item_id = rec.item
+	GROUP BY u.user_id)
+SELECT count(*) AS users,
+	   count(*) FILTER (WHERE abs(e."precision" - p.p) > 1e-12 OR abs(e.ndcg - p.ndcg) > 1e-9) AS differ_from_recommend
+FROM recsys.evaluate_users('evg_ials', 'pu_test', 10) e JOIN per_user p ON p.user_id = e.user_key::int;
+
 -- explicit model: rmse and mae equal predict() row by row, and beat the
 -- best constant (the training mean)
 SELECT metric, k, value > 0 AND value < 1.2 AS plausible
@@ -209,6 +228,15 @@ FROM recsys.evaluate('evg_als', 'pu_test', metrics => ARRAY['rmse', 'mae']);
 SELECT count(*) AS rows, count(*) FILTER (WHERE p.prediction IS DISTINCT FROM
 		recsys.predict('evg_als', p.user_key::int, p.item_key::int)) AS differ_from_predict
 FROM recsys.predictions('evg_als', 'pu_test') p;
+-- per user group: rmse and mae from predict() row by row, group by group
+SELECT e.user_group, e.metric,
+	   abs(e.value - CASE e.metric WHEN 'rmse' THEN sqrt(avg((recsys.predict('evg_als', t.user_id, t.item_id) - t.rating) ^ 2))
+								   ELSE avg(abs(recsys.predict('evg_als', t.user_id, t.item_id) - t.rating)) END) < 1e-9 AS equal
+FROM recsys.evaluate('evg_als', 'pu_test', user_groups => 'SELECT user_id, gender FROM evg_users',
+					 metrics => ARRAY['rmse', 'mae']) e
+JOIN pu_test t ON e.user_group IS NULL OR t.user_id IN (SELECT user_id FROM evg_users WHERE gender = e.user_group)
+GROUP BY e.user_group, e.metric, e.value
+ORDER BY e.user_group NULLS FIRST, e.metric;
 SELECT (SELECT value FROM recsys.evaluate('evg_als', 'pu_test', metrics => ARRAY['rmse'])) <
 	   (SELECT sqrt(avg((t.rating - m.mu) ^ 2)) FROM pu_test t,
 		(SELECT avg(rating) AS mu FROM pu_train) m) AS rmse_beats_mean;
