@@ -255,6 +255,19 @@ SELECT (SELECT value FROM ev_exp WHERE lists = 'plain' AND item_group = 't' AND 
 	   (SELECT value FROM ev_exp WHERE lists = 'fair' AND metric = 'gini') <
 	   (SELECT value FROM ev_exp WHERE lists = 'plain' AND metric = 'gini') AS gini_falls;
 
+-- evaluate() measures lists made elsewhere as well: recommend_all's own
+-- lists give the same values; the fair lists cost some accuracy
+SELECT a.metric, abs(a.value - b.value) < 1e-12 AS same
+FROM recsys.evaluate('evg_ials', 'pu_test') a
+JOIN recsys.evaluate('evg_ials', 'pu_test',
+	lists => $$SELECT "user", item, rank FROM recsys.recommend_all('evg_ials', 10)$$) b USING (metric)
+ORDER BY a.metric;
+SELECT f.value < p.value AS fair_lists_cost_ndcg, f.value > 0.5 * p.value AS but_not_half
+FROM recsys.evaluate('evg_ials', 'pu_test', metrics => ARRAY['ndcg']) p,
+	 recsys.evaluate('evg_ials', 'pu_test', metrics => ARRAY['ndcg'],
+		lists => $$SELECT "user", item, rank FROM recsys.recommend_all('evg_ials', 10,
+			item_groups => 'SELECT item_id, long_tail FROM evg_items', protected_group => 't', min_share => 0.6)$$) f;
+
 ------------------------------------------------------------------------------
 -- Bad input
 ------------------------------------------------------------------------------
@@ -282,6 +295,7 @@ SELECT pg_temp.try($$SELECT * FROM recsys.audit_exposure('ev_pop', 'ev_groups', 
 SELECT pg_temp.try($$SELECT * FROM recsys.audit_exposure('no_such_model', 'ev_groups')$$);
 SELECT pg_temp.try($$SELECT * FROM recsys.audit_exposure('ev_pop', 'UPDATE ev_groups SET g = 1')$$);
 SELECT pg_temp.try($$SELECT * FROM recsys.audit_exposure('ev_pop', 'ev_groups', lists => 'SELECT 1, 2')$$);
+SELECT pg_temp.try($$SELECT * FROM recsys.evaluate('ev_pop', 'ev_test', user_col => 'u', item_col => 'i', lists => 'SELECT 1, 2')$$);
 SELECT pg_temp.try($$SELECT * FROM recsys.split('evg_interactions', 'user_id', 'item_id', 'bootstrap')$$);
 SELECT pg_temp.try($$SELECT * FROM recsys.split('evg_interactions', 'user_id', 'item_id', 'random', 1.0)$$);
 SELECT pg_temp.try($$SELECT * FROM recsys.split('evg_interactions', 'user_id', 'item_id', 'random', 0)$$);

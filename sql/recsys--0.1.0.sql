@@ -1243,6 +1243,7 @@ CREATE FUNCTION recsys.eval_ranking_sql(
 	item_col text,
 	rating_col text,
 	threshold double precision,
+	lists text,
 	OUT query text,
 	OUT check_query text)
 LANGUAGE plpgsql STABLE
@@ -1254,6 +1255,7 @@ DECLARE
 	rcol text;
 	src text;
 	t text;
+	r text;
 BEGIN
 	IF model IS NULL THEN
 		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -1307,6 +1309,19 @@ SELECT (SELECT count(*) FROM u) AS test_users,
 		  ON f.model = %2$L AND f.version = %3$s AND f.item_key = i.item_key) AS known_items
 $q$, t, model, m.active_version);
 
+	-- the lists: served by recommend_all(), or made elsewhere (re-ranked,
+	-- another system) as (user, item, rank), of which ranks up to k count
+	IF lists IS NULL THEN
+		r := format('SELECT a."user" AS user_key, a.item AS item_key, a.rank '
+					'FROM recsys.recommend_all(%L, %s, users => ARRAY(SELECT u.user_key FROM u)) a',
+					model, cutoff);
+	ELSE
+		r := format('SELECT (x.lu)::text AS user_key, (x.li)::text AS item_key, (x.lr)::integer AS rank '
+					'FROM %s AS x(lu, li, lr) WHERE x.lu IS NOT NULL AND x.li IS NOT NULL AND x.lr <= %s '
+					'AND (x.lu)::text IN (SELECT u.user_key FROM u)',
+					recsys.eval_source(lists, 'lists', 3), cutoff);
+	END IF;
+
 	-- rank is the position in the served list: ties in score are broken
 	-- as serving breaks them (by item key), so a metric measures the list
 	-- a user would see
@@ -1318,9 +1333,7 @@ u AS MATERIALIZED (
 	SELECT tu.user_key, f.user_idx, tu.n_relevant, tu.relevant
 	FROM tu JOIN recsys.user_factors f
 	  ON f.model = %2$L AND f.version = %3$s AND f.user_key = tu.user_key),
-r AS MATERIALIZED (
-	SELECT a."user" AS user_key, a.item AS item_key, a.rank
-	FROM recsys.recommend_all(%2$L, %4$s, users => ARRAY(SELECT u.user_key FROM u)) a),
+r AS MATERIALIZED (%5$s),
 h AS (
 	SELECT u.user_idx, r.item_key, r.rank, r.item_key = ANY (u.relevant) AS rel
 	FROM r JOIN u ON u.user_key = r.user_key),
@@ -1349,11 +1362,11 @@ SELECT u.user_key, u.n_relevant,
 	   coalesce(m.items, '{}') AS items,
 	   (SELECT count(*) FROM tu) AS test_users
 FROM u LEFT JOIN m ON m.user_idx = u.user_idx
-$q$, t, model, m.active_version, cutoff);
+$q$, t, model, m.active_version, cutoff, r);
 END
 $fn$;
-COMMENT ON FUNCTION recsys.eval_ranking_sql(text, text, integer, text, text, text, double precision) IS
-	'internal to evaluate() and evaluate_users(): checks their arguments and returns the query measuring each test user''s top-k list, and the query counting test users, known users and known items';
+COMMENT ON FUNCTION recsys.eval_ranking_sql(text, text, integer, text, text, text, double precision, text) IS
+	'internal to evaluate() and evaluate_users(): checks their arguments and returns the query measuring each test user''s top-k list (served by recommend_all, or given as lists), and the query counting test users, known users and known items';
 
 -- Raises the error for a test set evaluate() cannot measure.
 CREATE FUNCTION recsys.eval_check(model text, test_users bigint, known_users bigint, known_items bigint,
@@ -1399,7 +1412,7 @@ DECLARE
 	q record;
 	c record;
 BEGIN
-	q := recsys.eval_ranking_sql(model, test, k, user_col, item_col, rating_col, threshold);
+	q := recsys.eval_ranking_sql(model, test, k, user_col, item_col, rating_col, threshold, NULL);
 	RETURN QUERY EXECUTE
 		'SELECT e.user_key, e.n_relevant, e."precision", e.recall, e.ndcg, e.ap, e.rr, e.hit FROM ('
 		|| q.query || ') e ORDER BY e.user_key';
@@ -1424,7 +1437,8 @@ CREATE FUNCTION recsys.eval_metrics(
 	rating_col text,
 	threshold double precision,
 	user_groups text,
-	metrics text[])
+	metrics text[],
+	lists text)
 RETURNS TABLE (metric text, at_k integer, value double precision, user_group text)
 LANGUAGE plpgsql STABLE
 AS $fn$
@@ -1456,7 +1470,7 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Metrics: ' || array_to_string(known_metrics, ', ') || '.';
 	END IF;
-	q := recsys.eval_ranking_sql(model, test, cutoff, user_col, item_col, rating_col, threshold);
+	q := recsys.eval_ranking_sql(model, test, cutoff, user_col, item_col, rating_col, threshold, lists);
 	SELECT mv.version, mv.items, mv.users,
 		   CASE WHEN mv.algorithm IN ('item_knn', 'user_knn') THEN mv.params->>'feedback' = 'explicit'
 				ELSE mv.algorithm IN ('als', 'svd') END AS explicit_model
@@ -1551,7 +1565,7 @@ $q$, q.query, g, model, v.version, greatest(v.users, 1), cutoff, greatest(v.item
 				 WHERE x.m = ANY (want);
 END
 $fn$;
-COMMENT ON FUNCTION recsys.eval_metrics(text, text, integer, text, text, text, double precision, text, text[]) IS
+COMMENT ON FUNCTION recsys.eval_metrics(text, text, integer, text, text, text, double precision, text, text[], text) IS
 	'internal: the body of recsys.evaluate()';
 
 CREATE FUNCTION recsys.evaluate(
@@ -1563,14 +1577,15 @@ CREATE FUNCTION recsys.evaluate(
 	rating_col text DEFAULT NULL,
 	threshold double precision DEFAULT NULL,
 	user_groups text DEFAULT NULL,
-	metrics text[] DEFAULT NULL)
+	metrics text[] DEFAULT NULL,
+	lists text DEFAULT NULL)
 RETURNS TABLE (metric text, k integer, value double precision, user_group text)
 LANGUAGE sql STABLE
 AS $fn$
-	SELECT * FROM recsys.eval_metrics($1, $2, $3, $4, $5, $6, $7, $8, $9)
+	SELECT * FROM recsys.eval_metrics($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 $fn$;
-COMMENT ON FUNCTION recsys.evaluate(text, text, integer, text, text, text, double precision, text, text[]) IS
-	'accuracy of a model on a test set (relation or SELECT): rmse, mae (explicit models), precision, recall, ndcg, map, hit_rate, mrr (means over test users known to the model, from evaluate_users), catalogue coverage and novelty of the top-k lists, users measured; one row per metric, and per user group when user_groups (user, group) is given';
+COMMENT ON FUNCTION recsys.evaluate(text, text, integer, text, text, text, double precision, text, text[], text) IS
+	'accuracy of a model on a test set (relation or SELECT): rmse, mae (explicit models), precision, recall, ndcg, map, hit_rate, mrr (means over test users known to the model, as evaluate_users gives them), catalogue coverage and novelty of the top-k lists (recommend_all''s, or lists: user, item, rank), users measured; one row per metric, and per user group when user_groups (user, group) is given';
 
 -- Exposure of item groups in top-k lists.
 CREATE FUNCTION recsys.audit_exposure(
