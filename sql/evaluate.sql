@@ -173,6 +173,12 @@ SELECT (SELECT count(DISTINCT user_id) FROM evg_interactions
 			GROUP BY s.user_id) x
 		WHERE t <> least(floor(0.2 * n + 0.5), n - 1)) AS users_off_share;
 
+-- column names the split's own query uses are just columns
+SELECT part, rows, users FROM recsys.split('SELECT user_id AS s, item_id AS r, ts AS n, 1 AS rn, 2 AS x FROM evg_interactions',
+						   's', 'r', 'per_user', 0.2, seed => 1,
+						   train_table => 'nm_train', test_table => 'nm_test', temporary => true);
+SELECT (SELECT count(*) FROM (SELECT s, r FROM nm_test EXCEPT SELECT user_id, item_id FROM pu_test) x) AS differs_from_per_user;
+
 -- temporal: the latest 10% of the rows are the test set
 SELECT * FROM recsys.split('evg_interactions', 'user_id', 'item_id', 'temporal', 0.1, time_col => 'ts',
 						   train_table => 'tm_train', test_table => 'tm_test', temporary => true);

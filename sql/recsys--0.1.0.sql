@@ -1167,25 +1167,27 @@ BEGIN
 	-- A seeded hash of (user, item) orders the rows: the split depends on
 	-- the seed and the data, never on the order rows are read in.  The
 	-- whole row's text breaks the remaining ties.
-	h := format('hashtextextended(coalesce(s.%I::text, '''') || chr(31) || coalesce(s.%I::text, ''''), %s)',
+	-- (the source's alias is unusual: a bare alias names the whole row
+	-- only when no column has that name)
+	h := format('hashtextextended(coalesce(recsys_src.%I::text, '''') || chr(31) || coalesce(recsys_src.%I::text, ''''), %s)',
 				user_col, item_col, seed);
-	tie := h || ', s::text';
+	tie := h || ', recsys_src::text';
 	CASE method
 	WHEN 'random' THEN
 		win := format('row_number() OVER (ORDER BY %s) AS rn, count(*) OVER () AS n', tie);
 		cond := format('rn <= round(%s * n)', test_fraction);
 	WHEN 'per_user' THEN
 		-- every user keeps at least one row in train
-		win := format('row_number() OVER (PARTITION BY s.%1$I ORDER BY %2$s) AS rn, count(*) OVER (PARTITION BY s.%1$I) AS n',
+		win := format('row_number() OVER (PARTITION BY recsys_src.%1$I ORDER BY %2$s) AS rn, count(*) OVER (PARTITION BY recsys_src.%1$I) AS n',
 					  user_col, tie);
 		cond := format('rn <= least(floor(%s * n + 0.5), n - 1)', test_fraction);
 	WHEN 'temporal' THEN
-		win := format('row_number() OVER (ORDER BY s.%I DESC NULLS LAST, %s) AS rn, count(*) OVER () AS n',
+		win := format('row_number() OVER (ORDER BY recsys_src.%I DESC NULLS LAST, %s) AS rn, count(*) OVER () AS n',
 					  time_col, tie);
 		cond := format('rn <= round(%s * n)', test_fraction);
 	ELSE
 		-- leave_last_out: each user's latest row, if the user has another
-		win := format('row_number() OVER (PARTITION BY s.%1$I ORDER BY s.%2$I DESC NULLS LAST, %3$s) AS rn, count(*) OVER (PARTITION BY s.%1$I) AS n',
+		win := format('row_number() OVER (PARTITION BY recsys_src.%1$I ORDER BY recsys_src.%2$I DESC NULLS LAST, %3$s) AS rn, count(*) OVER (PARTITION BY recsys_src.%1$I) AS n',
 					  user_col, time_col, tie);
 		cond := 'rn = 1 AND n >= 2';
 	END CASE;
@@ -1196,7 +1198,7 @@ BEGIN
 		DROP TABLE pg_temp.recsys_split_rows;
 	END IF;
 	EXECUTE format('CREATE TEMPORARY TABLE recsys_split_rows AS '
-				   'SELECT (x.r).*, (%s) AS "recsys split: test" FROM (SELECT s AS r, %s FROM %s AS s) x',
+				   'SELECT (x.r).*, (%s) AS "recsys split: test" FROM (SELECT recsys_src AS r, %s FROM %s AS recsys_src) x',
 				   cond, win, src);
 	SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
 	  FROM pg_attribute a
