@@ -2167,7 +2167,10 @@ rs_served_predict(ServedModel *m, const char *ukey, int32 n, const int32 *items,
 	return known;
 }
 
-/* The served model of rs_served_model's caller (inside SPI). */
+/*
+ * For the rest of the extension (see serve.h): a model's active version
+ * from the serving cache, and what it knows about its items.  Inside SPI.
+ */
 ServedModel *
 rs_served_model(const char *name)
 {
