@@ -82,6 +82,19 @@ SELECT metric, k, round(value::numeric, 6) AS value
 FROM recsys.evaluate('ev_pop', 'ev_test', 1, user_col => 'u', item_col => 'i',
 					 metrics => ARRAY['coverage', 'precision', 'users']);
 
+-- unknown_users => 'serve': user 6, whom the model does not know, gets what
+-- recommend() gives (the popular items 1, 2, 3): a hit at rank 1 of 1
+-- relevant.  Means over 6 users: precision (5/3 + 1/3)/6 = 0.333333,
+-- recall (3.5 + 1)/6 = 0.75, NDCG (2.806574 + 1)/6 = 0.634429,
+-- MAP (2.416667 + 1)/6 = 0.569444, hit rate 5/6, MRR (2.833333 + 1)/6 =
+-- 0.638889, novelty adds 0.321928 + 0.736966 + 0.736966:
+-- 20.641076 / 16 = 1.290067.
+SELECT metric, k, round(value::numeric, 6) AS value
+FROM recsys.evaluate('ev_pop', 'ev_test', 3, user_col => 'u', item_col => 'i', unknown_users => 'serve');
+-- (recommend()'s NOTICE for each such user is held back, and the setting
+-- that holds it back is restored)
+SELECT current_setting('client_min_messages') AS client_min_messages;
+
 -- evaluate()'s ranking metrics are the means of evaluate_users()
 SELECT bool_and(abs(e.value - u.v) < 1e-12) AS means_match
 FROM recsys.evaluate('ev_pop', 'ev_test', 3, user_col => 'u', item_col => 'i') e
@@ -294,6 +307,7 @@ SELECT pg_temp.try($$SELECT * FROM recsys.evaluate('ev_pop', 'SELECT 1; DROP TAB
 SELECT pg_temp.try($$SELECT * FROM recsys.evaluate('ev_pop', 'ev_test', user_col => 'u', item_col => 'i', metrics => ARRAY['ndcg', 'f1'])$$);
 SELECT pg_temp.try($$SELECT * FROM recsys.evaluate('ev_pop', 'ev_test', user_col => 'u', item_col => 'i', metrics => ARRAY['rmse'])$$);
 SELECT pg_temp.try($$SELECT * FROM recsys.evaluate('ev_pop', 'ev_test', user_col => 'u', item_col => 'i', threshold => 4)$$);
+SELECT pg_temp.try($$SELECT * FROM recsys.evaluate('ev_pop', 'ev_test', user_col => 'u', item_col => 'i', unknown_users => 'fold')$$);
 SELECT pg_temp.try($$SELECT * FROM recsys.evaluate('ev_pop', 'ev_test', user_col => 'u', item_col => 'i', user_groups => 'SELECT 1')$$);
 SELECT pg_temp.try($$SELECT * FROM recsys.predictions('no_such_model', 'ev_test')$$);
 SELECT pg_temp.try($$SELECT * FROM recsys.predictions('ev_pop', 'ev_test', 'u', 'nope')$$);

@@ -1246,6 +1246,7 @@ CREATE FUNCTION recsys.eval_ranking_sql(
 	rating_col text,
 	threshold double precision,
 	lists text,
+	serve_unknown boolean,
 	OUT query text,
 	OUT check_query text)
 LANGUAGE plpgsql STABLE
@@ -1270,7 +1271,7 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'k is the length of the lists that are measured.';
 	END IF;
-	SELECT d.user_column, d.item_column, d.rating_column, d.active_version
+	SELECT d.user_column, d.item_column, d.rating_column, d.active_version, d.user_key_type
 	  INTO m FROM recsys.models d WHERE d.name = model;
 	IF NOT FOUND OR m.active_version IS NULL THEN
 		RAISE EXCEPTION 'model "%" does not exist', model
@@ -1315,8 +1316,15 @@ $q$, t, model, m.active_version);
 	-- another system) as (user, item, rank), of which ranks up to k count
 	IF lists IS NULL THEN
 		r := format('SELECT a."user" AS user_key, a.item AS item_key, a.rank '
-					'FROM recsys.recommend_all(%L, %s, users => ARRAY(SELECT u.user_key FROM u)) a',
+					'FROM recsys.recommend_all(%L, %s, users => ARRAY(SELECT u.user_key FROM u WHERE u.known)) a',
 					model, cutoff);
+		IF serve_unknown THEN
+			-- users the model does not know get what recommend() gives them
+			-- (fold-in from the model's source, or popular items)
+			r := r || format(' UNION ALL SELECT u.user_key, x.item::text, x.rank FROM u '
+							 'CROSS JOIN LATERAL recsys.recommend(%L, (u.user_key)::%s, %s) x WHERE NOT u.known',
+							 model, m.user_key_type, cutoff);
+		END IF;
 	ELSE
 		r := format('SELECT (x.lu)::text AS user_key, (x.li)::text AS item_key, (x.lr)::integer AS rank '
 					'FROM %s AS x(lu, li, lr) WHERE x.lu IS NOT NULL AND x.li IS NOT NULL AND x.lr <= %s '
@@ -1332,24 +1340,25 @@ WITH tu AS MATERIALIZED (
 	SELECT t.user_key, count(*)::integer AS n_relevant, array_agg(t.item_key) AS relevant
 	FROM (%1$s) t GROUP BY t.user_key),
 u AS MATERIALIZED (
-	SELECT tu.user_key, f.user_idx, tu.n_relevant, tu.relevant
-	FROM tu JOIN recsys.user_factors f
+	SELECT tu.user_key, row_number() OVER () AS uid, tu.n_relevant, tu.relevant,
+		   f.user_key IS NOT NULL AS known
+	FROM tu %6$s JOIN recsys.user_factors f
 	  ON f.model = %2$L AND f.version = %3$s AND f.user_key = tu.user_key),
 r AS MATERIALIZED (%5$s),
 h AS (
-	SELECT u.user_idx, r.item_key, r.rank, r.item_key = ANY (u.relevant) AS rel
+	SELECT u.uid, r.item_key, r.rank, r.item_key = ANY (u.relevant) AS rel
 	FROM r JOIN u ON u.user_key = r.user_key),
 w AS (
-	SELECT h.*, count(*) FILTER (WHERE h.rel) OVER (PARTITION BY h.user_idx ORDER BY h.rank) AS hits_so_far
+	SELECT h.*, count(*) FILTER (WHERE h.rel) OVER (PARTITION BY h.uid ORDER BY h.rank) AS hits_so_far
 	FROM h),
 m AS (
-	SELECT w.user_idx,
+	SELECT w.uid,
 		   count(*) FILTER (WHERE w.rel) AS hits,
 		   sum(ln(2::float8) / ln(w.rank + 1::float8)) FILTER (WHERE w.rel) AS dcg,
 		   sum(w.hits_so_far::float8 / w.rank) FILTER (WHERE w.rel) AS sum_precision,
 		   min(w.rank) FILTER (WHERE w.rel) AS first_hit,
 		   array_agg(w.item_key ORDER BY w.rank) AS items
-	FROM w GROUP BY w.user_idx),
+	FROM w GROUP BY w.uid),
 idcg AS (
 	SELECT array_agg(z.c ORDER BY z.i) AS v
 	FROM (SELECT i, sum(ln(2::float8) / ln(i + 1::float8)) OVER (ORDER BY i) AS c
@@ -1363,11 +1372,11 @@ SELECT u.user_key, u.n_relevant,
 	   (coalesce(m.hits, 0) > 0)::integer::float8 AS hit,
 	   coalesce(m.items, '{}') AS items,
 	   (SELECT count(*) FROM tu) AS test_users
-FROM u LEFT JOIN m ON m.user_idx = u.user_idx
-$q$, t, model, m.active_version, cutoff, r);
+FROM u LEFT JOIN m ON m.uid = u.uid
+$q$, t, model, m.active_version, cutoff, r, CASE WHEN serve_unknown THEN 'LEFT' ELSE '' END);
 END
 $fn$;
-COMMENT ON FUNCTION recsys.eval_ranking_sql(text, text, integer, text, text, text, double precision, text) IS
+COMMENT ON FUNCTION recsys.eval_ranking_sql(text, text, integer, text, text, text, double precision, text, boolean) IS
 	'internal to evaluate() and evaluate_users(): checks their arguments and returns the query measuring each test user''s top-k list (served by recommend_all, or given as lists), and the query counting test users, known users and known items';
 
 -- Raises the error for a test set evaluate() cannot measure.
@@ -1414,7 +1423,7 @@ DECLARE
 	q record;
 	c record;
 BEGIN
-	q := recsys.eval_ranking_sql(model, test, k, user_col, item_col, rating_col, threshold, NULL);
+	q := recsys.eval_ranking_sql(model, test, k, user_col, item_col, rating_col, threshold, NULL, false);
 	RETURN QUERY EXECUTE
 		'SELECT e.user_key, e.n_relevant, e."precision", e.recall, e.ndcg, e.ap, e.rr, e.hit FROM ('
 		|| q.query || ') e ORDER BY e.user_key';
@@ -1440,7 +1449,8 @@ CREATE FUNCTION recsys.eval_metrics(
 	threshold double precision,
 	user_groups text,
 	metrics text[],
-	lists text)
+	lists text,
+	unknown_users text)
 RETURNS TABLE (metric text, at_k integer, value double precision, user_group text)
 LANGUAGE plpgsql STABLE
 AS $fn$
@@ -1465,14 +1475,21 @@ DECLARE
 	test_users double precision;
 	hit_rate double precision;
 	predicted double precision;
+	serve_unknown boolean := unknown_users = 'serve';
+	messages text;
 BEGIN
+	IF unknown_users IS NULL OR unknown_users NOT IN ('skip', 'serve') THEN
+		RAISE EXCEPTION 'unknown_users must be skip or serve, not %', coalesce(quote_literal(unknown_users), 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'skip leaves test users the model does not know out of the ranking metrics; serve measures what recommend() gives them.';
+	END IF;
 	SELECT x INTO bad FROM unnest(want) x WHERE x IS NULL OR NOT x = ANY (known_metrics) LIMIT 1;
 	IF FOUND THEN
 		RAISE EXCEPTION 'unknown metric "%"', coalesce(bad, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Metrics: ' || array_to_string(known_metrics, ', ') || '.';
 	END IF;
-	q := recsys.eval_ranking_sql(model, test, cutoff, user_col, item_col, rating_col, threshold, lists);
+	q := recsys.eval_ranking_sql(model, test, cutoff, user_col, item_col, rating_col, threshold, lists, serve_unknown);
 	SELECT mv.version, mv.items, mv.users,
 		   CASE WHEN mv.algorithm IN ('item_knn', 'user_knn') THEN mv.params->>'feedback' = 'explicit'
 				ELSE mv.algorithm IN ('als', 'svd') END AS explicit_model
@@ -1544,12 +1561,20 @@ $q$, q.query, g, model, v.version, greatest(v.users, 1), cutoff, greatest(v.item
 	-- The rows are gathered first: the counts behind them (hidden rows whose
 	-- names start with a dot) decide whether the test set needs the check
 	-- query, which reads it again to explain an empty or unusable result.
+	IF serve_unknown THEN
+		-- recommend() says for every unknown user how it served them
+		messages := current_setting('client_min_messages');
+		PERFORM set_config('client_min_messages', 'warning', true);
+	END IF;
 	EXECUTE format('SELECT array_agg(z.metric ORDER BY z.grp NULLS FIRST, z.ord), '
 				   'array_agg(z.at_k ORDER BY z.grp NULLS FIRST, z.ord), '
 				   'array_agg(z.value ORDER BY z.grp NULLS FIRST, z.ord), '
 				   'array_agg(z.grp ORDER BY z.grp NULLS FIRST, z.ord) FROM ((%s)) z',
 				   array_to_string(parts, ') UNION ALL ('))
 		INTO r_metric, r_k, r_value, r_group;
+	IF serve_unknown THEN
+		PERFORM set_config('client_min_messages', messages, true);
+	END IF;
 	SELECT max(x.v) FILTER (WHERE x.m = 'users'), max(x.v) FILTER (WHERE x.m = '.test_users'),
 		   max(x.v) FILTER (WHERE x.m = 'hit_rate'), max(x.v) FILTER (WHERE x.m = '.predicted')
 	  INTO measured, test_users, hit_rate, predicted
@@ -1567,7 +1592,7 @@ $q$, q.query, g, model, v.version, greatest(v.users, 1), cutoff, greatest(v.item
 				 WHERE x.m = ANY (want);
 END
 $fn$;
-COMMENT ON FUNCTION recsys.eval_metrics(text, text, integer, text, text, text, double precision, text, text[], text) IS
+COMMENT ON FUNCTION recsys.eval_metrics(text, text, integer, text, text, text, double precision, text, text[], text, text) IS
 	'internal: the body of recsys.evaluate()';
 
 CREATE FUNCTION recsys.evaluate(
@@ -1580,14 +1605,15 @@ CREATE FUNCTION recsys.evaluate(
 	threshold double precision DEFAULT NULL,
 	user_groups text DEFAULT NULL,
 	metrics text[] DEFAULT NULL,
-	lists text DEFAULT NULL)
+	lists text DEFAULT NULL,
+	unknown_users text DEFAULT 'skip')
 RETURNS TABLE (metric text, k integer, value double precision, user_group text)
 LANGUAGE sql STABLE
 AS $fn$
-	SELECT * FROM recsys.eval_metrics($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+	SELECT * FROM recsys.eval_metrics($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 $fn$;
-COMMENT ON FUNCTION recsys.evaluate(text, text, integer, text, text, text, double precision, text, text[], text) IS
-	'accuracy of a model on a test set (relation or SELECT): rmse, mae (explicit models), precision, recall, ndcg, map, hit_rate, mrr (means over test users known to the model, as evaluate_users gives them), catalogue coverage and novelty of the top-k lists (recommend_all''s, or lists: user, item, rank), users measured; one row per metric, and per user group when user_groups (user, group) is given';
+COMMENT ON FUNCTION recsys.evaluate(text, text, integer, text, text, text, double precision, text, text[], text, text) IS
+	'accuracy of a model on a test set (relation or SELECT): rmse, mae (explicit models), precision, recall, ndcg, map, hit_rate, mrr (means over test users known to the model, as evaluate_users gives them), catalogue coverage and novelty of the top-k lists (recommend_all''s, or lists: user, item, rank), users measured; one row per metric, and per user group when user_groups (user, group) is given; test users the model does not know are left out, or with unknown_users => ''serve'' measured on what recommend() gives them';
 
 -- Exposure of item groups in top-k lists.
 CREATE FUNCTION recsys.audit_exposure(
