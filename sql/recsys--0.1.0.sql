@@ -1582,7 +1582,10 @@ $q$, q.query, g, model, v.version, greatest(v.users, 1), cutoff, greatest(v.item
 	IF NOT do_ranking OR coalesce(measured, 0) = 0 OR coalesce(hit_rate, 0) = 0
 	   OR (do_rating AND coalesce(predicted, 0) = 0) THEN
 		EXECUTE q.check_query INTO c;
-		PERFORM recsys.eval_check(model, c.test_users, c.known_users, c.known_items, threshold);
+		-- (served, users the model does not know are measured too)
+		PERFORM recsys.eval_check(model, c.test_users,
+								  CASE WHEN serve_unknown THEN c.test_users ELSE c.known_users END,
+								  c.known_items, threshold);
 	END IF;
 	IF do_ranking AND measured < test_users THEN
 		RAISE NOTICE '% of % test users are not in model "%": they are left out of the ranking metrics',
