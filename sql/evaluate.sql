@@ -77,6 +77,10 @@ FROM recsys.evaluate_users('ev_pop', 'ev_test', 3, user_col => 'u', item_col => 
 SELECT metric, k, round(value::numeric, 6) AS value, user_group
 FROM recsys.evaluate('ev_pop', 'ev_test', 3, user_col => 'u', item_col => 'i');
 
+-- predictions(): predict() for every row (popularity: the item's number of
+-- users, also for user 6; item 7 is unknown, so NULL), and what the model knows
+SELECT * FROM recsys.predictions('ev_pop', 'ev_test', 'u', 'i', 'rating') ORDER BY user_key, item_key;
+
 -- Coverage@1: the lists are 2, 3, 4, 2, 1: four items of six = 0.666667.
 SELECT metric, k, round(value::numeric, 6) AS value
 FROM recsys.evaluate('ev_pop', 'ev_test', 1, user_col => 'u', item_col => 'i',
@@ -309,6 +313,8 @@ SELECT pg_temp.try($$SELECT * FROM recsys.evaluate('ev_pop', 'ev_test', user_col
 SELECT pg_temp.try($$SELECT * FROM recsys.evaluate('ev_pop', 'ev_test', user_col => 'u', item_col => 'i', threshold => 4)$$);
 SELECT pg_temp.try($$SELECT * FROM recsys.evaluate('ev_pop', 'ev_test', user_col => 'u', item_col => 'i', unknown_users => 'fold')$$);
 SELECT pg_temp.try($$SELECT * FROM recsys.evaluate('ev_pop', 'ev_test', user_col => 'u', item_col => 'i', user_groups => 'SELECT 1')$$);
+SELECT pg_temp.try($$SELECT * FROM recsys.evaluate('evg_als', 'SELECT 99999 AS user_id, 1 AS item_id, 3 AS rating', metrics => ARRAY['rmse'])$$);
+SELECT pg_temp.try($$SELECT * FROM recsys.evaluate('evg_als', 'SELECT 1 AS user_id, 99999 AS item_id, 3 AS rating', metrics => ARRAY['rmse'])$$);
 SELECT pg_temp.try($$SELECT * FROM recsys.predictions('no_such_model', 'ev_test')$$);
 SELECT pg_temp.try($$SELECT * FROM recsys.predictions('ev_pop', 'ev_test', 'u', 'nope')$$);
 SELECT pg_temp.try($$SELECT * FROM recsys.audit_exposure('ev_pop', 'ev_groups', 0)$$);

@@ -1093,10 +1093,11 @@ CREATE FUNCTION recsys.predictions(
 	user_col text DEFAULT NULL,
 	item_col text DEFAULT NULL,
 	rating_col text DEFAULT NULL)
-RETURNS TABLE (user_key text, item_key text, rating double precision, prediction double precision)
+RETURNS TABLE (user_key text, item_key text, rating double precision, prediction double precision,
+			   known_user boolean, known_item boolean)
 AS 'MODULE_PATHNAME', 'rs_predictions' LANGUAGE C STABLE PARALLEL SAFE ROWS 100000;
 COMMENT ON FUNCTION recsys.predictions(text, text, text, text, text) IS
-	'every (user, item) row of a test set (relation or SELECT; columns default to the model''s) with its observed rating and recsys.predict()''s prediction, users in byte order; keys as text';
+	'every (user, item) row of a test set (relation or SELECT; columns default to the model''s) with its observed rating, recsys.predict()''s prediction, and whether the user and the item are in the model; users in byte order; keys as text';
 
 CREATE FUNCTION recsys.split(
 	source text,
@@ -1475,6 +1476,8 @@ DECLARE
 	test_users double precision;
 	hit_rate double precision;
 	predicted double precision;
+	known_user_rows double precision;
+	known_item_rows double precision;
 	serve_unknown boolean := unknown_users = 'serve';
 	messages text;
 BEGIN
@@ -1517,17 +1520,19 @@ BEGIN
 	IF do_rating THEN
 		parts := parts || format($q$
 WITH p AS (
-	SELECT p.user_key, p.prediction - p.rating AS err
+	SELECT p.user_key, p.prediction - p.rating AS err, p.known_user, p.known_item
 	FROM recsys.predictions(%1$L, %2$L, %3$L, %4$L, %5$L) p
 	WHERE p.prediction IS NOT NULL AND p.rating IS NOT NULL),
 g AS (%6$s),
-pg AS (SELECT p.err, NULL::text AS grp FROM p
-	   UNION ALL SELECT p.err, g.grp FROM p JOIN g ON g.user_key = p.user_key),
+pg AS (SELECT p.err, p.known_user, p.known_item, NULL::text AS grp FROM p
+	   UNION ALL SELECT p.err, p.known_user, p.known_item, g.grp FROM p JOIN g ON g.user_key = p.user_key),
 a AS (SELECT pg.grp, sqrt(avg(pg.err * pg.err)) AS rmse, avg(abs(pg.err)) AS mae,
-			 count(*)::float8 AS n
+			 count(*)::float8 AS n, count(*) FILTER (WHERE pg.known_user)::float8 AS n_user,
+			 count(*) FILTER (WHERE pg.known_item)::float8 AS n_item
 	  FROM pg GROUP BY pg.grp)
 SELECT x.ord, x.metric, NULL::integer AS at_k, x.value, a.grp
-FROM a CROSS JOIN LATERAL (VALUES (1, 'rmse', a.rmse), (2, 'mae', a.mae), (13, '.predicted', a.n)) x(ord, metric, value)
+FROM a CROSS JOIN LATERAL (VALUES (1, 'rmse', a.rmse), (2, 'mae', a.mae), (13, '.predicted', a.n),
+								  (14, '.known_user', a.n_user), (15, '.known_item', a.n_item)) x(ord, metric, value)
 $q$, model, test, user_col, item_col, rating_col, g);
 	END IF;
 
@@ -1576,11 +1581,17 @@ $q$, q.query, g, model, v.version, greatest(v.users, 1), cutoff, greatest(v.item
 		PERFORM set_config('client_min_messages', messages, true);
 	END IF;
 	SELECT max(x.v) FILTER (WHERE x.m = 'users'), max(x.v) FILTER (WHERE x.m = '.test_users'),
-		   max(x.v) FILTER (WHERE x.m = 'hit_rate'), max(x.v) FILTER (WHERE x.m = '.predicted')
-	  INTO measured, test_users, hit_rate, predicted
+		   max(x.v) FILTER (WHERE x.m = 'hit_rate'), max(x.v) FILTER (WHERE x.m = '.predicted'),
+		   max(x.v) FILTER (WHERE x.m = '.known_user'), max(x.v) FILTER (WHERE x.m = '.known_item')
+	  INTO measured, test_users, hit_rate, predicted, known_user_rows, known_item_rows
 	  FROM unnest(r_metric, r_value, r_group) x(m, v, g) WHERE x.g IS NULL;
-	IF NOT do_ranking OR coalesce(measured, 0) = 0 OR coalesce(hit_rate, 0) = 0
-	   OR (do_rating AND coalesce(predicted, 0) = 0) THEN
+	IF do_rating THEN
+		-- predictions say themselves which rows the model knows
+		PERFORM recsys.eval_check(model, coalesce(predicted, 0)::bigint,
+								  coalesce(CASE WHEN serve_unknown THEN predicted ELSE known_user_rows END, 0)::bigint,
+								  coalesce(known_item_rows, 0)::bigint, NULL);
+	END IF;
+	IF do_ranking AND (coalesce(measured, 0) = 0 OR coalesce(hit_rate, 0) = 0) THEN
 		EXECUTE q.check_query INTO c;
 		-- (served, users the model does not know are measured too)
 		PERFORM recsys.eval_check(model, c.test_users,

@@ -13,7 +13,9 @@
  * recsys.predictions() reads the test rows ordered by user, looks each
  * user up once, and scores that user's items with rs_served_predict(),
  * the function behind recsys.predict(), so a prediction here is always
- * the value recsys.predict() returns for the same pair.
+ * the value recsys.predict() returns for the same pair.  Each row also
+ * says whether its user and its item are in the model (the others are
+ * predicted by the fallbacks predict() uses).
  *
  *-------------------------------------------------------------------------
  */
@@ -217,8 +219,9 @@ user_rows_flush(UserRows *u, struct ServedModel *m, ReturnSetInfo *rsinfo)
 	int32	   *idx;
 	double	   *pred;
 	bool	   *valid;
-	Datum		values[4];
-	bool		nulls[4] = {false, false, false, false};
+	bool		known;
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
 
 	if (u->n == 0)
 		return;
@@ -230,10 +233,11 @@ user_rows_flush(UserRows *u, struct ServedModel *m, ReturnSetInfo *rsinfo)
 
 	/* an SPI level of its own: the user's lookups are freed with it */
 	SPI_connect();
-	rs_served_predict(m, u->ukey, u->n, idx, pred, valid);
+	known = rs_served_predict(m, u->ukey, u->n, idx, pred, valid);
 	SPI_finish();
 
 	values[0] = CStringGetTextDatum(u->ukey);
+	values[4] = BoolGetDatum(known);
 	for (int32 j = 0; j < u->n; j++)
 	{
 		values[1] = CStringGetTextDatum(u->items[j]);
@@ -241,6 +245,7 @@ user_rows_flush(UserRows *u, struct ServedModel *m, ReturnSetInfo *rsinfo)
 		nulls[2] = u->rating_null[j];
 		values[3] = Float8GetDatum(pred[j]);
 		nulls[3] = !valid[j];
+		values[5] = BoolGetDatum(idx[j] >= 0);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 }
