@@ -29,11 +29,15 @@ OBJS = \
 	src/knn.o \
 	src/knn_score.o \
 	src/serve.o \
-	src/rerank.o
+	src/rerank.o \
+	src/evaluate.o \
+	src/stats.o \
+	src/stats_agg.o \
+	src/audit.o
 
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
 
-REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank
+REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank stats audit evaluate
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config
@@ -80,3 +84,6 @@ src/knn.o src/knn_score.o src/catalog.o src/train.o src/serve.o: src/knn.h
 src/serve.o src/rerank.o: src/rerank.h
 $(CORE_OBJS): src/train.h src/linalg.h src/rng.h
 src/bloom.o src/serve.o src/rerank.o: src/bloom.h
+src/serve.o src/evaluate.o: src/serve.h src/catalog.h
+src/stats.o src/stats_agg.o src/audit.o: src/stats.h
+src/stats_agg.o src/audit.o: src/stats_agg.h

@@ -37,6 +37,7 @@ RS_PACKAGES=(
 	pkg-config
 	python3-numpy
 	python3-scipy
+	python3-mpmath
 )
 
 rs_log()  { printf '==> %s\n' "$*" >&2; }

@@ -945,3 +945,863 @@ RETURNS TABLE (item anyelement, score double precision, rank integer)
 AS 'MODULE_PATHNAME', 'rs_rerank' LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
 COMMENT ON FUNCTION recsys.rerank(anyarray, double precision[], integer, "any", timestamptz[], interval, text[], integer, text, double precision, recsys.embedding[], double precision, double precision, recsys.bloom) IS
 	'the re-ranking constraints over any candidate set: items and scores (and optional item_times, groups, vectors) are parallel arrays; returns the top k that satisfy them';
+
+------------------------------------------------------------------------------
+-- 8. Evaluation and statistics
+------------------------------------------------------------------------------
+
+-- 8a. Statistics (src/stats.c, src/stats_agg.c): tests that compare the
+-- values of groups, as plain aggregates over (group, value) rows, and the
+-- survival functions their p-values come from.  Groups compare by their
+-- text form; rows with a NULL group or value are skipped; NaN or infinite
+-- values are an error (22003).  A test that is undefined for its data (one
+-- group, no variance within the groups, every value tied) gives a NULL
+-- statistic and p-value, with n and groups filled in.
+
+CREATE TYPE recsys.anova_result AS (
+	statistic double precision,
+	df_between integer,
+	df_within bigint,
+	p_value double precision,
+	n bigint,
+	groups integer
+);
+COMMENT ON TYPE recsys.anova_result IS
+	'one-way ANOVA: F statistic, degrees of freedom between and within groups, p-value P(F > statistic), values and groups counted';
+
+CREATE TYPE recsys.welch_result AS (
+	statistic double precision,
+	df double precision,
+	p_value double precision,
+	n bigint,
+	group_1 text,
+	group_2 text,
+	mean_difference double precision
+);
+COMMENT ON TYPE recsys.welch_result IS
+	'Welch''s t-test: t of mean(group_1) - mean(group_2) (group_1: the key that sorts first in byte order), Welch-Satterthwaite df, two-sided p-value';
+
+CREATE TYPE recsys.kruskal_result AS (
+	statistic double precision,
+	df integer,
+	p_value double precision,
+	n bigint,
+	groups integer
+);
+COMMENT ON TYPE recsys.kruskal_result IS
+	'Kruskal-Wallis: H statistic (corrected for ties), df = groups - 1, p-value P(chi2 > H)';
+
+CREATE FUNCTION recsys.stats_moments_transfn(internal, anyelement, double precision)
+RETURNS internal AS 'MODULE_PATHNAME', 'rs_stats_moments_transfn' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION recsys.stats_values_transfn(internal, anyelement, double precision)
+RETURNS internal AS 'MODULE_PATHNAME', 'rs_stats_values_transfn' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION recsys.stats_combinefn(internal, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'rs_stats_combinefn' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION recsys.stats_serialfn(internal)
+RETURNS bytea AS 'MODULE_PATHNAME', 'rs_stats_serialfn' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION recsys.stats_deserialfn(bytea, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'rs_stats_deserialfn' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION recsys.anova_finalfn(internal)
+RETURNS recsys.anova_result AS 'MODULE_PATHNAME', 'rs_anova_finalfn' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION recsys.welch_finalfn(internal)
+RETURNS recsys.welch_result AS 'MODULE_PATHNAME', 'rs_welch_finalfn' LANGUAGE C PARALLEL SAFE;
+CREATE FUNCTION recsys.kruskal_finalfn(internal)
+RETURNS recsys.kruskal_result AS 'MODULE_PATHNAME', 'rs_kruskal_finalfn' LANGUAGE C PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.stats_moments_transfn(internal, anyelement, double precision) IS
+	'anova / welch_t_test transition: count, mean and squared deviations per group';
+COMMENT ON FUNCTION recsys.stats_values_transfn(internal, anyelement, double precision) IS
+	'kruskal_wallis transition: every value with its group';
+COMMENT ON FUNCTION recsys.stats_combinefn(internal, internal) IS
+	'statistics aggregates combine: merges per-group summaries (and concatenates values)';
+COMMENT ON FUNCTION recsys.stats_serialfn(internal) IS 'statistics aggregate state to bytea';
+COMMENT ON FUNCTION recsys.stats_deserialfn(bytea, internal) IS 'statistics aggregate state from bytea';
+COMMENT ON FUNCTION recsys.anova_finalfn(internal) IS 'recsys.anova final: the F test';
+COMMENT ON FUNCTION recsys.welch_finalfn(internal) IS 'recsys.welch_t_test final: the t test';
+COMMENT ON FUNCTION recsys.kruskal_finalfn(internal) IS 'recsys.kruskal_wallis final: ranks and H';
+
+CREATE AGGREGATE recsys.anova("group" anyelement, value double precision) (
+	SFUNC = recsys.stats_moments_transfn,
+	STYPE = internal,
+	FINALFUNC = recsys.anova_finalfn,
+	COMBINEFUNC = recsys.stats_combinefn,
+	SERIALFUNC = recsys.stats_serialfn,
+	DESERIALFUNC = recsys.stats_deserialfn,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE recsys.anova(anyelement, double precision) IS
+	'one-way ANOVA of value across groups: (statistic F, df_between, df_within, p_value, n, groups); NULL statistic when undefined';
+
+CREATE AGGREGATE recsys.welch_t_test("group" anyelement, value double precision) (
+	SFUNC = recsys.stats_moments_transfn,
+	STYPE = internal,
+	FINALFUNC = recsys.welch_finalfn,
+	COMBINEFUNC = recsys.stats_combinefn,
+	SERIALFUNC = recsys.stats_serialfn,
+	DESERIALFUNC = recsys.stats_deserialfn,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE recsys.welch_t_test(anyelement, double precision) IS
+	'Welch''s unequal-variance t-test of value between exactly two groups: (statistic t, df, two-sided p_value, n, group_1, group_2, mean_difference)';
+
+CREATE AGGREGATE recsys.kruskal_wallis("group" anyelement, value double precision) (
+	SFUNC = recsys.stats_values_transfn,
+	STYPE = internal,
+	FINALFUNC = recsys.kruskal_finalfn,
+	COMBINEFUNC = recsys.stats_combinefn,
+	SERIALFUNC = recsys.stats_serialfn,
+	DESERIALFUNC = recsys.stats_deserialfn,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE recsys.kruskal_wallis(anyelement, double precision) IS
+	'Kruskal-Wallis rank test of value across groups, ties corrected: (statistic H, df, p_value, n, groups); keeps every value in memory';
+
+CREATE FUNCTION recsys.f_sf(x double precision, df1 double precision, df2 double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'rs_f_sf_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.f_sf(double precision, double precision, double precision) IS
+	'P(F > x) for the F distribution with (df1, df2) degrees of freedom, upper tail computed directly (accurate far below 1e-16)';
+
+CREATE FUNCTION recsys.t_sf(t double precision, df double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'rs_t_sf_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.t_sf(double precision, double precision) IS
+	'P(T > t) for Student''s t with df degrees of freedom (two-sided p-value: 2 * t_sf(abs(t), df))';
+
+CREATE FUNCTION recsys.chi2_sf(x double precision, df double precision)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'rs_chi2_sf_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.chi2_sf(double precision, double precision) IS
+	'P(X > x) for the chi-squared distribution with df degrees of freedom';
+
+-- 8b. Splits, accuracy and ranking metrics, item exposure (src/evaluate.c).
+-- Lists are ranked by recsys.recommend_all(), so items a user interacted
+-- with in training are left out exactly as recommend() leaves them out;
+-- predictions come from recsys.predictions(), the bulk form of
+-- recsys.predict().  Every source (test set, groups, lists) is a table, a
+-- view or a single SELECT, read with the caller's rights (no SECURITY
+-- DEFINER); every identifier spliced into a query is quoted.
+
+CREATE FUNCTION recsys.eval_source(source text, what text DEFAULT 'source', min_columns integer DEFAULT 0)
+RETURNS text
+AS 'MODULE_PATHNAME', 'rs_eval_source' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.eval_source(text, text, integer) IS
+	'internal: the FROM item for a source given as a relation name (resolved and quoted) or a single SELECT (checked, in parentheses), with at least min_columns columns; used by the evaluation functions';
+
+CREATE FUNCTION recsys.predictions(
+	model text,
+	test text,
+	user_col text DEFAULT NULL,
+	item_col text DEFAULT NULL,
+	rating_col text DEFAULT NULL)
+RETURNS TABLE (user_key text, item_key text, rating double precision, prediction double precision,
+			   known_user boolean, known_item boolean)
+AS 'MODULE_PATHNAME', 'rs_predictions' LANGUAGE C STABLE PARALLEL SAFE ROWS 100000;
+COMMENT ON FUNCTION recsys.predictions(text, text, text, text, text) IS
+	'every (user, item) row of a test set (relation or SELECT; columns default to the model''s) with its observed rating, recsys.predict()''s prediction, and whether the user and the item are in the model; users in byte order; keys as text';
+
+CREATE FUNCTION recsys.split(
+	source text,
+	user_col text,
+	item_col text,
+	method text DEFAULT 'random',
+	test_fraction double precision DEFAULT 0.2,
+	seed integer DEFAULT 42,
+	time_col text DEFAULT NULL,
+	train_table text DEFAULT NULL,
+	test_table text DEFAULT NULL,
+	"temporary" boolean DEFAULT false)
+RETURNS TABLE (part text, relation text, "rows" bigint, users bigint)
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+	src text := recsys.eval_source(source, 'source');
+	h text;
+	tie text;
+	win text;
+	cond text;
+	base text;
+	cols text;
+	train_name text := train_table;
+	test_name text := test_table;
+	total bigint;
+	n bigint;
+	nu bigint;
+BEGIN
+	IF user_col IS NULL OR item_col IS NULL THEN
+		RAISE EXCEPTION 'user_col and item_col must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'Name the columns holding the user and item keys.';
+	END IF;
+	IF method IS NULL OR method NOT IN ('random', 'per_user', 'temporal', 'leave_last_out') THEN
+		RAISE EXCEPTION 'unknown split method "%"', method
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Use random, per_user, temporal or leave_last_out.';
+	END IF;
+	IF method <> 'leave_last_out' AND (test_fraction IS NULL OR NOT (test_fraction > 0 AND test_fraction < 1)) THEN
+		RAISE EXCEPTION 'test_fraction must be between 0 and 1 (exclusive), not %', coalesce(test_fraction::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example test_fraction => 0.2 holds out a fifth of the rows.';
+	END IF;
+	IF seed IS NULL THEN
+		RAISE EXCEPTION 'seed must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF method IN ('temporal', 'leave_last_out') AND time_col IS NULL THEN
+		RAISE EXCEPTION 'split method % needs time_col', method
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Name the column holding the interaction time, e.g. time_col => ''ts''.';
+	END IF;
+	IF train_name IS NULL OR test_name IS NULL THEN
+		IF left(src, 1) = '(' THEN
+			RAISE EXCEPTION 'train_table and test_table must be given when the source is a query'
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'For example train_table => ''ratings_train'', test_table => ''ratings_test''.';
+		END IF;
+		base := (parse_ident(source))[array_length(parse_ident(source), 1)];
+		train_name := coalesce(train_name, quote_ident(base || '_train'));
+		test_name := coalesce(test_name, quote_ident(base || '_test'));
+	END IF;
+	-- quoted part by part, so 'analytics.train' and '"My Train"' both work
+	train_name := array_to_string(ARRAY(SELECT quote_ident(p) FROM unnest(parse_ident(train_name)) p), '.');
+	test_name := array_to_string(ARRAY(SELECT quote_ident(p) FROM unnest(parse_ident(test_name)) p), '.');
+
+	-- A seeded hash of (user, item) orders the rows: the split depends on
+	-- the seed and the data, never on the order rows are read in.  The
+	-- whole row's text breaks the remaining ties.
+	-- (the source's alias is unusual: a bare alias names the whole row
+	-- only when no column has that name)
+	h := format('hashtextextended(coalesce(recsys_src.%I::text, '''') || chr(31) || coalesce(recsys_src.%I::text, ''''), %s)',
+				user_col, item_col, seed);
+	tie := h || ', recsys_src::text';
+	CASE method
+	WHEN 'random' THEN
+		win := format('row_number() OVER (ORDER BY %s) AS rn, count(*) OVER () AS n', tie);
+		cond := format('rn <= round(%s * n)', test_fraction);
+	WHEN 'per_user' THEN
+		-- every user keeps at least one row in train
+		win := format('row_number() OVER (PARTITION BY recsys_src.%1$I ORDER BY %2$s) AS rn, count(*) OVER (PARTITION BY recsys_src.%1$I) AS n',
+					  user_col, tie);
+		cond := format('rn <= least(floor(%s * n + 0.5), n - 1)', test_fraction);
+	WHEN 'temporal' THEN
+		win := format('row_number() OVER (ORDER BY recsys_src.%I DESC NULLS LAST, %s) AS rn, count(*) OVER () AS n',
+					  time_col, tie);
+		cond := format('rn <= round(%s * n)', test_fraction);
+	ELSE
+		-- leave_last_out: each user's latest row, if the user has another
+		win := format('row_number() OVER (PARTITION BY recsys_src.%1$I ORDER BY recsys_src.%2$I DESC NULLS LAST, %3$s) AS rn, count(*) OVER (PARTITION BY recsys_src.%1$I) AS n',
+					  user_col, time_col, tie);
+		cond := 'rn = 1 AND n >= 2';
+	END CASE;
+
+	-- One pass of the source, sorted once, marks every row; the two tables
+	-- are then copied from it with the source's own columns.
+	IF to_regclass('pg_temp.recsys_split_rows') IS NOT NULL THEN
+		DROP TABLE pg_temp.recsys_split_rows;
+	END IF;
+	EXECUTE format('CREATE TEMPORARY TABLE recsys_split_rows AS '
+				   'SELECT (x.r).*, (%s) AS "recsys split: test" FROM (SELECT recsys_src AS r, %s FROM %s AS recsys_src) x',
+				   cond, win, src);
+	SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+	  FROM pg_attribute a
+	 WHERE a.attrelid = 'pg_temp.recsys_split_rows'::regclass AND a.attnum > 0
+	   AND NOT a.attisdropped AND a.attname <> 'recsys split: test';
+	EXECUTE format('CREATE %s TABLE %s AS SELECT %s FROM pg_temp.recsys_split_rows WHERE NOT "recsys split: test"',
+				   CASE WHEN "temporary" THEN 'TEMPORARY' ELSE '' END, train_name, cols);
+	EXECUTE format('CREATE %s TABLE %s AS SELECT %s FROM pg_temp.recsys_split_rows WHERE "recsys split: test"',
+				   CASE WHEN "temporary" THEN 'TEMPORARY' ELSE '' END, test_name, cols);
+	DROP TABLE pg_temp.recsys_split_rows;
+
+	EXECUTE format('ANALYZE %s', train_name);
+	EXECUTE format('ANALYZE %s', test_name);
+	EXECUTE format('SELECT count(*), count(DISTINCT %I) FROM %s', user_col, train_name) INTO n, nu;
+	total := n;
+	part := 'train'; relation := train_name; "rows" := n; users := nu;
+	RETURN NEXT;
+	EXECUTE format('SELECT count(*), count(DISTINCT %I) FROM %s', user_col, test_name) INTO n, nu;
+	total := total + n;
+	part := 'test'; relation := test_name; "rows" := n; users := nu;
+	RETURN NEXT;
+	IF total = 0 THEN
+		RAISE EXCEPTION 'source has no rows to split'
+			USING ERRCODE = 'no_data_found',
+				  HINT = 'Check the source query.';
+	END IF;
+END
+$fn$;
+COMMENT ON FUNCTION recsys.split(text, text, text, text, double precision, integer, text, text, text, boolean) IS
+	'splits a table, view or SELECT into new train and test tables (every column; default names <source>_train, <source>_test) by method random, per_user (every user keeps a row in train), temporal (latest rows to test) or leave_last_out (each user''s latest row); deterministic for a seed; returns each part''s rows and users';
+
+-- Everything evaluate() and evaluate_users() share: the arguments checked,
+-- the columns resolved, and the query that ranks the test users with
+-- recommend_all() and measures each user's list.  Its rows: user_key,
+-- n_relevant, precision, recall, ndcg, ap, rr, hit, items (the list), and
+-- test_users (all test users with a relevant item, known or not).  The
+-- check query counts test users, known users and known items: it reads
+-- the test set again, so it runs only when a result needs explaining.
+CREATE FUNCTION recsys.eval_ranking_sql(
+	model text,
+	test text,
+	cutoff integer,
+	user_col text,
+	item_col text,
+	rating_col text,
+	threshold double precision,
+	lists text,
+	serve_unknown boolean,
+	OUT query text,
+	OUT check_query text)
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+	m record;
+	ucol text;
+	icol text;
+	rcol text;
+	src text;
+	t text;
+	r text;
+BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF cutoff IS NULL THEN
+		RAISE EXCEPTION 'k must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF cutoff <= 0 THEN
+		RAISE EXCEPTION 'k must be positive, not %', cutoff
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'k is the length of the lists that are measured.';
+	END IF;
+	SELECT d.user_column, d.item_column, d.rating_column, d.active_version, d.user_key_type
+	  INTO m FROM recsys.models d WHERE d.name = model;
+	IF NOT FOUND OR m.active_version IS NULL THEN
+		RAISE EXCEPTION 'model "%" does not exist', model
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'SELECT name FROM recsys.models lists the models.';
+	END IF;
+	ucol := coalesce(user_col, m.user_column);
+	icol := coalesce(item_col, m.item_column);
+	rcol := coalesce(rating_col, m.rating_column);
+	IF ucol IS NULL OR icol IS NULL THEN
+		RAISE EXCEPTION 'user_col and item_col must be given: the model has no stored source columns'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Models trained with recsys.fit() need user_col => and item_col =>.';
+	END IF;
+	IF threshold IS NOT NULL AND rcol IS NULL THEN
+		RAISE EXCEPTION 'a relevance threshold needs a rating column'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass rating_col => ''<column>''.';
+	END IF;
+	src := recsys.eval_source(test, 'test');
+
+	-- the relevant test items of each user: distinct, non-NULL, and rated
+	-- at least threshold when one is given
+	t := format('SELECT DISTINCT (s.%1$I)::text AS user_key, (s.%2$I)::text AS item_key '
+				'FROM %3$s AS s WHERE s.%1$I IS NOT NULL AND s.%2$I IS NOT NULL%4$s',
+				ucol, icol, src,
+				CASE WHEN threshold IS NULL THEN ''
+					 ELSE format(' AND s.%I >= %s', rcol, threshold) END);
+
+	check_query := format($q$
+WITH t AS MATERIALIZED (%1$s),
+u AS (SELECT t.user_key FROM t GROUP BY t.user_key),
+i AS (SELECT t.item_key FROM t GROUP BY t.item_key)
+SELECT (SELECT count(*) FROM u) AS test_users,
+	   (SELECT count(*) FROM u JOIN recsys.user_factors f
+		  ON f.model = %2$L AND f.version = %3$s AND f.user_key = u.user_key) AS known_users,
+	   (SELECT count(*) FROM i JOIN recsys.item_factors f
+		  ON f.model = %2$L AND f.version = %3$s AND f.item_key = i.item_key) AS known_items
+$q$, t, model, m.active_version);
+
+	-- the lists: served by recommend_all(), or made elsewhere (re-ranked,
+	-- another system) as (user, item, rank), of which ranks up to k count
+	IF lists IS NULL THEN
+		r := format('SELECT a."user" AS user_key, a.item AS item_key, a.rank '
+					'FROM recsys.recommend_all(%L, %s, users => ARRAY(SELECT u.user_key FROM u WHERE u.known)) a',
+					model, cutoff);
+		IF serve_unknown THEN
+			-- users the model does not know get what recommend() gives them
+			-- (fold-in from the model's source, or popular items)
+			r := r || format(' UNION ALL SELECT u.user_key, x.item::text, x.rank FROM u '
+							 'CROSS JOIN LATERAL recsys.recommend(%L, (u.user_key)::%s, %s) x WHERE NOT u.known',
+							 model, m.user_key_type, cutoff);
+		END IF;
+	ELSE
+		r := format('SELECT (x.lu)::text AS user_key, (x.li)::text AS item_key, (x.lr)::integer AS rank '
+					'FROM %s AS x(lu, li, lr) WHERE x.lu IS NOT NULL AND x.li IS NOT NULL AND x.lr <= %s '
+					'AND (x.lu)::text IN (SELECT u.user_key FROM u)',
+					recsys.eval_source(lists, 'lists', 3), cutoff);
+	END IF;
+
+	-- rank is the position in the served list: ties in score are broken
+	-- as serving breaks them (by item key), so a metric measures the list
+	-- a user would see
+	query := format($q$
+WITH tu AS MATERIALIZED (
+	SELECT t.user_key, count(*)::integer AS n_relevant, array_agg(t.item_key) AS relevant
+	FROM (%1$s) t GROUP BY t.user_key),
+u AS MATERIALIZED (
+	SELECT tu.user_key, row_number() OVER () AS uid, tu.n_relevant, tu.relevant,
+		   f.user_key IS NOT NULL AS known
+	FROM tu %6$s JOIN recsys.user_factors f
+	  ON f.model = %2$L AND f.version = %3$s AND f.user_key = tu.user_key),
+r AS MATERIALIZED (%5$s),
+h AS (
+	SELECT u.uid, r.item_key, r.rank, r.item_key = ANY (u.relevant) AS rel
+	FROM r JOIN u ON u.user_key = r.user_key),
+w AS (
+	SELECT h.*, count(*) FILTER (WHERE h.rel) OVER (PARTITION BY h.uid ORDER BY h.rank) AS hits_so_far
+	FROM h),
+m AS (
+	SELECT w.uid,
+		   count(*) FILTER (WHERE w.rel) AS hits,
+		   sum(ln(2::float8) / ln(w.rank + 1::float8)) FILTER (WHERE w.rel) AS dcg,
+		   sum(w.hits_so_far::float8 / w.rank) FILTER (WHERE w.rel) AS sum_precision,
+		   min(w.rank) FILTER (WHERE w.rel) AS first_hit,
+		   array_agg(w.item_key ORDER BY w.rank) AS items
+	FROM w GROUP BY w.uid),
+idcg AS (
+	SELECT array_agg(z.c ORDER BY z.i) AS v
+	FROM (SELECT i, sum(ln(2::float8) / ln(i + 1::float8)) OVER (ORDER BY i) AS c
+		  FROM generate_series(1, least(%4$s, (SELECT max(u.n_relevant) FROM u))) i) z)
+SELECT u.user_key, u.n_relevant,
+	   coalesce(m.hits, 0)::float8 / %4$s AS "precision",
+	   coalesce(m.hits, 0)::float8 / u.n_relevant AS recall,
+	   coalesce(m.dcg, 0) / (SELECT v FROM idcg)[least(u.n_relevant, %4$s)] AS ndcg,
+	   coalesce(m.sum_precision, 0) / least(u.n_relevant, %4$s) AS ap,
+	   coalesce(1.0::float8 / m.first_hit, 0) AS rr,
+	   (coalesce(m.hits, 0) > 0)::integer::float8 AS hit,
+	   coalesce(m.items, '{}') AS items,
+	   (SELECT count(*) FROM tu) AS test_users
+FROM u LEFT JOIN m ON m.uid = u.uid
+$q$, t, model, m.active_version, cutoff, r, CASE WHEN serve_unknown THEN 'LEFT' ELSE '' END);
+END
+$fn$;
+COMMENT ON FUNCTION recsys.eval_ranking_sql(text, text, integer, text, text, text, double precision, text, boolean) IS
+	'internal to evaluate() and evaluate_users(): checks their arguments and returns the query measuring each test user''s top-k list (served by recommend_all, or given as lists), and the query counting test users, known users and known items';
+
+-- Raises the error for a test set evaluate() cannot measure.
+CREATE FUNCTION recsys.eval_check(model text, test_users bigint, known_users bigint, known_items bigint,
+	threshold double precision)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $fn$
+BEGIN
+	IF test_users = 0 THEN
+		RAISE EXCEPTION 'test set has no %', CASE WHEN threshold IS NULL THEN 'rows' ELSE format('rows rated at least %s', threshold) END
+			USING ERRCODE = 'no_data_found',
+				  HINT = 'Check the test set and its columns (rows with a NULL user or item are skipped).';
+	END IF;
+	IF known_users = 0 THEN
+		RAISE EXCEPTION 'no user of the test set is in model "%"', model
+			USING ERRCODE = 'no_data_found',
+				  HINT = 'Evaluate on a split of the data the model was trained on (recsys.split); check the key columns.';
+	END IF;
+	IF known_items = 0 THEN
+		RAISE EXCEPTION 'no item of the test set is in model "%"', model
+			USING ERRCODE = 'no_data_found',
+				  HINT = 'Evaluate on a split of the data the model was trained on (recsys.split); check the key columns.';
+	END IF;
+END
+$fn$;
+COMMENT ON FUNCTION recsys.eval_check(text, bigint, bigint, bigint, double precision) IS
+	'internal to evaluate() and evaluate_users(): the error for an empty test set, or one without a user or an item of the model';
+
+CREATE FUNCTION recsys.evaluate_users(
+	model text,
+	test text,
+	k integer DEFAULT 10,
+	user_col text DEFAULT NULL,
+	item_col text DEFAULT NULL,
+	rating_col text DEFAULT NULL,
+	threshold double precision DEFAULT NULL)
+RETURNS TABLE (user_key text, n_relevant integer, "precision" double precision,
+			   recall double precision, ndcg double precision, ap double precision,
+			   rr double precision, hit double precision)
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+	q record;
+	c record;
+BEGIN
+	q := recsys.eval_ranking_sql(model, test, k, user_col, item_col, rating_col, threshold, NULL, false);
+	RETURN QUERY EXECUTE
+		'SELECT e.user_key, e.n_relevant, e."precision", e.recall, e.ndcg, e.ap, e.rr, e.hit FROM ('
+		|| q.query || ') e ORDER BY e.user_key';
+	IF NOT FOUND THEN
+		-- say why: no rows, or no user of the model
+		EXECUTE q.check_query INTO c;
+		PERFORM recsys.eval_check(model, c.test_users, c.known_users, c.known_items, threshold);
+	END IF;
+END
+$fn$;
+COMMENT ON FUNCTION recsys.evaluate_users(text, text, integer, text, text, text, double precision) IS
+	'ranking metrics of each test user known to the model: relevant test items, precision@k, recall@k, NDCG@k, AP@k, reciprocal rank and hit of the user''s top-k list from recommend_all (training items excluded); user keys as text';
+
+-- The body of evaluate() (a PL/pgSQL function cannot name an argument and
+-- a result column both k).
+CREATE FUNCTION recsys.eval_metrics(
+	model text,
+	test text,
+	cutoff integer,
+	user_col text,
+	item_col text,
+	rating_col text,
+	threshold double precision,
+	user_groups text,
+	metrics text[],
+	lists text,
+	unknown_users text)
+RETURNS TABLE (metric text, at_k integer, value double precision, user_group text)
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+	known_metrics constant text[] := ARRAY['rmse', 'mae', 'precision', 'recall', 'ndcg', 'map',
+										   'hit_rate', 'mrr', 'coverage', 'novelty', 'users'];
+	want text[] := coalesce(metrics, known_metrics);
+	bad text;
+	q record;
+	c record;
+	v record;
+	is_explicit boolean;
+	do_rating boolean;
+	do_ranking boolean;
+	g text;
+	parts text[] := '{}';
+	r_metric text[];
+	r_k integer[];
+	r_value double precision[];
+	r_group text[];
+	measured double precision;
+	test_users double precision;
+	hit_rate double precision;
+	predicted double precision;
+	known_user_rows double precision;
+	known_item_rows double precision;
+	serve_unknown boolean := unknown_users = 'serve';
+	messages text;
+BEGIN
+	IF unknown_users IS NULL OR unknown_users NOT IN ('skip', 'serve') THEN
+		RAISE EXCEPTION 'unknown_users must be skip or serve, not %', coalesce(quote_literal(unknown_users), 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'skip leaves test users the model does not know out of the ranking metrics; serve measures what recommend() gives them.';
+	END IF;
+	SELECT x INTO bad FROM unnest(want) x WHERE x IS NULL OR NOT x = ANY (known_metrics) LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'unknown metric "%"', coalesce(bad, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Metrics: ' || array_to_string(known_metrics, ', ') || '.';
+	END IF;
+	q := recsys.eval_ranking_sql(model, test, cutoff, user_col, item_col, rating_col, threshold, lists, serve_unknown);
+	SELECT mv.version, mv.items, mv.users,
+		   CASE WHEN mv.algorithm IN ('item_knn', 'user_knn') THEN mv.params->>'feedback' = 'explicit'
+				ELSE mv.algorithm IN ('als', 'svd') END AS explicit_model
+	  INTO v
+	  FROM recsys.models m JOIN recsys.model_versions mv
+		ON mv.model = m.name AND mv.version = m.active_version
+	 WHERE m.name = eval_metrics.model;
+	is_explicit := coalesce(v.explicit_model, false);
+	IF metrics IS NOT NULL AND NOT is_explicit AND want && ARRAY['rmse', 'mae'] THEN
+		RAISE EXCEPTION 'model "%" does not predict ratings: rmse and mae need an explicit model', model
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'als, svd and neighbourhood models with "feedback": "explicit" predict ratings; ask for ranking metrics instead.';
+	END IF;
+	do_rating := is_explicit AND want && ARRAY['rmse', 'mae'];
+	do_ranking := want && ARRAY['precision', 'recall', 'ndcg', 'map', 'hit_rate', 'mrr', 'coverage', 'novelty', 'users'];
+
+	-- user -> group; a user without a group counts in the overall rows only.
+	-- Groups compare by their output text, as the re-ranking constraints
+	-- compare them (a boolean group is t or f).
+	g := CASE WHEN user_groups IS NULL THEN 'SELECT NULL::text AS user_key, NULL::text AS grp WHERE false'
+			  ELSE format('SELECT DISTINCT (g.gu)::text AS user_key, format(''%%s'', g.gg) AS grp FROM %s AS g(gu, gg) '
+						  'WHERE g.gu IS NOT NULL AND g.gg IS NOT NULL',
+						  recsys.eval_source(user_groups, 'user_groups', 2)) END;
+
+	IF do_rating THEN
+		parts := parts || format($q$
+WITH p AS (
+	SELECT p.user_key, p.prediction - p.rating AS err, p.known_user, p.known_item
+	FROM recsys.predictions(%1$L, %2$L, %3$L, %4$L, %5$L) p
+	WHERE p.prediction IS NOT NULL AND p.rating IS NOT NULL),
+g AS (%6$s),
+pg AS (SELECT p.err, p.known_user, p.known_item, NULL::text AS grp FROM p
+	   UNION ALL SELECT p.err, p.known_user, p.known_item, g.grp FROM p JOIN g ON g.user_key = p.user_key),
+a AS (SELECT pg.grp, sqrt(avg(pg.err * pg.err)) AS rmse, avg(abs(pg.err)) AS mae,
+			 count(*)::float8 AS n, count(*) FILTER (WHERE pg.known_user)::float8 AS n_user,
+			 count(*) FILTER (WHERE pg.known_item)::float8 AS n_item
+	  FROM pg GROUP BY pg.grp)
+SELECT x.ord, x.metric, NULL::integer AS at_k, x.value, a.grp
+FROM a CROSS JOIN LATERAL (VALUES (1, 'rmse', a.rmse), (2, 'mae', a.mae), (13, '.predicted', a.n),
+								  (14, '.known_user', a.n_user), (15, '.known_item', a.n_item)) x(ord, metric, value)
+$q$, model, test, user_col, item_col, rating_col, g);
+	END IF;
+
+	IF do_ranking THEN
+		-- novelty: the self-information -log2(p) of a recommended item, p the
+		-- share of the model's users who interacted with it in training
+		parts := parts || format($q$
+WITH e AS MATERIALIZED (%1$s),
+g AS (%2$s),
+eg AS (SELECT e.*, NULL::text AS grp FROM e
+	   UNION ALL SELECT e.*, g.grp FROM e JOIN g ON g.user_key = e.user_key),
+pop AS (SELECT f.item_key, -ln(greatest(f.interactions, 1)::float8 / %5$s) / ln(2::float8) AS info
+		FROM recsys.item_factors f WHERE f.model = %3$L AND f.version = %4$s),
+a AS (SELECT eg.grp, count(*) AS users, avg(eg."precision") AS p, avg(eg.recall) AS r,
+			 avg(eg.ndcg) AS n, avg(eg.ap) AS ap, avg(eg.hit) AS h, avg(eg.rr) AS rr,
+			 max(eg.test_users) AS test_users
+	  FROM eg GROUP BY eg.grp),
+i AS (SELECT eg.grp, count(DISTINCT x.item) AS distinct_items, avg(pop.info) AS novelty
+	  FROM eg CROSS JOIN LATERAL unnest(eg.items) x(item) JOIN pop ON pop.item_key = x.item
+	  GROUP BY eg.grp)
+SELECT x.ord, x.metric, CASE WHEN x.metric = 'users' THEN NULL ELSE %6$s END AS at_k, x.value, a.grp
+FROM a LEFT JOIN i ON i.grp IS NOT DISTINCT FROM a.grp
+CROSS JOIN LATERAL (VALUES (3, 'precision', a.p), (4, 'recall', a.r), (5, 'ndcg', a.n),
+						   (6, 'map', a.ap), (7, 'hit_rate', a.h), (8, 'mrr', a.rr),
+						   (9, 'coverage', coalesce(i.distinct_items, 0)::float8 / %7$s),
+						   (10, 'novelty', i.novelty), (11, 'users', a.users::float8),
+						   (12, '.test_users', a.test_users::float8)) x(ord, metric, value)
+$q$, q.query, g, model, v.version, greatest(v.users, 1), cutoff, greatest(v.items, 1));
+	END IF;
+
+	-- The rows are gathered first: the counts behind them (hidden rows whose
+	-- names start with a dot) decide whether the test set needs the check
+	-- query, which reads it again to explain an empty or unusable result.
+	IF serve_unknown THEN
+		-- recommend() says for every unknown user how it served them
+		messages := current_setting('client_min_messages');
+		PERFORM set_config('client_min_messages', 'warning', true);
+	END IF;
+	EXECUTE format('SELECT array_agg(z.metric ORDER BY z.grp NULLS FIRST, z.ord), '
+				   'array_agg(z.at_k ORDER BY z.grp NULLS FIRST, z.ord), '
+				   'array_agg(z.value ORDER BY z.grp NULLS FIRST, z.ord), '
+				   'array_agg(z.grp ORDER BY z.grp NULLS FIRST, z.ord) FROM ((%s)) z',
+				   array_to_string(parts, ') UNION ALL ('))
+		INTO r_metric, r_k, r_value, r_group;
+	IF serve_unknown THEN
+		PERFORM set_config('client_min_messages', messages, true);
+	END IF;
+	SELECT max(x.v) FILTER (WHERE x.m = 'users'), max(x.v) FILTER (WHERE x.m = '.test_users'),
+		   max(x.v) FILTER (WHERE x.m = 'hit_rate'), max(x.v) FILTER (WHERE x.m = '.predicted'),
+		   max(x.v) FILTER (WHERE x.m = '.known_user'), max(x.v) FILTER (WHERE x.m = '.known_item')
+	  INTO measured, test_users, hit_rate, predicted, known_user_rows, known_item_rows
+	  FROM unnest(r_metric, r_value, r_group) x(m, v, g) WHERE x.g IS NULL;
+	IF do_rating THEN
+		-- predictions say themselves which rows the model knows
+		PERFORM recsys.eval_check(model, coalesce(predicted, 0)::bigint,
+								  coalesce(CASE WHEN serve_unknown THEN predicted ELSE known_user_rows END, 0)::bigint,
+								  coalesce(known_item_rows, 0)::bigint, NULL);
+	END IF;
+	IF do_ranking AND (coalesce(measured, 0) = 0 OR coalesce(hit_rate, 0) = 0) THEN
+		EXECUTE q.check_query INTO c;
+		-- (served, users the model does not know are measured too)
+		PERFORM recsys.eval_check(model, c.test_users,
+								  CASE WHEN serve_unknown THEN c.test_users ELSE c.known_users END,
+								  c.known_items, threshold);
+	END IF;
+	IF do_ranking AND measured < test_users THEN
+		RAISE NOTICE '% of % test users are not in model "%": they are left out of the ranking metrics',
+			test_users - measured, test_users, model;
+	END IF;
+	RETURN QUERY SELECT x.m, x.k, x.v, x.g FROM unnest(r_metric, r_k, r_value, r_group) x(m, k, v, g)
+				 WHERE x.m = ANY (want);
+END
+$fn$;
+COMMENT ON FUNCTION recsys.eval_metrics(text, text, integer, text, text, text, double precision, text, text[], text, text) IS
+	'internal: the body of recsys.evaluate()';
+
+CREATE FUNCTION recsys.evaluate(
+	model text,
+	test text,
+	k integer DEFAULT 10,
+	user_col text DEFAULT NULL,
+	item_col text DEFAULT NULL,
+	rating_col text DEFAULT NULL,
+	threshold double precision DEFAULT NULL,
+	user_groups text DEFAULT NULL,
+	metrics text[] DEFAULT NULL,
+	lists text DEFAULT NULL,
+	unknown_users text DEFAULT 'skip')
+RETURNS TABLE (metric text, k integer, value double precision, user_group text)
+LANGUAGE sql STABLE
+AS $fn$
+	SELECT * FROM recsys.eval_metrics($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+$fn$;
+COMMENT ON FUNCTION recsys.evaluate(text, text, integer, text, text, text, double precision, text, text[], text, text) IS
+	'accuracy of a model on a test set (relation or SELECT): rmse, mae (explicit models), precision, recall, ndcg, map, hit_rate, mrr (means over test users known to the model, as evaluate_users gives them), catalogue coverage and novelty of the top-k lists (recommend_all''s, or lists: user, item, rank), users measured; one row per metric, and per user group when user_groups (user, group) is given; test users the model does not know are left out, or with unknown_users => ''serve'' measured on what recommend() gives them';
+
+-- Exposure of item groups in top-k lists.
+CREATE FUNCTION recsys.audit_exposure(
+	model text,
+	item_groups text,
+	k integer DEFAULT 10,
+	users text DEFAULT NULL,
+	lists text DEFAULT NULL)
+RETURNS TABLE (item_group text, metric text, value double precision)
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+	v record;
+	l text;
+	ig text;
+BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF k IS NULL THEN
+		RAISE EXCEPTION 'k must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF k <= 0 THEN
+		RAISE EXCEPTION 'k must be positive, not %', k
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'k is the length of the lists that are audited.';
+	END IF;
+	SELECT mv.version, mv.users INTO v
+	  FROM recsys.models m JOIN recsys.model_versions mv
+		ON mv.model = m.name AND mv.version = m.active_version
+	 WHERE m.name = audit_exposure.model;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', model
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'SELECT name FROM recsys.models lists the models.';
+	END IF;
+
+	IF lists IS NOT NULL THEN
+		-- lists made elsewhere (re-ranked, or by another system): user, item, rank
+		l := format('SELECT (x.lu)::text AS user_key, (x.li)::text AS item_key, (x.lr)::integer AS rank '
+					'FROM %s AS x(lu, li, lr) WHERE x.lu IS NOT NULL AND x.li IS NOT NULL AND x.lr <= %s',
+					recsys.eval_source(lists, 'lists', 3), k);
+		IF users IS NOT NULL THEN
+			l := l || format(' AND (x.lu)::text IN (SELECT (y.u)::text FROM %s AS y(u))',
+							 recsys.eval_source(users, 'users', 1));
+		END IF;
+	ELSE
+		l := format('SELECT a."user" AS user_key, a.item AS item_key, a.rank FROM recsys.recommend_all(%L, %s, users => %s) a',
+					model, k,
+					CASE WHEN users IS NULL THEN 'NULL'
+						 ELSE format('ARRAY(SELECT DISTINCT (y.u)::text FROM %s AS y(u) WHERE y.u IS NOT NULL)',
+									 recsys.eval_source(users, 'users', 1)) END);
+	END IF;
+	-- item -> group, by the group's output text as recommend()'s
+	-- item_groups (a boolean group is t or f); an item listed in several
+	-- groups counts in the first by text order; items without a group form
+	-- the group NULL
+	ig := CASE WHEN item_groups IS NULL THEN 'SELECT NULL::text AS item_key, NULL::text AS grp WHERE false'
+			   ELSE format('SELECT DISTINCT ON (1) (g.gi)::text AS item_key, format(''%%s'', g.gg) AS grp FROM %s AS g(gi, gg) '
+						   'WHERE g.gi IS NOT NULL ORDER BY 1, 2',
+						   recsys.eval_source(item_groups, 'item_groups', 2)) END;
+
+	RETURN QUERY EXECUTE format($q$
+WITH ci AS MATERIALIZED (
+	SELECT f.item_key, f.interactions::float8 AS interactions,
+		   f.interactions::float8 / %3$s AS popularity, ig.grp
+	FROM recsys.item_factors f LEFT JOIN (%4$s) ig ON ig.item_key = f.item_key
+	WHERE f.model = %1$L AND f.version = %2$s),
+e AS MATERIALIZED (
+	SELECT l.user_key, l.item_key, l.rank, ci.grp, ci.popularity,
+		   ln(2::float8) / ln(greatest(l.rank, 1) + 1::float8) AS w
+	FROM (%5$s) l JOIN ci ON ci.item_key = l.item_key),
+tot AS (
+	SELECT (SELECT count(*) FROM ci)::float8 AS items,
+		   (SELECT greatest(sum(ci.interactions), 1) FROM ci) AS interactions,
+		   (SELECT count(*) FROM e)::float8 AS slots,
+		   (SELECT sum(e.w) FROM e) AS weight),
+per_item AS (
+	SELECT ci.item_key, ci.grp, count(e.item_key)::float8 AS x
+	FROM ci LEFT JOIN e ON e.item_key = ci.item_key GROUP BY ci.item_key, ci.grp),
+grp AS (
+	SELECT ci.grp, count(*)::float8 AS items, sum(ci.interactions) AS interactions
+	FROM ci GROUP BY ci.grp),
+ex AS (
+	SELECT e.grp, count(*)::float8 AS slots, sum(e.w) AS weight, count(DISTINCT e.item_key)::float8 AS distinct_items
+	FROM e GROUP BY e.grp),
+overall AS (
+	SELECT (SELECT count(DISTINCT e.user_key) FROM e)::float8 AS lists,
+		   (SELECT count(DISTINCT e.item_key) FROM e)::float8 / tot.items AS coverage,
+		   (SELECT sum((2 * o.i - o.n - 1) * o.x) / nullif(o.n * sum(o.x), 0)
+			FROM (SELECT per_item.x, row_number() OVER (ORDER BY per_item.x) AS i,
+						 count(*) OVER () AS n FROM per_item) o GROUP BY o.n) AS gini,
+		   (SELECT avg(e.popularity) FROM e) AS pop_recommended,
+		   (SELECT sum(ci.interactions * ci.popularity) / tot.interactions FROM ci) AS pop_interacted
+	FROM tot)
+SELECT r.grp, r.metric, r.value FROM (
+	SELECT 0 AS part, grp.grp, x.ord, x.metric, x.value
+	FROM grp CROSS JOIN tot LEFT JOIN ex ON ex.grp IS NOT DISTINCT FROM grp.grp
+	CROSS JOIN LATERAL (VALUES
+		(1, 'items', grp.items),
+		(2, 'catalogue_share', grp.items / tot.items),
+		(3, 'interaction_share', grp.interactions / tot.interactions),
+		(4, 'exposure_share', coalesce(ex.slots, 0) / nullif(tot.slots, 0)),
+		(5, 'discounted_exposure_share', coalesce(ex.weight, 0) / nullif(tot.weight, 0)),
+		(6, 'coverage', coalesce(ex.distinct_items, 0) / grp.items)) x(ord, metric, value)
+	UNION ALL
+	SELECT 1, NULL, x.ord, x.metric, x.value
+	FROM overall CROSS JOIN LATERAL (VALUES
+		(1, 'lists', overall.lists),
+		(2, 'coverage', overall.coverage),
+		(3, 'gini', overall.gini),
+		(4, 'mean_popularity_recommended', overall.pop_recommended),
+		(5, 'mean_popularity_interacted', overall.pop_interacted),
+		(6, 'popularity_lift', overall.pop_recommended / nullif(overall.pop_interacted, 0))) x(ord, metric, value)
+) r
+ORDER BY r.part, r.grp NULLS LAST, r.ord
+$q$, model, v.version, greatest(v.users, 1), ig, l);
+END
+$fn$;
+COMMENT ON FUNCTION recsys.audit_exposure(text, text, integer, text, text) IS
+	'exposure of item groups (item_groups: item, group) in the top-k lists of recommend_all (or of lists: user, item, rank, e.g. re-ranked): per group items, catalogue_share, interaction_share, exposure_share, discounted_exposure_share (1/log2(rank+1)), coverage; overall lists, coverage, gini of item exposure, mean popularity of recommended and of interacted items and their ratio';
+
+-- (end of 8b)
+
+-- 8c. Fairness audits across user groups (src/audit.c).  groups is a
+-- relation or SELECT whose first two columns are (user, group); users are
+-- matched to the test set by their text form, groups compare as text.  A
+-- user listed under several groups counts in each; test rows of users
+-- without a group are left out (NOTICE).  Groups with fewer than two values
+-- are reported (tested = false) but left out of the tests (NOTICE).  The
+-- across-group columns are repeated on every row; welch_* only when exactly
+-- two groups are tested (t of the first minus the second in byte order).
+
+CREATE FUNCTION recsys.audit_error(
+	model text,
+	test text,
+	groups text,
+	error text DEFAULT 'squared',
+	bootstrap integer DEFAULT 0,
+	confidence double precision DEFAULT 0.95,
+	seed integer DEFAULT 42,
+	user_col text DEFAULT NULL,
+	item_col text DEFAULT NULL,
+	rating_col text DEFAULT NULL)
+RETURNS TABLE (group_key text, n bigint, rmse double precision, mae double precision,
+			   mean_error double precision, rmse_low double precision, rmse_high double precision,
+			   tested boolean,
+			   anova_f double precision, anova_df_between integer, anova_df_within bigint,
+			   anova_p double precision,
+			   welch_t double precision, welch_df double precision, welch_p double precision,
+			   kruskal_h double precision, kruskal_df integer, kruskal_p double precision,
+			   disparity_ratio double precision, disparity_difference double precision)
+AS 'MODULE_PATHNAME', 'rs_audit_error' LANGUAGE C STABLE PARALLEL UNSAFE;
+COMMENT ON FUNCTION recsys.audit_error(text, text, text, text, integer, double precision, integer, text, text, text) IS
+	'prediction error per user group (groups: user, group) on a test set (columns default to the model''s): n, rmse, mae, mean_error (predicted - actual), optional bootstrap interval of the rmse; across groups ANOVA, Welch (two groups) and Kruskal-Wallis on squared (error => ''absolute'': absolute) errors and the max/min ratio and difference of rmse (mae)';
+
+CREATE FUNCTION recsys.audit_ranking(
+	model text,
+	test text,
+	groups text,
+	k integer DEFAULT 10,
+	metrics text[] DEFAULT NULL,
+	user_col text DEFAULT NULL,
+	item_col text DEFAULT NULL,
+	rating_col text DEFAULT NULL,
+	threshold double precision DEFAULT NULL)
+RETURNS TABLE (group_key text, metric text, k integer, users bigint, mean double precision,
+			   stddev double precision, tested boolean,
+			   anova_f double precision, anova_df_between integer, anova_df_within bigint,
+			   anova_p double precision,
+			   welch_t double precision, welch_df double precision, welch_p double precision,
+			   kruskal_h double precision, kruskal_df integer, kruskal_p double precision,
+			   disparity_ratio double precision, disparity_difference double precision)
+AS 'MODULE_PATHNAME', 'rs_audit_ranking' LANGUAGE C STABLE PARALLEL UNSAFE;
+COMMENT ON FUNCTION recsys.audit_ranking(text, text, text, integer, text[], text, text, text, double precision) IS
+	'ranking quality per user group (groups: user, group): each group''s mean per-user metric at k from recsys.evaluate_users (metrics: ndcg, recall (the default two), precision, ap, rr, hit), one row per group and metric, with ANOVA, Welch (two groups) and Kruskal-Wallis across groups on the per-user values and the max/min ratio and difference of the group means';
+-- (end of 8c)

@@ -47,6 +47,7 @@
 #include "embedding.h"
 #include "linalg.h"
 #include "rerank.h"
+#include "serve.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -2422,6 +2423,96 @@ rs_similar_users(PG_FUNCTION_ARGS)
  * ----------------------------------------------------------------
  */
 
+/*
+ * Scores of n items (item_idx, -1 for an item the model does not know) for
+ * one user, exactly as predict() gives them: out[j] is valid[j] = false
+ * where predict() returns NULL.  Returns whether the user is in the model.
+ * Inside SPI; what it reads is allocated in the caller's context.
+ */
+bool
+rs_served_predict(ServedModel *m, const char *ukey, int32 n, const int32 *items,
+				  double *out, bool *valid)
+{
+	float		ubias = 0;
+	float	   *uf = NULL;
+	bool		known;
+	RsKnnUser	u;
+	int32		nn = 0;
+	float	   *sim = NULL;
+	RsKnnUser  *nbrs = NULL;
+
+	if (is_knn(m))
+	{
+		known = rs_fetch_knn_user(&m->sm, ukey, &u);
+		if (known)
+		{
+			ubias = u.bias;
+			if (m->sm.algorithm == RS_ALG_USER_KNN)
+			{
+				char	  **keys = NULL;
+
+				if (rs_fetch_user_neighbors(&m->sm, ukey, &nn, &keys, &sim) && nn > 0)
+				{
+					nbrs = palloc(sizeof(RsKnnUser) * nn);
+					rs_fetch_knn_users(&m->sm, keys, nn, nbrs);
+				}
+			}
+		}
+	}
+	else
+		known = rs_fetch_user(&m->sm, ukey, &ubias, &uf, NULL, NULL);
+
+	for (int32 j = 0; j < n; j++)
+	{
+		int32		item = items[j];
+
+		valid[j] = true;
+		if (is_knn(m) && known && item >= 0)
+		{
+			RsKnnModel *km = served_knn(m);
+
+			out[j] = km->user_based ?
+				rs_knn_predict_user(km, &u, nn, sim, nbrs, item) :
+				rs_knn_predict_item(km, &u, item);
+		}
+		else if (item < 0)
+		{
+			valid[j] = is_explicit(m);
+			out[j] = valid[j] ? m->sm.global_mean + (known ? ubias : 0.0) : 0.0;
+		}
+		else if (!known && !is_explicit(m) && m->sm.algorithm != RS_ALG_POPULARITY)
+		{
+			valid[j] = false;
+			out[j] = 0.0;
+		}
+		else
+			out[j] = score_item(m, known, ubias, uf, item);
+	}
+	return known;
+}
+
+/*
+ * For the rest of the extension (see serve.h): a model's active version
+ * from the serving cache, and what it knows about its items.  Inside SPI.
+ */
+ServedModel *
+rs_served_model(const char *name)
+{
+	return served_model(name);
+}
+
+int32
+rs_served_item(ServedModel *m, const char *key)
+{
+	return item_index(m, key);
+}
+
+bool
+rs_served_explicit(const ServedModel *m)
+{
+	return is_explicit(m);
+}
+
 PG_FUNCTION_INFO_V1(rs_predict);
 Datum
 rs_predict(PG_FUNCTION_ARGS)
@@ -2431,10 +2522,9 @@ rs_predict(PG_FUNCTION_ARGS)
 	KeyIO		iio;
 	char	   *ukey;
 	ServedModel *m;
-	float		ubias = 0;
-	float	   *uf = NULL;
-	bool		known;
 	int32		item;
+	double		score;
+	bool		valid;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_NULL();
@@ -2446,53 +2536,9 @@ rs_predict(PG_FUNCTION_ARGS)
 	SPI_connect();
 	m = served_model(name);
 	item = item_index(m, key_to_text(&iio, PG_GETARG_DATUM(2)));
-	if (is_knn(m))
-	{
-		RsKnnUser	u;
-		float		score = 0;
-
-		ubias = 0;
-		known = rs_fetch_knn_user(&m->sm, ukey, &u);
-		if (known && item >= 0)
-		{
-			RsKnnModel *km = served_knn(m);
-
-			if (!km->user_based)
-				score = rs_knn_predict_item(km, &u, item);
-			else
-			{
-				int32		nn = 0;
-				char	  **keys = NULL;
-				float	   *sim = NULL;
-				RsKnnUser  *nbrs = NULL;
-
-				if (rs_fetch_user_neighbors(&m->sm, ukey, &nn, &keys, &sim) && nn > 0)
-				{
-					nbrs = palloc(sizeof(RsKnnUser) * nn);
-					rs_fetch_knn_users(&m->sm, keys, nn, nbrs);
-				}
-				score = rs_knn_predict_user(km, &u, nn, sim, nbrs, item);
-			}
-		}
-		if (known)
-			ubias = u.bias;
-		SPI_finish();
-		if (known && item >= 0)
-			PG_RETURN_FLOAT8(score);
-	}
-	else
-	{
-		known = rs_fetch_user(&m->sm, ukey, &ubias, &uf, NULL, NULL);
-		SPI_finish();
-	}
-
-	if (item < 0)
-	{
-		if (!is_explicit(m))
-			PG_RETURN_NULL();
-		PG_RETURN_FLOAT8(m->sm.global_mean + (known ? ubias : 0.0));
-	}
-	if (!known && !is_explicit(m) && m->sm.algorithm != RS_ALG_POPULARITY)
+	rs_served_predict(m, ukey, 1, &item, &score, &valid);
+	SPI_finish();
+	if (!valid)
 		PG_RETURN_NULL();
-	PG_RETURN_FLOAT8(score_item(m, known, ubias, uf, item));
+	PG_RETURN_FLOAT8(score);
 }
