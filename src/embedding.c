@@ -418,6 +418,60 @@ embedding_to_float8_array(PG_FUNCTION_ARGS)
  * ----------------------------------------------------------------
  */
 
+/*
+ * The float kernels of distance.c overflow to infinity when the sums pass
+ * FLT_MAX (elements near the float4 limit); the SQL functions return
+ * double precision, so they recompute such a case in double.
+ */
+static double
+dot_double(const float *a, const float *b, int n)
+{
+	double		s = 0.0;
+
+	for (int i = 0; i < n; i++)
+		s += (double) a[i] * b[i];
+	return s;
+}
+
+static double
+l2_squared_double(const float *a, const float *b, int n)
+{
+	double		s = 0.0;
+
+	for (int i = 0; i < n; i++)
+	{
+		double		d = (double) a[i] - b[i];
+
+		s += d * d;
+	}
+	return s;
+}
+
+static double
+norm_double(const float *a, int n)
+{
+	double		s = (double) rs_norm_squared(a, n);
+
+	return sqrt(isinf(s) ? dot_double(a, a, n) : s);
+}
+
+static double
+cosine_similarity_double(const float *a, const float *b, int n)
+{
+	double		sim = rs_cosine_similarity(a, b, n);
+	double		aa,
+				bb;
+
+	if (!isnan(sim))
+		return sim;
+	aa = dot_double(a, a, n);
+	bb = dot_double(b, b, n);
+	if (aa == 0.0 || bb == 0.0)
+		return sim;				/* a zero vector: undefined, NaN */
+	sim = dot_double(a, b, n) / sqrt(aa * bb);
+	return Max(-1.0, Min(1.0, sim));
+}
+
 PG_FUNCTION_INFO_V1(embedding_l2_distance);
 Datum
 embedding_l2_distance(PG_FUNCTION_ARGS)
@@ -425,8 +479,13 @@ embedding_l2_distance(PG_FUNCTION_ARGS)
 	Embedding  *a = PG_GETARG_EMBEDDING(0);
 	Embedding  *b = PG_GETARG_EMBEDDING(1);
 
+	double		d;
+
 	embedding_check_same_dim(a->dim, b->dim);
-	PG_RETURN_FLOAT8(sqrt((double) rs_l2_squared(a->x, b->x, a->dim)));
+	d = (double) rs_l2_squared(a->x, b->x, a->dim);
+	if (isinf(d))
+		d = l2_squared_double(a->x, b->x, a->dim);
+	PG_RETURN_FLOAT8(sqrt(d));
 }
 
 PG_FUNCTION_INFO_V1(embedding_inner_product);
@@ -436,8 +495,11 @@ embedding_inner_product(PG_FUNCTION_ARGS)
 	Embedding  *a = PG_GETARG_EMBEDDING(0);
 	Embedding  *b = PG_GETARG_EMBEDDING(1);
 
+	double		d;
+
 	embedding_check_same_dim(a->dim, b->dim);
-	PG_RETURN_FLOAT8((double) rs_dot(a->x, b->x, a->dim));
+	d = (double) rs_dot(a->x, b->x, a->dim);
+	PG_RETURN_FLOAT8(isinf(d) ? dot_double(a->x, b->x, a->dim) : d);
 }
 
 /* <#>: negated so that ORDER BY ... ASC puts the largest product first. */
@@ -448,8 +510,11 @@ embedding_negative_inner_product(PG_FUNCTION_ARGS)
 	Embedding  *a = PG_GETARG_EMBEDDING(0);
 	Embedding  *b = PG_GETARG_EMBEDDING(1);
 
+	double		d;
+
 	embedding_check_same_dim(a->dim, b->dim);
-	PG_RETURN_FLOAT8(-(double) rs_dot(a->x, b->x, a->dim));
+	d = (double) rs_dot(a->x, b->x, a->dim);
+	PG_RETURN_FLOAT8(-(isinf(d) ? dot_double(a->x, b->x, a->dim) : d));
 }
 
 PG_FUNCTION_INFO_V1(embedding_cosine_similarity);
@@ -460,7 +525,7 @@ embedding_cosine_similarity(PG_FUNCTION_ARGS)
 	Embedding  *b = PG_GETARG_EMBEDDING(1);
 
 	embedding_check_same_dim(a->dim, b->dim);
-	PG_RETURN_FLOAT8(rs_cosine_similarity(a->x, b->x, a->dim));
+	PG_RETURN_FLOAT8(cosine_similarity_double(a->x, b->x, a->dim));
 }
 
 PG_FUNCTION_INFO_V1(embedding_cosine_distance);
@@ -471,7 +536,7 @@ embedding_cosine_distance(PG_FUNCTION_ARGS)
 	Embedding  *b = PG_GETARG_EMBEDDING(1);
 
 	embedding_check_same_dim(a->dim, b->dim);
-	PG_RETURN_FLOAT8(1.0 - rs_cosine_similarity(a->x, b->x, a->dim));
+	PG_RETURN_FLOAT8(1.0 - cosine_similarity_double(a->x, b->x, a->dim));
 }
 
 PG_FUNCTION_INFO_V1(embedding_dims);
@@ -489,7 +554,7 @@ embedding_norm(PG_FUNCTION_ARGS)
 {
 	Embedding  *e = PG_GETARG_EMBEDDING(0);
 
-	PG_RETURN_FLOAT8(sqrt((double) rs_norm_squared(e->x, e->dim)));
+	PG_RETURN_FLOAT8(norm_double(e->x, e->dim));
 }
 
 /* A zero vector has no direction; it is returned unchanged. */
@@ -499,7 +564,7 @@ embedding_l2_normalize(PG_FUNCTION_ARGS)
 {
 	Embedding  *e = PG_GETARG_EMBEDDING(0);
 	Embedding  *r = embedding_alloc(e->dim);
-	double		norm = sqrt((double) rs_norm_squared(e->x, e->dim));
+	double		norm = norm_double(e->x, e->dim);
 
 	if (norm > 0.0)
 	{
