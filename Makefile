@@ -11,6 +11,7 @@ MODULE_big = recsys
 OBJS = \
 	src/recsys.o \
 	src/embedding.o \
+	src/embedding_parse.o \
 	src/embedding_agg.o \
 	src/bloom.o \
 	src/distance.o \
@@ -53,6 +54,12 @@ endif
 ifeq ($(ASSERTS),1)
 PG_CPPFLAGS += -DRECSYS_ASSERT_CHECKING
 endif
+# make SANITIZE=1: UndefinedBehaviorSanitizer, every report fatal (see
+# scripts/sanitize.sh; AddressSanitizer runs on the fuzz targets)
+ifeq ($(SANITIZE),1)
+PG_CFLAGS += -fsanitize=undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+SHLIB_LINK += -fsanitize=undefined
+endif
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
@@ -75,6 +82,7 @@ src/synth.o: src/synth_core.c src/synth_core.h
 # every object depends on the shared headers
 $(OBJS): src/recsys.h
 src/embedding.o src/embedding_agg.o src/distance.o src/catalog.o: src/embedding.h
+src/embedding.o src/embedding_parse.o: src/embedding_parse.h
 src/loader.o src/options.o src/catalog.o src/train.o src/serve.o: src/loader.h src/options.h src/catalog.h src/train.h
 src/knn.o src/knn_score.o src/catalog.o src/train.o src/serve.o: src/knn.h
 src/serve.o src/rerank.o: src/rerank.h

@@ -37,6 +37,10 @@ RS_PACKAGES=(
 	pkg-config
 	python3-numpy
 	python3-scipy
+	clang
+	libclang-rt-14-dev
+	libasan8
+	libubsan1
 )
 
 rs_log()  { printf '==> %s\n' "$*" >&2; }

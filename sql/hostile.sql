@@ -171,7 +171,7 @@ INSERT INTO h_variant VALUES
 	('etext', 'empty', '''[]'''), ('etext', 'NaN', '''[NaN]'''), ('etext', 'Inf', '''[1,Infinity]'''),
 	('etext', 'beyond float4', '''[1e39]'''), ('etext', 'unclosed', '''[1,2'''),
 	('etext', 'garbage', '''x"; DROP TABLE hostile_victim; --'''),
-	('etext', '16001 dims', '''['' || repeat(''1,'', 16000) || ''1]'''),
+	('etext', '16001 dims', '(''['' || repeat(''1,'', 16000) || ''1]'')'),
 	('etext', 'denormal', '''[1e-45,-0]'''),
 	('emb', '1 dim', '''[1]''::embedding'), ('emb', 'max float4', '''[3e38,3e38,3e38]''::embedding'),
 	('emb', 'zero', '''[0,0,0]''::embedding'),
