@@ -33,12 +33,12 @@ sub cancel_after_start
 		[ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-d', 'postgres', '-c', $sql ],
 		'>', \$out, '2>', \$err);
 	$node->poll_query_until('postgres',
-		qq{SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE '%$marker%' AND state = 'active'
+		qq{SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE '%$marker%' AND state = 'active' AND backend_type = 'client backend'
 		   AND now() - query_start > interval '1 s' AND pid <> pg_backend_pid()})
 	  or die "$marker did not start";
 	my $t0 = time;
 	$node->safe_psql('postgres',
-		qq{SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%$marker%' AND pid <> pg_backend_pid()});
+		qq{SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%$marker%' AND backend_type = 'client backend' AND pid <> pg_backend_pid()});
 	$h->finish;
 	return ($err, time - $t0);
 }
