@@ -38,8 +38,8 @@ open(my $fh, '>', $script) or die;
 print $fh <<"SQL";
 \\set u random(1, 3000)
 SELECT CASE WHEN count(*) = $k AND count(s.item_id) = 0 THEN 1 ELSE 1 / (count(*) * 0) END
-FROM recsys.recommend('m', :u, $k) r
-LEFT JOIN d_interactions s ON s.user_id = :u AND s.item_id = r.item;
+FROM recsys.recommend('m', :u::int, $k) r
+LEFT JOIN d_interactions s ON s.user_id = :u::int AND s.item_id = r.item;
 SQL
 close($fh);
 
@@ -58,6 +58,7 @@ my $bench = IPC::Run::start(
 my $retrains = 0;
 my $lock_waits = 0;
 my $samples = 0;
+my $readers_seen = 0;
 my $t_end = time + $seconds - 2;
 while (time < $t_end)
 {
@@ -70,7 +71,11 @@ while (time < $t_end)
 	while ($r->pumpable)
 	{
 		$lock_waits += $node->safe_psql('postgres',
-			q{SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgbench' AND wait_event_type = 'Lock'});
+			q{SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%recsys.recommend(%'
+			  AND backend_type = 'client backend' AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()});
+		$readers_seen += $node->safe_psql('postgres',
+			q{SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%recsys.recommend(%'
+			  AND backend_type = 'client backend' AND pid <> pg_backend_pid()});
 		$samples++;
 		sleep 0.2;
 		$r->pump_nb;
@@ -93,6 +98,7 @@ cmp_ok($tx // 0, '>', 100, "readers ran ($tx recommend() calls)");
 cmp_ok($retrains, '>=', 3, "$retrains retrains committed while they ran");
 is($node->safe_psql('postgres', q{SELECT active_version FROM recsys.models WHERE name = 'm'}),
 	1 + $retrains, 'each retrain committed a version');
+cmp_ok($readers_seen, '>', 0, "readers were seen while retrains ran ($readers_seen in $samples samples)");
 is($lock_waits, 0, "no reader waited on a lock ($samples samples during the retrains)");
 
 # latencies from the per-transaction logs (column 3: microseconds)
