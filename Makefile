@@ -18,6 +18,7 @@ OBJS = \
 	src/synth.o \
 	src/loader.o \
 	src/options.o \
+	src/options_core.o \
 	src/catalog.o \
 	src/train.o \
 	src/linalg.o \
@@ -83,6 +84,7 @@ src/synth.o: src/synth_core.c src/synth_core.h
 $(OBJS): src/recsys.h
 src/embedding.o src/embedding_agg.o src/distance.o src/catalog.o: src/embedding.h
 src/embedding.o src/embedding_parse.o: src/embedding_parse.h
+src/options.o src/options_core.o: src/options_core.h
 src/loader.o src/options.o src/catalog.o src/train.o src/serve.o: src/loader.h src/options.h src/catalog.h src/train.h
 src/knn.o src/knn_score.o src/catalog.o src/train.o src/serve.o: src/knn.h
 src/serve.o src/rerank.o: src/rerank.h
