@@ -1,7 +1,8 @@
 # Crash safety of training: the server is stopped in immediate mode (no
-# shutdown checkpoint, like a crash) while a retrain is writing a new
-# version; after restart the previous version is active and complete, and
-# no row of the interrupted version is visible anywhere in the catalog.
+# shutdown checkpoint, like a crash) while a retrain builds a new version,
+# and while fit() trains a new model; after restart the previous version
+# is active and complete, and no row of the interrupted work is visible
+# anywhere in the catalog.
 
 use strict;
 use warnings;
@@ -58,6 +59,30 @@ SELECT (SELECT count(*) FROM recsys.model_versions WHERE model = 'm' AND version
 		'0', "after crash $crashes: no row of the interrupted version is visible");
 	is($node->safe_psql('postgres', q{SELECT count(*) FROM recsys.recommend('m', 1, 10)}), '10',
 		"after crash $crashes: the model serves");
+}
+
+# the aggregate form: a crash while fit() trains a new model leaves no
+# trace of it
+{
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-d', 'postgres', '-c',
+		  q{SELECT recsys.fit('f', user_id, item_id, clicks, '{"algorithm": "ials", "factors": 64, "iterations": 41}') FROM r} ],
+		'>', \$out, '2>', \$err);
+	$node->poll_query_until('postgres',
+		q{SELECT count(*) >= 1 FROM pg_stat_activity WHERE query LIKE '%iterations": 41%'
+		   AND backend_type = 'client backend' AND now() - query_start > interval '2 s' AND pid <> pg_backend_pid()})
+	  or die 'fit did not start';
+	$node->stop('immediate');
+	$h->finish;
+	$crashes++;
+	$node->start;
+	is($node->safe_psql('postgres', q{
+SELECT (SELECT count(*) FROM recsys.models WHERE name = 'f')
+     + (SELECT count(*) FROM recsys.model_versions WHERE model = 'f')
+     + (SELECT count(*) FROM recsys.user_factors WHERE model = 'f')
+     + (SELECT count(*) FROM recsys.item_factors WHERE model = 'f')}),
+		'0', "after crash $crashes (during fit): no trace of the new model");
 }
 
 # and a retrain after the crashes completes as the next version
