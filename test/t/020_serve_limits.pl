@@ -1,7 +1,7 @@
 # Resource limits of the long non-training functions: pg_cancel_backend()
 # and statement_timeout stop recommend_all and a large synth_interactions
-# within a second; 1000 recommend() calls in one backend do not grow its
-# memory; a training over recsys.memory_limit is a clean error.  (Training
+# within a second; 1000 calls of each serving path in one backend do not
+# grow its memory; a training over recsys.memory_limit is a clean error.  (Training
 # cancels: 011 and 014.)  Latencies and sizes are printed.
 
 use strict;
@@ -65,22 +65,43 @@ like($err, qr/canceling statement due to user request/, 'a large synth_interacti
 cmp_ok($secs, '<', 1.0, 'synth_interactions stopped within a second of the cancel');
 diag(sprintf('pg_cancel_backend stopped synth_interactions in %.3f s', $secs));
 
-# 1000 recommend() calls in one backend: the memory contexts do not grow
+# 1000 calls in one backend: the memory contexts do not grow, for every
+# serving path (factor and neighbourhood scoring, fold-in of a new user
+# from the source, a session, constraint queries, similar items)
+$node->safe_psql('postgres', q{
+SELECT version FROM recsys.train('k', 'r', 'user_id', 'item_id', NULL, 'item_knn', '{"neighbors": 20}');
+CREATE TABLE groups AS SELECT item_id, item_id % 7 AS g FROM generate_series(1, 4000) item_id;
+-- users who arrived after training: recommend() folds them in from r
+INSERT INTO r (user_id, item_id, rating, clicks, ts)
+SELECT 100000 + u, i * 13, 3, 2, now() FROM generate_series(0, 50) u, generate_series(1, 5) i;
+});
 my $mem = q{SELECT sum(total_bytes) FROM pg_backend_memory_contexts};
 my $rss = q{SELECT (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmRSS:\s+(\d+)'))[1]};
-my $calls = q{SELECT count(*) FROM recsys.recommend('m', (random() * 39999)::int + 1, 10);};
-my $script = "$calls\n" x 100 . "$mem;\n$rss;\n" . "$calls\n" x 1000 . "$mem;\n$rss;\n";
-($rc, $stdout, $stderr) = $node->psql('postgres', $script);
-my @lines = split /\n/, $stdout;
-my @tens = grep { $_ eq '10' } @lines;
-is(scalar @tens, 1100, '1100 recommend() calls each returned 10 items');
-my @mems = grep { /^\d+$/ && $_ ne '10' } @lines;
-is(scalar @mems, 4, 'memory read after 100 and after 1100 calls');
-my ($ctx0, $rss0, $ctx1, $rss1) = @mems;
-cmp_ok($ctx1 - $ctx0, '<=', 1024 * 1024,
-	"memory contexts grew at most 1 MB over 1000 calls ($ctx0 -> $ctx1 bytes)");
-diag(sprintf('1000 recommend() calls: memory contexts %d -> %d bytes (%+d), RSS %d -> %d kB',
-	$ctx0, $ctx1, $ctx1 - $ctx0, $rss0, $rss1));
+my @paths = (
+	[ 'recommend()', q{SELECT count(*) FROM recsys.recommend('m', (random() * 39999)::int + 1, 10);} ],
+	[ 'recommend() on item_knn', q{SELECT count(*) FROM recsys.recommend('k', (random() * 39999)::int + 1, 10);} ],
+	[ 'recommend() folding in a new user', q{SELECT count(*) FROM recsys.recommend('m', 100000 + (random() * 50)::int, 10);} ],
+	[ 'recommend() with constraint queries', q{SELECT count(*) FROM recsys.recommend('m', (random() * 39999)::int + 1, 10, exclude_query => 'SELECT 3', item_groups => 'SELECT item_id, g FROM groups', max_per_group => 3);} ],
+	[ 'recommend_for_items()', q{SELECT count(*) FROM recsys.recommend_for_items('m', ARRAY[(random() * 3999)::int + 1, 5, 7], 10);} ],
+	[ 'similar_items()', q{SELECT count(*) FROM recsys.similar_items('m', (random() * 3999)::int + 1, 10);} ],
+);
+for my $path (@paths)
+{
+	my ($what, $call) = @$path;
+	my $script = "SET client_min_messages = warning;\n" . "$call\n" x 100 . "$mem;\n$rss;\n"
+	  . "$call\n" x 1000 . "$mem;\n$rss;\n";
+	($rc, $stdout, $stderr) = $node->psql('postgres', $script);
+	my @lines = split /\n/, $stdout;
+	my @tens = grep { $_ eq '10' } @lines;
+	is(scalar @tens, 1100, "$what: 1100 calls each returned 10 items");
+	my @mems = grep { /^\d+$/ && $_ ne '10' } @lines;
+	is(scalar @mems, 4, "$what: memory read after 100 and after 1100 calls");
+	my ($ctx0, $rss0, $ctx1, $rss1) = @mems;
+	cmp_ok($ctx1 - $ctx0, '<=', 1024 * 1024,
+		"$what: memory contexts grew at most 1 MB over 1000 calls ($ctx0 -> $ctx1 bytes)");
+	diag(sprintf('1000 calls of %s: memory contexts %d -> %d bytes (%+d), RSS %d -> %d kB',
+		$what, $ctx0, $ctx1, $ctx1 - $ctx0, $rss0, $rss1));
+}
 
 # over the memory bound: a clean error, the active version unchanged
 ($rc, $stdout, $stderr) = $node->psql('postgres',
