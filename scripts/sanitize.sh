@@ -16,9 +16,13 @@
 #    RS_FUZZ_SECONDS (default 30) over its corpus, after replaying the crash
 #    inputs kept there as regression cases.
 #
-# AddressSanitizer is not used inside the server: Debian's postgres binary
-# hangs at startup with the ASan runtime preloaded (after "AddressSanitizer
-# Init done"), so memory errors are looked for by the fuzz targets.
+# AddressSanitizer is not used inside the server: with the ASan runtime
+# preloaded, Debian's postgres hangs before main().  The constructors of
+# libraries it links (libgpg-error's bindtextdomain, libp11-kit's
+# newlocale) make the first malloc while holding a glibc locale lock; that
+# malloc initialises the preloaded runtime, whose initialisation calls
+# dlerror() -> gettext, which takes the same lock.  So memory errors are
+# looked for by the fuzz targets, which are built with ASan.
 #
 # Prints one "ok N - what" / "not ok N - what" line per check (counted by
 # scripts/test.sh), or "skip: why" when the toolchain is missing.
