@@ -41,6 +41,7 @@ RS_PACKAGES=(
 	libclang-rt-14-dev
 	libasan8
 	libubsan1
+	valgrind
 )
 
 rs_log()  { printf '==> %s\n' "$*" >&2; }

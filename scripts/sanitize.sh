@@ -11,6 +11,8 @@
 #    installs the build there (make install DESTDIR=WORK/pg),
 # 3. starts a cluster from that copy, runs the pg_regress tests named
 #    (default: all of REGRESS) and checks for UBSan reports and restarts,
+# 3b. runs a few of those tests (RS_VALGRIND_TESTS) against the same server
+#    under valgrind, failing on any report with a frame in recsys.so,
 # 4. builds the libFuzzer targets of test/fuzz with clang
 #    (-fsanitize=fuzzer,address,undefined) and runs each for
 #    RS_FUZZ_SECONDS (default 30) over its corpus, after replaying the crash
@@ -134,6 +136,53 @@ if [ -z "$reports" ] && [ "$now_start" = "$start_time" ]; then
 else
 	printf '%s\n' "$reports" | head -n 60 | sed 's/^/# /'
 	not_ok "sanitizer reports or a server restart (see above)"
+fi
+
+# --- 3b. the same server under valgrind, for a few tests ----------------------------
+# (memcheck on the uninstrumented server: reads of uninitialised memory and
+# accesses outside malloc'd blocks; PostgreSQL's own reports, e.g. WAL
+# padding, are ignored, any report with a frame in recsys.so fails)
+vg_tests=${RS_VALGRIND_TESTS-embedding hostile privileges}
+if [ -z "$vg_tests" ]; then
+	echo "# skip: RS_VALGRIND_TESTS is empty"
+elif ! command -v valgrind >/dev/null 2>&1; then
+	echo "# skip: valgrind is not installed"
+else
+	rs_log "pg_regress under valgrind: $vg_tests"
+	mkdir -p "$work/valgrind"
+	rs_is_root && chown "$RS_USER:" "$work/valgrind"
+	(cd / && rs_as_user env UBSAN_OPTIONS="$ubsan_options" valgrind --quiet --trace-children=yes \
+		--error-limit=no --num-callers=30 --log-file="$work/valgrind/vg.%p.log" \
+		"$pg$RS_PG_BIN/postgres" -D "$data" -c max_parallel_workers_per_gather=0 -c jit=off \
+		</dev/null >>"$log" 2>&1 &)
+	up=0
+	for _ in $(seq 1 120); do
+		if rs_as_user "$RS_PG_BIN/pg_isready" -q -h "$work" -p "$port" </dev/null; then
+			up=1
+			break
+		fi
+		sleep 1
+	done
+	rc=1
+	if [ "$up" = 1 ]; then
+		rc=0
+		(cd "$src" && rs_as_user make -s PG_CONFIG="$RS_PG_CONFIG" installcheck \
+			PGHOST="$work" PGPORT="$port" PGUSER=postgres REGRESS="$vg_tests" </dev/null) \
+			>"$work/regress_vg.out" 2>&1 || rc=$?
+	fi
+	grep -E '^(test| )' "$work/regress_vg.out" 2>/dev/null | sed 's/^/# /'
+	stop_server
+	# one report per block of lines starting at an error line
+	ours=$(awk '/^==[0-9]+== [A-Z]/ { if (blk ~ /recsys\.so/) print blk; blk = $0; next }
+		/^==[0-9]+==/ { blk = blk "\n" $0 }
+		END { if (blk ~ /recsys\.so/) print blk }' "$work"/valgrind/vg.*.log 2>/dev/null || true)
+	n_all=$(cat "$work"/valgrind/vg.*.log 2>/dev/null | grep -cE '^==[0-9]+== (Invalid|Conditional|Use of|Syscall param|Mismatched|Source and)' || true)
+	if [ "$rc" -eq 0 ] && [ -z "$ours" ]; then
+		ok "pg_regress under valgrind ($vg_tests): no report in recsys.so ($n_all in PostgreSQL itself, ignored)"
+	else
+		printf '%b\n' "$ours" | head -n 80 | sed 's/^/# /'
+		not_ok "pg_regress under valgrind ($vg_tests): exit $rc, reports in recsys.so above"
+	fi
 fi
 
 # --- 4. libFuzzer targets --------------------------------------------------------
