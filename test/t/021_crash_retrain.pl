@@ -35,12 +35,12 @@ for my $delay (1.5, 3.0)
 	my ($out, $err) = ('', '');
 	my $h = IPC::Run::start(
 		[ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-d', 'postgres', '-c',
-		  q{SELECT recsys.train('m', 'r', 'user_id', 'item_id', 'clicks', 'ials', '{"factors": 64, "iterations": 40}')} ],
+		  q{SELECT recsys.train('m', 'r', 'user_id', 'item_id', 'clicks', 'ials', '{"factors": 64, "iterations": 10000}') /* crash_retrain */} ],
 		'>', \$out, '2>', \$err);
 	$node->poll_query_until('postgres',
-		qq{SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE '%iterations": 40%'
+		qq{SELECT count(*) >= 1 FROM pg_stat_activity WHERE query LIKE '%crash_retrain */'
 		   AND backend_type = 'client backend' AND now() - query_start > interval '$delay s' AND pid <> pg_backend_pid()})
-	  or die 'the retrain did not start';
+	  or die "the retrain did not start: $err";
 	$node->stop('immediate');
 	$h->finish;
 	$crashes++;
@@ -67,12 +67,12 @@ SELECT (SELECT count(*) FROM recsys.model_versions WHERE model = 'm' AND version
 	my ($out, $err) = ('', '');
 	my $h = IPC::Run::start(
 		[ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-d', 'postgres', '-c',
-		  q{SELECT recsys.fit('f', user_id, item_id, clicks, '{"algorithm": "ials", "factors": 64, "iterations": 41}') FROM r} ],
+		  q{SELECT recsys.fit('f', user_id, item_id, clicks, '{"algorithm": "ials", "factors": 64, "iterations": 10000}') FROM r /* crash_fit */} ],
 		'>', \$out, '2>', \$err);
 	$node->poll_query_until('postgres',
-		q{SELECT count(*) >= 1 FROM pg_stat_activity WHERE query LIKE '%iterations": 41%'
+		q{SELECT count(*) >= 1 FROM pg_stat_activity WHERE query LIKE '%crash_fit */'
 		   AND backend_type = 'client backend' AND now() - query_start > interval '2 s' AND pid <> pg_backend_pid()})
-	  or die 'fit did not start';
+	  or die "fit did not start: $err";
 	$node->stop('immediate');
 	$h->finish;
 	$crashes++;
