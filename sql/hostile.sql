@@ -306,6 +306,9 @@ INSERT INTO h_fn (fn, call, vals, types, kinds) VALUES
 	 '{int[],float8[],int,int[],timestamptz[],interval,text[],int,text,float8,embedding[],float8,float8,bloom}',
 	 '{iarr,farr,k,iarr,x,interval,tarr,k,ident,f,x,f,f,x}');
 
+-- (The nearest-neighbour index and the audits add their functions here as
+-- rows of h_fn; a new kind of hostile value is rows of h_variant.)
+
 -- Run every case, in order.
 SELECT c.fn, c.label, pg_temp.h_try(pg_temp.h_render(c.call, c.vals, c.i, c.val)) AS result
 FROM h_cases c

@@ -56,6 +56,8 @@ SELECT count(*) AS recommended FROM recsys.recommend('pv_public_model', 1, 5);
 SELECT count(*) AS all_users FROM recsys.recommend_all('pv_public_model', 2);
 SELECT count(*) AS similar FROM recsys.similar_items('pv_public_model', 1, 5);
 SELECT recsys.predict('pv_public_model', 1, 2) IS NOT NULL AS predicts;
+-- (the audit functions, once they exist, belong in this list of what an
+-- analyst may run)
 -- but nothing that writes
 SELECT pg_temp.try($$SELECT recsys.train('pv_a', 'pv_interactions', 'user_id', 'item_id')$$) AS train;
 SELECT pg_temp.try($$SELECT recsys.fit('pv_a', user_id, item_id, clicks, '{"algorithm": "popularity"}') FROM pv_interactions$$) AS fit;
