@@ -11,12 +11,14 @@ MODULE_big = recsys
 OBJS = \
 	src/recsys.o \
 	src/embedding.o \
+	src/embedding_parse.o \
 	src/embedding_agg.o \
 	src/bloom.o \
 	src/distance.o \
 	src/synth.o \
 	src/loader.o \
 	src/options.o \
+	src/options_core.o \
 	src/catalog.o \
 	src/train.o \
 	src/linalg.o \
@@ -37,7 +39,7 @@ OBJS = \
 
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
 
-REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank stats audit evaluate
+REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank stats audit evaluate hostile privileges
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config
@@ -56,6 +58,12 @@ PG_CFLAGS += -Werror
 endif
 ifeq ($(ASSERTS),1)
 PG_CPPFLAGS += -DRECSYS_ASSERT_CHECKING
+endif
+# make SANITIZE=1: UndefinedBehaviorSanitizer, every report fatal (see
+# scripts/sanitize.sh; AddressSanitizer runs on the fuzz targets)
+ifeq ($(SANITIZE),1)
+PG_CFLAGS += -fsanitize=undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+SHLIB_LINK += -fsanitize=undefined
 endif
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -79,6 +87,8 @@ src/synth.o: src/synth_core.c src/synth_core.h
 # every object depends on the shared headers
 $(OBJS): src/recsys.h
 src/embedding.o src/embedding_agg.o src/distance.o src/catalog.o: src/embedding.h
+src/embedding.o src/embedding_parse.o: src/embedding_parse.h
+src/options.o src/options_core.o: src/options_core.h
 src/loader.o src/options.o src/catalog.o src/train.o src/serve.o: src/loader.h src/options.h src/catalog.h src/train.h
 src/knn.o src/knn_score.o src/catalog.o src/train.o src/serve.o: src/knn.h
 src/serve.o src/rerank.o: src/rerank.h

@@ -38,6 +38,11 @@ RS_PACKAGES=(
 	python3-numpy
 	python3-scipy
 	python3-mpmath
+	clang
+	libclang-rt-14-dev
+	libasan8
+	libubsan1
+	valgrind
 )
 
 rs_log()  { printf '==> %s\n' "$*" >&2; }

@@ -262,5 +262,22 @@ for t in "${tap_files[@]}"; do
 	fi
 done
 
+# --- 6b. memory errors and undefined behaviour ----------------------------------
+# (scripts/sanitize.sh: the regression suite against a -fsanitize=undefined
+# build in a relocated copy of PostgreSQL, then the libFuzzer
+# targets; each ok/not ok line counts as a test; RS_SANITIZE=0 skips it)
+if [ "${RS_SANITIZE:-1}" != 0 ] && [ "$only_regress" != none ]; then
+	rs_log "sanitizers: scripts/sanitize.sh"
+	run_logged "$work/sanitize.out" timeout 900 bash "$src/scripts/sanitize.sh" "$src" "$work/sanitize" $only_regress
+	n_ok=$(grep -cE '^ok [0-9]+' "$work/sanitize.out" || true)
+	n_bad=$(grep -cE '^not ok [0-9]+' "$work/sanitize.out" || true)
+	pass sanitize "$n_ok"
+	if [ "$n_bad" -gt 0 ]; then
+		fail "sanitizers: $n_bad check(s)" "$n_bad"
+	elif [ "$rc" -ne 0 ]; then
+		fail "sanitizers: scripts/sanitize.sh exited with $rc"
+	fi
+fi
+
 # --- 7. done ---------------------------------------------------------------------
 finish

@@ -419,6 +419,12 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass a name; tables <name>_users, <name>_items and <name>_interactions are created.';
     END IF;
+    IF num_nulls(users, items, interactions, seed, categories, factors, sigma,
+                 noisy_sigma, preference, zipf) > 0 THEN
+        RAISE EXCEPTION 'dataset parameters must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Leave an argument out to get its default; only noisy_gender may be NULL.';
+    END IF;
     IF sch IS NULL THEN
         RAISE EXCEPTION 'no current schema to create the dataset in'
             USING ERRCODE = 'invalid_schema_name',

@@ -11,6 +11,7 @@
  *-------------------------------------------------------------------------
  */
 #include "embedding.h"
+#include "embedding_parse.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -67,12 +68,6 @@ check_finite_scalar(float8 v)
  * ----------------------------------------------------------------
  */
 
-static inline bool
-is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
 static void
 syntax_error(const char *input, const char *hint)
 {
@@ -82,87 +77,70 @@ syntax_error(const char *input, const char *hint)
 			 errhint("%s", hint)));
 }
 
+static float *
+grow_floats(void *ctx, float *buf, size_t n)
+{
+	(void) ctx;
+	return repalloc(buf, sizeof(float4) * n);
+}
+
+/* The parsing itself is plain C in embedding_parse.c (also fuzzed). */
 PG_FUNCTION_INFO_V1(embedding_in);
 Datum
 embedding_in(PG_FUNCTION_ARGS)
 {
 	char	   *input = PG_GETARG_CSTRING(0);
 	int32		typmod = PG_GETARG_INT32(2);
-	const char *p = input;
-	float4	   *buf;
 	int			cap = 16;
-	int			dim = 0;
+	float4	   *buf = palloc(sizeof(float4) * cap);
+	int			dim;
+	const char *bad;
+	int			bad_len;
 	Embedding  *result;
 
-	while (is_space(*p))
-		p++;
-	if (*p != '[')
-		syntax_error(input, "An embedding is written as a bracketed list, like [1,2,3].");
-	p++;
-	while (is_space(*p))
-		p++;
-	if (*p == ']')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("embedding must have at least 1 dimension"),
-				 errhint("Write at least one element, like [0].")));
-
-	buf = palloc(sizeof(float4) * cap);
-	for (;;)
+	switch (rs_embedding_parse(input, EMBEDDING_MAX_DIM, &buf, &cap, &dim,
+							   grow_floats, NULL, &bad, &bad_len))
 	{
-		char	   *end;
-		float4		v;
-
-		while (is_space(*p))
-			p++;
-		if (*p == ',' || *p == ']' || *p == '\0')
+		case RS_EP_OK:
+			break;
+		case RS_EP_NO_BRACKET:
+			syntax_error(input, "An embedding is written as a bracketed list, like [1,2,3].");
+			break;
+		case RS_EP_EMPTY:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("embedding must have at least 1 dimension"),
+					 errhint("Write at least one element, like [0].")));
+			break;
+		case RS_EP_NOT_A_NUMBER:
 			syntax_error(input, "Each element must be a number; elements are separated by commas.");
-
-		errno = 0;
-		v = strtof(p, &end);
-		if (end == p)
-			syntax_error(input, "Each element must be a number; elements are separated by commas.");
-
-		/* Like float4in: overflow and underflow to zero are out of range. */
-		if (errno == ERANGE && (v == 0.0f || isinf(v)))
+			break;
+		case RS_EP_OUT_OF_RANGE:
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 					 errmsg("\"%.*s\" is out of range for an embedding element",
-							(int) (end - p), p),
+							bad_len, bad),
 					 errhint("Elements must be finite float4 values.")));
-		embedding_check_element(v);
-
-		if (dim == EMBEDDING_MAX_DIM)
-			embedding_check_dim(dim + 1);
-		if (dim == cap)
-		{
-			cap *= 2;
-			buf = repalloc(buf, sizeof(float4) * cap);
-		}
-		buf[dim++] = v;
-
-		p = end;
-		while (is_space(*p))
-			p++;
-		if (*p == ',')
-		{
-			p++;
-			continue;
-		}
-		if (*p == ']')
-		{
-			p++;
 			break;
-		}
-		if (*p == '\0')
+		case RS_EP_NAN:
+			embedding_check_element(get_float4_nan());
+			break;
+		case RS_EP_INFINITE:
+			embedding_check_element(get_float4_infinity());
+			break;
+		case RS_EP_TOO_MANY:
+			embedding_check_dim(EMBEDDING_MAX_DIM + 1);
+			break;
+		case RS_EP_UNCLOSED:
 			syntax_error(input, "The closing bracket is missing.");
-		syntax_error(input, "Elements are separated by commas.");
+			break;
+		case RS_EP_NO_COMMA:
+			syntax_error(input, "Elements are separated by commas.");
+			break;
+		case RS_EP_TRAILING:
+			syntax_error(input, "Nothing may follow the closing bracket.");
+			break;
 	}
-
-	while (is_space(*p))
-		p++;
-	if (*p != '\0')
-		syntax_error(input, "Nothing may follow the closing bracket.");
 
 	embedding_check_typmod(dim, typmod);
 
@@ -418,6 +396,60 @@ embedding_to_float8_array(PG_FUNCTION_ARGS)
  * ----------------------------------------------------------------
  */
 
+/*
+ * The float kernels of distance.c overflow to infinity when the sums pass
+ * FLT_MAX (elements near the float4 limit); the SQL functions return
+ * double precision, so they recompute such a case in double.
+ */
+static double
+dot_double(const float *a, const float *b, int n)
+{
+	double		s = 0.0;
+
+	for (int i = 0; i < n; i++)
+		s += (double) a[i] * b[i];
+	return s;
+}
+
+static double
+l2_squared_double(const float *a, const float *b, int n)
+{
+	double		s = 0.0;
+
+	for (int i = 0; i < n; i++)
+	{
+		double		d = (double) a[i] - b[i];
+
+		s += d * d;
+	}
+	return s;
+}
+
+static double
+norm_double(const float *a, int n)
+{
+	double		s = (double) rs_norm_squared(a, n);
+
+	return sqrt(isinf(s) ? dot_double(a, a, n) : s);
+}
+
+static double
+cosine_similarity_double(const float *a, const float *b, int n)
+{
+	double		sim = rs_cosine_similarity(a, b, n);
+	double		aa,
+				bb;
+
+	if (!isnan(sim))
+		return sim;
+	aa = dot_double(a, a, n);
+	bb = dot_double(b, b, n);
+	if (aa == 0.0 || bb == 0.0)
+		return sim;				/* a zero vector: undefined, NaN */
+	sim = dot_double(a, b, n) / sqrt(aa * bb);
+	return Max(-1.0, Min(1.0, sim));
+}
+
 PG_FUNCTION_INFO_V1(embedding_l2_distance);
 Datum
 embedding_l2_distance(PG_FUNCTION_ARGS)
@@ -425,8 +457,13 @@ embedding_l2_distance(PG_FUNCTION_ARGS)
 	Embedding  *a = PG_GETARG_EMBEDDING(0);
 	Embedding  *b = PG_GETARG_EMBEDDING(1);
 
+	double		d;
+
 	embedding_check_same_dim(a->dim, b->dim);
-	PG_RETURN_FLOAT8(sqrt((double) rs_l2_squared(a->x, b->x, a->dim)));
+	d = (double) rs_l2_squared(a->x, b->x, a->dim);
+	if (isinf(d))
+		d = l2_squared_double(a->x, b->x, a->dim);
+	PG_RETURN_FLOAT8(sqrt(d));
 }
 
 PG_FUNCTION_INFO_V1(embedding_inner_product);
@@ -436,8 +473,11 @@ embedding_inner_product(PG_FUNCTION_ARGS)
 	Embedding  *a = PG_GETARG_EMBEDDING(0);
 	Embedding  *b = PG_GETARG_EMBEDDING(1);
 
+	double		d;
+
 	embedding_check_same_dim(a->dim, b->dim);
-	PG_RETURN_FLOAT8((double) rs_dot(a->x, b->x, a->dim));
+	d = (double) rs_dot(a->x, b->x, a->dim);
+	PG_RETURN_FLOAT8(isinf(d) ? dot_double(a->x, b->x, a->dim) : d);
 }
 
 /* <#>: negated so that ORDER BY ... ASC puts the largest product first. */
@@ -448,8 +488,11 @@ embedding_negative_inner_product(PG_FUNCTION_ARGS)
 	Embedding  *a = PG_GETARG_EMBEDDING(0);
 	Embedding  *b = PG_GETARG_EMBEDDING(1);
 
+	double		d;
+
 	embedding_check_same_dim(a->dim, b->dim);
-	PG_RETURN_FLOAT8(-(double) rs_dot(a->x, b->x, a->dim));
+	d = (double) rs_dot(a->x, b->x, a->dim);
+	PG_RETURN_FLOAT8(-(isinf(d) ? dot_double(a->x, b->x, a->dim) : d));
 }
 
 PG_FUNCTION_INFO_V1(embedding_cosine_similarity);
@@ -460,7 +503,7 @@ embedding_cosine_similarity(PG_FUNCTION_ARGS)
 	Embedding  *b = PG_GETARG_EMBEDDING(1);
 
 	embedding_check_same_dim(a->dim, b->dim);
-	PG_RETURN_FLOAT8(rs_cosine_similarity(a->x, b->x, a->dim));
+	PG_RETURN_FLOAT8(cosine_similarity_double(a->x, b->x, a->dim));
 }
 
 PG_FUNCTION_INFO_V1(embedding_cosine_distance);
@@ -471,7 +514,7 @@ embedding_cosine_distance(PG_FUNCTION_ARGS)
 	Embedding  *b = PG_GETARG_EMBEDDING(1);
 
 	embedding_check_same_dim(a->dim, b->dim);
-	PG_RETURN_FLOAT8(1.0 - rs_cosine_similarity(a->x, b->x, a->dim));
+	PG_RETURN_FLOAT8(1.0 - cosine_similarity_double(a->x, b->x, a->dim));
 }
 
 PG_FUNCTION_INFO_V1(embedding_dims);
@@ -489,7 +532,7 @@ embedding_norm(PG_FUNCTION_ARGS)
 {
 	Embedding  *e = PG_GETARG_EMBEDDING(0);
 
-	PG_RETURN_FLOAT8(sqrt((double) rs_norm_squared(e->x, e->dim)));
+	PG_RETURN_FLOAT8(norm_double(e->x, e->dim));
 }
 
 /* A zero vector has no direction; it is returned unchanged. */
@@ -499,7 +542,7 @@ embedding_l2_normalize(PG_FUNCTION_ARGS)
 {
 	Embedding  *e = PG_GETARG_EMBEDDING(0);
 	Embedding  *r = embedding_alloc(e->dim);
-	double		norm = sqrt((double) rs_norm_squared(e->x, e->dim));
+	double		norm = norm_double(e->x, e->dim);
 
 	if (norm > 0.0)
 	{

@@ -466,7 +466,7 @@ rs_loader_load_query(RsLoader *l, const char *sql, bool has_time)
 	opts.dest = (DestReceiver *) &r;
 
 	/* (with a DestNone receiver SPI reports SPI_OK_UTILITY for a SELECT) */
-	rc = SPI_execute_extended(sql, &opts);
+	RS_READ_ONLY(rc = SPI_execute_extended(sql, &opts));
 	if (rc < 0)
 		elog(ERROR, "loading the training source failed: %s",
 			 SPI_result_code_string(rc));
@@ -614,7 +614,7 @@ rs_loader_load_attributes(RsLoader *l, const char *sql)
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
 	for (;;)
 	{
-		SPI_cursor_fetch(portal, true, 1024);
+		RS_READ_ONLY(SPI_cursor_fetch(portal, true, 1024));
 		if (SPI_processed == 0)
 			break;
 		if (!checked)

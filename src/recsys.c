@@ -12,6 +12,7 @@
 #include "fmgr.h"
 #include <limits.h>
 
+#include "executor/spi.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
@@ -84,4 +85,18 @@ rs_alloc(MemoryContext cxt, Size size)
 {
 	rs_check_memory(cxt, size);
 	return MemoryContextAllocExtended(cxt, size, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+}
+
+/*
+ * Runs a prepared read-only query (a model's stored source) with the
+ * transaction read-only, see RS_READ_ONLY in recsys.h.  A function of its
+ * own, so that callers keep no variables across the PG_TRY.
+ */
+int
+rs_execute_plan_read_only(SPIPlanPtr plan, Datum *values)
+{
+	int			rc = 0;
+
+	RS_READ_ONLY(rc = SPI_execute_plan(plan, values, NULL, true, 0));
+	return rc;
 }

@@ -13,6 +13,8 @@
 
 #include "postgres.h"
 
+#include "access/xact.h"
+
 /*
  * Internal assertions.  PostgreSQL's own Assert() depends on how the server
  * was built (Debian's is built without them), so recsys has its own switch:
@@ -34,6 +36,33 @@ extern PGDLLIMPORT int rs_index_min_items;
 extern void _PG_init(void);
 extern void rs_check_memory(MemoryContext cxt, Size size);
 extern void *rs_alloc(MemoryContext cxt, Size size);
+
+/*
+ * Queries a caller supplies (training sources and attributes, exclusion,
+ * time and group queries, a model's stored source read for fold-in) must
+ * be SELECTs, but a SELECT may call a function that writes.  They run
+ * inside RS_READ_ONLY(...), as if the transaction were read-only, so such
+ * a write fails with 25006 (read_only_sql_transaction) instead of
+ * happening: reading a source never changes the database.
+ */
+#define RS_READ_ONLY(...) \
+	do { \
+		bool		rs_saved_read_only_ = XactReadOnly; \
+		XactReadOnly = true; \
+		PG_TRY(); \
+		{ \
+			__VA_ARGS__; \
+		} \
+		PG_FINALLY(); \
+		{ \
+			XactReadOnly = rs_saved_read_only_; \
+		} \
+		PG_END_TRY(); \
+	} while (0)
+
+/* recsys.c: SPI_execute_plan(plan, values, NULL, true, 0) inside RS_READ_ONLY */
+struct _SPI_plan;
+extern int	rs_execute_plan_read_only(struct _SPI_plan *plan, Datum *values);
 
 /* train.c */
 extern void rs_train_init(void);

@@ -73,7 +73,7 @@ bad_parameter(const char *name, const char *range, double value)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("%s must be %s, not %g", name, range, value),
+			 errmsg("%s must be %s, not %.15g", name, range, value),
 			 errhint("Pass NULL (the default) to leave the constraint off.")));
 }
 

@@ -700,7 +700,7 @@ for_each_item_row(ServedModel *m, const char *sql, const char *what,
 
 	for (;;)
 	{
-		SPI_cursor_fetch(portal, true, 10000);
+		RS_READ_ONLY(SPI_cursor_fetch(portal, true, 10000));
 		if (SPI_processed == 0)
 			break;
 		for (uint64 r = 0; r < SPI_processed; r++)
@@ -1562,7 +1562,7 @@ user_rows_from_source(ServedModel *m, const char *ukey, MemoryContext cxt,
 	}
 
 	arg = CStringGetTextDatum(ukey);
-	if (SPI_execute_plan(plan, &arg, NULL, true, 0) != SPI_OK_SELECT)
+	if (rs_execute_plan_read_only(plan, &arg) != SPI_OK_SELECT)
 		elog(ERROR, "reading the source of model \"%s\" failed", m->name);
 	idx = MemoryContextAlloc(cxt, sizeof(int32) * Max(SPI_processed, 1));
 	ratings = MemoryContextAlloc(cxt, sizeof(float) * Max(SPI_processed, 1));
@@ -2365,7 +2365,9 @@ rs_similar_users(PG_FUNCTION_ARGS)
 		int32		cap = 1024;
 
 		known = rs_fetch_user(&m->sm, key, &ubias, &uf, NULL, NULL) && uf != NULL;
-		top.h = MemoryContextAlloc(outer, sizeof(Scored) * k);
+		/* no more neighbours than users: a huge k must not size the heap */
+		top.k = Min(k, Max(m->sm.n_users, 1));
+		top.h = MemoryContextAlloc(outer, sizeof(Scored) * top.k);
 		keys = MemoryContextAlloc(outer, sizeof(char *) * cap);
 		portal = SPI_cursor_open_with_args(NULL,
 										   "SELECT user_key, factors FROM recsys.user_factors "

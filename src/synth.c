@@ -112,10 +112,24 @@ synth_check_interrupts(void)
 	CHECK_FOR_INTERRUPTS();
 }
 
-/* The core allocates through this; everything lives as long as the SRF. */
+/*
+ * The core allocates through this; everything lives as long as the SRF.
+ * Its tables grow with users and items x factors, so huge arguments are
+ * refused within recsys.memory_limit instead of exhausting the machine.
+ */
 static void *
 synth_alloc(void *ctx, size_t size)
 {
+	Size		used = MemoryContextMemAllocated((MemoryContext) ctx, true);
+	Size		limit = (Size) rs_memory_limit_kb * 1024;
+
+	if (size > limit || used > limit - size)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("the generator needs more memory than recsys.memory_limit allows"),
+				 errdetail("%zu kB are in use and %zu kB more were requested; the limit is %d kB.",
+						   used / 1024, size / 1024 + 1, rs_memory_limit_kb),
+				 errhint("Generate fewer users or items, or raise recsys.memory_limit.")));
 	return MemoryContextAllocHuge((MemoryContext) ctx, size);
 }
 

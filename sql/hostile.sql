@@ -1,0 +1,346 @@
+--
+-- Hostile input: every public function called with NULL in each argument,
+-- empty arrays, zero, negative and huge k, NaN and infinities in every
+-- float argument, long and malicious identifiers, keys with quotes and
+-- unicode, source queries that are DML or have side effects, and a model
+-- that belongs to another role.  Each case prints its documented result
+-- (row count and the first rows) or its SQLSTATE and message; the server
+-- never restarts, the victim table is never touched.
+--
+-- The cases are a table (h_fn: one row per function with a call template
+-- and a good value and a kind for each argument) from which the variants
+-- are generated (h_variant: the hostile values of each kind), so a new
+-- function is one more row of h_fn.
+--
+SET search_path = public, recsys;
+SET extra_float_digits = 0;
+SET client_min_messages = warning;
+-- a safety net: no case may run away
+SET statement_timeout = '60s';
+
+CREATE TEMP TABLE h_start AS SELECT pg_postmaster_start_time() AS t;
+
+-- Data: a small generated data set, the same with text keys full of
+-- quotes and unicode, and a table the cases must never change.
+SELECT relation, rows FROM recsys.generate_dataset('hz', users => 40, items => 30,
+	interactions => 600, seed => 5);
+CREATE TABLE hz_text AS
+SELECT 'u''"' || user_id || ' ü😀' AS u, 'i"' || item_id || 'é''); DROP TABLE hostile_victim; --' AS i, rating
+FROM hz_interactions;
+CREATE TABLE hostile_victim (id int);
+INSERT INTO hostile_victim VALUES (1), (2), (3);
+-- a query with a side effect
+CREATE FUNCTION hostile_side_effect() RETURNS int LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+	DELETE FROM hostile_victim;
+	RETURN 1;
+END $$;
+
+-- a source that writes only once armed: run by whoever reads it
+CREATE FUNCTION hostile_trap() RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+	IF current_setting('hostile.armed', true) = 'on' THEN
+		DELETE FROM hostile_victim;
+	END IF;
+	RETURN true;
+END $$;
+
+-- Everything runs as an unprivileged role that may train and read the
+-- catalog; another role owns h_other.
+CREATE ROLE hostile_user;
+CREATE ROLE hostile_other;
+GRANT SELECT ON ALL TABLES IN SCHEMA recsys TO hostile_user, hostile_other;
+GRANT EXECUTE ON FUNCTION recsys.train(text, text, text, text, text, text, jsonb),
+	recsys.retrain(text), recsys.drop_model(text, boolean),
+	recsys.fit(text, "any", "any", "any", jsonb),
+	recsys.fit_finalfn(internal, text, "any", "any", "any", jsonb),
+	recsys.schedule_retrain(text, text, text)
+	TO hostile_user, hostile_other;
+GRANT SELECT ON hz_interactions, hz_items, hz_users, hz_text TO hostile_user, hostile_other;
+GRANT SELECT, DELETE ON hostile_victim TO hostile_user;
+GRANT CREATE ON SCHEMA public TO hostile_user;
+
+SET ROLE hostile_other;
+SELECT model, users, items FROM recsys.train('h_other', 'hz_interactions', 'user_id', 'item_id', 'rating', 'als', '{"factors": 4, "iterations": 3}');
+-- another role's model whose stored source, read for a new user's fold-in,
+-- would write with the rights of whoever asks for recommendations
+SELECT model, users, items FROM recsys.train('h_trap', 'SELECT user_id, item_id, rating FROM hz_interactions WHERE hostile_trap()', 'user_id', 'item_id', 'rating', 'als', '{"factors": 4, "iterations": 3}');
+RESET ROLE;
+SET ROLE hostile_user;
+SELECT model, users, items FROM recsys.train('h_als', 'hz_interactions', 'user_id', 'item_id', 'rating', 'als', '{"factors": 4, "iterations": 3}');
+SELECT model, users, items FROM recsys.train('h_ials', 'hz_interactions', 'user_id', 'item_id', 'clicks', 'ials', '{"factors": 4, "iterations": 3}');
+SELECT model, users, items FROM recsys.train('h_knn', 'hz_interactions', 'user_id', 'item_id', NULL, 'item_knn');
+SELECT model, users, items FROM recsys.train('h_uknn', 'hz_interactions', 'user_id', 'item_id', NULL, 'user_knn');
+SELECT model, users, items FROM recsys.train('h_txt', 'hz_text', 'u', 'i', 'rating', 'als', '{"factors": 4, "iterations": 3}');
+-- user 999 arrives after training: recommend() folds them in from the source
+RESET ROLE;
+INSERT INTO hz_interactions (user_id, item_id, rating, clicks, ts)
+VALUES (999, 1, 5, 1, now()), (999, 2, 4, 1, now());
+SET ROLE hostile_user;
+SET hostile.armed = 'on';
+CREATE TABLE h_filter AS SELECT recsys.bloom_agg(item_id) AS f FROM generate_series(1, 5) item_id;
+
+-- h_try(q): 'ok <rows>: <first rows>' or '<SQLSTATE>: <message>'.  Every
+-- case runs in a subtransaction that is rolled back afterwards, so cases do
+-- not depend on each other; before the rollback it checks that the case
+-- left the victim table alone (a SELECT may call a function that writes:
+-- that runs with the caller's rights, like any SELECT the caller runs).
+CREATE FUNCTION pg_temp.h_try(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	n bigint;
+	head text;
+	res text;
+BEGIN
+	BEGIN
+		BEGIN
+			EXECUTE 'SELECT count(*), left(string_agg(s::text, '' '' ), 70) FROM (' || q || ') s'
+				INTO n, head;
+			res := 'ok ' || n || ': ' || coalesce(head, '');
+		EXCEPTION WHEN OTHERS THEN
+			res := SQLSTATE || ': ' || left(regexp_replace(SQLERRM, '\s+', ' ', 'g'), 110);
+		END;
+		IF (SELECT count(*) FROM hostile_victim) <> 3 THEN
+			res := res || ' [the victim table was changed]';
+		END IF;
+		IF to_regclass('hostile_new') IS NOT NULL THEN
+			res := res || ' [a table was created]';
+		END IF;
+		RAISE EXCEPTION USING ERRCODE = 'RSH01', MESSAGE = res;
+	EXCEPTION WHEN SQLSTATE 'RSH01' THEN
+		RETURN SQLERRM;
+	END;
+END $$;
+
+-- One row per function: the call (set-returning generators in the select
+-- list, so that LIMIT stops them: in FROM they would be materialised), with $1..$n for its arguments, and for
+-- each argument a good value (SQL), its type (for the NULL) and its kind
+-- (which hostile values it gets).
+CREATE TEMP TABLE h_fn (
+	id serial,
+	fn text,
+	call text,
+	vals text[],
+	types text[],
+	kinds text[]
+);
+
+-- The hostile values of each kind.
+CREATE TEMP TABLE h_variant (kind text, label text, val text);
+INSERT INTO h_variant VALUES
+	('k', '0', '0'), ('k', '-1', '-1'), ('k', '2^31-1', '2147483647'),
+	('k', '-2^31', '(-2147483647 - 1)'),
+	('f', 'NaN', '''NaN''::float8'), ('f', '+Inf', '''Infinity''::float8'),
+	('f', '-Inf', '''-Infinity''::float8'),
+	('f4', 'NaN', '''NaN''::real'), ('f4', '+Inf', '''Infinity''::real'),
+	('f4', '-Inf', '''-Infinity''::real'),
+	('n', '0', '0'), ('n', '-1', '-1'), ('n', '2^31-1', '2147483647'),
+	('size', '0', '0'), ('size', '-1', '-1'),
+	('model', 'empty', ''''''),
+	('model', 'injection', '''x"; DROP TABLE hostile_victim; --'''),
+	('model', 'long', 'repeat(''m'', 10000)'),
+	('model', 'unknown', '''no_such_model'''),
+	('model', 'other role', '''h_other'''),
+	('ident', 'injection', '''x"; DROP TABLE hostile_victim; --'''),
+	('ident', 'long', 'repeat(''c'', 10000)'),
+	('ident', 'empty', ''''''),
+	('query', 'DML', '''DELETE FROM hostile_victim RETURNING id'''),
+	('query', 'two statements', '''SELECT 1; DROP TABLE hostile_victim'''),
+	('query', 'side effect', '''SELECT hostile_side_effect() AS user_id, 1 AS item_id, 1 AS rating, hostile_side_effect() AS u, 1 AS i'''),
+	('query', 'SELECT INTO', '''SELECT 1 AS x INTO hostile_new'''),
+	('query', 'injection', '''hostile_victim; DROP TABLE hostile_victim'''),
+	('query', 'empty', ''''''),
+	('ikey', 'unknown', '-5'), ('ikey', 'huge', '2147483647'),
+	('tkey', 'quotes', '''u''''"1 ü😀''::text'), ('tkey', 'unicode', '''ü😀''::text'),
+	('tkey', 'injection', '''x''''); DROP TABLE hostile_victim; --''::text'),
+	('tkey', 'long', 'repeat(''k'', 100000)'),
+	('iarr', 'empty', '''{}''::int[]'), ('iarr', 'NULL element', 'ARRAY[1, NULL, 2]'),
+	('iarr', '2-D', '''{{1,2},{3,4}}''::int[]'),
+	('farr', 'empty', '''{}''::float8[]'), ('farr', 'NaN', 'ARRAY[''NaN'', 1, 2]::float8[]'),
+	('farr', 'Inf', 'ARRAY[''Infinity'', 1, 2]::float8[]'),
+	('farr', 'NULL element', 'ARRAY[NULL, 1, 2]::float8[]'),
+	('tarr', 'empty', '''{}''::text[]'), ('tarr', 'NULL element', 'ARRAY[NULL, ''1'', ''2'']'),
+	('tarr', 'quotes', 'ARRAY[''x''''"); --'', ''ü😀'', ''i"2é''''); DROP TABLE hostile_victim; --'']'),
+	('json', 'not an object', '''[1,2]''::jsonb'),
+	('json', 'unknown option', '''{"x\"; DROP TABLE hostile_victim; --": 1}''::jsonb'),
+	('json', 'string number', '''{"factors": "NaN"}''::jsonb'),
+	('json', 'huge', '''{"factors": 1e308, "iterations": 2147483648}''::jsonb'),
+	('json', 'negative', '''{"factors": -1, "regularization": -1}''::jsonb'),
+	('json', 'nested', '(repeat(''{"a":'', 1000) || ''1'' || repeat(''}'', 1000))::jsonb'),
+	('interval', 'zero', '''0''::interval'), ('interval', 'negative', '''-1 day''::interval'),
+	('interval', 'huge', '''178000000 years''::interval'),
+	('etext', 'empty', '''[]'''), ('etext', 'NaN', '''[NaN]'''), ('etext', 'Inf', '''[1,Infinity]'''),
+	('etext', 'beyond float4', '''[1e39]'''), ('etext', 'unclosed', '''[1,2'''),
+	('etext', 'garbage', '''x"; DROP TABLE hostile_victim; --'''),
+	('etext', '16001 dims', '(''['' || repeat(''1,'', 16000) || ''1]'')'),
+	('etext', 'denormal', '''[1e-45,-0]'''),
+	('emb', '1 dim', '''[1]''::embedding'), ('emb', 'max float4', '''[3e38,3e38,3e38]''::embedding'),
+	('emb', 'zero', '''[0,0,0]''::embedding'),
+	('btext', 'empty', ''''''), ('btext', 'garbage', '''bloom:v=1,k=999999,m=-1,n=0:AAAA'''),
+	('btext', 'short bits', '''bloom:v=1,k=3,m=1000000,n=1:AAAA'''),
+	('btext', 'v2', '''bloom:v=2,k=3,m=64,n=0:AAAAAAAAAAA='''),
+	('cron', 'garbage', '''x"; DROP TABLE hostile_victim; --''');
+
+-- h_cases: the base call and each generated variant, in order
+CREATE TEMP VIEW h_cases AS
+WITH args AS (
+	SELECT f.id, f.fn, f.call, f.vals, i, f.types[i] AS type, f.kinds[i] AS kind
+	FROM h_fn f, generate_subscripts(f.vals, 1) i
+), variants AS (
+	SELECT id, fn, call, vals, 0 AS i, 0 AS ord, 'base' AS label, NULL::text AS val FROM h_fn
+	UNION ALL
+	SELECT id, fn, call, vals, i, 1, '$' || i || ' NULL', 'NULL::' || type FROM args
+	UNION ALL
+	SELECT a.id, a.fn, a.call, a.vals, a.i, 2, '$' || a.i || ' ' || v.label, v.val
+	FROM args a JOIN h_variant v ON v.kind = a.kind
+)
+SELECT id, fn, label, i, ord, call, vals, val FROM variants;
+
+-- h_render(call, vals, i, val): the call with $i replaced by val
+CREATE FUNCTION pg_temp.h_render(call text, vals text[], i int, val text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+	j int;
+BEGIN
+	-- highest first, so that $1 does not match the start of $10
+	FOR j IN REVERSE array_length(vals, 1) .. 1 LOOP
+		call := replace(call, '$' || j, CASE WHEN j = i THEN val ELSE vals[j] END);
+	END LOOP;
+	RETURN call;
+END $$;
+
+-- 1. The embedding type ------------------------------------------------------
+INSERT INTO h_fn (fn, call, vals, types, kinds) VALUES
+	('embedding_in', 'SELECT $1::embedding', '{"''[1,2,3]''"}', '{text}', '{etext}'),
+	('embedding(n)', 'SELECT ''[1,2,3]''::embedding($1)', '{3}', '{int}', '{k}'),
+	('array_to_embedding', 'SELECT $1::embedding', '{"ARRAY[1,2,3]::float8[]"}', '{float8[]}', '{farr}'),
+	('array_to_embedding(real[])', 'SELECT ARRAY[$1, 1]::real[]::embedding', '{1}', '{real}', '{f4}'),
+	('embedding_to_float4_array', 'SELECT $1::real[]', '{"''[1,2]''::embedding"}', '{embedding}', '{emb}'),
+	('dims', 'SELECT dims($1)', '{"''[1,2]''::embedding"}', '{embedding}', '{emb}'),
+	('norm', 'SELECT norm($1)', '{"''[1,2]''::embedding"}', '{embedding}', '{emb}'),
+	('l2_normalize', 'SELECT l2_normalize($1)', '{"''[3,4]''::embedding"}', '{embedding}', '{emb}'),
+	('inner_product', 'SELECT inner_product($1, $2)', '{"''[1,2,3]''::embedding","''[1,2,3]''::embedding"}', '{embedding,embedding}', '{emb,emb}'),
+	('cosine_similarity', 'SELECT cosine_similarity($1, $2)', '{"''[1,2,3]''::embedding","''[1,2,3]''::embedding"}', '{embedding,embedding}', '{emb,emb}'),
+	('l2_distance', 'SELECT $1 <-> $2', '{"''[1,2,3]''::embedding","''[1,2,4]''::embedding"}', '{embedding,embedding}', '{emb,emb}'),
+	('negative_inner_product', 'SELECT $1 <#> $2', '{"''[1,2,3]''::embedding","''[1,2,4]''::embedding"}', '{embedding,embedding}', '{emb,emb}'),
+	('cosine_distance', 'SELECT $1 <=> $2', '{"''[1,2,3]''::embedding","''[1,2,4]''::embedding"}', '{embedding,embedding}', '{emb,emb}'),
+	('embedding_add', 'SELECT $1 + $2', '{"''[1,2,3]''::embedding","''[1,2,4]''::embedding"}', '{embedding,embedding}', '{emb,emb}'),
+	('embedding_sub', 'SELECT $1 - $2', '{"''[1,2,3]''::embedding","''[1,2,4]''::embedding"}', '{embedding,embedding}', '{emb,emb}'),
+	('embedding_mul_scalar', 'SELECT $1 * $2', '{"''[1,2,3]''::embedding",2}', '{embedding,float8}', '{emb,f}'),
+	('scalar_mul_embedding', 'SELECT $1 * $2', '{2,"''[1,2,3]''::embedding"}', '{float8,embedding}', '{f,emb}'),
+	('embedding_cmp', 'SELECT embedding_cmp($1, $2), $1 < $2, $1 = $2', '{"''[1,2,3]''::embedding","''[1,2]''::embedding"}', '{embedding,embedding}', '{emb,emb}'),
+	('embedding_hash', 'SELECT embedding_hash_extended($1, $2) = embedding_hash_extended($1, $2)', '{"''[1,2,3]''::embedding",7}', '{embedding,bigint}', '{emb,n}'),
+	('sum(embedding)', 'SELECT sum(e) FROM (VALUES ($1), ($2)) t(e)', '{"''[1,2,3]''::embedding","''[1,2,3]''::embedding"}', '{embedding,embedding}', '{emb,emb}'),
+	('avg(embedding)', 'SELECT avg(e) FROM (VALUES ($1), ($2)) t(e)', '{"''[1,2,3]''::embedding","''[1,2,3]''::embedding"}', '{embedding,embedding}', '{emb,emb}');
+
+-- 2. Synthetic data ----------------------------------------------------------
+INSERT INTO h_fn (fn, call, vals, types, kinds) VALUES
+	('synth_users', 'SELECT synth_users($1, $2) LIMIT 3', '{10,1}', '{int,bigint}', '{n,n}'),
+	('synth_items', 'SELECT synth_items($1, $2, $3) LIMIT 3', '{10,1,3}', '{int,bigint,int}', '{n,n,n}'),
+	('synth_interactions', 'SELECT user_id, item_id, rating FROM synth_interactions($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) LIMIT 3',
+	 '{10,10,20,1,3,4,0.5,"''F''",1,0.8,1}',
+	 '{int,int,bigint,bigint,int,int,real,text,real,real,real}',
+	 '{n,n,n,n,n,n,f4,ident,f4,f4,f4}'),
+	('synth_interactions(huge)', 'SELECT count(*) FROM (SELECT * FROM synth_interactions($1, $2, $3) LIMIT 3) s',
+	 '{2147483647,2147483647,10}', '{int,int,bigint}', '{n,n,n}'),
+	('synth_user_profile', 'SELECT synth_user_profile($1, $2, $3) LIMIT 3', '{10,1,3}', '{int,bigint,int}', '{n,n,n}'),
+	('synth_truth', 'SELECT round(synth_truth($1, $2, $3, $4, $5)::numeric, 3)', '{1,2,1,3,4}', '{int,int,bigint,int,int}', '{n,n,n,n,n}'),
+	('generate_dataset', 'SELECT * FROM generate_dataset($1, $2, $3, $4)', '{"''hzg''",5,5,10}', '{text,int,int,bigint}', '{ident,size,size,size}');
+
+-- 3. Training and the catalog ------------------------------------------------
+INSERT INTO h_fn (fn, call, vals, types, kinds) VALUES
+	('train', 'SELECT model, users, items, interactions FROM train($1, $2, $3, $4, $5, $6, $7)',
+	 '{"''h_t''","''hz_interactions''","''user_id''","''item_id''","''rating''","''als''","''{\"factors\": 2, \"iterations\": 1}''::jsonb"}',
+	 '{text,text,text,text,text,text,jsonb}',
+	 '{model,query,ident,ident,ident,ident,json}'),
+	('train(text keys)', 'SELECT model, users, items FROM train($1, $2, $3, $4, NULL, ''popularity'')',
+	 '{"''h_t2''","''SELECT u, i FROM hz_text''","''u''","''i''"}', '{text,text,text,text}', '{model,query,ident,ident}'),
+	('fit', 'SELECT (f).model, (f).users, (f).items FROM (SELECT fit($1, $2, $3, $4, $5) AS f FROM (VALUES (1, 1, 1.0), (1, 2, 2.0), (2, 1, 3.0)) t(u, i, r)) s',
+	 '{"''h_f''",u,i,r,"''{\"algorithm\": \"popularity\"}''::jsonb"}',
+	 '{text,int,int,numeric,jsonb}', '{model,tkey,tkey,f,json}'),
+	('retrain', 'SELECT model, version > 1 FROM retrain($1)', '{"''h_als''"}', '{text}', '{model}'),
+	('drop_model', 'SELECT drop_model($1, $2)', '{"''h_gone''",true}', '{text,boolean}', '{model}'),
+	('predict', 'SELECT round(predict($1, $2, $3)::numeric, 6) IS NOT NULL', '{"''h_als''",1,2}', '{text,int,int}', '{model,ikey,ikey}'),
+	('predict(text keys)', 'SELECT round(predict($1, $2, $3)::numeric, 6) IS NOT NULL',
+	 '{"''h_txt''","''u''''\"1 ü😀''","''i\"2é''''); DROP TABLE hostile_victim; --''"}', '{text,text,text}', '{model,tkey,tkey}'),
+	('schedule_retrain', 'SELECT schedule_retrain($1, $2, $3)', '{"''h_als''","''0 3 * * *''","''j''"}', '{text,text,text}', '{model,cron,ident}');
+
+-- 4. Bloom filters -----------------------------------------------------------
+INSERT INTO h_fn (fn, call, vals, types, kinds) VALUES
+	('bloom_in', 'SELECT bloom_stats($1::bloom)', '{"''bloom:v=1,k=1,m=64,n=0:AAAAAAAAAAA=''"}', '{text}', '{btext}'),
+	('bloom_agg', 'SELECT (bloom_stats(bloom_agg(k))).items FROM (VALUES ($1), ($2)) t(k)', '{1,2}', '{int,int}', '{ikey,ikey}'),
+	('bloom_agg(text)', 'SELECT (bloom_stats(bloom_agg(k))).items FROM (VALUES ($1), ($2)) t(k)', '{"''a''","''b''"}', '{text,text}', '{tkey,tkey}'),
+	('bloom_agg(rate)', 'SELECT (bloom_stats(bloom_agg(k, $1))).probes FROM generate_series(1, 10) k', '{0.01}', '{float8}', '{f}'),
+	('bloom_contains', 'SELECT bloom_contains($1, $2)', '{"(SELECT f FROM h_filter)",3}', '{bloom,int}', '{x,ikey}'),
+	('bloom_contains(text)', 'SELECT bloom_contains($1, $2)', '{"(SELECT f FROM h_filter)","''3''"}', '{bloom,text}', '{x,tkey}'),
+	('bloom_stats', 'SELECT bits, probes, items FROM bloom_stats($1)', '{"(SELECT f FROM h_filter)"}', '{bloom}', '{x}');
+
+-- 5. Serving -----------------------------------------------------------------
+INSERT INTO h_fn (fn, call, vals, types, kinds) VALUES
+	('recommend', 'SELECT item, rank FROM recommend(model => $1, "user" => $2, k => $3, exclude_seen => $4, exclude => $5, exclude_query => $6, item_times => $7, half_life => $8, item_groups => $9, max_per_group => $10, protected_group => $11, min_share => $12, max_similarity => $13, mmr_lambda => $14, pool => $15, forbidden => $16)',
+	 '{"''h_als''",1,3,true,"ARRAY[1]","''SELECT 2''","''SELECT item_id, created_at FROM hz_items''","''1 year''","''SELECT item_id, category FROM hz_items''",2,"''1''",0.2,0.99,0.9,10,"(SELECT f FROM h_filter)"}',
+	 '{text,int,int,boolean,int[],text,text,interval,text,int,text,float8,float8,float8,int,bloom}',
+	 '{model,ikey,k,x,iarr,query,query,interval,query,k,ident,f,f,f,k,x}'),
+	('recommend(text keys)', 'SELECT rank FROM recommend($1, $2, $3)',
+	 '{"''h_txt''","''u''''\"1 ü😀''::text",3}', '{text,text,int}', '{model,tkey,k}'),
+	('recommend(fold-in)', 'SELECT item, rank FROM recommend($1, $2, $3)', '{"''h_trap''",999,3}', '{text,int,int}', '{model,ikey,k}'),
+	('recommend(item_knn)', 'SELECT item, rank FROM recommend($1, $2, $3)', '{"''h_knn''",1,3}', '{text,int,int}', '{model,ikey,k}'),
+	('recommend_for_items', 'SELECT item, rank FROM recommend_for_items(model => $1, items => $2, k => $3, ratings => $4, exclude_seen => $5, exclude => $6, exclude_query => $7, item_times => $8, half_life => $9, item_groups => $10, max_per_group => $11, protected_group => $12, min_share => $13, max_similarity => $14, mmr_lambda => $15, pool => $16, forbidden => $17)',
+	 '{"''h_als''","ARRAY[1,2,3]",3,"ARRAY[5,4,1]::float8[]",true,"ARRAY[4]","''SELECT 5''","''SELECT item_id, created_at FROM hz_items''","''1 year''","''SELECT item_id, category FROM hz_items''",2,"''1''",0.2,0.99,0.9,10,"(SELECT f FROM h_filter)"}',
+	 '{text,int[],int,float8[],boolean,int[],text,text,interval,text,int,text,float8,float8,float8,int,bloom}',
+	 '{model,iarr,k,farr,x,iarr,query,query,interval,query,k,ident,f,f,f,k,x}'),
+	('recommend_for_items(ials)', 'SELECT item, rank FROM recommend_for_items($1, $2, $3, $4)',
+	 '{"''h_ials''","ARRAY[1,2,3]",3,"ARRAY[5,4,1]::float8[]"}', '{text,int[],int,float8[]}', '{model,iarr,k,farr}'),
+	('recommend_for_items(text keys)', 'SELECT rank FROM recommend_for_items($1, $2, $3)',
+	 '{"''h_txt''","ARRAY[''i\"2é''''); DROP TABLE hostile_victim; --'']",3}', '{text,text[],int}', '{model,tarr,k}'),
+	('recommend_all', 'SELECT count(DISTINCT "user"), max(rank) FROM recommend_all(model => $1, k => $2, exclude_seen => $3, exclude => $4, exclude_query => $5, item_times => $6, half_life => $7, item_groups => $8, max_per_group => $9, protected_group => $10, min_share => $11, max_similarity => $12, mmr_lambda => $13, pool => $14, forbidden => $15, users => $16)',
+	 '{"''h_als''",3,true,"ARRAY[''1'']","''SELECT 2''","''SELECT item_id, created_at FROM hz_items''","''1 year''","''SELECT item_id, category FROM hz_items''",2,"''1''",0.2,0.99,0.9,10,"(SELECT f FROM h_filter)","ARRAY[''1'',''2'',''3'']"}',
+	 '{text,int,boolean,text[],text,text,interval,text,int,text,float8,float8,float8,int,bloom,text[]}',
+	 '{model,k,x,tarr,query,query,interval,query,k,ident,f,f,f,k,x,tarr}'),
+	('recommend_all(all users)', 'SELECT count(DISTINCT "user"), max(rank) FROM recommend_all($1, $2)', '{"''h_ials''",2}', '{text,int}', '{model,k}'),
+	('similar_items', 'SELECT item, rank FROM similar_items($1, $2, $3)', '{"''h_als''",1,3}', '{text,int,int}', '{model,ikey,k}'),
+	('similar_items(item_knn)', 'SELECT item, rank FROM similar_items($1, $2, $3)', '{"''h_knn''",1,3}', '{text,int,int}', '{model,ikey,k}'),
+	('similar_users', 'SELECT "user", rank FROM similar_users($1, $2, $3)', '{"''h_als''",1,3}', '{text,int,int}', '{model,ikey,k}'),
+	('similar_users(user_knn)', 'SELECT "user", rank FROM similar_users($1, $2, $3)', '{"''h_uknn''",1,3}', '{text,int,int}', '{model,ikey,k}'),
+	('rerank', 'SELECT item, rank FROM rerank(items => $1, scores => $2, k => $3, exclude => $4, item_times => $5, half_life => $6, groups => $7, max_per_group => $8, protected_group => $9, min_share => $10, vectors => $11, max_similarity => $12, mmr_lambda => $13, forbidden => $14)',
+	 '{"ARRAY[10,11,12]","ARRAY[3,2,1]::float8[]",2,"ARRAY[11]","ARRAY[now(),now(),now()]","''1 day''","ARRAY[''a'',''a'',''b'']",1,"''b''",0.3,"ARRAY[''[1,0]'',''[0,1]'',''[1,1]'']::embedding[]",0.99,0.5,"(SELECT f FROM h_filter)"}',
+	 '{int[],float8[],int,int[],timestamptz[],interval,text[],int,text,float8,embedding[],float8,float8,bloom}',
+	 '{iarr,farr,k,iarr,x,interval,tarr,k,ident,f,x,f,f,x}');
+
+-- (The nearest-neighbour index and the audits add their functions here as
+-- rows of h_fn; a new kind of hostile value is rows of h_variant.)
+
+-- Run every case, in order.
+SELECT c.fn, c.label, pg_temp.h_try(pg_temp.h_render(c.call, c.vals, c.i, c.val)) AS result
+FROM h_cases c
+ORDER BY c.id, c.ord, c.i, c.label;
+
+-- Nothing was changed by a hostile value: the victim is intact, no table
+-- appeared, the models are the ones trained above, each with an active,
+-- complete version.
+RESET ROLE;
+SELECT count(*) AS victim_rows FROM hostile_victim;
+SELECT count(*) AS new_tables FROM pg_class WHERE relname = 'hostile_new';
+SELECT name, owner, active_version IS NOT NULL AS active FROM recsys.models
+WHERE owner IN ('hostile_user', 'hostile_other') ORDER BY name COLLATE "C";
+SELECT m.name, v.users = (SELECT count(*) FROM recsys.user_factors u WHERE u.model = m.name AND u.version = m.active_version) AS complete
+FROM recsys.models m JOIN recsys.model_versions v ON v.model = m.name AND v.version = m.active_version
+WHERE m.owner IN ('hostile_user', 'hostile_other') ORDER BY m.name COLLATE "C";
+-- the server never restarted
+SELECT pg_postmaster_start_time() = t AS same_server FROM h_start;
+
+-- clean up
+SELECT count(*) FROM (SELECT recsys.drop_model(name) FROM recsys.models
+	WHERE owner IN ('hostile_user', 'hostile_other')) s;
+DROP TABLE h_filter, hz_text, hostile_victim, hz_users, hz_items, hz_interactions;
+DROP FUNCTION hostile_side_effect(), hostile_trap();
+REVOKE ALL ON SCHEMA public FROM hostile_user;
+REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM hostile_user, hostile_other;
+REVOKE ALL ON FUNCTION recsys.train(text, text, text, text, text, text, jsonb),
+	recsys.retrain(text), recsys.drop_model(text, boolean),
+	recsys.fit(text, "any", "any", "any", jsonb),
+	recsys.fit_finalfn(internal, text, "any", "any", "any", jsonb),
+	recsys.schedule_retrain(text, text, text)
+	FROM hostile_user, hostile_other;
+DROP OWNED BY hostile_user, hostile_other;
+DROP ROLE hostile_user;
+DROP ROLE hostile_other;

@@ -1,0 +1,151 @@
+--
+-- Privileges: an analyst (read-only) reads the catalog and serves models
+-- but cannot train, retrain, drop or write the catalog; a trainer trains on
+-- the tables it may read and cannot read any other through the training
+-- functions or through serving (fold-in of a new user, exclusion and
+-- attribute queries); no function runs with its owner's rights unless it
+-- must, and those pin search_path.
+--
+SET search_path = public, recsys;
+SET extra_float_digits = 0;
+
+CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE q;
+	RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+
+-- Data: public interactions everyone may read, and a secret table only its
+-- owner (the superuser running this test) may read.
+SELECT relation, rows FROM recsys.generate_dataset('pv', users => 60, items => 40,
+	interactions => 900, seed => 11);
+CREATE TABLE pv_secret AS SELECT * FROM pv_interactions;
+CREATE VIEW pv_secret_view AS SELECT * FROM pv_secret;
+
+CREATE ROLE pv_analyst;
+CREATE ROLE pv_trainer;
+GRANT SELECT ON ALL TABLES IN SCHEMA recsys TO pv_analyst, pv_trainer;
+GRANT EXECUTE ON FUNCTION recsys.train(text, text, text, text, text, text, jsonb),
+	recsys.retrain(text), recsys.drop_model(text, boolean),
+	recsys.fit(text, "any", "any", "any", jsonb),
+	recsys.fit_finalfn(internal, text, "any", "any", "any", jsonb)
+	TO pv_trainer;
+GRANT SELECT ON pv_interactions, pv_items TO pv_analyst, pv_trainer;
+
+-- the owner's model over the secret table (ials folds new users in)
+SELECT model, users FROM recsys.train('pv_secret_model', 'pv_secret', 'user_id', 'item_id', 'clicks', 'ials', '{"factors": 4, "iterations": 5}');
+SELECT model, users FROM recsys.train('pv_public_model', 'pv_interactions', 'user_id', 'item_id', 'clicks', 'ials', '{"factors": 4, "iterations": 5}');
+-- a user who arrived in the secret table after training: serving them
+-- means folding them in from the model's source
+INSERT INTO pv_secret (user_id, item_id, rating, clicks, ts)
+SELECT 500, item_id, 5, 3, now() FROM generate_series(30, 40) item_id;
+-- what the owner gets for them (folded in)
+CREATE TEMP TABLE pv_owner_view AS
+SELECT item, rank FROM recsys.recommend('pv_secret_model', 500, 5);
+GRANT SELECT ON pv_owner_view TO pv_analyst, pv_trainer;
+
+-- The analyst ------------------------------------------------------------
+SET ROLE pv_analyst;
+SELECT count(*) AS models_visible FROM recsys.models WHERE name LIKE 'pv\_%';
+SELECT count(*) > 0 AS versions_visible FROM recsys.model_versions WHERE model = 'pv_public_model';
+SELECT count(*) AS item_rows FROM recsys.item_factors f JOIN recsys.models m
+	ON m.name = f.model AND m.active_version = f.version WHERE f.model = 'pv_public_model';
+SELECT count(*) AS recommended FROM recsys.recommend('pv_public_model', 1, 5);
+SELECT count(*) AS all_users FROM recsys.recommend_all('pv_public_model', 2);
+SELECT count(*) AS similar FROM recsys.similar_items('pv_public_model', 1, 5);
+SELECT recsys.predict('pv_public_model', 1, 2) IS NOT NULL AS predicts;
+-- (the audit functions, once they exist, belong in this list of what an
+-- analyst may run)
+-- but nothing that writes
+SELECT pg_temp.try($$SELECT recsys.train('pv_a', 'pv_interactions', 'user_id', 'item_id')$$) AS train;
+SELECT pg_temp.try($$SELECT recsys.fit('pv_a', user_id, item_id, clicks, '{"algorithm": "popularity"}') FROM pv_interactions$$) AS fit;
+SELECT pg_temp.try($$SELECT recsys.retrain('pv_public_model')$$) AS retrain;
+SELECT pg_temp.try($$SELECT recsys.drop_model('pv_public_model')$$) AS drop_model;
+SELECT pg_temp.try($$SELECT recsys.schedule_retrain('pv_public_model', '0 3 * * *')$$) AS schedule;
+SELECT pg_temp.try($$DELETE FROM recsys.models WHERE name = 'pv_public_model'$$) AS delete_catalog;
+SELECT pg_temp.try($$UPDATE recsys.models SET active_version = 1$$) AS update_catalog;
+SELECT pg_temp.try($$INSERT INTO recsys.item_factors SELECT * FROM recsys.item_factors LIMIT 1$$) AS insert_catalog;
+SELECT pg_temp.try($$TRUNCATE recsys.user_factors$$) AS truncate_catalog;
+-- nor read the secret table through serving: the new user's fold-in falls
+-- back to popular items (never the owner's folded-in list), and queries
+-- over the secret table are refused
+SELECT count(*) AS rows,
+	   array_agg(r.item ORDER BY r.rank) = (SELECT array_agg(item ORDER BY rank) FROM pv_owner_view) AS owners_list
+FROM recsys.recommend('pv_secret_model', 500, 5) r;
+SELECT pg_temp.try($$SELECT * FROM recsys.recommend('pv_public_model', 1, 5, exclude_query => 'SELECT item_id FROM pv_secret')$$) AS exclude_query;
+SELECT pg_temp.try($$SELECT * FROM recsys.recommend('pv_public_model', 1, 5, item_groups => 'SELECT item_id, rating::text FROM pv_secret', max_per_group => 1)$$) AS item_groups;
+SELECT pg_temp.try($$SELECT * FROM recsys.recommend_all('pv_public_model', 5, item_times => 'SELECT item_id, ts FROM pv_secret', half_life => '1 day')$$) AS item_times;
+RESET ROLE;
+
+-- The trainer ------------------------------------------------------------
+SET ROLE pv_trainer;
+SELECT model, users, items FROM recsys.train('pv_t', 'pv_interactions', 'user_id', 'item_id', NULL, 'popularity');
+SELECT (f).model, (f).users FROM (SELECT recsys.fit('pv_t_fit', user_id, item_id, clicks, '{"algorithm": "popularity"}') AS f FROM pv_interactions) s;
+-- tables it may not read stay unreadable through every way into training
+SELECT pg_temp.try($$SELECT recsys.train('pv_t2', 'pv_secret', 'user_id', 'item_id')$$) AS table_name;
+SELECT pg_temp.try($$SELECT recsys.train('pv_t2', 'public.pv_secret', 'user_id', 'item_id')$$) AS qualified_name;
+SELECT pg_temp.try($$SELECT recsys.train('pv_t2', 'pv_secret_view', 'user_id', 'item_id')$$) AS view_name;
+SELECT pg_temp.try($$SELECT recsys.train('pv_t2', 'SELECT user_id, item_id FROM pv_secret', 'user_id', 'item_id')$$) AS query;
+SELECT pg_temp.try($$SELECT recsys.train('pv_t2', 'SELECT user_id, item_id FROM pv_interactions WHERE item_id IN (SELECT item_id FROM pv_secret)', 'user_id', 'item_id')$$) AS subquery;
+SELECT pg_temp.try($$SELECT recsys.fit('pv_t2', user_id, item_id, clicks, '{"algorithm": "popularity"}') FROM pv_secret$$) AS fit;
+SELECT pg_temp.try($$SELECT recsys.train('pv_t2', 'pv_interactions', 'user_id', 'item_id', NULL, 'item_knn', '{"attributes": "SELECT item_id, ARRAY[rating, clicks]::real[] FROM pv_secret"}')$$) AS attributes;
+-- someone else's model: served, but neither retrained, overwritten nor dropped
+SELECT count(*) AS served FROM recsys.recommend('pv_public_model', 1, 5);
+SELECT pg_temp.try($$SELECT recsys.retrain('pv_secret_model')$$) AS retrain_others;
+SELECT pg_temp.try($$SELECT recsys.train('pv_secret_model', 'pv_interactions', 'user_id', 'item_id')$$) AS overwrite_others;
+SELECT pg_temp.try($$SELECT recsys.drop_model('pv_secret_model')$$) AS drop_others;
+-- its own model, after it lost access to the source: retrain is refused
+RESET ROLE;
+GRANT SELECT ON pv_items TO pv_trainer;
+SET ROLE pv_trainer;
+SELECT model FROM recsys.train('pv_t3', 'SELECT user_id, item_id FROM pv_interactions JOIN pv_items USING (item_id)', 'user_id', 'item_id', NULL, 'popularity');
+RESET ROLE;
+REVOKE SELECT ON pv_items FROM pv_trainer, pv_analyst;
+SET ROLE pv_trainer;
+SELECT pg_temp.try($$SELECT recsys.retrain('pv_t3')$$) AS retrain_without_access;
+SELECT recsys.drop_model('pv_t') AND recsys.drop_model('pv_t_fit') AND recsys.drop_model('pv_t3') AS drops_own;
+RESET ROLE;
+
+-- Nothing changed: the owner's models are intact, none of the refused
+-- models exists.
+SELECT name, owner = current_user AS mine, active_version FROM recsys.models
+WHERE name LIKE 'pv\_%' ORDER BY name;
+
+-- No function runs with its owner's rights (SECURITY DEFINER); if one ever
+-- must, it has to pin search_path.  Functions that do pin it are listed.
+SELECT count(*) AS security_definer FROM pg_proc
+WHERE pronamespace = 'recsys'::regnamespace AND prosecdef;
+SELECT count(*) AS definer_without_search_path FROM pg_proc
+WHERE pronamespace = 'recsys'::regnamespace AND prosecdef
+  AND NOT coalesce(proconfig::text[] && ARRAY(SELECT c FROM unnest(proconfig) c WHERE c LIKE 'search\_path=%'), false);
+SELECT proname, proconfig FROM pg_proc
+WHERE pronamespace = 'recsys'::regnamespace AND proconfig IS NOT NULL ORDER BY proname;
+-- writing functions are not executable by PUBLIC
+SELECT p.oid::regprocedure AS function
+FROM pg_proc p
+WHERE p.pronamespace = 'recsys'::regnamespace
+  AND p.proname IN ('train', 'retrain', 'drop_model', 'fit', 'fit_finalfn', 'schedule_retrain')
+  AND has_function_privilege('public', p.oid, 'EXECUTE')
+ORDER BY 1::text;
+-- and nobody but the extension's owner may write the catalog
+SELECT c.relname, r.rolname
+FROM pg_class c CROSS JOIN pg_roles r
+WHERE c.relnamespace = 'recsys'::regnamespace AND c.relkind = 'r'
+  AND r.rolname IN ('pv_analyst', 'pv_trainer')
+  AND (has_table_privilege(r.oid, c.oid, 'INSERT') OR has_table_privilege(r.oid, c.oid, 'UPDATE')
+	   OR has_table_privilege(r.oid, c.oid, 'DELETE') OR has_table_privilege(r.oid, c.oid, 'TRUNCATE'));
+
+-- clean up
+SELECT recsys.drop_model('pv_secret_model') AND recsys.drop_model('pv_public_model') AS dropped;
+DROP VIEW pv_secret_view;
+DROP TABLE pv_secret, pv_users, pv_items, pv_interactions, pv_owner_view;
+REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM pv_analyst, pv_trainer;
+REVOKE ALL ON FUNCTION recsys.train(text, text, text, text, text, text, jsonb),
+	recsys.retrain(text), recsys.drop_model(text, boolean),
+	recsys.fit(text, "any", "any", "any", jsonb),
+	recsys.fit_finalfn(internal, text, "any", "any", "any", jsonb)
+	FROM pv_trainer;
+DROP ROLE pv_analyst;
+DROP ROLE pv_trainer;

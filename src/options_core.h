@@ -1,0 +1,107 @@
+/*-------------------------------------------------------------------------
+ *
+ * options_core.h
+ *	  The table of training options and their validation, in plain C (no
+ *	  PostgreSQL headers): options.c feeds it the jsonb a user passed and
+ *	  turns its statuses into errors; the libFuzzer target
+ *	  test/fuzz/fuzz_options.c feeds it arbitrary options.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RECSYS_OPTIONS_CORE_H
+#define RECSYS_OPTIONS_CORE_H
+
+#include "train.h"
+
+/* algorithms, in the order of RsAlgorithm (options.h) */
+#define RS_N_ALGORITHMS 7
+#define RS_ALG_BIT(a) (1 << (a))
+
+typedef enum RsOptKind
+{
+	RS_OPT_INT,
+	RS_OPT_REAL,
+	RS_OPT_BOOL,
+	RS_OPT_TEXT
+} RsOptKind;
+
+typedef struct RsOptSpec
+{
+	const char *name;
+	RsOptKind	kind;
+	int			algorithms;		/* bitmask of algorithms that accept it */
+	double		min;
+	double		max;
+	const char *help;
+} RsOptSpec;
+
+#define RS_MAX_OPTIONS 32
+
+extern const RsOptSpec rs_opt_specs[];
+extern const int rs_n_opt_specs;
+extern const char *const rs_algorithm_names[RS_N_ALGORITHMS];
+extern const char *const rs_similarity_names[4];
+extern const char *const rs_weighting_names[3];
+
+/* one option's value, as the JSON gave it */
+typedef enum RsOptValueType
+{
+	RS_OPTV_NUMBER,
+	RS_OPTV_STRING,
+	RS_OPTV_BOOL,
+	RS_OPTV_OTHER				/* array or object */
+} RsOptValueType;
+
+typedef struct RsOptValue
+{
+	RsOptValueType type;
+	double		number;
+	const char *string;			/* NUL-terminated; kept by the state */
+	bool		boolean;
+} RsOptValue;
+
+/* the options of one training run, as they are being built */
+typedef struct RsOptState
+{
+	int			algorithm;
+	RsParams	params;
+	bool		verbose;
+	int			keep;
+	const char *time_column;
+	const char *attributes;
+	bool		given[RS_MAX_OPTIONS];
+} RsOptState;
+
+typedef enum RsOptStatus
+{
+	RS_OPTS_OK = 0,
+	RS_OPTS_UNKNOWN,			/* no such option for this algorithm */
+	RS_OPTS_NOT_NUMBER,
+	RS_OPTS_NOT_INTEGER,
+	RS_OPTS_OUT_OF_RANGE,
+	RS_OPTS_NOT_BOOL,
+	RS_OPTS_NOT_STRING,
+	RS_OPTS_BAD_SOLVER,
+	RS_OPTS_BAD_CHOICE,			/* not one of err->choices */
+	RS_OPTS_EMPTY_ATTRIBUTES,
+	RS_OPTS_WEIGHTING_NOT_COSINE,
+	RS_OPTS_BM25_WITHOUT_BM25,
+	RS_OPTS_BASELINE_IMPLICIT,
+	RS_OPTS_MODE_WITHOUT_ATTRIBUTES
+} RsOptStatus;
+
+/* what an error is about */
+typedef struct RsOptError
+{
+	const RsOptSpec *spec;
+	const char *const *choices;
+	int			n_choices;
+} RsOptError;
+
+extern const RsOptSpec *rs_opt_find(const char *name);
+extern void rs_opt_defaults(RsOptState *s, int algorithm, int threads);
+extern RsOptStatus rs_opt_apply(RsOptState *s, const char *name,
+								const RsOptValue *v, RsOptError *err);
+extern RsOptStatus rs_opt_finish(const RsOptState *s);
+
+#endif							/* RECSYS_OPTIONS_CORE_H */

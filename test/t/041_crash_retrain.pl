@@ -1,0 +1,95 @@
+# Crash safety of training: the server is stopped in immediate mode (no
+# shutdown checkpoint, like a crash) while a retrain builds a new version,
+# and while fit() trains a new model; after restart the previous version
+# is active and complete, and no row of the interrupted work is visible
+# anywhere in the catalog.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+
+my $node = PostgreSQL::Test::Cluster->new('crash');
+$node->init;
+$node->start;
+
+$node->safe_psql('postgres', q{
+CREATE EXTENSION recsys;
+CREATE TABLE r AS SELECT * FROM recsys.synth_interactions(20000, 3000, 600000, 9);
+SELECT * FROM recsys.train('m', 'r', 'user_id', 'item_id', 'clicks', 'ials', '{"factors": 16, "iterations": 2}');
+});
+my $before = $node->safe_psql('postgres', q{
+SELECT m.active_version, v.users, v.items,
+       (SELECT count(*) FROM recsys.user_factors u WHERE u.model = 'm' AND u.version = m.active_version),
+       (SELECT count(*) FROM recsys.item_factors i WHERE i.model = 'm' AND i.version = m.active_version)
+FROM recsys.models m JOIN recsys.model_versions v ON v.model = m.name AND v.version = m.active_version
+WHERE m.name = 'm'});
+
+my $crashes = 0;
+for my $delay (1.5, 3.0)
+{
+	# a retrain that runs long enough to be caught mid-way
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-d', 'postgres', '-c',
+		  q{SELECT recsys.train('m', 'r', 'user_id', 'item_id', 'clicks', 'ials', '{"factors": 64, "iterations": 10000}') /* crash_retrain */} ],
+		'>', \$out, '2>', \$err);
+	$node->poll_query_until('postgres',
+		qq{SELECT count(*) >= 1 FROM pg_stat_activity WHERE query LIKE '%crash_retrain */'
+		   AND backend_type = 'client backend' AND now() - query_start > interval '$delay s' AND pid <> pg_backend_pid()})
+	  or die "the retrain did not start: $err";
+	$node->stop('immediate');
+	$h->finish;
+	$crashes++;
+	$node->start;
+
+	is($node->safe_psql('postgres', q{
+SELECT m.active_version, v.users, v.items,
+       (SELECT count(*) FROM recsys.user_factors u WHERE u.model = 'm' AND u.version = m.active_version),
+       (SELECT count(*) FROM recsys.item_factors i WHERE i.model = 'm' AND i.version = m.active_version)
+FROM recsys.models m JOIN recsys.model_versions v ON v.model = m.name AND v.version = m.active_version
+WHERE m.name = 'm'}), $before, "after crash $crashes: the previous version is active and complete");
+	is($node->safe_psql('postgres', q{
+SELECT (SELECT count(*) FROM recsys.model_versions WHERE model = 'm' AND version > 1)
+     + (SELECT count(*) FROM recsys.user_factors WHERE model = 'm' AND version > 1)
+     + (SELECT count(*) FROM recsys.item_factors WHERE model = 'm' AND version > 1)}),
+		'0', "after crash $crashes: no row of the interrupted version is visible");
+	is($node->safe_psql('postgres', q{SELECT count(*) FROM recsys.recommend('m', 1, 10)}), '10',
+		"after crash $crashes: the model serves");
+}
+
+# the aggregate form: a crash while fit() trains a new model leaves no
+# trace of it
+{
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-d', 'postgres', '-c',
+		  q{SELECT recsys.fit('f', user_id, item_id, clicks, '{"algorithm": "ials", "factors": 64, "iterations": 10000}') FROM r /* crash_fit */} ],
+		'>', \$out, '2>', \$err);
+	$node->poll_query_until('postgres',
+		q{SELECT count(*) >= 1 FROM pg_stat_activity WHERE query LIKE '%crash_fit */'
+		   AND backend_type = 'client backend' AND now() - query_start > interval '2 s' AND pid <> pg_backend_pid()})
+	  or die "fit did not start: $err";
+	$node->stop('immediate');
+	$h->finish;
+	$crashes++;
+	$node->start;
+	is($node->safe_psql('postgres', q{
+SELECT (SELECT count(*) FROM recsys.models WHERE name = 'f')
+     + (SELECT count(*) FROM recsys.model_versions WHERE model = 'f')
+     + (SELECT count(*) FROM recsys.user_factors WHERE model = 'f')
+     + (SELECT count(*) FROM recsys.item_factors WHERE model = 'f')}),
+		'0', "after crash $crashes (during fit): no trace of the new model");
+}
+
+# and a retrain after the crashes completes as the next version
+$node->safe_psql('postgres', q{SELECT recsys.retrain('m')});
+is($node->safe_psql('postgres', q{SELECT active_version FROM recsys.models WHERE name = 'm'}), '2',
+	'a retrain after the crashes becomes version 2');
+diag("immediate stops survived: $crashes");
+
+$node->stop;
+done_testing();
