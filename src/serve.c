@@ -1776,6 +1776,8 @@ rs_recommend(PG_FUNCTION_ARGS)
 							is_explicit(m) ? "by the items' bias baseline" : "popular items"),
 					 denied ? errdetail("The user's interactions were not read: no SELECT privilege on the model's source.") : 0));
 	}
+	/* (still inside SPI, whose context SPI_finish frees: allocate in per_call) */
+	MemoryContextSwitchTo(per_call);
 	excluded = call_exclusions(fcinfo, 4, m, seen, exclude_seen ? nseen : 0, &n_excluded);
 	ranked = palloc(sizeof(Scored) * Max(Min(k, m->n_items), 1));
 	n_ranked = -1;
