@@ -29,11 +29,17 @@ OBJS = \
 	src/knn.o \
 	src/knn_score.o \
 	src/serve.o \
-	src/rerank.o
+	src/rerank.o \
+	src/hnsw.o \
+	src/hnswbuild.o \
+	src/hnswinsert.o \
+	src/hnswscan.o \
+	src/hnswvacuum.o \
+	src/hnswutils.o
 
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
 
-REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank
+REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank hnsw
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config
@@ -80,3 +86,5 @@ src/knn.o src/knn_score.o src/catalog.o src/train.o src/serve.o: src/knn.h
 src/serve.o src/rerank.o: src/rerank.h
 $(CORE_OBJS): src/train.h src/linalg.h src/rng.h
 src/bloom.o src/serve.o src/rerank.o: src/bloom.h
+HNSW_OBJS = src/hnsw.o src/hnswbuild.o src/hnswinsert.o src/hnswscan.o src/hnswvacuum.o src/hnswutils.o
+$(HNSW_OBJS): src/hnsw.h src/embedding.h

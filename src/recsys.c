@@ -34,6 +34,8 @@ _PG_init(void)
 							PGC_USERSET,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);
+	/* before the prefix is reserved, so recsys.ef_search set early is kept */
+	rs_hnsw_init();
 	MarkGUCPrefixReserved("recsys");
 
 	rs_train_init();

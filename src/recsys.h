@@ -37,4 +37,7 @@ extern void *rs_alloc(MemoryContext cxt, Size size);
 /* train.c */
 extern void rs_train_init(void);
 
+/* hnsw.c */
+extern void rs_hnsw_init(void);
+
 #endif							/* RECSYS_H */
