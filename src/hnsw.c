@@ -26,6 +26,7 @@
 #include "commands/vacuum.h"
 #include "nodes/value.h"
 #include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -159,9 +160,15 @@ hnsw_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	costs.numIndexTuples = visited;
 	genericcostestimate(root, path, loop_count, &costs);
 
-	/* the whole graph search happens before the first tuple */
+	/*
+	 * The whole first round happens before the first tuple.  Every row past
+	 * it costs another expansion (about 2m distances on a random page), so
+	 * reading the whole table through the index is priced far above a sort
+	 * and the planner uses the index only under a LIMIT.
+	 */
 	*indexStartupCost = costs.indexTotalCost;
-	*indexTotalCost = costs.indexTotalCost;
+	*indexTotalCost = costs.indexTotalCost +
+		ntuples * (2.0 * m * 4.0 * cpu_operator_cost + random_page_cost / 4.0);
 	*indexSelectivity = costs.indexSelectivity;
 	*indexCorrelation = 0;
 	*indexPages = costs.numIndexPages;

@@ -288,7 +288,14 @@ place_element(Relation index, HnswMetaPageData *meta, int level, const float *ve
 			}
 			GenericXLogFinish(state);
 			UnlockReleaseBuffer(buf);
-			meta->insertPage = blk;
+
+			/*
+			 * The pages before blk have no room for the smallest element;
+			 * a larger one may have passed over freed slots that still fit
+			 * smaller ones, so only a layer-0 element moves the start on.
+			 */
+			if (level == 0)
+				meta->insertPage = blk;
 			pfree(tmp);
 			return HnswTidKey(blk, off);
 		}
@@ -311,7 +318,8 @@ place_element(Relation index, HnswMetaPageData *meta, int level, const float *ve
 				 RelationGetRelationName(index));
 		GenericXLogFinish(state);
 		UnlockReleaseBuffer(buf);
-		meta->insertPage = blk;
+		if (level == 0)
+			meta->insertPage = blk;
 		pfree(tmp);
 		return HnswTidKey(blk, off);
 	}

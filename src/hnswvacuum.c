@@ -275,6 +275,21 @@ hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 						continue;
 					ns = hnsw_select_neighbors(&vg.g, cand, nc, HnswLayerSlots(m, l), sel);
 
+					/*
+					 * The heuristic may keep few links; after a deletion an
+					 * element's neighbours may be the only way to it, so the
+					 * free slots are filled with the nearest candidates left.
+					 */
+					for (int c = 0; c < nc && ns < HnswLayerSlots(m, l); c++)
+					{
+						bool		have = false;
+
+						for (int j = 0; j < ns && !have; j++)
+							have = (sel[j].id == cand[c].id);
+						if (!have)
+							sel[ns++] = cand[c];
+					}
+
 					{
 						Buffer		wbuf = ReadBufferExtended(index, MAIN_FORKNUM,
 															  HnswKeyBlk(todo[i]), RBM_NORMAL, bas);
