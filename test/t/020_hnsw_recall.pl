@@ -127,15 +127,15 @@ is( $node->safe_psql('postgres',
 $node->safe_psql('postgres', q{
 SELECT * FROM recsys.generate_dataset('mf', users => 5000, items => 20000, interactions => 300000, seed => 3, factors => 16);
 SELECT * FROM recsys.train('mfi', 'mf_interactions', 'user_id', 'item_id', 'clicks', 'ials', '{"factors": 32, "iterations": 5}');
-CREATE TABLE mf_items AS SELECT item_idx AS id, factors AS v FROM recsys.item_factors WHERE model = 'mfi';
-CREATE TABLE mf_queries AS SELECT user_idx AS qid, factors AS qv FROM recsys.user_factors WHERE model = 'mfi' AND user_idx % 50 = 0;
-CREATE INDEX mf_ip ON mf_items USING recsys_hnsw (v recsys.embedding_ip_ops);
-ANALYZE mf_items;
+CREATE TABLE fac_items AS SELECT item_idx AS id, factors AS v FROM recsys.item_factors WHERE model = 'mfi';
+CREATE TABLE fac_queries AS SELECT user_idx AS qid, factors AS qv FROM recsys.user_factors WHERE model = 'mfi' AND user_idx % 50 = 0;
+CREATE INDEX fac_ip ON fac_items USING recsys_hnsw (v recsys.embedding_ip_ops);
+ANALYZE fac_items;
 });
 my $spread = $node->safe_psql('postgres',
-	q{SELECT round((max(recsys.norm(v)) / percentile_cont(0.5) WITHIN GROUP (ORDER BY recsys.norm(v)))::numeric, 1) FROM mf_items});
+	q{SELECT round((max(recsys.norm(v)) / percentile_cont(0.5) WITHIN GROUP (ORDER BY recsys.norm(v)))::numeric, 1) FROM fac_items});
 cmp_ok($spread, '>', 5, "item factor norms are spread (max/median $spread)");
-my $rmf = $node->safe_psql('postgres', q{SELECT recall('mf_items', 'mf_queries', '<#>', 10)});
+my $rmf = $node->safe_psql('postgres', q{SELECT recall('fac_items', 'fac_queries', '<#>', 10)});
 cmp_ok($rmf, '>=', 0.95, "ials item factors, inner product, default settings: recall\@10 is $rmf");
 
 # Past maintenance_work_mem: the build switches to on-disk inserts, says
