@@ -28,12 +28,30 @@
 #include <math.h>
 
 #include "access/relscan.h"
+#include "common/hashfn.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/float.h"
-#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+
+/* the visited set: an open-addressing hash of packed index TIDs */
+typedef struct VisitedEntry
+{
+	uint64		key;
+	char		status;
+} VisitedEntry;
+
+#define SH_PREFIX visited
+#define SH_ELEMENT_TYPE VisitedEntry
+#define SH_KEY_TYPE uint64
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) (murmurhash32((uint32) (k)) ^ murmurhash32((uint32) ((k) >> 32) + 0x9e3779b9))
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DEFINE
+#define SH_DECLARE
+#include "lib/simplehash.h"
 
 typedef struct ScanItem
 {
@@ -49,7 +67,7 @@ typedef struct HnswScanOpaqueData
 	bool		done;
 	HnswMetaPageData meta;
 	float	   *q;				/* the query, unit length for cosine */
-	HTAB	   *visited;
+	visited_hash *visited;
 	Buffer		buf;			/* last page read, kept pinned */
 
 	HnswCandidate *cand;		/* min-heap of elements to expand */
@@ -263,17 +281,55 @@ float_cmp(const void *a, const void *b)
 	return x < y ? -1 : (x > y ? 1 : 0);
 }
 
-static int
-item_cmp(const void *a, const void *b)
+/* pend is a min-heap by (distance, key): rounds pop their rows from it */
+static inline bool
+item_before(const ScanItem *x, const ScanItem *y)
 {
-	const ScanItem *x = a;
-	const ScanItem *y = b;
+	return x->dist < y->dist || (x->dist == y->dist && x->key < y->key);
+}
 
-	if (x->dist < y->dist)
-		return -1;
-	if (x->dist > y->dist)
-		return 1;
-	return x->key < y->key ? -1 : (x->key > y->key ? 1 : 0);
+static void
+pend_push(HnswScanOpaque so, const ScanItem *it)
+{
+	int			i;
+
+	if (so->npend == so->cappend)
+	{
+		so->cappend *= 2;
+		so->pend = repalloc_huge(so->pend, sizeof(ScanItem) * so->cappend);
+	}
+	i = so->npend++;
+	while (i > 0 && item_before(it, &so->pend[(i - 1) / 2]))
+	{
+		so->pend[i] = so->pend[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	so->pend[i] = *it;
+}
+
+static ScanItem
+pend_pop(HnswScanOpaque so)
+{
+	ScanItem	top = so->pend[0];
+	ScanItem	last = so->pend[--so->npend];
+	int			i = 0;
+
+	for (;;)
+	{
+		int			c = 2 * i + 1;
+
+		if (c >= so->npend)
+			break;
+		if (c + 1 < so->npend && item_before(&so->pend[c + 1], &so->pend[c]))
+			c++;
+		if (!item_before(&so->pend[c], &last))
+			break;
+		so->pend[i] = so->pend[c];
+		i = c;
+	}
+	if (so->npend > 0)
+		so->pend[i] = last;
+	return top;
 }
 
 /* records a newly found element */
@@ -291,15 +347,12 @@ found(HnswScanOpaque so, uint64 key, float dist, ItemPointer heaptid)
 	/* elements whose row VACUUM has removed are walked through, not returned */
 	if (ItemPointerIsValid(heaptid))
 	{
-		if (so->npend == so->cappend)
-		{
-			so->cappend *= 2;
-			so->pend = repalloc_huge(so->pend, sizeof(ScanItem) * so->cappend);
-		}
-		so->pend[so->npend].key = key;
-		so->pend[so->npend].dist = dist;
-		so->pend[so->npend].heaptid = *heaptid;
-		so->npend++;
+		ScanItem	it;
+
+		it.key = key;
+		it.dist = dist;
+		it.heaptid = *heaptid;
+		pend_push(so, &it);
 	}
 }
 
@@ -308,7 +361,7 @@ visit(HnswScanOpaque so, uint64 key)
 {
 	bool		was;
 
-	hash_search(so->visited, &key, HASH_ENTER, &was);
+	visited_insert(so->visited, key, &was);
 	return !was;
 }
 
@@ -321,13 +374,8 @@ scan_start(IndexScanDesc scan)
 	float		curd;
 	ItemPointerData curtid;
 	uint64	   *nb = palloc(sizeof(uint64) * 2 * so->meta.m);
-	HASHCTL		ctl;
 
-	ctl.keysize = sizeof(uint64);
-	ctl.entrysize = sizeof(uint64);
-	ctl.hcxt = so->cxt;
-	so->visited = hash_create("recsys_hnsw scan visited", 1024, &ctl,
-							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	so->visited = visited_create(so->cxt, 2048, NULL);
 	so->capcand = 256;
 	so->cand = palloc(sizeof(HnswCandidate) * so->capcand);
 	so->cappend = 256;
@@ -420,14 +468,12 @@ scan_round(IndexScanDesc scan)
 		}
 	}
 
-	qsort(so->pend, so->npend, sizeof(ScanItem), item_cmp);
 	take = Min(so->npend, hnsw_ef_search);
 	if (so->out)
 		pfree(so->out);
 	so->out = palloc(sizeof(ScanItem) * Max(take, 1));
-	memcpy(so->out, so->pend, sizeof(ScanItem) * take);
-	memmove(so->pend, so->pend + take, sizeof(ScanItem) * (so->npend - take));
-	so->npend -= take;
+	for (int i = 0; i < take; i++)
+		so->out[i] = pend_pop(so);
 	so->nout = take;
 	so->pos = 0;
 	if (take == 0 && so->ncand == 0)
