@@ -61,6 +61,7 @@ typedef struct HnswBuildState
 	int			sdim;
 	double		indtuples;		/* tuples indexed */
 	double		skipped;		/* zero vectors under cosine */
+	double		reltuples;		/* the table's estimated row count */
 	bool		ondisk;			/* past maintenance_work_mem */
 	Size		memlimit;
 	Size		memused;
@@ -505,7 +506,10 @@ build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 					 errhint("Increase maintenance_work_mem to build the whole graph in memory.")));
 			flush_to_disk(bs);
 			bs->ondisk = true;
+			/* from here tuples_done counts the table's rows again */
 			pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, HNSW_PHASE_DISK);
+			if (bs->reltuples > 0)
+				pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) bs->reltuples);
 			hnsw_insert_on_disk(index, e->x, e->dim, tid);
 			bs->indtuples++;
 		}
@@ -564,6 +568,9 @@ hnsw_build(Relation heap, Relation index, struct IndexInfo *indexInfo)
 	UnlockReleaseBuffer(buf);
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, HNSW_PHASE_LOAD);
+	bs.reltuples = Max(heap->rd_rel->reltuples, 0);
+	if (bs.reltuples > 0)
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) bs.reltuples);
 	reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
 									   build_callback, &bs, NULL);
 
