@@ -196,4 +196,13 @@ SELECT count(*) FROM (SELECT id FROM hunl ORDER BY v <#> '[1,0,0]' LIMIT 3) s;
 INSERT INTO hunl VALUES (1, '[5,5,5]');
 SELECT id FROM hunl ORDER BY v <#> '[1,0,0]' LIMIT 3;
 
-DROP TABLE hv, hq, hv_rest, hfree, hmixed, hsmall, hunl;
+-- CREATE INDEX CONCURRENTLY and REINDEX CONCURRENTLY (their validation
+-- pass reads every element through ambulkdelete).
+CREATE TABLE hconc (id int, v embedding(3));
+INSERT INTO hconc SELECT i, ARRAY[i % 7, i % 5, 1]::real[]::embedding FROM generate_series(1, 100) i;
+CREATE INDEX CONCURRENTLY hconc_l2 ON hconc USING recsys_hnsw (v embedding_l2_ops);
+REINDEX INDEX CONCURRENTLY hconc_l2;
+SELECT indisvalid FROM pg_index WHERE indexrelid = 'hconc_l2'::regclass;
+SELECT count(*) FROM (SELECT id FROM hconc ORDER BY v <-> '[0,0,1]' LIMIT 200) s;
+
+DROP TABLE hv, hq, hv_rest, hfree, hmixed, hsmall, hunl, hconc;
