@@ -16,17 +16,22 @@
  * neighbour lists are rewritten in place and a slot freed by VACUUM can be
  * reused by any element with as many layers or fewer.
  *
- * Every opclass is built as a Euclidean graph over a "stored" vector:
- *	 l2       the embedding itself
- *	 cosine   the embedding scaled to unit length (zero vectors are not indexed)
- *	 ip       the embedding plus one coordinate sqrt(M^2 - |x|^2), where M is
- *	          the largest norm seen by the build: then |q' - x'|^2 =
- *	          |q|^2 + M^2 - 2 q.x for a query q' = (q, 0), so the Euclidean
- *	          order is the inner-product order and the graph is built in a
- *	          true metric space (the norm-augmentation reduction of maximum
- *	          inner product search).
- * Scans rank by the opclass's own distance on the stored vector, which
- * orders exactly like the Euclidean distance in the stored space.
+ * The graph of each opclass is built with the distance it serves:
+ *	 l2       squared Euclidean distance of the embeddings
+ *	 cosine   squared Euclidean distance of the embeddings scaled to unit
+ *	          length, 2 - 2 cos (zero vectors are not indexed)
+ *	 ip       -a.b / sqrt(|a| |b|): the inner product damped by the
+ *	          geometric mean of the norms.  Not a metric.  Measured on ials
+ *	          item factors (recall@10 at ef_search 40; 20k items x 32 and
+ *	          49k x 64): this 0.981 and 0.974; the raw negative inner product
+ *	          (hnswlib's "ip" space) 0.883 and 0.983, it lets the long
+ *	          vectors take every link; the angle alone (1 - cos) 0.955 and
+ *	          0.84, it ignores the norms that rank the answers; the
+ *	          norm-augmentation reduction to Euclidean search (one extra
+ *	          coordinate sqrt(M^2 - |x|^2)) 0.41 and 0.25: nearly every
+ *	          item, being short, sits near one pole of the augmented sphere.
+ * Scans rank by the opclass's own distance, which orders exactly like the
+ * operator.
  *
  *-------------------------------------------------------------------------
  */
@@ -94,7 +99,6 @@ typedef struct HnswMetaPageData
 	BlockNumber entryBlkno;
 	OffsetNumber entryOffno;
 	BlockNumber insertPage;		/* first block that may have room */
-	float4		maxNorm;		/* ip: M of the augmentation */
 } HnswMetaPageData;
 
 typedef HnswMetaPageData *HnswMetaPage;
@@ -148,6 +152,7 @@ struct HnswGraph
 {
 	int			m;
 	int			sdim;
+	int			kind;			/* HNSW_KIND_*: which graph distance */
 	/* the stored vector of an element */
 	const float *(*vector) (HnswGraph *g, uint64 id);
 	/* its neighbours on a layer: count, and a pointer to them */
@@ -197,8 +202,8 @@ extern IndexBulkDeleteResult *hnsw_vacuumcleanup(IndexVacuumInfo *info, IndexBul
 /* hnswutils.c */
 extern int	hnsw_opclass_kind(Relation index);
 extern int	hnsw_stored_dim(int kind, int dim);
-extern bool hnsw_make_stored(int kind, const float *raw, int dim, float maxNorm, float *out);
-extern float hnsw_l2sq(const float *a, const float *b, int n);
+extern bool hnsw_make_stored(int kind, const float *raw, int dim, float *out);
+extern float hnsw_gdist(int kind, const float *a, const float *b, int sdim);
 extern int	hnsw_random_level(int m, int sdim, double r);
 extern int	hnsw_max_level_for(int m, int sdim);
 extern void hnsw_check_dim(Relation index, int dim, int indexdim);

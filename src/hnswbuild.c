@@ -15,11 +15,6 @@
  * would do (hnswinsert.c, WAL-logged page by page).  That path is much
  * slower; a NOTICE says so and suggests a larger maintenance_work_mem.
  *
- * For ip the augmentation needs the largest norm of the data: the
- * in-memory path knows it before building the graph.  Tuples inserted
- * past the memory limit are compared with the largest norm of the part
- * built in memory (see hnsw_make_stored).
- *
  *-------------------------------------------------------------------------
  */
 #include "hnsw.h"
@@ -208,10 +203,10 @@ mem_add_link(MemGraph *mg, uint64 e, uint64 id, int layer, HnswCandidate *work)
 	for (int i = 0; i < n; i++)
 	{
 		work[i].id = l[1 + i];
-		work[i].dist = hnsw_l2sq(ev, mem_vector(&mg->g, l[1 + i]), mg->g.sdim);
+		work[i].dist = hnsw_gdist(mg->g.kind, ev, mem_vector(&mg->g, l[1 + i]), mg->g.sdim);
 	}
 	work[n].id = id;
-	work[n].dist = hnsw_l2sq(ev, mem_vector(&mg->g, id), mg->g.sdim);
+	work[n].dist = hnsw_gdist(mg->g.kind, ev, mem_vector(&mg->g, id), mg->g.sdim);
 	n = hnsw_select_neighbors(&mg->g, work, n + 1, max, work + n + 1);
 	mem_set_list(mg, e, layer, work + max + 1, n);
 }
@@ -234,6 +229,7 @@ mem_build_graph(HnswBuildState *bs, int *entry_out, int *entry_level_out)
 
 	mg->g.m = m;
 	mg->g.sdim = bs->sdim;
+	mg->g.kind = bs->kind;
 	mg->g.vector = mem_vector;
 	mg->g.neighbors = mem_neighbors;
 	mg->g.usable = mem_usable;
@@ -267,7 +263,7 @@ mem_build_graph(HnswBuildState *bs, int *entry_out, int *entry_level_out)
 		}
 
 		ep[0].id = entry;
-		ep[0].dist = hnsw_l2sq(q, mem_vector(&mg->g, entry), bs->sdim);
+		ep[0].dist = hnsw_gdist(bs->kind, q, mem_vector(&mg->g, entry), bs->sdim);
 		nep = 1;
 		for (int lc = entryLevel; lc > level; lc--)
 			nep = hnsw_search_layer(&mg->g, q, ep, nep, 1, lc, ep);
@@ -303,7 +299,7 @@ mem_build_graph(HnswBuildState *bs, int *entry_out, int *entry_level_out)
  * order, so their index TIDs are known before any page is written.
  */
 static void
-mem_write(HnswBuildState *bs, float maxNorm)
+mem_write(HnswBuildState *bs)
 {
 	MemGraph   *mg = &bs->mg;
 	int			m = bs->m;
@@ -396,7 +392,6 @@ mem_write(HnswBuildState *bs, float maxNorm)
 	meta = *HnswPageGetMeta(BufferGetPage(buf));
 	meta.dim = bs->dim;
 	meta.sdim = sdim;
-	meta.maxNorm = maxNorm;
 	if (entry >= 0)
 	{
 		meta.entryLevel = entryLevel;
@@ -413,41 +408,26 @@ mem_write(HnswBuildState *bs, float maxNorm)
 		log_newpage_range(bs->index, MAIN_FORKNUM, 0, nblocks, true);
 }
 
-/* computes maxNorm and turns the raw vectors into stored ones in place */
-static float
+/* turns the raw vectors into stored ones in place (cosine: unit length) */
+static void
 mem_transform(HnswBuildState *bs)
 {
 	MemGraph   *mg = &bs->mg;
-	double		maxnn = 0.0;
 
-	if (bs->kind == HNSW_KIND_IP)
-	{
-		for (int i = 0; i < mg->n; i++)
-		{
-			float	   *v = mg->vecs + (Size) i * bs->sdim;
-			double		nn = 0.0;
-
-			for (int d = 0; d < bs->dim; d++)
-				nn += (double) v[d] * v[d];
-			maxnn = Max(maxnn, nn);
-		}
-	}
 	for (int i = 0; i < mg->n; i++)
 	{
 		float	   *v = mg->vecs + (Size) i * bs->sdim;
 
 		memcpy(bs->tmp, v, sizeof(float) * bs->dim);
-		hnsw_make_stored(bs->kind, bs->tmp, bs->dim, (float) sqrt(maxnn), v);
+		hnsw_make_stored(bs->kind, bs->tmp, bs->dim, v);
 	}
-	return (float) sqrt(maxnn);
 }
 
 static void
 flush_to_disk(HnswBuildState *bs)
 {
-	float		maxNorm = mem_transform(bs);
-
-	mem_write(bs, maxNorm);
+	mem_transform(bs);
+	mem_write(bs);
 }
 
 static void

@@ -156,13 +156,14 @@ disk_visit(HnswGraph *g, uint64 id)
 
 /* a graph over the pages of index, for one insert or one repair */
 static DiskGraph *
-disk_graph(Relation index, int m, int sdim)
+disk_graph(Relation index, int kind, int m, int sdim)
 {
 	DiskGraph  *dg = palloc0(sizeof(DiskGraph));
 	HASHCTL		ctl;
 
 	dg->g.m = m;
 	dg->g.sdim = sdim;
+	dg->g.kind = kind;
 	dg->g.vector = disk_vector;
 	dg->g.neighbors = disk_neighbors;
 	dg->g.usable = disk_usable;
@@ -362,15 +363,13 @@ hnsw_insert_on_disk(Relation index, const float *raw, int dim, ItemPointer heapt
 							dim, m),
 					 errhint("An element with its neighbours must fit one %d-byte page; use fewer dimensions or a smaller m.",
 							 BLCKSZ)));
-		if (meta.kind == HNSW_KIND_IP)
-			meta.maxNorm = (float) sqrt((double) rs_norm_squared(raw, dim));
 	}
 	else
 		hnsw_check_dim(index, dim, meta.dim);
 	sdim = meta.sdim;
 
 	vec = palloc(sizeof(float) * sdim);
-	if (!hnsw_make_stored(meta.kind, raw, dim, meta.maxNorm, vec))
+	if (!hnsw_make_stored(meta.kind, raw, dim, vec))
 	{
 		/* a zero vector under cosine: not indexed */
 		UnlockPage(index, HNSW_UPDATE_LOCK, ExclusiveLock);
@@ -391,9 +390,9 @@ hnsw_insert_on_disk(Relation index, const float *raw, int dim, ItemPointer heapt
 		HnswCandidate *w = palloc(sizeof(HnswCandidate) * (efc + 1));
 		int			nep = 1;
 
-		dg = disk_graph(index, m, sdim);
+		dg = disk_graph(index, meta.kind, m, sdim);
 		ep[0].id = HnswTidKey(meta.entryBlkno, meta.entryOffno);
-		ep[0].dist = hnsw_l2sq(vec, disk_vector(&dg->g, ep[0].id), sdim);
+		ep[0].dist = hnsw_gdist(meta.kind, vec, disk_vector(&dg->g, ep[0].id), sdim);
 		for (int lc = meta.entryLevel; lc > level; lc--)
 			nep = hnsw_search_layer(&dg->g, vec, ep, nep, 1, lc, ep);
 		for (int lc = top; lc >= 0; lc--)
@@ -433,7 +432,7 @@ hnsw_insert_on_disk(Relation index, const float *raw, int dim, ItemPointer heapt
 				{
 					work[i].id = cur[i];
 					work[i].dist = (n < max) ? 0.0f :
-						hnsw_l2sq(ne->vec, disk_vector(&dg->g, cur[i]), sdim);
+						hnsw_gdist(meta.kind, ne->vec, disk_vector(&dg->g, cur[i]), sdim);
 				}
 				if (n < max)
 				{
@@ -445,7 +444,7 @@ hnsw_insert_on_disk(Relation index, const float *raw, int dim, ItemPointer heapt
 				{
 					/* the new element is not in the cache: compare its vector */
 					work[n].id = key;
-					work[n].dist = hnsw_l2sq(ne->vec, vec, sdim);
+					work[n].dist = hnsw_gdist(meta.kind, ne->vec, vec, sdim);
 					{
 						DiskElem   *self;
 						bool		found;

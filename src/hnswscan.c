@@ -11,7 +11,9 @@
  * clause rejected some, or LIMIT is larger than ef_search), the search
  * continues with a candidate list ef_search larger and returns the next
  * ef_search elements, and so on until the graph is exhausted or
- * recsys.max_scan_tuples rows have been returned.
+ * recsys.max_scan_tuples rows have been returned.  An exhausted graph is
+ * followed by one pass over every page for the elements the graph search
+ * could not reach, so a filter never loses a row to the graph's shape.
  *
  * Ordering guarantee: rows come back in exact distance order within each
  * round.  A later round can find an element nearer than one returned by
@@ -65,6 +67,7 @@ typedef struct HnswScanOpaqueData
 	MemoryContext cxt;			/* everything of one scan; reset by rescan */
 	bool		started;
 	bool		done;
+	bool		swept;			/* the graph was exhausted; pages read in order */
 	HnswMetaPageData meta;
 	float	   *q;				/* the query, unit length for cosine */
 	visited_hash *visited;
@@ -468,6 +471,43 @@ scan_round(IndexScanDesc scan)
 		}
 	}
 
+	/*
+	 * The graph is exhausted.  HNSW graphs need not be strongly connected
+	 * (an element can lose every in-link to pruning), so before reporting
+	 * the end, read every page once and queue the elements the search
+	 * never reached: a filter then still sees every row.
+	 */
+	if (so->ncand == 0 && !so->swept && so->npend < hnsw_ef_search)
+	{
+		Relation	index = scan->indexRelation;
+		BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+
+		so->swept = true;
+		for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
+		{
+			Page		page;
+			OffsetNumber maxoff;
+
+			CHECK_FOR_INTERRUPTS();
+			page = scan_page(scan, blk);
+			maxoff = PageGetMaxOffsetNumber(page);
+			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+			{
+				uint64		key = HnswTidKey(blk, off);
+				HnswElementTuple t = page_element(page, key);
+				ScanItem	it;
+
+				if (t == NULL || !ItemPointerIsValid(&t->heaptid) || !visit(so, key))
+					continue;
+				it.key = key;
+				it.dist = query_dist(so, t->vec);
+				it.heaptid = t->heaptid;
+				pend_push(so, &it);
+			}
+			LockBuffer(so->buf, BUFFER_LOCK_UNLOCK);
+		}
+	}
+
 	take = Min(so->npend, hnsw_ef_search);
 	if (so->out)
 		pfree(so->out);
@@ -519,6 +559,7 @@ hnsw_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int n
 	MemoryContextReset(so->cxt);
 	so->started = false;
 	so->done = false;
+	so->swept = false;
 	so->out = NULL;
 	so->nout = 0;
 	so->pos = 0;
@@ -551,7 +592,7 @@ scan_setup(IndexScanDesc scan)
 	if (so->meta.kind == HNSW_KIND_COSINE)
 	{
 		/* a zero query has no direction: every cosine distance is NaN */
-		if (!hnsw_make_stored(HNSW_KIND_COSINE, e->x, e->dim, 0.0f, so->q))
+		if (!hnsw_make_stored(HNSW_KIND_COSINE, e->x, e->dim, so->q))
 			return false;
 	}
 	else

@@ -59,28 +59,24 @@ hnsw_cosine_support(PG_FUNCTION_ARGS)
 int
 hnsw_stored_dim(int kind, int dim)
 {
-	return kind == HNSW_KIND_IP ? dim + 1 : dim;
+	(void) kind;
+	return dim;
 }
 
 /*
  * The stored vector of an embedding (see hnsw.h).  Returns false when the
  * value cannot be indexed: a zero vector under cosine has no direction.
- * For ip, a vector longer than maxNorm (inserted after the build) gets a
- * zero extra coordinate: its rank under any query is still exact, only its
- * place in the graph is a little less well chosen.
  */
 bool
-hnsw_make_stored(int kind, const float *raw, int dim, float maxNorm, float *out)
+hnsw_make_stored(int kind, const float *raw, int dim, float *out)
 {
-	double		nn = 0.0;
-
-	for (int i = 0; i < dim; i++)
-		nn += (double) raw[i] * raw[i];
-
 	if (kind == HNSW_KIND_COSINE)
 	{
+		double		nn = 0.0;
 		double		inv;
 
+		for (int i = 0; i < dim; i++)
+			nn += (double) raw[i] * raw[i];
 		if (nn == 0.0)
 			return false;
 		inv = 1.0 / sqrt(nn);
@@ -88,21 +84,29 @@ hnsw_make_stored(int kind, const float *raw, int dim, float maxNorm, float *out)
 			out[i] = (float) (raw[i] * inv);
 		return true;
 	}
-
 	memcpy(out, raw, sizeof(float) * dim);
-	if (kind == HNSW_KIND_IP)
-	{
-		double		extra = (double) maxNorm * maxNorm - nn;
-
-		out[dim] = extra > 0.0 ? (float) sqrt(extra) : 0.0f;
-	}
 	return true;
 }
 
+/*
+ * The distance the graph is built with, between stored vectors: squared
+ * Euclidean for l2 and for cosine (on unit vectors, 2 - 2 cos), and for
+ * ip the negative inner product over the geometric mean of the norms (see
+ * hnsw.h for why).
+ */
 float
-hnsw_l2sq(const float *a, const float *b, int n)
+hnsw_gdist(int kind, const float *a, const float *b, int sdim)
 {
-	return rs_l2_squared(a, b, n);
+	if (kind == HNSW_KIND_IP)
+	{
+		double		na = rs_norm_squared(a, sdim);
+		double		nb = rs_norm_squared(b, sdim);
+
+		if (na == 0.0 || nb == 0.0)
+			return 0.0f;
+		return (float) (-rs_dot(a, b, sdim) / pow(na * nb, 0.25));
+	}
+	return rs_l2_squared(a, b, sdim);
 }
 
 /* the most layers an element may have so that its tuple fits a page */
@@ -360,7 +364,7 @@ hnsw_search_layer(HnswGraph *g, const float *q, HnswCandidate *ep, int nep,
 				if (!g->visit(g, e) || !g->usable(g, e))
 					continue;
 				ec.id = e;
-				ec.dist = hnsw_l2sq(q, g->vector(g, e), g->sdim);
+				ec.dist = hnsw_gdist(g->kind, q, g->vector(g, e), g->sdim);
 				if (res.n < ef || ec.dist < res.a[0].dist)
 				{
 					if (cand.n == candcap)
@@ -408,7 +412,7 @@ hnsw_select_neighbors(HnswGraph *g, HnswCandidate *cand, int ncand, int max,
 			continue;
 		for (int j = 0; j < n; j++)
 		{
-			if (hnsw_l2sq(cv, g->vector(g, out[j].id), g->sdim) < cand[i].dist)
+			if (hnsw_gdist(g->kind, cv, g->vector(g, out[j].id), g->sdim) < cand[i].dist)
 			{
 				good = false;
 				break;

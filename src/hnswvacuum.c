@@ -175,6 +175,7 @@ hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	memset(&vg, 0, sizeof(vg));
 	vg.g.m = m;
 	vg.g.sdim = sdim;
+	vg.g.kind = meta.kind;
 	vg.g.vector = vac_vector;
 	vg.index = index;
 	ctl.keysize = sizeof(uint64);
@@ -260,14 +261,14 @@ hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 								if (dk == todo[i] || hash_search(dead, &dk, HASH_FIND, NULL))
 									continue;
 								cand[nc].id = dk;
-								cand[nc].dist = hnsw_l2sq(e->vec, vac_vector(&vg.g, dk), sdim);
+								cand[nc].dist = hnsw_gdist(meta.kind, e->vec, vac_vector(&vg.g, dk), sdim);
 								nc++;
 							}
 						}
 						else
 						{
 							cand[nc].id = list[j];
-							cand[nc].dist = hnsw_l2sq(e->vec, vac_vector(&vg.g, list[j]), sdim);
+							cand[nc].dist = hnsw_gdist(meta.kind, e->vec, vac_vector(&vg.g, list[j]), sdim);
 							nc++;
 						}
 					}
