@@ -87,4 +87,6 @@ src/serve.o src/rerank.o: src/rerank.h
 $(CORE_OBJS): src/train.h src/linalg.h src/rng.h
 src/bloom.o src/serve.o src/rerank.o: src/bloom.h
 HNSW_OBJS = src/hnsw.o src/hnswbuild.o src/hnswinsert.o src/hnswscan.o src/hnswvacuum.o src/hnswutils.o
+# the graph distance of ip_ops is a float reduction like those of distance.c
+src/hnswutils.o: CFLAGS += -O3 -ftree-vectorize -fassociative-math -fno-signed-zeros -fno-trapping-math
 $(HNSW_OBJS): src/hnsw.h src/embedding.h

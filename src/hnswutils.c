@@ -99,12 +99,20 @@ hnsw_gdist(int kind, const float *a, const float *b, int sdim)
 {
 	if (kind == HNSW_KIND_IP)
 	{
-		double		na = rs_norm_squared(a, sdim);
-		double		nb = rs_norm_squared(b, sdim);
+		/* one pass: this is the build's inner loop for ip */
+		float		ab = 0.0f;
+		float		aa = 0.0f;
+		float		bb = 0.0f;
 
-		if (na == 0.0 || nb == 0.0)
+		for (int i = 0; i < sdim; i++)
+		{
+			ab += a[i] * b[i];
+			aa += a[i] * a[i];
+			bb += b[i] * b[i];
+		}
+		if (aa == 0.0f || bb == 0.0f)
 			return 0.0f;
-		return (float) (-rs_dot(a, b, sdim) / pow(na * nb, 0.25));
+		return -ab / sqrtf(sqrtf(aa) * sqrtf(bb));
 	}
 	return rs_l2_squared(a, b, sdim);
 }
