@@ -28,8 +28,9 @@
  *	          vectors take every link; the angle alone (1 - cos) 0.955 and
  *	          0.84, it ignores the norms that rank the answers; the
  *	          norm-augmentation reduction to Euclidean search (one extra
- *	          coordinate sqrt(M^2 - |x|^2)) 0.41 and 0.25: nearly every
- *	          item, being short, sits near one pole of the augmented sphere.
+ *	          coordinate sqrt(M^2 - |x|^2)) 0.41 and 0.25 (0.95 on another
+ *	          training run of the second set): nearly every item, being
+ *	          short, sits near one pole of the augmented sphere.
  * Scans rank by the opclass's own distance, which orders exactly like the
  * operator.
  *
