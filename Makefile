@@ -35,11 +35,17 @@ OBJS = \
 	src/evaluate.o \
 	src/stats.o \
 	src/stats_agg.o \
-	src/audit.o
+	src/audit.o \
+	src/hnsw.o \
+	src/hnswbuild.o \
+	src/hnswinsert.o \
+	src/hnswscan.o \
+	src/hnswvacuum.o \
+	src/hnswutils.o
 
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
 
-REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank stats audit evaluate hostile privileges
+REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank hnsw serve_index stats audit evaluate hostile privileges
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config
@@ -97,3 +103,7 @@ src/bloom.o src/serve.o src/rerank.o: src/bloom.h
 src/serve.o src/evaluate.o: src/serve.h src/catalog.h
 src/stats.o src/stats_agg.o src/audit.o: src/stats.h
 src/stats_agg.o src/audit.o: src/stats_agg.h
+HNSW_OBJS = src/hnsw.o src/hnswbuild.o src/hnswinsert.o src/hnswscan.o src/hnswvacuum.o src/hnswutils.o
+# the graph distance of ip_ops is a float reduction like those of distance.c
+src/hnswutils.o: CFLAGS += -O3 -ftree-vectorize -fassociative-math -fno-signed-zeros -fno-trapping-math
+$(HNSW_OBJS): src/hnsw.h src/embedding.h

@@ -41,7 +41,7 @@ _PG_init(void)
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("recsys.index_min_items",
 							"Sets the catalogue size from which recommend() takes candidates from an index.",
-							"With at least this many items in a model without biases (ials, bpr) "
+							"With at least this many items in a model without biases (ials) "
 							"and a recsys_hnsw index on recsys.item_factors "
 							"(factors recsys.embedding_ip_ops), recommend() scores the index's "
 							"nearest items exactly instead of every item.",
@@ -52,6 +52,8 @@ _PG_init(void)
 							PGC_USERSET,
 							0,
 							NULL, NULL, NULL);
+	/* before the prefix is reserved, so recsys.ef_search set early is kept */
+	rs_hnsw_init();
 	MarkGUCPrefixReserved("recsys");
 
 	rs_train_init();

@@ -67,4 +67,7 @@ extern int	rs_execute_plan_read_only(struct _SPI_plan *plan, Datum *values);
 /* train.c */
 extern void rs_train_init(void);
 
+/* hnsw.c */
+extern void rs_hnsw_init(void);
+
 #endif							/* RECSYS_H */

@@ -1,0 +1,433 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnswutils.c
+ *	  What every phase of recsys_hnsw shares: the opclass kind and the
+ *	  stored-vector transform, page and metapage helpers, and the two steps
+ *	  of graph construction (the layer search and the neighbour selection
+ *	  heuristic), written once over the HnswGraph interface so the
+ *	  in-memory build and inserts into a built index make the same graph.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "hnsw.h"
+
+#include <math.h>
+
+#include "access/generic_xlog.h"
+#include "storage/lmgr.h"
+#include "utils/rel.h"
+
+/*
+ * The opclass kind, from support function 1 of the index column: each
+ * opclass names a tiny C function that returns its HNSW_KIND_*.
+ */
+int
+hnsw_opclass_kind(Relation index)
+{
+	FmgrInfo   *proc = index_getprocinfo(index, 1, HNSW_SUPPORT_PROC);
+	int			kind = DatumGetInt32(FunctionCall1(proc, (Datum) 0));
+
+	if (kind != HNSW_KIND_L2 && kind != HNSW_KIND_IP && kind != HNSW_KIND_COSINE)
+		elog(ERROR, "recsys_hnsw support function returned unknown kind %d", kind);
+	return kind;
+}
+
+PG_FUNCTION_INFO_V1(hnsw_l2_support);
+Datum
+hnsw_l2_support(PG_FUNCTION_ARGS)
+{
+	(void) fcinfo;
+	PG_RETURN_INT32(HNSW_KIND_L2);
+}
+
+PG_FUNCTION_INFO_V1(hnsw_ip_support);
+Datum
+hnsw_ip_support(PG_FUNCTION_ARGS)
+{
+	(void) fcinfo;
+	PG_RETURN_INT32(HNSW_KIND_IP);
+}
+
+PG_FUNCTION_INFO_V1(hnsw_cosine_support);
+Datum
+hnsw_cosine_support(PG_FUNCTION_ARGS)
+{
+	(void) fcinfo;
+	PG_RETURN_INT32(HNSW_KIND_COSINE);
+}
+
+int
+hnsw_stored_dim(int kind, int dim)
+{
+	(void) kind;
+	return dim;
+}
+
+/*
+ * The stored vector of an embedding (see hnsw.h).  Returns false when the
+ * value cannot be indexed: a zero vector under cosine has no direction.
+ */
+bool
+hnsw_make_stored(int kind, const float *raw, int dim, float *out)
+{
+	if (kind == HNSW_KIND_COSINE)
+	{
+		double		nn = 0.0;
+		double		inv;
+
+		for (int i = 0; i < dim; i++)
+			nn += (double) raw[i] * raw[i];
+		if (nn == 0.0)
+			return false;
+		inv = 1.0 / sqrt(nn);
+		for (int i = 0; i < dim; i++)
+			out[i] = (float) (raw[i] * inv);
+		return true;
+	}
+	memcpy(out, raw, sizeof(float) * dim);
+	return true;
+}
+
+/*
+ * The distance the graph is built with, between stored vectors: squared
+ * Euclidean for l2 and for cosine (on unit vectors, 2 - 2 cos), and for
+ * ip the negative inner product over the geometric mean of the norms (see
+ * hnsw.h for why).
+ */
+float
+hnsw_gdist(int kind, const float *a, const float *b, int sdim)
+{
+	if (kind == HNSW_KIND_IP)
+	{
+		/* one pass: this is the build's inner loop for ip */
+		float		ab = 0.0f;
+		float		aa = 0.0f;
+		float		bb = 0.0f;
+
+		for (int i = 0; i < sdim; i++)
+		{
+			ab += a[i] * b[i];
+			aa += a[i] * a[i];
+			bb += b[i] * b[i];
+		}
+		if (aa == 0.0f || bb == 0.0f)
+			return 0.0f;
+		return -ab / sqrtf(sqrtf(aa) * sqrtf(bb));
+	}
+	return rs_l2_squared(a, b, sdim);
+}
+
+/* the most layers an element may have so that its tuple fits a page */
+int
+hnsw_max_level_for(int m, int sdim)
+{
+	int			L = HNSW_MAX_LEVEL;
+
+	while (L > 0 && HnswElementSize(sdim, m, L) > HNSW_MAX_ITEM_SIZE)
+		L--;
+	return L;
+}
+
+/* a layer drawn from the usual exponential distribution, mL = 1/ln(m) */
+int
+hnsw_random_level(int m, int sdim, double r)
+{
+	double		ml = 1.0 / log((double) m);
+	int			level;
+
+	if (r <= 0.0)
+		r = 1e-12;
+	level = (int) floor(-log(r) * ml);
+	return Min(level, hnsw_max_level_for(m, sdim));
+}
+
+/*
+ * Dimension checks: an element tuple must fit a page (with its layer-0
+ * neighbour slots), and every value must match the index's dimension.
+ */
+void
+hnsw_check_dim(Relation index, int dim, int indexdim)
+{
+	if (indexdim > 0 && dim != indexdim)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("embedding has %d dimensions but index \"%s\" holds %d", dim,
+						RelationGetRelationName(index), indexdim),
+				 errhint("Every embedding in an recsys_hnsw index must have the same number of dimensions; use a typmod such as embedding(%d) on the column.",
+						 indexdim)));
+}
+
+Embedding *
+hnsw_datum_embedding(Datum d)
+{
+	return DatumGetEmbedding(d);
+}
+
+void
+hnsw_init_page(Page page)
+{
+	PageInit(page, BLCKSZ, 0);
+}
+
+void
+hnsw_init_metapage(Page page, int m, int efConstruction, int kind)
+{
+	HnswMetaPage meta;
+
+	PageInit(page, BLCKSZ, 0);
+	meta = HnswPageGetMeta(page);
+	memset(meta, 0, sizeof(HnswMetaPageData));
+	meta->magic = HNSW_MAGIC;
+	meta->version = HNSW_VERSION;
+	meta->m = m;
+	meta->efConstruction = efConstruction;
+	meta->kind = kind;
+	meta->entryLevel = -1;
+	meta->entryBlkno = InvalidBlockNumber;
+	meta->entryOffno = InvalidOffsetNumber;
+	meta->insertPage = HNSW_HEAD_BLKNO;
+	/* cover the metadata by pd_lower so full-page images keep it */
+	((PageHeader) page)->pd_lower = ((char *) meta + sizeof(HnswMetaPageData)) - (char *) page;
+}
+
+HnswMetaPageData
+hnsw_read_meta(Relation index)
+{
+	Buffer		buf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+	HnswMetaPageData meta;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	meta = *HnswPageGetMeta(BufferGetPage(buf));
+	UnlockReleaseBuffer(buf);
+
+	if (meta.magic != HNSW_MAGIC || meta.version != HNSW_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" is not a recsys_hnsw index of this version",
+						RelationGetRelationName(index)),
+				 errhint("REINDEX the index.")));
+	return meta;
+}
+
+/* writes the metapage through GenericXLog */
+void
+hnsw_update_meta(Relation index, const HnswMetaPageData *meta)
+{
+	Buffer		buf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+	GenericXLogState *state;
+	Page		page;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, buf, 0);
+	*HnswPageGetMeta(page) = *meta;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
+/* a new, initialised, exclusively locked page at the end of the index */
+Buffer
+hnsw_new_buffer(Relation index, ForkNumber fork)
+{
+	Buffer		buf;
+
+	LockRelationForExtension(index, ExclusiveLock);
+	buf = ReadBufferExtended(index, fork, P_NEW, RBM_NORMAL, NULL);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	UnlockRelationForExtension(index, ExclusiveLock);
+	return buf;
+}
+
+/* ---- binary heaps of candidates -------------------------------------- */
+
+typedef struct CandHeap
+{
+	HnswCandidate *a;
+	int			n;
+	bool		max;			/* max-heap (else min-heap) */
+} CandHeap;
+
+static inline bool
+heap_before(const CandHeap *h, const HnswCandidate *x, const HnswCandidate *y)
+{
+	return h->max ? x->dist > y->dist : x->dist < y->dist;
+}
+
+static void
+heap_push(CandHeap *h, HnswCandidate c)
+{
+	int			i = h->n++;
+
+	while (i > 0)
+	{
+		int			p = (i - 1) / 2;
+
+		if (!heap_before(h, &c, &h->a[p]))
+			break;
+		h->a[i] = h->a[p];
+		i = p;
+	}
+	h->a[i] = c;
+}
+
+static HnswCandidate
+heap_pop(CandHeap *h)
+{
+	HnswCandidate top = h->a[0];
+	HnswCandidate last = h->a[--h->n];
+	int			i = 0;
+
+	for (;;)
+	{
+		int			l = 2 * i + 1;
+		int			r = l + 1;
+		int			b = i;
+		const HnswCandidate *bv = &last;
+
+		if (l < h->n && heap_before(h, &h->a[l], bv))
+		{
+			b = l;
+			bv = &h->a[l];
+		}
+		if (r < h->n && heap_before(h, &h->a[r], bv))
+			b = r;
+		if (b == i)
+			break;
+		h->a[i] = h->a[b];
+		i = b;
+	}
+	if (h->n > 0)
+		h->a[i] = last;
+	return top;
+}
+
+static int
+cand_cmp(const void *a, const void *b)
+{
+	const HnswCandidate *x = a;
+	const HnswCandidate *y = b;
+
+	if (x->dist < y->dist)
+		return -1;
+	if (x->dist > y->dist)
+		return 1;
+	return x->id < y->id ? -1 : (x->id > y->id ? 1 : 0);
+}
+
+/*
+ * The ef elements nearest to q on one layer, found by best-first search
+ * from the entry points ep (whose distances are filled in); written to out
+ * in ascending distance; returns how many.  out must hold ef entries.
+ */
+int
+hnsw_search_layer(HnswGraph *g, const float *q, HnswCandidate *ep, int nep,
+				  int ef, int layer, HnswCandidate *out)
+{
+	CandHeap	cand;
+	CandHeap	res;
+	int			cap = ef + nep + 2 * g->m + 1;
+	int			n;
+
+	cand.a = palloc(sizeof(HnswCandidate) * 64);
+	cand.n = 0;
+	cand.max = false;
+	res.a = palloc(sizeof(HnswCandidate) * cap);
+	res.n = 0;
+	res.max = true;
+
+	g->visit_reset(g);
+	{
+		int			candcap = 64;
+
+		for (int i = 0; i < nep; i++)
+		{
+			if (!g->visit(g, ep[i].id))
+				continue;
+			if (cand.n == candcap)
+			{
+				candcap *= 2;
+				cand.a = repalloc(cand.a, sizeof(HnswCandidate) * candcap);
+			}
+			heap_push(&cand, ep[i]);
+			heap_push(&res, ep[i]);
+			if (res.n > ef)
+				heap_pop(&res);
+		}
+
+		while (cand.n > 0)
+		{
+			HnswCandidate c = heap_pop(&cand);
+			const uint64 *nb;
+			int			nn;
+
+			if (res.n >= ef && c.dist > res.a[0].dist)
+				break;
+
+			nn = g->neighbors(g, c.id, layer, &nb);
+			for (int i = 0; i < nn; i++)
+			{
+				uint64		e = nb[i];
+				HnswCandidate ec;
+
+				if (!g->visit(g, e) || !g->usable(g, e))
+					continue;
+				ec.id = e;
+				ec.dist = hnsw_gdist(g->kind, q, g->vector(g, e), g->sdim);
+				if (res.n < ef || ec.dist < res.a[0].dist)
+				{
+					if (cand.n == candcap)
+					{
+						candcap *= 2;
+						cand.a = repalloc(cand.a, sizeof(HnswCandidate) * candcap);
+					}
+					heap_push(&cand, ec);
+					heap_push(&res, ec);
+					if (res.n > ef)
+						heap_pop(&res);
+				}
+			}
+		}
+	}
+
+	n = res.n;
+	memcpy(out, res.a, sizeof(HnswCandidate) * n);
+	qsort(out, n, sizeof(HnswCandidate), cand_cmp);
+	pfree(cand.a);
+	pfree(res.a);
+	return n;
+}
+
+/*
+ * The neighbour selection heuristic of the HNSW paper: walk the
+ * candidates from the nearest and keep one only if it is nearer to the
+ * base element than to every neighbour kept so far, so the links spread
+ * in different directions instead of crowding into one cluster.  cand is
+ * sorted here; the result (at most max) goes to out.
+ */
+int
+hnsw_select_neighbors(HnswGraph *g, HnswCandidate *cand, int ncand, int max,
+					  HnswCandidate *out)
+{
+	int			n = 0;
+
+	qsort(cand, ncand, sizeof(HnswCandidate), cand_cmp);
+	for (int i = 0; i < ncand && n < max; i++)
+	{
+		const float *cv = g->vector(g, cand[i].id);
+		bool		good = true;
+
+		if (i > 0 && cand[i].id == cand[i - 1].id)
+			continue;
+		for (int j = 0; j < n; j++)
+		{
+			if (hnsw_gdist(g->kind, cv, g->vector(g, out[j].id), g->sdim) < cand[i].dist)
+			{
+				good = false;
+				break;
+			}
+		}
+		if (good)
+			out[n++] = cand[i];
+	}
+	return n;
+}

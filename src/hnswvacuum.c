@@ -1,0 +1,456 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnswvacuum.c
+ *	  VACUUM for recsys_hnsw: remove elements whose rows are dead, repair
+ *	  the neighbour lists that pointed at them, and free their slots.
+ *
+ * 1. Without the update lock: read every element and ask VACUUM's callback
+ *    which heap TIDs are dead; collect their index TIDs.
+ * 2. With the update lock (inserts wait): every live element that links to
+ *    a dead one gets that layer's list rebuilt from its live neighbours
+ *    plus the live neighbours of the dead ones it lost, through the same
+ *    selection heuristic as construction, so the graph stays connected
+ *    around the hole.  A dead entry point is replaced by the live element
+ *    with the most layers.
+ * 3. Still under the lock: the dead elements are marked free (no heap TID,
+ *    no links) and the metapage's insert page is moved back to the first
+ *    page with a freed slot, so later inserts reuse the space.
+ *
+ * Each page change is one GenericXLog record.  Scans run throughout: an
+ * element they reach before step 3 is walked through as usual (its row
+ * is invisible); after step 3 nothing links to it any more.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "hnsw.h"
+
+#include "commands/vacuum.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+typedef struct VacElem
+{
+	uint64		key;
+	float	   *vec;			/* loaded on demand */
+	uint8		level;
+	uint64	   *nbrs;			/* all layers, HnswTotalSlots(m, level) */
+	uint8		counts[HNSW_MAX_LEVEL + 1];
+	bool		dead;
+	bool		free;
+} VacElem;
+
+typedef struct VacGraph
+{
+	HnswGraph	g;				/* for the selection heuristic */
+	Relation	index;
+	HTAB	   *elems;
+} VacGraph;
+
+static VacElem *
+vac_load(VacGraph *vg, uint64 key)
+{
+	bool		found;
+	VacElem    *e = hash_search(vg->elems, &key, HASH_ENTER, &found);
+
+	if (!found)
+	{
+		Buffer		buf = ReadBuffer(vg->index, HnswKeyBlk(key));
+		Page		page;
+		HnswElementTuple t;
+		int			m = vg->g.m;
+		int			sdim = vg->g.sdim;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, HnswKeyOff(key)));
+		e->dead = false;
+		e->free = (t->flags & HNSW_ELEM_FREE) != 0;
+		e->level = t->level;
+		e->vec = palloc(sizeof(float) * sdim);
+		memcpy(e->vec, t->vec, sizeof(float) * sdim);
+		e->nbrs = palloc(sizeof(uint64) * HnswTotalSlots(m, t->level));
+		for (int l = 0; l <= t->level; l++)
+		{
+			ItemPointer src = HnswElementNeighbors(t, sdim) + HnswLayerStart(m, l);
+			int			n = 0;
+
+			for (int j = 0; j < HnswLayerSlots(m, l); j++)
+				if (ItemPointerIsValid(&src[j]))
+					e->nbrs[HnswLayerStart(m, l) + n++] =
+						HnswTidKey(ItemPointerGetBlockNumber(&src[j]),
+								   ItemPointerGetOffsetNumber(&src[j]));
+			e->counts[l] = n;
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	return e;
+}
+
+static const float *
+vac_vector(HnswGraph *g, uint64 id)
+{
+	return vac_load((VacGraph *) g, id)->vec;
+}
+
+IndexBulkDeleteResult *
+hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+				IndexBulkDeleteCallback callback, void *callback_state)
+{
+	Relation	index = info->index;
+	MemoryContext cxt;
+	MemoryContext old;
+	HASHCTL		ctl;
+	HTAB	   *dead;
+	BlockNumber nblocks;
+	HnswMetaPageData meta;
+	int			m;
+	int			sdim;
+	long		ndead = 0;
+	VacGraph	vg;
+	BlockNumber firstfree = InvalidBlockNumber;
+	uint64		bestkey = 0;
+	int			bestlevel = -1;
+	BufferAccessStrategy bas = info->strategy;
+
+	/* stats outlive this call: the caller's context */
+	if (stats == NULL)
+		stats = palloc0(sizeof(IndexBulkDeleteResult));
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "recsys_hnsw vacuum",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+
+	meta = hnsw_read_meta(index);
+	m = meta.m;
+	sdim = meta.sdim;
+
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(uint64);
+	ctl.hcxt = cxt;
+	dead = hash_create("recsys_hnsw dead elements", 1024, &ctl,
+					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	/* 1. which elements are dead */
+	nblocks = RelationGetNumberOfBlocks(index);
+	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
+	{
+		Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blk, RBM_NORMAL, bas);
+		Page		page;
+		OffsetNumber maxoff;
+
+		vacuum_delay_point();
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		maxoff = PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			HnswElementTuple t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
+
+			if (t->flags & HNSW_ELEM_FREE)
+				continue;
+			if (callback(&t->heaptid, callback_state))
+			{
+				uint64		key = HnswTidKey(blk, off);
+
+				hash_search(dead, &key, HASH_ENTER, NULL);
+				ndead++;
+			}
+		}
+		UnlockReleaseBuffer(buf);
+	}
+
+	if (ndead == 0)
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(cxt);
+		return stats;
+	}
+
+	LockPage(index, HNSW_UPDATE_LOCK, ExclusiveLock);
+	meta = hnsw_read_meta(index);
+	nblocks = RelationGetNumberOfBlocks(index);
+
+	memset(&vg, 0, sizeof(vg));
+	vg.g.m = m;
+	vg.g.sdim = sdim;
+	vg.g.kind = meta.kind;
+	vg.g.vector = vac_vector;
+	vg.index = index;
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(VacElem);
+	ctl.hcxt = cxt;
+	vg.elems = hash_create("recsys_hnsw vacuum elements", 1024, &ctl,
+						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	/* 2. repair the lists that point at dead elements */
+	{
+		HnswCandidate *cand = palloc(sizeof(HnswCandidate) * (2 * m * (2 * m + 1) + 1));
+		HnswCandidate *sel = palloc(sizeof(HnswCandidate) * (2 * m + 1));
+
+		for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
+		{
+			Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blk, RBM_NORMAL, bas);
+			Page		page;
+			OffsetNumber maxoff;
+			uint64	   *todo;
+			int			ntodo = 0;
+
+			vacuum_delay_point();
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			page = BufferGetPage(buf);
+			maxoff = PageGetMaxOffsetNumber(page);
+			todo = palloc(sizeof(uint64) * (maxoff + 1));
+			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+			{
+				HnswElementTuple t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
+				uint64		key = HnswTidKey(blk, off);
+				ItemPointer nb;
+				bool		hit = false;
+
+				if ((t->flags & HNSW_ELEM_FREE) || hash_search(dead, &key, HASH_FIND, NULL))
+					continue;
+				if (t->level > bestlevel)
+				{
+					bestlevel = t->level;
+					bestkey = key;
+				}
+				nb = HnswElementNeighbors(t, sdim);
+				for (int s = 0; s < HnswTotalSlots(m, t->level) && !hit; s++)
+				{
+					uint64		nk;
+
+					if (!ItemPointerIsValid(&nb[s]))
+						continue;
+					nk = HnswTidKey(ItemPointerGetBlockNumber(&nb[s]),
+									ItemPointerGetOffsetNumber(&nb[s]));
+					if (hash_search(dead, &nk, HASH_FIND, NULL))
+						hit = true;
+				}
+				if (hit)
+					todo[ntodo++] = key;
+			}
+			UnlockReleaseBuffer(buf);
+
+			for (int i = 0; i < ntodo; i++)
+			{
+				VacElem    *e = vac_load(&vg, todo[i]);
+
+				CHECK_FOR_INTERRUPTS();
+				for (int l = 0; l <= e->level; l++)
+				{
+					uint64	   *list = e->nbrs + HnswLayerStart(m, l);
+					int			nc = 0;
+					bool		changed = false;
+					int			ns;
+
+					for (int j = 0; j < e->counts[l]; j++)
+					{
+						if (hash_search(dead, &list[j], HASH_FIND, NULL))
+						{
+							VacElem    *d = vac_load(&vg, list[j]);
+
+							changed = true;
+							if (l > d->level)
+								continue;
+							for (int k = 0; k < d->counts[l]; k++)
+							{
+								uint64		dk = d->nbrs[HnswLayerStart(m, l) + k];
+
+								if (dk == todo[i] || hash_search(dead, &dk, HASH_FIND, NULL))
+									continue;
+								cand[nc].id = dk;
+								cand[nc].dist = hnsw_gdist(meta.kind, e->vec, vac_vector(&vg.g, dk), sdim);
+								nc++;
+							}
+						}
+						else
+						{
+							cand[nc].id = list[j];
+							cand[nc].dist = hnsw_gdist(meta.kind, e->vec, vac_vector(&vg.g, list[j]), sdim);
+							nc++;
+						}
+					}
+					if (!changed)
+						continue;
+					ns = hnsw_select_neighbors(&vg.g, cand, nc, HnswLayerSlots(m, l), sel);
+
+					/*
+					 * The heuristic may keep few links; after a deletion an
+					 * element's neighbours may be the only way to it, so the
+					 * free slots are filled with the nearest candidates left.
+					 */
+					for (int c = 0; c < nc && ns < HnswLayerSlots(m, l); c++)
+					{
+						bool		have = false;
+
+						for (int j = 0; j < ns && !have; j++)
+							have = (sel[j].id == cand[c].id);
+						if (!have)
+							sel[ns++] = cand[c];
+					}
+
+					{
+						Buffer		wbuf = ReadBufferExtended(index, MAIN_FORKNUM,
+															  HnswKeyBlk(todo[i]), RBM_NORMAL, bas);
+						GenericXLogState *state;
+						Page		wpage;
+						HnswElementTuple t;
+						ItemPointer dst;
+
+						LockBuffer(wbuf, BUFFER_LOCK_EXCLUSIVE);
+						state = GenericXLogStart(index);
+						wpage = GenericXLogRegisterBuffer(state, wbuf, 0);
+						t = (HnswElementTuple) PageGetItem(wpage, PageGetItemId(wpage, HnswKeyOff(todo[i])));
+						dst = HnswElementNeighbors(t, sdim) + HnswLayerStart(m, l);
+						for (int j = 0; j < HnswLayerSlots(m, l); j++)
+						{
+							if (j < ns)
+								ItemPointerSet(&dst[j], HnswKeyBlk(sel[j].id), HnswKeyOff(sel[j].id));
+							else
+								ItemPointerSetInvalid(&dst[j]);
+						}
+						GenericXLogFinish(state);
+						UnlockReleaseBuffer(wbuf);
+					}
+					/* keep the copy in step: later repairs read it */
+					for (int j = 0; j < ns; j++)
+						list[j] = sel[j].id;
+					e->counts[l] = ns;
+				}
+			}
+			pfree(todo);
+		}
+	}
+
+	/* a new entry point if the old one is dead */
+	{
+		uint64		ek = HnswTidKey(meta.entryBlkno, meta.entryOffno);
+
+		if (meta.entryLevel >= 0 && hash_search(dead, &ek, HASH_FIND, NULL))
+		{
+			if (bestlevel >= 0)
+			{
+				meta.entryLevel = bestlevel;
+				meta.entryBlkno = HnswKeyBlk(bestkey);
+				meta.entryOffno = HnswKeyOff(bestkey);
+			}
+			else
+			{
+				meta.entryLevel = -1;
+				meta.entryBlkno = InvalidBlockNumber;
+				meta.entryOffno = InvalidOffsetNumber;
+			}
+			hnsw_update_meta(index, &meta);
+		}
+	}
+
+	/* 3. free the dead elements' slots */
+	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
+	{
+		Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blk, RBM_NORMAL, bas);
+		GenericXLogState *state;
+		Page		page;
+		OffsetNumber maxoff;
+		bool		any = false;
+
+		vacuum_delay_point();
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		maxoff = PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff && !any; off++)
+		{
+			uint64		key = HnswTidKey(blk, off);
+
+			if (hash_search(dead, &key, HASH_FIND, NULL))
+				any = true;
+		}
+		if (!any)
+		{
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
+		state = GenericXLogStart(index);
+		page = GenericXLogRegisterBuffer(state, buf, 0);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			uint64		key = HnswTidKey(blk, off);
+			HnswElementTuple t;
+			ItemPointer nb;
+
+			if (!hash_search(dead, &key, HASH_FIND, NULL))
+				continue;
+			t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
+			t->flags |= HNSW_ELEM_FREE;
+			t->level = 0;
+			ItemPointerSetInvalid(&t->heaptid);
+			nb = HnswElementNeighbors(t, sdim);
+			for (int s = 0; s < HnswTotalSlots(m, t->maxLevel); s++)
+				ItemPointerSetInvalid(&nb[s]);
+			stats->tuples_removed++;
+		}
+		GenericXLogFinish(state);
+		UnlockReleaseBuffer(buf);
+		if (firstfree == InvalidBlockNumber)
+			firstfree = blk;
+	}
+
+	if (firstfree != InvalidBlockNumber && firstfree < meta.insertPage)
+	{
+		meta.insertPage = firstfree;
+		hnsw_update_meta(index, &meta);
+	}
+
+	UnlockPage(index, HNSW_UPDATE_LOCK, ExclusiveLock);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	return stats;
+}
+
+/* counts live elements and pages for VACUUM's report and pg_class */
+IndexBulkDeleteResult *
+hnsw_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
+{
+	Relation	index = info->index;
+	BlockNumber nblocks;
+	double		live = 0;
+	BlockNumber freepages = 0;
+
+	if (info->analyze_only)
+		return stats;
+	if (stats == NULL)
+		stats = palloc0(sizeof(IndexBulkDeleteResult));
+
+	nblocks = RelationGetNumberOfBlocks(index);
+	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
+	{
+		Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blk, RBM_NORMAL, info->strategy);
+		Page		page;
+		OffsetNumber maxoff;
+		bool		anylive = false;
+
+		vacuum_delay_point();
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		maxoff = PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			HnswElementTuple t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
+
+			if (!(t->flags & HNSW_ELEM_FREE))
+			{
+				live++;
+				anylive = true;
+			}
+		}
+		if (!anylive)
+			freepages++;
+		UnlockReleaseBuffer(buf);
+	}
+	stats->num_pages = nblocks;
+	stats->num_index_tuples = live;
+	stats->pages_free = freepages;
+	stats->estimated_count = false;
+	return stats;
+}
