@@ -20,7 +20,11 @@ CREATE TABLE si_exact AS
 	SELECT u, r.item, r.rank, r.score
 	FROM generate_series(1, 300) u CROSS JOIN LATERAL recsys.recommend('si_ials', u, 10) r;
 
-CREATE INDEX si_hnsw ON recsys.item_factors USING recsys_hnsw (factors recsys.embedding_ip_ops);
+-- one index per model: a recsys_hnsw index holds vectors of one dimension,
+-- and item_factors holds every model's (the planner proves the predicate
+-- from the model name recommend() passes)
+CREATE INDEX si_hnsw ON recsys.item_factors USING recsys_hnsw (factors recsys.embedding_ip_ops)
+	WHERE model = 'si_ials';
 ANALYZE recsys.item_factors;
 -- the catalogue here is tiny: lower the threshold, and keep the planner
 -- from sorting the 2500 rows itself (it would, rightly, at this size)

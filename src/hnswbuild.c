@@ -236,7 +236,8 @@ mem_build_graph(HnswBuildState *bs, int *entry_out, int *entry_level_out)
 	mg->g.visit_reset = mem_visit_reset;
 	mg->g.visit = mem_visit;
 	mg->scratch = palloc(sizeof(uint64) * (2 * m + 1));
-	memset(mg->visited, 0, sizeof(uint32) * mg->cap);
+	if (mg->cap > 0)
+		memset(mg->visited, 0, sizeof(uint32) * mg->cap);
 	mg->epoch = 0;
 
 	/* a fixed seed: the same table gives the same graph */
