@@ -2,8 +2,9 @@
 --
 -- Run by scripts/demo.sh against a fresh database:
 --   psql -X -v ON_ERROR_STOP=1 -f scripts/demo.sql
--- Each section stands alone after section 1, so later capabilities
--- (training, recommendations, re-ranking, fairness audits) add sections.
+-- Sections: the sample data, the embedding type, training and the catalog,
+-- recommendations (with a re-ranking constraint, fold-in, similar items),
+-- then a held-out evaluation and fairness audits.
 
 \set QUIET on
 \pset pager off
@@ -218,3 +219,46 @@ FROM (SELECT it.item_id, row_number() OVER (ORDER BY recsys.predict('demo_als', 
 \echo 'Retraining adds a version and switches to it atomically:'
 SELECT model, version FROM recsys.retrain('demo_als');
 SELECT name, active_version FROM recsys.models WHERE name = 'demo_als';
+
+\echo
+\echo '== Recommendations =='
+\echo 'Top 5 for user' :demo_user 'under iALS (items the user interacted with are left out):'
+SELECT r.item AS item_id, it.category, round(r.score::numeric, 3) AS score, r.rank
+FROM recsys.recommend('demo_ials', :demo_user, 5) r JOIN demo_items it ON it.item_id = r.item
+ORDER BY r.rank;
+\echo 'The same, at most one item per category (a re-ranking constraint):'
+SELECT r.item AS item_id, it.category, round(r.score::numeric, 3) AS score, r.rank
+FROM recsys.recommend('demo_ials', :demo_user, 5, item_groups => 'SELECT item_id, category FROM demo_items',
+                      max_per_group => 1) r JOIN demo_items it ON it.item_id = r.item
+ORDER BY r.rank;
+\echo 'A brand-new session described by three items it viewed (fold-in):'
+SELECT item, round(score::numeric, 3) AS score, rank
+FROM recsys.recommend_for_items('demo_ials', ARRAY[1, 2, 3], 5);
+\echo 'Items similar to item 1 (cosine of the factors):'
+SELECT item, round(similarity::numeric, 3) AS similarity, rank FROM recsys.similar_items('demo_ials', 1, 5);
+
+\echo
+\echo '== Evaluation and fairness audits =='
+\echo 'Hold out 20% of each user''s interactions, train on the rest:'
+SELECT * FROM recsys.split('demo_interactions', 'user_id', 'item_id', method => 'per_user',
+                           test_fraction => 0.2, seed => 7,
+                           train_table => 'demo_train', test_table => 'demo_test');
+SELECT model, version FROM recsys.train('demo_eval_als', 'demo_train', 'user_id', 'item_id', 'rating', 'als');
+SELECT model, version FROM recsys.train('demo_eval_ials', 'demo_train', 'user_id', 'item_id', 'clicks', 'ials');
+SELECT model, version FROM recsys.train('demo_eval_pop', 'demo_train', 'user_id', 'item_id', NULL, 'popularity');
+\echo 'Held-out accuracy and ranking quality at k = 10 (iALS against the popularity baseline):'
+SELECT e.metric, round(e.value::numeric, 4) AS ials, round(p.value::numeric, 4) AS popularity
+FROM recsys.evaluate('demo_eval_ials', 'demo_test', 10) e
+JOIN recsys.evaluate('demo_eval_pop', 'demo_test', 10) p USING (metric)
+WHERE e.metric IN ('precision', 'recall', 'ndcg', 'hit_rate', 'coverage')
+ORDER BY e.metric;
+\echo 'Is the rating error of ALS the same for every age band?  (one-way ANOVA, Kruskal-Wallis)'
+SELECT group_key AS age_band, n, round(rmse::numeric, 3) AS rmse, round(mean_error::numeric, 3) AS mean_error,
+       round(anova_f::numeric, 2) AS anova_f, round(anova_p::numeric, 4) AS anova_p,
+       round(kruskal_p::numeric, 4) AS kruskal_p
+FROM recsys.audit_error('demo_eval_als', 'demo_test', 'SELECT user_id, age_band FROM demo_users')
+ORDER BY group_key;
+\echo 'Whose items get shown?  Long-tail items'' share of everyone''s top 10 against their share of the catalogue:'
+SELECT item_group AS long_tail, metric, round(value::numeric, 3) AS value
+FROM recsys.audit_exposure('demo_eval_ials', 'SELECT item_id, long_tail FROM demo_items', 10)
+WHERE metric IN ('exposure_share', 'catalogue_share', 'interaction_share') ORDER BY 1, 2;
