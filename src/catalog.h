@@ -81,6 +81,8 @@ typedef struct RsStoredModel
 
 /* train.c */
 extern char *rs_user_source_query(const RsModelDef *def, const char *user_type);
+extern char *rs_source_from_item(const char *source, const char *message,
+								 const char *hint);
 
 /* catalog.c */
 extern void rs_check_model_name(const char *name);

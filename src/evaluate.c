@@ -21,24 +21,17 @@
  */
 #include "catalog.h"
 
-#include "catalog/namespace.h"
-#include "catalog/pg_class.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "nodes/parsenodes.h"
-#include "parser/parser.h"
-#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/regproc.h"
 #include "utils/tuplestore.h"
 
 #include "serve.h"
 
-#include <ctype.h>
 
 /* test rows read per cursor fetch */
 #define FETCH_ROWS 10000
@@ -52,77 +45,13 @@
  * A relation name has no white space, parentheses or semicolons outside
  * double quotes (the rule recsys.train() applies to its source).
  */
-static bool
-looks_like_query(const char *s)
-{
-	bool		quoted = false;
-
-	for (; *s; s++)
-	{
-		if (*s == '"')
-			quoted = !quoted;
-		else if (!quoted && (isspace((unsigned char) *s) || *s == '(' || *s == ';'))
-			return true;
-	}
-	return false;
-}
-
-static void
-not_a_select(const char *what)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-			 errmsg("%s must be a table, a view or a single SELECT query", what),
-			 errhint("Pass a relation name like 'ratings_test' or a query like 'SELECT user_id, item_id, rating FROM ratings_test'.")));
-}
-
-/*
- * The FROM item for a source: a relation name resolved now and quoted, or
- * a single plain SELECT (no SELECT INTO, no data-modifying WITH) in
- * parentheses.  The caller aliases it.
- */
+/* The FROM item for an evaluation's source (see rs_source_from_item). */
 static char *
 source_from(const char *source, const char *what)
 {
-	if (looks_like_query(source))
-	{
-		char	   *q = pstrdup(source);
-		int			len = strlen(q);
-		List	   *raw;
-		SelectStmt *sel;
-
-		/* a trailing semicolon is harmless on its own but not inside (...) */
-		while (len > 0 && (q[len - 1] == ';' || isspace((unsigned char) q[len - 1])))
-			q[--len] = '\0';
-		raw = raw_parser(q, RAW_PARSE_DEFAULT);
-		if (list_length(raw) != 1 || !IsA(linitial_node(RawStmt, raw)->stmt, SelectStmt))
-			not_a_select(what);
-		sel = (SelectStmt *) linitial_node(RawStmt, raw)->stmt;
-		if (sel->intoClause != NULL)
-			not_a_select(what);
-		if (sel->withClause != NULL)
-		{
-			ListCell   *lc;
-
-			foreach(lc, sel->withClause->ctes)
-				if (!IsA(lfirst_node(CommonTableExpr, lc)->ctequery, SelectStmt))
-					not_a_select(what);
-		}
-		return psprintf("(%s)", q);
-	}
-	else
-	{
-		List	   *names = stringToQualifiedNameList(source);
-		RangeVar   *rv = makeRangeVarFromNameList(names);
-		Oid			relid = RangeVarGetRelid(rv, AccessShareLock, false);
-		char		kind = get_rel_relkind(relid);
-
-		if (kind != RELKIND_RELATION && kind != RELKIND_VIEW && kind != RELKIND_MATVIEW &&
-			kind != RELKIND_PARTITIONED_TABLE && kind != RELKIND_FOREIGN_TABLE)
-			not_a_select(what);
-		return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-										  get_rel_name(relid));
-	}
+	return rs_source_from_item(source,
+							   psprintf("%s must be a table, a view or a single SELECT query", what),
+							   "Pass a relation name like 'ratings_test' or a query like 'SELECT user_id, item_id, rating FROM ratings_test'.");
 }
 
 /*

@@ -68,70 +68,63 @@ looks_like_query(const char *s)
 }
 
 static void
-not_a_select(bool attributes)
+not_a_select(const char *message, const char *hint)
 {
-	if (attributes)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("option \"attributes\" must name a table or a view, or be a single SELECT query"),
-				 errhint("Pass a relation name like 'items' or a query like 'SELECT item_id, embedding FROM items'.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-			 errmsg("training source must be a table, a view or a single SELECT query"),
-			 errhint("Pass a relation name like 'ratings' or a query like 'SELECT user_id, item_id, rating FROM ratings'.")));
+			 errmsg("%s", message),
+			 errhint("%s", hint)));
 }
 
 /*
- * A single plain SELECT (no SELECT INTO, no data-modifying WITH).
- * `attributes`: it is item_knn's attributes, not the training source.
+ * The FROM item for a source recsys reads (a training source, item_knn's
+ * attributes, an evaluation's test set or groups): a relation name
+ * resolved now and quoted, or a single plain SELECT (no SELECT INTO, no
+ * data-modifying WITH) in parentheses, for the caller to alias.  Anything
+ * else is an error with message and hint.
  */
-static char *
-checked_query(const char *source, bool attributes)
+char *
+rs_source_from_item(const char *source, const char *message, const char *hint)
 {
-	char	   *q = pstrdup(source);
-	int			len = strlen(q);
-	List	   *raw;
-	SelectStmt *sel;
-
-	/* a trailing semicolon is harmless on its own but not inside (...) */
-	while (len > 0 && (q[len - 1] == ';' || isspace((unsigned char) q[len - 1])))
-		q[--len] = '\0';
-
-	raw = raw_parser(q, RAW_PARSE_DEFAULT);
-	if (list_length(raw) != 1 || !IsA(linitial_node(RawStmt, raw)->stmt, SelectStmt))
-		not_a_select(attributes);
-	sel = (SelectStmt *) linitial_node(RawStmt, raw)->stmt;
-	if (sel->intoClause != NULL)
-		not_a_select(attributes);
-	if (sel->withClause != NULL)
+	if (looks_like_query(source))
 	{
-		ListCell   *lc;
+		char	   *q = pstrdup(source);
+		int			len = strlen(q);
+		List	   *raw;
+		SelectStmt *sel;
 
-		foreach(lc, sel->withClause->ctes)
+		/* a trailing semicolon is harmless on its own but not inside (...) */
+		while (len > 0 && (q[len - 1] == ';' || isspace((unsigned char) q[len - 1])))
+			q[--len] = '\0';
+		raw = raw_parser(q, RAW_PARSE_DEFAULT);
+		if (list_length(raw) != 1 || !IsA(linitial_node(RawStmt, raw)->stmt, SelectStmt))
+			not_a_select(message, hint);
+		sel = (SelectStmt *) linitial_node(RawStmt, raw)->stmt;
+		if (sel->intoClause != NULL)
+			not_a_select(message, hint);
+		if (sel->withClause != NULL)
 		{
-			CommonTableExpr *cte = lfirst_node(CommonTableExpr, lc);
+			ListCell   *lc;
 
-			if (!IsA(cte->ctequery, SelectStmt))
-				not_a_select(attributes);
+			foreach(lc, sel->withClause->ctes)
+				if (!IsA(lfirst_node(CommonTableExpr, lc)->ctequery, SelectStmt))
+					not_a_select(message, hint);
 		}
+		return psprintf("(%s)", q);
 	}
-	return q;
-}
+	else
+	{
+		List	   *names = stringToQualifiedNameList(source);
+		RangeVar   *rv = makeRangeVarFromNameList(names);
+		Oid			relid = RangeVarGetRelid(rv, AccessShareLock, false);
+		char		kind = get_rel_relkind(relid);
 
-/* The FROM item for a relation name, resolved now and quoted. */
-static char *
-checked_relation(const char *source, bool attributes)
-{
-	List	   *names = stringToQualifiedNameList(source);
-	RangeVar   *rv = makeRangeVarFromNameList(names);
-	Oid			relid = RangeVarGetRelid(rv, AccessShareLock, false);
-	char		kind = get_rel_relkind(relid);
-
-	if (kind != RELKIND_RELATION && kind != RELKIND_VIEW && kind != RELKIND_MATVIEW &&
-		kind != RELKIND_PARTITIONED_TABLE && kind != RELKIND_FOREIGN_TABLE)
-		not_a_select(attributes);
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
+		if (kind != RELKIND_RELATION && kind != RELKIND_VIEW && kind != RELKIND_MATVIEW &&
+			kind != RELKIND_PARTITIONED_TABLE && kind != RELKIND_FOREIGN_TABLE)
+			not_a_select(message, hint);
+		return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+										  get_rel_name(relid));
+	}
 }
 
 /*
@@ -141,9 +134,10 @@ checked_relation(const char *source, bool attributes)
 static char *
 source_from(const RsModelDef *def)
 {
-	if (looks_like_query(def->source))
-		return psprintf("(%s) AS recsys_source", checked_query(def->source, false));
-	return checked_relation(def->source, false);
+	return psprintf("%s AS recsys_source",
+					rs_source_from_item(def->source,
+										"training source must be a table, a view or a single SELECT query",
+										"Pass a relation name like 'ratings' or a query like 'SELECT user_id, item_id, rating FROM ratings'."));
 }
 
 static char *
@@ -176,10 +170,10 @@ rs_user_source_query(const RsModelDef *def, const char *user_type)
 static char *
 attributes_query(const char *attributes)
 {
-	if (looks_like_query(attributes))
-		return psprintf("SELECT * FROM (%s) AS recsys_attributes",
-						checked_query(attributes, true));
-	return psprintf("SELECT * FROM %s", checked_relation(attributes, true));
+	return psprintf("SELECT * FROM %s AS recsys_attributes",
+					rs_source_from_item(attributes,
+										"option \"attributes\" must name a table or a view, or be a single SELECT query",
+										"Pass a relation name like 'items' or a query like 'SELECT item_id, embedding FROM items'."));
 }
 
 /* ----------------------------------------------------------------
