@@ -157,7 +157,7 @@ else
 		</dev/null >>"$log" 2>&1 &)
 	up=0
 	for _ in $(seq 1 120); do
-		if rs_as_user "$RS_PG_BIN/pg_isready" -q -h "$work" -p "$port" </dev/null; then
+		if (cd / && rs_as_user "$RS_PG_BIN/pg_isready" -q -h "$work" -p "$port" </dev/null); then
 			up=1
 			break
 		fi
