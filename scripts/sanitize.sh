@@ -108,7 +108,7 @@ if ! start_server; then
 	not_ok "start a server from the relocated tree"
 	exit 1
 fi
-start_time=$(rs_as_user "$RS_PG_BIN/psql" -h "$work" -p "$port" -U postgres -d postgres -Atc \
+start_time=$(cd / && rs_as_user "$RS_PG_BIN/psql" -h "$work" -p "$port" -U postgres -d postgres -Atc \
 	'SELECT pg_postmaster_start_time()' </dev/null)
 
 rs_log "pg_regress against the sanitized server: ${regress:-all}"
@@ -126,7 +126,7 @@ else
 	[ -s "$src/regression.diffs" ] && head -n 80 "$src/regression.diffs" | sed 's/^/# /'
 	not_ok "pg_regress under UBSan (exit $rc)"
 fi
-now_start=$(rs_as_user "$RS_PG_BIN/psql" -h "$work" -p "$port" -U postgres -d postgres -Atc \
+now_start=$(cd / && rs_as_user "$RS_PG_BIN/psql" -h "$work" -p "$port" -U postgres -d postgres -Atc \
 	'SELECT pg_postmaster_start_time()' </dev/null 2>/dev/null || echo down)
 stop_server
 reports=$(cat "$work"/ubsan.* 2>/dev/null || true)
