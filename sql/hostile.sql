@@ -79,6 +79,35 @@ VALUES (999, 1, 5, 1, now()), (999, 2, 4, 1, now());
 SET ROLE hostile_user;
 SET hostile.armed = 'on';
 CREATE TABLE h_filter AS SELECT recsys.bloom_agg(item_id) AS f FROM generate_series(1, 5) item_id;
+-- vectors for the index cases
+CREATE TABLE h_vec (id int, v embedding);
+INSERT INTO h_vec SELECT i, CASE WHEN i % 10 = 0 THEN NULL
+	ELSE ARRAY[sin(i), cos(i), i % 7]::real[]::embedding END
+FROM generate_series(1, 60) i;
+CREATE INDEX h_vec_l2 ON h_vec USING recsys_hnsw (v embedding_l2_ops);
+CREATE INDEX h_vec_ip ON h_vec USING recsys_hnsw (v embedding_ip_ops);
+CREATE INDEX h_vec_cos ON h_vec USING recsys_hnsw (v embedding_cosine_ops);
+-- h_nn(op, q, k): the ids of q's k nearest rows of h_vec, read through
+-- the index (the plans below are the ones it gets)
+CREATE FUNCTION pg_temp.h_nn(op text, q embedding, k int) RETURNS text
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
+DECLARE
+	res text;
+BEGIN
+	EXECUTE format('SELECT string_agg(id::text, '','') FROM (SELECT id FROM h_vec ORDER BY v OPERATOR(recsys.%s) $1 LIMIT $2) s', op)
+		INTO res USING q, k;
+	RETURN res;
+END $$;
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM h_vec ORDER BY v <-> '[1,2,3]' LIMIT 3;
+EXPLAIN (COSTS OFF) SELECT id FROM h_vec ORDER BY v <#> '[1,2,3]' LIMIT 3;
+EXPLAIN (COSTS OFF) SELECT id FROM h_vec ORDER BY v <=> '[1,2,3]' LIMIT 3;
+RESET enable_seqscan;
+CREATE FUNCTION pg_temp.h_exec(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE q;
+	RETURN 'done';
+END $$;
 
 -- h_try(q): 'ok <rows>: <first rows>' or '<SQLSTATE>: <message>'.  Every
 -- case runs in a subtransaction that is rolled back afterwards, so cases do
@@ -306,8 +335,81 @@ INSERT INTO h_fn (fn, call, vals, types, kinds) VALUES
 	 '{int[],float8[],int,int[],timestamptz[],interval,text[],int,text,float8,embedding[],float8,float8,bloom}',
 	 '{iarr,farr,k,iarr,x,interval,tarr,k,ident,f,x,f,f,x}');
 
--- (The nearest-neighbour index and the audits add their functions here as
--- rows of h_fn; a new kind of hostile value is rows of h_variant.)
+-- 6. Statistics -------------------------------------------------------------
+-- (fx: a float that may also be zero, negative or huge, e.g. degrees of
+-- freedom)
+INSERT INTO h_variant VALUES
+	('fx', 'NaN', '''NaN''::float8'), ('fx', '+Inf', '''Infinity''::float8'),
+	('fx', '-Inf', '''-Infinity''::float8'), ('fx', '0', '0::float8'),
+	('fx', '-1', '-1::float8'), ('fx', '1e308', '1e308::float8');
+INSERT INTO h_fn (fn, call, vals, types, kinds) VALUES
+	('anova', 'SELECT anova(g, v) FROM (VALUES ($1, $2), (''a'', 2), (''b'', 4), (''b'', 7), ($3, 1)) t(g, v)',
+	 '{"''a''::text",1,"''c''::text"}', '{text,float8,text}', '{tkey,f,tkey}'),
+	('welch_t_test', 'SELECT welch_t_test(g, v) FROM (VALUES ($1, $2), (''a'', 2), (''b'', 4), (''b'', 7)) t(g, v)',
+	 '{"''a''::text",1}', '{text,float8}', '{tkey,f}'),
+	('kruskal_wallis', 'SELECT kruskal_wallis(g, v) FROM (VALUES ($1, $2), (''a'', 2), (''b'', 4), (''b'', 7), ($3, 1)) t(g, v)',
+	 '{"''a''::text",1,"''c''::text"}', '{text,float8,text}', '{tkey,f,tkey}'),
+	('f_sf', 'SELECT round(f_sf($1, $2, $3)::numeric, 6)', '{3,2,10}', '{float8,float8,float8}', '{fx,fx,fx}'),
+	('t_sf', 'SELECT round(t_sf($1, $2)::numeric, 6)', '{2,5}', '{float8,float8}', '{fx,fx}'),
+	('chi2_sf', 'SELECT round(chi2_sf($1, $2)::numeric, 6)', '{3,2}', '{float8,float8}', '{fx,fx}');
+
+-- 7. Evaluation and audits ---------------------------------------------------
+-- (Their sources, groups, users and lists are the caller's own queries, run
+-- with the caller's rights and not read-only: a source with a side effect
+-- writes, and its case says so.)
+INSERT INTO h_fn (fn, call, vals, types, kinds) VALUES
+	('split', 'SELECT part, relation, rows > 0 FROM split($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
+	 ARRAY['''hz_interactions''', '''user_id''', '''item_id''', '''temporal''', '0.2', '7', '''ts''', '''h_sp_train''', '''h_sp_test''', 'true'],
+	 '{text,text,text,text,float8,int,text,text,text,boolean}',
+	 '{query,ident,ident,ident,f,n,ident,ident,ident,x}'),
+	('predictions', 'SELECT user_key, item_key, round(prediction::numeric, 4) FROM predictions($1, $2, $3, $4, $5)',
+	 ARRAY['''h_als''', '''SELECT * FROM hz_interactions WHERE user_id = 1 ORDER BY item_id LIMIT 2''', '''user_id''', '''item_id''', '''rating'''],
+	 '{text,text,text,text,text}', '{model,query,ident,ident,ident}'),
+	('evaluate', 'SELECT metric, k, round(value::numeric, 4), user_group FROM evaluate($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)',
+	 ARRAY['''h_als''', '''hz_interactions''', '3', '''user_id''', '''item_id''', '''rating''', '3', '''SELECT user_id, gender FROM hz_users''',
+		   'ARRAY[''ndcg'', ''rmse'']', '''SELECT user_id, item_id, row_number() OVER (PARTITION BY user_id ORDER BY item_id) FROM hz_interactions WHERE user_id <= 5''', '''skip'''],
+	 '{text,text,int,text,text,text,float8,text,text[],text,text}',
+	 '{model,query,k,ident,ident,ident,f,query,tarr,query,ident}'),
+	('evaluate(serve unknown users)', 'SELECT metric, round(value::numeric, 4) FROM evaluate($1, $2, $3, unknown_users => ''serve'')',
+	 ARRAY['''h_trap''', '''SELECT user_id, item_id, rating FROM hz_interactions WHERE user_id IN (1, 999)''', '3'],
+	 '{text,text,int}', '{model,query,k}'),
+	('evaluate_users', 'SELECT user_key, n_relevant, round(ndcg::numeric, 4) FROM evaluate_users($1, $2, $3, $4, $5, $6, $7) ORDER BY user_key COLLATE "C"',
+	 ARRAY['''h_ials''', '''SELECT * FROM hz_interactions WHERE user_id <= 3''', '3', '''user_id''', '''item_id''', '''rating''', '3'],
+	 '{text,text,int,text,text,text,float8}', '{model,query,k,ident,ident,ident,f}'),
+	('audit_exposure', 'SELECT item_group, metric, round(value::numeric, 4) FROM audit_exposure($1, $2, $3, $4)',
+	 ARRAY['''h_ials''', '''SELECT item_id, long_tail FROM hz_items''', '3', '''SELECT user_id FROM hz_users WHERE user_id <= 10'''],
+	 '{text,text,int,text}', '{model,query,k,query}'),
+	('audit_exposure(lists)', 'SELECT item_group, metric, round(value::numeric, 4) FROM audit_exposure($1, $2, $3, lists => $4)',
+	 ARRAY['''h_knn''', '''SELECT item_id, category FROM hz_items''', '2', '''SELECT user_id, item_id, row_number() OVER (PARTITION BY user_id ORDER BY item_id) FROM hz_interactions WHERE user_id <= 5'''],
+	 '{text,text,int,text}', '{model,query,k,query}'),
+	('audit_error', 'SELECT group_key, n, round(rmse::numeric, 4), rmse_low IS NOT NULL FROM audit_error($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
+	 ARRAY['''h_als''', '''hz_interactions''', '''SELECT user_id, gender FROM hz_users''', '''squared''', '20', '0.9', '1', '''user_id''', '''item_id''', '''rating'''],
+	 '{text,text,text,text,int,float8,int,text,text,text}',
+	 '{model,query,query,ident,n,f,n,ident,ident,ident}'),
+	('audit_ranking', 'SELECT group_key, metric, users, round(mean::numeric, 4) FROM audit_ranking($1, $2, $3, $4, $5, $6, $7, $8, $9)',
+	 ARRAY['''h_ials''', '''hz_interactions''', '''SELECT user_id, age_band FROM hz_users''', '3', 'ARRAY[''ndcg'']', '''user_id''', '''item_id''', '''rating''', '3'],
+	 '{text,text,text,int,text[],text,text,text,float8}',
+	 '{model,query,query,k,tarr,ident,ident,ident,f}');
+
+-- 8. The recsys_hnsw index ---------------------------------------------------
+-- (h_vec: three-dimensional vectors of any dimension by type, NULLs among
+-- them, an index per opclass; h_nn(op, q, k) reads it through the index;
+-- h_exec(statement) runs a statement that returns no rows)
+INSERT INTO h_variant VALUES
+	('relopt', '1', '1'), ('relopt', '101', '101'), ('relopt', '1001', '1001'),
+	('relopt', 'fraction', '2.5'), ('relopt', 'text', '''x'''),
+	('relopt', 'injection', '''1); DROP TABLE hostile_victim; --''');
+INSERT INTO h_fn (fn, call, vals, types, kinds) VALUES
+	('CREATE INDEX recsys_hnsw', 'SELECT pg_temp.h_exec(format(''CREATE INDEX ON h_vec USING recsys_hnsw (v embedding_l2_ops) WITH (m = %L, ef_construction = %L)'', $1, $2))',
+	 '{8,16}', '{text,text}', '{relopt,relopt}'),
+	('CREATE INDEX recsys_hnsw(k)', 'SELECT pg_temp.h_exec(format(''CREATE INDEX ON h_vec USING recsys_hnsw (v embedding_cosine_ops) WITH (m = %L, ef_construction = %L)'', $1, $2))',
+	 '{8,16}', '{int,int}', '{k,k}'),
+	('SET recsys.ef_search', 'SELECT set_config(''recsys.ef_search'', ($1)::text, true)', '{100}', '{int}', '{k}'),
+	('SET recsys.max_scan_tuples', 'SELECT set_config(''recsys.max_scan_tuples'', ($1)::text, true)', '{100}', '{int}', '{k}'),
+	('SET recsys.index_min_items', 'SELECT set_config(''recsys.index_min_items'', ($1)::text, true)', '{100}', '{int}', '{k}'),
+	('index scan <->', 'SELECT pg_temp.h_nn(''<->'', $1, $2)', '{"''[1,2,3]''::embedding",3}', '{embedding,int}', '{emb,k}'),
+	('index scan <#>', 'SELECT pg_temp.h_nn(''<#>'', $1, $2)', '{"''[1,2,3]''::embedding",3}', '{embedding,int}', '{emb,k}'),
+	('index scan <=>', 'SELECT pg_temp.h_nn(''<=>'', $1, $2)', '{"''[1,2,3]''::embedding",3}', '{embedding,int}', '{emb,k}');
 
 -- Run every case, in order.
 SELECT c.fn, c.label, pg_temp.h_try(pg_temp.h_render(c.call, c.vals, c.i, c.val)) AS result
@@ -331,7 +433,7 @@ SELECT pg_postmaster_start_time() = t AS same_server FROM h_start;
 -- clean up
 SELECT count(*) FROM (SELECT recsys.drop_model(name) FROM recsys.models
 	WHERE owner IN ('hostile_user', 'hostile_other')) s;
-DROP TABLE h_filter, hz_text, hostile_victim, hz_users, hz_items, hz_interactions;
+DROP TABLE h_filter, h_vec, hz_text, hostile_victim, hz_users, hz_items, hz_interactions;
 DROP FUNCTION hostile_side_effect(), hostile_trap();
 REVOKE ALL ON SCHEMA public FROM hostile_user;
 REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM hostile_user, hostile_other;

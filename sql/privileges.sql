@@ -33,10 +33,13 @@ GRANT EXECUTE ON FUNCTION recsys.train(text, text, text, text, text, text, jsonb
 	recsys.fit_finalfn(internal, text, "any", "any", "any", jsonb)
 	TO pv_trainer;
 GRANT SELECT ON pv_interactions, pv_items TO pv_analyst, pv_trainer;
+GRANT SELECT ON pv_users TO pv_analyst;
 
 -- the owner's model over the secret table (ials folds new users in)
 SELECT model, users FROM recsys.train('pv_secret_model', 'pv_secret', 'user_id', 'item_id', 'clicks', 'ials', '{"factors": 4, "iterations": 5}');
 SELECT model, users FROM recsys.train('pv_public_model', 'pv_interactions', 'user_id', 'item_id', 'clicks', 'ials', '{"factors": 4, "iterations": 5}');
+-- and an explicit one (audit_error needs predicted ratings)
+SELECT model, users FROM recsys.train('pv_public_als', 'pv_interactions', 'user_id', 'item_id', 'rating', 'als', '{"factors": 4, "iterations": 5}');
 -- a user who arrived in the secret table after training: serving them
 -- means folding them in from the model's source
 INSERT INTO pv_secret (user_id, item_id, rating, clicks, ts)
@@ -56,8 +59,32 @@ SELECT count(*) AS recommended FROM recsys.recommend('pv_public_model', 1, 5);
 SELECT count(*) AS all_users FROM recsys.recommend_all('pv_public_model', 2);
 SELECT count(*) AS similar FROM recsys.similar_items('pv_public_model', 1, 5);
 SELECT recsys.predict('pv_public_model', 1, 2) IS NOT NULL AS predicts;
--- (the audit functions, once they exist, belong in this list of what an
--- analyst may run)
+-- and evaluates and audits a model on tables it may read
+SELECT count(*) AS evaluate FROM recsys.evaluate('pv_public_model', 'pv_interactions', 5,
+	user_groups => 'SELECT user_id, gender FROM pv_users');
+SELECT count(*) AS evaluate_users FROM recsys.evaluate_users('pv_public_model', 'pv_interactions', 5);
+SELECT count(*) AS predictions FROM recsys.predictions('pv_public_model', 'pv_interactions');
+SELECT count(*) AS audit_exposure FROM recsys.audit_exposure('pv_public_model', 'SELECT item_id, long_tail FROM pv_items', 5);
+SELECT count(*) AS audit_error FROM recsys.audit_error('pv_public_als', 'pv_interactions', 'SELECT user_id, gender FROM pv_users');
+SELECT count(*) AS audit_ranking FROM recsys.audit_ranking('pv_public_model', 'pv_interactions', 'SELECT user_id, gender FROM pv_users', 5);
+SELECT part, rows FROM recsys.split('pv_interactions', 'user_id', 'item_id', seed => 3,
+	train_table => 'pv_a_train', test_table => 'pv_a_test', "temporary" => true);
+-- but reads no table it may not through their test, groups, users, item
+-- groups or lists
+SELECT pg_temp.try($$SELECT * FROM recsys.evaluate('pv_public_model', 'pv_secret', 5)$$) AS evaluate_test;
+SELECT pg_temp.try($$SELECT * FROM recsys.evaluate('pv_public_model', 'SELECT * FROM pv_secret_view', 5)$$) AS evaluate_view;
+SELECT pg_temp.try($$SELECT * FROM recsys.evaluate('pv_public_model', 'pv_interactions', 5, user_groups => 'SELECT user_id, rating::text FROM pv_secret')$$) AS evaluate_groups;
+SELECT pg_temp.try($$SELECT * FROM recsys.evaluate('pv_public_model', 'pv_interactions', 5, lists => 'SELECT user_id, item_id, 1 FROM pv_secret')$$) AS evaluate_lists;
+SELECT pg_temp.try($$SELECT * FROM recsys.evaluate_users('pv_public_model', 'pv_secret', 5)$$) AS evaluate_users_test;
+SELECT pg_temp.try($$SELECT * FROM recsys.predictions('pv_public_model', 'pv_secret')$$) AS predictions_test;
+SELECT pg_temp.try($$SELECT * FROM recsys.audit_exposure('pv_public_model', 'SELECT item_id, rating::text FROM pv_secret', 5)$$) AS exposure_groups;
+SELECT pg_temp.try($$SELECT * FROM recsys.audit_exposure('pv_public_model', 'pv_items', 5, users => 'SELECT user_id FROM pv_secret')$$) AS exposure_users;
+SELECT pg_temp.try($$SELECT * FROM recsys.audit_exposure('pv_public_model', 'pv_items', 5, lists => 'SELECT user_id, item_id, 1 FROM pv_secret')$$) AS exposure_lists;
+SELECT pg_temp.try($$SELECT * FROM recsys.audit_error('pv_public_als', 'pv_secret', 'SELECT user_id, gender FROM pv_users')$$) AS error_test;
+SELECT pg_temp.try($$SELECT * FROM recsys.audit_error('pv_public_als', 'pv_interactions', 'SELECT user_id, rating::text FROM pv_secret')$$) AS error_groups;
+SELECT pg_temp.try($$SELECT * FROM recsys.audit_ranking('pv_public_model', 'pv_secret', 'SELECT user_id, gender FROM pv_users')$$) AS ranking_test;
+SELECT pg_temp.try($$SELECT * FROM recsys.audit_ranking('pv_public_model', 'pv_interactions', 'SELECT user_id, rating::text FROM pv_secret')$$) AS ranking_groups;
+SELECT pg_temp.try($$SELECT * FROM recsys.split('pv_secret', 'user_id', 'item_id', "temporary" => true)$$) AS split_source;
 -- but nothing that writes
 SELECT pg_temp.try($$SELECT recsys.train('pv_a', 'pv_interactions', 'user_id', 'item_id')$$) AS train;
 SELECT pg_temp.try($$SELECT recsys.fit('pv_a', user_id, item_id, clicks, '{"algorithm": "popularity"}') FROM pv_interactions$$) AS fit;
@@ -138,9 +165,9 @@ WHERE c.relnamespace = 'recsys'::regnamespace AND c.relkind = 'r'
 	   OR has_table_privilege(r.oid, c.oid, 'DELETE') OR has_table_privilege(r.oid, c.oid, 'TRUNCATE'));
 
 -- clean up
-SELECT recsys.drop_model('pv_secret_model') AND recsys.drop_model('pv_public_model') AS dropped;
+SELECT recsys.drop_model('pv_secret_model') AND recsys.drop_model('pv_public_model') AND recsys.drop_model('pv_public_als') AS dropped;
 DROP VIEW pv_secret_view;
-DROP TABLE pv_secret, pv_users, pv_items, pv_interactions, pv_owner_view;
+DROP TABLE pv_secret, pv_users, pv_items, pv_interactions, pv_owner_view, pg_temp.pv_a_train, pg_temp.pv_a_test;
 REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM pv_analyst, pv_trainer;
 REVOKE ALL ON FUNCTION recsys.train(text, text, text, text, text, text, jsonb),
 	recsys.retrain(text), recsys.drop_model(text, boolean),

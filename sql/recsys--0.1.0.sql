@@ -1341,6 +1341,10 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Models trained with recsys.fit() need user_col => and item_col =>.';
 	END IF;
+	IF threshold IN ('NaN', 'Infinity', '-Infinity') THEN
+		RAISE EXCEPTION 'threshold must be finite, not %', threshold
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	IF threshold IS NOT NULL AND rcol IS NULL THEN
 		RAISE EXCEPTION 'a relevance threshold needs a rating column'
 			USING ERRCODE = 'invalid_parameter_value',
@@ -1725,14 +1729,14 @@ BEGIN
 					'FROM %s AS x(lu, li, lr) WHERE x.lu IS NOT NULL AND x.li IS NOT NULL AND x.lr <= %s',
 					recsys.eval_source(lists, 'lists', 3), k);
 		IF users IS NOT NULL THEN
-			l := l || format(' AND (x.lu)::text IN (SELECT (y.u)::text FROM %s AS y(u))',
+			l := l || format(' AND (x.lu)::text IN (SELECT (y.recsys_user)::text FROM %s AS y(recsys_user))',
 							 recsys.eval_source(users, 'users', 1));
 		END IF;
 	ELSE
 		l := format('SELECT a."user" AS user_key, a.item AS item_key, a.rank FROM recsys.recommend_all(%L, %s, users => %s) a',
 					model, k,
 					CASE WHEN users IS NULL THEN 'NULL'
-						 ELSE format('ARRAY(SELECT DISTINCT (y.u)::text FROM %s AS y(u) WHERE y.u IS NOT NULL)',
+						 ELSE format('ARRAY(SELECT DISTINCT (y.recsys_user)::text FROM %s AS y(recsys_user) WHERE y.recsys_user IS NOT NULL)',
 									 recsys.eval_source(users, 'users', 1)) END);
 	END IF;
 	-- item -> group, by the group's output text as recommend()'s

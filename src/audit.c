@@ -30,6 +30,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -238,7 +239,16 @@ groups_from(const char *groups)
 				 errmsg("groups must return two columns (user, group), not %d",
 						SPI_tuptable->tupdesc->natts),
 				 errhint("For example 'SELECT user_id, gender FROM users'.")));
-	return psprintf("%s AS g(u, grp)", from);
+	/* every column gets an alias, so none of the source's can clash with u */
+	{
+		StringInfoData alias;
+
+		initStringInfo(&alias);
+		appendStringInfoString(&alias, "u, grp");
+		for (int i = 3; i <= SPI_tuptable->tupdesc->natts; i++)
+			appendStringInfo(&alias, ", c%d", i);
+		return psprintf("%s AS g(%s)", from, alias.data);
+	}
 }
 
 /* Opens a read-only cursor over sql with the given text/int parameters. */
