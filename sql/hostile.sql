@@ -174,7 +174,7 @@ INSERT INTO h_variant VALUES
 	('ident', 'empty', ''''''),
 	('query', 'DML', '''DELETE FROM hostile_victim RETURNING id'''),
 	('query', 'two statements', '''SELECT 1; DROP TABLE hostile_victim'''),
-	('query', 'side effect', '''SELECT hostile_side_effect() AS user_id, 1 AS item_id, 1 AS rating, hostile_side_effect() AS u, 1 AS i'''),
+	('query', 'side effect', '''SELECT hostile_side_effect() AS user_id, 1 AS item_id, 1 AS "rank", 5 AS rating, hostile_side_effect() AS u, 1 AS i, now() AS ts'''),
 	('query', 'SELECT INTO', '''SELECT 1 AS x INTO hostile_new'''),
 	('query', 'injection', '''hostile_victim; DROP TABLE hostile_victim'''),
 	('query', 'empty', ''''''),
@@ -355,8 +355,10 @@ INSERT INTO h_fn (fn, call, vals, types, kinds) VALUES
 
 -- 7. Evaluation and audits ---------------------------------------------------
 -- (Their sources, groups, users and lists are the caller's own queries, run
--- with the caller's rights and not read-only: a source with a side effect
--- writes, and its case says so.)
+-- with the caller's rights and as if the transaction were read-only: a
+-- source with a side effect fails with 25006 and writes nothing, and h_try
+-- checks that the victim table is intact.  split writes its own tables,
+-- but reads its source read-only all the same.)
 INSERT INTO h_fn (fn, call, vals, types, kinds) VALUES
 	('split', 'SELECT part, relation, rows > 0 FROM split($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
 	 ARRAY['''hz_interactions''', '''user_id''', '''item_id''', '''temporal''', '0.2', '7', '''ts''', '''h_sp_train''', '''h_sp_test''', 'true'],
