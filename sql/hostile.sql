@@ -418,6 +418,88 @@ SELECT c.fn, c.label, pg_temp.h_try(pg_temp.h_render(c.call, c.vals, c.i, c.val)
 FROM h_cases c
 ORDER BY c.id, c.ord, c.i, c.label;
 
+-- 9. Lists, groups and users read by position ------------------------------
+-- Their columns are read by position, whatever they are called: a lists
+-- query whose columns are named lu, li, lr (the names evaluation gives
+-- them) in any order, or with more columns of those names, measures what
+-- the same lists with plain names measure.
+CREATE TEMP VIEW h_lists AS
+SELECT user_id, item_id, row_number() OVER (PARTITION BY user_id ORDER BY item_id) AS r
+FROM hz_interactions WHERE user_id <= 5;
+-- h_same(label, q): label, the head of q's result (h_try) and whether its
+-- whole result is the plain-names variant's (the first one)
+CREATE TEMP TABLE h_same_result (n serial, label text, head text, full_result text);
+CREATE FUNCTION pg_temp.h_same(label text, q text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	res text;
+BEGIN
+	BEGIN
+		EXECUTE 'SELECT string_agg(s::text, '' '') FROM (' || q || ') s' INTO res;
+	EXCEPTION WHEN OTHERS THEN
+		res := SQLSTATE || ': ' || SQLERRM;
+	END;
+	INSERT INTO h_same_result (label, head, full_result) VALUES (label, pg_temp.h_try(q), res);
+END $$;
+SELECT pg_temp.h_same(q.label, format($$SELECT metric, round(value::numeric, 4) FROM evaluate('h_ials', 'hz_interactions', 3, metrics => ARRAY['ndcg', 'precision', 'recall'], lists => %L) ORDER BY metric$$, q.lists))
+FROM (VALUES (1, 'evaluate lists: plain names', 'SELECT user_id, item_id, r FROM h_lists'),
+			 (2, 'evaluate lists: lu, li, lr', 'SELECT user_id AS lu, item_id AS li, r AS lr FROM h_lists'),
+			 (3, 'evaluate lists: li, lr, lu', 'SELECT user_id AS li, item_id AS lr, r AS lu FROM h_lists'),
+			 (4, 'evaluate lists: lr, lu, li, lu, li, lr', 'SELECT user_id AS lr, item_id AS lu, r AS li, 0 AS lu, 0 AS li, 0 AS lr FROM h_lists')) q(n, label, lists)
+ORDER BY q.n;
+SELECT pg_temp.h_same(q.label, format($$SELECT item_group, metric, round(value::numeric, 4) FROM audit_exposure('h_knn', %L, 2, users => %L, lists => %L)$$, q.groups, q.users, q.lists))
+FROM (VALUES (1, 'audit_exposure lists: plain names', 'SELECT item_id, category FROM hz_items', 'SELECT user_id FROM hz_users', 'SELECT user_id, item_id, r FROM h_lists'),
+			 (2, 'audit_exposure lists: gi, gg; recsys_user; lu, li, lr', 'SELECT item_id AS gi, category AS gg FROM hz_items', 'SELECT user_id AS recsys_user FROM hz_users',
+				 'SELECT user_id AS lu, item_id AS li, r AS lr FROM h_lists'),
+			 (3, 'audit_exposure lists: the same swapped and repeated', 'SELECT item_id AS gg, category AS gi, 0 AS gi, 0 AS gg FROM hz_items',
+				 'SELECT user_id AS recsys_user, 0 AS recsys_user FROM hz_users',
+				 'SELECT user_id AS li, item_id AS lr, r AS lu, 0 AS lu, 0 AS li, 0 AS lr FROM h_lists')) q(n, label, groups, users, lists)
+ORDER BY q.n;
+-- (users without lists: the recommend_all path)
+SELECT pg_temp.h_same(q.label, format($$SELECT item_group, metric, round(value::numeric, 4) FROM audit_exposure('h_ials', 'SELECT item_id, long_tail FROM hz_items', 3, users => %L) WHERE metric IN ('exposure_share', 'lists')$$, q.users))
+FROM (VALUES (1, 'audit_exposure users: plain names', 'SELECT user_id FROM hz_users WHERE user_id <= 10'),
+			 (2, 'audit_exposure users: recsys_user twice', 'SELECT user_id AS recsys_user, 0 AS recsys_user FROM hz_users WHERE user_id <= 10')) q(n, label, users)
+ORDER BY q.n;
+SELECT pg_temp.h_same(q.label, format($$SELECT metric, user_group, round(value::numeric, 4) FROM evaluate('h_als', 'hz_interactions', 3, threshold => 4, metrics => ARRAY['rmse', 'recall'], user_groups => %L)$$, q.groups))
+FROM (VALUES (1, 'evaluate user_groups: plain names', 'SELECT user_id, gender FROM hz_users'),
+			 (2, 'evaluate user_groups: gg, gu, gu, gg', 'SELECT user_id AS gg, gender AS gu, 0 AS gu, 0 AS gg FROM hz_users')) q(n, label, groups)
+ORDER BY q.n;
+SELECT label, head,
+	   full_result = first_value(full_result) OVER (PARTITION BY split_part(label, ':', 1) ORDER BY n) AS same_as_plain
+FROM h_same_result ORDER BY n;
+
+-- A list that is no ranking is an error (22023) in every function taking
+-- lists: two items at one rank, one item at two ranks, a rank below 1.
+-- Ranks may have gaps, and rows ranked above k are not read.
+SELECT q.label, f.fn, pg_temp.h_try(format(f.call, q.lists)) AS result
+FROM (VALUES (1, 'valid', 'SELECT user_id, item_id, r FROM h_lists'),
+			 (2, 'two items at rank 1', 'SELECT user_id, item_id, 1 FROM h_lists'),
+			 (3, 'one item at ranks 1, 2, 3', 'SELECT user_id, 7, r FROM h_lists'),
+			 (4, 'the same rows twice', 'SELECT user_id, item_id, r FROM h_lists UNION ALL SELECT user_id, item_id, r FROM h_lists'),
+			 (5, 'rank 0', 'SELECT user_id, item_id, r - 1 FROM h_lists'),
+			 (6, 'rank -2^31', 'SELECT user_id, item_id, CASE WHEN r = 2 THEN -2147483648 ELSE r END FROM h_lists'),
+			 (7, 'ranks 2, 4, 6', 'SELECT user_id, item_id, 2 * r FROM h_lists'),
+			 (8, 'duplicates above k', 'SELECT user_id, item_id, r FROM h_lists UNION ALL SELECT user_id, item_id, 9 FROM h_lists'),
+			 (9, 'NULL ranks', 'SELECT user_id, item_id, NULLIF(r, 2) FROM h_lists UNION ALL SELECT user_id, 7, NULL FROM h_lists')) q(n, label, lists)
+CROSS JOIN (VALUES (1, 'evaluate', $$SELECT metric, round(value::numeric, 4) FROM evaluate('h_ials', 'hz_interactions', 3, metrics => ARRAY['ndcg', 'precision'], lists => %L)$$),
+				   (2, 'audit_exposure', $$SELECT metric, round(value::numeric, 4) FROM audit_exposure('h_ials', NULL, 3, lists => %L) WHERE metric IN ('lists', 'coverage', 'gini')$$)) f(n, fn, call)
+ORDER BY q.n, f.n;
+
+-- NDCG never passes 1: each of 10 users is a group of its own, measured on
+-- lists of all 30 items in four random orders, and on the ideal lists
+-- (the user's relevant items first), where it is exactly 1
+SELECT count(*) AS user_lists, max(e.value) <= 1 + 1e-12 AS ndcg_at_most_1,
+	   round(min(e.value)::numeric, 4) AS min_ndcg, round(max(e.value)::numeric, 4) AS max_ndcg
+FROM generate_series(1, 4) seed,
+	 LATERAL evaluate('h_ials', 'SELECT * FROM hz_interactions WHERE user_id <= 10', 5,
+					  metrics => ARRAY['ndcg'], user_groups => 'SELECT user_id, user_id FROM hz_users',
+					  lists => format('SELECT u.user_id, i.item_id, row_number() OVER (PARTITION BY u.user_id ORDER BY hashint4(i.item_id * 1000 + u.user_id * 7 + %s)) FROM hz_users u CROSS JOIN hz_items i WHERE u.user_id <= 10', seed)) e
+WHERE e.user_group IS NOT NULL;
+SELECT count(*) AS user_lists, round(min(e.value)::numeric, 6) AS min_ndcg, round(max(e.value)::numeric, 6) AS max_ndcg
+FROM evaluate('h_ials', 'SELECT * FROM hz_interactions WHERE user_id <= 10', 5,
+			  metrics => ARRAY['ndcg'], user_groups => 'SELECT user_id, user_id FROM hz_users',
+			  lists => 'SELECT u.user_id, i.item_id, row_number() OVER (PARTITION BY u.user_id ORDER BY EXISTS (SELECT 1 FROM hz_interactions t WHERE t.user_id = u.user_id AND t.item_id = i.item_id) DESC, i.item_id) FROM hz_users u CROSS JOIN hz_items i WHERE u.user_id <= 10') e
+WHERE e.user_group IS NOT NULL;
+
 -- Nothing was changed by a hostile value: the victim is intact, no table
 -- appeared, the models are the ones trained above, each with an active,
 -- complete version.
