@@ -500,6 +500,21 @@ FROM evaluate('h_ials', 'SELECT * FROM hz_interactions WHERE user_id <= 10', 5,
 			  lists => 'SELECT u.user_id, i.item_id, row_number() OVER (PARTITION BY u.user_id ORDER BY EXISTS (SELECT 1 FROM hz_interactions t WHERE t.user_id = u.user_id AND t.item_id = i.item_id) DESC, i.item_id) FROM hz_users u CROSS JOIN hz_items i WHERE u.user_id <= 10') e
 WHERE e.user_group IS NOT NULL;
 
+-- The read-only mode is the functions' own: in one transaction, after
+-- evaluate(), audit_exposure(), audit_error(), split() (and one refused
+-- with 25006 inside a caught subtransaction) the caller writes again.
+BEGIN;
+SELECT count(*) AS metrics FROM evaluate('h_als', 'hz_interactions', 3);
+SELECT count(*) AS exposure_rows FROM audit_exposure('h_ials', 'SELECT item_id, long_tail FROM hz_items', 3);
+SELECT count(*) AS error_groups FROM audit_error('h_als', 'hz_interactions', 'SELECT user_id, gender FROM hz_users');
+SELECT part, rows > 0 AS has_rows FROM split('hz_interactions', 'user_id', 'item_id', train_table => 'h_rw_train', test_table => 'h_rw_test', "temporary" => true);
+SELECT pg_temp.h_try($$SELECT * FROM evaluate('h_als', 'SELECT hostile_side_effect() AS user_id, 1 AS item_id, 5 AS rating', 3)$$) AS refused;
+SHOW transaction_read_only;
+INSERT INTO h_rw_test SELECT * FROM h_rw_train LIMIT 1;
+CREATE TEMP TABLE h_rw_new AS SELECT 1 AS x;
+SELECT count(*) AS victim_rows FROM hostile_victim;
+ROLLBACK;
+
 -- Nothing was changed by a hostile value: the victim is intact, no table
 -- appeared, the models are the ones trained above, each with an active,
 -- complete version.
