@@ -36,6 +36,13 @@ BEGIN
 	RETURN 1;
 END $$;
 
+-- ... hidden in an immutable function, which the planner runs while it
+-- plans a call with constant arguments
+CREATE FUNCTION hostile_folded(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	RETURN hostile_side_effect();
+END $$;
+
 -- a source that writes only once armed: run by whoever reads it
 CREATE FUNCTION hostile_trap() RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
@@ -175,6 +182,7 @@ INSERT INTO h_variant VALUES
 	('query', 'DML', '''DELETE FROM hostile_victim RETURNING id'''),
 	('query', 'two statements', '''SELECT 1; DROP TABLE hostile_victim'''),
 	('query', 'side effect', '''SELECT hostile_side_effect() AS user_id, 1 AS item_id, 1 AS "rank", 5 AS rating, hostile_side_effect() AS u, 1 AS i, now() AS ts'''),
+	('query', 'side effect when planned', '''SELECT hostile_folded(1) AS user_id, 1 AS item_id, 1 AS "rank", 5 AS rating, hostile_folded(1) AS u, 1 AS i, now() AS ts'''),
 	('query', 'SELECT INTO', '''SELECT 1 AS x INTO hostile_new'''),
 	('query', 'injection', '''hostile_victim; DROP TABLE hostile_victim'''),
 	('query', 'empty', ''''''),
@@ -533,7 +541,7 @@ SELECT pg_postmaster_start_time() = t AS same_server FROM h_start;
 SELECT count(*) FROM (SELECT recsys.drop_model(name) FROM recsys.models
 	WHERE owner IN ('hostile_user', 'hostile_other')) s;
 DROP TABLE h_filter, h_vec, hz_text, hostile_victim, hz_users, hz_items, hz_interactions;
-DROP FUNCTION hostile_side_effect(), hostile_trap();
+DROP FUNCTION hostile_folded(int), hostile_side_effect(), hostile_trap();
 REVOKE ALL ON SCHEMA public FROM hostile_user;
 REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM hostile_user, hostile_other;
 REVOKE ALL ON FUNCTION recsys.train(text, text, text, text, text, text, jsonb),

@@ -261,7 +261,11 @@ groups_from(const char *groups)
 	}
 }
 
-/* Opens a read-only cursor over sql with the given text/int parameters. */
+/*
+ * Opens a read-only cursor over sql with the given text/int parameters,
+ * planned as if the transaction were read-only (the caller's queries are
+ * spliced into sql).
+ */
 static Portal
 open_cursor(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
 {
@@ -269,7 +273,7 @@ open_cursor(const char *sql, int nargs, Oid *types, Datum *values, const char *n
 
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	return SPI_cursor_open(NULL, plan, values, nulls, true);
+	return rs_cursor_open_read_only(plan, values, nulls);
 }
 
 /*

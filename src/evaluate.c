@@ -279,7 +279,7 @@ rs_predictions(PG_FUNCTION_ARGS)
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for the test set: %s",
 			 SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	portal = rs_cursor_open_read_only(plan, NULL, NULL);
 
 	user_cxt = AllocSetContextCreate(outer, "recsys predictions user",
 									 ALLOCSET_DEFAULT_SIZES);

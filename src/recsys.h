@@ -67,6 +67,16 @@ extern void *rs_alloc(MemoryContext cxt, Size size);
 struct _SPI_plan;
 extern int	rs_execute_plan_read_only(struct _SPI_plan *plan, Datum *values);
 
+/*
+ * recsys.c: SPI_cursor_open(NULL, plan, values, nulls, true) inside
+ * RS_READ_ONLY.  Opening a cursor plans its query, and planning evaluates
+ * immutable functions of constants, which may call a function that
+ * writes: a caller's query is opened read-only as well as read read-only.
+ */
+struct PortalData;
+extern struct PortalData *rs_cursor_open_read_only(struct _SPI_plan *plan, Datum *values,
+												   const char *nulls);
+
 /* train.c */
 extern void rs_train_init(void);
 
