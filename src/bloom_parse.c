@@ -120,6 +120,12 @@ b64_value(char c)
 	return -1;
 }
 
+/*
+ * Stricter than PostgreSQL's pg_b64_decode(), which bloom_in() used before:
+ * '=' is accepted only as the padding at the very end (that one also took
+ * "AB=C"), so a filter has one text form besides white space around it.
+ * bloom_out() writes that form.
+ */
 long
 rs_bloom_b64_decode(const char *src, size_t len, uint8_t *dst, size_t dstlen)
 {
