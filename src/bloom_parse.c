@@ -121,10 +121,9 @@ b64_value(char c)
 }
 
 /*
- * Stricter than PostgreSQL's pg_b64_decode(), which bloom_in() used before:
- * '=' is accepted only as the padding at the very end (that one also took
- * "AB=C"), so a filter has one text form besides white space around it.
- * bloom_out() writes that form.
+ * Stricter than PostgreSQL's pg_b64_decode() (which takes "AB=C" too): '='
+ * is accepted only as the padding at the very end, so that a filter has
+ * one text form, the one bloom_out() writes, up to white space around it.
  */
 long
 rs_bloom_b64_decode(const char *src, size_t len, uint8_t *dst, size_t dstlen)
