@@ -215,6 +215,8 @@ INSERT INTO h_variant VALUES
 	('btext', 'empty', ''''''), ('btext', 'garbage', '''bloom:v=1,k=999999,m=-1,n=0:AAAA'''),
 	('btext', 'short bits', '''bloom:v=1,k=3,m=1000000,n=1:AAAA'''),
 	('btext', 'v2', '''bloom:v=2,k=3,m=64,n=0:AAAAAAAAAAA='''),
+	('btext', 'padding bits set', '''bloom:v=1,k=3,m=64,n=0:AAAAAAAAAAB='''),
+	('btext', 'inner padding', '''bloom:v=1,k=3,m=72,n=0:AA=AAAAAAAAA'''),
 	('cron', 'garbage', '''x"; DROP TABLE hostile_victim; --''');
 
 -- h_cases: the base call and each generated variant, in order

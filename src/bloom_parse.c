@@ -121,9 +121,10 @@ b64_value(char c)
 }
 
 /*
- * Stricter than PostgreSQL's pg_b64_decode() (which takes "AB=C" too): '='
- * is accepted only as the padding at the very end, so that a filter has
- * one text form, the one bloom_out() writes, up to white space around it.
+ * Stricter than PostgreSQL's pg_b64_decode() (which takes "AB=C" and
+ * "AB==" alike): '=' is accepted only as the padding at the very end, and
+ * the bits the padding drops must be zero, so that a filter has one text
+ * form, the one bloom_out() writes, up to white space around it.
  */
 long
 rs_bloom_b64_decode(const char *src, size_t len, uint8_t *dst, size_t dstlen)
@@ -155,7 +156,7 @@ rs_bloom_b64_decode(const char *src, size_t len, uint8_t *dst, size_t dstlen)
 			buf = (buf << 6) | (uint32_t) v;
 		}
 		n = 3 - pad;
-		if (out + (size_t) n > dstlen)
+		if ((buf & ((1u << (8 * pad)) - 1)) != 0 || out + (size_t) n > dstlen)
 			return -1;
 		dst[out++] = (uint8_t) (buf >> 16);
 		if (n > 1)
