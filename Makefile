@@ -14,6 +14,7 @@ OBJS = \
 	src/embedding_parse.o \
 	src/embedding_agg.o \
 	src/bloom.o \
+	src/bloom_parse.o \
 	src/distance.o \
 	src/synth.o \
 	src/loader.o \
@@ -100,6 +101,7 @@ src/knn.o src/knn_score.o src/catalog.o src/train.o src/serve.o: src/knn.h
 src/serve.o src/rerank.o: src/rerank.h
 $(CORE_OBJS): src/train.h src/linalg.h src/rng.h
 src/bloom.o src/serve.o src/rerank.o: src/bloom.h
+src/bloom.o src/serve.o src/rerank.o src/bloom_parse.o: src/bloom_parse.h
 src/serve.o src/evaluate.o: src/serve.h src/catalog.h
 src/stats.o src/stats_agg.o src/audit.o: src/stats.h
 src/stats_agg.o src/audit.o: src/stats_agg.h

@@ -36,6 +36,13 @@ BEGIN
 	RETURN 1;
 END $$;
 
+-- ... hidden in an immutable function, which the planner runs while it
+-- plans a call with constant arguments
+CREATE FUNCTION hostile_folded(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	RETURN hostile_side_effect();
+END $$;
+
 -- a source that writes only once armed: run by whoever reads it
 CREATE FUNCTION hostile_trap() RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
@@ -174,7 +181,8 @@ INSERT INTO h_variant VALUES
 	('ident', 'empty', ''''''),
 	('query', 'DML', '''DELETE FROM hostile_victim RETURNING id'''),
 	('query', 'two statements', '''SELECT 1; DROP TABLE hostile_victim'''),
-	('query', 'side effect', '''SELECT hostile_side_effect() AS user_id, 1 AS item_id, 1 AS rating, hostile_side_effect() AS u, 1 AS i'''),
+	('query', 'side effect', '''SELECT hostile_side_effect() AS user_id, 1 AS item_id, 1 AS "rank", 5 AS rating, hostile_side_effect() AS u, 1 AS i, now() AS ts'''),
+	('query', 'side effect when planned', '''SELECT hostile_folded(1) AS user_id, 1 AS item_id, 1 AS "rank", 5 AS rating, hostile_folded(1) AS u, 1 AS i, now() AS ts'''),
 	('query', 'SELECT INTO', '''SELECT 1 AS x INTO hostile_new'''),
 	('query', 'injection', '''hostile_victim; DROP TABLE hostile_victim'''),
 	('query', 'empty', ''''''),
@@ -207,6 +215,8 @@ INSERT INTO h_variant VALUES
 	('btext', 'empty', ''''''), ('btext', 'garbage', '''bloom:v=1,k=999999,m=-1,n=0:AAAA'''),
 	('btext', 'short bits', '''bloom:v=1,k=3,m=1000000,n=1:AAAA'''),
 	('btext', 'v2', '''bloom:v=2,k=3,m=64,n=0:AAAAAAAAAAA='''),
+	('btext', 'padding bits set', '''bloom:v=1,k=3,m=64,n=0:AAAAAAAAAAB='''),
+	('btext', 'inner padding', '''bloom:v=1,k=3,m=72,n=0:AA=AAAAAAAAA'''),
 	('cron', 'garbage', '''x"; DROP TABLE hostile_victim; --''');
 
 -- h_cases: the base call and each generated variant, in order
@@ -355,8 +365,10 @@ INSERT INTO h_fn (fn, call, vals, types, kinds) VALUES
 
 -- 7. Evaluation and audits ---------------------------------------------------
 -- (Their sources, groups, users and lists are the caller's own queries, run
--- with the caller's rights and not read-only: a source with a side effect
--- writes, and its case says so.)
+-- with the caller's rights and as if the transaction were read-only: a
+-- source with a side effect fails with 25006 and writes nothing, and h_try
+-- checks that the victim table is intact.  split writes its own tables,
+-- but reads its source read-only all the same.)
 INSERT INTO h_fn (fn, call, vals, types, kinds) VALUES
 	('split', 'SELECT part, relation, rows > 0 FROM split($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
 	 ARRAY['''hz_interactions''', '''user_id''', '''item_id''', '''temporal''', '0.2', '7', '''ts''', '''h_sp_train''', '''h_sp_test''', 'true'],
@@ -416,6 +428,103 @@ SELECT c.fn, c.label, pg_temp.h_try(pg_temp.h_render(c.call, c.vals, c.i, c.val)
 FROM h_cases c
 ORDER BY c.id, c.ord, c.i, c.label;
 
+-- 9. Lists, groups and users read by position ------------------------------
+-- Their columns are read by position, whatever they are called: a lists
+-- query whose columns are named lu, li, lr (the names evaluation gives
+-- them) in any order, or with more columns of those names, measures what
+-- the same lists with plain names measure.
+CREATE TEMP VIEW h_lists AS
+SELECT user_id, item_id, row_number() OVER (PARTITION BY user_id ORDER BY item_id) AS r
+FROM hz_interactions WHERE user_id <= 5;
+-- h_same(label, q): label, the head of q's result (h_try) and whether its
+-- whole result is the plain-names variant's (the first one)
+CREATE TEMP TABLE h_same_result (n serial, label text, head text, full_result text);
+CREATE FUNCTION pg_temp.h_same(label text, q text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	res text;
+BEGIN
+	BEGIN
+		EXECUTE 'SELECT string_agg(s::text, '' '') FROM (' || q || ') s' INTO res;
+	EXCEPTION WHEN OTHERS THEN
+		res := SQLSTATE || ': ' || SQLERRM;
+	END;
+	INSERT INTO h_same_result (label, head, full_result) VALUES (label, pg_temp.h_try(q), res);
+END $$;
+SELECT pg_temp.h_same(q.label, format($$SELECT metric, round(value::numeric, 4) FROM evaluate('h_ials', 'hz_interactions', 3, metrics => ARRAY['ndcg', 'precision', 'recall'], lists => %L) ORDER BY metric$$, q.lists))
+FROM (VALUES (1, 'evaluate lists: plain names', 'SELECT user_id, item_id, r FROM h_lists'),
+			 (2, 'evaluate lists: lu, li, lr', 'SELECT user_id AS lu, item_id AS li, r AS lr FROM h_lists'),
+			 (3, 'evaluate lists: li, lr, lu', 'SELECT user_id AS li, item_id AS lr, r AS lu FROM h_lists'),
+			 (4, 'evaluate lists: lr, lu, li, lu, li, lr', 'SELECT user_id AS lr, item_id AS lu, r AS li, 0 AS lu, 0 AS li, 0 AS lr FROM h_lists')) q(n, label, lists)
+ORDER BY q.n;
+SELECT pg_temp.h_same(q.label, format($$SELECT item_group, metric, round(value::numeric, 4) FROM audit_exposure('h_knn', %L, 2, users => %L, lists => %L)$$, q.groups, q.users, q.lists))
+FROM (VALUES (1, 'audit_exposure lists: plain names', 'SELECT item_id, category FROM hz_items', 'SELECT user_id FROM hz_users', 'SELECT user_id, item_id, r FROM h_lists'),
+			 (2, 'audit_exposure lists: gi, gg; recsys_user; lu, li, lr', 'SELECT item_id AS gi, category AS gg FROM hz_items', 'SELECT user_id AS recsys_user FROM hz_users',
+				 'SELECT user_id AS lu, item_id AS li, r AS lr FROM h_lists'),
+			 (3, 'audit_exposure lists: the same swapped and repeated', 'SELECT item_id AS gg, category AS gi, 0 AS gi, 0 AS gg FROM hz_items',
+				 'SELECT user_id AS recsys_user, 0 AS recsys_user FROM hz_users',
+				 'SELECT user_id AS li, item_id AS lr, r AS lu, 0 AS lu, 0 AS li, 0 AS lr FROM h_lists')) q(n, label, groups, users, lists)
+ORDER BY q.n;
+-- (users without lists: the recommend_all path)
+SELECT pg_temp.h_same(q.label, format($$SELECT item_group, metric, round(value::numeric, 4) FROM audit_exposure('h_ials', 'SELECT item_id, long_tail FROM hz_items', 3, users => %L) WHERE metric IN ('exposure_share', 'lists')$$, q.users))
+FROM (VALUES (1, 'audit_exposure users: plain names', 'SELECT user_id FROM hz_users WHERE user_id <= 10'),
+			 (2, 'audit_exposure users: recsys_user twice', 'SELECT user_id AS recsys_user, 0 AS recsys_user FROM hz_users WHERE user_id <= 10')) q(n, label, users)
+ORDER BY q.n;
+SELECT pg_temp.h_same(q.label, format($$SELECT metric, user_group, round(value::numeric, 4) FROM evaluate('h_als', 'hz_interactions', 3, threshold => 4, metrics => ARRAY['rmse', 'recall'], user_groups => %L)$$, q.groups))
+FROM (VALUES (1, 'evaluate user_groups: plain names', 'SELECT user_id, gender FROM hz_users'),
+			 (2, 'evaluate user_groups: gg, gu, gu, gg', 'SELECT user_id AS gg, gender AS gu, 0 AS gu, 0 AS gg FROM hz_users')) q(n, label, groups)
+ORDER BY q.n;
+SELECT label, head,
+	   full_result = first_value(full_result) OVER (PARTITION BY split_part(label, ':', 1) ORDER BY n) AS same_as_plain
+FROM h_same_result ORDER BY n;
+
+-- A list that is no ranking is an error (22023) in every function taking
+-- lists: two items at one rank, one item at two ranks, a rank below 1.
+-- Ranks may have gaps, and rows ranked above k are not read.
+SELECT q.label, f.fn, pg_temp.h_try(format(f.call, q.lists)) AS result
+FROM (VALUES (1, 'valid', 'SELECT user_id, item_id, r FROM h_lists'),
+			 (2, 'two items at rank 1', 'SELECT user_id, item_id, 1 FROM h_lists'),
+			 (3, 'one item at ranks 1, 2, 3', 'SELECT user_id, 7, r FROM h_lists'),
+			 (4, 'the same rows twice', 'SELECT user_id, item_id, r FROM h_lists UNION ALL SELECT user_id, item_id, r FROM h_lists'),
+			 (5, 'rank 0', 'SELECT user_id, item_id, r - 1 FROM h_lists'),
+			 (6, 'rank -2^31', 'SELECT user_id, item_id, CASE WHEN r = 2 THEN -2147483648 ELSE r END FROM h_lists'),
+			 (7, 'ranks 2, 4, 6', 'SELECT user_id, item_id, 2 * r FROM h_lists'),
+			 (8, 'duplicates above k', 'SELECT user_id, item_id, r FROM h_lists UNION ALL SELECT user_id, item_id, 9 FROM h_lists'),
+			 (9, 'NULL ranks', 'SELECT user_id, item_id, NULLIF(r, 2) FROM h_lists UNION ALL SELECT user_id, 7, NULL FROM h_lists')) q(n, label, lists)
+CROSS JOIN (VALUES (1, 'evaluate', $$SELECT metric, round(value::numeric, 4) FROM evaluate('h_ials', 'hz_interactions', 3, metrics => ARRAY['ndcg', 'precision'], lists => %L)$$),
+				   (2, 'audit_exposure', $$SELECT metric, round(value::numeric, 4) FROM audit_exposure('h_ials', NULL, 3, lists => %L) WHERE metric IN ('lists', 'coverage', 'gini')$$)) f(n, fn, call)
+ORDER BY q.n, f.n;
+
+-- NDCG never passes 1: each of 10 users is a group of its own, measured on
+-- lists of all 30 items in four random orders, and on the ideal lists
+-- (the user's relevant items first), where it is exactly 1
+SELECT count(*) AS user_lists, max(e.value) <= 1 + 1e-12 AS ndcg_at_most_1,
+	   round(min(e.value)::numeric, 4) AS min_ndcg, round(max(e.value)::numeric, 4) AS max_ndcg
+FROM generate_series(1, 4) seed,
+	 LATERAL evaluate('h_ials', 'SELECT * FROM hz_interactions WHERE user_id <= 10', 5,
+					  metrics => ARRAY['ndcg'], user_groups => 'SELECT user_id, user_id FROM hz_users',
+					  lists => format('SELECT u.user_id, i.item_id, row_number() OVER (PARTITION BY u.user_id ORDER BY hashint4(i.item_id * 1000 + u.user_id * 7 + %s)) FROM hz_users u CROSS JOIN hz_items i WHERE u.user_id <= 10', seed)) e
+WHERE e.user_group IS NOT NULL;
+SELECT count(*) AS user_lists, round(min(e.value)::numeric, 6) AS min_ndcg, round(max(e.value)::numeric, 6) AS max_ndcg
+FROM evaluate('h_ials', 'SELECT * FROM hz_interactions WHERE user_id <= 10', 5,
+			  metrics => ARRAY['ndcg'], user_groups => 'SELECT user_id, user_id FROM hz_users',
+			  lists => 'SELECT u.user_id, i.item_id, row_number() OVER (PARTITION BY u.user_id ORDER BY EXISTS (SELECT 1 FROM hz_interactions t WHERE t.user_id = u.user_id AND t.item_id = i.item_id) DESC, i.item_id) FROM hz_users u CROSS JOIN hz_items i WHERE u.user_id <= 10') e
+WHERE e.user_group IS NOT NULL;
+
+-- The read-only mode is the functions' own: in one transaction, after
+-- evaluate(), audit_exposure(), audit_error(), split() (and one refused
+-- with 25006 inside a caught subtransaction) the caller writes again.
+BEGIN;
+SELECT count(*) AS metrics FROM evaluate('h_als', 'hz_interactions', 3);
+SELECT count(*) AS exposure_rows FROM audit_exposure('h_ials', 'SELECT item_id, long_tail FROM hz_items', 3);
+SELECT count(*) AS error_groups FROM audit_error('h_als', 'hz_interactions', 'SELECT user_id, gender FROM hz_users');
+SELECT part, rows > 0 AS has_rows FROM split('hz_interactions', 'user_id', 'item_id', train_table => 'h_rw_train', test_table => 'h_rw_test', "temporary" => true);
+SELECT pg_temp.h_try($$SELECT * FROM evaluate('h_als', 'SELECT hostile_side_effect() AS user_id, 1 AS item_id, 5 AS rating', 3)$$) AS refused;
+SHOW transaction_read_only;
+INSERT INTO h_rw_test SELECT * FROM h_rw_train LIMIT 1;
+CREATE TEMP TABLE h_rw_new AS SELECT 1 AS x;
+SELECT count(*) AS victim_rows FROM hostile_victim;
+ROLLBACK;
+
 -- Nothing was changed by a hostile value: the victim is intact, no table
 -- appeared, the models are the ones trained above, each with an active,
 -- complete version.
@@ -434,7 +543,7 @@ SELECT pg_postmaster_start_time() = t AS same_server FROM h_start;
 SELECT count(*) FROM (SELECT recsys.drop_model(name) FROM recsys.models
 	WHERE owner IN ('hostile_user', 'hostile_other')) s;
 DROP TABLE h_filter, h_vec, hz_text, hostile_victim, hz_users, hz_items, hz_interactions;
-DROP FUNCTION hostile_side_effect(), hostile_trap();
+DROP FUNCTION hostile_folded(int), hostile_side_effect(), hostile_trap();
 REVOKE ALL ON SCHEMA public FROM hostile_user;
 REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM hostile_user, hostile_other;
 REVOKE ALL ON FUNCTION recsys.train(text, text, text, text, text, text, jsonb),

@@ -141,7 +141,9 @@ SELECT name, owner = current_user AS mine, active_version FROM recsys.models
 WHERE name LIKE 'pv\_%' ORDER BY name;
 
 -- No function runs with its owner's rights (SECURITY DEFINER); if one ever
--- must, it has to pin search_path.  Functions that do pin it are listed.
+-- must, it has to pin search_path.  Functions with settings of their own
+-- are listed: the evaluation functions that run the caller's queries do so
+-- with transaction_read_only on.
 SELECT count(*) AS security_definer FROM pg_proc
 WHERE pronamespace = 'recsys'::regnamespace AND prosecdef;
 SELECT count(*) AS definer_without_search_path FROM pg_proc

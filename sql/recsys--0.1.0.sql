@@ -1133,7 +1133,10 @@ COMMENT ON FUNCTION recsys.chi2_sf(double precision, double precision) IS
 -- predictions come from recsys.predictions(), the bulk form of
 -- recsys.predict().  Every source (test set, groups, lists) is a table, a
 -- view or a single SELECT, read with the caller's rights (no SECURITY
--- DEFINER); every identifier spliced into a query is quoted.
+-- DEFINER) and as if the transaction were read-only (SET
+-- transaction_read_only = on for the function; split reads its source
+-- through recsys.exec_read_only()); every identifier spliced into a query
+-- is quoted.
 
 CREATE FUNCTION recsys.eval_source(source text, what text DEFAULT 'source', min_columns integer DEFAULT 0)
 RETURNS text
@@ -1173,6 +1176,7 @@ DECLARE
 	tie text;
 	win text;
 	cond text;
+	marked text;
 	base text;
 	cols text;
 	train_name text := train_table;
@@ -1248,13 +1252,17 @@ BEGIN
 	END CASE;
 
 	-- One pass of the source, sorted once, marks every row; the two tables
-	-- are then copied from it with the source's own columns.
+	-- are then copied from it with the source's own columns.  The source
+	-- is read while the transaction is read-only (a function in it that
+	-- writes fails with 25006): the temporary table is created empty
+	-- first, then filled read-only, which a temporary table allows.
 	IF to_regclass('pg_temp.recsys_split_rows') IS NOT NULL THEN
 		DROP TABLE pg_temp.recsys_split_rows;
 	END IF;
-	EXECUTE format('CREATE TEMPORARY TABLE recsys_split_rows AS '
-				   'SELECT (x.r).*, (%s) AS "recsys split: test" FROM (SELECT recsys_src AS r, %s FROM %s AS recsys_src) x',
-				   cond, win, src);
+	marked := format('SELECT (x.r).*, (%s) AS "recsys split: test" FROM (SELECT recsys_src AS r, %s FROM %s AS recsys_src) x',
+					 cond, win, src);
+	EXECUTE format('CREATE TEMPORARY TABLE recsys_split_rows AS %s WITH NO DATA', marked);
+	PERFORM recsys.exec_read_only('INSERT INTO pg_temp.recsys_split_rows ' || marked);
 	SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
 	  FROM pg_attribute a
 	 WHERE a.attrelid = 'pg_temp.recsys_split_rows'::regclass AND a.attnum > 0
@@ -1385,10 +1393,8 @@ $q$, t, model, m.active_version);
 							 model, m.user_key_type, cutoff);
 		END IF;
 	ELSE
-		r := format('SELECT (x.lu)::text AS user_key, (x.li)::text AS item_key, (x.lr)::integer AS rank '
-					'FROM %s AS x(lu, li, lr) WHERE x.lu IS NOT NULL AND x.li IS NOT NULL AND x.lr <= %s '
-					'AND (x.lu)::text IN (SELECT u.user_key FROM u)',
-					recsys.eval_source(lists, 'lists', 3), cutoff);
+		-- (checked: each rank and each item at most once in a user's list)
+		r := recsys.eval_lists_sql(lists, cutoff, '(x.lu)::text IN (SELECT u.user_key FROM u)');
 	END IF;
 
 	-- rank is the position in the served list: ties in score are broken
@@ -1476,7 +1482,7 @@ CREATE FUNCTION recsys.evaluate_users(
 RETURNS TABLE (user_key text, n_relevant integer, "precision" double precision,
 			   recall double precision, ndcg double precision, ap double precision,
 			   rr double precision, hit double precision)
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE SET transaction_read_only = on
 AS $fn$
 DECLARE
 	q record;
@@ -1511,7 +1517,7 @@ CREATE FUNCTION recsys.eval_metrics(
 	lists text,
 	unknown_users text)
 RETURNS TABLE (metric text, at_k integer, value double precision, user_group text)
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE SET transaction_read_only = on
 AS $fn$
 DECLARE
 	known_metrics constant text[] := ARRAY['rmse', 'mae', 'precision', 'recall', 'ndcg', 'map',
@@ -1695,7 +1701,7 @@ CREATE FUNCTION recsys.audit_exposure(
 	users text DEFAULT NULL,
 	lists text DEFAULT NULL)
 RETURNS TABLE (item_group text, metric text, value double precision)
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE SET transaction_read_only = on
 AS $fn$
 DECLARE
 	v record;
@@ -1725,13 +1731,11 @@ BEGIN
 
 	IF lists IS NOT NULL THEN
 		-- lists made elsewhere (re-ranked, or by another system): user, item, rank
-		l := format('SELECT (x.lu)::text AS user_key, (x.li)::text AS item_key, (x.lr)::integer AS rank '
-					'FROM %s AS x(lu, li, lr) WHERE x.lu IS NOT NULL AND x.li IS NOT NULL AND x.lr <= %s',
-					recsys.eval_source(lists, 'lists', 3), k);
-		IF users IS NOT NULL THEN
-			l := l || format(' AND (x.lu)::text IN (SELECT (y.recsys_user)::text FROM %s AS y(recsys_user))',
-							 recsys.eval_source(users, 'users', 1));
-		END IF;
+		-- (checked: each rank and each item at most once in a user's list)
+		l := recsys.eval_lists_sql(lists, k,
+			CASE WHEN users IS NOT NULL
+				 THEN format('(x.lu)::text IN (SELECT (y.recsys_user)::text FROM %s AS y(recsys_user))',
+							 recsys.eval_source(users, 'users', 1)) END);
 	ELSE
 		l := format('SELECT a."user" AS user_key, a.item AS item_key, a.rank FROM recsys.recommend_all(%L, %s, users => %s) a',
 					model, k,
@@ -1863,3 +1867,80 @@ AS 'MODULE_PATHNAME', 'rs_audit_ranking' LANGUAGE C STABLE PARALLEL UNSAFE;
 COMMENT ON FUNCTION recsys.audit_ranking(text, text, text, integer, text[], text, text, text, double precision) IS
 	'ranking quality per user group (groups: user, group): each group''s mean per-user metric at k from recsys.evaluate_users (metrics: ndcg, recall (the default two), precision, ap, rr, hit), one row per group and metric, with ANOVA, Welch (two groups) and Kruskal-Wallis across groups on the per-user values and the max/min ratio and difference of the group means';
 -- (end of 8c)
+
+------------------------------------------------------------------------------
+-- 11. Reliability helpers
+------------------------------------------------------------------------------
+
+-- A statement whose reading of caller-supplied queries must not write,
+-- run as if the transaction were read-only (only temporary tables can be
+-- written; anything else fails with 25006), with the caller's rights.
+-- recsys.split() fills its temporary table of marked rows through it.
+CREATE FUNCTION recsys.exec_read_only(statement text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET transaction_read_only = on
+AS $fn$
+DECLARE
+	n bigint;
+BEGIN
+	EXECUTE statement;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$fn$;
+COMMENT ON FUNCTION recsys.exec_read_only(text) IS
+	'internal: runs a statement with the caller''s rights as if the transaction were read-only (only temporary tables may be written; any other write fails with 25006) and returns its row count; split fills its temporary table through it';
+
+-- The rows of lists (user, item, rank: made elsewhere, read by position)
+-- that evaluate() and audit_exposure() measure: ranks up to cutoff, rows
+-- with a NULL user, item or rank skipped, and filter (SQL over x.lu, the
+-- user column) when given.  A list that is no ranking -- a rank below 1,
+-- two items at one rank, one item at two ranks of the same user -- is an
+-- error (22023): it would count an item twice and let NDCG pass 1.
+CREATE FUNCTION recsys.eval_lists_sql(lists text, cutoff integer, filter text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql STABLE
+AS $fn$
+BEGIN
+	RETURN format($q$
+SELECT l.user_key, l.item_key, l.rank
+FROM (SELECT x.user_key, x.item_key, x.rank,
+			 count(*) OVER (PARTITION BY x.user_key, x.rank) AS same_rank,
+			 count(*) OVER (PARTITION BY x.user_key, x.item_key) AS same_item
+	  FROM (SELECT (x.lu)::text AS user_key, (x.li)::text AS item_key, (x.lr)::integer AS rank
+			FROM %1$s AS x(lu, li, lr)
+			WHERE x.lu IS NOT NULL AND x.li IS NOT NULL AND x.lr <= %2$s%3$s) x) l
+WHERE (l.rank >= 1 AND l.same_rank = 1 AND l.same_item = 1)
+   OR recsys.eval_lists_error(l.user_key, l.item_key, l.rank, l.same_rank, l.same_item)
+$q$, recsys.eval_source(lists, 'lists', 3), cutoff,
+		 CASE WHEN filter IS NULL THEN '' ELSE ' AND ' || filter END);
+END
+$fn$;
+COMMENT ON FUNCTION recsys.eval_lists_sql(text, integer, text) IS
+	'internal to evaluate() and audit_exposure(): the query reading lists (user, item, rank) up to a cutoff, which fails (22023) on a rank below 1 or a rank or item given twice in one user''s list';
+
+-- The error for a row of lists that is no ranking (see eval_lists_sql).
+CREATE FUNCTION recsys.eval_lists_error(user_key text, item_key text, rank integer,
+	same_rank bigint, same_item bigint)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+	u text := quote_literal(left(user_key, 100));
+	hint constant text := 'Number each user''s list 1, 2, 3, ... with one item per rank, '
+		'e.g. row_number() OVER (PARTITION BY user_id ORDER BY score DESC) AS rank.';
+BEGIN
+	IF rank < 1 THEN
+		RAISE EXCEPTION 'lists must rank from 1: user % has a rank of %', u, rank
+			USING ERRCODE = 'invalid_parameter_value', HINT = hint;
+	ELSIF same_rank > 1 THEN
+		RAISE EXCEPTION 'lists must give each rank of a user once: user % has % items at rank %', u, same_rank, rank
+			USING ERRCODE = 'invalid_parameter_value', HINT = hint;
+	END IF;
+	RAISE EXCEPTION 'lists must rank each item of a user once: user % has item % at % ranks',
+		u, quote_literal(left(item_key, 100)), same_item
+		USING ERRCODE = 'invalid_parameter_value', HINT = hint;
+END
+$fn$;
+COMMENT ON FUNCTION recsys.eval_lists_error(text, text, integer, bigint, bigint) IS
+	'internal to eval_lists_sql(): raises the error (22023) for a row of lists with a rank below 1, a rank given twice or an item given twice in one user''s list';

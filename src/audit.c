@@ -35,6 +35,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/plancache.h"
 #include "utils/tuplestore.h"
 
 #include <math.h>
@@ -224,20 +225,29 @@ groups_from(const char *groups)
 	bool		isnull;
 	char	   *from;
 	int			rc;
+	SPIPlanPtr	plan;
+	List	   *sources;
+	int			natts;
 
 	rc = SPI_execute_with_args("SELECT recsys.eval_source($1, 'groups')", 1, types,
 							   values, NULL, true, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "recsys.eval_source failed: %s", SPI_result_code_string(rc));
 	from = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	rc = SPI_execute(psprintf("SELECT * FROM %s AS g LIMIT 0", from), true, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "reading the groups failed: %s", SPI_result_code_string(rc));
-	if (SPI_tuptable->tupdesc->natts < 2)
+	/* its columns, from the plan: the query is not run */
+	plan = SPI_prepare(psprintf("SELECT * FROM %s AS g", from), 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for the groups: %s", SPI_result_code_string(SPI_result));
+	sources = SPI_plan_get_plan_sources(plan);
+	if (list_length(sources) != 1 ||
+		((CachedPlanSource *) linitial(sources))->resultDesc == NULL)
+		elog(ERROR, "reading the columns of the groups failed");
+	natts = ((CachedPlanSource *) linitial(sources))->resultDesc->natts;
+	SPI_freeplan(plan);
+	if (natts < 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("groups must return two columns (user, group), not %d",
-						SPI_tuptable->tupdesc->natts),
+				 errmsg("groups must return two columns (user, group), not %d", natts),
 				 errhint("For example 'SELECT user_id, gender FROM users'.")));
 	/* every column gets an alias, so none of the source's can clash with u */
 	{
@@ -245,13 +255,17 @@ groups_from(const char *groups)
 
 		initStringInfo(&alias);
 		appendStringInfoString(&alias, "u, grp");
-		for (int i = 3; i <= SPI_tuptable->tupdesc->natts; i++)
+		for (int i = 3; i <= natts; i++)
 			appendStringInfo(&alias, ", c%d", i);
 		return psprintf("%s AS g(%s)", from, alias.data);
 	}
 }
 
-/* Opens a read-only cursor over sql with the given text/int parameters. */
+/*
+ * Opens a read-only cursor over sql with the given text/int parameters,
+ * planned as if the transaction were read-only (the caller's queries are
+ * spliced into sql).
+ */
 static Portal
 open_cursor(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
 {
@@ -259,7 +273,18 @@ open_cursor(const char *sql, int nargs, Oid *types, Datum *values, const char *n
 
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	return SPI_cursor_open(NULL, plan, values, nulls, true);
+	return rs_cursor_open_read_only(plan, values, nulls);
+}
+
+/*
+ * The next rows of a cursor over the caller's queries, read as if the
+ * transaction were read-only (see RS_READ_ONLY in recsys.h): a test set or
+ * groups query calling a function that writes fails with 25006.
+ */
+static void
+fetch_read_only(Portal portal)
+{
+	RS_READ_ONLY(SPI_cursor_fetch(portal, true, FETCH_ROWS));
 }
 
 /* A user's groups (a user listed under several groups counts in each). */
@@ -285,7 +310,7 @@ load_groups(const char *groups, MemoryContext cxt)
 
 	for (;;)
 	{
-		SPI_cursor_fetch(portal, true, FETCH_ROWS);
+		fetch_read_only(portal);
 		if (SPI_processed == 0)
 			break;
 		for (uint64 r = 0; r < SPI_processed; r++)
@@ -504,7 +529,7 @@ rs_audit_error(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(old);
 	for (;;)
 	{
-		SPI_cursor_fetch(portal, true, FETCH_ROWS);
+		fetch_read_only(portal);
 		if (SPI_processed == 0)
 			break;
 		for (uint64 r = 0; r < SPI_processed; r++)
@@ -814,7 +839,7 @@ rs_audit_ranking(PG_FUNCTION_ARGS)
 		st[m] = rs_group_stats_new(work_cxt, true);
 	for (;;)
 	{
-		SPI_cursor_fetch(portal, true, FETCH_ROWS);
+		fetch_read_only(portal);
 		if (SPI_processed == 0)
 			break;
 		for (uint64 r = 0; r < SPI_processed; r++)

@@ -60,11 +60,7 @@
 static bool
 bloom_padding_is_zero(const BloomFilter *b)
 {
-	int			used = (int) (b->nbits % 8);
-
-	if (used == 0)
-		return true;
-	return (b->bits[BLOOM_BYTES(b->nbits) - 1] >> used) == 0;
+	return rs_bloom_padding_is_zero(b->bits, b->nbits);
 }
 
 /*
@@ -210,15 +206,11 @@ bloom_expected_fpr(const BloomFilter *b)
 #define BLOOM_TEXT_HINT \
 	"A bloom filter is written bloom:v=1,k=<probes>,m=<bits>,n=<items>:<bits in base64>, as recsys.bloom_agg() output shows."
 
-/*
- * Length of the base64 form of n bytes, with padding.  (pg_b64_enc_len()
- * gives an upper bound, not the length.)  n is at most MaxAllocSize, so this
- * fits an int.
- */
+/* Length of the base64 form of n bytes (at most MaxAllocSize: an int). */
 static int
 bloom_b64_len(Size n)
 {
-	return (int) (4 * ((n + 2) / 3));
+	return (int) rs_bloom_b64_len(n);
 }
 
 /* The start of the input, for error messages: filters can be megabytes. */
@@ -244,95 +236,64 @@ bloom_syntax_error(const char *input, const char *detail)
 			 errhint(BLOOM_TEXT_HINT)));
 }
 
-static inline bool
-bloom_is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-/* Reads "<name>=<digits>" followed by the separator sep. */
-static uint64
-bloom_parse_field(const char **pp, const char *name, char sep,
-				  const char *input)
-{
-	const char *p = *pp;
-	size_t		namelen = strlen(name);
-	uint64		v = 0;
-	const char *digits;
-
-	if (strncmp(p, name, namelen) != 0 || p[namelen] != '=')
-		bloom_syntax_error(input, psprintf("Expected \"%s=\" at position %d.",
-										   name, (int) (p - input) + 1));
-	p += namelen + 1;
-	digits = p;
-	while (*p >= '0' && *p <= '9')
-	{
-		if (v > (PG_UINT64_MAX - 9) / 10)
-			bloom_syntax_error(input, psprintf("The value of %s is too large.", name));
-		v = v * 10 + (uint64) (*p - '0');
-		p++;
-	}
-	if (p == digits)
-		bloom_syntax_error(input, psprintf("The value of %s must be an unsigned integer.", name));
-	if (*p != sep)
-		bloom_syntax_error(input, psprintf("Expected \"%c\" after the value of %s.", sep, name));
-	*pp = p + 1;
-	return v;
-}
-
+/*
+ * The text form is parsed in plain C (bloom_parse.c, which the fuzz target
+ * test/fuzz/fuzz_bloom_parse.c exercises); here its statuses become errors.
+ */
 PG_FUNCTION_INFO_V1(bloom_in);
 Datum
 bloom_in(PG_FUNCTION_ARGS)
 {
 	char	   *input = PG_GETARG_CSTRING(0);
-	const char *p = input;
-	const char *payload;
-	const char *end;
-	uint64		version;
-	uint64		probes;
-	uint64		nbits;
-	uint64		nitems;
-	int			nbytes;
-	int			enclen;
+	RsBloomText t;
 	BloomFilter *result;
 
-	while (bloom_is_space(*p))
-		p++;
-	if (strncmp(p, "bloom:", 6) != 0)
-		bloom_syntax_error(input, "The value must start with \"bloom:\".");
-	p += 6;
-	version = bloom_parse_field(&p, "v", ',', input);
-	probes = bloom_parse_field(&p, "k", ',', input);
-	nbits = bloom_parse_field(&p, "m", ',', input);
-	nitems = bloom_parse_field(&p, "n", ':', input);
+	switch (rs_bloom_parse_text(input, BLOOM_MAX_BITS, &t))
+	{
+		case RS_BP_OK:
+			break;
+		case RS_BP_NO_PREFIX:
+			bloom_syntax_error(input, "The value must start with \"bloom:\".");
+			break;
+		case RS_BP_NO_NAME:
+			bloom_syntax_error(input, psprintf("Expected \"%s=\" at position %d.",
+											   t.field, (int) t.position));
+			break;
+		case RS_BP_TOO_LARGE:
+			bloom_syntax_error(input, psprintf("The value of %s is too large.", t.field));
+			break;
+		case RS_BP_NOT_UNSIGNED:
+			bloom_syntax_error(input, psprintf("The value of %s must be an unsigned integer.", t.field));
+			break;
+		case RS_BP_NO_SEPARATOR:
+			bloom_syntax_error(input, psprintf("Expected \"%c\" after the value of %s.",
+											   t.separator, t.field));
+			break;
+		case RS_BP_VERSION:
+			bloom_syntax_error(input, psprintf("Version " UINT64_FORMAT " is not supported; this recsys reads version %d.",
+											   (uint64) t.version, BLOOM_VERSION));
+			break;
+		case RS_BP_PROBES:
+			bloom_syntax_error(input, psprintf("k (probes) must be between 1 and %d, not " UINT64_FORMAT ".",
+											   BLOOM_MAX_PROBES, (uint64) t.probes));
+			break;
+		case RS_BP_BITS:
+			bloom_syntax_error(input, psprintf("m (bits) must be between %d and " UINT64_FORMAT ", not " UINT64_FORMAT ".",
+											   BLOOM_MIN_BITS, BLOOM_MAX_BITS, (uint64) t.nbits));
+			break;
+		case RS_BP_ITEMS:
+			bloom_syntax_error(input, psprintf("n (items) must be at most " INT64_FORMAT ".",
+											   PG_INT64_MAX));
+			break;
+		case RS_BP_LENGTH:
+			bloom_syntax_error(input, psprintf("m=" UINT64_FORMAT " needs %d base64 characters of bits, found %d.",
+											   (uint64) t.nbits, (int) t.enclen, (int) t.payload_len));
+			break;
+	}
 
-	if (version != BLOOM_VERSION)
-		bloom_syntax_error(input, psprintf("Version " UINT64_FORMAT " is not supported; this recsys reads version %d.",
-										   version, BLOOM_VERSION));
-	if (probes < 1 || probes > BLOOM_MAX_PROBES)
-		bloom_syntax_error(input, psprintf("k (probes) must be between 1 and %d, not " UINT64_FORMAT ".",
-										   BLOOM_MAX_PROBES, probes));
-	if (nbits < BLOOM_MIN_BITS || nbits > BLOOM_MAX_BITS)
-		bloom_syntax_error(input, psprintf("m (bits) must be between %d and " UINT64_FORMAT ", not " UINT64_FORMAT ".",
-										   BLOOM_MIN_BITS, BLOOM_MAX_BITS, nbits));
-	if (nitems > (uint64) PG_INT64_MAX)
-		bloom_syntax_error(input, psprintf("n (items) must be at most " INT64_FORMAT ".",
-										   PG_INT64_MAX));
-
-	/* the bit array: exactly the base64 length of ceil(m / 8) bytes */
-	payload = p;
-	end = p + strlen(p);
-	while (end > payload && bloom_is_space(end[-1]))
-		end--;
-	nbytes = (int) BLOOM_BYTES(nbits);
-	enclen = bloom_b64_len(nbytes);
-	if (end - payload != enclen)
-		bloom_syntax_error(input, psprintf("m=" UINT64_FORMAT " needs %d base64 characters of bits, found %d.",
-										   nbits, enclen, (int) (end - payload)));
-
-	result = bloom_alloc(nbits, (int) probes, nitems);
-	if (pg_b64_decode(payload, enclen, (char *) result->bits, nbytes) != nbytes)
-		bloom_syntax_error(input, psprintf("The bits are not valid base64 of %d bytes.", nbytes));
+	result = bloom_alloc(t.nbits, (int) t.probes, t.nitems);
+	if (rs_bloom_b64_decode(t.payload, t.enclen, result->bits, t.nbytes) != (long) t.nbytes)
+		bloom_syntax_error(input, psprintf("The bits are not valid base64 of %d bytes.", (int) t.nbytes));
 	if (!bloom_padding_is_zero(result))
 		bloom_syntax_error(input, "The unused bits of the last byte must be zero.");
 

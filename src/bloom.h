@@ -31,12 +31,11 @@
 #include "fmgr.h"
 #include "utils/memutils.h"
 
-/* the hashing scheme; a different one would need a new version */
-#define BLOOM_VERSION		1
-#define BLOOM_SEED			UINT64CONST(0x7265637379733031)
+/* BLOOM_VERSION, BLOOM_MIN_BITS, BLOOM_MAX_PROBES and the text parser */
+#include "bloom_parse.h"
 
-#define BLOOM_MIN_BITS		64
-#define BLOOM_MAX_PROBES	1100
+/* the hashing scheme; a different one would need a new version */
+#define BLOOM_SEED			UINT64CONST(0x7265637379733031)
 
 typedef struct BloomFilter
 {

@@ -17,6 +17,13 @@
  * says whether its user and its item are in the model (the others are
  * predicted by the fallbacks predict() uses).
  *
+ * Every query a caller supplies is read as if the transaction were
+ * read-only (RS_READ_ONLY, recsys.h): a test set, a group or a list that
+ * calls a function that writes fails with 25006 instead of writing.  The
+ * SQL half gets the same from "SET transaction_read_only = on" on its
+ * functions (split writes its tables itself, after reading the source
+ * through recsys.exec_read_only()).
+ *
  *-------------------------------------------------------------------------
  */
 #include "catalog.h"
@@ -24,10 +31,12 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/plancache.h"
 #include "utils/tuplestore.h"
 
 #include "serve.h"
@@ -41,10 +50,6 @@
  * ----------------------------------------------------------------
  */
 
-/*
- * A relation name has no white space, parentheses or semicolons outside
- * double quotes (the rule recsys.train() applies to its source).
- */
 /* The FROM item for an evaluation's source (see rs_source_from_item). */
 static char *
 source_from(const char *source, const char *what)
@@ -58,9 +63,15 @@ source_from(const char *source, const char *what)
  * recsys.eval_source(source, what, min_columns): the FROM item the SQL half
  * of the evaluation splices into its queries, so that it reads a source by
  * the same rules as recsys.train() and never splices an unchecked string.
- * Sources read by position (user groups, item groups, lists) must have at
- * least min_columns columns; that is checked here, with a message that
- * says which columns are expected.
+ *
+ * Sources read by position (user groups, item groups, users, lists) must
+ * have at least min_columns columns: checked here from the plan alone (the
+ * source is not run), with a message that says which columns are expected.
+ * Their FROM item is then a subquery of exactly their first min_columns
+ * columns, every column of the source renamed on the way: the caller
+ * aliases those columns as it likes (x(lu, li, lr)), and no name of the
+ * source -- a fourth column called lu, a first one called li -- can clash
+ * with the aliases.
  */
 PG_FUNCTION_INFO_V1(rs_eval_source);
 Datum
@@ -78,13 +89,22 @@ rs_eval_source(PG_FUNCTION_ARGS)
 	from = source_from(text_to_cstring(PG_GETARG_TEXT_PP(0)), what);
 	if (min_columns > 0)
 	{
+		SPIPlanPtr	plan;
+		List	   *sources;
 		int			natts;
+		StringInfoData sql;
 
-		/* planned and started, never read: LIMIT 0 */
 		SPI_connect();
-		if (SPI_execute(psprintf("SELECT * FROM %s AS s LIMIT 0", from), true, 0) != SPI_OK_SELECT)
+		plan = SPI_prepare(psprintf("SELECT * FROM %s AS s", from), 0, NULL);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed for %s: %s", what,
+				 SPI_result_code_string(SPI_result));
+		sources = SPI_plan_get_plan_sources(plan);
+		if (list_length(sources) != 1 ||
+			((CachedPlanSource *) linitial(sources))->resultDesc == NULL)
 			elog(ERROR, "reading the columns of %s failed", what);
-		natts = SPI_tuptable->tupdesc->natts;
+		natts = ((CachedPlanSource *) linitial(sources))->resultDesc->natts;
+		SPI_freeplan(plan);
 		SPI_finish();
 		if (natts < min_columns)
 			ereport(ERROR,
@@ -92,7 +112,20 @@ rs_eval_source(PG_FUNCTION_ARGS)
 					 errmsg("%s must return %d columns, not %d", what, min_columns, natts),
 					 errhint(min_columns == 3 ?
 							 "The columns are read by position: user, item, rank." :
+							 min_columns == 1 ?
+							 "The first column is read: the user key." :
 							 "The columns are read by position: the key, then its group.")));
+
+		/* SELECT s.c1, s.c2 FROM <from> AS s(c1, c2, c3, ...) */
+		initStringInfo(&sql);
+		appendStringInfoString(&sql, "(SELECT ");
+		for (int i = 1; i <= min_columns; i++)
+			appendStringInfo(&sql, "%ss.c%d", i > 1 ? ", " : "", i);
+		appendStringInfo(&sql, " FROM %s AS s(", from);
+		for (int i = 1; i <= natts; i++)
+			appendStringInfo(&sql, "%sc%d", i > 1 ? ", " : "", i);
+		appendStringInfoString(&sql, "))");
+		from = sql.data;
 	}
 	PG_RETURN_TEXT_P(cstring_to_text(from));
 }
@@ -246,14 +279,15 @@ rs_predictions(PG_FUNCTION_ARGS)
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for the test set: %s",
 			 SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	portal = rs_cursor_open_read_only(plan, NULL, NULL);
 
 	user_cxt = AllocSetContextCreate(outer, "recsys predictions user",
 									 ALLOCSET_DEFAULT_SIZES);
 	memset(&u, 0, sizeof(u));
 	for (;;)
 	{
-		SPI_cursor_fetch(portal, true, FETCH_ROWS);
+		/* the caller's test set is read as if the transaction were read-only */
+		RS_READ_ONLY(SPI_cursor_fetch(portal, true, FETCH_ROWS));
 		if (SPI_processed == 0)
 			break;
 		for (uint64 r = 0; r < SPI_processed; r++)

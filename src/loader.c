@@ -611,7 +611,7 @@ rs_loader_load_attributes(RsLoader *l, const char *sql)
 	if (plan == NULL)
 		elog(ERROR, "preparing the attributes query failed: %s",
 			 SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	portal = rs_cursor_open_read_only(plan, NULL, NULL);
 	for (;;)
 	{
 		RS_READ_ONLY(SPI_cursor_fetch(portal, true, 1024));

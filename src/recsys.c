@@ -102,3 +102,17 @@ rs_execute_plan_read_only(SPIPlanPtr plan, Datum *values)
 	RS_READ_ONLY(rc = SPI_execute_plan(plan, values, NULL, true, 0));
 	return rc;
 }
+
+/*
+ * Opens a cursor over a prepared query the caller supplied with the
+ * transaction read-only while it is planned (see recsys.h); its rows are
+ * then fetched inside RS_READ_ONLY too.
+ */
+Portal
+rs_cursor_open_read_only(SPIPlanPtr plan, Datum *values, const char *nulls)
+{
+	Portal		portal = NULL;
+
+	RS_READ_ONLY(portal = SPI_cursor_open(NULL, plan, values, nulls, true));
+	return portal;
+}

@@ -39,11 +39,14 @@ extern void *rs_alloc(MemoryContext cxt, Size size);
 
 /*
  * Queries a caller supplies (training sources and attributes, exclusion,
- * time and group queries, a model's stored source read for fold-in) must
- * be SELECTs, but a SELECT may call a function that writes.  They run
- * inside RS_READ_ONLY(...), as if the transaction were read-only, so such
- * a write fails with 25006 (read_only_sql_transaction) instead of
- * happening: reading a source never changes the database.
+ * time and group queries, a model's stored source read for fold-in, the
+ * test sets, groups, users and lists of evaluation and audits) must be
+ * SELECTs, but a SELECT may call a function that writes.  They run inside
+ * RS_READ_ONLY(...), as if the transaction were read-only, so such a
+ * write fails with 25006 (read_only_sql_transaction) instead of
+ * happening: reading a source never changes the database.  The SQL
+ * functions of the install script that run such queries get the same with
+ * "SET transaction_read_only = on" (restored when they return).
  */
 #define RS_READ_ONLY(...) \
 	do { \
@@ -63,6 +66,16 @@ extern void *rs_alloc(MemoryContext cxt, Size size);
 /* recsys.c: SPI_execute_plan(plan, values, NULL, true, 0) inside RS_READ_ONLY */
 struct _SPI_plan;
 extern int	rs_execute_plan_read_only(struct _SPI_plan *plan, Datum *values);
+
+/*
+ * recsys.c: SPI_cursor_open(NULL, plan, values, nulls, true) inside
+ * RS_READ_ONLY.  Opening a cursor plans its query, and planning evaluates
+ * immutable functions of constants, which may call a function that
+ * writes: a caller's query is opened read-only as well as read read-only.
+ */
+struct PortalData;
+extern struct PortalData *rs_cursor_open_read_only(struct _SPI_plan *plan, Datum *values,
+												   const char *nulls);
 
 /* train.c */
 extern void rs_train_init(void);

@@ -696,7 +696,7 @@ for_each_item_row(ServedModel *m, const char *sql, const char *what,
 				  int min_columns, ItemRowFn fn, void *arg)
 {
 	SPIPlanPtr	plan = prepare_select(sql, what, min_columns);
-	Portal		portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	Portal		portal = rs_cursor_open_read_only(plan, NULL, NULL);
 
 	for (;;)
 	{

@@ -10,7 +10,8 @@
 #    after restart a new VACUUM succeeds, no deleted row comes back and
 #    recall against exact search holds;
 # 3. pg_cancel_backend and statement_timeout stop a recsys_hnsw CREATE
-#    INDEX, recsys.audit_error and recsys.evaluate within a second.
+#    INDEX, recsys.audit_error, recsys.evaluate, recsys.audit_ranking and
+#    recsys.audit_exposure (of lists given as a query) within a second.
 # Times are printed.
 
 use strict;
@@ -254,6 +255,28 @@ push @report, sprintf('pg_cancel_backend stopped evaluate in %.3f s', $secs);
 like($err, qr/canceling statement due to statement timeout/, 'evaluate stopped by statement_timeout');
 cmp_ok($secs, '<', 1.0, 'within a second of the 1.5 s timeout');
 push @report, sprintf('statement_timeout = 1.5 s: evaluate returned %.3f s after it', $secs);
+
+# the other two audits: audit_ranking (every test user's list through
+# evaluate_users) and audit_exposure of lists given as a query (read and
+# checked as rankings)
+my %audits = (
+	audit_ranking => q{SELECT count(*) FROM recsys.audit_ranking('m', 'r_test', 'SELECT user_id, user_id % 3 FROM r_test', k => 100) /* ranking_marker */},
+	audit_exposure => q{SELECT count(*) FROM recsys.audit_exposure('m', 'SELECT item_id, item_id % 5 FROM r_train', k => 100,
+		lists => 'SELECT "user", item, rank FROM recsys.recommend_all(''m'', 100)') /* exposure_marker */},
+);
+for my $fn (sort keys %audits)
+{
+	my ($marker) = $audits{$fn} =~ m{/\* (\w+) \*/};
+	($err, $secs) = cancel_when($audits{$fn}, $marker, running_for($marker, 1));
+	like($err, qr/canceling statement due to user request/, "$fn cancelled by pg_cancel_backend");
+	cmp_ok($secs, '<', 1.0, "$fn stopped within a second of the cancel");
+	push @report, sprintf('pg_cancel_backend stopped %s in %.3f s', $fn, $secs);
+
+	($err, $secs) = timeout($audits{$fn}, 1500);
+	like($err, qr/canceling statement due to statement timeout/, "$fn stopped by statement_timeout");
+	cmp_ok($secs, '<', 1.0, 'within a second of the 1.5 s timeout');
+	push @report, sprintf('statement_timeout = 1.5 s: %s returned %.3f s after it', $fn, $secs);
+}
 
 diag($_) for @report;
 
