@@ -37,18 +37,18 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-/* the visited set: an open-addressing hash of packed index TIDs */
+/* visited elements of a scan that shares the backend cache's marks */
 typedef struct VisitedEntry
 {
-	uint64		key;
+	uint32		key;
 	char		status;
 } VisitedEntry;
 
 #define SH_PREFIX visited
 #define SH_ELEMENT_TYPE VisitedEntry
-#define SH_KEY_TYPE uint64
+#define SH_KEY_TYPE uint32
 #define SH_KEY key
-#define SH_HASH_KEY(tb, k) (murmurhash32((uint32) (k)) ^ murmurhash32((uint32) ((k) >> 32) + 0x9e3779b9))
+#define SH_HASH_KEY(tb, k) murmurhash32(k)
 #define SH_EQUAL(tb, a, b) ((a) == (b))
 #define SH_SCOPE static inline
 #define SH_DEFINE
@@ -57,10 +57,24 @@ typedef struct VisitedEntry
 
 typedef struct ScanItem
 {
-	uint64		key;
+	uint32		key;
 	float		dist;
 	ItemPointerData heaptid;
 } ScanItem;
+
+typedef struct ScanCand
+{
+	uint32		key;
+	float		dist;
+} ScanCand;
+
+/* a neighbour being expanded: where its copy is */
+typedef struct ElemRef
+{
+	HnswCache  *c;
+	int			slot;
+	uint32		key;
+} ElemRef;
 
 typedef struct HnswScanOpaqueData
 {
@@ -70,12 +84,19 @@ typedef struct HnswScanOpaqueData
 	bool		swept;			/* the graph was exhausted; pages read in order */
 	HnswMetaPageData meta;
 	float	   *q;				/* the query, unit length for cosine */
-	visited_hash *visited;
 	Buffer		buf;			/* last page read, kept pinned */
 
-	HnswCandidate *cand;		/* min-heap of elements to expand */
+	HnswCache  *pc;				/* the backend's cache of the index, pinned */
+	HnswCache  *oc;				/* this scan's own, for what pc has no room for */
+	bool		ownsMarks;		/* visited marks go in pc->visited */
+	visited_hash *visited;		/* else here (for pc's elements) */
+
+	ScanCand   *cand;			/* min-heap of elements to expand */
 	int			ncand;
 	int			capcand;
+	ScanCand   *deferred;		/* found, too far for this round's list */
+	int			ndeferred;
+	int			capdeferred;
 	ScanItem   *pend;			/* found, not returned yet */
 	int			npend;
 	int			cappend;
@@ -122,81 +143,88 @@ order_value(HnswScanOpaque so, float d)
 	}
 }
 
-static Page
-scan_page(IndexScanDesc scan, BlockNumber blk)
+/*
+ * Where the copy of element key is: the backend's cache if it has it or
+ * room for its page, else this scan's own.  False if there is no element
+ * there (which only a change in progress can show).
+ */
+static inline bool
+get_elem(IndexScanDesc scan, uint32 key, HnswCache **cp, int *sp)
 {
 	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+	HnswCache  *c = so->pc;
+	int			s;
 
-	so->buf = ReleaseAndReadBuffer(so->buf, scan->indexRelation, blk);
-	LockBuffer(so->buf, BUFFER_LOCK_SHARE);
-	return BufferGetPage(so->buf);
-}
-
-/* the element at key, or NULL if it is freed (page must be share-locked) */
-static HnswElementTuple
-page_element(Page page, uint64 key)
-{
-	HnswElementTuple t;
-
-	if (HnswKeyOff(key) > PageGetMaxOffsetNumber(page))
-		return NULL;
-	t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, HnswKeyOff(key)));
-	if (t->flags & HNSW_ELEM_FREE)
-		return NULL;
-	return t;
-}
-
-/* copies the neighbours of key on a layer into out (2m long); count */
-static int
-read_neighbors(IndexScanDesc scan, uint64 key, int layer, uint64 *out)
-{
-	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
-	Page		page = scan_page(scan, HnswKeyBlk(key));
-	HnswElementTuple t = page_element(page, key);
-	int			n = 0;
-
-	if (t && layer <= t->level)
+	if (c)
 	{
-		int			m = so->meta.m;
-		ItemPointer nb = HnswElementNeighbors(t, so->meta.sdim) + HnswLayerStart(m, layer);
-
-		for (int j = 0; j < HnswLayerSlots(m, layer); j++)
-			if (ItemPointerIsValid(&nb[j]))
-				out[n++] = HnswTidKey(ItemPointerGetBlockNumber(&nb[j]),
-									  ItemPointerGetOffsetNumber(&nb[j]));
+		s = hnsw_cache_lookup(c, key);
+		if (s < 0)
+			s = hnsw_cache_load(c, scan->indexRelation, key, &so->buf);
+		if (s >= 0)
+		{
+			*cp = c;
+			*sp = s;
+			return true;
+		}
 	}
-	LockBuffer(so->buf, BUFFER_LOCK_UNLOCK);
-	return n;
+	if (so->oc == NULL)
+		so->oc = hnsw_cache_create(so->cxt, so->meta.m, so->meta.sdim);
+	c = so->oc;
+	s = hnsw_cache_lookup(c, key);
+	if (s < 0)
+		s = hnsw_cache_load(c, scan->indexRelation, key, &so->buf);
+	*cp = c;
+	*sp = s;
+	return s >= 0;
 }
 
-/* distance and heap TID of key; false if the slot is free */
+/* marks an element visited; true if it was not */
+static inline bool
+visit(HnswScanOpaque so, HnswCache *c, int s, uint32 key)
+{
+	if (c == so->oc || so->ownsMarks)
+	{
+		if (c->visited[s] == c->epoch)
+			return false;
+		c->visited[s] = c->epoch;
+		return true;
+	}
+	else
+	{
+		bool		was;
+
+		visited_insert(so->visited, key, &was);
+		return !was;
+	}
+}
+
 static bool
-read_element(IndexScanDesc scan, uint64 key, float *dist, ItemPointer heaptid)
+was_visited(HnswScanOpaque so, uint32 key)
 {
-	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
-	Page		page = scan_page(scan, HnswKeyBlk(key));
-	HnswElementTuple t = page_element(page, key);
+	int			s;
 
-	if (t)
+	if (so->pc && (s = hnsw_cache_lookup(so->pc, key)) >= 0)
 	{
-		*dist = query_dist(so, t->vec);
-		*heaptid = t->heaptid;
+		if (so->ownsMarks)
+			return so->pc->visited[s] == so->pc->epoch;
+		return visited_lookup(so->visited, key) != NULL;
 	}
-	LockBuffer(so->buf, BUFFER_LOCK_UNLOCK);
-	return t != NULL;
+	if (so->oc && (s = hnsw_cache_lookup(so->oc, key)) >= 0)
+		return so->oc->visited[s] == so->oc->epoch;
+	return false;
 }
 
 /* ---- small heaps --------------------------------------------------- */
 
 static void
-cand_push(HnswScanOpaque so, uint64 key, float dist)
+cand_push(HnswScanOpaque so, uint32 key, float dist)
 {
 	int			i;
 
 	if (so->ncand == so->capcand)
 	{
 		so->capcand *= 2;
-		so->cand = repalloc_huge(so->cand, sizeof(HnswCandidate) * so->capcand);
+		so->cand = repalloc_huge(so->cand, sizeof(ScanCand) * so->capcand);
 	}
 	i = so->ncand++;
 	while (i > 0 && so->cand[(i - 1) / 2].dist > dist)
@@ -204,15 +232,15 @@ cand_push(HnswScanOpaque so, uint64 key, float dist)
 		so->cand[i] = so->cand[(i - 1) / 2];
 		i = (i - 1) / 2;
 	}
-	so->cand[i].id = key;
+	so->cand[i].key = key;
 	so->cand[i].dist = dist;
 }
 
-static HnswCandidate
+static ScanCand
 cand_pop(HnswScanOpaque so)
 {
-	HnswCandidate top = so->cand[0];
-	HnswCandidate last = so->cand[--so->ncand];
+	ScanCand	top = so->cand[0];
+	ScanCand	last = so->cand[--so->ncand];
 	int			i = 0;
 
 	for (;;)
@@ -284,7 +312,10 @@ float_cmp(const void *a, const void *b)
 	return x < y ? -1 : (x > y ? 1 : 0);
 }
 
-/* pend is a min-heap by (distance, key): rounds pop their rows from it */
+/*
+ * pend is appended to during a round and made a min-heap by (distance,
+ * key) at its end, when the round's rows are popped from it.
+ */
 static inline bool
 item_before(const ScanItem *x, const ScanItem *y)
 {
@@ -292,52 +323,63 @@ item_before(const ScanItem *x, const ScanItem *y)
 }
 
 static void
-pend_push(HnswScanOpaque so, const ScanItem *it)
+pend_sift_down(ScanItem *a, int n, int i)
 {
-	int			i;
+	ScanItem	x = a[i];
 
-	if (so->npend == so->cappend)
+	for (;;)
 	{
-		so->cappend *= 2;
-		so->pend = repalloc_huge(so->pend, sizeof(ScanItem) * so->cappend);
+		int			c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && item_before(&a[c + 1], &a[c]))
+			c++;
+		if (!item_before(&a[c], &x))
+			break;
+		a[i] = a[c];
+		i = c;
 	}
-	i = so->npend++;
-	while (i > 0 && item_before(it, &so->pend[(i - 1) / 2]))
-	{
-		so->pend[i] = so->pend[(i - 1) / 2];
-		i = (i - 1) / 2;
-	}
-	so->pend[i] = *it;
+	a[i] = x;
+}
+
+static void
+pend_heapify(HnswScanOpaque so)
+{
+	for (int i = so->npend / 2 - 1; i >= 0; i--)
+		pend_sift_down(so->pend, so->npend, i);
 }
 
 static ScanItem
 pend_pop(HnswScanOpaque so)
 {
 	ScanItem	top = so->pend[0];
-	ScanItem	last = so->pend[--so->npend];
-	int			i = 0;
 
-	for (;;)
-	{
-		int			c = 2 * i + 1;
-
-		if (c >= so->npend)
-			break;
-		if (c + 1 < so->npend && item_before(&so->pend[c + 1], &so->pend[c]))
-			c++;
-		if (!item_before(&so->pend[c], &last))
-			break;
-		so->pend[i] = so->pend[c];
-		i = c;
-	}
+	so->pend[0] = so->pend[--so->npend];
 	if (so->npend > 0)
-		so->pend[i] = last;
+		pend_sift_down(so->pend, so->npend, 0);
 	return top;
+}
+
+static void
+pend_add(HnswScanOpaque so, uint32 key, float dist, ItemPointer heaptid)
+{
+	ScanItem   *it;
+
+	if (so->npend == so->cappend)
+	{
+		so->cappend *= 2;
+		so->pend = repalloc_huge(so->pend, sizeof(ScanItem) * so->cappend);
+	}
+	it = &so->pend[so->npend++];
+	it->key = key;
+	it->dist = dist;
+	it->heaptid = *heaptid;
 }
 
 /* records a newly found element */
 static void
-found(HnswScanOpaque so, uint64 key, float dist, ItemPointer heaptid)
+found(HnswScanOpaque so, uint32 key, float dist, ItemPointer heaptid)
 {
 	if (so->nall == so->capall)
 	{
@@ -345,27 +387,71 @@ found(HnswScanOpaque so, uint64 key, float dist, ItemPointer heaptid)
 		so->all = repalloc_huge(so->all, sizeof(float) * so->capall);
 	}
 	so->all[so->nall++] = dist;
-	w_add(so, dist);
-	cand_push(so, key, dist);
+	if (so->nw < so->efTotal || dist < so->w[0])
+	{
+		w_add(so, dist);
+		cand_push(so, key, dist);
+	}
+	else
+	{
+		/* outside this round's list; a wider round takes it up again */
+		if (so->ndeferred == so->capdeferred)
+		{
+			so->capdeferred *= 2;
+			so->deferred = repalloc_huge(so->deferred, sizeof(ScanCand) * so->capdeferred);
+		}
+		so->deferred[so->ndeferred].key = key;
+		so->deferred[so->ndeferred].dist = dist;
+		so->ndeferred++;
+	}
 	/* elements whose row VACUUM has removed are walked through, not returned */
 	if (ItemPointerIsValid(heaptid))
-	{
-		ScanItem	it;
-
-		it.key = key;
-		it.dist = dist;
-		it.heaptid = *heaptid;
-		pend_push(so, &it);
-	}
+		pend_add(so, key, dist, heaptid);
 }
 
-static bool
-visit(HnswScanOpaque so, uint64 key)
+/*
+ * Expands an element on layer 0: every neighbour not visited yet is found.
+ * The neighbours are located (and copied, if new) first and their
+ * distances computed after, so the vectors' memory is fetched ahead.
+ */
+static void
+expand(IndexScanDesc scan, uint32 key)
 {
-	bool		was;
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+	HnswNeighbor nb[2 * HNSW_MAX_M];
+	ElemRef		refs[2 * HNSW_MAX_M];
+	HnswCache  *c;
+	int			s;
+	int			n;
+	int			nref = 0;
+	int			sdim = so->meta.sdim;
 
-	visited_insert(so->visited, key, &was);
-	return !was;
+	if (!get_elem(scan, key, &c, &s) || c->level[s] == HNSW_CACHE_FREE)
+		return;
+	n = c->nb0n[s];
+	memcpy(nb, c->nb0 + (Size) s * 2 * so->meta.m, sizeof(HnswNeighbor) * n);
+
+	for (int i = 0; i < n; i++)
+	{
+		HnswCache  *nc;
+		int			ns;
+
+		if (!get_elem(scan, nb[i], &nc, &ns) || !visit(so, nc, ns, nb[i]) ||
+			nc->level[ns] == HNSW_CACHE_FREE)
+			continue;
+		__builtin_prefetch(nc->vecs + (Size) ns * sdim);
+		refs[nref].c = nc;
+		refs[nref].slot = ns;
+		refs[nref].key = nb[i];
+		nref++;
+	}
+	for (int i = 0; i < nref; i++)
+	{
+		HnswCache  *nc = refs[i].c;
+		int			ns = refs[i].slot;
+
+		found(so, refs[i].key, query_dist(so, nc->vecs + (Size) ns * sdim), &nc->tids[ns]);
+	}
 }
 
 /* greedy descent from the entry point to layer 1, then the first round */
@@ -373,44 +459,60 @@ static void
 scan_start(IndexScanDesc scan)
 {
 	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
-	uint64		cur = HnswTidKey(so->meta.entryBlkno, so->meta.entryOffno);
+	uint32		cur = (uint32) HnswTidKey(so->meta.entryBlkno, so->meta.entryOffno);
+	HnswCache  *c;
+	int			s;
 	float		curd;
-	ItemPointerData curtid;
-	uint64	   *nb = palloc(sizeof(uint64) * 2 * so->meta.m);
+	int			m = so->meta.m;
+	HnswNeighbor nb[HNSW_MAX_M];
 
-	so->visited = visited_create(so->cxt, 2048, NULL);
 	so->capcand = 256;
-	so->cand = palloc(sizeof(HnswCandidate) * so->capcand);
+	so->cand = palloc(sizeof(ScanCand) * so->capcand);
+	so->capdeferred = 256;
+	so->deferred = palloc(sizeof(ScanCand) * so->capdeferred);
 	so->cappend = 256;
 	so->pend = palloc(sizeof(ScanItem) * so->cappend);
 	so->capall = 256;
 	so->all = palloc(sizeof(float) * so->capall);
 
-	if (!read_element(scan, cur, &curd, &curtid))
+	if (!get_elem(scan, cur, &c, &s) || c->level[s] == HNSW_CACHE_FREE)
 	{
 		so->done = true;
 		return;
 	}
+	curd = query_dist(so, c->vecs + (Size) s * so->meta.sdim);
 	for (int lc = so->meta.entryLevel; lc >= 1; lc--)
 	{
 		bool		changed = true;
 
 		while (changed)
 		{
-			int			n = read_neighbors(scan, cur, lc, nb);
+			int			n = 0;
 
 			CHECK_FOR_INTERRUPTS();
 			changed = false;
+			if (c->level[s] != HNSW_CACHE_FREE && lc <= c->level[s])
+			{
+				HnswNeighbor *l = c->upper[s] + (lc - 1) * (m + 1);
+
+				n = l[0];
+				memcpy(nb, l + 1, sizeof(HnswNeighbor) * n);
+			}
 			for (int i = 0; i < n; i++)
 			{
+				HnswCache  *nc;
+				int			ns;
 				float		d;
-				ItemPointerData t;
 
-				if (read_element(scan, nb[i], &d, &t) && d < curd)
+				if (!get_elem(scan, nb[i], &nc, &ns) || nc->level[ns] == HNSW_CACHE_FREE)
+					continue;
+				d = query_dist(so, nc->vecs + (Size) ns * so->meta.sdim);
+				if (d < curd)
 				{
 					cur = nb[i];
 					curd = d;
-					curtid = t;
+					c = nc;
+					s = ns;
 					changed = true;
 				}
 			}
@@ -420,8 +522,8 @@ scan_start(IndexScanDesc scan)
 	so->efTotal = hnsw_ef_search;
 	so->w = palloc(sizeof(float) * so->efTotal);
 	so->nw = 0;
-	visit(so, cur);
-	found(so, cur, curd, &curtid);
+	visit(so, c, s, cur);
+	found(so, cur, curd, &c->tids[s]);
 }
 
 /* one round: search on with a larger list, then take the next rows */
@@ -429,14 +531,13 @@ static void
 scan_round(IndexScanDesc scan)
 {
 	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
-	int			m = so->meta.m;
-	uint64	   *nb = palloc(sizeof(uint64) * 2 * m);
 	int			take;
 
 	if (so->nout > 0)
 	{
 		/* a later round: widen the list and recompute its bound */
 		float	   *tmp = palloc(sizeof(float) * so->nall);
+		int			nd = so->ndeferred;
 
 		so->efTotal += hnsw_ef_search;
 		so->w = repalloc(so->w, sizeof(float) * so->efTotal);
@@ -446,29 +547,21 @@ scan_round(IndexScanDesc scan)
 		for (int i = 0; i < Min(so->nall, so->efTotal); i++)
 			w_add(so, tmp[i]);
 		pfree(tmp);
+		/* what the narrower list turned away is a candidate again */
+		so->ndeferred = 0;
+		for (int i = 0; i < nd; i++)
+			cand_push(so, so->deferred[i].key, so->deferred[i].dist);
 	}
 
 	while (so->ncand > 0)
 	{
-		HnswCandidate c = so->cand[0];
-		int			n;
+		ScanCand	c = so->cand[0];
 
 		if (so->nw >= so->efTotal && c.dist > so->w[0])
 			break;
 		cand_pop(so);
 		CHECK_FOR_INTERRUPTS();
-
-		n = read_neighbors(scan, c.id, 0, nb);
-		for (int i = 0; i < n; i++)
-		{
-			float		d;
-			ItemPointerData t;
-
-			if (!visit(so, nb[i]))
-				continue;
-			if (read_element(scan, nb[i], &d, &t))
-				found(so, nb[i], d, &t);
-		}
+		expand(scan, c.key);
 	}
 
 	/*
@@ -477,7 +570,7 @@ scan_round(IndexScanDesc scan)
 	 * the end, read every page once and queue the elements the search
 	 * never reached: a filter then still sees every row.
 	 */
-	if (so->ncand == 0 && !so->swept && so->npend < hnsw_ef_search)
+	if (so->ncand == 0 && so->ndeferred == 0 && !so->swept && so->npend < hnsw_ef_search)
 	{
 		Relation	index = scan->indexRelation;
 		BlockNumber nblocks = RelationGetNumberOfBlocks(index);
@@ -489,25 +582,25 @@ scan_round(IndexScanDesc scan)
 			OffsetNumber maxoff;
 
 			CHECK_FOR_INTERRUPTS();
-			page = scan_page(scan, blk);
+			so->buf = ReleaseAndReadBuffer(so->buf, index, blk);
+			LockBuffer(so->buf, BUFFER_LOCK_SHARE);
+			page = BufferGetPage(so->buf);
 			maxoff = PageGetMaxOffsetNumber(page);
 			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 			{
-				uint64		key = HnswTidKey(blk, off);
-				HnswElementTuple t = page_element(page, key);
-				ScanItem	it;
+				uint32		key = (uint32) HnswTidKey(blk, off);
+				HnswElementTuple t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
 
-				if (t == NULL || !ItemPointerIsValid(&t->heaptid) || !visit(so, key))
+				if (HnswElementIsFree(t) || !ItemPointerIsValid(&t->heaptid) ||
+					was_visited(so, key))
 					continue;
-				it.key = key;
-				it.dist = query_dist(so, t->vec);
-				it.heaptid = t->heaptid;
-				pend_push(so, &it);
+				pend_add(so, key, query_dist(so, t->vec), &t->heaptid);
 			}
 			LockBuffer(so->buf, BUFFER_LOCK_UNLOCK);
 		}
 	}
 
+	pend_heapify(so);
 	take = Min(so->npend, hnsw_ef_search);
 	if (so->out)
 		pfree(so->out);
@@ -516,9 +609,24 @@ scan_round(IndexScanDesc scan)
 		so->out[i] = pend_pop(so);
 	so->nout = take;
 	so->pos = 0;
-	if (take == 0 && so->ncand == 0)
+	if (take == 0 && so->ncand == 0 && so->ndeferred == 0)
 		so->done = true;
-	pfree(nb);
+}
+
+/* lets go of the caches (rescan, endscan) */
+static void
+scan_release(HnswScanOpaque so)
+{
+	if (so->pc)
+	{
+		if (so->ownsMarks)
+			so->pc->visitedTaken = false;
+		hnsw_cache_release(so->pc);
+	}
+	so->pc = NULL;
+	so->ownsMarks = false;
+	so->oc = NULL;
+	so->visited = NULL;
 }
 
 IndexScanDesc
@@ -556,6 +664,7 @@ hnsw_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int n
 	if (BufferIsValid(so->buf))
 		ReleaseBuffer(so->buf);
 	so->buf = InvalidBuffer;
+	scan_release(so);
 	MemoryContextReset(so->cxt);
 	so->started = false;
 	so->done = false;
@@ -563,7 +672,7 @@ hnsw_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int n
 	so->out = NULL;
 	so->nout = 0;
 	so->pos = 0;
-	so->ncand = so->npend = so->nall = so->nw = 0;
+	so->ncand = so->ndeferred = so->npend = so->nall = so->nw = 0;
 	so->returned = 0;
 }
 
@@ -599,6 +708,25 @@ scan_setup(IndexScanDesc scan)
 	}
 	else
 		memcpy(so->q, e->x, sizeof(float) * e->dim);
+
+	/*
+	 * The backend's copies of the index, if they belong to this metapage;
+	 * its visited marks if no other open scan of the index uses them.
+	 */
+	so->pc = hnsw_cache_for_scan(scan->indexRelation, &so->meta);
+	if (so->pc && !so->pc->visitedTaken)
+	{
+		so->pc->visitedTaken = true;
+		so->ownsMarks = true;
+		if (++so->pc->epoch == 0)
+		{
+			if (so->pc->cap > 0)
+				memset(so->pc->visited, 0, sizeof(uint32) * so->pc->cap);
+			so->pc->epoch = 1;
+		}
+	}
+	else
+		so->visited = visited_create(so->cxt, 2048, NULL);
 	return true;
 }
 
@@ -655,6 +783,7 @@ hnsw_endscan(IndexScanDesc scan)
 
 	if (BufferIsValid(so->buf))
 		ReleaseBuffer(so->buf);
+	scan_release(so);
 	MemoryContextDelete(so->cxt);
 	pfree(so);
 	scan->opaque = NULL;

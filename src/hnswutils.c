@@ -14,6 +14,7 @@
 #include <math.h>
 
 #include "access/generic_xlog.h"
+#include "common/pg_prng.h"
 #include "storage/lmgr.h"
 #include "utils/rel.h"
 
@@ -186,6 +187,8 @@ hnsw_init_metapage(Page page, int m, int efConstruction, int kind)
 	meta->entryBlkno = InvalidBlockNumber;
 	meta->entryOffno = InvalidOffsetNumber;
 	meta->insertPage = HNSW_HEAD_BLKNO;
+	/* a random start, so a copy made of another index never matches */
+	meta->stamp = pg_prng_uint64(&pg_global_prng_state);
 	/* cover the metadata by pd_lower so full-page images keep it */
 	((PageHeader) page)->pd_lower = ((char *) meta + sizeof(HnswMetaPageData)) - (char *) page;
 }
@@ -225,12 +228,26 @@ hnsw_update_meta(Relation index, const HnswMetaPageData *meta)
 	UnlockReleaseBuffer(buf);
 }
 
+/* neighbour ids hold 24 bits of block number: an index ends there */
+void
+hnsw_check_blocks(Relation index, BlockNumber blk)
+{
+	if (blk >= HNSW_MAX_BLOCKS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("recsys_hnsw index \"%s\" would exceed %u pages",
+						RelationGetRelationName(index), HNSW_MAX_BLOCKS),
+				 errhint("Index fewer rows (a partial index) or embeddings of fewer dimensions.")));
+}
+
 /* a new, initialised, exclusively locked page at the end of the index */
 Buffer
 hnsw_new_buffer(Relation index, ForkNumber fork)
 {
 	Buffer		buf;
 
+	/* checked before extending: the relation never grows past the limit */
+	hnsw_check_blocks(index, RelationGetNumberOfBlocksInFork(index, fork));
 	LockRelationForExtension(index, ExclusiveLock);
 	buf = ReadBufferExtended(index, fork, P_NEW, RBM_NORMAL, NULL);
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
