@@ -10,7 +10,8 @@
  * never moves.  Neighbour lists name elements by a 4-byte id, the block
  * shifted left 8 bits plus the offset: an element tuple is at least 36
  * bytes with its line pointer, so no page holds more than 226 of them,
- * and an index may have 2^24 blocks (128 GiB).  Id 0 (block 0, the
+ * and an index may have 2^23 blocks (64 GiB; the top bit is left free for
+ * the scan cache's own use).  Id 0 (block 0, the
  * metapage) marks an empty slot.
  *
  * An element tuple holds the heap TID of its row, its top layer, the
@@ -125,7 +126,7 @@ typedef HnswMetaPageData *HnswMetaPage;
 typedef uint32 HnswNeighbor;
 
 #define HNSW_NO_NEIGHBOR		0
-#define HNSW_MAX_BLOCKS			(1U << 24)
+#define HNSW_MAX_BLOCKS			(1U << 23)
 #define HNSW_MAX_OFFSET			255
 
 typedef struct HnswElementTupleData
@@ -196,9 +197,23 @@ typedef struct HnswCandidate
 
 /*
  * Copies of elements for scans (hnswcache.c): slot i holds an element's
- * vector, heap TID, top layer and its non-empty neighbour ids.
+ * vector, heap TID, top layer and its non-empty neighbour ids.  A layer-0
+ * neighbour id that a scan has found in the same backend cache is
+ * replaced by HNSW_CACHE_SLOT | its slot, so the next scan goes straight
+ * there.
  */
 #define HNSW_CACHE_FREE			0xFF	/* level of a slot VACUUM freed */
+#define HNSW_CACHE_SLOT			0x80000000U
+
+/* what a search reads of an element besides its vector: one cache line */
+typedef struct HnswSlot
+{
+	uint32		key;			/* its neighbour id */
+	uint32		visited;		/* the search that marked it */
+	ItemPointerData tid;
+	uint8		level;			/* top layer, or HNSW_CACHE_FREE */
+	uint8		nb0n;			/* layer-0 neighbours */
+} HnswSlot;
 
 typedef struct HnswCache
 {
@@ -217,14 +232,11 @@ typedef struct HnswCache
 	struct slotmap_hash *map;	/* neighbour id -> slot */
 	int			n;
 	int			cap;
+	HnswSlot   *slots;
 	float	   *vecs;			/* sdim per slot */
-	HnswNeighbor *nb0;			/* 2m per slot, nb0n[] of them used */
-	uint8	   *nb0n;
-	uint8	   *level;
-	ItemPointerData *tids;
+	HnswNeighbor *nb0;			/* 2m per slot, slots[].nb0n of them used */
 	HnswNeighbor **upper;		/* layers 1..level: count, then m ids */
-	uint32	   *visited;		/* the search that marked a slot */
-	uint32		epoch;
+	uint32		epoch;			/* of the search marking visited */
 } HnswCache;
 
 /* hnsw.c */

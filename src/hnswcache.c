@@ -70,9 +70,8 @@ static bool callbacks_registered = false;
 static Size
 slot_bytes(int m, int sdim)
 {
-	return sizeof(float) * sdim + sizeof(HnswNeighbor) * 2 * m + 2 +
-		sizeof(ItemPointerData) + sizeof(HnswNeighbor *) + sizeof(uint32) +
-		2 * sizeof(SlotEntry);
+	return sizeof(HnswSlot) + sizeof(float) * sdim + sizeof(HnswNeighbor) * 2 * m +
+		sizeof(HnswNeighbor *) + 2 * sizeof(SlotEntry);
 }
 
 static Size
@@ -92,13 +91,10 @@ cache_init_contents(HnswCache *c)
 	c->map = slotmap_create(c->cxt, 1024, NULL);
 	c->n = 0;
 	c->cap = 0;
+	c->slots = NULL;
 	c->vecs = NULL;
 	c->nb0 = NULL;
-	c->nb0n = NULL;
-	c->level = NULL;
-	c->tids = NULL;
 	c->upper = NULL;
-	c->visited = NULL;
 	c->epoch = 0;
 	c->full = false;
 	c->bytes = sizeof(HnswCache) + 1024 * 2 * sizeof(SlotEntry);
@@ -291,25 +287,18 @@ cache_reserve(HnswCache *c, int need)
 	}
 	if (c->cap == 0)
 	{
+		c->slots = MemoryContextAllocHuge(c->cxt, sizeof(HnswSlot) * newcap);
 		c->vecs = MemoryContextAllocHuge(c->cxt, sizeof(float) * c->sdim * newcap);
 		c->nb0 = MemoryContextAllocHuge(c->cxt, sizeof(HnswNeighbor) * 2 * c->m * newcap);
-		c->nb0n = MemoryContextAllocHuge(c->cxt, newcap);
-		c->level = MemoryContextAllocHuge(c->cxt, newcap);
-		c->tids = MemoryContextAllocHuge(c->cxt, sizeof(ItemPointerData) * newcap);
 		c->upper = MemoryContextAllocHuge(c->cxt, sizeof(HnswNeighbor *) * newcap);
-		c->visited = MemoryContextAllocHuge(c->cxt, sizeof(uint32) * newcap);
 	}
 	else
 	{
+		c->slots = repalloc_huge(c->slots, sizeof(HnswSlot) * newcap);
 		c->vecs = repalloc_huge(c->vecs, sizeof(float) * c->sdim * newcap);
 		c->nb0 = repalloc_huge(c->nb0, sizeof(HnswNeighbor) * 2 * c->m * newcap);
-		c->nb0n = repalloc_huge(c->nb0n, newcap);
-		c->level = repalloc_huge(c->level, newcap);
-		c->tids = repalloc_huge(c->tids, sizeof(ItemPointerData) * newcap);
 		c->upper = repalloc_huge(c->upper, sizeof(HnswNeighbor *) * newcap);
-		c->visited = repalloc_huge(c->visited, sizeof(uint32) * newcap);
 	}
-	memset(c->visited + c->cap, 0, sizeof(uint32) * (newcap - c->cap));
 	c->cap = newcap;
 	c->bytes += grow;
 	return true;
@@ -323,6 +312,7 @@ cache_copy(HnswCache *c, Page page, BlockNumber blk, OffsetNumber off)
 	HnswElementTuple t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
 	int			m = c->m;
 	int			s = c->n++;
+	HnswSlot   *sl = &c->slots[s];
 	HnswNeighbor *nb = HnswElementNeighbors(t, c->sdim);
 	HnswNeighbor *dst = c->nb0 + (Size) s * 2 * m;
 	bool		found;
@@ -330,20 +320,22 @@ cache_copy(HnswCache *c, Page page, BlockNumber blk, OffsetNumber off)
 	int			n = 0;
 
 	memcpy(c->vecs + (Size) s * c->sdim, t->vec, sizeof(float) * c->sdim);
-	c->tids[s] = t->heaptid;
+	sl->key = key;
+	sl->visited = 0;
+	sl->tid = t->heaptid;
 	c->upper[s] = NULL;
 	if (HnswElementIsFree(t))
 	{
-		c->level[s] = HNSW_CACHE_FREE;
-		c->nb0n[s] = 0;
+		sl->level = HNSW_CACHE_FREE;
+		sl->nb0n = 0;
 	}
 	else
 	{
-		c->level[s] = t->level;
+		sl->level = t->level;
 		for (int j = 0; j < 2 * m; j++)
 			if (nb[j] != HNSW_NO_NEIGHBOR)
 				dst[n++] = nb[j];
-		c->nb0n[s] = n;
+		sl->nb0n = n;
 		if (t->level > 0)
 		{
 			/* per upper layer: the count, then m ids */

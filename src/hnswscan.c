@@ -94,7 +94,7 @@ typedef struct HnswScanOpaqueData
 	ScanCand   *cand;			/* min-heap of elements to expand */
 	int			ncand;
 	int			capcand;
-	ScanCand   *deferred;		/* found, too far for this round's list */
+	ScanItem   *deferred;		/* found, too far for this round's list */
 	int			ndeferred;
 	int			capdeferred;
 	ScanItem   *pend;			/* found, not returned yet */
@@ -184,9 +184,9 @@ visit(HnswScanOpaque so, HnswCache *c, int s, uint32 key)
 {
 	if (c == so->oc || so->ownsMarks)
 	{
-		if (c->visited[s] == c->epoch)
+		if (c->slots[s].visited == c->epoch)
 			return false;
-		c->visited[s] = c->epoch;
+		c->slots[s].visited = c->epoch;
 		return true;
 	}
 	else
@@ -206,11 +206,11 @@ was_visited(HnswScanOpaque so, uint32 key)
 	if (so->pc && (s = hnsw_cache_lookup(so->pc, key)) >= 0)
 	{
 		if (so->ownsMarks)
-			return so->pc->visited[s] == so->pc->epoch;
+			return so->pc->slots[s].visited == so->pc->epoch;
 		return visited_lookup(so->visited, key) != NULL;
 	}
 	if (so->oc && (s = hnsw_cache_lookup(so->oc, key)) >= 0)
-		return so->oc->visited[s] == so->oc->epoch;
+		return so->oc->slots[s].visited == so->oc->epoch;
 	return false;
 }
 
@@ -391,28 +391,36 @@ found(HnswScanOpaque so, uint32 key, float dist, ItemPointer heaptid)
 	{
 		w_add(so, dist);
 		cand_push(so, key, dist);
+		/* elements whose row VACUUM has removed are walked through, not returned */
+		if (ItemPointerIsValid(heaptid))
+			pend_add(so, key, dist, heaptid);
 	}
 	else
 	{
-		/* outside this round's list; a wider round takes it up again */
+		/*
+		 * Outside this round's list: efTotal found elements are nearer, so
+		 * the round's rows do not need it.  A wider round takes it up.
+		 */
+		ScanItem   *it;
+
 		if (so->ndeferred == so->capdeferred)
 		{
 			so->capdeferred *= 2;
-			so->deferred = repalloc_huge(so->deferred, sizeof(ScanCand) * so->capdeferred);
+			so->deferred = repalloc_huge(so->deferred, sizeof(ScanItem) * so->capdeferred);
 		}
-		so->deferred[so->ndeferred].key = key;
-		so->deferred[so->ndeferred].dist = dist;
-		so->ndeferred++;
+		it = &so->deferred[so->ndeferred++];
+		it->key = key;
+		it->dist = dist;
+		it->heaptid = *heaptid;
 	}
-	/* elements whose row VACUUM has removed are walked through, not returned */
-	if (ItemPointerIsValid(heaptid))
-		pend_add(so, key, dist, heaptid);
 }
 
 /*
  * Expands an element on layer 0: every neighbour not visited yet is found.
  * The neighbours are located (and copied, if new) first and their
- * distances computed after, so the vectors' memory is fetched ahead.
+ * distances computed after, so the vectors' memory is fetched ahead.  A
+ * neighbour found in the backend cache is remembered by its slot in the
+ * expanded element's list there.
  */
 static void
 expand(IndexScanDesc scan, uint32 key)
@@ -425,24 +433,43 @@ expand(IndexScanDesc scan, uint32 key)
 	int			n;
 	int			nref = 0;
 	int			sdim = so->meta.sdim;
+	Size		list;
 
-	if (!get_elem(scan, key, &c, &s) || c->level[s] == HNSW_CACHE_FREE)
+	if (!get_elem(scan, key, &c, &s) || c->slots[s].level == HNSW_CACHE_FREE)
 		return;
-	n = c->nb0n[s];
-	memcpy(nb, c->nb0 + (Size) s * 2 * so->meta.m, sizeof(HnswNeighbor) * n);
+	n = c->slots[s].nb0n;
+	list = (Size) s * 2 * so->meta.m;
+	memcpy(nb, c->nb0 + list, sizeof(HnswNeighbor) * n);
 
 	for (int i = 0; i < n; i++)
 	{
 		HnswCache  *nc;
 		int			ns;
+		HnswSlot   *sl;
+		const char *v;
 
-		if (!get_elem(scan, nb[i], &nc, &ns) || !visit(so, nc, ns, nb[i]) ||
-			nc->level[ns] == HNSW_CACHE_FREE)
+		if (nb[i] & HNSW_CACHE_SLOT)
+		{
+			/* only lists in the backend cache hold slots, of itself */
+			nc = c;
+			ns = nb[i] & ~HNSW_CACHE_SLOT;
+		}
+		else
+		{
+			if (!get_elem(scan, nb[i], &nc, &ns))
+				continue;
+			if (c == so->pc && nc == c)
+				c->nb0[list + i] = HNSW_CACHE_SLOT | (uint32) ns;
+		}
+		sl = &nc->slots[ns];
+		if (sl->level == HNSW_CACHE_FREE || !visit(so, nc, ns, sl->key))
 			continue;
-		__builtin_prefetch(nc->vecs + (Size) ns * sdim);
+		v = (const char *) (nc->vecs + (Size) ns * sdim);
+		for (int b = 0; b < sdim * (int) sizeof(float); b += 64)
+			__builtin_prefetch(v + b);
 		refs[nref].c = nc;
 		refs[nref].slot = ns;
-		refs[nref].key = nb[i];
+		refs[nref].key = sl->key;
 		nref++;
 	}
 	for (int i = 0; i < nref; i++)
@@ -450,7 +477,7 @@ expand(IndexScanDesc scan, uint32 key)
 		HnswCache  *nc = refs[i].c;
 		int			ns = refs[i].slot;
 
-		found(so, refs[i].key, query_dist(so, nc->vecs + (Size) ns * sdim), &nc->tids[ns]);
+		found(so, refs[i].key, query_dist(so, nc->vecs + (Size) ns * sdim), &nc->slots[ns].tid);
 	}
 }
 
@@ -469,13 +496,13 @@ scan_start(IndexScanDesc scan)
 	so->capcand = 256;
 	so->cand = palloc(sizeof(ScanCand) * so->capcand);
 	so->capdeferred = 256;
-	so->deferred = palloc(sizeof(ScanCand) * so->capdeferred);
+	so->deferred = palloc(sizeof(ScanItem) * so->capdeferred);
 	so->cappend = 256;
 	so->pend = palloc(sizeof(ScanItem) * so->cappend);
 	so->capall = 256;
 	so->all = palloc(sizeof(float) * so->capall);
 
-	if (!get_elem(scan, cur, &c, &s) || c->level[s] == HNSW_CACHE_FREE)
+	if (!get_elem(scan, cur, &c, &s) || c->slots[s].level == HNSW_CACHE_FREE)
 	{
 		so->done = true;
 		return;
@@ -491,7 +518,7 @@ scan_start(IndexScanDesc scan)
 
 			CHECK_FOR_INTERRUPTS();
 			changed = false;
-			if (c->level[s] != HNSW_CACHE_FREE && lc <= c->level[s])
+			if (c->slots[s].level != HNSW_CACHE_FREE && lc <= c->slots[s].level)
 			{
 				HnswNeighbor *l = c->upper[s] + (lc - 1) * (m + 1);
 
@@ -504,7 +531,7 @@ scan_start(IndexScanDesc scan)
 				int			ns;
 				float		d;
 
-				if (!get_elem(scan, nb[i], &nc, &ns) || nc->level[ns] == HNSW_CACHE_FREE)
+				if (!get_elem(scan, nb[i], &nc, &ns) || nc->slots[ns].level == HNSW_CACHE_FREE)
 					continue;
 				d = query_dist(so, nc->vecs + (Size) ns * so->meta.sdim);
 				if (d < curd)
@@ -523,7 +550,7 @@ scan_start(IndexScanDesc scan)
 	so->w = palloc(sizeof(float) * so->efTotal);
 	so->nw = 0;
 	visit(so, c, s, cur);
-	found(so, cur, curd, &c->tids[s]);
+	found(so, cur, curd, &c->slots[s].tid);
 }
 
 /* one round: search on with a larger list, then take the next rows */
@@ -550,7 +577,13 @@ scan_round(IndexScanDesc scan)
 		/* what the narrower list turned away is a candidate again */
 		so->ndeferred = 0;
 		for (int i = 0; i < nd; i++)
-			cand_push(so, so->deferred[i].key, so->deferred[i].dist);
+		{
+			ScanItem   *it = &so->deferred[i];
+
+			cand_push(so, it->key, it->dist);
+			if (ItemPointerIsValid(&it->heaptid))
+				pend_add(so, it->key, it->dist, &it->heaptid);
+		}
 	}
 
 	while (so->ncand > 0)
@@ -720,8 +753,8 @@ scan_setup(IndexScanDesc scan)
 		so->ownsMarks = true;
 		if (++so->pc->epoch == 0)
 		{
-			if (so->pc->cap > 0)
-				memset(so->pc->visited, 0, sizeof(uint32) * so->pc->cap);
+			for (int i = 0; i < so->pc->n; i++)
+				so->pc->slots[i].visited = 0;
 			so->pc->epoch = 1;
 		}
 	}
