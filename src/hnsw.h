@@ -205,15 +205,22 @@ typedef struct HnswCandidate
 #define HNSW_CACHE_FREE			0xFF	/* level of a slot VACUUM freed */
 #define HNSW_CACHE_SLOT			0x80000000U
 
-/* what a search reads of an element besides its vector: one cache line */
+/*
+ * One slot: this header, the vector (sdim floats), then 2m layer-0
+ * neighbour ids, in one record, so that an element's distance and its
+ * expansion read neighbouring memory (as hnswlib lays its level 0 out).
+ */
 typedef struct HnswSlot
 {
-	uint32		key;			/* its neighbour id */
-	uint32		visited;		/* the search that marked it */
 	ItemPointerData tid;
 	uint8		level;			/* top layer, or HNSW_CACHE_FREE */
 	uint8		nb0n;			/* layer-0 neighbours */
+	uint32		key;			/* its neighbour id */
 } HnswSlot;
+
+#define HnswCacheSlot(c, s)	((HnswSlot *) ((c)->recs + (Size) (s) * (c)->recsize))
+#define HnswSlotVec(sl)		((float *) ((sl) + 1))
+#define HnswSlotNb0(c, sl)	((HnswNeighbor *) (HnswSlotVec(sl) + (c)->sdim))
 
 typedef struct HnswCache
 {
@@ -232,9 +239,9 @@ typedef struct HnswCache
 	struct slotmap_hash *map;	/* neighbour id -> slot */
 	int			n;
 	int			cap;
-	HnswSlot   *slots;
-	float	   *vecs;			/* sdim per slot */
-	HnswNeighbor *nb0;			/* 2m per slot, slots[].nb0n of them used */
+	Size		recsize;		/* bytes of one slot */
+	char	   *recs;
+	uint32	   *visited;		/* per slot: the search that marked it */
 	HnswNeighbor **upper;		/* layers 1..level: count, then m ids */
 	uint32		epoch;			/* of the search marking visited */
 } HnswCache;

@@ -71,7 +71,7 @@ static Size
 slot_bytes(int m, int sdim)
 {
 	return sizeof(HnswSlot) + sizeof(float) * sdim + sizeof(HnswNeighbor) * 2 * m +
-		sizeof(HnswNeighbor *) + 2 * sizeof(SlotEntry);
+		sizeof(uint32) + sizeof(HnswNeighbor *) + 2 * sizeof(SlotEntry);
 }
 
 static Size
@@ -91,9 +91,9 @@ cache_init_contents(HnswCache *c)
 	c->map = slotmap_create(c->cxt, 1024, NULL);
 	c->n = 0;
 	c->cap = 0;
-	c->slots = NULL;
-	c->vecs = NULL;
-	c->nb0 = NULL;
+	c->recsize = sizeof(HnswSlot) + sizeof(float) * c->sdim + sizeof(HnswNeighbor) * 2 * c->m;
+	c->recs = NULL;
+	c->visited = NULL;
 	c->upper = NULL;
 	c->epoch = 0;
 	c->full = false;
@@ -287,18 +287,17 @@ cache_reserve(HnswCache *c, int need)
 	}
 	if (c->cap == 0)
 	{
-		c->slots = MemoryContextAllocHuge(c->cxt, sizeof(HnswSlot) * newcap);
-		c->vecs = MemoryContextAllocHuge(c->cxt, sizeof(float) * c->sdim * newcap);
-		c->nb0 = MemoryContextAllocHuge(c->cxt, sizeof(HnswNeighbor) * 2 * c->m * newcap);
+		c->recs = MemoryContextAllocHuge(c->cxt, c->recsize * newcap);
+		c->visited = MemoryContextAllocHuge(c->cxt, sizeof(uint32) * newcap);
 		c->upper = MemoryContextAllocHuge(c->cxt, sizeof(HnswNeighbor *) * newcap);
 	}
 	else
 	{
-		c->slots = repalloc_huge(c->slots, sizeof(HnswSlot) * newcap);
-		c->vecs = repalloc_huge(c->vecs, sizeof(float) * c->sdim * newcap);
-		c->nb0 = repalloc_huge(c->nb0, sizeof(HnswNeighbor) * 2 * c->m * newcap);
+		c->recs = repalloc_huge(c->recs, c->recsize * newcap);
+		c->visited = repalloc_huge(c->visited, sizeof(uint32) * newcap);
 		c->upper = repalloc_huge(c->upper, sizeof(HnswNeighbor *) * newcap);
 	}
+	memset(c->visited + c->cap, 0, sizeof(uint32) * (newcap - c->cap));
 	c->cap = newcap;
 	c->bytes += grow;
 	return true;
@@ -312,16 +311,15 @@ cache_copy(HnswCache *c, Page page, BlockNumber blk, OffsetNumber off)
 	HnswElementTuple t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
 	int			m = c->m;
 	int			s = c->n++;
-	HnswSlot   *sl = &c->slots[s];
+	HnswSlot   *sl = HnswCacheSlot(c, s);
 	HnswNeighbor *nb = HnswElementNeighbors(t, c->sdim);
-	HnswNeighbor *dst = c->nb0 + (Size) s * 2 * m;
+	HnswNeighbor *dst = HnswSlotNb0(c, sl);
 	bool		found;
 	SlotEntry  *e;
 	int			n = 0;
 
-	memcpy(c->vecs + (Size) s * c->sdim, t->vec, sizeof(float) * c->sdim);
+	memcpy(HnswSlotVec(sl), t->vec, sizeof(float) * c->sdim);
 	sl->key = key;
-	sl->visited = 0;
 	sl->tid = t->heaptid;
 	c->upper[s] = NULL;
 	if (HnswElementIsFree(t))

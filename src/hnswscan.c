@@ -62,19 +62,13 @@ typedef struct ScanItem
 	ItemPointerData heaptid;
 } ScanItem;
 
+/* an element to expand, and its slot: in pc if ref >= 0, else in oc at -ref - 1 */
 typedef struct ScanCand
 {
 	uint32		key;
 	float		dist;
+	int32		ref;
 } ScanCand;
-
-/* a neighbour being expanded: where its copy is */
-typedef struct ElemRef
-{
-	HnswCache  *c;
-	int			slot;
-	uint32		key;
-} ElemRef;
 
 typedef struct HnswScanOpaqueData
 {
@@ -94,7 +88,7 @@ typedef struct HnswScanOpaqueData
 	ScanCand   *cand;			/* min-heap of elements to expand */
 	int			ncand;
 	int			capcand;
-	ScanItem   *deferred;		/* found, too far for this round's list */
+	ScanCand   *deferred;		/* found, too far for this round's list */
 	int			ndeferred;
 	int			capdeferred;
 	ScanItem   *pend;			/* found, not returned yet */
@@ -180,20 +174,20 @@ get_elem(IndexScanDesc scan, uint32 key, HnswCache **cp, int *sp)
 
 /* marks an element visited; true if it was not */
 static inline bool
-visit(HnswScanOpaque so, HnswCache *c, int s, uint32 key)
+visit(HnswScanOpaque so, HnswCache *c, int s)
 {
 	if (c == so->oc || so->ownsMarks)
 	{
-		if (c->slots[s].visited == c->epoch)
+		if (c->visited[s] == c->epoch)
 			return false;
-		c->slots[s].visited = c->epoch;
+		c->visited[s] = c->epoch;
 		return true;
 	}
 	else
 	{
 		bool		was;
 
-		visited_insert(so->visited, key, &was);
+		visited_insert(so->visited, HnswCacheSlot(c, s)->key, &was);
 		return !was;
 	}
 }
@@ -206,18 +200,18 @@ was_visited(HnswScanOpaque so, uint32 key)
 	if (so->pc && (s = hnsw_cache_lookup(so->pc, key)) >= 0)
 	{
 		if (so->ownsMarks)
-			return so->pc->slots[s].visited == so->pc->epoch;
+			return so->pc->visited[s] == so->pc->epoch;
 		return visited_lookup(so->visited, key) != NULL;
 	}
 	if (so->oc && (s = hnsw_cache_lookup(so->oc, key)) >= 0)
-		return so->oc->slots[s].visited == so->oc->epoch;
+		return so->oc->visited[s] == so->oc->epoch;
 	return false;
 }
 
 /* ---- small heaps --------------------------------------------------- */
 
 static void
-cand_push(HnswScanOpaque so, uint32 key, float dist)
+cand_push(HnswScanOpaque so, uint32 key, float dist, int32 ref)
 {
 	int			i;
 
@@ -234,6 +228,7 @@ cand_push(HnswScanOpaque so, uint32 key, float dist)
 	}
 	so->cand[i].key = key;
 	so->cand[i].dist = dist;
+	so->cand[i].ref = ref;
 }
 
 static ScanCand
@@ -362,7 +357,7 @@ pend_pop(HnswScanOpaque so)
 }
 
 static void
-pend_add(HnswScanOpaque so, uint32 key, float dist, ItemPointer heaptid)
+pend_add(HnswScanOpaque so, uint32 key, float dist, const ItemPointerData *heaptid)
 {
 	ScanItem   *it;
 
@@ -377,9 +372,23 @@ pend_add(HnswScanOpaque so, uint32 key, float dist, ItemPointer heaptid)
 	it->heaptid = *heaptid;
 }
 
+static inline int32
+slot_ref(HnswScanOpaque so, HnswCache *c, int s)
+{
+	return c == so->pc ? s : -s - 1;
+}
+
+static inline HnswSlot *
+ref_slot(HnswScanOpaque so, int32 ref, HnswCache **cp, int *sp)
+{
+	*cp = ref >= 0 ? so->pc : so->oc;
+	*sp = ref >= 0 ? ref : -ref - 1;
+	return HnswCacheSlot(*cp, *sp);
+}
+
 /* records a newly found element */
 static void
-found(HnswScanOpaque so, uint32 key, float dist, ItemPointer heaptid)
+found(HnswScanOpaque so, const HnswSlot *sl, float dist, int32 ref)
 {
 	if (so->nall == so->capall)
 	{
@@ -390,10 +399,10 @@ found(HnswScanOpaque so, uint32 key, float dist, ItemPointer heaptid)
 	if (so->nw < so->efTotal || dist < so->w[0])
 	{
 		w_add(so, dist);
-		cand_push(so, key, dist);
+		cand_push(so, sl->key, dist, ref);
 		/* elements whose row VACUUM has removed are walked through, not returned */
-		if (ItemPointerIsValid(heaptid))
-			pend_add(so, key, dist, heaptid);
+		if (ItemPointerIsValid(&sl->tid))
+			pend_add(so, sl->key, dist, &sl->tid);
 	}
 	else
 	{
@@ -401,52 +410,47 @@ found(HnswScanOpaque so, uint32 key, float dist, ItemPointer heaptid)
 		 * Outside this round's list: efTotal found elements are nearer, so
 		 * the round's rows do not need it.  A wider round takes it up.
 		 */
-		ScanItem   *it;
-
 		if (so->ndeferred == so->capdeferred)
 		{
 			so->capdeferred *= 2;
-			so->deferred = repalloc_huge(so->deferred, sizeof(ScanItem) * so->capdeferred);
+			so->deferred = repalloc_huge(so->deferred, sizeof(ScanCand) * so->capdeferred);
 		}
-		it = &so->deferred[so->ndeferred++];
-		it->key = key;
-		it->dist = dist;
-		it->heaptid = *heaptid;
+		so->deferred[so->ndeferred].key = sl->key;
+		so->deferred[so->ndeferred].dist = dist;
+		so->deferred[so->ndeferred].ref = ref;
+		so->ndeferred++;
 	}
 }
 
 /*
  * Expands an element on layer 0: every neighbour not visited yet is found.
  * The neighbours are located (and copied, if new) first and their
- * distances computed after, so the vectors' memory is fetched ahead.  A
- * neighbour found in the backend cache is remembered by its slot in the
- * expanded element's list there.
+ * distances computed after, so their memory is fetched ahead.  A neighbour
+ * found in the backend cache is remembered by its slot in the expanded
+ * element's list there.
  */
 static void
-expand(IndexScanDesc scan, uint32 key)
+expand(IndexScanDesc scan, int32 ref)
 {
 	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
 	HnswNeighbor nb[2 * HNSW_MAX_M];
-	ElemRef		refs[2 * HNSW_MAX_M];
+	int32		refs[2 * HNSW_MAX_M];
 	HnswCache  *c;
 	int			s;
+	HnswSlot   *sl = ref_slot(so, ref, &c, &s);
 	int			n;
 	int			nref = 0;
-	int			sdim = so->meta.sdim;
-	Size		list;
+	Size		prefetch = sizeof(HnswSlot) + sizeof(float) * so->meta.sdim;
 
-	if (!get_elem(scan, key, &c, &s) || c->slots[s].level == HNSW_CACHE_FREE)
+	if (sl->level == HNSW_CACHE_FREE)
 		return;
-	n = c->slots[s].nb0n;
-	list = (Size) s * 2 * so->meta.m;
-	memcpy(nb, c->nb0 + list, sizeof(HnswNeighbor) * n);
+	n = sl->nb0n;
+	memcpy(nb, HnswSlotNb0(c, sl), sizeof(HnswNeighbor) * n);
 
 	for (int i = 0; i < n; i++)
 	{
 		HnswCache  *nc;
 		int			ns;
-		HnswSlot   *sl;
-		const char *v;
 
 		if (nb[i] & HNSW_CACHE_SLOT)
 		{
@@ -459,25 +463,26 @@ expand(IndexScanDesc scan, uint32 key)
 			if (!get_elem(scan, nb[i], &nc, &ns))
 				continue;
 			if (c == so->pc && nc == c)
-				c->nb0[list + i] = HNSW_CACHE_SLOT | (uint32) ns;
+				HnswSlotNb0(c, HnswCacheSlot(c, s))[i] = HNSW_CACHE_SLOT | (uint32) ns;
 		}
-		sl = &nc->slots[ns];
-		if (sl->level == HNSW_CACHE_FREE || !visit(so, nc, ns, sl->key))
+		if (!visit(so, nc, ns))
 			continue;
-		v = (const char *) (nc->vecs + (Size) ns * sdim);
-		for (int b = 0; b < sdim * (int) sizeof(float); b += 64)
-			__builtin_prefetch(v + b);
-		refs[nref].c = nc;
-		refs[nref].slot = ns;
-		refs[nref].key = sl->key;
-		nref++;
+		{
+			const char *r = (const char *) HnswCacheSlot(nc, ns);
+
+			for (Size b = 0; b < prefetch; b += 64)
+				__builtin_prefetch(r + b);
+		}
+		refs[nref++] = slot_ref(so, nc, ns);
 	}
 	for (int i = 0; i < nref; i++)
 	{
-		HnswCache  *nc = refs[i].c;
-		int			ns = refs[i].slot;
+		HnswCache  *nc;
+		int			ns;
+		HnswSlot   *nsl = ref_slot(so, refs[i], &nc, &ns);
 
-		found(so, refs[i].key, query_dist(so, nc->vecs + (Size) ns * sdim), &nc->slots[ns].tid);
+		if (nsl->level != HNSW_CACHE_FREE)
+			found(so, nsl, query_dist(so, HnswSlotVec(nsl)), refs[i]);
 	}
 }
 
@@ -496,18 +501,18 @@ scan_start(IndexScanDesc scan)
 	so->capcand = 256;
 	so->cand = palloc(sizeof(ScanCand) * so->capcand);
 	so->capdeferred = 256;
-	so->deferred = palloc(sizeof(ScanItem) * so->capdeferred);
+	so->deferred = palloc(sizeof(ScanCand) * so->capdeferred);
 	so->cappend = 256;
 	so->pend = palloc(sizeof(ScanItem) * so->cappend);
 	so->capall = 256;
 	so->all = palloc(sizeof(float) * so->capall);
 
-	if (!get_elem(scan, cur, &c, &s) || c->slots[s].level == HNSW_CACHE_FREE)
+	if (!get_elem(scan, cur, &c, &s) || HnswCacheSlot(c, s)->level == HNSW_CACHE_FREE)
 	{
 		so->done = true;
 		return;
 	}
-	curd = query_dist(so, c->vecs + (Size) s * so->meta.sdim);
+	curd = query_dist(so, HnswSlotVec(HnswCacheSlot(c, s)));
 	for (int lc = so->meta.entryLevel; lc >= 1; lc--)
 	{
 		bool		changed = true;
@@ -518,7 +523,7 @@ scan_start(IndexScanDesc scan)
 
 			CHECK_FOR_INTERRUPTS();
 			changed = false;
-			if (c->slots[s].level != HNSW_CACHE_FREE && lc <= c->slots[s].level)
+			if (HnswCacheSlot(c, s)->level != HNSW_CACHE_FREE && lc <= HnswCacheSlot(c, s)->level)
 			{
 				HnswNeighbor *l = c->upper[s] + (lc - 1) * (m + 1);
 
@@ -531,9 +536,9 @@ scan_start(IndexScanDesc scan)
 				int			ns;
 				float		d;
 
-				if (!get_elem(scan, nb[i], &nc, &ns) || nc->slots[ns].level == HNSW_CACHE_FREE)
+				if (!get_elem(scan, nb[i], &nc, &ns) || HnswCacheSlot(nc, ns)->level == HNSW_CACHE_FREE)
 					continue;
-				d = query_dist(so, nc->vecs + (Size) ns * so->meta.sdim);
+				d = query_dist(so, HnswSlotVec(HnswCacheSlot(nc, ns)));
 				if (d < curd)
 				{
 					cur = nb[i];
@@ -549,8 +554,8 @@ scan_start(IndexScanDesc scan)
 	so->efTotal = hnsw_ef_search;
 	so->w = palloc(sizeof(float) * so->efTotal);
 	so->nw = 0;
-	visit(so, c, s, cur);
-	found(so, cur, curd, &c->slots[s].tid);
+	visit(so, c, s);
+	found(so, HnswCacheSlot(c, s), curd, slot_ref(so, c, s));
 }
 
 /* one round: search on with a larger list, then take the next rows */
@@ -578,11 +583,14 @@ scan_round(IndexScanDesc scan)
 		so->ndeferred = 0;
 		for (int i = 0; i < nd; i++)
 		{
-			ScanItem   *it = &so->deferred[i];
+			ScanCand   *it = &so->deferred[i];
+			HnswCache  *dc;
+			int			ds;
+			HnswSlot   *sl = ref_slot(so, it->ref, &dc, &ds);
 
-			cand_push(so, it->key, it->dist);
-			if (ItemPointerIsValid(&it->heaptid))
-				pend_add(so, it->key, it->dist, &it->heaptid);
+			cand_push(so, it->key, it->dist, it->ref);
+			if (ItemPointerIsValid(&sl->tid))
+				pend_add(so, it->key, it->dist, &sl->tid);
 		}
 	}
 
@@ -594,7 +602,7 @@ scan_round(IndexScanDesc scan)
 			break;
 		cand_pop(so);
 		CHECK_FOR_INTERRUPTS();
-		expand(scan, c.key);
+		expand(scan, c.ref);
 	}
 
 	/*
@@ -753,8 +761,8 @@ scan_setup(IndexScanDesc scan)
 		so->ownsMarks = true;
 		if (++so->pc->epoch == 0)
 		{
-			for (int i = 0; i < so->pc->n; i++)
-				so->pc->slots[i].visited = 0;
+			if (so->pc->cap > 0)
+				memset(so->pc->visited, 0, sizeof(uint32) * so->pc->cap);
 			so->pc->epoch = 1;
 		}
 	}
