@@ -234,6 +234,7 @@ typedef struct HnswCache
 	bool		full;			/* the memory limit refused a page */
 	bool		visitedTaken;	/* a scan marks visited[] */
 	int			pins;			/* scans using it */
+	int			stableScans;	/* scans since it was last emptied */
 	Size		bytes;
 	MemoryContext cxt;
 	struct slotmap_hash *map;	/* neighbour id -> slot */

@@ -10,9 +10,12 @@
  * and 7% to distances.  So scans copy the elements they read (vector, heap
  * TID, layer, neighbour ids) into arrays that stay in the backend:
  *
- *	 - the backend keeps one cache per index (TopMemoryContext), filled a
- *	   page at a time as scans reach elements, up to recsys.hnsw_cache_size
- *	   kB in total over all indexes;
+ *	 - the backend keeps one cache per index (TopMemoryContext), filled as
+ *	   scans reach elements, up to recsys.hnsw_cache_size kB in total over
+ *	   all indexes.  From the third scan that finds the index unchanged on,
+ *	   every element of a page read is copied, so a read-mostly index is
+ *	   copied whole after a few hundred scans; before that (an index that
+ *	   changes between scans) only the elements read are;
  *	 - a scan that finds no room puts the elements it reads in a cache of
  *	   its own, freed with the scan, one element at a time.
  *
@@ -97,6 +100,7 @@ cache_init_contents(HnswCache *c)
 	c->upper = NULL;
 	c->epoch = 0;
 	c->full = false;
+	c->stableScans = 0;
 	c->bytes = sizeof(HnswCache) + 1024 * 2 * sizeof(SlotEntry);
 }
 
@@ -206,6 +210,7 @@ hnsw_cache_for_scan(Relation index, const HnswMetaPageData *meta)
 			c->node = index->rd_node;
 		}
 		c->pins++;
+		c->stableScans++;
 		return c;
 	}
 
@@ -234,6 +239,7 @@ hnsw_cache_for_scan(Relation index, const HnswMetaPageData *meta)
 	cache_init_contents(c);
 	caches[freeslot] = c;
 	c->pins = 1;
+	c->stableScans = 1;
 	return c;
 }
 
@@ -385,8 +391,13 @@ hnsw_cache_load(HnswCache *c, Relation index, uint32 key, Buffer *buf)
 	maxoff = PageGetMaxOffsetNumber(page);
 	if (want <= maxoff)
 	{
-		if (!c->persistent)
+		if (!c->persistent || c->stableScans < 3)
 		{
+			/*
+			 * A scan's own cache copies what it reads; so does the
+			 * backend's while the index keeps changing between scans
+			 * (inserts going on), when its contents rarely outlive a scan.
+			 */
 			if (cache_reserve(c, 1))
 				slot = cache_copy(c, page, blk, want);
 		}
