@@ -19,8 +19,18 @@
  * lives on, a fixed number of neighbour slots (2m on layer 0, m above).
  * Its size depends only on the layer count it was allocated for, so
  * neighbour lists are rewritten in place and a slot freed by VACUUM can be
- * reused by any element with as many layers or fewer.  At m = 16 and 64
- * dimensions a layer-0 element is 8 + 256 + 128 bytes and a page holds 20.
+ * reused by any element with as many layers or fewer.
+ *
+ * The vector is stored at half precision: a scale (the largest absolute
+ * element) and IEEE binary16 values of x / scale, so any float4 range
+ * keeps 11 significant bits relative to the largest element, plus err,
+ * the Euclidean distance between the vector and what is stored, rounded
+ * up.  The graph is searched with the stored vectors; a scan reports for
+ * each row a lower bound of its exact distance derived from err, and asks
+ * the executor to recompute the exact one from the heap row
+ * (xs_recheckorderby), which puts the rows in exact order.  At m = 16 and
+ * 64 dimensions a layer-0 element is 16 + 128 + 128 bytes and a page
+ * holds 29 (float4 vectors: 20).
  *
  * Every change to the graph after the build (an insert, a VACUUM that
  * removed something) ends by advancing the metapage's change stamp, which
@@ -134,7 +144,9 @@ typedef struct HnswElementTupleData
 	ItemPointerData heaptid;
 	uint8		level;			/* top layer of the element */
 	uint8		flags;			/* HNSW_ELEM_FREE | layers of the slot */
-	float4		vec[FLEXIBLE_ARRAY_MEMBER];	/* sdim floats, then neighbours */
+	float4		scale;			/* the vector is scale * half[] */
+	float4		err;			/* |vector - stored vector|, rounded up */
+	uint16		half[FLEXIBLE_ARRAY_MEMBER];	/* sdim binary16, then neighbours */
 } HnswElementTupleData;
 
 typedef HnswElementTupleData *HnswElementTuple;
@@ -146,11 +158,12 @@ typedef HnswElementTupleData *HnswElementTuple;
 #define HnswLayerSlots(m, l)	((l) == 0 ? 2 * (m) : (m))
 #define HnswLayerStart(m, l)	((l) == 0 ? 0 : 2 * (m) + ((l) - 1) * (m))
 #define HnswTotalSlots(m, L)	(2 * (m) + (L) * (m))
+#define HnswHalfBytes(sdim)		(((Size) (sdim) * sizeof(uint16) + 3) & ~(Size) 3)
 #define HnswElementSize(sdim, m, L) \
-	(offsetof(HnswElementTupleData, vec) + sizeof(float4) * (sdim) + \
+	(offsetof(HnswElementTupleData, half) + HnswHalfBytes(sdim) + \
 	 sizeof(HnswNeighbor) * HnswTotalSlots(m, L))
 #define HnswElementNeighbors(e, sdim) \
-	((HnswNeighbor *) ((char *) (e)->vec + sizeof(float4) * (sdim)))
+	((HnswNeighbor *) ((char *) (e)->half + HnswHalfBytes(sdim)))
 
 /* room for one element tuple on an otherwise empty page */
 #define HNSW_MAX_ITEM_SIZE \
@@ -216,6 +229,8 @@ typedef struct HnswSlot
 	uint8		level;			/* top layer, or HNSW_CACHE_FREE */
 	uint8		nb0n;			/* layer-0 neighbours */
 	uint32		key;			/* its neighbour id */
+	float		err;			/* the element's err */
+	float		norm;			/* |stored vector| */
 } HnswSlot;
 
 #define HnswCacheSlot(c, s)	((HnswSlot *) ((c)->recs + (Size) (s) * (c)->recsize))
@@ -287,6 +302,8 @@ extern IndexBulkDeleteResult *hnsw_vacuumcleanup(IndexVacuumInfo *info, IndexBul
 extern int	hnsw_opclass_kind(Relation index);
 extern int	hnsw_stored_dim(int kind, int dim);
 extern bool hnsw_make_stored(int kind, const float *raw, int dim, float *out);
+extern void hnsw_store_vector(HnswElementTuple t, const float *vec, int sdim);
+extern void hnsw_load_vector(const HnswElementTuple t, int sdim, float *out);
 extern float hnsw_gdist(int kind, const float *a, const float *b, int sdim);
 extern int	hnsw_random_level(int m, int sdim, double r);
 extern int	hnsw_max_level_for(int m, int sdim);

@@ -365,7 +365,7 @@ mem_write(HnswBuildState *bs)
 		tup->level = level;
 		tup->flags = level;
 		tup->heaptid = mg->tids[i];
-		memcpy(tup->vec, mg->vecs + (Size) i * sdim, sizeof(float) * sdim);
+		hnsw_store_vector(tup, mg->vecs + (Size) i * sdim, sdim);
 		nb = HnswElementNeighbors(tup, sdim);
 		for (int lc = 0; lc <= level; lc++)
 		{

@@ -38,6 +38,8 @@
  */
 #include "hnsw.h"
 
+#include <math.h>
+
 #include "access/xact.h"
 #include "common/hashfn.h"
 #include "utils/inval.h"
@@ -324,8 +326,17 @@ cache_copy(HnswCache *c, Page page, BlockNumber blk, OffsetNumber off)
 	SlotEntry  *e;
 	int			n = 0;
 
-	memcpy(HnswSlotVec(sl), t->vec, sizeof(float) * c->sdim);
+	hnsw_load_vector(t, c->sdim, HnswSlotVec(sl));
 	sl->key = key;
+	sl->err = t->err;
+	{
+		const float *v = HnswSlotVec(sl);
+		double		nn = 0.0;
+
+		for (int i = 0; i < c->sdim; i++)
+			nn += (double) v[i] * v[i];
+		sl->norm = (float) sqrt(nn);
+	}
 	sl->tid = t->heaptid;
 	c->upper[s] = NULL;
 	if (HnswElementIsFree(t))

@@ -86,7 +86,7 @@ disk_load(DiskGraph *dg, uint64 key)
 		e->level = t->level;
 		e->flags = t->flags;
 		e->heaptid = t->heaptid;
-		memcpy(e->vec, t->vec, sizeof(float) * sdim);
+		hnsw_load_vector(t, sdim, e->vec);
 		e->nbrs = palloc(sizeof(uint64) * HnswTotalSlots(m, e->level));
 		for (int l = 0; l <= e->level; l++)
 		{
@@ -209,7 +209,7 @@ fill_tuple(HnswElementTuple t, int m, int sdim, int level, int maxLevel,
 	t->level = level;
 	t->flags = maxLevel;
 	t->heaptid = *heaptid;
-	memcpy(t->vec, vec, sizeof(float) * sdim);
+	hnsw_store_vector(t, vec, sdim);
 	nb = HnswElementNeighbors(t, sdim);
 	for (int s = 0; s < HnswTotalSlots(m, maxLevel); s++)
 		nb[s] = HNSW_NO_NEIGHBOR;

@@ -7,13 +7,19 @@
  * layer 0, then runs a best-first search there whose state is kept, so it
  * can be resumed: the first round stops as soon as the ef_search nearest
  * elements found so far are settled (the usual HNSW search) and returns
- * them nearest first.  When the executor asks for more rows (a WHERE
- * clause rejected some, or LIMIT is larger than ef_search), the search
- * continues with a candidate list ef_search larger and returns the next
- * ef_search elements, and so on until the graph is exhausted or
- * recsys.max_scan_tuples rows have been returned.  An exhausted graph is
- * followed by one pass over every page for the elements the graph search
- * could not reach, so a filter never loses a row to the graph's shape.
+ * every element its candidate list took in, nearest first.  When the
+ * executor asks for more rows (a WHERE clause rejected some, or LIMIT is
+ * larger), the search continues with a candidate list ef_search larger
+ * and returns what that list took in, and so on until the graph is
+ * exhausted or recsys.max_scan_tuples rows have been returned.  An
+ * exhausted graph is followed by one pass over every page for the
+ * elements the graph search could not reach, so a filter never loses a
+ * row to the graph's shape.
+ *
+ * The index holds vectors at half precision (hnsw.h), so each row reports
+ * a lower bound of its exact distance and the executor recomputes the
+ * exact one from the heap row (xs_recheckorderby); it holds a row back
+ * until no later row of the index can come before it.
  *
  * Ordering guarantee: rows come back in exact distance order within each
  * round.  A later round can find an element nearer than one returned by
@@ -23,10 +29,17 @@
  * strict order past that can sort the index scan's output again:
  *	 SELECT * FROM (SELECT ... ORDER BY v <-> q LIMIT 100) s ORDER BY v <-> q LIMIT 10;
  *
+ * Elements are read through copies (hnswcache.c): the backend's cache of
+ * the index when it is current and has room, else the scan's own.  The
+ * search keeps a candidate heap, the efTotal best distances, the found
+ * elements that may be returned (pend) and those outside the current
+ * list (deferred, taken up again by a wider round).
+ *
  *-------------------------------------------------------------------------
  */
 #include "hnsw.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "access/relscan.h"
@@ -78,6 +91,9 @@ typedef struct HnswScanOpaqueData
 	bool		swept;			/* the graph was exhausted; pages read in order */
 	HnswMetaPageData meta;
 	float	   *q;				/* the query, unit length for cosine */
+	double		qnorm;			/* |q| */
+	double		slack;			/* relative rounding of a float distance */
+	float	   *tmp;			/* one vector read from a page */
 	Buffer		buf;			/* last page read, kept pinned */
 
 	HnswCache  *pc;				/* the backend's cache of the index, pinned */
@@ -103,6 +119,7 @@ typedef struct HnswScanOpaqueData
 
 	ScanItem   *out;			/* this round's rows */
 	int			nout;
+	int			rounds;			/* rounds run so far */
 	int			pos;
 	int64		returned;
 } HnswScanOpaqueData;
@@ -122,19 +139,44 @@ query_dist(HnswScanOpaque so, const float *x)
 	}
 }
 
-/* the operator's value from query_dist, for xs_orderbyvals */
-static inline double
-order_value(HnswScanOpaque so, float d)
+/*
+ * What a row reports in xs_orderbyvals: a lower bound of the operator's
+ * value on the exact heap vector x, from the distance d to the stored
+ * vector (err away from x, norm its length).  The executor recomputes the
+ * exact value and errors out if it is below the reported one, so the
+ * bound allows for err (the triangle inequality; Cauchy-Schwarz for
+ * inner products) and for the rounding of both float computations
+ * (slack), and is rounded down to a float.
+ */
+static float
+lower_bound(HnswScanOpaque so, float d, float err, float norm)
 {
+	double		g = so->slack;
+	double		lb;
+	float		f;
+
 	switch (so->meta.kind)
 	{
 		case HNSW_KIND_L2:
-			return sqrt((double) Max(d, 0.0f));
+			lb = (sqrt(Max((double) d, 0.0) / (1.0 + g)) - (double) err) * (1.0 - g);
+			lb = Max(lb, 0.0);
+			break;
 		case HNSW_KIND_COSINE:
-			return 1.0 + (double) d;
+			/* q and the stored vectors are of unit length, up to rounding */
+			lb = 1.0 + (double) d - (double) err * (1.0 + g) - 8.0 * g;
+			lb = Max(lb, 0.0);
+			break;
 		default:
-			return (double) d;
+			lb = (double) d - so->qnorm * (1.0 + g) *
+				((double) err + g * (2.0 * (double) norm + (double) err));
+			break;
 	}
+	if (isnan(lb) || isinf(lb))
+		return so->meta.kind == HNSW_KIND_IP ? -INFINITY : 0.0f;
+	f = (float) lb;
+	if ((double) f > lb)
+		f = nextafterf(f, -INFINITY);
+	return f;
 }
 
 /*
@@ -402,7 +444,7 @@ found(HnswScanOpaque so, const HnswSlot *sl, float dist, int32 ref)
 		cand_push(so, sl->key, dist, ref);
 		/* elements whose row VACUUM has removed are walked through, not returned */
 		if (ItemPointerIsValid(&sl->tid))
-			pend_add(so, sl->key, dist, &sl->tid);
+			pend_add(so, sl->key, lower_bound(so, dist, sl->err, sl->norm), &sl->tid);
 	}
 	else
 	{
@@ -565,7 +607,7 @@ scan_round(IndexScanDesc scan)
 	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
 	int			take;
 
-	if (so->nout > 0)
+	if (so->rounds++ > 0)
 	{
 		/* a later round: widen the list and recompute its bound */
 		float	   *tmp = palloc(sizeof(float) * so->nall);
@@ -590,7 +632,7 @@ scan_round(IndexScanDesc scan)
 
 			cand_push(so, it->key, it->dist, it->ref);
 			if (ItemPointerIsValid(&sl->tid))
-				pend_add(so, it->key, it->dist, &sl->tid);
+				pend_add(so, it->key, lower_bound(so, it->dist, sl->err, sl->norm), &sl->tid);
 		}
 	}
 
@@ -632,17 +674,28 @@ scan_round(IndexScanDesc scan)
 				uint32		key = (uint32) HnswTidKey(blk, off);
 				HnswElementTuple t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
 
+				double		nn = 0.0;
+
 				if (HnswElementIsFree(t) || !ItemPointerIsValid(&t->heaptid) ||
 					was_visited(so, key))
 					continue;
-				pend_add(so, key, query_dist(so, t->vec), &t->heaptid);
+				hnsw_load_vector(t, so->meta.sdim, so->tmp);
+				for (int i = 0; i < so->meta.sdim; i++)
+					nn += (double) so->tmp[i] * so->tmp[i];
+				pend_add(so, key, lower_bound(so, query_dist(so, so->tmp), t->err, (float) sqrt(nn)),
+						 &t->heaptid);
 			}
 			LockBuffer(so->buf, BUFFER_LOCK_UNLOCK);
 		}
 	}
 
+	/*
+	 * Every element the list took in goes out now, nearest first: with the
+	 * executor's recheck a LIMIT k needs k + 1 rows or more, and they are
+	 * here already.
+	 */
 	pend_heapify(so);
-	take = Min(so->npend, hnsw_ef_search);
+	take = so->npend;
 	if (so->out)
 		pfree(so->out);
 	so->out = palloc(sizeof(ScanItem) * Max(take, 1));
@@ -712,6 +765,7 @@ hnsw_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int n
 	so->swept = false;
 	so->out = NULL;
 	so->nout = 0;
+	so->rounds = 0;
 	so->pos = 0;
 	so->ncand = so->ndeferred = so->npend = so->nall = so->nw = 0;
 	so->returned = 0;
@@ -741,6 +795,8 @@ scan_setup(IndexScanDesc scan)
 	hnsw_check_dim(scan->indexRelation, e->dim, so->meta.dim);
 
 	so->q = palloc(sizeof(float) * e->dim);
+	so->tmp = palloc(sizeof(float) * so->meta.sdim);
+	so->slack = 4.0 * (double) e->dim * FLT_EPSILON;
 	if (so->meta.kind == HNSW_KIND_COSINE)
 	{
 		/* a zero query has no direction: every cosine distance is NaN */
@@ -749,6 +805,10 @@ scan_setup(IndexScanDesc scan)
 	}
 	else
 		memcpy(so->q, e->x, sizeof(float) * e->dim);
+	so->qnorm = 0.0;
+	for (int i = 0; i < e->dim; i++)
+		so->qnorm += (double) so->q[i] * so->q[i];
+	so->qnorm = sqrt(so->qnorm);
 
 	/*
 	 * The backend's copies of the index, if they belong to this metapage;
@@ -800,8 +860,8 @@ hnsw_gettuple(IndexScanDesc scan, ScanDirection dir)
 
 			scan->xs_heaptid = it->heaptid;
 			scan->xs_recheck = false;
-			scan->xs_recheckorderby = false;
-			scan->xs_orderbyvals[0] = Float8GetDatum(order_value(so, it->dist));
+			scan->xs_recheckorderby = true;
+			scan->xs_orderbyvals[0] = Float8GetDatum((double) it->dist);
 			scan->xs_orderbynulls[0] = false;
 			so->returned++;
 			MemoryContextSwitchTo(old);
@@ -809,9 +869,14 @@ hnsw_gettuple(IndexScanDesc scan, ScanDirection dir)
 		}
 		if (so->done || so->returned >= hnsw_max_scan_tuples)
 			break;
+
+		/*
+		 * A round may bring no row (what the wider list took in was all
+		 * returned before) and the search still go on; each round widens
+		 * the list, so the graph runs out and done is set in the end.
+		 */
+		CHECK_FOR_INTERRUPTS();
 		scan_round(scan);
-		if (so->nout == 0)
-			break;
 	}
 	MemoryContextSwitchTo(old);
 	return false;

@@ -70,7 +70,7 @@ vac_load(VacGraph *vg, uint64 key)
 		e->free = HnswElementIsFree(t);
 		e->level = t->level;
 		e->vec = palloc(sizeof(float) * sdim);
-		memcpy(e->vec, t->vec, sizeof(float) * sdim);
+		hnsw_load_vector(t, sdim, e->vec);
 		e->nbrs = palloc(sizeof(uint64) * HnswTotalSlots(m, t->level));
 		for (int l = 0; l <= t->level; l++)
 		{
