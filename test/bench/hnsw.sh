@@ -140,7 +140,7 @@ EOF
 		R[$name,qps$ef]=$(cd / && PGOPTIONS="-c recsys.ef_search=$ef -c enable_seqscan=off" \
 			rs_as_user "$RS_PG_BIN/pgbench" -n -M prepared -c 1 -T "$secs" -f "$dir/query.sql" \
 			-h "$sockdir" -p "$port" -U postgres postgres 2>&1 </dev/null \
-			| sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
+			| sed -n 's/^tps = \([0-9]*\).*/\1/p' | head -1)
 	done
 	rs_log "$name: peers (hnswlib, faiss), single-threaded"
 	while read -r key val; do
@@ -193,7 +193,7 @@ fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2fx", a / b}'; }
 mib() { awk -v b="$1" 'BEGIN {if (b == "") print "-"; else printf "%.1f MiB", b / 1048576}'; }
-row() { printf '| %-34s | %12s | %12s | %12s | %8s | %8s |\n' "$@"; }
+row() { printf '| %-35s | %12s | %12s | %12s | %10s | %8s |\n' "$@"; }
 # at95 NAME IMPL QPSKEYPREFIX — "QPS (ef N)" at the smallest ef with recall >= 0.95
 at95() {
 	local ef
@@ -236,6 +236,6 @@ for name in ${sets//,/ }; do
 	read -r rq ref < <(at95 "$name" recsys qps)
 	read -r hq hef < <(at95 "$name" hnswlib hnswlib_qps_ef)
 	read -r fq fef < <(at95 "$name" faiss faiss_qps_ef)
-	row "recall >= 0.95 at smallest ef_search" "$ref" "$hef" "$fef" "" ""
-	row "QPS there" "$rq" "$hq" "$fq" "$(ratio "${rq#-}" "${hq#-}")" "$(ratio "${rq#-}" "${fq#-}")"
+	row "first ef_search with recall >= 0.95" "$ref" "$hef" "$fef" "" ""
+	row "QPS at that ef_search" "$rq" "$hq" "$fq" "$(ratio "${rq#-}" "${hq#-}")" "$(ratio "${rq#-}" "${fq#-}")"
 done
