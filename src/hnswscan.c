@@ -7,10 +7,10 @@
  * layer 0, then runs a best-first search there whose state is kept, so it
  * can be resumed: the first round stops as soon as the ef_search nearest
  * elements found so far are settled (the usual HNSW search) and returns
- * every element its candidate list took in, nearest first.  When the
- * executor asks for more rows (a WHERE clause rejected some, or LIMIT is
- * larger), the search continues with a candidate list ef_search larger
- * and returns what that list took in, and so on until the graph is
+ * them nearest first, with the next nearest found.  When the executor
+ * asks for more rows (a WHERE clause rejected some, or LIMIT is larger),
+ * the search continues with a candidate list ef_search larger and returns
+ * the next ef_search + 1 elements, and so on until the graph is
  * exhausted or recsys.max_scan_tuples rows have been returned.  An
  * exhausted graph is followed by one pass over every page for the
  * elements the graph search could not reach, so a filter never loses a
@@ -690,12 +690,14 @@ scan_round(IndexScanDesc scan)
 	}
 
 	/*
-	 * Every element the list took in goes out now, nearest first: with the
-	 * executor's recheck a LIMIT k needs k + 1 rows or more, and they are
-	 * here already.
+	 * The ef_search nearest found go out, nearest first, and the next one:
+	 * with the executor's recheck, a LIMIT k needs a row after the k-th
+	 * (whose lower bound is past the k-th's exact distance) to let the
+	 * k-th go, and this saves LIMIT ef_search a second round.  The rest
+	 * stays for later rounds: found early, it may be far from the query.
 	 */
 	pend_heapify(so);
-	take = so->npend;
+	take = Min(so->npend, hnsw_ef_search + 1);
 	if (so->out)
 		pfree(so->out);
 	so->out = palloc(sizeof(ScanItem) * Max(take, 1));
