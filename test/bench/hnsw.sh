@@ -11,10 +11,10 @@
 #  random     N x D standard normal vectors (numpy, seed 1), Euclidean
 #             (l2_ops): no structure at all, the hardest case;
 #  clustered  N x D points of a Gaussian mixture of low intrinsic dimension
-#             (1000 clusters of Zipf-like sizes, each an 8-dimensional
-#             Gaussian in a random subspace plus small isotropic noise;
-#             seed 2; test/bench/hnsw_ref.py clustered()), Euclidean: the
-#             structure learned embeddings have;
+#             (1000 overlapping clusters of Zipf-like sizes, each an
+#             8-dimensional Gaussian in a random subspace plus small
+#             isotropic noise; seed 2; test/bench/hnsw_ref.py clustered()),
+#             Euclidean: the structure learned embeddings have;
 #  mf         the item factors of an ials model (64 factors) trained on
 #             generate_dataset(users 20000, items 50000, 1M interactions),
 #             inner product (ip_ops), queried with user factors;
@@ -39,7 +39,7 @@
 # matched recall: each implementation's QPS at the smallest ef_search in
 # EFS whose recall@10 is at least 0.95, and their ratio.
 # Environment: N (1000000), D (64), M (16), EFC (64),
-# EFS (10,20,40,80,160,320), SECS (10), SETS (random,clustered,mf),
+# EFS (10,20,40,80,160,320,640), SECS (10), SETS (random,clustered,mf),
 # PORT (56100), FAISS=0 (hnswlib only), SKIP_BUILD=1, KEEP=1.
 # Not run by scripts/test.sh.
 set -euo pipefail
@@ -53,7 +53,7 @@ n=${N:-1000000}
 d=${D:-64}
 m=${M:-16}
 efc=${EFC:-64}
-efs=${EFS:-10,20,40,80,160,320}
+efs=${EFS:-10,20,40,80,160,320,640}
 sets=${SETS:-random,clustered,mf}
 port_lo=${PORT:-56100}
 secs=${SECS:-10}
