@@ -42,7 +42,8 @@ OBJS = \
 	src/hnswinsert.o \
 	src/hnswscan.o \
 	src/hnswvacuum.o \
-	src/hnswutils.o
+	src/hnswutils.o \
+	src/hnswcache.o
 
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
 
@@ -105,7 +106,7 @@ src/bloom.o src/serve.o src/rerank.o src/bloom_parse.o: src/bloom_parse.h
 src/serve.o src/evaluate.o: src/serve.h src/catalog.h
 src/stats.o src/stats_agg.o src/audit.o: src/stats.h
 src/stats_agg.o src/audit.o: src/stats_agg.h
-HNSW_OBJS = src/hnsw.o src/hnswbuild.o src/hnswinsert.o src/hnswscan.o src/hnswvacuum.o src/hnswutils.o
+HNSW_OBJS = src/hnsw.o src/hnswbuild.o src/hnswinsert.o src/hnswscan.o src/hnswvacuum.o src/hnswutils.o src/hnswcache.o
 # the graph distance of ip_ops is a float reduction like those of distance.c
 src/hnswutils.o: CFLAGS += -O3 -ftree-vectorize -fassociative-math -fno-signed-zeros -fno-trapping-math
 $(HNSW_OBJS): src/hnsw.h src/embedding.h

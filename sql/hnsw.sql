@@ -205,4 +205,42 @@ REINDEX INDEX CONCURRENTLY hconc_l2;
 SELECT indisvalid FROM pg_index WHERE indexrelid = 'hconc_l2'::regclass;
 SELECT count(*) FROM (SELECT id FROM hconc ORDER BY v <-> '[0,0,1]' LIMIT 200) s;
 
-DROP TABLE hv, hq, hv_rest, hfree, hmixed, hsmall, hunl, hconc;
+-- Vectors are stored at half precision and the executor re-sorts the
+-- index's rows by the exact distance: rows closer together than half
+-- precision can tell, and magnitudes whose squared distances overflow
+-- float4, still come back in exact order (the executor errors out if a
+-- row's reported lower bound exceeds its exact distance).
+SET enable_seqscan = off;
+SET recsys.ef_search = 100;
+CREATE TABLE hfine (id int, v embedding(4));
+INSERT INTO hfine SELECT i, ARRAY[1 + i * 1e-6, 1, 1, 1]::real[]::embedding FROM generate_series(1, 30) i;
+INSERT INTO hfine SELECT 100 + i, ARRAY[1e30 * (1 + i * 1e-6), 1e30, 0, 0]::real[]::embedding FROM generate_series(1, 3) i;
+CREATE INDEX ON hfine USING recsys_hnsw (v embedding_l2_ops);
+CREATE INDEX ON hfine USING recsys_hnsw (v embedding_ip_ops);
+SELECT array_agg(id) FROM (SELECT id FROM hfine ORDER BY v <-> '[1,1,1,1]' LIMIT 33) s;
+SELECT array_agg(id) FROM (SELECT id FROM hfine ORDER BY v <#> '[1,1,1,1]' LIMIT 33) s;
+
+-- A backend keeps copies of the elements its scans read; an insert, or a
+-- VACUUM and inserts that reuse the freed slots and heap line pointers,
+-- are seen by its next scan.
+CREATE TABLE hcache (id int, v embedding(2));
+INSERT INTO hcache SELECT i, ARRAY[i, 0]::real[]::embedding FROM generate_series(1, 200) i;
+CREATE INDEX ON hcache USING recsys_hnsw (v embedding_l2_ops);
+SELECT array_agg(id) FROM (SELECT id FROM hcache ORDER BY v <-> '[0,0]' LIMIT 3) s;
+SELECT array_agg(id) FROM (SELECT id FROM hcache ORDER BY v <-> '[0,0]' LIMIT 3) s;
+SELECT array_agg(id) FROM (SELECT id FROM hcache ORDER BY v <-> '[0,0]' LIMIT 3) s;
+SELECT array_agg(id) FROM (SELECT id FROM hcache ORDER BY v <-> '[0,0]' LIMIT 3) s;
+INSERT INTO hcache VALUES (0, '[0.5,0]');
+SELECT array_agg(id) FROM (SELECT id FROM hcache ORDER BY v <-> '[0,0]' LIMIT 3) s;
+DELETE FROM hcache WHERE id <= 100;
+VACUUM hcache;
+INSERT INTO hcache SELECT 1000 + i, ARRAY[i * 0.01, 0]::real[]::embedding FROM generate_series(1, 50) i;
+SELECT array_agg(id) FROM (SELECT id FROM hcache ORDER BY v <-> '[0,0]' LIMIT 3) s;
+SELECT array_agg(id) FROM (SELECT id FROM hcache ORDER BY v <-> '[150.2,0]' LIMIT 3) s;
+SET recsys.hnsw_cache_size = 0;
+SELECT array_agg(id) FROM (SELECT id FROM hcache ORDER BY v <-> '[0,0]' LIMIT 3) s;
+RESET recsys.hnsw_cache_size;
+RESET recsys.ef_search;
+RESET enable_seqscan;
+
+DROP TABLE hv, hq, hv_rest, hfree, hmixed, hsmall, hunl, hconc, hfine, hcache;

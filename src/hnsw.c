@@ -2,7 +2,8 @@
  *
  * hnsw.c
  *	  The recsys_hnsw access method handler: its capabilities, reloptions
- *	  (m, ef_construction), GUCs (recsys.ef_search, recsys.max_scan_tuples),
+ *	  (m, ef_construction), GUCs (recsys.ef_search, recsys.max_scan_tuples,
+ *	  recsys.hnsw_cache_size),
  *	  the planner's cost estimate and opclass validation.
  *
  *-------------------------------------------------------------------------
@@ -58,6 +59,13 @@ rs_hnsw_init(void)
 							&hnsw_ef_search,
 							HNSW_DEFAULT_EF_SEARCH, 1, 1000,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("recsys.hnsw_cache_size",
+							"Sets the memory a backend may keep copies of recsys_hnsw index elements in.",
+							"Scans copy the elements they read into flat arrays that later "
+							"scans of the same, unchanged index reuse; 0 turns this off.",
+							&hnsw_cache_size_kb,
+							256 * 1024, 0, MAX_KILOBYTES,
+							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
 	DefineCustomIntVariable("recsys.max_scan_tuples",
 							"Sets how many index entries a recsys_hnsw scan may visit when a "
 							"filter rejects rows.",

@@ -335,13 +335,14 @@ mem_write(HnswBuildState *bs)
 		off[i] = curoff++;
 		freespace -= sz;
 	}
+	hnsw_check_blocks(bs->index, cur);
 
 	buf = InvalidBuffer;
 	for (int i = 0; i < mg->n; i++)
 	{
 		int			level = mg->levels[i];
 		Size		sz = HnswElementSize(sdim, m, level);
-		ItemPointer nb;
+		HnswNeighbor *nb;
 		OffsetNumber got;
 
 		CHECK_FOR_INTERRUPTS();
@@ -362,20 +363,17 @@ mem_write(HnswBuildState *bs)
 
 		memset(tup, 0, sz);
 		tup->level = level;
-		tup->maxLevel = level;
-		tup->flags = 0;
+		tup->flags = level;
 		tup->heaptid = mg->tids[i];
-		memcpy(tup->vec, mg->vecs + (Size) i * sdim, sizeof(float) * sdim);
+		hnsw_store_vector(tup, mg->vecs + (Size) i * sdim, sdim);
 		nb = HnswElementNeighbors(tup, sdim);
-		for (int s = 0; s < HnswTotalSlots(m, level); s++)
-			ItemPointerSetInvalid(&nb[s]);
 		for (int lc = 0; lc <= level; lc++)
 		{
 			uint32	   *l = mg->nbrs[i] + layer_offset(m, lc);
-			ItemPointer dst = nb + HnswLayerStart(m, lc);
+			HnswNeighbor *dst = nb + HnswLayerStart(m, lc);
 
 			for (uint32 j = 0; j < l[0]; j++)
-				ItemPointerSet(&dst[j], blk[l[1 + j]], off[l[1 + j]]);
+				dst[j] = (HnswNeighbor) HnswTidKey(blk[l[1 + j]], off[l[1 + j]]);
 		}
 		got = PageAddItem(BufferGetPage(buf), (Item) tup, sz, InvalidOffsetNumber, false, false);
 		if (got != off[i])

@@ -35,8 +35,7 @@ typedef struct DiskElem
 {
 	uint64		key;			/* hash key: packed index TID */
 	uint8		level;
-	uint8		maxLevel;
-	uint8		flags;
+	uint8		flags;			/* HNSW_ELEM_FREE | layers of the slot */
 	uint32		epoch;
 	ItemPointerData heaptid;
 	float	   *vec;
@@ -76,32 +75,29 @@ disk_load(DiskGraph *dg, uint64 key)
 		/* cannot happen in a sound index; step over it */
 		e->flags = HNSW_ELEM_FREE;
 		e->level = 0;
-		e->maxLevel = 0;
 		e->nbrs = NULL;
 		memset(e->counts, 0, sizeof(e->counts));
 	}
 	else
 	{
 		HnswElementTuple t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, HnswKeyOff(key)));
-		ItemPointer nb = HnswElementNeighbors(t, sdim);
+		HnswNeighbor *nb = HnswElementNeighbors(t, sdim);
 
 		e->level = t->level;
-		e->maxLevel = t->maxLevel;
 		e->flags = t->flags;
 		e->heaptid = t->heaptid;
-		memcpy(e->vec, t->vec, sizeof(float) * sdim);
+		hnsw_load_vector(t, sdim, e->vec);
 		e->nbrs = palloc(sizeof(uint64) * HnswTotalSlots(m, e->level));
 		for (int l = 0; l <= e->level; l++)
 		{
-			ItemPointer src = nb + HnswLayerStart(m, l);
+			HnswNeighbor *src = nb + HnswLayerStart(m, l);
 			uint64	   *dst = e->nbrs + HnswLayerStart(m, l);
 			int			n = 0;
 
 			for (int j = 0; j < HnswLayerSlots(m, l); j++)
 			{
-				if (ItemPointerIsValid(&src[j]))
-					dst[n++] = HnswTidKey(ItemPointerGetBlockNumber(&src[j]),
-										  ItemPointerGetOffsetNumber(&src[j]));
+				if (src[j] != HNSW_NO_NEIGHBOR)
+					dst[n++] = src[j];
 			}
 			e->counts[l] = n;
 		}
@@ -190,7 +186,7 @@ write_list(Relation index, int m, int sdim, uint64 key, int layer,
 	GenericXLogState *state;
 	Page		page;
 	HnswElementTuple t;
-	ItemPointer dst;
+	HnswNeighbor *dst;
 
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	state = GenericXLogStart(index);
@@ -198,12 +194,7 @@ write_list(Relation index, int m, int sdim, uint64 key, int layer,
 	t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, HnswKeyOff(key)));
 	dst = HnswElementNeighbors(t, sdim) + HnswLayerStart(m, layer);
 	for (int j = 0; j < HnswLayerSlots(m, layer); j++)
-	{
-		if (j < n)
-			ItemPointerSet(&dst[j], HnswKeyBlk(list[j].id), HnswKeyOff(list[j].id));
-		else
-			ItemPointerSetInvalid(&dst[j]);
-	}
+		dst[j] = j < n ? (HnswNeighbor) list[j].id : HNSW_NO_NEIGHBOR;
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
 }
@@ -213,22 +204,18 @@ static void
 fill_tuple(HnswElementTuple t, int m, int sdim, int level, int maxLevel,
 		   const float *vec, ItemPointer heaptid, HnswCandidate **lists, const int *counts)
 {
-	ItemPointer nb;
+	HnswNeighbor *nb;
 
 	t->level = level;
-	t->maxLevel = maxLevel;
-	t->flags = 0;
-	t->unused = 0;
-	t->unused2 = 0;
+	t->flags = maxLevel;
 	t->heaptid = *heaptid;
-	memcpy(t->vec, vec, sizeof(float) * sdim);
+	hnsw_store_vector(t, vec, sdim);
 	nb = HnswElementNeighbors(t, sdim);
 	for (int s = 0; s < HnswTotalSlots(m, maxLevel); s++)
-		ItemPointerSetInvalid(&nb[s]);
+		nb[s] = HNSW_NO_NEIGHBOR;
 	for (int l = 0; l <= level; l++)
 		for (int j = 0; j < counts[l]; j++)
-			ItemPointerSet(&nb[HnswLayerStart(m, l) + j],
-						   HnswKeyBlk(lists[l][j].id), HnswKeyOff(lists[l][j].id));
+			nb[HnswLayerStart(m, l) + j] = (HnswNeighbor) lists[l][j].id;
 }
 
 /*
@@ -260,7 +247,7 @@ place_element(Relation index, HnswMetaPageData *meta, int level, const float *ve
 		{
 			HnswElementTuple t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
 
-			if ((t->flags & HNSW_ELEM_FREE) && t->maxLevel >= level)
+			if (HnswElementIsFree(t) && HnswElementMaxLevel(t) >= level)
 			{
 				reuse = off;
 				break;
@@ -276,14 +263,14 @@ place_element(Relation index, HnswMetaPageData *meta, int level, const float *ve
 			{
 				HnswElementTuple t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, reuse));
 
-				fill_tuple(t, m, sdim, level, t->maxLevel, vec, heaptid, lists, counts);
+				fill_tuple(t, m, sdim, level, HnswElementMaxLevel(t), vec, heaptid, lists, counts);
 				off = reuse;
 			}
 			else
 			{
 				fill_tuple(tmp, m, sdim, level, level, vec, heaptid, lists, counts);
 				off = PageAddItem(page, (Item) tmp, size, InvalidOffsetNumber, false, false);
-				if (off == InvalidOffsetNumber)
+				if (off == InvalidOffsetNumber || off > HNSW_MAX_OFFSET)
 					elog(ERROR, "failed to add element to recsys_hnsw index \"%s\"",
 						 RelationGetRelationName(index));
 			}
@@ -314,7 +301,7 @@ place_element(Relation index, HnswMetaPageData *meta, int level, const float *ve
 		hnsw_init_page(page);
 		fill_tuple(tmp, m, sdim, level, level, vec, heaptid, lists, counts);
 		off = PageAddItem(page, (Item) tmp, size, InvalidOffsetNumber, false, false);
-		if (off == InvalidOffsetNumber)
+		if (off == InvalidOffsetNumber || off > HNSW_MAX_OFFSET)
 			elog(ERROR, "failed to add element to recsys_hnsw index \"%s\"",
 				 RelationGetRelationName(index));
 		GenericXLogFinish(state);
@@ -334,7 +321,6 @@ void
 hnsw_insert_on_disk(Relation index, const float *raw, int dim, ItemPointer heaptid)
 {
 	HnswMetaPageData meta;
-	HnswMetaPageData before;
 	int			m;
 	int			sdim;
 	int			efc;
@@ -348,7 +334,6 @@ hnsw_insert_on_disk(Relation index, const float *raw, int dim, ItemPointer heapt
 
 	LockPage(index, HNSW_UPDATE_LOCK, ExclusiveLock);
 	meta = hnsw_read_meta(index);
-	before = meta;
 	m = meta.m;
 	efc = meta.efConstruction;
 
@@ -455,8 +440,7 @@ hnsw_insert_on_disk(Relation index, const float *raw, int dim, ItemPointer heapt
 							self->epoch = 0;
 							self->vec = vec;
 							self->level = level;
-							self->maxLevel = level;
-							self->flags = 0;
+							self->flags = level;
 							self->heaptid = *heaptid;
 							self->nbrs = NULL;
 							memset(self->counts, 0, sizeof(self->counts));
@@ -480,8 +464,9 @@ hnsw_insert_on_disk(Relation index, const float *raw, int dim, ItemPointer heapt
 		meta.entryBlkno = HnswKeyBlk(key);
 		meta.entryOffno = HnswKeyOff(key);
 	}
-	if (memcmp(&meta, &before, sizeof(meta)) != 0)
-		hnsw_update_meta(index, &meta);
+	/* last: a backend's copies of elements are stale from here */
+	meta.stamp++;
+	hnsw_update_meta(index, &meta);
 	RESUME_INTERRUPTS();
 
 	UnlockPage(index, HNSW_UPDATE_LOCK, ExclusiveLock);

@@ -7,13 +7,19 @@
  * layer 0, then runs a best-first search there whose state is kept, so it
  * can be resumed: the first round stops as soon as the ef_search nearest
  * elements found so far are settled (the usual HNSW search) and returns
- * them nearest first.  When the executor asks for more rows (a WHERE
- * clause rejected some, or LIMIT is larger than ef_search), the search
- * continues with a candidate list ef_search larger and returns the next
- * ef_search elements, and so on until the graph is exhausted or
- * recsys.max_scan_tuples rows have been returned.  An exhausted graph is
- * followed by one pass over every page for the elements the graph search
- * could not reach, so a filter never loses a row to the graph's shape.
+ * them nearest first, with the next nearest found.  When the executor
+ * asks for more rows (a WHERE clause rejected some, or LIMIT is larger),
+ * the search continues with a candidate list ef_search larger and returns
+ * the next ef_search + 1 elements, and so on until the graph is
+ * exhausted or recsys.max_scan_tuples rows have been returned.  An
+ * exhausted graph is followed by one pass over every page for the
+ * elements the graph search could not reach, so a filter never loses a
+ * row to the graph's shape.
+ *
+ * The index holds vectors at half precision (hnsw.h), so each row reports
+ * a lower bound of its exact distance and the executor recomputes the
+ * exact one from the heap row (xs_recheckorderby); it holds a row back
+ * until no later row of the index can come before it.
  *
  * Ordering guarantee: rows come back in exact distance order within each
  * round.  A later round can find an element nearer than one returned by
@@ -23,10 +29,17 @@
  * strict order past that can sort the index scan's output again:
  *	 SELECT * FROM (SELECT ... ORDER BY v <-> q LIMIT 100) s ORDER BY v <-> q LIMIT 10;
  *
+ * Elements are read through copies (hnswcache.c): the backend's cache of
+ * the index when it is current and has room, else the scan's own.  The
+ * search keeps a candidate heap, the efTotal best distances, the found
+ * elements that may be returned (pend) and those outside the current
+ * list (deferred, taken up again by a wider round).
+ *
  *-------------------------------------------------------------------------
  */
 #include "hnsw.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "access/relscan.h"
@@ -37,18 +50,18 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-/* the visited set: an open-addressing hash of packed index TIDs */
+/* visited elements of a scan that shares the backend cache's marks */
 typedef struct VisitedEntry
 {
-	uint64		key;
+	uint32		key;
 	char		status;
 } VisitedEntry;
 
 #define SH_PREFIX visited
 #define SH_ELEMENT_TYPE VisitedEntry
-#define SH_KEY_TYPE uint64
+#define SH_KEY_TYPE uint32
 #define SH_KEY key
-#define SH_HASH_KEY(tb, k) (murmurhash32((uint32) (k)) ^ murmurhash32((uint32) ((k) >> 32) + 0x9e3779b9))
+#define SH_HASH_KEY(tb, k) murmurhash32(k)
 #define SH_EQUAL(tb, a, b) ((a) == (b))
 #define SH_SCOPE static inline
 #define SH_DEFINE
@@ -57,10 +70,18 @@ typedef struct VisitedEntry
 
 typedef struct ScanItem
 {
-	uint64		key;
+	uint32		key;
 	float		dist;
 	ItemPointerData heaptid;
 } ScanItem;
+
+/* an element to expand, and its slot: in pc if ref >= 0, else in oc at -ref - 1 */
+typedef struct ScanCand
+{
+	uint32		key;
+	float		dist;
+	int32		ref;
+} ScanCand;
 
 typedef struct HnswScanOpaqueData
 {
@@ -70,12 +91,22 @@ typedef struct HnswScanOpaqueData
 	bool		swept;			/* the graph was exhausted; pages read in order */
 	HnswMetaPageData meta;
 	float	   *q;				/* the query, unit length for cosine */
-	visited_hash *visited;
+	double		qnorm;			/* |q| */
+	double		slack;			/* relative rounding of a float distance */
+	float	   *tmp;			/* one vector read from a page */
 	Buffer		buf;			/* last page read, kept pinned */
 
-	HnswCandidate *cand;		/* min-heap of elements to expand */
+	HnswCache  *pc;				/* the backend's cache of the index, pinned */
+	HnswCache  *oc;				/* this scan's own, for what pc has no room for */
+	bool		ownsMarks;		/* visited marks go in pc->visited */
+	visited_hash *visited;		/* else here (for pc's elements) */
+
+	ScanCand   *cand;			/* min-heap of elements to expand */
 	int			ncand;
 	int			capcand;
+	ScanCand   *deferred;		/* found, too far for this round's list */
+	int			ndeferred;
+	int			capdeferred;
 	ScanItem   *pend;			/* found, not returned yet */
 	int			npend;
 	int			cappend;
@@ -88,6 +119,7 @@ typedef struct HnswScanOpaqueData
 
 	ScanItem   *out;			/* this round's rows */
 	int			nout;
+	int			rounds;			/* rounds run so far */
 	int			pos;
 	int64		returned;
 } HnswScanOpaqueData;
@@ -107,96 +139,128 @@ query_dist(HnswScanOpaque so, const float *x)
 	}
 }
 
-/* the operator's value from query_dist, for xs_orderbyvals */
-static inline double
-order_value(HnswScanOpaque so, float d)
+/*
+ * What a row reports in xs_orderbyvals: a lower bound of the operator's
+ * value on the exact heap vector x, from the distance d to the stored
+ * vector (err away from x, norm its length).  The executor recomputes the
+ * exact value and errors out if it is below the reported one, so the
+ * bound allows for err (the triangle inequality; Cauchy-Schwarz for
+ * inner products) and for the rounding of both float computations
+ * (slack), and is rounded down to a float.
+ */
+static float
+lower_bound(HnswScanOpaque so, float d, float err, float norm)
 {
+	double		g = so->slack;
+	double		lb;
+	float		f;
+
 	switch (so->meta.kind)
 	{
 		case HNSW_KIND_L2:
-			return sqrt((double) Max(d, 0.0f));
+			lb = (sqrt(Max((double) d, 0.0) / (1.0 + g)) - (double) err) * (1.0 - g);
+			lb = Max(lb, 0.0);
+			break;
 		case HNSW_KIND_COSINE:
-			return 1.0 + (double) d;
+			/* q and the stored vectors are of unit length, up to rounding */
+			lb = 1.0 + (double) d - (double) err * (1.0 + g) - 8.0 * g;
+			lb = Max(lb, 0.0);
+			break;
 		default:
-			return (double) d;
+			lb = (double) d - so->qnorm * (1.0 + g) *
+				((double) err + g * (2.0 * (double) norm + (double) err));
+			break;
 	}
+	if (isnan(lb) || isinf(lb))
+		return so->meta.kind == HNSW_KIND_IP ? -INFINITY : 0.0f;
+	f = (float) lb;
+	if ((double) f > lb)
+		f = nextafterf(f, -INFINITY);
+	return f;
 }
 
-static Page
-scan_page(IndexScanDesc scan, BlockNumber blk)
+/*
+ * Where the copy of element key is: the backend's cache if it has it or
+ * room for its page, else this scan's own.  False if there is no element
+ * there (which only a change in progress can show).
+ */
+static inline bool
+get_elem(IndexScanDesc scan, uint32 key, HnswCache **cp, int *sp)
 {
 	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+	HnswCache  *c = so->pc;
+	int			s;
 
-	so->buf = ReleaseAndReadBuffer(so->buf, scan->indexRelation, blk);
-	LockBuffer(so->buf, BUFFER_LOCK_SHARE);
-	return BufferGetPage(so->buf);
-}
-
-/* the element at key, or NULL if it is freed (page must be share-locked) */
-static HnswElementTuple
-page_element(Page page, uint64 key)
-{
-	HnswElementTuple t;
-
-	if (HnswKeyOff(key) > PageGetMaxOffsetNumber(page))
-		return NULL;
-	t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, HnswKeyOff(key)));
-	if (t->flags & HNSW_ELEM_FREE)
-		return NULL;
-	return t;
-}
-
-/* copies the neighbours of key on a layer into out (2m long); count */
-static int
-read_neighbors(IndexScanDesc scan, uint64 key, int layer, uint64 *out)
-{
-	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
-	Page		page = scan_page(scan, HnswKeyBlk(key));
-	HnswElementTuple t = page_element(page, key);
-	int			n = 0;
-
-	if (t && layer <= t->level)
+	if (c)
 	{
-		int			m = so->meta.m;
-		ItemPointer nb = HnswElementNeighbors(t, so->meta.sdim) + HnswLayerStart(m, layer);
-
-		for (int j = 0; j < HnswLayerSlots(m, layer); j++)
-			if (ItemPointerIsValid(&nb[j]))
-				out[n++] = HnswTidKey(ItemPointerGetBlockNumber(&nb[j]),
-									  ItemPointerGetOffsetNumber(&nb[j]));
+		s = hnsw_cache_lookup(c, key);
+		if (s < 0)
+			s = hnsw_cache_load(c, scan->indexRelation, key, &so->buf);
+		if (s >= 0)
+		{
+			*cp = c;
+			*sp = s;
+			return true;
+		}
 	}
-	LockBuffer(so->buf, BUFFER_LOCK_UNLOCK);
-	return n;
+	if (so->oc == NULL)
+		so->oc = hnsw_cache_create(so->cxt, so->meta.m, so->meta.sdim);
+	c = so->oc;
+	s = hnsw_cache_lookup(c, key);
+	if (s < 0)
+		s = hnsw_cache_load(c, scan->indexRelation, key, &so->buf);
+	*cp = c;
+	*sp = s;
+	return s >= 0;
 }
 
-/* distance and heap TID of key; false if the slot is free */
+/* marks an element visited; true if it was not */
+static inline bool
+visit(HnswScanOpaque so, HnswCache *c, int s)
+{
+	if (c == so->oc || so->ownsMarks)
+	{
+		if (c->visited[s] == c->epoch)
+			return false;
+		c->visited[s] = c->epoch;
+		return true;
+	}
+	else
+	{
+		bool		was;
+
+		visited_insert(so->visited, HnswCacheSlot(c, s)->key, &was);
+		return !was;
+	}
+}
+
 static bool
-read_element(IndexScanDesc scan, uint64 key, float *dist, ItemPointer heaptid)
+was_visited(HnswScanOpaque so, uint32 key)
 {
-	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
-	Page		page = scan_page(scan, HnswKeyBlk(key));
-	HnswElementTuple t = page_element(page, key);
+	int			s;
 
-	if (t)
+	if (so->pc && (s = hnsw_cache_lookup(so->pc, key)) >= 0)
 	{
-		*dist = query_dist(so, t->vec);
-		*heaptid = t->heaptid;
+		if (so->ownsMarks)
+			return so->pc->visited[s] == so->pc->epoch;
+		return visited_lookup(so->visited, key) != NULL;
 	}
-	LockBuffer(so->buf, BUFFER_LOCK_UNLOCK);
-	return t != NULL;
+	if (so->oc && (s = hnsw_cache_lookup(so->oc, key)) >= 0)
+		return so->oc->visited[s] == so->oc->epoch;
+	return false;
 }
 
 /* ---- small heaps --------------------------------------------------- */
 
 static void
-cand_push(HnswScanOpaque so, uint64 key, float dist)
+cand_push(HnswScanOpaque so, uint32 key, float dist, int32 ref)
 {
 	int			i;
 
 	if (so->ncand == so->capcand)
 	{
 		so->capcand *= 2;
-		so->cand = repalloc_huge(so->cand, sizeof(HnswCandidate) * so->capcand);
+		so->cand = repalloc_huge(so->cand, sizeof(ScanCand) * so->capcand);
 	}
 	i = so->ncand++;
 	while (i > 0 && so->cand[(i - 1) / 2].dist > dist)
@@ -204,15 +268,16 @@ cand_push(HnswScanOpaque so, uint64 key, float dist)
 		so->cand[i] = so->cand[(i - 1) / 2];
 		i = (i - 1) / 2;
 	}
-	so->cand[i].id = key;
+	so->cand[i].key = key;
 	so->cand[i].dist = dist;
+	so->cand[i].ref = ref;
 }
 
-static HnswCandidate
+static ScanCand
 cand_pop(HnswScanOpaque so)
 {
-	HnswCandidate top = so->cand[0];
-	HnswCandidate last = so->cand[--so->ncand];
+	ScanCand	top = so->cand[0];
+	ScanCand	last = so->cand[--so->ncand];
 	int			i = 0;
 
 	for (;;)
@@ -284,7 +349,10 @@ float_cmp(const void *a, const void *b)
 	return x < y ? -1 : (x > y ? 1 : 0);
 }
 
-/* pend is a min-heap by (distance, key): rounds pop their rows from it */
+/*
+ * pend is appended to during a round and made a min-heap by (distance,
+ * key) at its end, when the round's rows are popped from it.
+ */
 static inline bool
 item_before(const ScanItem *x, const ScanItem *y)
 {
@@ -292,52 +360,77 @@ item_before(const ScanItem *x, const ScanItem *y)
 }
 
 static void
-pend_push(HnswScanOpaque so, const ScanItem *it)
+pend_sift_down(ScanItem *a, int n, int i)
 {
-	int			i;
+	ScanItem	x = a[i];
 
-	if (so->npend == so->cappend)
+	for (;;)
 	{
-		so->cappend *= 2;
-		so->pend = repalloc_huge(so->pend, sizeof(ScanItem) * so->cappend);
+		int			c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && item_before(&a[c + 1], &a[c]))
+			c++;
+		if (!item_before(&a[c], &x))
+			break;
+		a[i] = a[c];
+		i = c;
 	}
-	i = so->npend++;
-	while (i > 0 && item_before(it, &so->pend[(i - 1) / 2]))
-	{
-		so->pend[i] = so->pend[(i - 1) / 2];
-		i = (i - 1) / 2;
-	}
-	so->pend[i] = *it;
+	a[i] = x;
+}
+
+static void
+pend_heapify(HnswScanOpaque so)
+{
+	for (int i = so->npend / 2 - 1; i >= 0; i--)
+		pend_sift_down(so->pend, so->npend, i);
 }
 
 static ScanItem
 pend_pop(HnswScanOpaque so)
 {
 	ScanItem	top = so->pend[0];
-	ScanItem	last = so->pend[--so->npend];
-	int			i = 0;
 
-	for (;;)
-	{
-		int			c = 2 * i + 1;
-
-		if (c >= so->npend)
-			break;
-		if (c + 1 < so->npend && item_before(&so->pend[c + 1], &so->pend[c]))
-			c++;
-		if (!item_before(&so->pend[c], &last))
-			break;
-		so->pend[i] = so->pend[c];
-		i = c;
-	}
+	so->pend[0] = so->pend[--so->npend];
 	if (so->npend > 0)
-		so->pend[i] = last;
+		pend_sift_down(so->pend, so->npend, 0);
 	return top;
+}
+
+static void
+pend_add(HnswScanOpaque so, uint32 key, float dist, const ItemPointerData *heaptid)
+{
+	ScanItem   *it;
+
+	if (so->npend == so->cappend)
+	{
+		so->cappend *= 2;
+		so->pend = repalloc_huge(so->pend, sizeof(ScanItem) * so->cappend);
+	}
+	it = &so->pend[so->npend++];
+	it->key = key;
+	it->dist = dist;
+	it->heaptid = *heaptid;
+}
+
+static inline int32
+slot_ref(HnswScanOpaque so, HnswCache *c, int s)
+{
+	return c == so->pc ? s : -s - 1;
+}
+
+static inline HnswSlot *
+ref_slot(HnswScanOpaque so, int32 ref, HnswCache **cp, int *sp)
+{
+	*cp = ref >= 0 ? so->pc : so->oc;
+	*sp = ref >= 0 ? ref : -ref - 1;
+	return HnswCacheSlot(*cp, *sp);
 }
 
 /* records a newly found element */
 static void
-found(HnswScanOpaque so, uint64 key, float dist, ItemPointer heaptid)
+found(HnswScanOpaque so, const HnswSlot *sl, float dist, int32 ref)
 {
 	if (so->nall == so->capall)
 	{
@@ -345,27 +438,94 @@ found(HnswScanOpaque so, uint64 key, float dist, ItemPointer heaptid)
 		so->all = repalloc_huge(so->all, sizeof(float) * so->capall);
 	}
 	so->all[so->nall++] = dist;
-	w_add(so, dist);
-	cand_push(so, key, dist);
-	/* elements whose row VACUUM has removed are walked through, not returned */
-	if (ItemPointerIsValid(heaptid))
+	if (so->nw < so->efTotal || dist < so->w[0])
 	{
-		ScanItem	it;
-
-		it.key = key;
-		it.dist = dist;
-		it.heaptid = *heaptid;
-		pend_push(so, &it);
+		w_add(so, dist);
+		cand_push(so, sl->key, dist, ref);
+		/* elements whose row VACUUM has removed are walked through, not returned */
+		if (ItemPointerIsValid(&sl->tid))
+			pend_add(so, sl->key, lower_bound(so, dist, sl->err, sl->norm), &sl->tid);
+	}
+	else
+	{
+		/*
+		 * Outside this round's list: efTotal found elements are nearer, so
+		 * the round's rows do not need it.  A wider round takes it up.
+		 */
+		if (so->ndeferred == so->capdeferred)
+		{
+			so->capdeferred *= 2;
+			so->deferred = repalloc_huge(so->deferred, sizeof(ScanCand) * so->capdeferred);
+		}
+		so->deferred[so->ndeferred].key = sl->key;
+		so->deferred[so->ndeferred].dist = dist;
+		so->deferred[so->ndeferred].ref = ref;
+		so->ndeferred++;
 	}
 }
 
-static bool
-visit(HnswScanOpaque so, uint64 key)
+/*
+ * Expands an element on layer 0: every neighbour not visited yet is found.
+ * The neighbours are located (and copied, if new) first and their
+ * distances computed after, so their memory is fetched ahead.  A neighbour
+ * found in the backend cache is remembered by its slot in the expanded
+ * element's list there.
+ */
+static void
+expand(IndexScanDesc scan, int32 ref)
 {
-	bool		was;
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+	HnswNeighbor nb[2 * HNSW_MAX_M];
+	int32		refs[2 * HNSW_MAX_M];
+	HnswCache  *c;
+	int			s;
+	HnswSlot   *sl = ref_slot(so, ref, &c, &s);
+	int			n;
+	int			nref = 0;
+	Size		prefetch = sizeof(HnswSlot) + sizeof(float) * so->meta.sdim;
 
-	visited_insert(so->visited, key, &was);
-	return !was;
+	if (sl->level == HNSW_CACHE_FREE)
+		return;
+	n = sl->nb0n;
+	memcpy(nb, HnswSlotNb0(c, sl), sizeof(HnswNeighbor) * n);
+
+	for (int i = 0; i < n; i++)
+	{
+		HnswCache  *nc;
+		int			ns;
+
+		if (nb[i] & HNSW_CACHE_SLOT)
+		{
+			/* only lists in the backend cache hold slots, of itself */
+			nc = c;
+			ns = nb[i] & ~HNSW_CACHE_SLOT;
+		}
+		else
+		{
+			if (!get_elem(scan, nb[i], &nc, &ns))
+				continue;
+			if (c == so->pc && nc == c)
+				HnswSlotNb0(c, HnswCacheSlot(c, s))[i] = HNSW_CACHE_SLOT | (uint32) ns;
+		}
+		if (!visit(so, nc, ns))
+			continue;
+		{
+			const char *r = (const char *) HnswCacheSlot(nc, ns);
+
+			for (Size b = 0; b < prefetch; b += 64)
+				__builtin_prefetch(r + b);
+		}
+		refs[nref++] = slot_ref(so, nc, ns);
+	}
+	for (int i = 0; i < nref; i++)
+	{
+		HnswCache  *nc;
+		int			ns;
+		HnswSlot   *nsl = ref_slot(so, refs[i], &nc, &ns);
+
+		if (nsl->level != HNSW_CACHE_FREE)
+			found(so, nsl, query_dist(so, HnswSlotVec(nsl)), refs[i]);
+	}
 }
 
 /* greedy descent from the entry point to layer 1, then the first round */
@@ -373,44 +533,60 @@ static void
 scan_start(IndexScanDesc scan)
 {
 	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
-	uint64		cur = HnswTidKey(so->meta.entryBlkno, so->meta.entryOffno);
+	uint32		cur = (uint32) HnswTidKey(so->meta.entryBlkno, so->meta.entryOffno);
+	HnswCache  *c;
+	int			s;
 	float		curd;
-	ItemPointerData curtid;
-	uint64	   *nb = palloc(sizeof(uint64) * 2 * so->meta.m);
+	int			m = so->meta.m;
+	HnswNeighbor nb[HNSW_MAX_M];
 
-	so->visited = visited_create(so->cxt, 2048, NULL);
 	so->capcand = 256;
-	so->cand = palloc(sizeof(HnswCandidate) * so->capcand);
+	so->cand = palloc(sizeof(ScanCand) * so->capcand);
+	so->capdeferred = 256;
+	so->deferred = palloc(sizeof(ScanCand) * so->capdeferred);
 	so->cappend = 256;
 	so->pend = palloc(sizeof(ScanItem) * so->cappend);
 	so->capall = 256;
 	so->all = palloc(sizeof(float) * so->capall);
 
-	if (!read_element(scan, cur, &curd, &curtid))
+	if (!get_elem(scan, cur, &c, &s) || HnswCacheSlot(c, s)->level == HNSW_CACHE_FREE)
 	{
 		so->done = true;
 		return;
 	}
+	curd = query_dist(so, HnswSlotVec(HnswCacheSlot(c, s)));
 	for (int lc = so->meta.entryLevel; lc >= 1; lc--)
 	{
 		bool		changed = true;
 
 		while (changed)
 		{
-			int			n = read_neighbors(scan, cur, lc, nb);
+			int			n = 0;
 
 			CHECK_FOR_INTERRUPTS();
 			changed = false;
+			if (HnswCacheSlot(c, s)->level != HNSW_CACHE_FREE && lc <= HnswCacheSlot(c, s)->level)
+			{
+				HnswNeighbor *l = c->upper[s] + (lc - 1) * (m + 1);
+
+				n = l[0];
+				memcpy(nb, l + 1, sizeof(HnswNeighbor) * n);
+			}
 			for (int i = 0; i < n; i++)
 			{
+				HnswCache  *nc;
+				int			ns;
 				float		d;
-				ItemPointerData t;
 
-				if (read_element(scan, nb[i], &d, &t) && d < curd)
+				if (!get_elem(scan, nb[i], &nc, &ns) || HnswCacheSlot(nc, ns)->level == HNSW_CACHE_FREE)
+					continue;
+				d = query_dist(so, HnswSlotVec(HnswCacheSlot(nc, ns)));
+				if (d < curd)
 				{
 					cur = nb[i];
 					curd = d;
-					curtid = t;
+					c = nc;
+					s = ns;
 					changed = true;
 				}
 			}
@@ -420,8 +596,8 @@ scan_start(IndexScanDesc scan)
 	so->efTotal = hnsw_ef_search;
 	so->w = palloc(sizeof(float) * so->efTotal);
 	so->nw = 0;
-	visit(so, cur);
-	found(so, cur, curd, &curtid);
+	visit(so, c, s);
+	found(so, HnswCacheSlot(c, s), curd, slot_ref(so, c, s));
 }
 
 /* one round: search on with a larger list, then take the next rows */
@@ -429,14 +605,13 @@ static void
 scan_round(IndexScanDesc scan)
 {
 	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
-	int			m = so->meta.m;
-	uint64	   *nb = palloc(sizeof(uint64) * 2 * m);
 	int			take;
 
-	if (so->nout > 0)
+	if (so->rounds++ > 0)
 	{
 		/* a later round: widen the list and recompute its bound */
 		float	   *tmp = palloc(sizeof(float) * so->nall);
+		int			nd = so->ndeferred;
 
 		so->efTotal += hnsw_ef_search;
 		so->w = repalloc(so->w, sizeof(float) * so->efTotal);
@@ -446,29 +621,30 @@ scan_round(IndexScanDesc scan)
 		for (int i = 0; i < Min(so->nall, so->efTotal); i++)
 			w_add(so, tmp[i]);
 		pfree(tmp);
+		/* what the narrower list turned away is a candidate again */
+		so->ndeferred = 0;
+		for (int i = 0; i < nd; i++)
+		{
+			ScanCand   *it = &so->deferred[i];
+			HnswCache  *dc;
+			int			ds;
+			HnswSlot   *sl = ref_slot(so, it->ref, &dc, &ds);
+
+			cand_push(so, it->key, it->dist, it->ref);
+			if (ItemPointerIsValid(&sl->tid))
+				pend_add(so, it->key, lower_bound(so, it->dist, sl->err, sl->norm), &sl->tid);
+		}
 	}
 
 	while (so->ncand > 0)
 	{
-		HnswCandidate c = so->cand[0];
-		int			n;
+		ScanCand	c = so->cand[0];
 
 		if (so->nw >= so->efTotal && c.dist > so->w[0])
 			break;
 		cand_pop(so);
 		CHECK_FOR_INTERRUPTS();
-
-		n = read_neighbors(scan, c.id, 0, nb);
-		for (int i = 0; i < n; i++)
-		{
-			float		d;
-			ItemPointerData t;
-
-			if (!visit(so, nb[i]))
-				continue;
-			if (read_element(scan, nb[i], &d, &t))
-				found(so, nb[i], d, &t);
-		}
+		expand(scan, c.ref);
 	}
 
 	/*
@@ -477,7 +653,7 @@ scan_round(IndexScanDesc scan)
 	 * the end, read every page once and queue the elements the search
 	 * never reached: a filter then still sees every row.
 	 */
-	if (so->ncand == 0 && !so->swept && so->npend < hnsw_ef_search)
+	if (so->ncand == 0 && so->ndeferred == 0 && !so->swept && so->npend < hnsw_ef_search)
 	{
 		Relation	index = scan->indexRelation;
 		BlockNumber nblocks = RelationGetNumberOfBlocks(index);
@@ -489,26 +665,39 @@ scan_round(IndexScanDesc scan)
 			OffsetNumber maxoff;
 
 			CHECK_FOR_INTERRUPTS();
-			page = scan_page(scan, blk);
+			so->buf = ReleaseAndReadBuffer(so->buf, index, blk);
+			LockBuffer(so->buf, BUFFER_LOCK_SHARE);
+			page = BufferGetPage(so->buf);
 			maxoff = PageGetMaxOffsetNumber(page);
 			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 			{
-				uint64		key = HnswTidKey(blk, off);
-				HnswElementTuple t = page_element(page, key);
-				ScanItem	it;
+				uint32		key = (uint32) HnswTidKey(blk, off);
+				HnswElementTuple t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
 
-				if (t == NULL || !ItemPointerIsValid(&t->heaptid) || !visit(so, key))
+				double		nn = 0.0;
+
+				if (HnswElementIsFree(t) || !ItemPointerIsValid(&t->heaptid) ||
+					was_visited(so, key))
 					continue;
-				it.key = key;
-				it.dist = query_dist(so, t->vec);
-				it.heaptid = t->heaptid;
-				pend_push(so, &it);
+				hnsw_load_vector(t, so->meta.sdim, so->tmp);
+				for (int i = 0; i < so->meta.sdim; i++)
+					nn += (double) so->tmp[i] * so->tmp[i];
+				pend_add(so, key, lower_bound(so, query_dist(so, so->tmp), t->err, (float) sqrt(nn)),
+						 &t->heaptid);
 			}
 			LockBuffer(so->buf, BUFFER_LOCK_UNLOCK);
 		}
 	}
 
-	take = Min(so->npend, hnsw_ef_search);
+	/*
+	 * The ef_search nearest found go out, nearest first, and the next one:
+	 * with the executor's recheck, a LIMIT k needs a row after the k-th
+	 * (whose lower bound is past the k-th's exact distance) to let the
+	 * k-th go, and this saves LIMIT ef_search a second round.  The rest
+	 * stays for later rounds: found early, it may be far from the query.
+	 */
+	pend_heapify(so);
+	take = Min(so->npend, hnsw_ef_search + 1);
 	if (so->out)
 		pfree(so->out);
 	so->out = palloc(sizeof(ScanItem) * Max(take, 1));
@@ -516,9 +705,24 @@ scan_round(IndexScanDesc scan)
 		so->out[i] = pend_pop(so);
 	so->nout = take;
 	so->pos = 0;
-	if (take == 0 && so->ncand == 0)
+	if (take == 0 && so->ncand == 0 && so->ndeferred == 0)
 		so->done = true;
-	pfree(nb);
+}
+
+/* lets go of the caches (rescan, endscan) */
+static void
+scan_release(HnswScanOpaque so)
+{
+	if (so->pc)
+	{
+		if (so->ownsMarks)
+			so->pc->visitedTaken = false;
+		hnsw_cache_release(so->pc);
+	}
+	so->pc = NULL;
+	so->ownsMarks = false;
+	so->oc = NULL;
+	so->visited = NULL;
 }
 
 IndexScanDesc
@@ -556,14 +760,16 @@ hnsw_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int n
 	if (BufferIsValid(so->buf))
 		ReleaseBuffer(so->buf);
 	so->buf = InvalidBuffer;
+	scan_release(so);
 	MemoryContextReset(so->cxt);
 	so->started = false;
 	so->done = false;
 	so->swept = false;
 	so->out = NULL;
 	so->nout = 0;
+	so->rounds = 0;
 	so->pos = 0;
-	so->ncand = so->npend = so->nall = so->nw = 0;
+	so->ncand = so->ndeferred = so->npend = so->nall = so->nw = 0;
 	so->returned = 0;
 }
 
@@ -591,6 +797,8 @@ scan_setup(IndexScanDesc scan)
 	hnsw_check_dim(scan->indexRelation, e->dim, so->meta.dim);
 
 	so->q = palloc(sizeof(float) * e->dim);
+	so->tmp = palloc(sizeof(float) * so->meta.sdim);
+	so->slack = 4.0 * (double) e->dim * FLT_EPSILON;
 	if (so->meta.kind == HNSW_KIND_COSINE)
 	{
 		/* a zero query has no direction: every cosine distance is NaN */
@@ -599,6 +807,29 @@ scan_setup(IndexScanDesc scan)
 	}
 	else
 		memcpy(so->q, e->x, sizeof(float) * e->dim);
+	so->qnorm = 0.0;
+	for (int i = 0; i < e->dim; i++)
+		so->qnorm += (double) so->q[i] * so->q[i];
+	so->qnorm = sqrt(so->qnorm);
+
+	/*
+	 * The backend's copies of the index, if they belong to this metapage;
+	 * its visited marks if no other open scan of the index uses them.
+	 */
+	so->pc = hnsw_cache_for_scan(scan->indexRelation, &so->meta);
+	if (so->pc && !so->pc->visitedTaken)
+	{
+		so->pc->visitedTaken = true;
+		so->ownsMarks = true;
+		if (++so->pc->epoch == 0)
+		{
+			if (so->pc->cap > 0)
+				memset(so->pc->visited, 0, sizeof(uint32) * so->pc->cap);
+			so->pc->epoch = 1;
+		}
+	}
+	else
+		so->visited = visited_create(so->cxt, 2048, NULL);
 	return true;
 }
 
@@ -631,8 +862,8 @@ hnsw_gettuple(IndexScanDesc scan, ScanDirection dir)
 
 			scan->xs_heaptid = it->heaptid;
 			scan->xs_recheck = false;
-			scan->xs_recheckorderby = false;
-			scan->xs_orderbyvals[0] = Float8GetDatum(order_value(so, it->dist));
+			scan->xs_recheckorderby = true;
+			scan->xs_orderbyvals[0] = Float8GetDatum((double) it->dist);
 			scan->xs_orderbynulls[0] = false;
 			so->returned++;
 			MemoryContextSwitchTo(old);
@@ -640,9 +871,14 @@ hnsw_gettuple(IndexScanDesc scan, ScanDirection dir)
 		}
 		if (so->done || so->returned >= hnsw_max_scan_tuples)
 			break;
+
+		/*
+		 * A round may bring no row (what the wider list took in was all
+		 * returned before) and the search still go on; each round widens
+		 * the list, so the graph runs out and done is set in the end.
+		 */
+		CHECK_FOR_INTERRUPTS();
 		scan_round(scan);
-		if (so->nout == 0)
-			break;
 	}
 	MemoryContextSwitchTo(old);
 	return false;
@@ -655,6 +891,7 @@ hnsw_endscan(IndexScanDesc scan)
 
 	if (BufferIsValid(so->buf))
 		ReleaseBuffer(so->buf);
+	scan_release(so);
 	MemoryContextDelete(so->cxt);
 	pfree(so);
 	scan->opaque = NULL;

@@ -14,6 +14,7 @@
 #include <math.h>
 
 #include "access/generic_xlog.h"
+#include "common/pg_prng.h"
 #include "storage/lmgr.h"
 #include "utils/rel.h"
 
@@ -86,6 +87,111 @@ hnsw_make_stored(int kind, const float *raw, int dim, float *out)
 	}
 	memcpy(out, raw, sizeof(float) * dim);
 	return true;
+}
+
+/* IEEE binary16 from a float of magnitude at most 1, rounded to nearest even */
+static uint16
+float_to_half(float f)
+{
+	uint32		x;
+	uint32		sign;
+	int			exp;
+	uint32		mant;
+	uint32		h;
+	uint32		rem;
+
+	memcpy(&x, &f, sizeof(x));
+	sign = (x >> 16) & 0x8000;
+	exp = (int) ((x >> 23) & 0xff) - 127 + 15;
+	mant = x & 0x7fffff;
+	if (exp >= 31)
+		return sign | 0x7c00;	/* not reached: |f| <= 1 */
+	if (exp <= 0)
+	{
+		/* a subnormal half: units of 2^-24 */
+		int			shift = 14 - exp;
+		uint32		halfway;
+
+		if (shift > 24)
+			return sign;
+		mant |= 0x800000;
+		h = mant >> shift;
+		rem = mant & ((1U << shift) - 1);
+		halfway = 1U << (shift - 1);
+		if (rem > halfway || (rem == halfway && (h & 1)))
+			h++;
+		return sign | h;
+	}
+	h = ((uint32) exp << 10) | (mant >> 13);
+	rem = mant & 0x1fff;
+	if (rem > 0x1000 || (rem == 0x1000 && (h & 1)))
+		h++;
+	return sign | h;
+}
+
+static inline float
+half_to_float(uint16 h)
+{
+	uint32		sign = (uint32) (h & 0x8000) << 16;
+	uint32		exp = (h >> 10) & 0x1f;
+	uint32		mant = h & 0x3ff;
+	uint32		x;
+	float		f;
+
+	if (exp == 0)
+	{
+		f = (float) mant * (1.0f / 16777216.0f);
+		memcpy(&x, &f, sizeof(x));
+		x |= sign;
+	}
+	else if (exp == 31)
+		x = sign | 0x7f800000 | (mant << 13);
+	else
+		x = sign | ((exp + 112) << 23) | (mant << 13);
+	memcpy(&f, &x, sizeof(f));
+	return f;
+}
+
+/*
+ * Stores a vector in an element tuple at half precision (see hnsw.h): the
+ * scale, the halves, and err against exactly what hnsw_load_vector will
+ * give back, rounded up so that it bounds the true difference.
+ */
+void
+hnsw_store_vector(HnswElementTuple t, const float *vec, int sdim)
+{
+	float		amax = 0.0f;
+	double		e2 = 0.0;
+	double		e;
+	float		err;
+
+	for (int i = 0; i < sdim; i++)
+		amax = Max(amax, fabsf(vec[i]));
+	t->scale = amax;
+	for (int i = 0; i < sdim; i++)
+	{
+		uint16		h = amax > 0.0f ? float_to_half(vec[i] / amax) : 0;
+		double		d = (double) vec[i] - (double) (amax * half_to_float(h));
+
+		t->half[i] = h;
+		e2 += d * d;
+	}
+	if (sdim & 1)
+		t->half[sdim] = 0;		/* the padding, so pages compare equal */
+	e = sqrt(e2) * (1.0 + 1e-6);
+	err = (float) e;
+	if ((double) err < e)
+		err = nextafterf(err, INFINITY);
+	t->err = err;
+}
+
+void
+hnsw_load_vector(const HnswElementTuple t, int sdim, float *out)
+{
+	float		scale = t->scale;
+
+	for (int i = 0; i < sdim; i++)
+		out[i] = scale * half_to_float(t->half[i]);
 }
 
 /*
@@ -186,6 +292,8 @@ hnsw_init_metapage(Page page, int m, int efConstruction, int kind)
 	meta->entryBlkno = InvalidBlockNumber;
 	meta->entryOffno = InvalidOffsetNumber;
 	meta->insertPage = HNSW_HEAD_BLKNO;
+	/* a random start, so a copy made of another index never matches */
+	meta->stamp = pg_prng_uint64(&pg_global_prng_state);
 	/* cover the metadata by pd_lower so full-page images keep it */
 	((PageHeader) page)->pd_lower = ((char *) meta + sizeof(HnswMetaPageData)) - (char *) page;
 }
@@ -225,12 +333,26 @@ hnsw_update_meta(Relation index, const HnswMetaPageData *meta)
 	UnlockReleaseBuffer(buf);
 }
 
+/* neighbour ids hold 24 bits of block number: an index ends there */
+void
+hnsw_check_blocks(Relation index, BlockNumber blk)
+{
+	if (blk >= HNSW_MAX_BLOCKS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("recsys_hnsw index \"%s\" would exceed %u pages",
+						RelationGetRelationName(index), HNSW_MAX_BLOCKS),
+				 errhint("Index fewer rows (a partial index) or embeddings of fewer dimensions.")));
+}
+
 /* a new, initialised, exclusively locked page at the end of the index */
 Buffer
 hnsw_new_buffer(Relation index, ForkNumber fork)
 {
 	Buffer		buf;
 
+	/* checked before extending: the relation never grows past the limit */
+	hnsw_check_blocks(index, RelationGetNumberOfBlocksInFork(index, fork));
 	LockRelationForExtension(index, ExclusiveLock);
 	buf = ReadBufferExtended(index, fork, P_NEW, RBM_NORMAL, NULL);
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);

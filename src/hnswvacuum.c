@@ -67,21 +67,19 @@ vac_load(VacGraph *vg, uint64 key)
 		page = BufferGetPage(buf);
 		t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, HnswKeyOff(key)));
 		e->dead = false;
-		e->free = (t->flags & HNSW_ELEM_FREE) != 0;
+		e->free = HnswElementIsFree(t);
 		e->level = t->level;
 		e->vec = palloc(sizeof(float) * sdim);
-		memcpy(e->vec, t->vec, sizeof(float) * sdim);
+		hnsw_load_vector(t, sdim, e->vec);
 		e->nbrs = palloc(sizeof(uint64) * HnswTotalSlots(m, t->level));
 		for (int l = 0; l <= t->level; l++)
 		{
-			ItemPointer src = HnswElementNeighbors(t, sdim) + HnswLayerStart(m, l);
+			HnswNeighbor *src = HnswElementNeighbors(t, sdim) + HnswLayerStart(m, l);
 			int			n = 0;
 
 			for (int j = 0; j < HnswLayerSlots(m, l); j++)
-				if (ItemPointerIsValid(&src[j]))
-					e->nbrs[HnswLayerStart(m, l) + n++] =
-						HnswTidKey(ItemPointerGetBlockNumber(&src[j]),
-								   ItemPointerGetOffsetNumber(&src[j]));
+				if (src[j] != HNSW_NO_NEIGHBOR)
+					e->nbrs[HnswLayerStart(m, l) + n++] = src[j];
 			e->counts[l] = n;
 		}
 		UnlockReleaseBuffer(buf);
@@ -148,7 +146,7 @@ hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		{
 			HnswElementTuple t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
 
-			if (t->flags & HNSW_ELEM_FREE)
+			if (HnswElementIsFree(t))
 				continue;
 			if (callback(&t->heaptid, callback_state))
 			{
@@ -206,10 +204,10 @@ hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			{
 				HnswElementTuple t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
 				uint64		key = HnswTidKey(blk, off);
-				ItemPointer nb;
+				HnswNeighbor *nb;
 				bool		hit = false;
 
-				if ((t->flags & HNSW_ELEM_FREE) || hash_search(dead, &key, HASH_FIND, NULL))
+				if (HnswElementIsFree(t) || hash_search(dead, &key, HASH_FIND, NULL))
 					continue;
 				if (t->level > bestlevel)
 				{
@@ -221,10 +219,9 @@ hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 				{
 					uint64		nk;
 
-					if (!ItemPointerIsValid(&nb[s]))
+					if (nb[s] == HNSW_NO_NEIGHBOR)
 						continue;
-					nk = HnswTidKey(ItemPointerGetBlockNumber(&nb[s]),
-									ItemPointerGetOffsetNumber(&nb[s]));
+					nk = nb[s];
 					if (hash_search(dead, &nk, HASH_FIND, NULL))
 						hit = true;
 				}
@@ -297,7 +294,7 @@ hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 						GenericXLogState *state;
 						Page		wpage;
 						HnswElementTuple t;
-						ItemPointer dst;
+						HnswNeighbor *dst;
 
 						LockBuffer(wbuf, BUFFER_LOCK_EXCLUSIVE);
 						state = GenericXLogStart(index);
@@ -305,12 +302,7 @@ hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 						t = (HnswElementTuple) PageGetItem(wpage, PageGetItemId(wpage, HnswKeyOff(todo[i])));
 						dst = HnswElementNeighbors(t, sdim) + HnswLayerStart(m, l);
 						for (int j = 0; j < HnswLayerSlots(m, l); j++)
-						{
-							if (j < ns)
-								ItemPointerSet(&dst[j], HnswKeyBlk(sel[j].id), HnswKeyOff(sel[j].id));
-							else
-								ItemPointerSetInvalid(&dst[j]);
-						}
+							dst[j] = j < ns ? (HnswNeighbor) sel[j].id : HNSW_NO_NEIGHBOR;
 						GenericXLogFinish(state);
 						UnlockReleaseBuffer(wbuf);
 					}
@@ -377,7 +369,7 @@ hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		{
 			uint64		key = HnswTidKey(blk, off);
 			HnswElementTuple t;
-			ItemPointer nb;
+			HnswNeighbor *nb;
 
 			if (!hash_search(dead, &key, HASH_FIND, NULL))
 				continue;
@@ -386,8 +378,8 @@ hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			t->level = 0;
 			ItemPointerSetInvalid(&t->heaptid);
 			nb = HnswElementNeighbors(t, sdim);
-			for (int s = 0; s < HnswTotalSlots(m, t->maxLevel); s++)
-				ItemPointerSetInvalid(&nb[s]);
+			for (int s = 0; s < HnswTotalSlots(m, HnswElementMaxLevel(t)); s++)
+				nb[s] = HNSW_NO_NEIGHBOR;
 			stats->tuples_removed++;
 		}
 		GenericXLogFinish(state);
@@ -397,10 +389,10 @@ hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	}
 
 	if (firstfree != InvalidBlockNumber && firstfree < meta.insertPage)
-	{
 		meta.insertPage = firstfree;
-		hnsw_update_meta(index, &meta);
-	}
+	/* last: a backend's copies of elements are stale from here */
+	meta.stamp++;
+	hnsw_update_meta(index, &meta);
 
 	UnlockPage(index, HNSW_UPDATE_LOCK, ExclusiveLock);
 	MemoryContextSwitchTo(old);
@@ -438,7 +430,7 @@ hnsw_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		{
 			HnswElementTuple t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
 
-			if (!(t->flags & HNSW_ELEM_FREE))
+			if (!HnswElementIsFree(t))
 			{
 				live++;
 				anylive = true;

@@ -6,16 +6,25 @@
 #
 # Builds and installs recsys from this tree (scripts/lib.sh), starts a
 # throwaway cluster as `postgres` (unix socket in a fresh /tmp directory,
-# first free port from 56100), and for two data sets:
+# first free port from PORT, default 56100), and for three data sets:
 #
-#  random  N x D standard normal vectors (numpy, seed 1), Euclidean (l2_ops);
-#  mf      the item factors of an ials model (64 factors) trained on
-#          generate_dataset(users 20000, items 50000, 1M interactions),
-#          inner product (ip_ops), queried with user factors;
+#  random     N x D standard normal vectors (numpy, seed 1), Euclidean
+#             (l2_ops): no structure at all, the hardest case;
+#  clustered  N x D points of a Gaussian mixture of low intrinsic dimension
+#             (1000 overlapping clusters of Zipf-like sizes, each an
+#             8-dimensional Gaussian in a random subspace plus small
+#             isotropic noise; seed 2; test/bench/hnsw_ref.py clustered()),
+#             Euclidean: the structure learned embeddings have;
+#  mf         the item factors of an ials model (64 factors) trained on
+#             generate_dataset(users 20000, items 50000, 1M interactions),
+#             inner product (ip_ops), queried with user factors;
 #
 #  1. the vectors are loaded (binary COPY) into an unlogged table;
 #  2. CREATE INDEX ... USING recsys_hnsw WITH (m = M, ef_construction = EFC)
 #     (maintenance_work_mem 4GB, one backend): seconds and pg_relation_size;
+#     recsys.hnsw_cache_size is 2GB, so a backend keeps the copies of the
+#     elements its scans read (the default, 256MB, holds about 600k
+#     elements of 64 dimensions);
 #  3. for each ef_search in EFS: the top 10 of 1000 queries through the
 #     index (recall against brute-force numpy), and QPS of one client with a
 #     prepared statement (pgbench -M prepared -c 1 -T SECS), the query vector
@@ -26,9 +35,13 @@
 #
 # Prints one table per data set.  Ratios are recsys over the peer for QPS
 # (above 1: recsys faster) and peer over recsys for build time (above 1:
-# recsys faster); size is also shown against the raw float4 bytes.
-# Environment: N (1000000), D (64), M (16), EFC (64), EFS (10,20,40,80,160),
-# SECS (10), SKIP_BUILD=1, KEEP=1.  Not run by scripts/test.sh.
+# recsys faster); size is also shown against the raw float4 bytes.  At
+# matched recall: each implementation's QPS at the smallest ef_search in
+# EFS whose recall@10 is at least 0.95, and their ratio.
+# Environment: N (1000000), D (64), M (16), EFC (64),
+# EFS (10,20,40,80,160,320,640), SECS (10), SETS (random,clustered,mf),
+# PORT (56100), FAISS=0 (hnswlib only), SKIP_BUILD=1, KEEP=1.
+# Not run by scripts/test.sh.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -40,7 +53,9 @@ n=${N:-1000000}
 d=${D:-64}
 m=${M:-16}
 efc=${EFC:-64}
-efs=${EFS:-10,20,40,80,160}
+efs=${EFS:-10,20,40,80,160,320,640}
+sets=${SETS:-random,clustered,mf}
+port_lo=${PORT:-56100}
 secs=${SECS:-10}
 py=/usr/bin/python3
 
@@ -74,7 +89,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
 fi
 so_sum=$(rs_installed_checksum)
 
-port=$(rs_free_port 56100 56109)
+port=$(rs_free_port "$port_lo" $((port_lo + 9)))
 datadir=$work/data
 sockdir=$work
 rs_log "starting a cluster in $datadir, port $port"
@@ -86,6 +101,7 @@ max_wal_size = 20GB
 checkpoint_timeout = 30min
 maintenance_work_mem = 4GB
 max_parallel_workers_per_gather = 0
+recsys.hnsw_cache_size = '2GB'
 EOF
 rs_cluster_start "$datadir" "$work/server.log"
 
@@ -95,7 +111,7 @@ now() { date +%s.%N; }
 secs_since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.2f", b - a}'; }
 
 q "CREATE EXTENSION recsys" >/dev/null
-mkdir -p "$work/random" "$work/mf"
+mkdir -p "$work/random" "$work/clustered" "$work/mf"
 chown -R postgres "$work" 2>/dev/null || true
 
 # bench NAME OPCLASS OPERATOR SPACE — index, recall files, QPS; then the peers
@@ -124,7 +140,7 @@ EOF
 		R[$name,qps$ef]=$(cd / && PGOPTIONS="-c recsys.ef_search=$ef -c enable_seqscan=off" \
 			rs_as_user "$RS_PG_BIN/pgbench" -n -M prepared -c 1 -T "$secs" -f "$dir/query.sql" \
 			-h "$sockdir" -p "$port" -U postgres postgres 2>&1 </dev/null \
-			| sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
+			| sed -n 's/^tps = \([0-9]*\).*/\1/p' | head -1)
 	done
 	rs_log "$name: peers (hnswlib, faiss), single-threaded"
 	while read -r key val; do
@@ -132,16 +148,25 @@ EOF
 	done < <("$py" "$here/hnsw_ref.py" peer "$dir" "$space" "$m" "$efc" "$efs" "$dir/sql")
 }
 
-rs_log "random: $n x $d vectors"
-"$py" "$here/hnsw_ref.py" gen "$n" "$d" 1 "$work/random"
-chown -R postgres "$work/random"
-q "CREATE UNLOGGED TABLE random_items (id int, v recsys.embedding($d));
-   CREATE UNLOGGED TABLE random_queries (id int PRIMARY KEY, v recsys.embedding($d));
-   COPY random_items FROM '$work/random/base.copy' WITH (FORMAT binary);
-   COPY random_queries FROM '$work/random/queries.copy' WITH (FORMAT binary)" >/dev/null
-q "VACUUM ANALYZE random_items" >/dev/null
-bench random embedding_l2_ops '<->' l2
+# synthetic NAME SEED KIND — generated vectors, Euclidean
+synthetic() {
+	local name=$1 seed=$2 kind=$3
+	rs_log "$name: $n x $d vectors ($kind)"
+	"$py" "$here/hnsw_ref.py" gen "$n" "$d" "$seed" "$work/$name" "$kind"
+	chown -R postgres "$work/$name"
+	q "CREATE UNLOGGED TABLE ${name}_items (id int, v recsys.embedding($d));
+	   CREATE UNLOGGED TABLE ${name}_queries (id int PRIMARY KEY, v recsys.embedding($d));
+	   COPY ${name}_items FROM '$work/$name/base.copy' WITH (FORMAT binary);
+	   COPY ${name}_queries FROM '$work/$name/queries.copy' WITH (FORMAT binary)" >/dev/null
+	q "VACUUM ANALYZE ${name}_items" >/dev/null
+	bench "$name" embedding_l2_ops '<->' l2
+}
 
+has_set() { [[ ",$sets," == *",$1,"* ]]; }
+has_set random && synthetic random 1 normal
+has_set clustered && synthetic clustered 2 clustered
+
+if has_set mf; then
 rs_log "mf: training ials (64 factors)"
 q "SELECT * FROM recsys.generate_dataset('mfb', users => 20000, items => 50000, interactions => 1000000, seed => 7, factors => 16)" >/dev/null
 q "SELECT * FROM recsys.train('mfb', 'mfb_interactions', 'user_id', 'item_id', 'clicks', 'ials', '{\"factors\": 64, \"iterations\": 8}')" >/dev/null
@@ -161,26 +186,38 @@ d_save=$d
 d=64
 bench mf embedding_ip_ops '<#>' ip
 d=$d_save
+fi
 
 [ "$(rs_installed_checksum)" = "$so_sum" ] \
 	|| rs_warn "recsys.so was reinstalled by someone else during the run: numbers may mix two builds"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2fx", a / b}'; }
 mib() { awk -v b="$1" 'BEGIN {if (b == "") print "-"; else printf "%.1f MiB", b / 1048576}'; }
-row() { printf '| %-26s | %10s | %10s | %10s | %8s | %8s |\n' "$@"; }
+row() { printf '| %-35s | %12s | %12s | %12s | %10s | %8s |\n' "$@"; }
+# at95 NAME IMPL QPSKEYPREFIX — "QPS (ef N)" at the smallest ef with recall >= 0.95
+at95() {
+	local ef
+	for ef in ${efs//,/ }; do
+		if awk -v r="${R[$1,$2_recall_ef$ef]:-0}" 'BEGIN {exit !(r >= 0.95)}'; then
+			printf '%s %s\n' "${R[$1,$3$ef]:-}" "$ef"
+			return
+		fi
+	done
+	printf '%s\n' "- -"
+}
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 echo
 echo "recsys_hnsw benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), recsys $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo); load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "m = $m, ef_construction = $efc; QPS: recsys one client, prepared statement (pgbench, $secs s); peers one thread, one query per call"
-for name in random mf; do
+echo "m = $m, ef_construction = $efc; QPS: recsys one client, prepared statement (pgbench, $secs s), recsys.hnsw_cache_size 2GB; peers one thread, one query per call"
+for name in ${sets//,/ }; do
 	echo
-	if [ "$name" = random ]; then
-		echo "### random: $n x $d standard normal, Euclidean"
-	else
-		echo "### mf: $mf_n ials item factors x 64, inner product (norm max/median $spread), user factors as queries"
-	fi
+	case $name in
+		random) echo "### random: $n x $d standard normal, Euclidean" ;;
+		clustered) echo "### clustered: $n x $d Gaussian mixture (1000 clusters, intrinsic dimension 8), Euclidean" ;;
+		mf) echo "### mf: $mf_n ials item factors x 64, inner product (norm max/median $spread), user factors as queries" ;;
+	esac
 	row "metric" "recsys" "hnswlib" "faiss" "vs hnswlib" "vs faiss"
 	row "---" "---" "---" "---" "---" "---"
 	row "build seconds" "${R[$name,build]}" "${R[$name,hnswlib_build_seconds]:-}" "${R[$name,faiss_build_seconds]:-}" \
@@ -196,4 +233,9 @@ for name in random mf; do
 		row "QPS, ef_search $ef" "${R[$name,qps$ef]:-}" "${R[$name,hnswlib_qps_ef$ef]:-}" "${R[$name,faiss_qps_ef$ef]:-}" \
 			"$(ratio "${R[$name,qps$ef]:-}" "${R[$name,hnswlib_qps_ef$ef]:-}")" "$(ratio "${R[$name,qps$ef]:-}" "${R[$name,faiss_qps_ef$ef]:-}")"
 	done
+	read -r rq ref < <(at95 "$name" recsys qps)
+	read -r hq hef < <(at95 "$name" hnswlib hnswlib_qps_ef)
+	read -r fq fef < <(at95 "$name" faiss faiss_qps_ef)
+	row "first ef_search with recall >= 0.95" "$ref" "$hef" "$fef" "" ""
+	row "QPS at that ef_search" "$rq" "$hq" "$fq" "$(ratio "${rq#-}" "${hq#-}")" "$(ratio "${rq#-}" "${fq#-}")"
 done
