@@ -53,9 +53,8 @@
 
 #include <string.h>
 
-/* a block of entities between two interrupt checks (see ials.c) */
-#define ALS_BLOCK_ENTITIES		1024
-#define ALS_BLOCK_NNZ			(1 << 18)
+/* interactions per chunk of work handed to a thread (see ials.c) */
+#define ALS_CHUNK_NNZ			(1 << 16)
 /* rows gathered per ssyrk call in the exact solver */
 #define ALS_GATHER_ROWS			256
 
@@ -74,7 +73,6 @@ typedef struct AlsSweep
 	float		lambda_b;
 	int			cg_steps;
 	bool		cholesky;
-	int64_t		base;			/* first entity of the current block */
 	float	   *scratch;		/* per thread: scratch_floats each */
 	size_t		scratch_floats;
 	int64_t		maxdeg;
@@ -215,7 +213,7 @@ sweep_range(void *ctx, int64_t begin, int64_t end, int thread)
 	float	   *yg = tv + s->maxdeg;
 	float	   *ws = yg + (s->cholesky ? 0 : (size_t) s->maxdeg * k);
 
-	for (int64_t e = s->base + begin; e < s->base + end; e++)
+	for (int64_t e = begin; e < end; e++)
 	{
 		int64_t		beg = s->ptr[e];
 		int			n = (int) (s->ptr[e + 1] - beg);
@@ -257,34 +255,19 @@ sweep_range(void *ctx, int64_t begin, int64_t end, int thread)
 static void
 half_sweep(AlsSweep *s, int64_t n_x, int threads, const RsEnv *env)
 {
-	int64_t		start = 0;
 	int			blas_threads = rs_blas_get_threads();
-	int64_t		block_nnz;
 
 	/*
-	 * The exact solver costs ~k/8 times as much per interaction as CG
-	 * (about 100 ms per 2^18 interactions per thread at k = 64 on the
-	 * benchmark machine), so its blocks are smaller and not scaled.
+	 * The exact solver costs ~k/8 times as much per interaction as CG, so
+	 * its chunks are smaller; it calls BLAS on our threads: one BLAS thread
+	 * each.
 	 */
-	block_nnz = s->cholesky ? ALS_BLOCK_NNZ / 8 : ALS_BLOCK_NNZ;
-
-	while (start < n_x)
-	{
-		int64_t		end = start;
-
-		while (end < n_x && end - start < ALS_BLOCK_ENTITIES &&
-			   s->ptr[end] - s->ptr[start] < block_nnz)
-			end++;
-		s->base = start;
-		/* the exact solver calls BLAS on our threads: one thread each */
-		if (s->cholesky && blas_threads != 1)
-			rs_blas_set_threads(1);
-		rs_parallel_for(end - start, threads, sweep_range, s);
-		if (s->cholesky && blas_threads != 1)
-			rs_blas_set_threads(blas_threads);
-		env->check_interrupts(env->arg);
-		start = end;
-	}
+	if (s->cholesky)
+		rs_blas_set_threads(1);
+	rs_parallel_csr(s->ptr, n_x, s->cholesky ? ALS_CHUNK_NNZ / 8 : ALS_CHUNK_NNZ,
+					threads, sweep_range, s, env);
+	if (s->cholesky)
+		rs_blas_set_threads(blas_threads);
 }
 
 void

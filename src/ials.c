@@ -52,13 +52,11 @@
 #include <string.h>
 
 /*
- * A block of entities between two interrupt checks.  Not scaled with the
- * thread count: that trimmed the idle time at the end of each block (~3%
- * faster at 2 threads) but doubled the gap whenever another process takes
- * a CPU, to 117-133 ms on the shared benchmark machine.
+ * Interactions per chunk of work handed to a thread (rs_parallel_csr): a
+ * few milliseconds of CG at k = 64, so a cancel waits about that long
+ * and the threads finish a half-sweep within a chunk of each other.
  */
-#define IALS_BLOCK_ENTITIES		1024
-#define IALS_BLOCK_NNZ			(1 << 18)
+#define IALS_CHUNK_NNZ			(1 << 16)
 
 /* One half-sweep: solve the rows of X against the fixed Y. */
 typedef struct IalsSweep
@@ -74,7 +72,6 @@ typedef struct IalsSweep
 	float		lambda;
 	int			cg_steps;
 	bool		cholesky;
-	int64_t		base;			/* first entity of the current block */
 	float	   *scratch;		/* per thread: scratch_floats each */
 	size_t		scratch_floats;
 	double	   *loss;			/* per entity loss terms, or NULL */
@@ -200,7 +197,7 @@ sweep_range(void *ctx, int64_t begin, int64_t end, int thread)
 	float	   *wv = tv + maxdeg;
 	float	   *yg = wv + 2 * maxdeg;
 
-	for (int64_t e = s->base + begin; e < s->base + end; e++)
+	for (int64_t e = begin; e < end; e++)
 	{
 		int64_t		beg = s->ptr[e];
 		int			n = (int) (s->ptr[e + 1] - beg);
@@ -239,49 +236,33 @@ sweep_range(void *ctx, int64_t begin, int64_t end, int thread)
 	}
 }
 
-/* Solve every row of s->x, in blocks, checking for interrupts between. */
+/* Solve every row of s->x, checking for interrupts between chunks. */
 static void
 half_sweep(IalsSweep *s, int64_t n_x, const float *y, int64_t n_y,
 		   float *gram, int threads, const RsEnv *env)
 {
-	int64_t		start = 0;
 	int			blas_threads = rs_blas_get_threads();
-	int64_t		block_nnz;
 
 	/*
 	 * One BLAS thread for Y^T Y: it is ~1% of the work, the result then
 	 * does not depend on OpenBLAS's thread count, and OpenBLAS's idle
-	 * threads would spin (sched_yield) against ours afterwards.
+	 * threads would spin (sched_yield) against ours afterwards.  The
+	 * exact solver calls LAPACK on our threads: one BLAS thread each.
 	 */
 	rs_blas_set_threads(1);
 	rs_gram(y, (int) n_y, s->k, s->k, gram);
-	rs_blas_set_threads(blas_threads);
+	if (!s->cholesky)
+		rs_blas_set_threads(blas_threads);
 	env->check_interrupts(env->arg);
 
 	/*
-	 * The exact solver costs ~k/8 times as much per interaction as CG
-	 * (about 100 ms per 2^18 interactions per thread at k = 64 on the
-	 * benchmark machine), so its blocks are smaller and not scaled.
+	 * The exact solver costs ~k/8 times as much per interaction as CG, so
+	 * its chunks are smaller.
 	 */
-	block_nnz = s->cholesky ? IALS_BLOCK_NNZ / 8 : IALS_BLOCK_NNZ;
-
-	while (start < n_x)
-	{
-		int64_t		end = start;
-
-		while (end < n_x && end - start < IALS_BLOCK_ENTITIES &&
-			   s->ptr[end] - s->ptr[start] < block_nnz)
-			end++;
-		s->base = start;
-		/* Cholesky calls LAPACK on our threads: one BLAS thread each */
-		if (s->cholesky)
-			rs_blas_set_threads(1);
-		rs_parallel_for(end - start, threads, sweep_range, s);
-		if (s->cholesky)
-			rs_blas_set_threads(blas_threads);
-		env->check_interrupts(env->arg);
-		start = end;
-	}
+	rs_parallel_csr(s->ptr, n_x, s->cholesky ? IALS_CHUNK_NNZ / 8 : IALS_CHUNK_NNZ,
+					threads, sweep_range, s, env);
+	if (s->cholesky)
+		rs_blas_set_threads(blas_threads);
 }
 
 void

@@ -12,6 +12,7 @@
  *-------------------------------------------------------------------------
  */
 #include "catalog.h"
+#include "linalg.h"
 
 #include <time.h>
 
@@ -201,6 +202,16 @@ env_check_interrupts(void *arg pg_attribute_unused())
 	CHECK_FOR_INTERRUPTS();
 }
 
+/*
+ * For rs_parallel_csr: would CHECK_FOR_INTERRUPTS() act?  Read on the
+ * backend's own thread while workers compute; calls nothing.
+ */
+static bool
+env_interrupt_pending(void *arg pg_attribute_unused())
+{
+	return InterruptPending && INTERRUPTS_CAN_BE_PROCESSED();
+}
+
 static void
 env_progress(void *arg, int iteration, double loss)
 {
@@ -226,12 +237,9 @@ env_note(void *arg, const char *text)
 }
 
 static void
-run_algorithm(const RsMatrix *m, const RsTrainOptions *opts, const RsEnv *env,
-			  RsModel *out)
+train_core(const RsMatrix *m, const RsTrainOptions *opts, const RsEnv *env,
+		   RsModel *out)
 {
-	memset(out, 0, sizeof(RsModel));
-	out->n_users = m->n_users;
-	out->n_items = m->n_items;
 	switch (opts->algorithm)
 	{
 		case RS_ALG_ALS:
@@ -254,6 +262,27 @@ run_algorithm(const RsMatrix *m, const RsTrainOptions *opts, const RsEnv *env,
 			rs_train_knn(m, &opts->params, env, out);
 			break;
 	}
+}
+
+static void
+run_algorithm(const RsMatrix *m, const RsTrainOptions *opts, const RsEnv *env,
+			  RsModel *out)
+{
+	/* the exact solvers set OpenBLAS to one thread while they run */
+	int			blas_threads = rs_blas_get_threads();
+
+	memset(out, 0, sizeof(RsModel));
+	out->n_users = m->n_users;
+	out->n_items = m->n_items;
+	PG_TRY();
+	{
+		train_core(m, opts, env, out);
+	}
+	PG_FINALLY();
+	{
+		rs_blas_set_threads(blas_threads);
+	}
+	PG_END_TRY();
 }
 
 /* A trained model on its way to the catalog. */
@@ -339,6 +368,7 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 	arg->start = start;
 	env.alloc = env_alloc;
 	env.check_interrupts = env_check_interrupts;
+	env.interrupt_pending = env_interrupt_pending;
 	env.progress = env_progress;
 	env.note = env_note;
 	env.arg = arg;

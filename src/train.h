@@ -146,6 +146,8 @@ typedef struct RsEnv
 	void	   *(*alloc) (void *arg, size_t size);
 	/* throws if the query was cancelled; call at least every ~100 ms */
 	void		(*check_interrupts) (void *arg);
+	/* never throws: would check_interrupts act now? (see rs_parallel_csr) */
+	bool		(*interrupt_pending) (void *arg);
 	/* after each iteration: 1-based iteration number and its loss */
 	void		(*progress) (void *arg, int iteration, double loss);
 	/* progress of a phase that has no loss, as a line of text; may be NULL */
@@ -193,6 +195,15 @@ extern int	rs_knn_test_paths;
 /* parallel.c: run fn(ctx, begin, end) over [0, n) split across threads */
 typedef void (*RsRangeFn) (void *ctx, int64_t begin, int64_t end, int thread);
 extern void rs_parallel_for(int64_t n, int threads, RsRangeFn fn, void *ctx);
+
+/*
+ * The same over the n entities of a CSR side (ptr), in chunks of at most
+ * max_nnz interactions (or one entity), checking for interrupts between
+ * chunks: may throw, after every chunk handed out has finished.
+ */
+extern void rs_parallel_csr(const int64_t *ptr, int64_t n, int64_t max_nnz,
+							int threads, RsRangeFn fn, void *ctx,
+							const RsEnv *env);
 
 /* linalg.h holds the BLAS/LAPACK wrappers; rng.h the random numbers */
 

@@ -85,6 +85,14 @@ drv_check(void *arg)
 	d->last_check = t;
 }
 
+/* a poll between chunks counts as a check; never an interrupt here */
+static bool
+drv_pending(void *arg)
+{
+	drv_check(arg);
+	return false;
+}
+
 static void
 drv_progress(void *arg, int iteration, double loss)
 {
@@ -325,6 +333,7 @@ main(int argc, char **argv)
 	memset(&drv, 0, sizeof(drv));
 	env.alloc = drv_alloc;
 	env.check_interrupts = drv_check;
+	env.interrupt_pending = drv_pending;
 	env.progress = drv_progress;
 	env.note = drv_note;
 	env.arg = &drv;

@@ -39,6 +39,8 @@ typedef struct DriverState
 	double		last_iter;
 	bool		quiet;
 	size_t		allocated;
+	long		polls;
+	long		pending_every;
 } DriverState;
 
 static double
@@ -75,6 +77,22 @@ drv_check(void *arg)
 		st->max_gap = t - st->last_check;
 	st->last_check = t;
 	st->checks++;
+}
+
+/*
+ * Polled between chunks by rs_parallel_csr; a poll is an interrupt check
+ * for the gap statistics.  With --pending-every N every Nth poll says an
+ * interrupt is pending (and drv_check then finds none to act on): the core
+ * must stop handing out chunks, wait, and carry on to the same model.
+ */
+static bool
+drv_pending(void *arg)
+{
+	DriverState *st = (DriverState *) arg;
+
+	drv_check(arg);
+	st->polls++;
+	return st->pending_every > 0 && st->polls % st->pending_every == 0;
 }
 
 static void
@@ -124,7 +142,7 @@ usage(void)
 			"usage: rs_core als|ials TRIPLETS [--factors K] [--iterations N]\n"
 			"    [--reg L] [--bias-reg L] [--alpha A] [--init-std S]\n"
 			"    [--cg-steps N] [--cholesky] [--threads T] [--seed S]\n"
-			"    [--predict] [--model FILE] [--quiet]\n");
+			"    [--predict] [--model FILE] [--quiet] [--pending-every N]\n");
 	exit(1);
 }
 
@@ -183,6 +201,7 @@ main(int argc, char **argv)
 		else if (strcmp(o, "--threads") == 0) { NEEDV(); p.threads = atoi(v); }
 		else if (strcmp(o, "--seed") == 0) { NEEDV(); p.seed = strtoull(v, NULL, 10); }
 		else if (strcmp(o, "--model") == 0) { NEEDV(); model_path = v; }
+		else if (strcmp(o, "--pending-every") == 0) { NEEDV(); st.pending_every = atol(v); }
 		else if (strcmp(o, "--cholesky") == 0) p.cholesky = true;
 		else if (strcmp(o, "--predict") == 0) predict = true;
 		else if (strcmp(o, "--quiet") == 0) st.quiet = true;
@@ -245,6 +264,7 @@ main(int argc, char **argv)
 
 	env.alloc = drv_alloc;
 	env.check_interrupts = drv_check;
+	env.interrupt_pending = drv_pending;
 	env.progress = drv_progress;
 	env.arg = &st;
 	memset(&out, 0, sizeof(out));

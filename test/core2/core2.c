@@ -85,6 +85,13 @@ env_check(void *arg)
 	(void) arg;
 }
 
+static bool
+env_pending(void *arg)
+{
+	(void) arg;
+	return false;
+}
+
 static void
 env_progress(void *arg, int iteration, double loss)
 {
@@ -428,6 +435,7 @@ main(int argc, char **argv)
 
 	env.alloc = env_alloc;
 	env.check_interrupts = env_check;
+	env.interrupt_pending = env_pending;
 	env.progress = env_progress;
 	env.arg = NULL;
 	memset(&md, 0, sizeof(md));

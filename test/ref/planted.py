@@ -12,6 +12,11 @@ recall@10 over the held-out interactions (training items excluded from the
 ranking) must be at least twice that of recommending the most popular
 items, and above 0.15.
 
+Each solver also runs again with one thread and with an interrupt poll
+that says "pending" every third chunk (the core stops handing out chunks,
+waits, checks, and carries on): both must give the same model, byte for
+byte, as the first run.
+
 Data come from a fixed seed; prints one ok / not ok line per check and
 exits non-zero on failure.
 
@@ -35,6 +40,23 @@ def run_core(core, algo, path, model, args):
     cmd = [core, algo, path, "--model", model, "--quiet"] + args
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     return out.stdout
+
+
+def same_model_when_interrupted(core, algo, path, model, args):
+    """Rerun with 1 thread and with --pending-every 3; compare the bytes."""
+    with open(model, "rb") as f:
+        first = f.read()
+    ok = True
+    for extra in (["--threads", "1"], ["--pending-every", "3"]):
+        again = model + ".again"
+        run_core(core, algo, path, again, args + extra)
+        with open(again, "rb") as f:
+            same = f.read() == first
+        ok &= same
+        print("%s - %s %s: same model with %s" % ("ok" if same else "not ok",
+              algo, " ".join(a for a in args if a.startswith("--c")),
+              " ".join(extra)))
+    return ok
 
 
 def split(rng, u, i, r, frac=0.1):
@@ -111,9 +133,11 @@ def main():
             bu_ = np.bincount(tu, tr - mu - bi_[ti], nu) / (np.bincount(tu, minlength=nu) + 5)
         base = np.sqrt(np.mean((vr - (mu + bu_[vu] + bi_[vi])) ** 2))
         for solver in (["--cg-steps", "3"], ["--cholesky"]):
-            run_core(core, "als", path, model,
-                     ["--factors", "8", "--iterations", "15", "--reg", "0.03",
-                      "--bias-reg", "0.03", "--threads", "2"] + solver)
+            args = ["--factors", "8", "--iterations", "15", "--reg", "0.03",
+                    "--bias-reg", "0.03", "--threads", "2"] + solver
+            run_core(core, "als", path, model, args)
+            fail |= not same_model_when_interrupted(core, "als", path, model,
+                                                    args)
             m = mfref.read_model(model)
             pred = m["mean"] + m["bu"][vu] + m["bi"][vi] + \
                 (m["P"][vu] * m["Q"][vi]).sum(1)
@@ -136,10 +160,12 @@ def main():
         pop = np.bincount(train[1], minlength=ni).astype(np.float64)[None, :]
         rpop = recall_at_10(pop, train[:2], test, nu)
         for solver in (["--cg-steps", "3"], ["--cholesky"]):
-            run_core(core, "ials", path, model,
-                     ["--factors", "16", "--iterations", "15", "--reg", "0.1",
-                      "--alpha", "10", "--init-std", "0.01", "--threads", "2"]
-                     + solver)
+            args = ["--factors", "16", "--iterations", "15", "--reg", "0.1",
+                    "--alpha", "10", "--init-std", "0.01",
+                    "--threads", "2"] + solver
+            run_core(core, "ials", path, model, args)
+            fail |= not same_model_when_interrupted(core, "ials", path, model,
+                                                    args)
             m = mfref.read_model(model)
             rec = recall_at_10(m["P"] @ m["Q"].T, train[:2], test, nu)
             ok = rec >= 2 * rpop and rec >= 0.15
