@@ -9,7 +9,8 @@
 # standalone driver (test/core), times als and ials (64 factors, CG with
 # 3 steps, 2 threads) and the NumPy/SciPy implementation of the same
 # algorithms (test/bench/train_core_ref.py), then prints a table with the
-# ratio and the machine.  Also times one iteration of als with the exact
+# ratio and the machine.  C seconds per iteration: the median iteration
+# after the first (which includes the setup).  Also times one iteration of als with the exact
 # (Cholesky) solver for reference.  Environment: THREADS (2), FACTORS (64),
 # CORE_CFLAGS (passed to the driver's make).
 set -eu
