@@ -54,6 +54,7 @@
 /*
  * Interactions per chunk of work handed to a thread (rs_parallel_csr): a
  * few milliseconds of CG at k = 64, so a cancel waits about that long
+ * (longer only for one entity with more interactions, alone in its chunk)
  * and the threads finish a half-sweep within a chunk of each other.
  */
 #define IALS_CHUNK_NNZ			(1 << 16)

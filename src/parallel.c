@@ -6,8 +6,9 @@
  * rs_parallel_for() cuts [0, n) into fixed chunks (about eight per
  * thread, so a few heavy entities at the start of a range do not leave one
  * thread doing all the work); rs_parallel_csr() cuts the entities of a CSR
- * side into chunks by their interaction counts, so each chunk is a few
- * milliseconds of work whatever the degrees.  Each thread, the caller
+ * side into chunks by their interaction counts (at most max_nnz, or one
+ * entity of more), so each chunk is a few milliseconds of work however the
+ * degrees are spread.  Each thread, the caller
  * included, takes the next chunk until none is left.  Which thread runs
  * which chunk varies from run to run, so a caller that wants results
  * independent of scheduling must make fn's output depend only on the
@@ -21,12 +22,15 @@
  * calling thread asks env->interrupt_pending() after each chunk it runs;
  * when one is pending it stops handing out chunks, waits for the chunks in
  * progress, and calls env->check_interrupts(), which throws.  If that
- * returns after all (an interrupt that did not cancel), the run goes on
- * from the first chunk not handed out.
+ * returns after all (an interrupt that did not cancel), new workers go on
+ * from the first chunk not handed out.  Without interrupt_pending the
+ * caller runs every chunk itself, checking after each.
  *
- * Threads are started per call and joined before returning.  A call costs
- * a few tens of microseconds and keeps no state between calls, so an error
- * thrown by the caller between two calls leaks nothing.
+ * Threads are started per call (rs_parallel_csr: again after each
+ * interrupt that did not cancel) and always joined before the caller
+ * checks for interrupts or returns.  Starting them costs a few tens of
+ * microseconds; nothing is kept between calls, so an error thrown by the
+ * caller leaks nothing.
  *
  * All signals are blocked on the workers: inside a PostgreSQL backend a
  * signal handler must run on the main thread, never on ours.  If a thread
@@ -58,6 +62,7 @@ typedef struct ParallelJob
 	int64_t		next;			/* next unclaimed chunk, atomically bumped */
 
 	/* rs_parallel_csr(): chunks cut from ptr at the cursor, under lock */
+	bool		csr;
 	const int64_t *ptr;
 	int64_t		max_nnz;
 	int64_t		cursor;			/* first entity not handed out */
@@ -76,7 +81,7 @@ claim(ParallelJob *job, int64_t *begin, int64_t *end)
 {
 	if (__atomic_load_n(&job->stop, __ATOMIC_RELAXED))
 		return false;
-	if (job->ptr == NULL)
+	if (!job->csr)
 	{
 		int64_t		c = __atomic_fetch_add(&job->next, 1, __ATOMIC_RELAXED);
 
@@ -188,17 +193,23 @@ rs_parallel_csr(const int64_t *ptr, int64_t n, int64_t max_nnz, int threads,
 	int64_t		begin,
 				end;
 
+	if (n <= 0)
+		return;
+	/* a chunk holds at least one entity: no more threads than entities */
+	if (threads > n)
+		threads = (int) n;
 	if (threads > RS_MAX_THREADS)
 		threads = RS_MAX_THREADS;
 	memset(&job, 0, sizeof(job));
 	job.fn = fn;
 	job.ctx = ctx;
 	job.n = n;
+	job.csr = true;
 	job.ptr = ptr;
 	job.max_nnz = max_nnz;
 	pthread_mutex_init(&job.lock, NULL);
 
-	if (threads <= 1)
+	if (threads <= 1 || env->interrupt_pending == NULL)
 	{
 		while (claim(&job, &begin, &end))
 		{

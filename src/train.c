@@ -316,7 +316,7 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 {
 	RsModelDef *existing;
 	RsLoader   *l;
-	RsEnv		env;
+	RsEnv		env = {0};
 	TrainEnvArg *arg;
 	double		start = now_seconds();
 	ListCell   *lc;

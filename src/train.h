@@ -13,11 +13,15 @@
  * train.c supplies an RsEnv whose alloc draws from the training memory
  * context (and enforces the memory bound) and whose check_interrupts is
  * CHECK_FOR_INTERRUPTS(); both may throw (longjmp), which the cores allow
- * by never holding resources other than memory obtained from alloc.
+ * by never holding resources other than memory obtained from alloc.  One
+ * exception: the exact solvers of als.c and ials.c set OpenBLAS to one
+ * thread while they run, so a caller that lets them throw must restore
+ * rs_blas_set_threads() itself (train.c does).
  *
- * Threads: rs_parallel_for() runs a function over index ranges on worker
- * threads.  Code running on a worker thread must not call anything in
- * RsEnv (nor any PostgreSQL function); it only computes.
+ * Threads: rs_parallel_for() and rs_parallel_csr() run a function over
+ * index ranges on worker threads.  Code running on a worker thread must
+ * not call anything in RsEnv (nor any PostgreSQL function); it only
+ * computes.
  *
  *-------------------------------------------------------------------------
  */
@@ -144,9 +148,16 @@ typedef struct RsEnv
 {
 	/* zeroed memory, never NULL (throws when over the memory bound) */
 	void	   *(*alloc) (void *arg, size_t size);
-	/* throws if the query was cancelled; call at least every ~100 ms */
+	/*
+	 * Throws if the query was cancelled; call it, or poll
+	 * interrupt_pending, at least every ~100 ms.
+	 */
 	void		(*check_interrupts) (void *arg);
-	/* never throws: would check_interrupts act now? (see rs_parallel_csr) */
+	/*
+	 * Never throws: would check_interrupts act now?  Cheap enough to poll
+	 * between chunks (rs_parallel_csr); may be NULL: never pending, then
+	 * check_interrupts is called after every chunk with no workers running.
+	 */
 	bool		(*interrupt_pending) (void *arg);
 	/* after each iteration: 1-based iteration number and its loss */
 	void		(*progress) (void *arg, int iteration, double loss);

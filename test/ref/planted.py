@@ -53,9 +53,10 @@ def same_model_when_interrupted(core, algo, path, model, args):
         with open(again, "rb") as f:
             same = f.read() == first
         ok &= same
+        solver = args[args.index("--cholesky"):] if "--cholesky" in args \
+            else args[args.index("--cg-steps"):]
         print("%s - %s %s: same model with %s" % ("ok" if same else "not ok",
-              algo, " ".join(a for a in args if a.startswith("--c")),
-              " ".join(extra)))
+              algo, " ".join(solver), " ".join(extra)))
     return ok
 
 
