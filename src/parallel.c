@@ -146,6 +146,22 @@ join_workers(int threads, pthread_t *tids, bool *started)
 			pthread_join(tids[t], NULL);
 }
 
+/* A job over n indexes, and no more threads than it or we can use. */
+static int
+job_init(ParallelJob *job, RsRangeFn fn, void *ctx, int64_t n, int threads)
+{
+	memset(job, 0, sizeof(ParallelJob));
+	job->fn = fn;
+	job->ctx = ctx;
+	job->n = n;
+	if (threads > RS_MAX_THREADS)
+		threads = RS_MAX_THREADS;
+	/* a chunk holds at least one index */
+	if (threads > n)
+		threads = (int) n;
+	return threads;
+}
+
 void
 rs_parallel_for(int64_t n, int threads, RsRangeFn fn, void *ctx)
 {
@@ -158,20 +174,13 @@ rs_parallel_for(int64_t n, int threads, RsRangeFn fn, void *ctx)
 
 	if (n <= 0)
 		return;
-	if (threads > RS_MAX_THREADS)
-		threads = RS_MAX_THREADS;
-	if (threads > n)
-		threads = (int) n;
+	threads = job_init(&job, fn, ctx, n, threads);
 	if (threads <= 1)
 	{
 		fn(ctx, 0, n, 0);
 		return;
 	}
 
-	memset(&job, 0, sizeof(job));
-	job.fn = fn;
-	job.ctx = ctx;
-	job.n = n;
 	job.chunk = n / ((int64_t) threads * RS_CHUNKS_PER_THREAD);
 	if (job.chunk < 1)
 		job.chunk = 1;
@@ -195,15 +204,7 @@ rs_parallel_csr(const int64_t *ptr, int64_t n, int64_t max_nnz, int threads,
 
 	if (n <= 0)
 		return;
-	/* a chunk holds at least one entity: no more threads than entities */
-	if (threads > n)
-		threads = (int) n;
-	if (threads > RS_MAX_THREADS)
-		threads = RS_MAX_THREADS;
-	memset(&job, 0, sizeof(job));
-	job.fn = fn;
-	job.ctx = ctx;
-	job.n = n;
+	threads = job_init(&job, fn, ctx, n, threads);
 	job.csr = true;
 	job.ptr = ptr;
 	job.max_nnz = max_nnz;
