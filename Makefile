@@ -5,7 +5,6 @@
 #   make ASSERTS=1                build with recsys' internal assertions enabled
 #
 EXTENSION = recsys
-EXTVERSION = $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" $(EXTENSION).control)
 
 MODULE_big = recsys
 OBJS = \
@@ -45,7 +44,10 @@ OBJS = \
 	src/hnswutils.o \
 	src/hnswcache.o
 
-DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
+# A fresh install runs the first release's script, then each upgrade script in
+# turn (PostgreSQL finds the path itself), so a new database and an upgraded
+# one are built by the same statements.
+DATA = sql/$(EXTENSION)--0.1.0.sql sql/$(EXTENSION)--0.1.0--0.2.0.sql
 
 REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank hnsw serve_index stats audit evaluate hostile privileges
 REGRESS_OPTS = --load-extension=$(EXTENSION)
