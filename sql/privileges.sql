@@ -137,7 +137,7 @@ RESET ROLE;
 
 -- Nothing changed: the owner's models are intact, none of the refused
 -- models exists.
-SELECT name, owner = current_user AS mine, active_version FROM recsys.models
+SELECT name, owner = current_user::regrole AS mine, active_version FROM recsys.models
 WHERE name LIKE 'pv\_%' ORDER BY name;
 
 -- No function runs with its owner's rights (SECURITY DEFINER); if one ever

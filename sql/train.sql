@@ -60,7 +60,7 @@ SELECT recsys.predict('tiny_als', 99, 'a') IS NOT NULL AS explicit_fallback,
 
 -- The catalog --------------------------------------------------------------
 SELECT name, algorithm, source, user_column, item_column, rating_column,
-	   user_key_type, item_key_type, options, active_version, owner = current_user AS mine
+	   user_key_type, item_key_type, options, active_version, owner = current_user::regrole AS mine
 FROM recsys.models ORDER BY name;
 SELECT model, version, algorithm, params->>'factors' AS factors, users, items,
 	   interactions, rows_read, rows_skipped, duplicates,

@@ -147,7 +147,7 @@ rs_model_lookup(const char *name, bool missing_ok)
 	Datum		d;
 
 	catalog_exec("SELECT source, user_column, item_column, rating_column, options, "
-				 "algorithm, owner::text FROM recsys.models WHERE name = $1",
+				 "algorithm, owner::pg_catalog.oid, search_path FROM recsys.models WHERE name = $1",
 				 1, types, values, NULL, false);
 	if (SPI_processed == 0)
 	{
@@ -178,22 +178,21 @@ rs_model_lookup(const char *name, bool missing_ok)
 		memcpy(def->options, j, VARSIZE(j));
 	}
 	def->algorithm = text_or_null(tup, desc, 6);
-	def->owner = text_or_null(tup, desc, 7);
+	def->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 7, &isnull));
+	def->search_path = text_or_null(tup, desc, 8);
 	return def;
 }
 
 void
 rs_check_model_owner(const RsModelDef *def)
 {
-	Oid			owner = get_role_oid(def->owner, true);
-
 	if (superuser())
 		return;
-	if (!OidIsValid(owner) || !has_privs_of_role(GetUserId(), owner))
+	/* a dropped owner's OID matches no role: only superusers act on it */
+	if (!has_privs_of_role(GetUserId(), def->owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("must be owner of model \"%s\"", def->name),
-				 errdetail("The model belongs to role \"%s\".", def->owner),
 				 errhint("Ask its owner to retrain or drop it, or train a model of another name.")));
 }
 
@@ -510,7 +509,7 @@ rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
 	/* the definition (created, or replaced by a new train()) */
 	{
 		Oid			types[10] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		REGTYPEOID, REGTYPEOID, JSONBOID, NAMEOID};
+		REGTYPEOID, REGTYPEOID, JSONBOID, OIDOID};
 		Datum		values[10];
 		char		nulls[10];
 
@@ -528,12 +527,13 @@ rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
 		nulls[7] = ' ';
 		values[8] = def->options ? JsonbPGetDatum(def->options) : (Datum) 0;
 		nulls[8] = def->options ? ' ' : 'n';
-		values[9] = DirectFunctionCall1(namein, CStringGetDatum(caller));
+		/* a new model belongs to the role that trains it */
+		values[9] = ObjectIdGetDatum(GetUserId());
 		nulls[9] = ' ';
 
 		catalog_exec("INSERT INTO recsys.models AS m (name, algorithm, source, user_column, "
 					 "item_column, rating_column, user_key_type, item_key_type, options, owner) "
-					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, '{}'), $10) "
+					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, '{}'), $10::pg_catalog.regrole) "
 					 "ON CONFLICT (name) DO UPDATE SET algorithm = excluded.algorithm, "
 					 "source = excluded.source, user_column = excluded.user_column, "
 					 "item_column = excluded.item_column, rating_column = excluded.rating_column, "

@@ -49,7 +49,8 @@ typedef struct RsModelDef
 	char	   *rating_column;	/* NULL: implicit 1 per row */
 	Jsonb	   *options;		/* as the user gave them */
 	char	   *algorithm;
-	char	   *owner;
+	Oid			owner;			/* the owning role (recsys.models.owner) */
+	char	   *search_path;	/* what stored queries run with; NULL: not recorded */
 } RsModelDef;
 
 /* What a training run reports (one row of recsys.train_result). */
