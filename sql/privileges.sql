@@ -95,9 +95,9 @@ SELECT pg_temp.try($$DELETE FROM recsys.models WHERE name = 'pv_public_model'$$)
 SELECT pg_temp.try($$UPDATE recsys.models SET active_version = 1$$) AS update_catalog;
 SELECT pg_temp.try($$INSERT INTO recsys.item_factors SELECT * FROM recsys.item_factors LIMIT 1$$) AS insert_catalog;
 SELECT pg_temp.try($$TRUNCATE recsys.user_factors$$) AS truncate_catalog;
--- nor read the secret table through serving: the new user's fold-in falls
--- back to popular items (never the owner's folded-in list), and queries
--- over the secret table are refused
+-- serving a new user folds them in from the model's stored source, which
+-- runs as the model's owner whoever calls (so the owner's list); the
+-- caller's own queries over the secret table are refused
 SELECT count(*) AS rows,
 	   array_agg(r.item ORDER BY r.rank) = (SELECT array_agg(item ORDER BY rank) FROM pv_owner_view) AS owners_list
 FROM recsys.recommend('pv_secret_model', 500, 5) r;

@@ -329,7 +329,9 @@ SELECT count(*) AS items, bool_and(r.item = f.item AND abs(r.score - f.score) < 
 FROM recsys.recommend('rr_als', 100001, 10) r
 JOIN recsys.recommend_for_items('rr_als', ARRAY[5, 6, 7, 8, 40], 10,
 	ratings => ARRAY[4, 4, 4, 4, 4]) f ON f.rank = r.rank;
--- a role that may not read the source gets popular items, and is told why
+-- a role that may not read the source gets the same fold-in as the
+-- owner: the stored source runs as the model's owner, whoever calls
+SELECT array_agg(item ORDER BY rank) AS owners_items FROM recsys.recommend('rr_ials', 100001, 3);
 CREATE ROLE rr_reader;
 GRANT USAGE ON SCHEMA recsys TO rr_reader;
 GRANT SELECT ON recsys.models, recsys.model_versions, recsys.user_factors, recsys.item_factors TO rr_reader;

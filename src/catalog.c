@@ -24,6 +24,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/varlena.h"
 
 #include "embedding.h"
 
@@ -63,35 +64,104 @@ catalog_owner(void)
 }
 
 /*
+ * Switches to role with search_path set, under SECURITY_RESTRICTED_OPERATION,
+ * as PostgreSQL runs a materialized view's query on REFRESH: the code that
+ * runs until rs_run_as_end() has role's rights only, cannot change the
+ * session (SET ROLE, temporary objects), and resolves names through
+ * search_path alone.  An error unwinds both with the (sub)transaction.
+ */
+void
+rs_run_as_begin(RsRunAs *s, Oid role, const char *search_path)
+{
+	GetUserIdAndSecContext(&s->save_user, &s->save_sec);
+	SetUserIdAndSecContext(role, s->save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	s->save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", search_path,
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+void
+rs_run_as_end(RsRunAs *s)
+{
+	AtEOXact_GUC(false, s->save_nestlevel);
+	SetUserIdAndSecContext(s->save_user, s->save_sec);
+}
+
+/*
+ * The search_path a model's stored queries run with: the one in force when
+ * the model was trained with recsys.train() (models of 0.1.0, which did
+ * not record it, get PostgreSQL's default "$user", public), with pg_temp
+ * taken out and put last, so that no temporary object of the session that
+ * happens to run the query comes before the trainer's schemas ("$user"
+ * then means the owner, as the query runs as the owner).
+ */
+char *
+rs_stored_search_path(const char *trainer_path)
+{
+	char	   *raw = pstrdup(trainer_path ? trainer_path : "\"$user\", public");
+	List	   *names;
+	ListCell   *lc;
+	StringInfoData buf;
+
+	if (!SplitIdentifierString(raw, ',', &names))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("stored search_path \"%s\" is not a list of schema names", trainer_path),
+				 errhint("Retrain the model with recsys.train(), which records the search_path in force.")));
+	initStringInfo(&buf);
+	foreach(lc, names)
+	{
+		const char *n = lfirst(lc);
+
+		if (strcmp(n, "pg_temp") == 0 || strncmp(n, "pg_temp_", 8) == 0)
+			continue;
+		appendStringInfo(&buf, "%s, ", quote_identifier(n));
+	}
+	appendStringInfoString(&buf, "pg_temp");
+	return buf.data;
+}
+
+/*
+ * Switches to a model's owner for running its stored queries (the source
+ * on retrain and fold-in, item_knn's attributes on retrain): whoever
+ * triggers them, they run with the owner's rights, under
+ * SECURITY_RESTRICTED_OPERATION, with the search_path fixed when the model
+ * was trained.
+ */
+void
+rs_run_as_model_owner(RsRunAs *s, const RsModelDef *def)
+{
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(def->owner)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the role that owns model \"%s\" no longer exists", def->name),
+				 errdetail("Its stored source runs as its owner."),
+				 errhint("A superuser can give the model to another role with recsys.alter_model_owner().")));
+	rs_run_as_begin(s, def->owner, rs_stored_search_path(def->search_path));
+}
+
+/* the search_path of the extension's own SQL */
+#define CATALOG_SEARCH_PATH "pg_catalog, pg_temp"
+
+/*
  * Runs catalog SQL as the catalog's owner with search_path pinned, so that
  * neither the caller's privileges nor objects on the caller's search_path
- * can change what it does.  An error unwinds the user switch and the GUC
- * level with the (sub)transaction.
+ * can change what it does.
  */
 static int
 catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
 			 const char *nulls, bool read_only)
 {
-	Oid			save_user;
-	int			save_sec;
-	int			save_nestlevel;
+	RsRunAs		as;
 	int			rc;
 
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(catalog_owner(),
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-
+	rs_run_as_begin(&as, catalog_owner(), CATALOG_SEARCH_PATH);
 	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, read_only, 0);
 	if (rc < 0)
 		elog(ERROR, "recsys catalog statement failed: %s", SPI_result_code_string(rc));
-
-	AtEOXact_GUC(false, save_nestlevel);
-	SetUserIdAndSecContext(save_user, save_sec);
+	rs_run_as_end(&as);
 	return rc;
 }
 
@@ -180,6 +250,7 @@ rs_model_lookup(const char *name, bool missing_ok)
 	def->algorithm = text_or_null(tup, desc, 6);
 	def->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 7, &isnull));
 	def->search_path = text_or_null(tup, desc, 8);
+	def->stored = true;
 	return def;
 }
 
@@ -508,10 +579,10 @@ rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
 
 	/* the definition (created, or replaced by a new train()) */
 	{
-		Oid			types[10] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		REGTYPEOID, REGTYPEOID, JSONBOID, OIDOID};
-		Datum		values[10];
-		char		nulls[10];
+		Oid			types[11] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		REGTYPEOID, REGTYPEOID, JSONBOID, OIDOID, TEXTOID};
+		Datum		values[11];
+		char		nulls[11];
 
 		values[0] = CStringGetTextDatum(def->name);
 		nulls[0] = ' ';
@@ -530,16 +601,19 @@ rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
 		/* a new model belongs to the role that trains it */
 		values[9] = ObjectIdGetDatum(GetUserId());
 		nulls[9] = ' ';
+		values[10] = text_or_null_datum(def->search_path, &nulls[10]);
 
 		catalog_exec("INSERT INTO recsys.models AS m (name, algorithm, source, user_column, "
-					 "item_column, rating_column, user_key_type, item_key_type, options, owner) "
-					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, '{}'), $10::pg_catalog.regrole) "
+					 "item_column, rating_column, user_key_type, item_key_type, options, owner, "
+					 "search_path) "
+					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, '{}'), "
+					 "$10::pg_catalog.regrole, $11) "
 					 "ON CONFLICT (name) DO UPDATE SET algorithm = excluded.algorithm, "
 					 "source = excluded.source, user_column = excluded.user_column, "
 					 "item_column = excluded.item_column, rating_column = excluded.rating_column, "
 					 "user_key_type = excluded.user_key_type, item_key_type = excluded.item_key_type, "
-					 "options = excluded.options",
-					 10, types, values, nulls, false);
+					 "options = excluded.options, search_path = excluded.search_path",
+					 11, types, values, nulls, false);
 	}
 
 	/* the version's record */
@@ -620,14 +694,25 @@ rs_drop_model(const char *name)
  *		Reading models back (predict and serving)
  *
  * These run on every recommendation, so their statements are prepared
- * once per backend and kept.  They run with the caller's privileges: an
- * analyst or application needs SELECT on the catalog tables.
+ * once per backend and kept.  Like catalog writes they run as the
+ * catalog's owner with search_path pinned (a kept plan is re-planned
+ * under the search_path in force when it is used, so both the prepare and
+ * every execution are inside the switch): nothing on the caller's
+ * search_path can change them, and row-level security on the catalog,
+ * which hides other models' rows from the caller, does not hide them from
+ * serving.  Whether the caller may use a model is checked once at each
+ * SQL entry point (privileges.c), before anything is read.
  * ----------------------------------------------------------------
  */
 
-static SPIPlanPtr
-kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
+static void
+catalog_read(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types,
+			 Datum *values, long count)
 {
+	RsRunAs		as;
+	int			rc;
+
+	rs_run_as_begin(&as, catalog_owner(), CATALOG_SEARCH_PATH);
 	if (*plan == NULL)
 	{
 		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
@@ -637,16 +722,10 @@ kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
 		SPI_keepplan(p);
 		*plan = p;
 	}
-	return *plan;
-}
-
-static void
-run_plan(SPIPlanPtr plan, Datum *values, long count)
-{
-	int			rc = SPI_execute_plan(plan, values, NULL, true, count);
-
+	rc = SPI_execute_plan(*plan, values, NULL, true, count);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading the recsys catalog failed: %s", SPI_result_code_string(rc));
+	rs_run_as_end(&as);
 }
 
 /* The active version of a model.  False if there is no such model. */
@@ -661,13 +740,13 @@ rs_active_model(const char *name, RsStoredModel *out)
 	bool		isnull;
 	char	   *alg;
 
-	run_plan(kept_plan(&plan,
+	catalog_read(&plan,
 					   "SELECT v.version, v.algorithm, v.global_mean, "
 					   "coalesce((v.params->>'factors')::int, 0), v.items, v.users, "
-					   "v.params->>'feedback' "
+					   "v.params->>'feedback', v.version_id "
 					   "FROM recsys.models m JOIN recsys.model_versions v "
 					   "ON v.model = m.name AND v.version = m.active_version "
-					   "WHERE m.name = $1", 1, types),
+					   "WHERE m.name = $1", 1, types,
 			 values, 1);
 	if (SPI_processed == 0)
 		return false;
@@ -681,6 +760,7 @@ rs_active_model(const char *name, RsStoredModel *out)
 	out->factors = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
 	out->n_items = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
 	out->n_users = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
+	out->version_id = DatumGetInt64(SPI_getbinval(tup, desc, 8, &isnull));
 	if (rs_algorithm_is_knn(out->algorithm))
 	{
 		Datum		fb = SPI_getbinval(tup, desc, 7, &isnull);
@@ -712,9 +792,9 @@ rs_fetch_user(const RsStoredModel *sm, const char *key, float *bias,
 	bool		isnull;
 	Datum		d;
 
-	run_plan(kept_plan(&plan,
+	catalog_read(&plan,
 					   "SELECT bias, factors, seen FROM recsys.user_factors "
-					   "WHERE model = $1 AND version = $2 AND user_key = $3", 3, types),
+					   "WHERE model = $1 AND version = $2 AND user_key = $3", 3, types,
 			 values, 1);
 	if (SPI_processed == 0)
 		return false;
@@ -768,10 +848,10 @@ rs_load_items(const RsStoredModel *sm, MemoryContext cxt, char ***keys,
 	bool		have_factors = false;
 	MemoryContext old;
 
-	run_plan(kept_plan(&plan,
+	catalog_read(&plan,
 					   "SELECT item_idx, item_key, bias, factors, interactions "
 					   "FROM recsys.item_factors WHERE model = $1 AND version = $2 "
-					   "ORDER BY item_idx", 2, types),
+					   "ORDER BY item_idx", 2, types,
 			 values, 0);
 	if ((int64) SPI_processed != n)
 		elog(ERROR, "model \"%s\" version %d has " UINT64_FORMAT " item rows, expected %d",
@@ -866,14 +946,14 @@ rs_load_neighbors(const RsStoredModel *sm, MemoryContext cxt, int32 *n_lists,
 	if (!rs_algorithm_is_knn(sm->algorithm))
 		elog(ERROR, "model \"%s\" is not a neighbourhood model", sm->name);
 	if (users)
-		run_plan(kept_plan(&user_plan,
+		catalog_read(&user_plan,
 						   "SELECT user_idx, neighbor_idx, similarity FROM recsys.user_neighbors "
-						   "WHERE model = $1 AND version = $2 ORDER BY user_idx", 2, types),
+						   "WHERE model = $1 AND version = $2 ORDER BY user_idx", 2, types,
 				 values, 0);
 	else
-		run_plan(kept_plan(&item_plan,
+		catalog_read(&item_plan,
 						   "SELECT item_idx, neighbor_idx, similarity FROM recsys.item_neighbors "
-						   "WHERE model = $1 AND version = $2 ORDER BY item_idx", 2, types),
+						   "WHERE model = $1 AND version = $2 ORDER BY item_idx", 2, types,
 				 values, 0);
 	if ((int64) SPI_processed != n)
 		elog(ERROR, "model \"%s\" version %d has " UINT64_FORMAT " neighbour lists, expected %d",
@@ -957,9 +1037,9 @@ rs_fetch_knn_user(const RsStoredModel *sm, const char *key, RsKnnUser *out)
 	Datum		values[3] = {CStringGetTextDatum(sm->name), Int32GetDatum(sm->version),
 	CStringGetTextDatum(key)};
 
-	run_plan(kept_plan(&plan,
+	catalog_read(&plan,
 					   "SELECT seen, ratings, bias FROM recsys.user_factors "
-					   "WHERE model = $1 AND version = $2 AND user_key = $3", 3, types),
+					   "WHERE model = $1 AND version = $2 AND user_key = $3", 3, types,
 			 values, 1);
 	if (SPI_processed == 0)
 		return false;
@@ -987,9 +1067,9 @@ rs_fetch_user_neighbors(const RsStoredModel *sm, const char *key, int32 *n,
 	int			nk;
 	void	   *p;
 
-	run_plan(kept_plan(&plan,
+	catalog_read(&plan,
 					   "SELECT neighbor_keys, similarity FROM recsys.user_neighbors "
-					   "WHERE model = $1 AND version = $2 AND user_key = $3", 3, types),
+					   "WHERE model = $1 AND version = $2 AND user_key = $3", 3, types,
 			 values, 1);
 	if (SPI_processed == 0)
 		return false;
@@ -1028,9 +1108,9 @@ rs_fetch_knn_users(const RsStoredModel *sm, char **keys, int32 n, RsKnnUser *out
 	values[0] = CStringGetTextDatum(sm->name);
 	values[1] = Int32GetDatum(sm->version);
 	values[2] = PointerGetDatum(construct_array(kd, n, TEXTOID, -1, false, TYPALIGN_INT));
-	run_plan(kept_plan(&plan,
+	catalog_read(&plan,
 					   "SELECT user_key, seen, ratings, bias FROM recsys.user_factors "
-					   "WHERE model = $1 AND version = $2 AND user_key = ANY ($3)", 3, types),
+					   "WHERE model = $1 AND version = $2 AND user_key = ANY ($3)", 3, types,
 			 values, 0);
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{

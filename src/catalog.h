@@ -50,7 +50,9 @@ typedef struct RsModelDef
 	Jsonb	   *options;		/* as the user gave them */
 	char	   *algorithm;
 	Oid			owner;			/* the owning role (recsys.models.owner) */
-	char	   *search_path;	/* what stored queries run with; NULL: not recorded */
+	char	   *search_path;	/* the trainer's search_path; NULL: not recorded */
+	bool		stored;			/* read from the catalog (retrain, fold-in):
+								 * its queries run as the owner */
 } RsModelDef;
 
 /* What a training run reports (one row of recsys.train_result). */
@@ -71,6 +73,7 @@ typedef struct RsStoredModel
 {
 	char	   *name;
 	int32		version;
+	int64		version_id;		/* never reused: what caches are keyed by */
 	RsAlgorithm algorithm;
 	double		global_mean;
 	int			factors;
@@ -84,6 +87,23 @@ typedef struct RsStoredModel
 extern char *rs_user_source_query(const RsModelDef *def, const char *user_type);
 extern char *rs_source_from_item(const char *source, const char *message,
 								 const char *hint);
+
+/*
+ * catalog.c: running SQL as another role (the catalog's owner for the
+ * catalog's own statements, a model's owner for its stored queries), see
+ * rs_run_as_begin().
+ */
+typedef struct RsRunAs
+{
+	Oid			save_user;
+	int			save_sec;
+	int			save_nestlevel;
+} RsRunAs;
+
+extern void rs_run_as_begin(RsRunAs *s, Oid role, const char *search_path);
+extern void rs_run_as_end(RsRunAs *s);
+extern void rs_run_as_model_owner(RsRunAs *s, const RsModelDef *def);
+extern char *rs_stored_search_path(const char *trainer_path);
 
 /* catalog.c */
 extern void rs_check_model_name(const char *name);

@@ -7,7 +7,7 @@
  * Scoring is exact: every item of the model's active version is scored
  * and the best k that are not excluded are kept in a small heap.  The
  * items of a version (keys, biases, factors, interaction counts) are read
- * once per backend and cached, keyed by model name and version; every call
+ * once per backend and cached, keyed by the version's identity; every call
  * checks the active version (one prepared catalog lookup), so a retrain is
  * picked up by the next call and the old version's memory is released.
  *
@@ -127,9 +127,14 @@ served_model(const char *name)
 		m = *link;
 		if (strcmp(m->name, name) != 0)
 			continue;
-		if (m->sm.version == sm.version)
+		/*
+		 * Keyed by the version's identity, not its number: a number comes
+		 * back with other contents after drop_model + train, or after a
+		 * training that was rolled back and redone.
+		 */
+		if (m->sm.version_id == sm.version_id)
 			return m;
-		/* a newer (or older, after a drop) version is active: reload */
+		/* another stored version is active: reload */
 		*link = m->next;
 		served_model_free(m);
 		break;
@@ -620,7 +625,7 @@ typedef struct ItemAttrs
 {
 	MemoryContext cxt;			/* child of fn_mcxt, reset on rebuild */
 	char	   *model;
-	int32		version;
+	int64		version_id;		/* of the model version it was built for */
 	char	   *exclude_query;	/* what excluded[] was built from */
 	bool	   *excluded;		/* n_items flags, or NULL */
 	struct varatt_external forbidden_ptr;	/* what in_filter[] was built
@@ -827,13 +832,14 @@ item_attrs(FunctionCallInfo fcinfo, ServedModel *m, const Constraints *cons)
 									   ALLOCSET_DEFAULT_SIZES);
 		fcinfo->flinfo->fn_extra = a;
 	}
-	if (a->model == NULL || strcmp(a->model, m->name) != 0 || a->version != m->sm.version)
+	if (a->model == NULL || strcmp(a->model, m->name) != 0 ||
+		a->version_id != m->sm.version_id)
 	{
 		MemoryContextReset(a->cxt);
 		memset(((char *) a) + offsetof(ItemAttrs, model), 0,
 			   sizeof(ItemAttrs) - offsetof(ItemAttrs, model));
 		a->model = MemoryContextStrdup(a->cxt, m->name);
-		a->version = m->sm.version;
+		a->version_id = m->sm.version_id;
 	}
 	/*
 	 * SPI calls switch CurrentMemoryContext to the procedure's context, so
@@ -1507,11 +1513,12 @@ merge_duplicates(const ServedModel *m, int32 *idx, float *ratings, int32 n)
 
 /*
  * A user the model has not seen: their rows in the model's source (read
- * with the caller's rights, and only when the caller may read every
- * relation the source query touches), as sorted item indexes and values
+ * as the model's owner, see rs_run_as_model_owner(), and only when the
+ * owner may still read every relation the source query touches), as
+ * sorted item indexes and values
  * allocated in cxt.  Returns how many; 0 when there are none, when the
  * model cannot take a new user (popularity, user_knn), has no stored
- * source (fit) or the caller may not read it (*denied).  Inside SPI.
+ * source (fit) or the owner may not read it (*denied).  Inside SPI.
  */
 static int32
 user_rows_from_source(ServedModel *m, const char *ukey, MemoryContext cxt,
@@ -1526,6 +1533,7 @@ user_rows_from_source(ServedModel *m, const char *ukey, MemoryContext cxt,
 	int32	   *idx;
 	float	   *ratings;
 	int32		n = 0;
+	RsRunAs		as;
 
 	*denied = false;
 	if (m->sm.algorithm == RS_ALG_POPULARITY || m->sm.algorithm == RS_ALG_USER_KNN ||
@@ -1538,6 +1546,8 @@ user_rows_from_source(ServedModel *m, const char *ukey, MemoryContext cxt,
 	if (m->user_type == NULL)
 		return 0;
 
+	/* the stored source runs as the model's owner, never as the caller */
+	rs_run_as_model_owner(&as, def);
 	plan = SPI_prepare(rs_user_source_query(def, m->user_type), 1, &argtype);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for the source of model \"%s\": %s",
@@ -1557,6 +1567,7 @@ user_rows_from_source(ServedModel *m, const char *ukey, MemoryContext cxt,
 	}
 	if (*denied)
 	{
+		rs_run_as_end(&as);
 		SPI_freeplan(plan);
 		return 0;
 	}
@@ -1564,6 +1575,7 @@ user_rows_from_source(ServedModel *m, const char *ukey, MemoryContext cxt,
 	arg = CStringGetTextDatum(ukey);
 	if (rs_execute_plan_read_only(plan, &arg) != SPI_OK_SELECT)
 		elog(ERROR, "reading the source of model \"%s\" failed", m->name);
+	rs_run_as_end(&as);
 	idx = MemoryContextAlloc(cxt, sizeof(int32) * Max(SPI_processed, 1));
 	ratings = MemoryContextAlloc(cxt, sizeof(float) * Max(SPI_processed, 1));
 	for (uint64 r = 0; r < SPI_processed; r++)
@@ -1774,7 +1786,7 @@ rs_recommend(PG_FUNCTION_ARGS)
 					(errmsg("user %s is not in model \"%s\": recommending %s",
 							ukey, name,
 							is_explicit(m) ? "by the items' bias baseline" : "popular items"),
-					 denied ? errdetail("The user's interactions were not read: no SELECT privilege on the model's source.") : 0));
+					 denied ? errdetail("The user's interactions were not read: the model's owner may no longer read its source.") : 0));
 	}
 	/* (still inside SPI, whose context SPI_finish frees: allocate in per_call) */
 	MemoryContextSwitchTo(per_call);

@@ -320,6 +320,7 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 	TrainEnvArg *arg;
 	double		start = now_seconds();
 	ListCell   *lc;
+	RsRunAs		as;
 
 	memset(t, 0, sizeof(TrainedModel));
 	t->def = def;
@@ -346,6 +347,12 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 			t->summary.version = Max(t->summary.version, p->summary.version + 1);
 	}
 
+	/*
+	 * A definition read from the catalog (retrain) runs as the model's
+	 * owner; one passed in this call, with the caller's rights.
+	 */
+	if (def->stored)
+		rs_run_as_model_owner(&as, def);
 	if (loaded)
 		l = loaded;
 	else
@@ -357,6 +364,8 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 	}
 	if (t->opts.attributes)
 		rs_loader_load_attributes(l, attributes_query(t->opts.attributes));
+	if (def->stored)
+		rs_run_as_end(&as);
 	t->loader = l;
 	t->matrix = rs_loader_finish(l, rs_options_implicit(&t->opts) ?
 								 RS_DUP_SUM : RS_DUP_MEAN);
@@ -546,6 +555,8 @@ rs_train(PG_FUNCTION_ARGS)
 	def->rating_column = optional_text(fcinfo, 4);
 	def->algorithm = optional_text(fcinfo, 5);
 	def->options = PG_ARGISNULL(6) ? NULL : PG_GETARG_JSONB_P(6);
+	/* what the source is read with on retrain and fold-in */
+	def->search_path = pstrdup(namespace_search_path);
 
 	PG_RETURN_DATUM(train_and_report(fcinfo, def, NULL));
 }
