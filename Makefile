@@ -31,6 +31,7 @@ OBJS = \
 	src/knn.o \
 	src/knn_score.o \
 	src/serve.o \
+	src/model_index.o \
 	src/rerank.o \
 	src/evaluate.o \
 	src/stats.o \
@@ -49,7 +50,7 @@ OBJS = \
 # one are built by the same statements.
 DATA = sql/$(EXTENSION)--0.1.0.sql sql/$(EXTENSION)--0.1.0--0.2.0.sql
 
-REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank hnsw serve_index stats audit evaluate hostile privileges security_cache security_stored
+REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank hnsw serve_index stats audit evaluate hostile privileges security_cache security_stored model_index
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config

@@ -35,7 +35,11 @@ COMMENT ON COLUMN recsys.model_versions.version_id IS
 SELECT pg_catalog.pg_extension_config_dump('recsys.model_version_ids', '');
 
 -- The active version always exists: pruning cannot remove it, and an
--- UPDATE cannot point a model at a version that is not there.
+-- UPDATE cannot point a model at a version that is not there.  (Versions
+-- no longer reference their model: two config tables that reference each
+-- other could not be restored by pg_restore, one table at a time.  The
+-- catalog functions delete a model's versions with it.)
+ALTER TABLE recsys.model_versions DROP CONSTRAINT model_versions_model_fkey;
 ALTER TABLE recsys.models
 	ADD CONSTRAINT models_active_version_fkey FOREIGN KEY (name, active_version)
 	REFERENCES recsys.model_versions (model, version);
@@ -95,3 +99,73 @@ COMMENT ON COLUMN recsys.models.search_path IS
 ------------------------------------------------------------------------------
 -- 6. Managed per-model indexes
 ------------------------------------------------------------------------------
+
+-- A model's recsys_hnsw index on recsys.item_factors is asked for with
+-- recsys.create_model_index() and kept by recsys (src/model_index.c): one
+-- partial index per dimension of the model's kept versions, built again by
+-- the next training or recsys.restore_model_indexes() after pg_restore
+-- (which does not dump indexes on an extension's tables).
+ALTER TABLE recsys.models ADD COLUMN index_options jsonb;
+COMMENT ON COLUMN recsys.models.index_options IS
+	'the model''s managed recsys_hnsw index (m, ef_construction), NULL: none';
+
+CREATE FUNCTION recsys.create_model_index(model text, m integer DEFAULT NULL,
+										  ef_construction integer DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'rs_create_model_index' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION recsys.create_model_index(text, integer, integer) IS
+	'serves an ials model through a recsys_hnsw index that recsys keeps across retrains (owner only); returns the indexes built';
+CREATE FUNCTION recsys.drop_model_index(model text)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'rs_drop_model_index' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION recsys.drop_model_index(text) IS
+	'drops a model''s managed indexes (owner only); returns how many';
+CREATE FUNCTION recsys.reindex_model(model text)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'rs_reindex_model' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION recsys.reindex_model(text) IS
+	'rebuilds a model''s managed indexes (owner only); returns how many';
+CREATE FUNCTION recsys.restore_model_indexes()
+RETURNS SETOF text
+AS 'MODULE_PATHNAME', 'rs_restore_model_indexes' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION recsys.restore_model_indexes() IS
+	'after pg_restore: builds the missing managed indexes of the models the caller owns (a superuser: all); returns their names';
+REVOKE ALL ON FUNCTION recsys.create_model_index(text, integer, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION recsys.drop_model_index(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION recsys.reindex_model(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION recsys.restore_model_indexes() FROM PUBLIC;
+
+-- 0.1.0 asked for an index made by hand (CREATE INDEX ... ON
+-- recsys.item_factors ... WHERE model = 'x'); such an index of an ials
+-- model becomes the model's managed index (same m and ef_construction).
+DO $$
+DECLARE
+	r record;
+	opts jsonb;
+BEGIN
+	FOR r IN
+		SELECT c.oid, c.relname, c.reloptions,
+			   pg_catalog.substring(pg_catalog.pg_get_expr(x.indpred, x.indrelid),
+									'^\(model = ''(.*)''::text\)$') AS model
+		FROM pg_catalog.pg_index x
+		JOIN pg_catalog.pg_class c ON c.oid = x.indexrelid
+		JOIN pg_catalog.pg_am a ON a.oid = c.relam
+		WHERE x.indrelid = 'recsys.item_factors'::pg_catalog.regclass AND a.amname = 'recsys_hnsw'
+	LOOP
+		CONTINUE WHEN r.model IS NULL OR pg_catalog.strpos(r.model, '''') > 0;
+		IF NOT EXISTS (SELECT 1 FROM recsys.models m WHERE m.name = r.model AND m.algorithm = 'ials') THEN
+			RAISE NOTICE 'index "%" on recsys.item_factors is left as it is: model "%" is not an ials model', r.relname, r.model;
+			CONTINUE;
+		END IF;
+		SELECT pg_catalog.jsonb_object_agg(pg_catalog.split_part(o, '=', 1),
+										   pg_catalog.split_part(o, '=', 2)::integer)
+		INTO opts
+		FROM pg_catalog.unnest(r.reloptions) o
+		WHERE pg_catalog.split_part(o, '=', 1) IN ('m', 'ef_construction');
+		UPDATE recsys.models SET index_options = pg_catalog.coalesce(opts, '{}') WHERE name = r.model;
+		EXECUTE pg_catalog.format('DROP INDEX recsys.%I', r.relname);
+		RAISE NOTICE 'index "%" on recsys.item_factors is now model "%"''s managed index', r.relname, r.model;
+	END LOOP;
+END
+$$;
+SELECT pg_catalog.count(*) FROM recsys.restore_model_indexes();

@@ -48,8 +48,8 @@ recsys_namespace(void)
 	return get_namespace_oid("recsys", false);
 }
 
-static Oid
-catalog_owner(void)
+Oid
+rs_catalog_owner(void)
 {
 	Oid			relid = get_relname_relid("models", recsys_namespace());
 	Relation	rel;
@@ -157,7 +157,7 @@ catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
 	RsRunAs		as;
 	int			rc;
 
-	rs_run_as_begin(&as, catalog_owner(), CATALOG_SEARCH_PATH);
+	rs_run_as_begin(&as, rs_catalog_owner(), CATALOG_SEARCH_PATH);
 	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, read_only, 0);
 	if (rc < 0)
 		elog(ERROR, "recsys catalog statement failed: %s", SPI_result_code_string(rc));
@@ -682,10 +682,12 @@ rs_drop_model(const char *name)
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(name)};
 
+	rs_model_index_drop_all(name);
 	catalog_exec("WITH du AS (DELETE FROM recsys.user_factors WHERE model = $1), "
 				 "di AS (DELETE FROM recsys.item_factors WHERE model = $1), "
 				 "dni AS (DELETE FROM recsys.item_neighbors WHERE model = $1), "
-				 "dnu AS (DELETE FROM recsys.user_neighbors WHERE model = $1) "
+				 "dnu AS (DELETE FROM recsys.user_neighbors WHERE model = $1), "
+				 "dv AS (DELETE FROM recsys.model_versions WHERE model = $1) "
 				 "DELETE FROM recsys.models WHERE name = $1",
 				 1, types, values, NULL, false);
 }
@@ -712,7 +714,7 @@ catalog_read(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types,
 	RsRunAs		as;
 	int			rc;
 
-	rs_run_as_begin(&as, catalog_owner(), CATALOG_SEARCH_PATH);
+	rs_run_as_begin(&as, rs_catalog_owner(), CATALOG_SEARCH_PATH);
 	if (*plan == NULL)
 	{
 		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
@@ -725,6 +727,61 @@ catalog_read(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types,
 	rc = SPI_execute_plan(*plan, values, NULL, true, count);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading the recsys catalog failed: %s", SPI_result_code_string(rc));
+	rs_run_as_end(&as);
+}
+
+/*
+ * Is there a valid recsys_hnsw index with the inner-product opclass on
+ * item_factors.factors (a model's managed index, or one a superuser made)?
+ */
+bool
+rs_item_index_exists(void)
+{
+	static SPIPlanPtr plan = NULL;
+
+	catalog_read(&plan,
+				 "SELECT 1 FROM pg_catalog.pg_index x "
+				 "JOIN pg_catalog.pg_class c ON c.oid = x.indexrelid "
+				 "JOIN pg_catalog.pg_am a ON a.oid = c.relam "
+				 "JOIN pg_catalog.pg_opclass o ON o.oid = x.indclass[0] "
+				 "JOIN pg_catalog.pg_namespace n ON n.oid = o.opcnamespace "
+				 "JOIN pg_catalog.pg_attribute t ON t.attrelid = x.indrelid "
+				 " AND t.attnum = x.indkey[0] "
+				 "WHERE x.indrelid = 'recsys.item_factors'::pg_catalog.regclass "
+				 "AND x.indisvalid AND x.indnatts = 1 AND a.amname = 'recsys_hnsw' "
+				 "AND n.nspname = 'recsys' AND o.opcname = 'embedding_ip_ops' "
+				 "AND t.attname = 'factors' LIMIT 1",
+				 0, NULL, NULL, 1);
+	return SPI_processed > 0;
+}
+
+/*
+ * The item_idx of up to pool items of a stored version with the largest
+ * inner product with q, nearest first, as the planner finds them (through
+ * a recsys_hnsw index when one covers the version's rows).  A one-shot
+ * plan, so that the model name, version and dimension are constants the
+ * planner proves a partial index's predicate from.  Inside SPI; the rows
+ * are in SPI_tuptable.
+ */
+void
+rs_read_index_candidates(const RsStoredModel *sm, Datum q, int32 pool)
+{
+	Oid			types[5] = {TEXTOID, INT4OID, InvalidOid, INT4OID, INT4OID};
+	Datum		values[5];
+	RsRunAs		as;
+
+	types[2] = embedding_type_oid();
+	values[0] = CStringGetTextDatum(sm->name);
+	values[1] = Int32GetDatum(sm->version);
+	values[2] = q;
+	values[3] = Int32GetDatum(pool);
+	values[4] = Int32GetDatum(sm->factors);
+	rs_run_as_begin(&as, rs_catalog_owner(), CATALOG_SEARCH_PATH);
+	if (SPI_execute_with_args("SELECT item_idx FROM recsys.item_factors "
+							  "WHERE model = $1 AND version = $2 AND recsys.dims(factors) = $5 "
+							  "ORDER BY factors OPERATOR(recsys.<#>) $3 LIMIT $4",
+							  5, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "recsys: could not read candidates from item_factors");
 	rs_run_as_end(&as);
 }
 

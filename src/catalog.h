@@ -100,6 +100,7 @@ typedef struct RsRunAs
 	int			save_nestlevel;
 } RsRunAs;
 
+extern Oid	rs_catalog_owner(void);
 extern void rs_run_as_begin(RsRunAs *s, Oid role, const char *search_path);
 extern void rs_run_as_end(RsRunAs *s);
 extern void rs_run_as_model_owner(RsRunAs *s, const RsModelDef *def);
@@ -117,6 +118,12 @@ extern void rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
 							 int64 memory_bytes);
 extern void rs_drop_model(const char *name);
 extern bool rs_active_model(const char *name, RsStoredModel *out);
+extern bool rs_item_index_exists(void);
+extern void rs_read_index_candidates(const RsStoredModel *sm, Datum q, int32 pool);
+
+/* model_index.c */
+extern int	rs_model_index_sync(const char *model);
+extern void rs_model_index_drop_all(const char *model);
 extern bool rs_fetch_user(const RsStoredModel *sm, const char *key, float *bias,
 						  float **factors, int32 **seen, int32 *nseen);
 extern void rs_load_items(const RsStoredModel *sm, MemoryContext cxt, char ***keys,

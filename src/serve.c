@@ -1189,26 +1189,6 @@ call_exclusions(FunctionCallInfo fcinfo, int arg, ServedModel *m,
 #define INDEX_POOL_FACTOR 4
 #define INDEX_POOL_MIN 100
 
-/* Is there a valid recsys_hnsw index on item_factors.factors (ip_ops)? */
-static bool
-item_index_exists(void)
-{
-	int			rc = SPI_execute("SELECT 1 FROM pg_catalog.pg_index x "
-								 "JOIN pg_catalog.pg_class c ON c.oid = x.indexrelid "
-								 "JOIN pg_catalog.pg_am a ON a.oid = c.relam "
-								 "JOIN pg_catalog.pg_opclass o ON o.oid = x.indclass[0] "
-								 "JOIN pg_catalog.pg_namespace n ON n.oid = o.opcnamespace "
-								 "JOIN pg_catalog.pg_attribute t ON t.attrelid = x.indrelid "
-								 " AND t.attnum = x.indkey[0] "
-								 "WHERE x.indrelid = 'recsys.item_factors'::pg_catalog.regclass "
-								 "AND x.indisvalid AND x.indnatts = 1 AND a.amname = 'recsys_hnsw' "
-								 "AND n.nspname = 'recsys' AND o.opcname = 'embedding_ip_ops' "
-								 "AND t.attname = 'factors' LIMIT 1",
-								 true, 1);
-
-	return rc == SPI_OK_SELECT && SPI_processed > 0;
-}
-
 /*
  * Up to pool item indexes from the index, nearest first, into cand
  * (allocated in cxt); -1 when the index is not to be used.  Inside SPI.
@@ -1217,27 +1197,14 @@ static int32
 index_candidates(const ServedModel *m, const float *uf, int32 pool,
 				 MemoryContext cxt, int32 **cand)
 {
-	Oid			types[4] = {TEXTOID, INT4OID, InvalidOid, INT4OID};
-	Datum		values[4];
 	Embedding  *q;
 	int32		n;
 
-	if (m->n_items < rs_index_min_items || !item_index_exists())
+	if (m->n_items < rs_index_min_items || !rs_item_index_exists())
 		return -1;
-	types[2] = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
-							   CStringGetDatum("embedding"),
-							   ObjectIdGetDatum(get_namespace_oid("recsys", false)));
 	q = embedding_alloc(m->sm.factors);
 	memcpy(q->x, uf, sizeof(float) * m->sm.factors);
-	values[0] = CStringGetTextDatum(m->name);
-	values[1] = Int32GetDatum(m->sm.version);
-	values[2] = PointerGetDatum(q);
-	values[3] = Int32GetDatum(pool);
-	if (SPI_execute_with_args("SELECT item_idx FROM recsys.item_factors "
-							  "WHERE model = $1 AND version = $2 "
-							  "ORDER BY factors OPERATOR(recsys.<#>) $3 LIMIT $4",
-							  4, types, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "recsys: could not read candidates from item_factors");
+	rs_read_index_candidates(&m->sm, PointerGetDatum(q), pool);
 	*cand = MemoryContextAlloc(cxt, sizeof(int32) * Max(SPI_processed, 1));
 	n = 0;
 	for (uint64 r = 0; r < SPI_processed; r++)

@@ -400,6 +400,8 @@ store_model(TrainedModel *t)
 {
 	rs_store_version(t->def, &t->opts, t->loader, t->matrix, &t->model,
 					 &t->summary, t->memory);
+	/* the model's managed index covers the new version */
+	rs_model_index_sync(t->def->name);
 }
 
 /* Stores the models recsys.fit() trained during a parallel query. */
