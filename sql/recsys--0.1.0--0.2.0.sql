@@ -112,6 +112,19 @@ COMMENT ON TABLE recsys.model_grants IS
 	'who may use a model besides its owner: one row per model and grantee role (grantee 0, shown as -, is PUBLIC); written by recsys.grant_model() and recsys.revoke_model()';
 SELECT pg_catalog.pg_extension_config_dump('recsys.model_grants', '');
 
+-- In 0.1.0 a role that could read the catalog could use every model.  So
+-- that an upgrade takes nothing away, each role (or PUBLIC) granted SELECT
+-- on recsys.models is granted every model there is; owners revoke what
+-- they do not mean to share.
+INSERT INTO recsys.model_grants (model, grantee, granted_by)
+SELECT m.name, a.grantee::pg_catalog.regrole, m.owner
+FROM recsys.models m,
+	 pg_catalog.aclexplode((SELECT c.relacl FROM pg_catalog.pg_class c
+							WHERE c.oid = 'recsys.models'::pg_catalog.regclass)) a
+WHERE a.privilege_type OPERATOR(pg_catalog.=) 'SELECT'
+  AND a.grantee OPERATOR(pg_catalog.<>) a.grantor
+ON CONFLICT DO NOTHING;
+
 CREATE FUNCTION recsys.check_model_usage(model text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'rs_check_model_usage_sql' LANGUAGE C STABLE PARALLEL SAFE
