@@ -333,6 +333,7 @@ JOIN recsys.recommend_for_items('rr_als', ARRAY[5, 6, 7, 8, 40], 10,
 CREATE ROLE rr_reader;
 GRANT USAGE ON SCHEMA recsys TO rr_reader;
 GRANT SELECT ON recsys.models, recsys.model_versions, recsys.user_factors, recsys.item_factors TO rr_reader;
+SELECT count(recsys.grant_model('rr_ials', 'rr_reader')) AS granted;
 SET ROLE rr_reader;
 \set VERBOSITY default
 SELECT array_agg(item ORDER BY rank) AS items FROM recsys.recommend('rr_ials', 100001, 3);
