@@ -47,6 +47,9 @@ CREATE TABLE sm_attacker_data AS SELECT * FROM sm_interactions WHERE user_id <= 
 ALTER TABLE sm_attacker_data OWNER TO sm_attacker;
 -- both may read the items and users (item groups, user groups)
 GRANT SELECT ON sm_items, sm_users TO sm_victim, sm_attacker;
+-- and the attacker holds what 0.1.0 told to grant a reader of models:
+-- SELECT on every catalog table (row-level security still filters)
+GRANT SELECT ON ALL TABLES IN SCHEMA recsys TO sm_attacker;
 
 SET ROLE sm_victim;
 SELECT model, users, items FROM recsys.train('sm_als', 'sm_victim_data', 'user_id', 'item_id', 'rating', 'als', '{"factors": 4, "iterations": 3}');
@@ -241,6 +244,7 @@ DROP TABLE sm_uses, sm_victim_data, sm_attacker_data, sm_interactions, sm_items,
 REVOKE ALL ON FUNCTION recsys.train(text, text, text, text, text, text, jsonb),
 	recsys.retrain(text), recsys.drop_model(text, boolean)
 	FROM sm_victim, sm_attacker;
+REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM sm_attacker;
 DROP ROLE sm_victim;
 DROP ROLE sm_attacker;
 DROP ROLE sm_team;
