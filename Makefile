@@ -20,6 +20,7 @@ OBJS = \
 	src/options.o \
 	src/options_core.o \
 	src/catalog.o \
+	src/privileges.o \
 	src/train.o \
 	src/linalg.o \
 	src/parallel.o \
@@ -50,7 +51,7 @@ OBJS = \
 # one are built by the same statements.
 DATA = sql/$(EXTENSION)--0.1.0.sql sql/$(EXTENSION)--0.1.0--0.2.0.sql
 
-REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank hnsw serve_index stats audit evaluate hostile privileges security_cache security_stored model_index
+REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank hnsw serve_index stats audit evaluate hostile privileges security_cache security_stored security_models model_index
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config
@@ -107,6 +108,7 @@ $(CORE_OBJS): src/train.h src/linalg.h src/rng.h
 src/bloom.o src/serve.o src/rerank.o: src/bloom.h
 src/bloom.o src/serve.o src/rerank.o src/bloom_parse.o: src/bloom_parse.h
 src/serve.o src/evaluate.o: src/serve.h src/catalog.h
+src/privileges.o src/serve.o src/evaluate.o src/audit.o: src/privileges.h src/catalog.h
 src/stats.o src/stats_agg.o src/audit.o: src/stats.h
 src/stats_agg.o src/audit.o: src/stats_agg.h
 HNSW_OBJS = src/hnsw.o src/hnswbuild.o src/hnswinsert.o src/hnswscan.o src/hnswvacuum.o src/hnswutils.o src/hnswcache.o

@@ -72,6 +72,8 @@ SELECT model, users, items FROM recsys.train('h_other', 'hz_interactions', 'user
 -- another role's model whose stored source, read for a new user's fold-in,
 -- would write with the rights of whoever asks for recommendations
 SELECT model, users, items FROM recsys.train('h_trap', 'SELECT user_id, item_id, rating FROM hz_interactions WHERE hostile_trap()', 'user_id', 'item_id', 'rating', 'als', '{"factors": 4, "iterations": 3}');
+-- which hostile_user may use (security_models tests the ungranted case)
+SELECT recsys.grant_model('h_other', 'hostile_user'), recsys.grant_model('h_trap', 'hostile_user');
 RESET ROLE;
 SET ROLE hostile_user;
 SELECT model, users, items FROM recsys.train('h_als', 'hz_interactions', 'user_id', 'item_id', 'rating', 'als', '{"factors": 4, "iterations": 3}');

@@ -1,5 +1,6 @@
 --
--- Privileges: an analyst (read-only) reads the catalog and serves models
+-- Privileges: an analyst (read-only), granted the use of the owner's
+-- models, reads their catalog rows and serves them
 -- but cannot train, retrain, drop or write the catalog; a trainer trains on
 -- the tables it may read and cannot read any other through the training
 -- functions or through serving (fold-in of a new user, exclusion and
@@ -40,6 +41,11 @@ SELECT model, users FROM recsys.train('pv_secret_model', 'pv_secret', 'user_id',
 SELECT model, users FROM recsys.train('pv_public_model', 'pv_interactions', 'user_id', 'item_id', 'clicks', 'ials', '{"factors": 4, "iterations": 5}');
 -- and an explicit one (audit_error needs predicted ratings)
 SELECT model, users FROM recsys.train('pv_public_als', 'pv_interactions', 'user_id', 'item_id', 'rating', 'als', '{"factors": 4, "iterations": 5}');
+-- which the owner lets the analyst use, and the trainer the public one
+-- (security_models tests roles that were granted nothing)
+SELECT count(recsys.grant_model(m, 'pv_analyst')) AS granted
+FROM unnest(ARRAY['pv_secret_model', 'pv_public_model', 'pv_public_als']) m;
+SELECT recsys.grant_model('pv_public_model', 'pv_trainer');
 -- a user who arrived in the secret table after training: serving them
 -- means folding them in from the model's source
 INSERT INTO pv_secret (user_id, item_id, rating, clicks, ts)

@@ -96,6 +96,380 @@ COMMENT ON COLUMN recsys.models.search_path IS
 -- 5. Model privileges and row-level security
 ------------------------------------------------------------------------------
 
+-- Who may use a model: its owner (or a member of the owning role), a
+-- superuser, and the roles the owner granted it to.  Using a model is
+-- serving it (recommend*, similar_*, predict), evaluating and auditing it
+-- (predictions, evaluate*, audit_*) and reading its rows of the catalog.
+-- Every one of those functions checks at its entry (src/privileges.c):
+-- a model that does not exist is 42704 as before; one the caller may not
+-- use is 42501, and the caller learns nothing of it but that it exists.
+-- Only the owner (or a member, or a superuser) grants, revokes and gives
+-- the model away; training, retraining and dropping stay the owner's.
+CREATE TABLE recsys.model_grants (
+	model text NOT NULL REFERENCES recsys.models (name) ON DELETE CASCADE ON UPDATE CASCADE,
+	grantee pg_catalog.regrole NOT NULL,
+	granted_by pg_catalog.regrole NOT NULL,
+	granted_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (model, grantee)
+);
+COMMENT ON TABLE recsys.model_grants IS
+	'who may use a model besides its owner: one row per model and grantee role (grantee 0, shown as -, is PUBLIC); written by recsys.grant_model() and recsys.revoke_model()';
+SELECT pg_catalog.pg_extension_config_dump('recsys.model_grants', '');
+
+-- In 0.1.0 a role that could read the catalog could use every model.  So
+-- that an upgrade takes nothing away, each role (or PUBLIC) granted SELECT
+-- on recsys.models is granted every model there is; owners revoke what
+-- they do not mean to share.
+INSERT INTO recsys.model_grants (model, grantee, granted_by)
+SELECT m.name, a.grantee::pg_catalog.regrole, m.owner
+FROM recsys.models m,
+	 pg_catalog.aclexplode((SELECT c.relacl FROM pg_catalog.pg_class c
+							WHERE c.oid = 'recsys.models'::pg_catalog.regclass)) a
+WHERE a.privilege_type OPERATOR(pg_catalog.=) 'SELECT'
+  AND a.grantee OPERATOR(pg_catalog.<>) a.grantor
+ON CONFLICT DO NOTHING;
+
+CREATE FUNCTION recsys.check_model_usage(model text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'rs_check_model_usage_sql' LANGUAGE C STABLE PARALLEL SAFE
+SET search_path = pg_catalog, recsys, pg_temp;
+COMMENT ON FUNCTION recsys.check_model_usage(text) IS
+	'internal: raises 42704 if the model does not exist, 42501 if the current user may not use it; called by the evaluation functions';
+
+CREATE FUNCTION recsys.has_model_privilege(model text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'rs_has_model_privilege' LANGUAGE C STABLE PARALLEL SAFE
+SET search_path = pg_catalog, recsys, pg_temp;
+COMMENT ON FUNCTION recsys.has_model_privilege(text) IS
+	'whether the current user may use the model (is, or has the privileges of, its owner, is a superuser, or was granted it); an error if it does not exist';
+
+CREATE FUNCTION recsys.usable_models()
+RETURNS text[]
+AS 'MODULE_PATHNAME', 'rs_usable_models' LANGUAGE C STABLE PARALLEL SAFE
+SET search_path = pg_catalog, recsys, pg_temp;
+COMMENT ON FUNCTION recsys.usable_models() IS
+	'the names of the models the current user may use (the row-level security policies of the catalog read it once per statement)';
+
+CREATE FUNCTION recsys.grant_model(model text, grantee pg_catalog.regrole)
+RETURNS void
+AS 'MODULE_PATHNAME', 'rs_grant_model' LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, recsys, pg_temp;
+COMMENT ON FUNCTION recsys.grant_model(text, pg_catalog.regrole) IS
+	'lets a role (0: PUBLIC) use a model: serve, predict, evaluate, audit it and read its catalog rows (owner, member of the owning role or superuser only)';
+
+CREATE FUNCTION recsys.revoke_model(model text, grantee pg_catalog.regrole)
+RETURNS void
+AS 'MODULE_PATHNAME', 'rs_revoke_model' LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, recsys, pg_temp;
+COMMENT ON FUNCTION recsys.revoke_model(text, pg_catalog.regrole) IS
+	'takes back what recsys.grant_model() gave a role (0: PUBLIC); no error if nothing was granted (owner, member of the owning role or superuser only)';
+
+CREATE FUNCTION recsys.alter_model_owner(model text, new_owner pg_catalog.regrole)
+RETURNS void
+AS 'MODULE_PATHNAME', 'rs_alter_model_owner' LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, recsys, pg_temp;
+COMMENT ON FUNCTION recsys.alter_model_owner(text, pg_catalog.regrole) IS
+	'gives a model to another role, under the rules of ALTER ... OWNER TO: a superuser, or a role with the privileges of the current owner that is a member of the new owner; grants to other roles stay';
+
+-- Row-level security: each catalog table shows a role the rows of the
+-- models it may use, nothing else (superusers and the catalog's owner
+-- bypass it).  The policy reads the list of usable models once per
+-- statement (the sub-SELECT is an InitPlan), then compares each row's
+-- model name with it; with the primary keys (model, ...) that comparison
+-- is also an index condition.  SELECT is granted to PUBLIC: what a role
+-- reads is exactly what the policies let through.  Nobody but the
+-- catalog's owner writes these tables (no other policy, no other grant).
+ALTER TABLE recsys.models ENABLE ROW LEVEL SECURITY;
+ALTER TABLE recsys.model_versions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE recsys.user_factors ENABLE ROW LEVEL SECURITY;
+ALTER TABLE recsys.item_factors ENABLE ROW LEVEL SECURITY;
+ALTER TABLE recsys.item_neighbors ENABLE ROW LEVEL SECURITY;
+ALTER TABLE recsys.user_neighbors ENABLE ROW LEVEL SECURITY;
+ALTER TABLE recsys.model_grants ENABLE ROW LEVEL SECURITY;
+CREATE POLICY usable_models ON recsys.models FOR SELECT
+	USING (name OPERATOR(pg_catalog.=) ANY ((SELECT recsys.usable_models())::pg_catalog.text[]));
+CREATE POLICY usable_models ON recsys.model_versions FOR SELECT
+	USING (model OPERATOR(pg_catalog.=) ANY ((SELECT recsys.usable_models())::pg_catalog.text[]));
+CREATE POLICY usable_models ON recsys.user_factors FOR SELECT
+	USING (model OPERATOR(pg_catalog.=) ANY ((SELECT recsys.usable_models())::pg_catalog.text[]));
+CREATE POLICY usable_models ON recsys.item_factors FOR SELECT
+	USING (model OPERATOR(pg_catalog.=) ANY ((SELECT recsys.usable_models())::pg_catalog.text[]));
+CREATE POLICY usable_models ON recsys.item_neighbors FOR SELECT
+	USING (model OPERATOR(pg_catalog.=) ANY ((SELECT recsys.usable_models())::pg_catalog.text[]));
+CREATE POLICY usable_models ON recsys.user_neighbors FOR SELECT
+	USING (model OPERATOR(pg_catalog.=) ANY ((SELECT recsys.usable_models())::pg_catalog.text[]));
+CREATE POLICY usable_models ON recsys.model_grants FOR SELECT
+	USING (model OPERATOR(pg_catalog.=) ANY ((SELECT recsys.usable_models())::pg_catalog.text[]));
+GRANT SELECT ON recsys.models, recsys.model_versions, recsys.user_factors,
+	recsys.item_factors, recsys.item_neighbors, recsys.user_neighbors,
+	recsys.model_grants, recsys.neighbors TO PUBLIC;
+-- the view reads its tables with the reader's rights, so their policies
+-- apply to the reader (a view's owner, here a superuser, would bypass them)
+ALTER VIEW recsys.neighbors SET (security_invoker = true);
+
+-- The evaluation functions written in SQL check at their entry too
+-- (evaluate() and evaluate_users() through eval_ranking_sql()); the
+-- bodies are 0.1.0's with that one PERFORM added.
+CREATE OR REPLACE FUNCTION recsys.eval_ranking_sql(
+	model text,
+	test text,
+	cutoff integer,
+	user_col text,
+	item_col text,
+	rating_col text,
+	threshold double precision,
+	lists text,
+	serve_unknown boolean,
+	OUT query text,
+	OUT check_query text)
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+	m record;
+	ucol text;
+	icol text;
+	rcol text;
+	src text;
+	t text;
+	r text;
+BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF cutoff IS NULL THEN
+		RAISE EXCEPTION 'k must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF cutoff <= 0 THEN
+		RAISE EXCEPTION 'k must be positive, not %', cutoff
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'k is the length of the lists that are measured.';
+	END IF;
+	PERFORM recsys.check_model_usage(model);
+	SELECT d.user_column, d.item_column, d.rating_column, d.active_version, d.user_key_type
+	  INTO m FROM recsys.models d WHERE d.name = model;
+	IF NOT FOUND OR m.active_version IS NULL THEN
+		RAISE EXCEPTION 'model "%" does not exist', model
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'SELECT name FROM recsys.models lists the models.';
+	END IF;
+	ucol := coalesce(user_col, m.user_column);
+	icol := coalesce(item_col, m.item_column);
+	rcol := coalesce(rating_col, m.rating_column);
+	IF ucol IS NULL OR icol IS NULL THEN
+		RAISE EXCEPTION 'user_col and item_col must be given: the model has no stored source columns'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Models trained with recsys.fit() need user_col => and item_col =>.';
+	END IF;
+	IF threshold IN ('NaN', 'Infinity', '-Infinity') THEN
+		RAISE EXCEPTION 'threshold must be finite, not %', threshold
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF threshold IS NOT NULL AND rcol IS NULL THEN
+		RAISE EXCEPTION 'a relevance threshold needs a rating column'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass rating_col => ''<column>''.';
+	END IF;
+	src := recsys.eval_source(test, 'test');
+
+	-- the relevant test items of each user: distinct, non-NULL, and rated
+	-- at least threshold when one is given
+	t := format('SELECT DISTINCT (s.%1$I)::text AS user_key, (s.%2$I)::text AS item_key '
+				'FROM %3$s AS s WHERE s.%1$I IS NOT NULL AND s.%2$I IS NOT NULL%4$s',
+				ucol, icol, src,
+				CASE WHEN threshold IS NULL THEN ''
+					 ELSE format(' AND s.%I >= %s', rcol, threshold) END);
+
+	check_query := format($q$
+WITH t AS MATERIALIZED (%1$s),
+u AS (SELECT t.user_key FROM t GROUP BY t.user_key),
+i AS (SELECT t.item_key FROM t GROUP BY t.item_key)
+SELECT (SELECT count(*) FROM u) AS test_users,
+	   (SELECT count(*) FROM u JOIN recsys.user_factors f
+		  ON f.model = %2$L AND f.version = %3$s AND f.user_key = u.user_key) AS known_users,
+	   (SELECT count(*) FROM i JOIN recsys.item_factors f
+		  ON f.model = %2$L AND f.version = %3$s AND f.item_key = i.item_key) AS known_items
+$q$, t, model, m.active_version);
+
+	-- the lists: served by recommend_all(), or made elsewhere (re-ranked,
+	-- another system) as (user, item, rank), of which ranks up to k count
+	IF lists IS NULL THEN
+		r := format('SELECT a."user" AS user_key, a.item AS item_key, a.rank '
+					'FROM recsys.recommend_all(%L, %s, users => ARRAY(SELECT u.user_key FROM u WHERE u.known)) a',
+					model, cutoff);
+		IF serve_unknown THEN
+			-- users the model does not know get what recommend() gives them
+			-- (fold-in from the model's source, or popular items)
+			r := r || format(' UNION ALL SELECT u.user_key, x.item::text, x.rank FROM u '
+							 'CROSS JOIN LATERAL recsys.recommend(%L, (u.user_key)::%s, %s) x WHERE NOT u.known',
+							 model, m.user_key_type, cutoff);
+		END IF;
+	ELSE
+		-- (checked: each rank and each item at most once in a user's list)
+		r := recsys.eval_lists_sql(lists, cutoff, '(x.lu)::text IN (SELECT u.user_key FROM u)');
+	END IF;
+
+	-- rank is the position in the served list: ties in score are broken
+	-- as serving breaks them (by item key), so a metric measures the list
+	-- a user would see
+	query := format($q$
+WITH tu AS MATERIALIZED (
+	SELECT t.user_key, count(*)::integer AS n_relevant, array_agg(t.item_key) AS relevant
+	FROM (%1$s) t GROUP BY t.user_key),
+u AS MATERIALIZED (
+	SELECT tu.user_key, row_number() OVER () AS uid, tu.n_relevant, tu.relevant,
+		   f.user_key IS NOT NULL AS known
+	FROM tu %6$s JOIN recsys.user_factors f
+	  ON f.model = %2$L AND f.version = %3$s AND f.user_key = tu.user_key),
+r AS MATERIALIZED (%5$s),
+h AS (
+	SELECT u.uid, r.item_key, r.rank, r.item_key = ANY (u.relevant) AS rel
+	FROM r JOIN u ON u.user_key = r.user_key),
+w AS (
+	SELECT h.*, count(*) FILTER (WHERE h.rel) OVER (PARTITION BY h.uid ORDER BY h.rank) AS hits_so_far
+	FROM h),
+m AS (
+	SELECT w.uid,
+		   count(*) FILTER (WHERE w.rel) AS hits,
+		   sum(ln(2::float8) / ln(w.rank + 1::float8)) FILTER (WHERE w.rel) AS dcg,
+		   sum(w.hits_so_far::float8 / w.rank) FILTER (WHERE w.rel) AS sum_precision,
+		   min(w.rank) FILTER (WHERE w.rel) AS first_hit,
+		   array_agg(w.item_key ORDER BY w.rank) AS items
+	FROM w GROUP BY w.uid),
+idcg AS (
+	SELECT array_agg(z.c ORDER BY z.i) AS v
+	FROM (SELECT i, sum(ln(2::float8) / ln(i + 1::float8)) OVER (ORDER BY i) AS c
+		  FROM generate_series(1, least(%4$s, (SELECT max(u.n_relevant) FROM u))) i) z)
+SELECT u.user_key, u.n_relevant,
+	   coalesce(m.hits, 0)::float8 / %4$s AS "precision",
+	   coalesce(m.hits, 0)::float8 / u.n_relevant AS recall,
+	   coalesce(m.dcg, 0) / (SELECT v FROM idcg)[least(u.n_relevant, %4$s)] AS ndcg,
+	   coalesce(m.sum_precision, 0) / least(u.n_relevant, %4$s) AS ap,
+	   coalesce(1.0::float8 / m.first_hit, 0) AS rr,
+	   (coalesce(m.hits, 0) > 0)::integer::float8 AS hit,
+	   coalesce(m.items, '{}') AS items,
+	   (SELECT count(*) FROM tu) AS test_users
+FROM u LEFT JOIN m ON m.uid = u.uid
+$q$, t, model, m.active_version, cutoff, r, CASE WHEN serve_unknown THEN 'LEFT' ELSE '' END);
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION recsys.audit_exposure(
+	model text,
+	item_groups text,
+	k integer DEFAULT 10,
+	users text DEFAULT NULL,
+	lists text DEFAULT NULL)
+RETURNS TABLE (item_group text, metric text, value double precision)
+LANGUAGE plpgsql STABLE SET transaction_read_only = on
+AS $fn$
+DECLARE
+	v record;
+	l text;
+	ig text;
+BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF k IS NULL THEN
+		RAISE EXCEPTION 'k must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF k <= 0 THEN
+		RAISE EXCEPTION 'k must be positive, not %', k
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'k is the length of the lists that are audited.';
+	END IF;
+	PERFORM recsys.check_model_usage(model);
+	SELECT mv.version, mv.users INTO v
+	  FROM recsys.models m JOIN recsys.model_versions mv
+		ON mv.model = m.name AND mv.version = m.active_version
+	 WHERE m.name = audit_exposure.model;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', model
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'SELECT name FROM recsys.models lists the models.';
+	END IF;
+
+	IF lists IS NOT NULL THEN
+		-- lists made elsewhere (re-ranked, or by another system): user, item, rank
+		-- (checked: each rank and each item at most once in a user's list)
+		l := recsys.eval_lists_sql(lists, k,
+			CASE WHEN users IS NOT NULL
+				 THEN format('(x.lu)::text IN (SELECT (y.recsys_user)::text FROM %s AS y(recsys_user))',
+							 recsys.eval_source(users, 'users', 1)) END);
+	ELSE
+		l := format('SELECT a."user" AS user_key, a.item AS item_key, a.rank FROM recsys.recommend_all(%L, %s, users => %s) a',
+					model, k,
+					CASE WHEN users IS NULL THEN 'NULL'
+						 ELSE format('ARRAY(SELECT DISTINCT (y.recsys_user)::text FROM %s AS y(recsys_user) WHERE y.recsys_user IS NOT NULL)',
+									 recsys.eval_source(users, 'users', 1)) END);
+	END IF;
+	-- item -> group, by the group's output text as recommend()'s
+	-- item_groups (a boolean group is t or f); an item listed in several
+	-- groups counts in the first by text order; items without a group form
+	-- the group NULL
+	ig := CASE WHEN item_groups IS NULL THEN 'SELECT NULL::text AS item_key, NULL::text AS grp WHERE false'
+			   ELSE format('SELECT DISTINCT ON (1) (g.gi)::text AS item_key, format(''%%s'', g.gg) AS grp FROM %s AS g(gi, gg) '
+						   'WHERE g.gi IS NOT NULL ORDER BY 1, 2',
+						   recsys.eval_source(item_groups, 'item_groups', 2)) END;
+
+	RETURN QUERY EXECUTE format($q$
+WITH ci AS MATERIALIZED (
+	SELECT f.item_key, f.interactions::float8 AS interactions,
+		   f.interactions::float8 / %3$s AS popularity, ig.grp
+	FROM recsys.item_factors f LEFT JOIN (%4$s) ig ON ig.item_key = f.item_key
+	WHERE f.model = %1$L AND f.version = %2$s),
+e AS MATERIALIZED (
+	SELECT l.user_key, l.item_key, l.rank, ci.grp, ci.popularity,
+		   ln(2::float8) / ln(greatest(l.rank, 1) + 1::float8) AS w
+	FROM (%5$s) l JOIN ci ON ci.item_key = l.item_key),
+tot AS (
+	SELECT (SELECT count(*) FROM ci)::float8 AS items,
+		   (SELECT greatest(sum(ci.interactions), 1) FROM ci) AS interactions,
+		   (SELECT count(*) FROM e)::float8 AS slots,
+		   (SELECT sum(e.w) FROM e) AS weight),
+per_item AS (
+	SELECT ci.item_key, ci.grp, count(e.item_key)::float8 AS x
+	FROM ci LEFT JOIN e ON e.item_key = ci.item_key GROUP BY ci.item_key, ci.grp),
+grp AS (
+	SELECT ci.grp, count(*)::float8 AS items, sum(ci.interactions) AS interactions
+	FROM ci GROUP BY ci.grp),
+ex AS (
+	SELECT e.grp, count(*)::float8 AS slots, sum(e.w) AS weight, count(DISTINCT e.item_key)::float8 AS distinct_items
+	FROM e GROUP BY e.grp),
+overall AS (
+	SELECT (SELECT count(DISTINCT e.user_key) FROM e)::float8 AS lists,
+		   (SELECT count(DISTINCT e.item_key) FROM e)::float8 / tot.items AS coverage,
+		   (SELECT sum((2 * o.i - o.n - 1) * o.x) / nullif(o.n * sum(o.x), 0)
+			FROM (SELECT per_item.x, row_number() OVER (ORDER BY per_item.x) AS i,
+						 count(*) OVER () AS n FROM per_item) o GROUP BY o.n) AS gini,
+		   (SELECT avg(e.popularity) FROM e) AS pop_recommended,
+		   (SELECT sum(ci.interactions * ci.popularity) / tot.interactions FROM ci) AS pop_interacted
+	FROM tot)
+SELECT r.grp, r.metric, r.value FROM (
+	SELECT 0 AS part, grp.grp, x.ord, x.metric, x.value
+	FROM grp CROSS JOIN tot LEFT JOIN ex ON ex.grp IS NOT DISTINCT FROM grp.grp
+	CROSS JOIN LATERAL (VALUES
+		(1, 'items', grp.items),
+		(2, 'catalogue_share', grp.items / tot.items),
+		(3, 'interaction_share', grp.interactions / tot.interactions),
+		(4, 'exposure_share', coalesce(ex.slots, 0) / nullif(tot.slots, 0)),
+		(5, 'discounted_exposure_share', coalesce(ex.weight, 0) / nullif(tot.weight, 0)),
+		(6, 'coverage', coalesce(ex.distinct_items, 0) / grp.items)) x(ord, metric, value)
+	UNION ALL
+	SELECT 1, NULL, x.ord, x.metric, x.value
+	FROM overall CROSS JOIN LATERAL (VALUES
+		(1, 'lists', overall.lists),
+		(2, 'coverage', overall.coverage),
+		(3, 'gini', overall.gini),
+		(4, 'mean_popularity_recommended', overall.pop_recommended),
+		(5, 'mean_popularity_interacted', overall.pop_interacted),
+		(6, 'popularity_lift', overall.pop_recommended / nullif(overall.pop_interacted, 0))) x(ord, metric, value)
+) r
+ORDER BY r.part, r.grp NULLS LAST, r.ord
+$q$, model, v.version, greatest(v.users, 1), ig, l);
+END
+$fn$;
+
 ------------------------------------------------------------------------------
 -- 6. Managed per-model indexes
 ------------------------------------------------------------------------------

@@ -335,6 +335,7 @@ SELECT array_agg(item ORDER BY rank) AS owners_items FROM recsys.recommend('rr_i
 CREATE ROLE rr_reader;
 GRANT USAGE ON SCHEMA recsys TO rr_reader;
 GRANT SELECT ON recsys.models, recsys.model_versions, recsys.user_factors, recsys.item_factors TO rr_reader;
+SELECT count(recsys.grant_model('rr_ials', 'rr_reader')) AS granted;
 SET ROLE rr_reader;
 \set VERBOSITY default
 SELECT array_agg(item ORDER BY rank) AS items FROM recsys.recommend('rr_ials', 100001, 3);

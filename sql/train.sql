@@ -211,6 +211,8 @@ SELECT count(*) AS stored FROM recsys.models WHERE name = 'too_big';
 CREATE ROLE recsys_reader;
 CREATE ROLE recsys_trainer;
 GRANT SELECT ON ALL TABLES IN SCHEMA recsys TO recsys_reader;
+-- (the reader uses a model it was granted: see security_models)
+SELECT count(recsys.grant_model('tiny_als', 'recsys_reader')) AS granted;
 GRANT EXECUTE ON FUNCTION recsys.train(text, text, text, text, text, text, jsonb) TO recsys_trainer;
 GRANT EXECUTE ON FUNCTION recsys.retrain(text) TO recsys_trainer;
 GRANT EXECUTE ON FUNCTION recsys.drop_model(text, boolean) TO recsys_trainer;

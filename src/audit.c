@@ -40,6 +40,7 @@
 
 #include <math.h>
 
+#include "privileges.h"
 #include "rng.h"
 #include "stats_agg.h"
 
@@ -462,6 +463,7 @@ rs_audit_error(PG_FUNCTION_ARGS)
 	Across		a;
 
 	model = required_text(fcinfo, 0, "model", "Pass the name of a trained model.");
+	rs_check_model_usage(model);
 	test = required_text(fcinfo, 1, "test", "Pass a relation name or a SELECT query.");
 	groups = required_text(fcinfo, 2, "groups",
 						   "Pass a relation or a SELECT returning (user, group), e.g. 'SELECT user_id, gender FROM users'.");
@@ -794,6 +796,7 @@ rs_audit_ranking(PG_FUNCTION_ARGS)
 	int64		no_group = 0;
 
 	model = required_text(fcinfo, 0, "model", "Pass the name of a trained model.");
+	rs_check_model_usage(model);
 	test = required_text(fcinfo, 1, "test", "Pass a relation name or a SELECT query.");
 	groups = required_text(fcinfo, 2, "groups",
 						   "Pass a relation or a SELECT returning (user, group), e.g. 'SELECT user_id, gender FROM users'.");

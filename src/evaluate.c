@@ -39,6 +39,7 @@
 #include "utils/plancache.h"
 #include "utils/tuplestore.h"
 
+#include "privileges.h"
 #include "serve.h"
 
 
@@ -255,6 +256,7 @@ rs_predictions(PG_FUNCTION_ARGS)
 				 errmsg("test must not be NULL"),
 				 errhint("Pass a relation name or a SELECT query.")));
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	rs_check_model_usage(name);
 	test = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	InitMaterializedSRF(fcinfo, 0);
 

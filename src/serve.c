@@ -46,6 +46,7 @@
 #include "bloom.h"
 #include "embedding.h"
 #include "linalg.h"
+#include "privileges.h"
 #include "rerank.h"
 #include "serve.h"
 
@@ -496,14 +497,19 @@ checked_k(FunctionCallInfo fcinfo, int arg)
 	return k;
 }
 
+/* The model argument: a model the current user may use. */
 static char *
 checked_model(FunctionCallInfo fcinfo)
 {
+	char	   *name;
+
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("model must not be NULL")));
-	return text_to_cstring(PG_GETARG_TEXT_PP(0));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	rs_check_model_usage(name);
+	return name;
 }
 
 /* ----------------------------------------------------------------
@@ -2512,6 +2518,7 @@ rs_predict(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_NULL();
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	rs_check_model_usage(name);
 	key_io_init(&uio, get_fn_expr_argtype(fcinfo->flinfo, 1));
 	key_io_init(&iio, get_fn_expr_argtype(fcinfo->flinfo, 2));
 	ukey = key_to_text(&uio, PG_GETARG_DATUM(1));
