@@ -356,28 +356,15 @@ rs_usable_models(PG_FUNCTION_ARGS)
 static void
 catalog_write(const char *sql, int nargs, Oid *types, Datum *values)
 {
-	Oid			save_user;
-	int			save_sec;
-	int			save_nestlevel;
+	RsRunAs		as;
 	int			rc;
-	Relation	rel = table_open(catalog_relid("models", false), AccessShareLock);
-	Oid			catalog_owner = rel->rd_rel->relowner;
 
-	table_close(rel, AccessShareLock);
 	SPI_connect();
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(catalog_owner,
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
+	rs_run_as_begin(&as, rs_catalog_owner(), "pg_catalog, pg_temp");
 	rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
 	if (rc < 0)
 		elog(ERROR, "recsys catalog statement failed: %s", SPI_result_code_string(rc));
-	AtEOXact_GUC(false, save_nestlevel);
-	SetUserIdAndSecContext(save_user, save_sec);
+	rs_run_as_end(&as);
 	SPI_finish();
 }
 
