@@ -129,6 +129,15 @@ SET ROLE ss_renamed;
 SELECT pg_temp.try($$SELECT recsys.drop_model('ss_plain')$$) AS namesake_drops;
 RESET ROLE;
 SELECT pg_temp.try($$SELECT recsys.retrain('ss_plain')$$) AS superuser_retrains_orphan;
+-- a superuser gives the orphan to a role, whose rights its source then has
+GRANT USAGE ON SCHEMA ss_att TO ss_renamed;
+GRANT SELECT ON ss_att.ratings TO ss_renamed;
+SELECT recsys.alter_model_owner('ss_plain', 'ss_renamed');
+SET ROLE ss_renamed;
+SELECT users FROM recsys.retrain('ss_plain');
+RESET ROLE;
+REVOKE SELECT ON ss_att.ratings FROM ss_renamed;
+REVOKE USAGE ON SCHEMA ss_att FROM ss_renamed;
 SELECT recsys.drop_model('ss_plain'), recsys.drop_model('ss_model');
 
 REVOKE ALL ON FUNCTION recsys.retrain(text), recsys.drop_model(text, boolean) FROM ss_renamed;

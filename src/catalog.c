@@ -732,12 +732,17 @@ catalog_read(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types,
 
 /*
  * Is there a valid recsys_hnsw index with the inner-product opclass on
- * item_factors.factors (a model's managed index, or one a superuser made)?
+ * item_factors.factors that may cover this version's rows: the model's
+ * managed index for its dimension (model_index.c), or one a superuser made
+ * by hand?  (Without one, asking the planner for candidates would sort the
+ * version's rows, slower than scoring them in memory.)
  */
 bool
-rs_item_index_exists(void)
+rs_item_index_exists(const RsStoredModel *sm)
 {
 	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(rs_model_index_name(sm->name, sm->factors))};
 
 	catalog_read(&plan,
 				 "SELECT 1 FROM pg_catalog.pg_index x "
@@ -750,8 +755,10 @@ rs_item_index_exists(void)
 				 "WHERE x.indrelid = 'recsys.item_factors'::pg_catalog.regclass "
 				 "AND x.indisvalid AND x.indnatts = 1 AND a.amname = 'recsys_hnsw' "
 				 "AND n.nspname = 'recsys' AND o.opcname = 'embedding_ip_ops' "
-				 "AND t.attname = 'factors' LIMIT 1",
-				 0, NULL, NULL, 1);
+				 "AND t.attname = 'factors' "
+				 "AND (c.relname = $1 OR NOT pg_catalog.starts_with(c.relname::text, 'rs_idx_')) "
+				 "LIMIT 1",
+				 1, types, values, 1);
 	return SPI_processed > 0;
 }
 

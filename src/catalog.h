@@ -118,10 +118,11 @@ extern void rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
 							 int64 memory_bytes);
 extern void rs_drop_model(const char *name);
 extern bool rs_active_model(const char *name, RsStoredModel *out);
-extern bool rs_item_index_exists(void);
+extern bool rs_item_index_exists(const RsStoredModel *sm);
 extern void rs_read_index_candidates(const RsStoredModel *sm, Datum q, int32 pool);
 
 /* model_index.c */
+extern char *rs_model_index_name(const char *model, int dims);
 extern int	rs_model_index_sync(const char *model);
 extern void rs_model_index_drop_all(const char *model);
 extern bool rs_fetch_user(const RsStoredModel *sm, const char *key, float *bias,

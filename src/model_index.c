@@ -37,8 +37,8 @@
 #include "utils/lsyscache.h"
 
 /* what the index of a model is called for a dimension (prefix: dims < 0) */
-static char *
-index_name(const char *model, int dims)
+char *
+rs_model_index_name(const char *model, int dims)
 {
 	char		hex[33];		/* 32 hex digits and a NUL */
 	const char *errstr = NULL;
@@ -89,7 +89,7 @@ kept_dimensions(const char *model, int *dims, bool *exists, int max)
 {
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2] = {CStringGetTextDatum(model),
-	CStringGetTextDatum(index_name(model, -1))};
+	CStringGetTextDatum(rs_model_index_name(model, -1))};
 	int			n = 0;
 
 	as_catalog_owner("SELECT DISTINCT (v.params->>'factors')::int, "
@@ -114,7 +114,7 @@ static int
 drop_indexes(const char *model, const int *keep, int n_keep)
 {
 	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(index_name(model, -1))};
+	Datum		values[1] = {CStringGetTextDatum(rs_model_index_name(model, -1))};
 	List	   *names = NIL;
 	ListCell   *lc;
 	int			dropped = 0;
@@ -132,7 +132,7 @@ drop_indexes(const char *model, const int *keep, int n_keep)
 		bool		kept = false;
 
 		for (int i = 0; i < n_keep; i++)
-			if (strcmp(name, index_name(model, keep[i])) == 0)
+			if (strcmp(name, rs_model_index_name(model, keep[i])) == 0)
 				kept = true;
 		if (kept)
 			continue;
@@ -184,7 +184,7 @@ rs_model_index_sync(const char *model)
 		initStringInfo(&sql);
 		appendStringInfo(&sql, "CREATE INDEX %s ON recsys.item_factors "
 						 "USING recsys_hnsw (factors recsys.embedding_ip_ops)",
-						 quote_identifier(index_name(model, dims[i])));
+						 quote_identifier(rs_model_index_name(model, dims[i])));
 		if (m > 0 || efc > 0)
 		{
 			appendStringInfoString(&sql, " WITH (");
@@ -313,7 +313,7 @@ rs_reindex_model(PG_FUNCTION_ARGS)
 		if (exists[i])
 		{
 			as_catalog_owner(psprintf("REINDEX INDEX recsys.%s",
-									  quote_identifier(index_name(def->name, dims[i]))),
+									  quote_identifier(rs_model_index_name(def->name, dims[i]))),
 							 0, NULL, NULL);
 			done++;
 		}

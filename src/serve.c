@@ -1206,7 +1206,7 @@ index_candidates(const ServedModel *m, const float *uf, int32 pool,
 	Embedding  *q;
 	int32		n;
 
-	if (m->n_items < rs_index_min_items || !rs_item_index_exists())
+	if (m->n_items < rs_index_min_items || !rs_item_index_exists(&m->sm))
 		return -1;
 	q = embedding_alloc(m->sm.factors);
 	memcpy(q->x, uf, sizeof(float) * m->sm.factors);
