@@ -95,7 +95,12 @@ SELECT pg_temp.try($$SELECT recsys.create_model_index('mi_nope')$$) AS no_model;
 RESET ROLE;
 DO $$ BEGIN EXECUTE 'DROP INDEX recsys.' || quote_ident('rs_idx_' || left(md5('mi_m'), 16) || '_8'); END $$;
 SET ROLE mi_owner;
+SET recsys.index_min_items = 0;
+\set VERBOSITY default
 SELECT count(*) AS served FROM recsys.recommend('mi_m', 1, 10);
+SELECT count(*) AS served_again_quietly FROM recsys.recommend('mi_m', 2, 10);
+\set VERBOSITY terse
+RESET recsys.index_min_items;
 SELECT * FROM recsys.restore_model_indexes();
 SELECT * FROM pg_temp.model_indexes('mi_m');
 

@@ -807,7 +807,7 @@ rs_active_model(const char *name, RsStoredModel *out)
 	catalog_read(&plan,
 					   "SELECT v.version, v.algorithm, v.global_mean, "
 					   "coalesce((v.params->>'factors')::int, 0), v.items, v.users, "
-					   "v.params->>'feedback', v.version_id "
+					   "v.params->>'feedback', v.version_id, m.index_options IS NOT NULL "
 					   "FROM recsys.models m JOIN recsys.model_versions v "
 					   "ON v.model = m.name AND v.version = m.active_version "
 					   "WHERE m.name = $1", 1, types,
@@ -825,6 +825,7 @@ rs_active_model(const char *name, RsStoredModel *out)
 	out->n_items = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
 	out->n_users = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
 	out->version_id = DatumGetInt64(SPI_getbinval(tup, desc, 8, &isnull));
+	out->wants_index = DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull));
 	if (rs_algorithm_is_knn(out->algorithm))
 	{
 		Datum		fb = SPI_getbinval(tup, desc, 7, &isnull);

@@ -74,6 +74,7 @@ typedef struct RsStoredModel
 	char	   *name;
 	int32		version;
 	int64		version_id;		/* never reused: what caches are keyed by */
+	bool		wants_index;	/* recsys.create_model_index() was asked */
 	RsAlgorithm algorithm;
 	double		global_mean;
 	int			factors;

@@ -92,6 +92,7 @@ typedef struct ServedModel
 	float	   *nbr_sim;
 	/* neighbourhood models: what the scoring functions read */
 	bool		knn_ready;
+	bool		told_no_index;	/* the NOTICE about a missing index was given */
 	RsKnnModel	knn;
 	struct ServedModel *next;
 } ServedModel;
@@ -1200,14 +1201,28 @@ call_exclusions(FunctionCallInfo fcinfo, int arg, ServedModel *m,
  * (allocated in cxt); -1 when the index is not to be used.  Inside SPI.
  */
 static int32
-index_candidates(const ServedModel *m, const float *uf, int32 pool,
+index_candidates(ServedModel *m, const float *uf, int32 pool,
 				 MemoryContext cxt, int32 **cand)
 {
 	Embedding  *q;
 	int32		n;
 
-	if (m->n_items < rs_index_min_items || !rs_item_index_exists(&m->sm))
+	if (m->n_items < rs_index_min_items)
 		return -1;
+	if (!rs_item_index_exists(&m->sm))
+	{
+		/* e.g. after pg_restore, which does not dump indexes on our tables */
+		if (m->sm.wants_index && !m->told_no_index)
+		{
+			ereport(NOTICE,
+					(errmsg("model \"%s\" is served without its index, which does not exist",
+							m->name),
+					 errdetail("Every item is scored, which gives the same lists more slowly."),
+					 errhint("SELECT recsys.restore_model_indexes() builds it.")));
+			m->told_no_index = true;
+		}
+		return -1;
+	}
 	q = embedding_alloc(m->sm.factors);
 	memcpy(q->x, uf, sizeof(float) * m->sm.factors);
 	rs_read_index_candidates(&m->sm, PointerGetDatum(q), pool);
