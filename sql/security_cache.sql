@@ -98,4 +98,16 @@ SELECT count(*) = count(DISTINCT version_id) AS unique_ids FROM recsys.model_ver
 SELECT max(version_id) < pg_catalog.nextval('recsys.model_version_ids') AS sequence_ahead
 FROM recsys.model_versions;
 
+-- the active version always exists: not even a superuser's UPDATE points a
+-- model at a version that is not there, and pruning keeps it
+CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE q;
+	RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+SELECT pg_temp.try($$UPDATE recsys.models SET active_version = 99 WHERE name = 'sc_rb'$$) AS pruned_version;
+SELECT pg_temp.try($$DELETE FROM recsys.model_versions WHERE model = 'sc_rb' AND version = 2$$) AS delete_active;
+
 SELECT recsys.drop_model(name) FROM recsys.models WHERE name LIKE 'sc\_%' ORDER BY name;
