@@ -229,6 +229,54 @@ if [ "$only_tap" != none ]; then
 		done
 	fi
 fi
+# --- 6a. the previous release, for the upgrade test ----------------------------
+# test/t/050_upgrade.pl starts a cluster with the previous release installed,
+# trains models with it, and upgrades them to this tree's.  The release is
+# exported from git (the copy has no .git, so from RS_ROOT), built, and
+# installed into a relocated copy of the PostgreSQL tree of RS_PG_BIN; the
+# test finds that copy in RS_PREV_INSTALL.  Without git or the commit this
+# is a failure, never a skip.
+RS_PREV_RELEASE=8fc32d2		# 0.1.0, the last commit before 0.2.0's work
+prev_install=""
+want_prev=0
+for t in "${tap_files[@]}"; do
+	[ "$(basename "$t" .pl)" = 050_upgrade ] && want_prev=1
+done
+build_prev_release() {
+	local prev=$work/prev pglib pgshare
+	pglib=$(dirname "$RS_PG_BIN")					# .../lib/postgresql/15
+	pgshare=$("$RS_PG_CONFIG" --sharedir)
+	command -v git >/dev/null 2>&1 || { rs_warn "git is not installed"; return 1; }
+	git -C "$RS_ROOT" rev-parse -q --verify "$RS_PREV_RELEASE^{commit}" >/dev/null \
+		|| { rs_warn "commit $RS_PREV_RELEASE is not in $RS_ROOT (a clone without history?)"; return 1; }
+	mkdir -p "$prev/src" "$prev/pg$pglib" "$prev/pg$pgshare"
+	git -C "$RS_ROOT" archive "$RS_PREV_RELEASE" | tar -C "$prev/src" -xf - || return 1
+	cp -a "$pglib/." "$prev/pg$pglib/" || return 1
+	cp -a "$pgshare/." "$prev/pg$pgshare/" || return 1
+	# only the previous release's files, none of this tree's
+	rm -rf "$prev/pg$pgshare"/extension/recsys[.-]* "$prev/pg$pglib/lib/recsys.so" \
+		"$prev/pg$pglib/lib/bitcode/recsys" "$prev/pg$pglib/lib/bitcode/recsys.index.bc"
+	rs_is_root && chown -R "$RS_USER:" "$prev"
+	# (with_llvm=no: no JIT bitcode, half the build time)
+	if ! { rs_make "$prev/src" with_llvm=no \
+		&& (cd "$prev/src" && rs_as_user make PG_CONFIG="$RS_PG_CONFIG" with_llvm=no \
+			DESTDIR="$prev/pg" install </dev/null); } >"$prev/build.log" 2>&1; then
+		tail -n 30 "$prev/build.log"
+		return 1
+	fi
+	[ -f "$prev/pg$pglib/lib/recsys.so" ] || { rs_warn "no recsys.so in $prev/pg$pglib/lib"; return 1; }
+	prev_install=$prev/pg$pglib
+}
+if [ "$want_prev" = 1 ]; then
+	rs_log "the previous release ($RS_PREV_RELEASE) for 050_upgrade: git archive, build, install into a copy of PostgreSQL"
+	if build_prev_release; then
+		pass "build of the previous release"
+	else
+		prev_install=""
+		fail "build of the previous release $RS_PREV_RELEASE (needs git and the commit in $RS_ROOT)"
+	fi
+fi
+
 # run_prove FILE — prove -v FILE from the copy, as the unprivileged user, with
 # what PostgreSQL::Test::Cluster expects (see PGXS' prove_installcheck).
 # shellcheck disable=SC2317  # called through run_logged
@@ -238,6 +286,7 @@ run_prove() {
 		PERL5LIB="$RS_PGXS_DIR/src/test/perl${PERL5LIB:+:$PERL5LIB}" \
 		PG_REGRESS="$RS_PGXS_DIR/src/test/regress/pg_regress" \
 		TESTDIR="$src/test" \
+		RS_PREV_INSTALL="$prev_install" \
 		LANG=C.UTF-8 \
 		timeout 1200 prove -v "$1")
 }

@@ -57,7 +57,10 @@ BEGIN
 	FOR r IN SELECT m.name, m.owner FROM recsys.models m
 			 WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles a WHERE a.rolname = m.owner)
 	LOOP
-		RAISE NOTICE 'model "%" was owned by role "%", which no longer exists; it now belongs to the owner of recsys.models', r.name, r.owner;
+		-- a WARNING: PostgreSQL runs extension scripts with
+		-- client_min_messages and log_min_messages at least WARNING, so a
+		-- NOTICE would reach neither the client nor the log
+		RAISE WARNING 'model "%" was owned by role "%", which no longer exists; it now belongs to the owner of recsys.models', r.name, r.owner;
 	END LOOP;
 END
 $$;
