@@ -139,8 +139,9 @@ ALTER ROLE sl_user RESET ALL;
 -- ---------------------------------------------------------------------
 -- The memory bound: before every growth (row arrays, key arrays, hash
 -- tables, key text) the loader checks the memory it is about to hold, so
--- the training context never holds more than recsys.memory_limit: the
--- error reports what was in use when it stopped, at most the limit.
+-- the training context stays within recsys.memory_limit (plus at most the
+-- last block of its few small allocations): the error reports what was in
+-- use when it stopped, at most the limit.
 -- (Long distinct keys like sl_long_keys' used to fill 28 MB of an 8 MB
 -- limit before the first check.)
 SET recsys.memory_limit = '2MB';

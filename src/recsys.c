@@ -133,10 +133,14 @@ _PG_init(void)
 
 /*
  * Errors out if size more bytes in cxt (with its children) would exceed
- * recsys.memory_limit.  rs_alloc() checks before it allocates, so a run
- * that is too large stops with a clear error instead of being killed by
- * the operating system; code that grows memory itself (repalloc) calls
- * this first.
+ * recsys.memory_limit (within its cap).  rs_alloc() checks before it
+ * allocates, so a run that is too large stops with a clear error instead
+ * of being killed by the operating system; code that grows memory itself
+ * (repalloc, the loader's hash tables and key text) calls this first with
+ * the new size.  The bound reached: MemoryContextMemAllocated(cxt) never
+ * exceeds the limit plus the last block of cxt's small allocations (a
+ * request above 8 kB gets a block of exactly its size; the small ones of a
+ * run are a few structures, in blocks of a few kB).
  */
 void
 rs_check_memory(MemoryContext cxt, Size size)
