@@ -3,7 +3,7 @@
  * hnsw.c
  *	  The recsys_hnsw access method handler: its capabilities, reloptions
  *	  (m, ef_construction), GUCs (recsys.ef_search, recsys.max_scan_tuples,
- *	  recsys.hnsw_cache_size),
+ *	  recsys.hnsw_cache_size and its cap recsys.max_hnsw_cache_size),
  *	  the planner's cost estimate and opclass validation.
  *
  *-------------------------------------------------------------------------
@@ -39,6 +39,24 @@ int			hnsw_max_scan_tuples = 20000;
 
 static relopt_kind hnsw_relopt_kind;
 
+/* recsys.max_hnsw_cache_size: the largest recsys.hnsw_cache_size a role may use */
+int			hnsw_max_cache_size_kb = 256 * 1024;
+
+static bool
+check_hnsw_cache_size(int *newval, void **extra, GucSource source)
+{
+	(void) extra;
+	return rs_check_capped_limit(*newval, hnsw_max_cache_size_kb, "recsys.hnsw_cache_size",
+								 "recsys.max_hnsw_cache_size", source);
+}
+
+/* The element cache's size in force, in kB: recsys.hnsw_cache_size within its cap. */
+int
+hnsw_cache_size_effective_kb(void)
+{
+	return Min(hnsw_cache_size_kb, hnsw_max_cache_size_kb);
+}
+
 /* Called from _PG_init: reloptions and GUCs must exist before any index is opened. */
 void
 rs_hnsw_init(void)
@@ -59,13 +77,21 @@ rs_hnsw_init(void)
 							&hnsw_ef_search,
 							HNSW_DEFAULT_EF_SEARCH, 1, 1000,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("recsys.max_hnsw_cache_size",
+							"Sets the largest recsys.hnsw_cache_size a role may use.",
+							"Only superusers can change it.  recsys.hnsw_cache_size cannot be "
+							"SET above it, and a larger recsys.hnsw_cache_size from elsewhere "
+							"counts as this value.",
+							&hnsw_max_cache_size_kb,
+							256 * 1024, 0, MAX_KILOBYTES,
+							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
 	DefineCustomIntVariable("recsys.hnsw_cache_size",
 							"Sets the memory a backend may keep copies of recsys_hnsw index elements in.",
 							"Scans copy the elements they read into flat arrays that later "
 							"scans of the same, unchanged index reuse; 0 turns this off.",
 							&hnsw_cache_size_kb,
 							256 * 1024, 0, MAX_KILOBYTES,
-							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
+							PGC_USERSET, GUC_UNIT_KB, check_hnsw_cache_size, NULL, NULL);
 	DefineCustomIntVariable("recsys.max_scan_tuples",
 							"Sets how many index entries a recsys_hnsw scan may visit when a "
 							"filter rejects rows.",

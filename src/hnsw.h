@@ -264,6 +264,8 @@ typedef struct HnswCache
 
 /* hnsw.c */
 extern int	hnsw_ef_search;
+extern int	hnsw_max_cache_size_kb;
+extern int	hnsw_cache_size_effective_kb(void);
 extern int	hnsw_max_scan_tuples;
 extern void rs_hnsw_init(void);
 extern int	hnsw_get_m(Relation index);

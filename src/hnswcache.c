@@ -179,7 +179,7 @@ hnsw_cache_for_scan(Relation index, const HnswMetaPageData *meta)
 	HnswCache  *c = NULL;
 	int			freeslot = -1;
 
-	if (hnsw_cache_size_kb <= 0)
+	if (hnsw_cache_size_effective_kb() <= 0)
 		return NULL;
 	if (!callbacks_registered)
 	{
@@ -276,7 +276,7 @@ cache_reserve(HnswCache *c, int need)
 	grow = (Size) (newcap - c->cap) * slot_bytes(c->m, c->sdim);
 	if (c->persistent)
 	{
-		Size		limit = (Size) hnsw_cache_size_kb * 1024;
+		Size		limit = (Size) hnsw_cache_size_effective_kb() * 1024;
 		Size		used = total_bytes();
 
 		if (used + grow > limit)

@@ -801,9 +801,15 @@ scan_setup(IndexScanDesc scan)
 	so->slack = 4.0 * (double) e->dim * FLT_EPSILON;
 	if (so->meta.kind == HNSW_KIND_COSINE)
 	{
-		/* a zero query has no direction: every cosine distance is NaN */
+		/*
+		 * A zero query has no direction: every cosine distance is NaN, and
+		 * a sequential scan returns rows in no particular order.  The scan
+		 * returns them all the same: a zero query vector ties every element
+		 * at distance 0, and the executor's recheck finds NaN for each (it
+		 * holds the rows until the index is exhausted, NaN sorting last).
+		 */
 		if (!hnsw_make_stored(HNSW_KIND_COSINE, e->x, e->dim, so->q))
-			return false;
+			memset(so->q, 0, sizeof(float) * e->dim);
 	}
 	else
 		memcpy(so->q, e->x, sizeof(float) * e->dim);

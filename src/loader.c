@@ -40,6 +40,9 @@
  * ----------------------------------------------------------------
  */
 
+/* the blocks holding text keys (see keymap_init) */
+#define KEY_BLOCK_SIZE	(8 * 1024)
+
 static inline uint32
 mix64(uint64 k)
 {
@@ -121,18 +124,36 @@ keymap_init(RsKeyMap *map, Oid type, MemoryContext cxt, const char *what)
 		RS_KEY_INT : RS_KEY_TEXT;
 	map->n = 0;
 	map->cap = 1024;
+	map->cxt = cxt;
+	map->text_cxt = NULL;
 	if (map->kind == RS_KEY_INT)
 	{
-		map->ints = MemoryContextAlloc(cxt, sizeof(int64) * map->cap);
+		map->ints = rs_alloc(cxt, sizeof(int64) * map->cap);
 		map->hash = intkey_create(cxt, 1024, NULL);
 	}
 	else
 	{
-		map->texts = MemoryContextAlloc(cxt, sizeof(char *) * map->cap);
+		map->texts = rs_alloc(cxt, sizeof(char *) * map->cap);
 		map->hash = textkey_create(cxt, 1024, NULL);
+
+		/*
+		 * The keys' text in blocks of one fixed size, a child of cxt (so
+		 * counted with it): a new block is never larger than the margin
+		 * keymap_id_text() checks for, where cxt's own blocks grow to 8 MB.
+		 */
+		map->text_cxt = AllocSetContextCreate(cxt, "recsys keys",
+											  KEY_BLOCK_SIZE, KEY_BLOCK_SIZE,
+											  KEY_BLOCK_SIZE);
 	}
 }
 
+/*
+ * The memory a load grows is checked against recsys.memory_limit before
+ * every growth (arrays, hash tables, key text), for the new size while the
+ * old is still held, so the training context never holds more than the
+ * limit plus the last block of its small allocations; rs_alloc() and
+ * rs_check_memory() keep that bound through training (see recsys.c).
+ */
 static void
 keymap_grow(RsKeyMap *map)
 {
@@ -142,18 +163,38 @@ keymap_grow(RsKeyMap *map)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many distinct keys to train on")));
-	map->cap *= 2;
 	if (map->kind == RS_KEY_INT)
-		map->ints = repalloc_huge(map->ints, sizeof(int64) * map->cap);
+	{
+		rs_check_memory(map->cxt, sizeof(int64) * (Size) map->cap * 2);
+		map->ints = repalloc_huge(map->ints, sizeof(int64) * (Size) map->cap * 2);
+	}
 	else
-		map->texts = repalloc_huge(map->texts, sizeof(char *) * map->cap);
+	{
+		rs_check_memory(map->cxt, sizeof(char *) * (Size) map->cap * 2);
+		map->texts = repalloc_huge(map->texts, sizeof(char *) * (Size) map->cap * 2);
+	}
+	map->cap *= 2;
 }
+
+/*
+ * simplehash doubles a table, holding the old one while it copies, when an
+ * insert finds it at its fill limit, but also when an insert probes far
+ * (observed at 80% full), which cannot be told in advance: any insert into
+ * a table at least SH_GROW_MIN_FILLFACTOR (10%) full may double it.  So
+ * every insert first checks there is room for the doubled table; an error
+ * may come up to one doubling of the key table early, never late.
+ */
+#define HASH_MAY_GROW(tb) ((tb)->members >= (tb)->size / 10)
 
 static int32
 keymap_id_int(RsKeyMap *map, int64 key)
 {
 	bool		found;
-	IntKeyEntry *e = intkey_insert((intkey_hash *) map->hash, key, &found);
+	IntKeyEntry *e;
+
+	if (HASH_MAY_GROW((intkey_hash *) map->hash))
+		rs_check_memory(map->cxt, sizeof(IntKeyEntry) * (Size) ((intkey_hash *) map->hash)->size * 2);
+	e = intkey_insert((intkey_hash *) map->hash, key, &found);
 
 	if (!found)
 	{
@@ -165,15 +206,22 @@ keymap_id_int(RsKeyMap *map, int64 key)
 }
 
 static int32
-keymap_id_text(RsKeyMap *map, const char *key, MemoryContext cxt)
+keymap_id_text(RsKeyMap *map, const char *key)
 {
 	bool		found;
-	TextKeyEntry *e = textkey_insert((textkey_hash *) map->hash, key, &found);
+	TextKeyEntry *e;
 
+	if (HASH_MAY_GROW((textkey_hash *) map->hash))
+		rs_check_memory(map->cxt, sizeof(TextKeyEntry) * (Size) ((textkey_hash *) map->hash)->size * 2);
+	e = textkey_insert((textkey_hash *) map->hash, key, &found);
 	if (!found)
 	{
+		Size		len = strlen(key) + 1;
+
+		/* a key longer than a block gets a block of its own, else at most a new block */
+		rs_check_memory(map->cxt, len > KEY_BLOCK_SIZE / 8 ? len + 64 : KEY_BLOCK_SIZE);
 		/* The entry must not point at the caller's transient string. */
-		e->key = MemoryContextStrdup(cxt, key);
+		e->key = MemoryContextStrdup(map->text_cxt, key);
 		keymap_grow(map);
 		map->texts[map->n] = (char *) e->key;
 		e->id = map->n++;
@@ -182,7 +230,7 @@ keymap_id_text(RsKeyMap *map, const char *key, MemoryContext cxt)
 }
 
 static int32
-keymap_id(RsKeyMap *map, Datum d, MemoryContext cxt)
+keymap_id(RsKeyMap *map, Datum d)
 {
 	switch (map->type)
 	{
@@ -194,13 +242,36 @@ keymap_id(RsKeyMap *map, Datum d, MemoryContext cxt)
 			return keymap_id_int(map, DatumGetInt64(d));
 		default:
 			{
-				char	   *s = TextDatumGetCString(d);
-				int32		id = keymap_id_text(map, s, cxt);
+				char	   *s = rs_text_key_cstring(d, map->type);
+				int32		id = keymap_id_text(map, s);
 
 				pfree(s);
 				return id;
 			}
 	}
+}
+
+/*
+ * A text, varchar or char(n) key as a C string.  char(n) keys lose their
+ * trailing blanks, which char(n) itself treats as insignificant ('u1' and
+ * 'u1  ' are equal as bpchar): a model trained on char(n) keys stores
+ * 'u1', and serving finds it whether it is asked for 'u1' as text or as
+ * char(n).
+ */
+char *
+rs_text_key_cstring(Datum d, Oid type)
+{
+	char	   *s = TextDatumGetCString(d);
+
+	if (type == BPCHAROID)
+	{
+		size_t		len = strlen(s);
+
+		while (len > 0 && s[len - 1] == ' ')
+			len--;
+		s[len] = '\0';
+	}
+	return s;
 }
 
 char *
@@ -345,16 +416,21 @@ loader_grow(RsLoader *l)
 	}
 	else
 	{
-		/* the bound is checked on the growth, not only on the first chunk */
-		Size		extra = (sizeof(int32) * 2 + sizeof(float) +
-							 (l->has_time ? sizeof(double) : 0)) * (Size) l->cap;
-
-		rs_check_memory(l->cxt, extra);
+		/*
+		 * The bound is checked on every growth, for the new array while
+		 * the old one is still held (repalloc copies).
+		 */
+		rs_check_memory(l->cxt, sizeof(int32) * newcap);
 		l->u = repalloc_huge(l->u, sizeof(int32) * newcap);
+		rs_check_memory(l->cxt, sizeof(int32) * newcap);
 		l->i = repalloc_huge(l->i, sizeof(int32) * newcap);
+		rs_check_memory(l->cxt, sizeof(float) * newcap);
 		l->v = repalloc_huge(l->v, sizeof(float) * newcap);
 		if (l->has_time)
+		{
+			rs_check_memory(l->cxt, sizeof(double) * newcap);
 			l->t = repalloc_huge(l->t, sizeof(double) * newcap);
+		}
 	}
 	l->cap = newcap;
 	MemoryContextSwitchTo(old);
@@ -374,8 +450,8 @@ rs_loader_add(RsLoader *l, Datum user, bool user_null,
 	}
 	if (l->n == l->cap)
 		loader_grow(l);
-	l->u[l->n] = keymap_id(&l->users, user, l->cxt);
-	l->i[l->n] = keymap_id(&l->items, item, l->cxt);
+	l->u[l->n] = keymap_id(&l->users, user);
+	l->i[l->n] = keymap_id(&l->items, item);
 	l->v[l->n] = (float) value;
 	if (l->has_time)
 		l->t[l->n] = time_null ? 0.0 : time;
@@ -505,8 +581,9 @@ attr_grow(RsLoader *l)
 	}
 	else
 	{
-		rs_check_memory(l->cxt, (sizeof(int32) + sizeof(float) * (Size) l->attr_dims) * l->attr_cap);
+		rs_check_memory(l->cxt, sizeof(int32) * (Size) newcap);
 		l->attr_item = repalloc_huge(l->attr_item, sizeof(int32) * newcap);
+		rs_check_memory(l->cxt, sizeof(float) * (Size) newcap * l->attr_dims);
 		l->attr_vec = repalloc_huge(l->attr_vec, sizeof(float) * (Size) newcap * l->attr_dims);
 	}
 	l->attr_cap = newcap;
@@ -535,8 +612,8 @@ attr_item_id(RsLoader *l, Datum key, Oid type)
 	}
 	else
 	{
-		char	   *k = TextDatumGetCString(key);
-		int32		id = keymap_id_text(&l->items, k, l->cxt);
+		char	   *k = rs_text_key_cstring(key, type);
+		int32		id = keymap_id_text(&l->items, k);
 
 		pfree(k);
 		return id;
@@ -707,7 +784,7 @@ rs_loader_merge(RsLoader *dst, RsLoader *src)
 		for (int32 k = 0; k < sm->n; k++)
 			remap[k] = (sm->kind == RS_KEY_INT) ?
 				keymap_id_int(dmaps[m], sm->ints[k]) :
-				keymap_id_text(dmaps[m], sm->texts[k], dst->cxt);
+				keymap_id_text(dmaps[m], sm->texts[k]);
 		*remaps[m] = remap;
 	}
 
@@ -790,7 +867,7 @@ keys_deserialize(RsKeyMap *map, StringInfo buf, MemoryContext cxt, const char *w
 		if (map->kind == RS_KEY_INT)
 			keymap_id_int(map, pq_getmsgint64(buf));
 		else
-			keymap_id_text(map, pq_getmsgstring(buf), cxt);
+			keymap_id_text(map, pq_getmsgstring(buf));
 	}
 }
 

@@ -60,6 +60,8 @@ typedef struct RsKeyMap
 	int64	   *ints;			/* RS_KEY_INT: key of each id */
 	char	  **texts;			/* RS_KEY_TEXT: key of each id */
 	void	   *hash;			/* key -> id while loading */
+	MemoryContext cxt;			/* the loader's: arrays and hash, checked */
+	MemoryContext text_cxt;		/* RS_KEY_TEXT: the keys' text, fixed blocks */
 } RsKeyMap;
 
 typedef struct RsLoader
@@ -99,6 +101,7 @@ extern void rs_loader_add(RsLoader *l, Datum user, bool user_null,
 						  Datum item, bool item_null,
 						  double value, bool value_null,
 						  double time, bool time_null);
+extern char *rs_text_key_cstring(Datum d, Oid type);
 extern double rs_datum_to_double(Datum d, Oid type, const char *what);
 extern double rs_datum_to_epoch(Datum d, Oid type);
 extern void rs_loader_load_query(RsLoader *l, const char *sql, bool has_time);

@@ -71,13 +71,13 @@ rs_algorithm_from_name(const char *name)
 	return RS_ALG_ALS;			/* keep compiler quiet */
 }
 
-/* The default worker thread count: the online CPUs, at most 8. */
+/* The default worker thread count: the online CPUs, at most 8 and at most recsys.max_threads. */
 int
 rs_default_threads(void)
 {
 	long		n = sysconf(_SC_NPROCESSORS_ONLN);
 
-	return (int) Max(1, Min(n, 8));
+	return (int) Max(1, Min(Min(n, 8), rs_max_threads));
 }
 
 static char *
@@ -91,6 +91,28 @@ valid_names(RsAlgorithm alg)
 		if (rs_opt_specs[k].algorithms & RS_ALG_BIT(alg))
 			appendStringInfo(&s, "%s%s", s.len ? ", " : "", rs_opt_specs[k].name);
 	}
+	return s.data;
+}
+
+/* The algorithms that take spec, for a hint: "popularity", "item_knn or user_knn". */
+static char *
+algorithms_of(const RsOptSpec *spec)
+{
+	StringInfoData s;
+	int			n = 0;
+	int			k = 0;
+
+	for (int a = 0; a < RS_N_ALGORITHMS; a++)
+		if (spec->algorithms & RS_ALG_BIT(a))
+			n++;
+	initStringInfo(&s);
+	for (int a = 0; a < RS_N_ALGORITHMS; a++)
+		if (spec->algorithms & RS_ALG_BIT(a))
+		{
+			k++;
+			appendStringInfo(&s, "%s%s", k == 1 ? "" : k == n ? " or " : ", ",
+							 rs_algorithm_names[a]);
+		}
 	return s.data;
 }
 
@@ -266,12 +288,20 @@ rs_parse_options(Jsonb *options, const char *algorithm, RsTrainOptions *out)
 				continue;
 			name = pnstrdup(v.val.string.val, v.val.string.len);
 			spec = rs_opt_find(name);
-			if (spec == NULL || !(spec->algorithms & RS_ALG_BIT(state.algorithm)))
+			if (spec == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("unknown option \"%s\" for algorithm %s", name,
 								rs_algorithm_name(state.algorithm)),
 						 errhint("Valid options: %s.", valid_names(state.algorithm))));
+			/* an option of other algorithms is refused, not ignored */
+			if (!(spec->algorithms & RS_ALG_BIT(state.algorithm)))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unknown option \"%s\" for algorithm %s", name,
+								rs_algorithm_name(state.algorithm)),
+						 errhint("Option \"%s\" applies to %s only.  Valid options: %s.",
+								 name, algorithms_of(spec), valid_names(state.algorithm))));
 			tok = JsonbIteratorNext(&it, &v, true);
 			Assert(tok == WJB_VALUE);
 			if (v.type == jbvNull)
@@ -303,6 +333,19 @@ rs_parse_options(Jsonb *options, const char *algorithm, RsTrainOptions *out)
 		if (st != RS_OPTS_OK)
 			option_error(st, &err, NULL, &state);
 	}
+
+	/*
+	 * Threads are the server's CPUs: a superuser's recsys.max_threads caps
+	 * what a training may ask for.  Asking for more is refused rather than
+	 * lowered, as a value out of an option's range is.
+	 */
+	if (state.params.threads > rs_max_threads)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"threads\" is %d, more than recsys.max_threads (%d) allows",
+						state.params.threads, rs_max_threads),
+				 errhint("Ask for at most %d threads; only a superuser can raise recsys.max_threads.",
+						 rs_max_threads)));
 
 	memset(out, 0, sizeof(RsTrainOptions));
 	out->algorithm = (RsAlgorithm) state.algorithm;

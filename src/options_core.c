@@ -54,7 +54,8 @@ const RsOptSpec rs_opt_specs[] = {
 	{"feedback", RS_OPT_TEXT, A_KNN, 0, 0, "implicit or explicit"},
 	{"attributes", RS_OPT_TEXT, A_IKNN, 0, 0, "table, view or SELECT whose first two columns are the item key and its vector"},
 	{"attribute_mode", RS_OPT_TEXT, A_IKNN, 0, 0, "cold_start or only"},
-	{"time_column", RS_OPT_TEXT, A_ALL, 0, 0, "column holding interaction times"},
+	/* only popularity reads times (half_life_days); the others refuse it */
+	{"time_column", RS_OPT_TEXT, A_POP, 0, 0, "column holding interaction times"},
 	{"threads", RS_OPT_INT, A_ALL, 1, 64, "worker threads"},
 	{"seed", RS_OPT_INT, A_ALL, 0, 2147483647, "random seed"},
 	{"verbose", RS_OPT_BOOL, A_ALL, 0, 0, "a NOTICE per iteration"},

@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "utils/guc.h"
 
 /*
  * Internal assertions.  PostgreSQL's own Assert() depends on how the server
@@ -32,8 +33,13 @@
 
 /* recsys.c */
 extern PGDLLIMPORT int rs_memory_limit_kb;
+extern PGDLLIMPORT int rs_max_memory_limit_kb;
+extern PGDLLIMPORT int rs_max_threads;
 extern PGDLLIMPORT int rs_index_min_items;
 extern void _PG_init(void);
+extern int	rs_memory_limit_effective_kb(void);
+extern bool rs_check_capped_limit(int newval, int cap, const char *name,
+								  const char *cap_name, GucSource source);
 extern void rs_check_memory(MemoryContext cxt, Size size);
 extern void *rs_alloc(MemoryContext cxt, Size size);
 

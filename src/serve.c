@@ -471,6 +471,9 @@ key_to_text(const KeyIO *io, Datum d)
 {
 	if (io->type == UNKNOWNOID)
 		return pstrdup(DatumGetCString(d));
+	/* char(n) without its trailing blanks, as the loader stores it */
+	if (io->type == BPCHAROID)
+		return rs_text_key_cstring(d, BPCHAROID);
 	return OidOutputFunctionCall(io->output, d);
 }
 
@@ -793,6 +796,31 @@ cmp_group_row(const void *a, const void *b)
 	return strcmp(((const GroupRow *) a)->name, ((const GroupRow *) b)->name);
 }
 
+/* The distinct names of rows sorted by name, quoted, the first ten: for an error. */
+static char *
+group_names_text(const GroupRows *g)
+{
+	StringInfoData s;
+	int			shown = 0;
+
+	initStringInfo(&s);
+	for (int32 r = 0; r < g->n; r++)
+	{
+		if (r > 0 && strcmp(g->rows[r].name, g->rows[r - 1].name) == 0)
+			continue;
+		if (shown == 10)
+		{
+			appendStringInfoString(&s, ", ...");
+			break;
+		}
+		appendStringInfo(&s, "%s%s", shown > 0 ? ", " : "", quote_literal_cstr(g->rows[r].name));
+		shown++;
+	}
+	if (shown == 0)
+		appendStringInfoString(&s, "none");
+	return s.data;
+}
+
 /*
  * Was in_filter[] built from this filter?  A filter stored out of line is
  * known by its TOAST pointer, so a LATERAL call per user neither detoasts
@@ -934,6 +962,7 @@ item_attrs(FunctionCallInfo fcinfo, ServedModel *m, const Constraints *cons)
 		{
 			GroupRows	g;
 			int32		id = -1;
+			bool		protected_found = false;
 
 			g.n = 0;
 			g.size = 1024;
@@ -955,7 +984,22 @@ item_attrs(FunctionCallInfo fcinfo, ServedModel *m, const Constraints *cons)
 			a->protected_group = NULL;
 			for (int32 r = 0; r < g.n; r++)
 				if (cons->protected_group && strcmp(g.rows[r].name, cons->protected_group) == 0)
+				{
 					a->protected_[g.rows[r].idx] = true;
+					protected_found = true;
+				}
+			if (cons->protected_group && !protected_found)
+			{
+				/* (what was built is dropped: the next call reruns the query) */
+				a->groups_query = NULL;
+				a->group = NULL;
+				a->protected_ = NULL;
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("protected_group \"%s\" is not the group of any item", cons->protected_group),
+						 errdetail("item_groups gave these groups: %s.", group_names_text(&g)),
+						 errhint("protected_group is compared with each group as text: a boolean group reads 't' or 'f', not 'true'.")));
+			}
 			a->protected_group = cons->protected_group ? MemoryContextStrdup(a->cxt, cons->protected_group) : NULL;
 			pfree(g.rows);
 		}
@@ -976,13 +1020,19 @@ item_attrs(FunctionCallInfo fcinfo, ServedModel *m, const Constraints *cons)
 
 /*
  * Freshness: rescales scores toward the lowest eligible score,
- * s' = lo + (s - lo) * fresh[i] (see rerank.c for fresh[]).
+ * s' = lo + (s - lo) * 0.5^(age / half_life) (rerank.c), in double.
+ * scores[] are floats: adding lo back before ranking would round every
+ * item older than ~25 half-lives to lo itself (its boost is below lo's
+ * precision) and rank them in key order.  So scores[] keep the margin
+ * above lo, (s - lo) * factor, which a float holds with full precision to
+ * ~125 half-lives; the caller ranks on it (the order of s') and adds the
+ * returned lo to the scores it reports.
  */
-static void
+static double
 apply_freshness(const ItemAttrs *a, int32 n, float *scores,
 				const int32 *excluded, int32 n_excluded)
 {
-	float		lo = INFINITY;
+	double		lo = INFINITY;
 	int32		x = 0;
 
 	for (int32 i = 0; i < n; i++)
@@ -991,10 +1041,22 @@ apply_freshness(const ItemAttrs *a, int32 n, float *scores,
 			x++;
 		if ((x < n_excluded && excluded[x] == i) || (a->blocked && a->blocked[i]))
 			continue;
-		lo = Min(lo, scores[i]);
+		lo = Min(lo, (double) scores[i]);
 	}
+	if (isinf(lo))
+		return 0.0;				/* nothing eligible */
 	for (int32 i = 0; i < n; i++)
-		scores[i] = lo + (scores[i] - lo) * a->fresh[i];
+		scores[i] = (float) (((double) scores[i] - lo) *
+							 rs_fresh_factor(a->age[i], a->half_life));
+	return lo;
+}
+
+/* s' of the ranked entries, from their margins above lo (apply_freshness) */
+static void
+add_freshness_floor(Scored *out, int count, double lo)
+{
+	for (int r = 0; r < count; r++)
+		out[r].score = lo + out[r].score;
 }
 
 /*
@@ -1007,14 +1069,17 @@ rank_plain(int32 n, int k, const ItemAttrs *a, float *scores,
 		   const int32 *excluded, int32 n_excluded, Scored *out)
 {
 	TopK		top;
+	double		lo = 0.0;
 
 	if (a && a->fresh)
-		apply_freshness(a, n, scores, excluded, n_excluded);
+		lo = apply_freshness(a, n, scores, excluded, n_excluded);
 	top.k = Max(Min(k, n), 1);
 	top.n = 0;
 	top.h = out;
 	select_top(&top, scores, n, excluded, n_excluded, a ? a->blocked : NULL);
 	topk_sort(&top);
+	if (a && a->fresh)
+		add_freshness_floor(out, top.n, lo);
 	return top.n;
 }
 
@@ -1032,11 +1097,13 @@ rank_items(const ServedModel *m, const Constraints *cons, const ItemAttrs *a,
 	int			k = Min(cons->spec.k, n);
 	int			pool;
 	TopK		top;
+	double		lo = 0.0;
 
 	if (!cons->greedy)
 		return rank_plain(n, k, a, scores, excluded, n_excluded, out);
+	/* (the constraints see scores shifted by lo: they use differences only) */
 	if (a && a->fresh)
-		apply_freshness(a, n, scores, excluded, n_excluded);
+		lo = apply_freshness(a, n, scores, excluded, n_excluded);
 
 	pool = Min(cons->spec.pool, n);
 	for (;;)
@@ -1090,6 +1157,8 @@ rank_items(const ServedModel *m, const Constraints *cons, const ItemAttrs *a,
 		{
 			for (int r = 0; r < count; r++)
 				out[r] = top.h[picked[r]];
+			if (a && a->fresh)
+				add_freshness_floor(out, count, lo);
 			return count;
 		}
 		pool = pool > n / 4 ? n : pool * 4;

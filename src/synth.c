@@ -121,14 +121,15 @@ static void *
 synth_alloc(void *ctx, size_t size)
 {
 	Size		used = MemoryContextMemAllocated((MemoryContext) ctx, true);
-	Size		limit = (Size) rs_memory_limit_kb * 1024;
+	int			limit_kb = rs_memory_limit_effective_kb();
+	Size		limit = (Size) limit_kb * 1024;
 
 	if (size > limit || used > limit - size)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("the generator needs more memory than recsys.memory_limit allows"),
 				 errdetail("%zu kB are in use and %zu kB more were requested; the limit is %d kB.",
-						   used / 1024, size / 1024 + 1, rs_memory_limit_kb),
+						   used / 1024, size / 1024 + 1, limit_kb),
 				 errhint("Generate fewer users or items, or raise recsys.memory_limit.")));
 	return MemoryContextAllocHuge((MemoryContext) ctx, size);
 }

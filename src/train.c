@@ -14,6 +14,7 @@
 #include "catalog.h"
 #include "linalg.h"
 
+#include <math.h>
 #include <time.h>
 
 #include "access/htup_details.h"
@@ -111,7 +112,8 @@ rs_source_from_item(const char *source, const char *message, const char *hint)
 				if (!IsA(lfirst_node(CommonTableExpr, lc)->ctequery, SelectStmt))
 					not_a_select(message, hint);
 		}
-		return psprintf("(%s)", q);
+		/* the newline ends a trailing -- comment before the closing parenthesis */
+		return psprintf("(%s\n)", q);
 	}
 	else
 	{
@@ -285,6 +287,84 @@ run_algorithm(const RsMatrix *m, const RsTrainOptions *opts, const RsEnv *env,
 	PG_END_TRY();
 }
 
+/*
+ * Ratings near the limits of real can overflow while a model trains
+ * (squares, sums, gradient steps) and leave infinities or NaNs in its
+ * numbers.  Such a model is refused here, naming the cause, rather than
+ * when one of its vectors is stored.
+ */
+static void
+check_model_finite(const RsModel *m, const RsTrainOptions *opts)
+{
+	const struct
+	{
+		const char *what;
+		const float *x;
+		Size		n;
+	}			parts[] = {
+		{"user factors", m->user_factors, (Size) m->n_users * m->factors},
+		{"item factors", m->item_factors, (Size) m->n_items * m->factors},
+		{"user biases", m->user_bias, (Size) m->n_users},
+		{"item biases", m->item_bias, (Size) m->n_items},
+		{"similarities", m->nbr_sim, m->nbr_ptr ? (Size) m->nbr_ptr[m->n_lists] : 0},
+	};
+	const char *bad = isfinite(m->global_mean) ? NULL : "global mean";
+
+	for (int p = 0; bad == NULL && p < (int) lengthof(parts); p++)
+	{
+		if (parts[p].x == NULL)
+			continue;
+		for (Size k = 0; k < parts[p].n; k++)
+			if (!isfinite(parts[p].x[k]))
+			{
+				bad = parts[p].what;
+				break;
+			}
+	}
+	if (bad)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("training %s overflowed: the model's %s are not finite",
+						rs_algorithm_name(opts->algorithm), bad),
+				 errdetail("The ratings are too large in magnitude for the computation in real (single precision)."),
+				 errhint("Scale the ratings in the source query (for example to 1..5, or divided by their largest value)%s.",
+						 opts->algorithm == RS_ALG_SVD || opts->algorithm == RS_ALG_BPR ?
+						 ", or use a smaller learning_rate" : "")));
+}
+
+/*
+ * The values as the algorithm will read them (duplicates combined): finite,
+ * and not negative for ials and bpr, whose values are confidences in an
+ * interaction (a negative one would train silently into nonsense).
+ */
+static void
+check_values(const RsMatrix *m, const RsLoader *l, const RsTrainOptions *opts)
+{
+	bool		need_positive = opts->algorithm == RS_ALG_IALS || opts->algorithm == RS_ALG_BPR;
+
+	for (int32 u = 0; u < m->n_users; u++)
+		for (int64 k = m->user_ptr[u]; k < m->user_ptr[u + 1]; k++)
+		{
+			float		v = m->user_vals[k];
+
+			if (!isfinite(v))
+				ereport(ERROR,
+						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+						 errmsg("the ratings of user %s for item %s add up to more than real can hold",
+								rs_key_to_text(&l->users, u), rs_key_to_text(&l->items, m->user_items[k])),
+						 errhint("Duplicate (user, item) rows are summed for implicit feedback; scale the ratings down in the source query.")));
+			if (need_positive && v < 0.0f)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("%s needs values that are not negative, but user %s has %g for item %s",
+								rs_algorithm_name(opts->algorithm), rs_key_to_text(&l->users, u), v,
+								rs_key_to_text(&l->items, m->user_items[k])),
+						 errhint("%s reads a value as the confidence of an interaction (a count, a duration); "
+								 "filter out or shift negative values in the source query, or use als or svd for ratings.",
+								 rs_algorithm_name(opts->algorithm))));
+		}
+}
+
 /* A trained model on its way to the catalog. */
 typedef struct TrainedModel
 {
@@ -370,6 +450,8 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 	t->matrix = rs_loader_finish(l, rs_options_implicit(&t->opts) ?
 								 RS_DUP_SUM : RS_DUP_MEAN);
 
+	check_values(t->matrix, l, &t->opts);
+
 	arg = MemoryContextAlloc(cxt, sizeof(TrainEnvArg));
 	arg->cxt = cxt;
 	arg->model = def->name;
@@ -382,6 +464,7 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 	env.note = env_note;
 	env.arg = arg;
 	run_algorithm(t->matrix, &t->opts, &env, &t->model);
+	check_model_finite(&t->model, &t->opts);
 
 	t->summary.users = t->matrix->n_users;
 	t->summary.items = t->matrix->n_items;

@@ -1,6 +1,9 @@
 # recsys.schedule_retrain() with the real pg_cron: a scheduled retrain
 # produces a new version while another session, inside a snapshot taken
-# before, keeps reading the old one in full.
+# before, keeps reading the old one in full.  And what it refuses: a model
+# made by recsys.fit() (no source to retrain from), another role's model,
+# a job name that pg_cron would cut or that names another job; two models
+# whose names share their first 63 bytes get a job each.
 
 use strict;
 use warnings;
@@ -59,5 +62,65 @@ cmp_ok($reader->query_safe(q{SELECT active_version FROM recsys.models WHERE name
 $reader->quit;
 
 $node->safe_psql('postgres', "SELECT cron.unschedule($job)");
+
+# its search_path is pinned
+is($node->safe_psql('postgres',
+	q{SELECT array_to_string(proconfig, ',') FROM pg_proc WHERE oid = 'recsys.schedule_retrain(text,text,text)'::regprocedure}),
+	'search_path=pg_catalog, recsys, pg_temp', 'schedule_retrain pins its search_path');
+
+# a model made by recsys.fit() has no source: refused
+$node->safe_psql('postgres', q{SELECT recsys.fit('fitted', user_id, item_id, 1::real, '{"algorithm": "popularity"}') FROM d_interactions});
+($rc, $stdout, $stderr) = $node->psql('postgres', q{SELECT recsys.schedule_retrain('fitted', '0 3 * * *')},
+	extra_params => ['-v', 'VERBOSITY=verbose']);
+like($stderr, qr/55000: model "fitted" has no stored source to retrain from/, 'a model made by fit() is refused (55000)');
+like($stderr, qr/HINT:.*cron\.schedule\(\)/, 'with a hint');
+
+# two names that share their first 63 bytes: one job each, each retraining its own model
+my $long = 'x' x 70;
+$node->safe_psql('postgres', qq{
+SELECT recsys.train('${long}_a', 'd_interactions', 'user_id', 'item_id', NULL, 'popularity');
+SELECT recsys.train('${long}_b', 'd_interactions', 'user_id', 'item_id', NULL, 'popularity');
+});
+my $ja = $node->safe_psql('postgres', qq{SELECT recsys.schedule_retrain('${long}_a', '0 3 * * *')});
+my $jb = $node->safe_psql('postgres', qq{SELECT recsys.schedule_retrain('${long}_b', '0 3 * * *')});
+isnt($ja, $jb, 'two long model names get two jobs');
+is($node->safe_psql('postgres', qq{SELECT count(*) FROM cron.job WHERE jobid IN ($ja, $jb)}), '2', 'both jobs exist');
+is($node->safe_psql('postgres', qq{SELECT command FROM cron.job WHERE jobid = $ja}),
+	qq{SELECT recsys.retrain('${long}_a')}, 'the first retrains its model');
+is($node->safe_psql('postgres', qq{SELECT command FROM cron.job WHERE jobid = $jb}),
+	qq{SELECT recsys.retrain('${long}_b')}, 'the second retrains its model');
+cmp_ok($node->safe_psql('postgres', qq{SELECT max(octet_length(jobname)) FROM cron.job WHERE jobid IN ($ja, $jb)}),
+	'<=', 63, 'job names fit pg_cron');
+# scheduling the same model again changes its one job
+is($node->safe_psql('postgres', qq{SELECT recsys.schedule_retrain('${long}_a', '0 4 * * *')}), $ja,
+	'rescheduling keeps the job');
+is($node->safe_psql('postgres', qq{SELECT schedule FROM cron.job WHERE jobid = $ja}), '0 4 * * *',
+	'with the new schedule');
+
+# a job name already used by another model's job, or too long: refused
+my $taken = $node->safe_psql('postgres', qq{SELECT jobname FROM cron.job WHERE jobid = $ja});
+($rc, $stdout, $stderr) = $node->psql('postgres', qq{SELECT recsys.schedule_retrain('m', '0 3 * * *', '$taken')},
+	extra_params => ['-v', 'VERBOSITY=verbose']);
+like($stderr, qr/42710: pg_cron job ".*" already exists and runs something else/, 'a job name of another model is refused (42710)');
+is($node->safe_psql('postgres', qq{SELECT command FROM cron.job WHERE jobid = $ja}),
+	qq{SELECT recsys.retrain('${long}_a')}, 'and that job is untouched');
+($rc, $stdout, $stderr) = $node->psql('postgres', q{SELECT recsys.schedule_retrain('m', '0 3 * * *', repeat('j', 64))},
+	extra_params => ['-v', 'VERBOSITY=verbose']);
+like($stderr, qr/42622: job_name ".*" is longer than 63 bytes/, 'a job name pg_cron would cut is refused (42622)');
+
+# another role may not schedule the model (even with EXECUTE on the function)
+$node->safe_psql('postgres', q{
+CREATE ROLE cron_other LOGIN;
+GRANT EXECUTE ON FUNCTION recsys.schedule_retrain(text, text, text) TO cron_other;
+GRANT SELECT ON ALL TABLES IN SCHEMA recsys TO cron_other;
+GRANT USAGE ON SCHEMA cron TO cron_other;
+});
+($rc, $stdout, $stderr) = $node->psql('postgres', q{SELECT recsys.schedule_retrain('m', '0 3 * * *')},
+	extra_params => ['-U', 'cron_other', '-v', 'VERBOSITY=verbose']);
+like($stderr, qr/42501: must be owner of model "m"/, "another role's model is refused (42501)");
+is($node->safe_psql('postgres', q{SELECT count(*) FROM cron.job WHERE username = 'cron_other'}), '0',
+	'and no job was made');
+
+$node->safe_psql('postgres', qq{SELECT cron.unschedule($ja); SELECT cron.unschedule($jb)});
 $node->stop;
 done_testing();
