@@ -120,6 +120,9 @@ BEGIN
 		RAISE EXCEPTION 'model and schedule must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	-- unknown: 42704; another role's model it may not use: 42501 (and the
+	-- row, hidden by row-level security, is not read)
+	PERFORM recsys.check_model_usage(model);
 	SELECT m.owner, m.source INTO m_owner, m_source
 	FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) model;
 	IF NOT FOUND THEN
@@ -629,7 +632,7 @@ BEGIN
 		INTO opts
 		FROM pg_catalog.unnest(r.reloptions) o
 		WHERE pg_catalog.split_part(o, '=', 1) IN ('m', 'ef_construction');
-		UPDATE recsys.models SET index_options = pg_catalog.coalesce(opts, '{}') WHERE name = r.model;
+		UPDATE recsys.models SET index_options = coalesce(opts, '{}'::jsonb) WHERE name = r.model;
 		EXECUTE pg_catalog.format('DROP INDEX recsys.%I', r.relname);
 		RAISE NOTICE 'index "%" on recsys.item_factors is now model "%"''s managed index', r.relname, r.model;
 	END LOOP;

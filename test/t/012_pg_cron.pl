@@ -117,7 +117,12 @@ GRANT USAGE ON SCHEMA cron TO cron_other;
 });
 ($rc, $stdout, $stderr) = $node->psql('postgres', q{SELECT recsys.schedule_retrain('m', '0 3 * * *')},
 	extra_params => ['-U', 'cron_other', '-v', 'VERBOSITY=verbose']);
-like($stderr, qr/42501: must be owner of model "m"/, "another role's model is refused (42501)");
+like($stderr, qr/42501: permission denied for model "m"/, "another role's model is refused (42501)");
+# granted the model's use, it is still not its owner
+$node->safe_psql('postgres', q{SELECT recsys.grant_model('m', 'cron_other')});
+($rc, $stdout, $stderr) = $node->psql('postgres', q{SELECT recsys.schedule_retrain('m', '0 3 * * *')},
+	extra_params => ['-U', 'cron_other', '-v', 'VERBOSITY=verbose']);
+like($stderr, qr/42501: must be owner of model "m"/, "a role that may use the model may not schedule it (42501)");
 is($node->safe_psql('postgres', q{SELECT count(*) FROM cron.job WHERE username = 'cron_other'}), '0',
 	'and no job was made');
 

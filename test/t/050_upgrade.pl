@@ -138,9 +138,24 @@ for my $m (models())
 	is(scalar @recs, 50, "$m->{name}: 10 items for each of 5 users");
 }
 
+# 0.1.0's hand-made index of an ials model became the model's managed index
+# (recsys.create_model_index): the old one is gone, the managed one is
+# there for the model's dimension, and the model asks for it
+is($new->safe_psql('postgres', q{SELECT to_regclass('recsys.m_ials_hnsw') IS NULL}),
+	't', 'after: the hand-made index was replaced');
+my $managed = $new->safe_psql('postgres', q{
+SELECT c.relname FROM pg_class c JOIN pg_index x ON x.indexrelid = c.oid
+WHERE x.indrelid = 'recsys.item_factors'::regclass
+  AND c.relname = 'rs_idx_' || left(md5('m_ials'), 16) || '_'
+      || (SELECT params->>'factors' FROM recsys.model_versions v JOIN recsys.models m
+          ON m.name = v.model AND m.active_version = v.version WHERE m.name = 'm_ials')});
+isnt($managed, '', "after: m_ials has its managed index ($managed)");
+is($new->safe_psql('postgres', q{SELECT index_options FROM recsys.models WHERE name = 'm_ials'}),
+	'{}', 'after: m_ials asks for an index with default settings');
+(my $via_managed = $via_index) =~ s/recsys\.m_ials_hnsw/recsys.$managed/;
 my ($index_lists_after, $index_scans_after) =
-  split /\n/, $new->safe_psql('postgres', $via_index);
-is($index_scans_after, 20, 'after: recommend() still scans the recsys_hnsw index once per user');
+  split /\n/, $new->safe_psql('postgres', $via_managed);
+is($index_scans_after, 20, 'after: recommend() scans the managed recsys_hnsw index once per user');
 is($index_lists_after, $index_lists_before, 'after: the lists through the index are the same');
 
 # --- the catalog's rows ------------------------------------------------------
@@ -210,7 +225,7 @@ is($new->safe_psql('postgres', q{SELECT count(*) FROM recsys.recommend('m_new', 
 # --- the upgraded extension is what a fresh install makes -------------------
 $new->safe_psql('fresh', 'CREATE EXTENSION recsys');
 $new->safe_psql('fresh', RecsysModels::grants_sql());
-my $upgraded = catalog_description($new, 'postgres', '^m_ials_hnsw$');
+my $upgraded = catalog_description($new, 'postgres', '^rs_idx_');
 my $fresh = catalog_description($new, 'fresh');
 cmp_ok(scalar @$fresh, '>', 100, 'the description of a fresh install has '
 	  . scalar(@$fresh) . ' lines');
