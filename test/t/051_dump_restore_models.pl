@@ -39,6 +39,11 @@ $node->safe_psql('postgres', 'CREATE DATABASE dst TEMPLATE template0');
 $node->safe_psql('src', 'CREATE EXTENSION recsys');
 $node->safe_psql('src', setup_sql());
 $node->safe_psql('src', train_sql());
+# a managed index (pg_dump does not dump indexes on an extension's tables:
+# the request is catalog data, restore_model_indexes() builds it again)
+$node->safe_psql('src', q{SELECT recsys.create_model_index('m_ials', m => 8)});
+my $managed_q = q{SELECT count(*) FROM pg_class WHERE relname LIKE 'rs\_idx\_' || left(md5('m_ials'), 16) || '\_%'};
+is($node->safe_psql('src', $managed_q), '1', 'before: m_ials has its managed index');
 
 # Another cluster, whose roles get other OIDs than the first one's.
 my $other = PostgreSQL::Test::Cluster->new('other');
@@ -60,7 +65,7 @@ my %tables_before = catalog_tables($node, 'src');
 my $owners_before = $node->safe_psql('src', $owners_q);
 my $ids_before = $node->safe_psql('src', $ids_q);
 my $seq_before = $node->safe_psql('src', $seq_q);
-my $objects_before = catalog_description($node, 'src');
+my $objects_before = catalog_description($node, 'src', '^rs_idx_');
 my $max_id = $node->safe_psql('src', 'SELECT max(version_id) FROM recsys.model_versions');
 
 is($owners_before,
@@ -99,8 +104,20 @@ for my $target (@targets)
 	is(query($n, $ids_q), $ids_before, "$where: every version keeps its version_id");
 	is(query($n, $seq_q), $seq_before,
 		"$where: the version_id sequence is where it was ($seq_before)");
-	is(lines_diff($objects_before, catalog_description($n, 'dst')), '',
+	is(lines_diff($objects_before, catalog_description($n, 'dst', '^rs_idx_')), '',
 		"$where: the restored extension's objects are the dumped ones (- dumped only, + restored only)");
+
+	# the managed index: asked for still, built again on request
+	is(query($n, q{SELECT index_options FROM recsys.models WHERE name = 'm_ials'}), '{"m": 8}',
+		"$where: m_ials still asks for its index");
+	is(query($n, $managed_q), '0', "$where: the index itself was not restored");
+	is(query($n, q{SELECT string_agg(r, ',') FROM recsys.restore_model_indexes() r}), 'm_ials',
+		"$where: restore_model_indexes() builds it");
+	is(query($n, $managed_q), '1', "$where: m_ials has its managed index again");
+	is(query($n, q{SELECT string_agg(item::text || ':' || rank, ',' ORDER BY rank)
+		FROM recsys.recommend('m_ials', 1, 10)}),
+		$node->safe_psql('src', q{SELECT string_agg(item::text || ':' || rank, ',' ORDER BY rank)
+		FROM recsys.recommend('m_ials', 1, 10)}), "$where: m_ials serves the same list");
 
 	# training goes on with new identities
 	is(query($n, q{SET ROLE rs_trainer; SELECT version FROM recsys.retrain('m_two')}),
