@@ -22,43 +22,52 @@ SET extra_float_digits = 0;
 ------------------------------------------------------------------------------
 
 CREATE TEMP VIEW sp_functions AS
-SELECT p.oid, p.oid::regprocedure::text AS function, l.lanname AS language,
-	   p.proconfig, p.prosrc
+SELECT p.oid, p.oid::regprocedure::text AS function,
+	   CASE WHEN p.prokind = 'a' THEN 'aggregate' ELSE l.lanname END AS language,
+	   p.proconfig, p.prosrc,
+	   -- pinned: search_path set to pg_catalog first, then nothing but
+	   -- recsys and pg_temp
+	   EXISTS (SELECT 1 FROM unnest(p.proconfig) c
+			   WHERE c IN ('search_path=pg_catalog, recsys, pg_temp', 'search_path=pg_catalog, pg_temp')) AS pinned,
+	   -- an entry point: one SELECT of a recsys function, handing on the
+	   -- caller's search_path, every name in it qualified
+	   l.lanname = 'sql' AND p.proconfig IS NULL
+	   AND p.prosrc ~ '^\s*SELECT (\* FROM )?recsys\.\w+\(\$1, '
+	   AND p.prosrc ~ 'pg_catalog\.current_setting\(''search_path''::pg_catalog\.text\)\)\s*$' AS entry_point
 FROM pg_catalog.pg_depend d
 JOIN pg_catalog.pg_proc p ON p.oid = d.objid AND d.classid = 'pg_catalog.pg_proc'::regclass
 JOIN pg_catalog.pg_language l ON l.oid = p.prolang
 WHERE d.refclassid = 'pg_catalog.pg_extension'::regclass AND d.deptype = 'e'
   AND d.refobjid = (SELECT e.oid FROM pg_catalog.pg_extension e WHERE e.extname = 'recsys');
 
--- every SQL and PL/pgSQL function is pinned, except the entry points, whose
--- body is one call of their pinned implementation with the caller's path
-SELECT language,
-	   count(*) FILTER (WHERE proconfig @> ARRAY['search_path=pg_catalog, recsys, pg_temp']) AS pinned,
-	   count(*) FILTER (WHERE proconfig IS NULL OR NOT proconfig @> ARRAY['search_path=pg_catalog, recsys, pg_temp']) AS not_pinned
-FROM sp_functions GROUP BY language ORDER BY language;
-
--- the SQL functions that are not pinned: entry points, each one SELECT of
--- a recsys function with pg_catalog.current_setting('search_path')
-SELECT function,
-	   prosrc ~ 'pg_catalog\.current_setting\(''search_path''::pg_catalog\.text\)' AS passes_path
-FROM sp_functions
-WHERE language IN ('sql', 'plpgsql')
-  AND (proconfig IS NULL OR NOT proconfig @> ARRAY['search_path=pg_catalog, recsys, pg_temp'])
+-- Every SQL and PL/pgSQL function, with its language and proconfig: each
+-- is pinned, or an entry point
+SELECT function, language, proconfig, pinned, entry_point
+FROM sp_functions WHERE language IN ('sql', 'plpgsql')
 ORDER BY function;
+-- (none is neither)
+SELECT function FROM sp_functions
+WHERE language IN ('sql', 'plpgsql') AND NOT pinned AND NOT entry_point;
 
 -- C functions that run SQL but read no query of the caller: pinned
-SELECT function FROM sp_functions
-WHERE language = 'c' AND proconfig @> ARRAY['search_path=pg_catalog, recsys, pg_temp']
+SELECT function, proconfig FROM sp_functions
+WHERE language = 'c' AND pinned
 ORDER BY function;
 
--- C functions without a pinned path: those that run no SQL (type I/O,
--- operators, aggregate and index support, generators) and those that run a
--- query of the caller, which pin the path themselves around their own SQL.
--- A new function shows up here.
-SELECT function FROM sp_functions
-WHERE language = 'c'
-  AND (proconfig IS NULL OR NOT proconfig @> ARRAY['search_path=pg_catalog, recsys, pg_temp'])
-ORDER BY function;
+-- The functions without a pinned search_path that are no entry point:
+-- those that run a query of the caller (they keep the caller's path for
+-- it, and pin it themselves around their own SQL), and those that run no
+-- SQL at all (type I/O, operators, distances, index and aggregate
+-- support, generators; a SET clause would cost on every call and guard
+-- nothing).  A new function shows up here.
+SELECT function, language,
+	   CASE WHEN p.oid::regproc::text IN ('train', 'retrain', 'recommend', 'recommend_for_items',
+										  'recommend_all', 'predictions', 'audit_error',
+										  'audit_ranking', 'eval_source', 'fit_finalfn', 'fit')
+			THEN 'runs a query of the caller' ELSE 'runs no SQL' END AS kind
+FROM sp_functions p
+WHERE NOT pinned AND NOT entry_point
+ORDER BY kind, function;
 
 ------------------------------------------------------------------------------
 -- (b) Shadows
@@ -90,10 +99,12 @@ END $$;
 
 -- The calls: every public function of the extension, unqualified names of
 -- the caller's tables in public (as the caller's own path resolves them).
+-- (The caller's own text resolves on the caller's path, so what it adds
+-- itself -- casts, operators -- is qualified here: it is not under test.)
 CREATE TABLE sp_calls (id serial, call text);
 INSERT INTO sp_calls (call) VALUES
 	($$SELECT * FROM recsys.recommend('sp_ials', 1, 5)$$),
-	($$SELECT * FROM recsys.recommend('sp_ials', 1, 5, true, ARRAY[3, 4], exclude_query => 'SELECT item_id FROM sp_out_of_stock', item_times => 'SELECT item_id, created_at FROM sp_items', half_life => '300 days', item_groups => 'SELECT item_id, category FROM sp_items', max_per_group => 2)$$),
+	($$SELECT item, rank FROM recsys.recommend('sp_ials', 1, 5, true, ARRAY[3, 4], exclude_query => 'SELECT item_id FROM sp_out_of_stock', item_times => 'SELECT item_id, created_at FROM sp_items', half_life => '300 days', item_groups => 'SELECT item_id, category FROM sp_items', max_per_group => 2)$$),
 	($$SELECT * FROM recsys.recommend('sp_ials', 1, 5, item_groups => 'SELECT item_id, long_tail FROM sp_items', protected_group => 'true', min_share => 0.4)$$),
 	($$SELECT * FROM recsys.recommend('sp_ials', 1, 5, max_similarity => 0.99, mmr_lambda => 0.7, pool => 20, forbidden => (SELECT recsys.bloom_agg(item_id) FROM sp_out_of_stock))$$),
 	($$SELECT * FROM recsys.recommend('sp_ials', 100000, 5)$$),
@@ -106,23 +117,25 @@ INSERT INTO sp_calls (call) VALUES
 	($$SELECT * FROM recsys.similar_users('sp_ials', 1, 5)$$),
 	($$SELECT * FROM recsys.similar_users('sp_uknn', 1, 5)$$),
 	($$SELECT recsys.predict('sp_als', 1, 2)$$),
-	($$SELECT * FROM recsys.rerank(ARRAY[1, 2, 3, 4], ARRAY[4, 3, 2, 1]::float8[], 3, groups => ARRAY['a', 'a', 'b', 'b'], max_per_group => 1)$$),
+	($$SELECT * FROM recsys.rerank(ARRAY[1, 2, 3, 4], ARRAY[4, 3, 2, 1]::pg_catalog.float8[], 3, groups => ARRAY['a', 'a', 'b', 'b'], max_per_group => 1)$$),
 	($$SELECT * FROM recsys.predictions('sp_als', 'sp_interactions_test') ORDER BY 1, 2$$),
 	($$SELECT * FROM recsys.evaluate('sp_als', 'sp_interactions_test', 5, user_groups => 'SELECT user_id, gender FROM sp_users')$$),
 	($$SELECT * FROM recsys.evaluate('sp_pop', 'SELECT user_id, item_id FROM sp_interactions_test', 5, lists => 'sp_lists', unknown_users => 'serve')$$),
 	($$SELECT * FROM recsys.evaluate_users('sp_ials', 'sp_interactions_test', 5, threshold => 3, rating_col => 'rating')$$),
-	($$SELECT * FROM recsys.audit_exposure('sp_ials', 'SELECT item_id, category FROM sp_items', 5, users => 'SELECT user_id FROM sp_users WHERE user_id < 20')$$),
+	($$SELECT * FROM recsys.audit_exposure('sp_ials', 'SELECT item_id, category FROM sp_items', 5, users => 'SELECT user_id FROM sp_users WHERE user_id OPERATOR(pg_catalog.<) 20')$$),
 	($$SELECT * FROM recsys.audit_exposure('sp_ials', 'SELECT item_id, long_tail FROM sp_items', 5, lists => 'sp_lists')$$),
 	($$SELECT * FROM recsys.audit_error('sp_als', 'sp_interactions_test', 'SELECT user_id, gender FROM sp_users')$$),
 	($$SELECT * FROM recsys.audit_ranking('sp_ials', 'sp_interactions_test', 'sp_users', 5)$$),
 	($$SELECT recsys.eval_source('sp_users', 'users', 2)$$),
 	($$SELECT * FROM recsys.synth_users(3)$$),
 	($$SELECT recsys.bloom_contains(recsys.bloom_agg(item_id), 1) FROM sp_out_of_stock$$),
-	($$SELECT (recsys.anova(gender, rating::float8)).statistic IS NOT NULL FROM sp_interactions JOIN sp_users USING (user_id)$$),
-	($$SELECT recsys.sum(recsys.array_to_embedding(ARRAY[item_id, 1], 2, true))::text FROM sp_out_of_stock$$);
+	($$SELECT (recsys.anova(u.gender, i.rating::pg_catalog.float8)).statistic IS NOT NULL FROM sp_interactions i JOIN sp_users u ON u.user_id OPERATOR(pg_catalog.=) i.user_id$$),
+	($$SELECT recsys.sum(recsys.array_to_embedding(ARRAY[item_id, 1], 2, true))::pg_catalog.text FROM sp_out_of_stock$$);
 
 CREATE TABLE sp_clean AS
 SELECT id, call, pg_temp.digest(call) AS digest FROM sp_calls;
+-- (every call returns rows)
+SELECT id, call FROM sp_clean WHERE digest IS NULL;
 
 -- The victim ---------------------------------------------------------------
 -- Runs one call on the current search_path and says which shadows ran and
@@ -151,6 +164,8 @@ RESET client_min_messages;
 CREATE ROLE sp_attacker;
 GRANT CREATE ON SCHEMA public TO sp_attacker;
 SET ROLE sp_attacker;
+-- (the attacker's own statements use the built-ins)
+SET search_path = pg_catalog, public;
 
 -- Every shadow records that it ran (a WARNING, a row, a session setting)
 -- and tries to make its author a superuser; it then does what the
@@ -184,7 +199,7 @@ DECLARE
 	f record;
 	sch text;
 BEGIN
-	FOR sch IN SELECT unnest(ARRAY['public', 'pg_temp']) LOOP
+	FOR sch IN SELECT pg_catalog.unnest(ARRAY['public', 'pg_temp']) LOOP
 		FOR f IN SELECT * FROM (VALUES
 			('format', 'text', 'text'), ('format', 'text, text', 'text'),
 			('format', 'text, text, text', 'text'), ('format', 'text, text, text, text', 'text'),
@@ -226,18 +241,18 @@ BEGIN
 			('power', 'double precision, double precision', 'double precision'),
 			('greatest_shadow_unused', 'integer', 'integer')
 		) v(name, args, rettype) LOOP
-			EXECUTE format($f$CREATE FUNCTION %I.%I(%s) RETURNS %s LANGUAGE plpgsql AS $b$
+			EXECUTE pg_catalog.format($f$CREATE FUNCTION %I.%I(%s) RETURNS %s LANGUAGE plpgsql AS $b$
 BEGIN
 	PERFORM public.sp_hit(%L);
 	%s
 END $b$$f$, sch, f.name, f.args, f.rettype, sch || '.' || f.name || '(' || f.args || ')',
 				CASE WHEN f.rettype LIKE 'SETOF %' THEN
-					format('RETURN QUERY SELECT * FROM pg_catalog.%I(%s);', f.name,
-						   (SELECT string_agg(CASE WHEN a LIKE 'VARIADIC %' THEN 'VARIADIC ' ELSE '' END || '$' || i, ', ')
-							FROM unnest(string_to_array(nullif(f.args, ''), ', ')) WITH ORDINALITY x(a, i)))
-					 ELSE format('RETURN pg_catalog.%I(%s);', f.name,
-						   (SELECT coalesce(string_agg(CASE WHEN a LIKE 'VARIADIC %' THEN 'VARIADIC ' ELSE '' END || '$' || i, ', '), '')
-							FROM unnest(string_to_array(nullif(f.args, ''), ', ')) WITH ORDINALITY x(a, i))) END);
+					pg_catalog.format('RETURN QUERY SELECT * FROM pg_catalog.%I(%s);', f.name,
+						   (SELECT pg_catalog.string_agg(CASE WHEN a LIKE 'VARIADIC %' THEN 'VARIADIC ' ELSE '' END || '$' || i, ', ')
+							FROM pg_catalog.unnest(pg_catalog.string_to_array(nullif(f.args, ''), ', ')) WITH ORDINALITY x(a, i)))
+					 ELSE pg_catalog.format('RETURN pg_catalog.%I(%s);', f.name,
+						   (SELECT coalesce(pg_catalog.string_agg(CASE WHEN a LIKE 'VARIADIC %' THEN 'VARIADIC ' ELSE '' END || '$' || i, ', '), '')
+							FROM pg_catalog.unnest(pg_catalog.string_to_array(nullif(f.args, ''), ', ')) WITH ORDINALITY x(a, i))) END);
 		END LOOP;
 	END LOOP;
 END $do$;
@@ -311,12 +326,12 @@ BEGIN
 	) v(op, l, r, ret, impl) LOOP
 		n := n + 1;
 		fn := 'sp_op_' || n;
-		EXECUTE format($f$CREATE FUNCTION public.%I(%s, %s) RETURNS %s LANGUAGE plpgsql STRICT AS $b$
+		EXECUTE pg_catalog.format($f$CREATE FUNCTION public.%I(%s, %s) RETURNS %s LANGUAGE plpgsql STRICT AS $b$
 BEGIN
 	PERFORM public.sp_hit(%L);
 	RETURN pg_catalog.%I($1, $2);
-END $b$$f$, fn, o.l, o.r, o.ret, format('operator public.%s(%s, %s)', o.op, o.l, o.r), o.impl);
-		EXECUTE format('CREATE OPERATOR public.%s (LEFTARG = %s, RIGHTARG = %s, FUNCTION = public.%I)',
+END $b$$f$, fn, o.l, o.r, o.ret, pg_catalog.format('operator public.%s(%s, %s)', o.op, o.l, o.r), o.impl);
+		EXECUTE pg_catalog.format('CREATE OPERATOR public.%s (LEFTARG = %s, RIGHTARG = %s, FUNCTION = public.%I)',
 					   o.op, o.l, o.r, fn);
 	END LOOP;
 END $do$;
@@ -357,6 +372,10 @@ CREATE TEMP VIEW pg_class AS
 CREATE TEMP VIEW pg_index AS
 	SELECT * FROM pg_catalog.pg_index WHERE public.sp_hit('view pg_temp.pg_index');
 
+-- (what the attacker's own statements above ran of its shadows is not
+-- counted)
+DELETE FROM public.sp_loot;
+DO $$ BEGIN PERFORM pg_catalog.set_config('sp.calls', '', false); END $$;
 RESET ROLE;
 
 -- search_path = public, pg_catalog: public's shadows come first
