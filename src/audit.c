@@ -306,7 +306,7 @@ static HTAB *
 load_groups(const char *groups, MemoryContext cxt)
 {
 	HTAB	   *map = rs_string_hash_create(cxt, "recsys audit groups", sizeof(UserGroups), 1024);
-	Portal		portal = open_cursor(psprintf("SELECT (g.u)::text, (g.grp)::text FROM %s",
+	Portal		portal = open_cursor(psprintf("SELECT (g.u)::pg_catalog.text, (g.grp)::pg_catalog.text FROM %s",
 											  groups_from(groups)), 0, NULL, NULL, NULL);
 
 	for (;;)
@@ -508,11 +508,13 @@ rs_audit_error(PG_FUNCTION_ARGS)
 	 * item are in the model (a row of a user without a group has grp NULL).
 	 */
 	map = load_groups(groups, work_cxt);
-	sql = "SELECT p.user_key, p.prediction - p.rating, "
+	sql = "SELECT p.user_key, p.prediction OPERATOR(pg_catalog.-) p.rating, "
 		"uf.user_key IS NOT NULL, itf.item_key IS NOT NULL "
 		"FROM recsys.predictions($1, $2, $3, $4, $5) AS p "
-		"LEFT JOIN recsys.user_factors uf ON uf.model = $1 AND uf.version = $6 AND uf.user_key = p.user_key "
-		"LEFT JOIN recsys.item_factors itf ON itf.model = $1 AND itf.version = $6 AND itf.item_key = p.item_key";
+		"LEFT JOIN recsys.user_factors uf ON uf.model OPERATOR(pg_catalog.=) $1 "
+		"AND uf.version OPERATOR(pg_catalog.=) $6 AND uf.user_key OPERATOR(pg_catalog.=) p.user_key "
+		"LEFT JOIN recsys.item_factors itf ON itf.model OPERATOR(pg_catalog.=) $1 "
+		"AND itf.version OPERATOR(pg_catalog.=) $6 AND itf.item_key OPERATOR(pg_catalog.=) p.item_key";
 	args[0] = CStringGetTextDatum(model);
 	args[1] = CStringGetTextDatum(test);
 	for (int i = 2; i < 5; i++)

@@ -269,13 +269,15 @@ rs_predictions(PG_FUNCTION_ARGS)
 
 	/*
 	 * Ordered by user (byte order is enough, and fast), so each user is
-	 * looked up once and only one user's rows are held at a time.
+	 * looked up once and only one user's rows are held at a time.  The
+	 * test set resolves on the caller's search_path, so everything around
+	 * it is schema-qualified.
 	 */
-	sql = psprintf("SELECT (s.%1$s)::text, (s.%2$s)::text, %3$s FROM %4$s AS s "
+	sql = psprintf("SELECT (s.%1$s)::pg_catalog.text, (s.%2$s)::pg_catalog.text, %3$s FROM %4$s AS s "
 				   "WHERE s.%1$s IS NOT NULL AND s.%2$s IS NOT NULL "
-				   "ORDER BY (s.%1$s)::text COLLATE \"C\"",
+				   "ORDER BY (s.%1$s)::pg_catalog.text COLLATE pg_catalog.\"C\"",
 				   quote_identifier(ucol), quote_identifier(icol),
-				   rcol ? psprintf("(s.%s)::float8", quote_identifier(rcol)) : "NULL::float8",
+				   rcol ? psprintf("(s.%s)::pg_catalog.float8", quote_identifier(rcol)) : "NULL::pg_catalog.float8",
 				   source_from(test, "test"));
 	plan = SPI_prepare(sql, 0, NULL);
 	if (plan == NULL)

@@ -168,6 +168,24 @@ rs_alloc(MemoryContext cxt, Size size)
 	return MemoryContextAllocExtended(cxt, size, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 }
 
+/* See recsys.h: the search_path of recsys' own statements. */
+int
+rs_pin_search_path(void)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", RS_SEARCH_PATH,
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}
+
+void
+rs_unpin_search_path(int nestlevel)
+{
+	AtEOXact_GUC(false, nestlevel);
+}
+
 /*
  * Runs a prepared read-only query (a model's stored source) with the
  * transaction read-only, see RS_READ_ONLY in recsys.h.  A function of its

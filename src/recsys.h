@@ -83,6 +83,17 @@ struct PortalData;
 extern struct PortalData *rs_cursor_open_read_only(struct _SPI_plan *plan, Datum *values,
 												   const char *nulls);
 
+/*
+ * recsys.c: the search_path recsys' own SQL runs with.  A C function that
+ * runs a query of its caller keeps the caller's search_path for it, and
+ * runs its own statements between rs_pin_search_path(), which returns the
+ * GUC nest level to give back, and rs_unpin_search_path(level).  An error
+ * in between unwinds the level with the (sub)transaction.
+ */
+#define RS_SEARCH_PATH "pg_catalog, recsys, pg_temp"
+extern int	rs_pin_search_path(void);
+extern void rs_unpin_search_path(int nestlevel);
+
 /* train.c */
 extern void rs_train_init(void);
 

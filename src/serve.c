@@ -1377,18 +1377,25 @@ served_params(ServedModel *m)
 	Oid			types[2] = {TEXTOID, INT4OID};
 	Datum		values[2];
 	bool		isnull;
+	int			pinned;
 
 	if (m->params_loaded)
 		return;
 	values[0] = CStringGetTextDatum(m->name);
 	values[1] = Int32GetDatum(m->sm.version);
+	/* (the user key type schema-qualified: fold-in casts to it) */
+	pinned = rs_pin_search_path();
 	if (SPI_execute_with_args("SELECT (v.params->>'regularization')::float8, "
 							  "(v.params->>'bias_regularization')::float8, "
-							  "(v.params->>'alpha')::float8, m.user_key_type::text "
+							  "(v.params->>'alpha')::float8, "
+							  "format('%I.%I', n.nspname, t.typname) "
 							  "FROM recsys.model_versions v JOIN recsys.models m ON m.name = v.model "
+							  "JOIN pg_type t ON t.oid = m.user_key_type "
+							  "JOIN pg_namespace n ON n.oid = t.typnamespace "
 							  "WHERE v.model = $1 AND v.version = $2",
 							  2, types, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading the parameters of model \"%s\" failed", m->name);
+	rs_unpin_search_path(pinned);
 	if (SPI_processed == 1)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[0];
@@ -2097,6 +2104,7 @@ rs_recommend_all(PG_FUNCTION_ARGS)
 	ServedModel *m;
 	ItemAttrs  *attrs;
 	Portal		portal;
+	int			pinned;
 	int			nf;
 	float	   *ublock;
 	float	   *ubias;
@@ -2126,6 +2134,7 @@ rs_recommend_all(PG_FUNCTION_ARGS)
 	values[0] = CStringGetTextDatum(name);
 	values[1] = Int32GetDatum(m->sm.version);
 	values[2] = PG_ARGISNULL(ALL_USERS) ? (Datum) 0 : PG_GETARG_DATUM(ALL_USERS);
+	pinned = rs_pin_search_path();
 	portal = SPI_cursor_open_with_args(NULL,
 									   PG_ARGISNULL(ALL_USERS) ?
 									   "SELECT user_key, bias, factors, seen, ratings FROM recsys.user_factors "
@@ -2134,6 +2143,7 @@ rs_recommend_all(PG_FUNCTION_ARGS)
 									   "WHERE model = $1 AND version = $2 AND user_key = ANY ($3) "
 									   "ORDER BY user_idx",
 									   PG_ARGISNULL(ALL_USERS) ? 2 : 3, types, values, NULL, true, 0);
+	rs_unpin_search_path(pinned);
 
 	ublock = MemoryContextAlloc(outer, sizeof(float) * ALL_BLOCK_USERS * Max(nf, 1));
 	ubias = MemoryContextAlloc(outer, sizeof(float) * ALL_BLOCK_USERS);
@@ -2434,16 +2444,19 @@ rs_similar_users(PG_FUNCTION_ARGS)
 		Oid			types[2] = {TEXTOID, INT4OID};
 		Datum		values[2] = {CStringGetTextDatum(name), Int32GetDatum(m->sm.version)};
 		int32		cap = 1024;
+		int			pinned;
 
 		known = rs_fetch_user(&m->sm, key, &ubias, &uf, NULL, NULL) && uf != NULL;
 		/* no more neighbours than users: a huge k must not size the heap */
 		top.k = Min(k, Max(m->sm.n_users, 1));
 		top.h = MemoryContextAlloc(outer, sizeof(Scored) * top.k);
 		keys = MemoryContextAlloc(outer, sizeof(char *) * cap);
+		pinned = rs_pin_search_path();
 		portal = SPI_cursor_open_with_args(NULL,
 										   "SELECT user_key, factors FROM recsys.user_factors "
 										   "WHERE model = $1 AND version = $2 ORDER BY user_idx",
 										   2, types, values, NULL, true, 0);
+		rs_unpin_search_path(pinned);
 		while (known)
 		{
 			SPI_cursor_fetch(portal, true, 10000);

@@ -21,6 +21,7 @@
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -28,12 +29,15 @@
 #include "libpq/pqformat.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "parser/parse_type.h"
 #include "parser/parser.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/typcache.h"
 #include "utils/varlena.h"
 
 static double
@@ -150,23 +154,46 @@ source_query(const RsModelDef *def, const char *time_column)
 					quote_identifier(def->user_column),
 					quote_identifier(def->item_column),
 					def->rating_column ? quote_identifier(def->rating_column) : "1::real",
-					time_column ? quote_identifier(time_column) : "NULL::timestamptz",
+					time_column ? quote_identifier(time_column) : "NULL::pg_catalog.timestamptz",
 					source_from(def));
 }
 
 /*
  * One user's rows of a model's source, for serving's fold-in of users the
  * model has not seen: SELECT item, value FROM <source> WHERE user = $1,
- * $1 being the key as text, cast to user_type (so an index on the user
- * column can be used).
+ * $1 being the key as text, cast to user_type (a schema-qualified type
+ * name, so an index on the user column can be used).  The "=" is the key
+ * type's own equality, named by its schema, so the search_path the
+ * source runs with cannot put another operator in its place.
  */
 char *
 rs_user_source_query(const RsModelDef *def, const char *user_type)
 {
-	return psprintf("SELECT %s, %s FROM %s WHERE %s = CAST($1 AS %s)",
+	Oid			typid;
+	int32		typmod;
+	TypeCacheEntry *tc;
+	const char *eq = "=";
+
+	parseTypeString(user_type, &typid, &typmod, false);
+	tc = lookup_type_cache(typid, TYPECACHE_EQ_OPR);
+	if (OidIsValid(tc->eq_opr))
+	{
+		HeapTuple	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(tc->eq_opr));
+
+		if (HeapTupleIsValid(tup))
+		{
+			Form_pg_operator op = (Form_pg_operator) GETSTRUCT(tup);
+
+			eq = psprintf("OPERATOR(%s.%s)",
+						  quote_identifier(get_namespace_name(op->oprnamespace)),
+						  NameStr(op->oprname));
+			ReleaseSysCache(tup);
+		}
+	}
+	return psprintf("SELECT %s, %s FROM %s WHERE %s %s CAST($1 AS %s)",
 					quote_identifier(def->item_column),
 					def->rating_column ? quote_identifier(def->rating_column) : "1::real",
-					source_from(def), quote_identifier(def->user_column), user_type);
+					source_from(def), quote_identifier(def->user_column), eq, user_type);
 }
 
 /* item_knn's attributes: every column of a relation, or of a query */
