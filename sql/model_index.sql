@@ -4,9 +4,12 @@
 -- and keep it: one partial index per dimension of the model's kept
 -- versions, so a retrain with another number of factors works (with an
 -- index made by hand, WHERE model = 'x', it failed forever, even after
--- drop_model); drop_model drops them; the owner (not only a superuser)
--- may rebuild them; restore_model_indexes() builds missing ones (after
+-- drop_model); restore_model_indexes() builds missing ones (after
 -- pg_restore, which does not dump indexes on an extension's tables).
+-- Dropping and rebuilding indexes locks item_factors against every
+-- reader until commit, so only a superuser does it
+-- (drop_unused_model_indexes, reindex_model): an owner cannot stall
+-- other models' serving.
 --
 SET extra_float_digits = 0;
 CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $$
@@ -35,7 +38,8 @@ GRANT SELECT ON mi TO mi_owner;
 GRANT EXECUTE ON FUNCTION recsys.train(text, text, text, text, text, text, jsonb),
 	recsys.retrain(text), recsys.drop_model(text, boolean),
 	recsys.create_model_index(text, integer, integer), recsys.drop_model_index(text),
-	recsys.reindex_model(text), recsys.restore_model_indexes() TO mi_owner, mi_other;
+	recsys.reindex_model(text), recsys.restore_model_indexes(),
+	recsys.drop_unused_model_indexes() TO mi_owner, mi_other;
 GRANT SELECT ON ALL TABLES IN SCHEMA recsys TO mi_owner, mi_other;
 
 SET ROLE mi_owner;
@@ -65,16 +69,21 @@ RESET enable_sort;
 RESET recsys.ef_search;
 
 -- a retrain with another number of factors: an index of its own; the
--- 4-dimension index stays while a 4-factor version is kept (keep = 2) and
--- goes with it
+-- 4-dimension index stays, and once no 4-factor version is kept (keep = 2)
+-- a superuser's drop_unused_model_indexes() drops it
 SELECT version FROM recsys.train('mi_m', 'public.mi', 'user_id', 'item_id', 'clicks', 'ials',
 	'{"factors": 8, "iterations": 3, "keep": 2}');
 SELECT * FROM pg_temp.model_indexes('mi_m');
 SELECT version FROM recsys.retrain('mi_m');
 SELECT * FROM pg_temp.model_indexes('mi_m');
 SELECT count(*) AS served FROM recsys.recommend('mi_m', 1, 10);
--- the owner rebuilds it (REINDEX of an extension's table needs its owner)
+SELECT pg_temp.try($$SELECT recsys.drop_unused_model_indexes()$$) AS owner_drops_unused;
+SELECT pg_temp.try($$SELECT recsys.reindex_model('mi_m')$$) AS owner_reindexes;
+RESET ROLE;
+SELECT count(*) AS dropped FROM recsys.drop_unused_model_indexes();
+SELECT * FROM pg_temp.model_indexes('mi_m');
 SELECT recsys.reindex_model('mi_m') AS rebuilt;
+SET ROLE mi_owner;
 
 -- another role may not touch it; a model with biases gets no index
 SET ROLE mi_other;
@@ -104,11 +113,15 @@ RESET recsys.index_min_items;
 SELECT * FROM recsys.restore_model_indexes();
 SELECT * FROM pg_temp.model_indexes('mi_m');
 
--- drop_model_index, then drop_model takes what is left; the same name
--- then trains and indexes with yet another dimension
-SELECT recsys.drop_model_index('mi_m') AS dropped;
+-- drop_model_index withdraws the request (serving then scores every item);
+-- the index stays until a superuser drops unused ones; asked again, the
+-- index is there already
+SELECT recsys.drop_model_index('mi_m') AS withdrawn, recsys.drop_model_index('mi_m') AS again;
 SELECT index_options IS NULL AS no_request FROM recsys.models WHERE name = 'mi_m';
+SELECT * FROM pg_temp.model_indexes('mi_m');
 SELECT recsys.create_model_index('mi_m') AS built;
+-- drop_model leaves the index to the superuser too; the same name then
+-- trains with another dimension and gets an index of its own
 SELECT recsys.drop_model('mi_m');
 SELECT count(*) AS left_over FROM pg_temp.model_indexes('mi_m');
 SELECT version FROM recsys.train('mi_m', 'public.mi', 'user_id', 'item_id', 'clicks', 'ials', '{"factors": 6, "iterations": 2}');
@@ -117,12 +130,15 @@ SELECT * FROM pg_temp.model_indexes('mi_m');
 SELECT recsys.drop_model('mi_m'), recsys.drop_model('mi_als');
 DROP TABLE mi_exact, mi_indexed;
 RESET ROLE;
+SELECT * FROM recsys.drop_unused_model_indexes() x WHERE x LIKE 'rs\_idx\_' || left(md5('mi_m'), 16) || '%';
+SELECT count(*) AS left_over FROM pg_temp.model_indexes('mi_m');
 
 REVOKE ALL ON ALL TABLES IN SCHEMA recsys FROM mi_owner, mi_other;
 REVOKE ALL ON FUNCTION recsys.train(text, text, text, text, text, text, jsonb),
 	recsys.retrain(text), recsys.drop_model(text, boolean),
 	recsys.create_model_index(text, integer, integer), recsys.drop_model_index(text),
-	recsys.reindex_model(text), recsys.restore_model_indexes() FROM mi_owner, mi_other;
+	recsys.reindex_model(text), recsys.restore_model_indexes(),
+	recsys.drop_unused_model_indexes() FROM mi_owner, mi_other;
 REVOKE ALL ON mi FROM mi_owner;
 DROP ROLE mi_owner;
 DROP ROLE mi_other;

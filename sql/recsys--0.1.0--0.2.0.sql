@@ -1315,7 +1315,9 @@ ALTER VIEW recsys.neighbors SET (security_invoker = true);
 -- recsys.create_model_index() and kept by recsys (src/model_index.c): one
 -- partial index per dimension of the model's kept versions, built again by
 -- the next training or recsys.restore_model_indexes() after pg_restore
--- (which does not dump indexes on an extension's tables).
+-- (which does not dump indexes on an extension's tables).  Indexes are
+-- dropped and rebuilt by a superuser only (drop_unused_model_indexes,
+-- reindex_model): both lock item_factors against every reader.
 ALTER TABLE recsys.models ADD COLUMN index_options jsonb;
 COMMENT ON COLUMN recsys.models.index_options IS
 	'the model''s managed recsys_hnsw index (m, ef_construction), NULL: none';
@@ -1327,15 +1329,22 @@ AS 'MODULE_PATHNAME', 'rs_create_model_index' LANGUAGE C VOLATILE PARALLEL UNSAF
 COMMENT ON FUNCTION recsys.create_model_index(text, integer, integer) IS
 	'serves an ials model through a recsys_hnsw index that recsys keeps across retrains (owner only); returns the indexes built';
 CREATE FUNCTION recsys.drop_model_index(model text)
-RETURNS integer
+RETURNS boolean
 AS 'MODULE_PATHNAME', 'rs_drop_model_index' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION recsys.drop_model_index(text) IS
-	'drops a model''s managed indexes (owner only); returns how many';
+	'withdraws a model''s request for an index (owner only): serving scores every item; false if there was none';
 CREATE FUNCTION recsys.reindex_model(model text)
 RETURNS integer
 AS 'MODULE_PATHNAME', 'rs_reindex_model' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION recsys.reindex_model(text) IS
-	'rebuilds a model''s managed indexes (owner only); returns how many';
+	'rebuilds a model''s managed indexes (superuser only: REINDEX locks out every model''s serving until commit); returns how many';
+CREATE FUNCTION recsys.drop_unused_model_indexes()
+RETURNS SETOF text
+AS 'MODULE_PATHNAME', 'rs_drop_unused_model_indexes' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION recsys.drop_unused_model_indexes() IS
+	'superuser only: drops the managed indexes no model needs any more (DROP INDEX locks out every model''s serving until commit); returns their names';
+REVOKE ALL ON FUNCTION recsys.drop_unused_model_indexes() FROM PUBLIC;
+ALTER FUNCTION recsys.drop_unused_model_indexes() SET search_path = pg_catalog, recsys, pg_temp;
 CREATE FUNCTION recsys.restore_model_indexes()
 RETURNS SETOF text
 AS 'MODULE_PATHNAME', 'rs_restore_model_indexes' LANGUAGE C VOLATILE PARALLEL UNSAFE;

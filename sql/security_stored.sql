@@ -87,6 +87,51 @@ SELECT users, items FROM recsys.retrain('ss_plain');
 RESET search_path;
 DROP TABLE pg_temp.ratings;
 
+-- A stored query never reads a temporary relation: a session could put its
+-- own under the name of one the owner dropped (a temporary view calling a
+-- function would run it as the owner).  A model trained from a temporary
+-- table keeps serving, but its source is not read again.
+SET ROLE ss_attacker;
+CREATE TEMP TABLE ss_staging AS SELECT * FROM ss_att.ratings;
+SELECT users FROM recsys.train('ss_tmp', 'ss_staging', 'u', 'i', 'r', 'ials', '{"factors": 2, "iterations": 2}');
+SELECT pg_temp.try($$SELECT recsys.retrain('ss_tmp')$$) AS retrain_from_temporary;
+INSERT INTO ss_staging VALUES (2000, 1, 5), (2000, 2, 4);
+RESET ROLE;
+\set VERBOSITY default
+SELECT count(*) AS served FROM recsys.recommend('ss_tmp', 2000, 3);
+\set VERBOSITY terse
+SELECT recsys.drop_model('ss_tmp');
+DROP TABLE pg_temp.ss_staging;
+
+-- A stored query is planned read-only as well: a write hidden in an
+-- immutable function the planner runs fails instead of writing (here on
+-- fold-in, which plans the source for the new user)
+SET ROLE ss_attacker;
+CREATE TABLE ss_att.loot (who text);
+CREATE FUNCTION ss_att.w() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO ss_att.loot VALUES (current_user); RETURN true; END $$;
+CREATE FUNCTION ss_att.imm() RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE b boolean; BEGIN EXECUTE 'SELECT ss_att.w()' INTO b; RETURN b; END $$;
+SELECT pg_temp.try($$SELECT recsys.train('ss_w', 'SELECT * FROM ss_att.ratings WHERE ss_att.imm()', 'u', 'i', 'r', 'ials', '{"factors": 2, "iterations": 2}')$$) AS train_writing;
+DROP FUNCTION ss_att.imm();
+CREATE FUNCTION ss_att.imm() RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE b boolean; BEGIN
+	IF current_setting('ss.armed', true) = 'on' THEN EXECUTE 'SELECT ss_att.w()' INTO b; END IF;
+	RETURN true;
+END $$;
+SELECT users FROM recsys.train('ss_w', 'SELECT * FROM ss_att.ratings WHERE ss_att.imm()', 'u', 'i', 'r', 'ials', '{"factors": 2, "iterations": 2}');
+INSERT INTO ss_att.ratings VALUES (2000, 1, 5), (2000, 2, 4);
+RESET ROLE;
+SET ss.armed = on;
+SELECT pg_temp.try($$SELECT count(*) FROM recsys.recommend('ss_w', 2000, 3)$$) AS fold_in_writing;
+SELECT pg_temp.try($$SELECT recsys.retrain('ss_w')$$) AS retrain_writing;
+RESET ss.armed;
+SELECT count(*) AS written FROM ss_att.loot;
+SELECT recsys.drop_model('ss_w');
+DELETE FROM ss_att.ratings WHERE u = 2000;
+DROP TABLE ss_att.loot;
+DROP FUNCTION ss_att.imm(), ss_att.w();
+
 -- A retrain runs as the owner: when the owner may no longer read the
 -- source, neither retrain nor fold-in reads it, whoever calls.
 ALTER TABLE ss_att.ratings OWNER TO postgres;

@@ -12,6 +12,7 @@
 #include "catalog/namespace.h"
 #include "common/hashfn.h"
 #include "catalog/pg_type.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
@@ -22,6 +23,7 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/plancache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 #include "utils/varlena.h"
@@ -140,6 +142,87 @@ rs_run_as_model_owner(RsRunAs *s, const RsModelDef *def)
 				 errdetail("Its stored source runs as its owner."),
 				 errhint("A superuser can give the model to another role with recsys.alter_model_owner().")));
 	rs_run_as_begin(s, def->owner, rs_stored_search_path(def->search_path));
+}
+
+/* planning may run immutable functions of constants: read-only too */
+static CachedPlan *
+plan_read_only(SPIPlanPtr plan)
+{
+	CachedPlan *cplan = NULL;
+
+	RS_READ_ONLY(cplan = SPI_plan_get_cached_plan(plan));
+	return cplan;
+}
+
+static SPIPlanPtr
+prepare_read_only(const char *sql, int nargs, Oid *types)
+{
+	SPIPlanPtr	plan = NULL;
+
+	RS_READ_ONLY(plan = SPI_prepare(sql, nargs, types));
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	return plan;
+}
+
+/*
+ * Prepares and plans a model's stored query (inside rs_run_as_model_owner,
+ * the transaction read-only throughout), and says what keeps it from
+ * running: RS_STORED_DENIED when the owner may no longer read a relation
+ * it reads, RS_STORED_TEMPORARY when it reads a temporary table or view.
+ * A stored query never reads temporary objects: they belong to whichever
+ * session happens to run it, which could put its own there under the
+ * name of one the owner dropped (PostgreSQL refuses temporary relations
+ * in a materialized view for the same reason).
+ */
+RsStoredCheck
+rs_prepare_stored_query(const char *sql, int nargs, Oid *types, SPIPlanPtr *plan_out)
+{
+	SPIPlanPtr	plan = prepare_read_only(sql, nargs, types);
+	CachedPlan *cplan = plan_read_only(plan);
+	RsStoredCheck result = RS_STORED_OK;
+	ListCell   *lc;
+
+	if (cplan)
+	{
+		foreach(lc, cplan->stmt_list)
+		{
+			PlannedStmt *ps = lfirst_node(PlannedStmt, lc);
+			ListCell   *rc;
+
+			foreach(rc, ps->rtable)
+			{
+				RangeTblEntry *rte = lfirst_node(RangeTblEntry, rc);
+
+				if (rte->rtekind == RTE_RELATION &&
+					isAnyTempNamespace(get_rel_namespace(rte->relid)))
+					result = RS_STORED_TEMPORARY;
+			}
+			if (result == RS_STORED_OK && !ExecCheckRTPerms(ps->rtable, false))
+				result = RS_STORED_DENIED;
+		}
+		/* (an unsaved plan: its cached plan has no resource owner) */
+		ReleaseCachedPlan(cplan, NULL);
+	}
+	*plan_out = plan;
+	return result;
+}
+
+/* A stored query that may not run, as an error (retrain). */
+void
+rs_check_stored_query(const RsModelDef *def, const char *sql)
+{
+	SPIPlanPtr	plan;
+	RsStoredCheck check = rs_prepare_stored_query(sql, 0, NULL, &plan);
+
+	SPI_freeplan(plan);
+	if (check == RS_STORED_TEMPORARY)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the stored source of model \"%s\" reads a temporary table or view", def->name),
+				 errdetail("A model's stored queries never read the temporary objects of the session that runs them."),
+				 errhint("Train the model again with recsys.train() from a permanent table, view or query.")));
+	/* RS_STORED_DENIED: reading it reports which relation */
 }
 
 /* the search_path of the extension's own SQL */
@@ -682,7 +765,6 @@ rs_drop_model(const char *name)
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(name)};
 
-	rs_model_index_drop_all(name);
 	catalog_exec("WITH du AS (DELETE FROM recsys.user_factors WHERE model = $1), "
 				 "di AS (DELETE FROM recsys.item_factors WHERE model = $1), "
 				 "dni AS (DELETE FROM recsys.item_neighbors WHERE model = $1), "
@@ -826,6 +908,8 @@ rs_active_model(const char *name, RsStoredModel *out)
 	out->n_users = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
 	out->version_id = DatumGetInt64(SPI_getbinval(tup, desc, 8, &isnull));
 	out->wants_index = DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull));
+	/* DROP EXTENSION + CREATE EXTENSION starts version_id again at 1 */
+	out->catalog_id = get_relname_relid("models", recsys_namespace());
 	if (rs_algorithm_is_knn(out->algorithm))
 	{
 		Datum		fb = SPI_getbinval(tup, desc, 7, &isnull);

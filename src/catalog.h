@@ -75,6 +75,9 @@ typedef struct RsStoredModel
 	int32		version;
 	int64		version_id;		/* never reused: what caches are keyed by */
 	bool		wants_index;	/* recsys.create_model_index() was asked */
+	Oid			catalog_id;		/* recsys.models: with version_id, the
+								 * cache key (a new catalog starts its
+								 * identities again) */
 	RsAlgorithm algorithm;
 	double		global_mean;
 	int			factors;
@@ -107,6 +110,17 @@ extern void rs_run_as_end(RsRunAs *s);
 extern void rs_run_as_model_owner(RsRunAs *s, const RsModelDef *def);
 extern char *rs_stored_search_path(const char *trainer_path);
 
+typedef enum RsStoredCheck
+{
+	RS_STORED_OK,
+	RS_STORED_DENIED,			/* the owner may not read a relation it reads */
+	RS_STORED_TEMPORARY			/* it reads a temporary table or view */
+} RsStoredCheck;
+
+extern RsStoredCheck rs_prepare_stored_query(const char *sql, int nargs, Oid *types,
+											 struct _SPI_plan **plan_out);
+extern void rs_check_stored_query(const RsModelDef *def, const char *sql);
+
 /* catalog.c */
 extern void rs_check_model_name(const char *name);
 extern void rs_lock_model(const char *name);
@@ -125,7 +139,6 @@ extern void rs_read_index_candidates(const RsStoredModel *sm, Datum q, int32 poo
 /* model_index.c */
 extern char *rs_model_index_name(const char *model, int dims);
 extern int	rs_model_index_sync(const char *model);
-extern void rs_model_index_drop_all(const char *model);
 extern bool rs_fetch_user(const RsStoredModel *sm, const char *key, float *bias,
 						  float **factors, int32 **seen, int32 *nseen);
 extern void rs_load_items(const RsStoredModel *sm, MemoryContext cxt, char ***keys,

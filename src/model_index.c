@@ -10,8 +10,12 @@
  * of one dimension (WHERE model = 'm' AND recsys.dims(factors) = d), named
  * rs_idx_<first 16 hex digits of md5(model)>_<d>.  A retrain with another
  * number of factors gets an index of its own, built after its rows are
- * stored; an index whose dimension no kept version has any more is
- * dropped.  The request (recsys.models.index_options) is catalog data, so
+ * stored.  Nothing here drops an index on the owner's behalf: DROP INDEX
+ * (and REINDEX) lock recsys.item_factors against every reader until the
+ * transaction ends, which would let one role stall every model's serving.
+ * An index no model needs any more (its model dropped, its dimension no
+ * longer kept, its request withdrawn) stays, matching no new row, until a
+ * superuser runs recsys.drop_unused_model_indexes().  The request (recsys.models.index_options) is catalog data, so
  * pg_dump keeps it although it does not dump indexes on an extension's
  * tables: after a restore, restore_model_indexes() (or the next training
  * of the model) builds them again, and until then serving scores every
@@ -109,42 +113,9 @@ kept_dimensions(const char *model, int *dims, bool *exists, int max)
 	return n;
 }
 
-/* drops the model's managed indexes whose dimension is not in keep[] */
-static int
-drop_indexes(const char *model, const int *keep, int n_keep)
-{
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(rs_model_index_name(model, -1))};
-	List	   *names = NIL;
-	ListCell   *lc;
-	int			dropped = 0;
-
-	as_catalog_owner("SELECT c.relname::text FROM pg_catalog.pg_class c "
-					 "JOIN pg_catalog.pg_index x ON x.indexrelid = c.oid "
-					 "WHERE x.indrelid = 'recsys.item_factors'::pg_catalog.regclass "
-					 "AND pg_catalog.starts_with(c.relname::text, $1)",
-					 1, types, values);
-	for (uint64 r = 0; r < SPI_processed; r++)
-		names = lappend(names, SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1));
-	foreach(lc, names)
-	{
-		const char *name = lfirst(lc);
-		bool		kept = false;
-
-		for (int i = 0; i < n_keep; i++)
-			if (strcmp(name, rs_model_index_name(model, keep[i])) == 0)
-				kept = true;
-		if (kept)
-			continue;
-		as_catalog_owner(psprintf("DROP INDEX recsys.%s", quote_identifier(name)), 0, NULL, NULL);
-		dropped++;
-	}
-	return dropped;
-}
-
 /*
- * Brings a model's managed indexes in line with its kept versions: one per
- * dimension a kept version has (built if missing), none other.  Nothing
+ * Builds the managed indexes a model's kept versions lack: one per
+ * dimension a kept version has.  Nothing
  * when the model asks for no index.  Inside SPI.  Returns how many it built.
  */
 int
@@ -174,7 +145,6 @@ rs_model_index_sync(const char *model)
 	efc = option_int(options, "ef_construction");
 
 	n = kept_dimensions(model, dims, exists, lengthof(dims));
-	drop_indexes(model, dims, n);
 	for (int i = 0; i < n; i++)
 	{
 		StringInfoData sql;
@@ -200,13 +170,6 @@ rs_model_index_sync(const char *model)
 		built++;
 	}
 	return built;
-}
-
-/* drop_model: the model's managed indexes go with it */
-void
-rs_model_index_drop_all(const char *model)
-{
-	drop_indexes(model, NULL, 0);
 }
 
 /* the model, checked: it exists, the caller owns it, it has factors */
@@ -264,12 +227,7 @@ rs_create_model_index(PG_FUNCTION_ARGS)
 	appendStringInfoChar(&opts, '}');
 	values[0] = CStringGetTextDatum(def->name);
 	values[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(opts.data));
-	/* other options than before: build again */
-	as_catalog_owner("SELECT 1 FROM recsys.models WHERE name = $1 "
-					 "AND index_options IS DISTINCT FROM $2",
-					 2, types, values);
-	if (SPI_processed > 0)
-		drop_indexes(def->name, NULL, 0);
+	/* an index already built keeps its settings (see the file header) */
 	as_catalog_owner("UPDATE recsys.models SET index_options = $2 WHERE name = $1",
 					 2, types, values);
 	built = rs_model_index_sync(def->name);
@@ -284,16 +242,17 @@ rs_drop_model_index(PG_FUNCTION_ARGS)
 	RsModelDef *def;
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
-	int			dropped;
+	bool		asked;
 
 	SPI_connect();
 	def = owned_factor_model(fcinfo);
 	values[0] = CStringGetTextDatum(def->name);
-	as_catalog_owner("UPDATE recsys.models SET index_options = NULL WHERE name = $1",
+	as_catalog_owner("UPDATE recsys.models SET index_options = NULL "
+					 "WHERE name = $1 AND index_options IS NOT NULL",
 					 1, types, values);
-	dropped = drop_indexes(def->name, NULL, 0);
+	asked = SPI_processed > 0;
 	SPI_finish();
-	PG_RETURN_INT32(dropped);
+	PG_RETURN_BOOL(asked);
 }
 
 PG_FUNCTION_INFO_V1(rs_reindex_model);
@@ -306,6 +265,12 @@ rs_reindex_model(PG_FUNCTION_ARGS)
 	int			n;
 	int			done = 0;
 
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be superuser to rebuild a model's index"),
+				 errdetail("REINDEX keeps every model from being served until its transaction ends."),
+				 errhint("A model's owner gets a fresh index by retraining with another number of factors, or asks a superuser.")));
 	SPI_connect();
 	def = owned_factor_model(fcinfo);
 	n = kept_dimensions(def->name, dims, exists, lengthof(dims));
@@ -348,13 +313,65 @@ rs_restore_model_indexes(PG_FUNCTION_ARGS)
 		Datum		value;
 		bool		isnull = false;
 
+		/* only the caller's models, and their locks only */
+		def = rs_model_lookup(name, true);
+		if (def == NULL || !has_privs_of_role(GetUserId(), def->owner))
+			continue;
 		rs_lock_model(name);
 		def = rs_model_lookup(name, true);
-		if (def == NULL || !(superuser() || has_privs_of_role(GetUserId(), def->owner)))
+		if (def == NULL || !has_privs_of_role(GetUserId(), def->owner))
 			continue;
 		if (rs_model_index_sync(name) == 0)
 			continue;
 		value = CStringGetTextDatum(name);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * Superusers only: drops the managed indexes no model needs any more (the
+ * model dropped, its request withdrawn, or no kept version of that
+ * dimension).  DROP INDEX locks recsys.item_factors against every reader
+ * until the transaction ends: run it on its own, outside busy hours.
+ * Returns the names of the indexes dropped.
+ */
+PG_FUNCTION_INFO_V1(rs_drop_unused_model_indexes);
+Datum
+rs_drop_unused_model_indexes(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be superuser to drop unused model indexes"),
+				 errdetail("DROP INDEX keeps every model from being served until its transaction ends.")));
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	SPI_connect();
+	/* a managed index is in use when a model asking for one has a kept version of its dimension */
+	as_catalog_owner("SELECT c.relname::text FROM pg_catalog.pg_class c "
+					 "JOIN pg_catalog.pg_index x ON x.indexrelid = c.oid "
+					 "WHERE x.indrelid = 'recsys.item_factors'::pg_catalog.regclass "
+					 "AND pg_catalog.starts_with(c.relname::text, 'rs_idx_') "
+					 "AND NOT EXISTS (SELECT 1 FROM recsys.models m JOIN recsys.model_versions v "
+					 "  ON v.model = m.name WHERE m.index_options IS NOT NULL "
+					 "  AND c.relname::text = 'rs_idx_' || pg_catalog.left(pg_catalog.md5(m.name), 16) "
+					 "      || '_' || (v.params->>'factors')) "
+					 "ORDER BY 1",
+					 0, NULL, NULL);
+	for (uint64 r = 0; r < SPI_processed; r++)
+		names = lappend(names, SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1));
+	foreach(lc, names)
+	{
+		const char *name = lfirst(lc);
+		Datum		value = CStringGetTextDatum(name);
+		bool		isnull = false;
+
+		as_catalog_owner(psprintf("DROP INDEX recsys.%s", quote_identifier(name)), 0, NULL, NULL);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
 	}
 	SPI_finish();

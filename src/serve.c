@@ -134,7 +134,7 @@ served_model(const char *name)
 		 * back with other contents after drop_model + train, or after a
 		 * training that was rolled back and redone.
 		 */
-		if (m->sm.version_id == sm.version_id)
+		if (m->sm.version_id == sm.version_id && m->sm.catalog_id == sm.catalog_id)
 			return m;
 		/* another stored version is active: reload */
 		*link = m->next;
@@ -636,6 +636,7 @@ typedef struct ItemAttrs
 	MemoryContext cxt;			/* child of fn_mcxt, reset on rebuild */
 	char	   *model;
 	int64		version_id;		/* of the model version it was built for */
+	Oid			catalog_id;
 	char	   *exclude_query;	/* what excluded[] was built from */
 	bool	   *excluded;		/* n_items flags, or NULL */
 	struct varatt_external forbidden_ptr;	/* what in_filter[] was built
@@ -868,13 +869,14 @@ item_attrs(FunctionCallInfo fcinfo, ServedModel *m, const Constraints *cons)
 		fcinfo->flinfo->fn_extra = a;
 	}
 	if (a->model == NULL || strcmp(a->model, m->name) != 0 ||
-		a->version_id != m->sm.version_id)
+		a->version_id != m->sm.version_id || a->catalog_id != m->sm.catalog_id)
 	{
 		MemoryContextReset(a->cxt);
 		memset(((char *) a) + offsetof(ItemAttrs, model), 0,
 			   sizeof(ItemAttrs) - offsetof(ItemAttrs, model));
 		a->model = MemoryContextStrdup(a->cxt, m->name);
 		a->version_id = m->sm.version_id;
+		a->catalog_id = m->sm.catalog_id;
 	}
 	/*
 	 * SPI calls switch CurrentMemoryContext to the procedure's context, so
@@ -1582,16 +1584,15 @@ merge_duplicates(const ServedModel *m, int32 *idx, float *ratings, int32 n)
  * sorted item indexes and values
  * allocated in cxt.  Returns how many; 0 when there are none, when the
  * model cannot take a new user (popularity, user_knn), has no stored
- * source (fit) or the owner may not read it (*denied).  Inside SPI.
+ * source (fit) or the source may not be read (*why says why).  Inside SPI.
  */
 static int32
 user_rows_from_source(ServedModel *m, const char *ukey, MemoryContext cxt,
-					  int32 **idx_out, float **ratings_out, bool *denied)
+					  int32 **idx_out, float **ratings_out, const char **why)
 {
 	RsModelDef *def;
 	SPIPlanPtr	plan;
-	CachedPlan *cplan;
-	ListCell   *lc;
+	RsStoredCheck check;
 	Oid			argtype = TEXTOID;
 	Datum		arg;
 	int32	   *idx;
@@ -1599,7 +1600,7 @@ user_rows_from_source(ServedModel *m, const char *ukey, MemoryContext cxt,
 	int32		n = 0;
 	RsRunAs		as;
 
-	*denied = false;
+	*why = NULL;
 	if (m->sm.algorithm == RS_ALG_POPULARITY || m->sm.algorithm == RS_ALG_USER_KNN ||
 		(!is_knn(m) && (m->factors == NULL || m->sm.factors == 0)))
 		return 0;
@@ -1612,27 +1613,14 @@ user_rows_from_source(ServedModel *m, const char *ukey, MemoryContext cxt,
 
 	/* the stored source runs as the model's owner, never as the caller */
 	rs_run_as_model_owner(&as, def);
-	plan = SPI_prepare(rs_user_source_query(def, m->user_type), 1, &argtype);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for the source of model \"%s\": %s",
-			 m->name, SPI_result_code_string(SPI_result));
-	cplan = SPI_plan_get_cached_plan(plan);
-	if (cplan)
-	{
-		foreach(lc, cplan->stmt_list)
-		{
-			PlannedStmt *ps = lfirst_node(PlannedStmt, lc);
-
-			if (!ExecCheckRTPerms(ps->rtable, false))
-				*denied = true;
-		}
-		/* (an unsaved plan: its cached plan has no resource owner) */
-		ReleaseCachedPlan(cplan, NULL);
-	}
-	if (*denied)
+	check = rs_prepare_stored_query(rs_user_source_query(def, m->user_type), 1, &argtype, &plan);
+	if (check != RS_STORED_OK)
 	{
 		rs_run_as_end(&as);
 		SPI_freeplan(plan);
+		*why = check == RS_STORED_TEMPORARY ?
+			"the model's source reads a temporary table or view, which a stored query never reads" :
+			"the model's owner may no longer read its source";
 		return 0;
 	}
 
@@ -1829,10 +1817,10 @@ rs_recommend(PG_FUNCTION_ARGS)
 		known = rs_fetch_user(&m->sm, ukey, &ubias, &uf, &seen, &nseen);
 	if (!known)
 	{
-		bool		denied;
+		const char *why;
 		float	   *values = NULL;
 
-		nseen = user_rows_from_source(m, ukey, per_call, &seen, &values, &denied);
+		nseen = user_rows_from_source(m, ukey, per_call, &seen, &values, &why);
 		if (nseen > 0 && is_knn(m))
 			known = knn_new_user(m, seen, values, nseen, scores);
 		else if (nseen > 0)
@@ -1850,7 +1838,7 @@ rs_recommend(PG_FUNCTION_ARGS)
 					(errmsg("user %s is not in model \"%s\": recommending %s",
 							ukey, name,
 							is_explicit(m) ? "by the items' bias baseline" : "popular items"),
-					 denied ? errdetail("The user's interactions were not read: the model's owner may no longer read its source.") : 0));
+					 why ? errdetail("The user's interactions were not read: %s.", why) : 0));
 	}
 	/* (still inside SPI, whose context SPI_finish frees: allocate in per_call) */
 	MemoryContextSwitchTo(per_call);

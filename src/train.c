@@ -464,13 +464,22 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 		l = loaded;
 	else
 	{
+		char	   *sql = source_query(def, t->opts.time_column);
+
+		if (def->stored)
+			rs_check_stored_query(def, sql);
 		l = MemoryContextAlloc(cxt, sizeof(RsLoader));
 		rs_loader_init(l, cxt);
-		rs_loader_load_query(l, source_query(def, t->opts.time_column),
-							 t->opts.time_column != NULL);
+		rs_loader_load_query(l, sql, t->opts.time_column != NULL);
 	}
 	if (t->opts.attributes)
-		rs_loader_load_attributes(l, attributes_query(t->opts.attributes));
+	{
+		char	   *sql = attributes_query(t->opts.attributes);
+
+		if (def->stored)
+			rs_check_stored_query(def, sql);
+		rs_loader_load_attributes(l, sql);
+	}
 	if (def->stored)
 		rs_run_as_end(&as);
 	t->loader = l;
