@@ -96,6 +96,22 @@ my $list = $server->query_safe('EXECUTE served');
 is(foreign_items('m_attr', $list), '0', 'exclusions: every item is in the active version');
 unlike(",$list,", qr/,(1|100001|100002),/, 'exclusions: the excluded items are not listed');
 
+# DROP EXTENSION + CREATE EXTENSION starts the identities again at 1: the
+# cache knows the catalog too
+$node->safe_psql('postgres',
+	q{SELECT recsys.train('m_ext', 'small', 'u', 'i', 'r', 'item_knn', '{}')});
+$server->query_safe(q{SELECT count(*) FROM recsys.recommend('m_ext', 2, 3)});
+$node->safe_psql('postgres', q{DROP EXTENSION recsys CASCADE; CREATE EXTENSION recsys;
+	SELECT recsys.train('m_ext', 'big', 'u', 'i', 'r', 'item_knn', '{}')});
+is($node->safe_psql('postgres', q{SELECT min(version_id) FROM recsys.model_versions}), '1',
+	'a new catalog: version_id 1 again');
+$list = $server->query_safe(
+	q{SELECT string_agg(item::text, ',' ORDER BY rank) FROM recsys.recommend('m_ext', 2, 5)});
+is(foreign_items('m_ext', $list), '0', 'after DROP/CREATE EXTENSION: every item is in the new model');
+is($list, $node->safe_psql('postgres',
+	q{SELECT string_agg(item::text, ',' ORDER BY rank) FROM recsys.recommend('m_ext', 2, 5)}),
+	'after DROP/CREATE EXTENSION: a fresh session\'s list');
+
 # the serving session is the same backend, and the server never restarted
 is($server->query_safe('SELECT pg_backend_pid()'), $pid, 'the serving backend survived');
 is($node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()'), $start_time,
