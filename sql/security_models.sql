@@ -119,7 +119,7 @@ SELECT tbl, string_agg(model || ':' || n, ' ' ORDER BY model) AS rows,
 	   sum(sources) AS sources_or_seen
 FROM sm_rows GROUP BY tbl ORDER BY tbl;
 SELECT count(*) AS victim_sources FROM recsys.models WHERE source LIKE '%sm_victim_data%';
-SELECT recsys.usable_models() AS usable;
+SELECT array(SELECT m FROM unnest(recsys.usable_models()) m ORDER BY m COLLATE "C") AS usable;
 SELECT has_model_privilege('sm_als') AS attacker_uses_als, has_model_privilege('sm_mine') AS attacker_uses_own;
 SELECT pg_temp.try($$SELECT has_model_privilege('sm_nothing')$$) AS unknown_privilege;
 -- cannot grant itself, nor change the model: the errors do not name the
@@ -181,7 +181,7 @@ SET ROLE sm_attacker;
 SELECT pg_temp.try($$SELECT * FROM recsys.similar_items('sm_iknn', 1, 5)$$) AS through_group,
 	   pg_temp.try($$SELECT * FROM recsys.similar_users('sm_uknn', 1, 5)$$) AS through_public,
 	   pg_temp.try($$SELECT * FROM recsys.recommend('sm_als', 1, 5)$$) AS not_granted;
-SELECT recsys.usable_models() AS usable;
+SELECT array(SELECT m FROM unnest(recsys.usable_models()) m ORDER BY m COLLATE "C") AS usable;
 RESET ROLE;
 REVOKE sm_team FROM sm_attacker;
 SET ROLE sm_victim;
@@ -190,7 +190,7 @@ RESET ROLE;
 SET ROLE sm_attacker;
 SELECT pg_temp.try($$SELECT * FROM recsys.similar_items('sm_iknn', 1, 5)$$) AS left_group,
 	   pg_temp.try($$SELECT * FROM recsys.similar_users('sm_uknn', 1, 5)$$) AS public_revoked;
-SELECT recsys.usable_models() AS usable;
+SELECT array(SELECT m FROM unnest(recsys.usable_models()) m ORDER BY m COLLATE "C") AS usable;
 RESET ROLE;
 
 -- Changing the owner: ALTER ... OWNER TO's rules -------------------------
