@@ -78,16 +78,13 @@ rs_run_as_begin(RsRunAs *s, Oid role, const char *search_path)
 	GetUserIdAndSecContext(&s->save_user, &s->save_sec);
 	SetUserIdAndSecContext(role, s->save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
-	s->save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", search_path,
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
+	s->save_nestlevel = rs_pin_search_path_to(search_path);
 }
 
 void
 rs_run_as_end(RsRunAs *s)
 {
-	AtEOXact_GUC(false, s->save_nestlevel);
+	rs_unpin_search_path(s->save_nestlevel);
 	SetUserIdAndSecContext(s->save_user, s->save_sec);
 }
 
@@ -225,22 +222,20 @@ rs_check_stored_query(const RsModelDef *def, const char *sql)
 	/* RS_STORED_DENIED: reading it reports which relation */
 }
 
-/* the search_path of the extension's own SQL */
-#define CATALOG_SEARCH_PATH "pg_catalog, pg_temp"
 
 /*
  * Runs catalog SQL as the catalog's owner with search_path pinned, so that
  * neither the caller's privileges nor objects on the caller's search_path
  * can change what it does.
  */
-static int
-catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
+int
+rs_catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
 			 const char *nulls, bool read_only)
 {
 	RsRunAs		as;
 	int			rc;
 
-	rs_run_as_begin(&as, rs_catalog_owner(), CATALOG_SEARCH_PATH);
+	rs_run_as_begin(&as, rs_catalog_owner(), RS_CATALOG_SEARCH_PATH);
 	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, read_only, 0);
 	if (rc < 0)
 		elog(ERROR, "recsys catalog statement failed: %s", SPI_result_code_string(rc));
@@ -299,7 +294,7 @@ rs_model_lookup(const char *name, bool missing_ok)
 	bool		isnull;
 	Datum		d;
 
-	catalog_exec("SELECT source, user_column, item_column, rating_column, options, "
+	rs_catalog_exec("SELECT source, user_column, item_column, rating_column, options, "
 				 "algorithm, owner::pg_catalog.oid, search_path FROM recsys.models WHERE name = $1",
 				 1, types, values, NULL, false);
 	if (SPI_processed == 0)
@@ -359,7 +354,7 @@ rs_next_version(const char *name)
 	int32		v;
 
 	/* not read-only: a fresh snapshot sees a version committed while we waited */
-	catalog_exec("SELECT coalesce(max(version), 0) + 1 FROM recsys.model_versions WHERE model = $1",
+	rs_catalog_exec("SELECT coalesce(max(version), 0) + 1 FROM recsys.model_versions WHERE model = $1",
 				 1, types, values, NULL, false);
 	v = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	return v;
@@ -516,7 +511,7 @@ store_entities(const char *model, int32 version, bool is_user,
 		nulls[9] = ratings ? ' ' : 'n';
 		MemoryContextSwitchTo(old);
 
-		catalog_exec(sql, is_user ? 10 : 7, types, values, nulls, false);
+		rs_catalog_exec(sql, is_user ? 10 : 7, types, values, nulls, false);
 		MemoryContextReset(chunk_cxt);
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -614,7 +609,7 @@ store_neighbors(const char *model, int32 version, bool is_user,
 		values[8] = int4_array(mod->nbr_support + first, total);
 		MemoryContextSwitchTo(old);
 
-		catalog_exec(sql, 9, types, values, NULL, false);
+		rs_catalog_exec(sql, 9, types, values, NULL, false);
 		MemoryContextReset(chunk_cxt);
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -628,7 +623,7 @@ prune_versions(const char *model, int keep, int32 active)
 	Oid			types[3] = {TEXTOID, INT4OID, INT4OID};
 	Datum		values[3] = {CStringGetTextDatum(model), Int32GetDatum(keep), Int32GetDatum(active)};
 
-	catalog_exec("WITH old AS ("
+	rs_catalog_exec("WITH old AS ("
 				 "  SELECT version FROM recsys.model_versions WHERE model = $1 AND version <> $3"
 				 "  ORDER BY version DESC OFFSET ($2 - 1)), "
 				 "du AS (DELETE FROM recsys.user_factors f USING old"
@@ -686,7 +681,7 @@ rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
 		nulls[9] = ' ';
 		values[10] = text_or_null_datum(def->search_path, &nulls[10]);
 
-		catalog_exec("INSERT INTO recsys.models AS m (name, algorithm, source, user_column, "
+		rs_catalog_exec("INSERT INTO recsys.models AS m (name, algorithm, source, user_column, "
 					 "item_column, rating_column, user_key_type, item_key_type, options, owner, "
 					 "search_path) "
 					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, '{}'), "
@@ -721,7 +716,7 @@ rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
 		values[13] = Int64GetDatum(memory_bytes);
 		values[14] = DirectFunctionCall1(namein, CStringGetDatum(caller));
 
-		catalog_exec("INSERT INTO recsys.model_versions (model, version, algorithm, params, "
+		rs_catalog_exec("INSERT INTO recsys.model_versions (model, version, algorithm, params, "
 					 "users, items, interactions, rows_read, rows_skipped, duplicates, "
 					 "global_mean, final_loss, loss_history, memory_bytes, trained_by) "
 					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
@@ -749,10 +744,10 @@ rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
 		Datum		values[3] = {CStringGetTextDatum(def->name), Int32GetDatum(version),
 		Float8GetDatum(summary->seconds)};
 
-		catalog_exec("UPDATE recsys.model_versions SET seconds = $3 "
+		rs_catalog_exec("UPDATE recsys.model_versions SET seconds = $3 "
 					 "WHERE model = $1 AND version = $2",
 					 3, types, values, NULL, false);
-		catalog_exec("UPDATE recsys.models SET active_version = $2, updated_at = pg_catalog.now() "
+		rs_catalog_exec("UPDATE recsys.models SET active_version = $2, updated_at = pg_catalog.now() "
 					 "WHERE name = $1",
 					 2, types, values, NULL, false);
 	}
@@ -765,7 +760,7 @@ rs_drop_model(const char *name)
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(name)};
 
-	catalog_exec("WITH du AS (DELETE FROM recsys.user_factors WHERE model = $1), "
+	rs_catalog_exec("WITH du AS (DELETE FROM recsys.user_factors WHERE model = $1), "
 				 "di AS (DELETE FROM recsys.item_factors WHERE model = $1), "
 				 "dni AS (DELETE FROM recsys.item_neighbors WHERE model = $1), "
 				 "dnu AS (DELETE FROM recsys.user_neighbors WHERE model = $1), "
@@ -796,7 +791,7 @@ catalog_read(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types,
 	RsRunAs		as;
 	int			rc;
 
-	rs_run_as_begin(&as, rs_catalog_owner(), CATALOG_SEARCH_PATH);
+	rs_run_as_begin(&as, rs_catalog_owner(), RS_CATALOG_SEARCH_PATH);
 	if (*plan == NULL)
 	{
 		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
@@ -865,7 +860,7 @@ rs_read_index_candidates(const RsStoredModel *sm, Datum q, int32 pool)
 	values[2] = q;
 	values[3] = Int32GetDatum(pool);
 	values[4] = Int32GetDatum(sm->factors);
-	rs_run_as_begin(&as, rs_catalog_owner(), CATALOG_SEARCH_PATH);
+	rs_run_as_begin(&as, rs_catalog_owner(), RS_CATALOG_SEARCH_PATH);
 	if (SPI_execute_with_args("SELECT item_idx FROM recsys.item_factors "
 							  "WHERE model = $1 AND version = $2 AND recsys.dims(factors) = $5 "
 							  "ORDER BY factors OPERATOR(recsys.<#>) $3 LIMIT $4",

@@ -104,7 +104,12 @@ typedef struct RsRunAs
 	int			save_nestlevel;
 } RsRunAs;
 
+/* the search_path the catalog's own statements run with */
+#define RS_CATALOG_SEARCH_PATH "pg_catalog, pg_temp"
+
 extern Oid	rs_catalog_owner(void);
+extern int	rs_catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
+							const char *nulls, bool read_only);
 extern void rs_run_as_begin(RsRunAs *s, Oid role, const char *search_path);
 extern void rs_run_as_end(RsRunAs *s);
 extern void rs_run_as_model_owner(RsRunAs *s, const RsModelDef *def);

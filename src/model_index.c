@@ -76,12 +76,7 @@ option_int(Jsonb *options, const char *key)
 static void
 as_catalog_owner(const char *sql, int nargs, Oid *types, Datum *values)
 {
-	RsRunAs		as;
-
-	rs_run_as_begin(&as, rs_catalog_owner(), "pg_catalog, pg_temp");
-	if (SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0) < 0)
-		elog(ERROR, "recsys: \"%s\" failed", sql);
-	rs_run_as_end(&as);
+	(void) rs_catalog_exec(sql, nargs, types, values, NULL, false);
 }
 
 /*

@@ -356,15 +356,8 @@ rs_usable_models(PG_FUNCTION_ARGS)
 static void
 catalog_write(const char *sql, int nargs, Oid *types, Datum *values)
 {
-	RsRunAs		as;
-	int			rc;
-
 	SPI_connect();
-	rs_run_as_begin(&as, rs_catalog_owner(), "pg_catalog, pg_temp");
-	rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
-	if (rc < 0)
-		elog(ERROR, "recsys catalog statement failed: %s", SPI_result_code_string(rc));
-	rs_run_as_end(&as);
+	(void) rs_catalog_exec(sql, nargs, types, values, NULL, false);
 	SPI_finish();
 }
 

@@ -168,16 +168,26 @@ rs_alloc(MemoryContext cxt, Size size)
 	return MemoryContextAllocExtended(cxt, size, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 }
 
+/*
+ * Sets search_path until rs_unpin_search_path() (or the end of the
+ * (sub)transaction on error); returns the GUC nest level to give it.
+ */
+int
+rs_pin_search_path_to(const char *search_path)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", search_path,
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}
+
 /* See recsys.h: the search_path of recsys' own statements. */
 int
 rs_pin_search_path(void)
 {
-	int			nestlevel = NewGUCNestLevel();
-
-	(void) set_config_option("search_path", RS_SEARCH_PATH,
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	return nestlevel;
+	return rs_pin_search_path_to(RS_SEARCH_PATH);
 }
 
 void

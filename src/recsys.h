@@ -91,6 +91,7 @@ extern struct PortalData *rs_cursor_open_read_only(struct _SPI_plan *plan, Datum
  * in between unwinds the level with the (sub)transaction.
  */
 #define RS_SEARCH_PATH "pg_catalog, recsys, pg_temp"
+extern int	rs_pin_search_path_to(const char *search_path);
 extern int	rs_pin_search_path(void);
 extern void rs_unpin_search_path(int nestlevel);
 
