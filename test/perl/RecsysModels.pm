@@ -12,7 +12,8 @@
 #   catalog_description($node, $db, $skip)
 #                        the extension's objects as sorted lines (functions,
 #                        relations, columns, constraints, indexes, triggers,
-#                        policies, sequences, comments, privileges)
+#                        policies, sequences, types, operators, operator
+#                        classes, casts, views, comments, privileges)
 #   lines_diff(\@a, \@b) the lines only in a ('-') and only in b ('+')
 #
 # To cover a new kind of model, add its training to train_sql() and its
@@ -193,9 +194,12 @@ FROM $t t});
 # The extension's objects, one line each, sorted: membership, functions
 # (arguments with defaults, result, settings, privileges, body checksum),
 # aggregates, relations of the schema (kind, options, row-level security,
-# owner, privileges), their columns (type, NOT NULL, default, privileges),
-# constraints, indexes, triggers, policies, sequences (definition, not
-# value), comments and initial privileges.  Relations whose name matches
+# owner, privileges), their columns in order (type, NOT NULL, default,
+# privileges), constraints, indexes, triggers, policies, sequences
+# (definition, not value), types (I/O functions, storage, privileges),
+# operators, access methods, operator classes and the operators and support
+# functions of their families, casts, views (definition checksum), comments
+# and initial privileges.  Relations whose name matches
 # $skip (a regex) are left out (indexes a test made itself).  OIDs never
 # appear, so databases and clusters compare.
 sub catalog_description
@@ -270,6 +274,52 @@ lines AS (
 	SELECT format('comment on %s: %s', pg_describe_object(de.classoid, de.objoid, de.objsubid),
 		md5(de.description))
 	FROM pg_description de JOIN members m ON m.classid = de.classoid AND m.objid = de.objoid
+	UNION ALL
+	SELECT format('type %s type %s len %s byval %s category %s preferred %s delim %s input %s output %s receive %s send %s modin %s modout %s analyze %s subscript %s elem %s array %s align %s storage %s notnull %s default %s collation %s owner %s acl %s',
+		t.oid::regtype, t.typtype, t.typlen, t.typbyval, t.typcategory, t.typispreferred,
+		t.typdelim, t.typinput, t.typoutput, t.typreceive, t.typsend, t.typmodin, t.typmodout,
+		t.typanalyze, t.typsubscript, t.typelem::regtype, t.typarray::regtype, t.typalign,
+		t.typstorage, t.typnotnull, t.typdefault,
+		CASE WHEN t.typcollation <> 0 THEN t.typcollation::regcollation END,
+		pg_get_userbyid(t.typowner), t.typacl)
+	FROM pg_type t WHERE t.typnamespace = 'recsys'::regnamespace
+	UNION ALL
+	SELECT format('operator %s result %s code %s commutator %s negator %s restrict %s join %s hashes %s merges %s owner %s',
+		o.oid::regoperator, o.oprresult::regtype, o.oprcode::regprocedure,
+		nullif(o.oprcom, 0)::regoperator, nullif(o.oprnegate, 0)::regoperator,
+		o.oprrest, o.oprjoin, o.oprcanhash, o.oprcanmerge, pg_get_userbyid(o.oprowner))
+	FROM pg_operator o WHERE o.oprnamespace = 'recsys'::regnamespace
+	UNION ALL
+	SELECT format('access method %s type %s handler %s',
+		am.amname, am.amtype, am.amhandler::regprocedure)
+	FROM pg_am am JOIN members m ON m.classid = 'pg_am'::regclass AND m.objid = am.oid
+	UNION ALL
+	SELECT format('operator class %s using %s for %s family %s default %s storage %s owner %s',
+		oc.opcname, am.amname, oc.opcintype::regtype, f.opfname, oc.opcdefault,
+		nullif(oc.opckeytype, 0)::regtype, pg_get_userbyid(oc.opcowner))
+	FROM pg_opclass oc JOIN pg_am am ON am.oid = oc.opcmethod JOIN pg_opfamily f ON f.oid = oc.opcfamily
+	WHERE oc.opcnamespace = 'recsys'::regnamespace
+	UNION ALL
+	SELECT format('operator family %s using %s (%s, %s) strategy %s operator %s purpose %s sort family %s',
+		f.opfname, am.amname, ao.amoplefttype::regtype, ao.amoprighttype::regtype,
+		ao.amopstrategy, ao.amopopr::regoperator, ao.amoppurpose,
+		(SELECT sf.opfname FROM pg_opfamily sf WHERE sf.oid = ao.amopsortfamily))
+	FROM pg_amop ao JOIN pg_opfamily f ON f.oid = ao.amopfamily JOIN pg_am am ON am.oid = f.opfmethod
+	WHERE f.opfnamespace = 'recsys'::regnamespace
+	UNION ALL
+	SELECT format('operator family %s using %s (%s, %s) support %s function %s',
+		f.opfname, am.amname, ap.amproclefttype::regtype, ap.amprocrighttype::regtype,
+		ap.amprocnum, ap.amproc::regprocedure)
+	FROM pg_amproc ap JOIN pg_opfamily f ON f.oid = ap.amprocfamily JOIN pg_am am ON am.oid = f.opfmethod
+	WHERE f.opfnamespace = 'recsys'::regnamespace
+	UNION ALL
+	SELECT format('cast (%s AS %s) function %s context %s method %s',
+		ca.castsource::regtype, ca.casttarget::regtype, nullif(ca.castfunc, 0)::regprocedure,
+		ca.castcontext, ca.castmethod)
+	FROM pg_cast ca JOIN members m ON m.classid = 'pg_cast'::regclass AND m.objid = ca.oid
+	UNION ALL
+	SELECT format('view %s: %s', c.oid::regclass, md5(pg_get_viewdef(c.oid)))
+	FROM rels c WHERE c.relkind IN ('v', 'm')
 	UNION ALL
 	SELECT format('initial privileges of %s (%s): %s',
 		pg_describe_object(ip.classoid, ip.objoid, ip.objsubid), ip.privtype, ip.initprivs)
