@@ -46,10 +46,15 @@ OBJS = \
 	src/hnswutils.o \
 	src/hnswcache.o
 
-# A fresh install runs the first release's script, then each upgrade script in
-# turn (PostgreSQL finds the path itself), so a new database and an upgraded
-# one are built by the same statements.
-DATA = sql/$(EXTENSION)--0.1.0.sql sql/$(EXTENSION)--0.1.0--0.2.0.sql
+# The install script of the current release is built from the area files of
+# sql/install/, concatenated in the order of their names; the upgrade scripts
+# take an installed older release to it (test/t/050_upgrade.pl checks that
+# an upgraded extension has exactly the objects of a fresh one).
+EXTVERSION = 0.3.0
+INSTALL_SQL = $(sort $(wildcard sql/install/*.sql))
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA = sql/$(EXTENSION)--0.1.0--0.2.0.sql sql/$(EXTENSION)--0.2.0--0.3.0.sql
+EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql
 
 REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank hnsw serve_index stats audit evaluate hostile privileges security_cache security_stored security_models security_limits security_search_path model_index
 REGRESS_OPTS = --load-extension=$(EXTENSION)
@@ -80,6 +85,11 @@ endif
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# each part is preceded by its file name, so an error's line number in the
+# built script leads back to the file
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_SQL) Makefile
+	for f in $(INSTALL_SQL); do echo "-- ---- $$f ----"; cat "$$f"; echo; done > $@.tmp && mv $@.tmp $@
 
 # The training cores are plain C (no PostgreSQL headers, see src/train.h).
 # PostgreSQL's -fwrapv and -fno-strict-aliasing, which its own code needs,

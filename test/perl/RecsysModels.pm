@@ -194,8 +194,9 @@ FROM $t t});
 # The extension's objects, one line each, sorted: membership, functions
 # (arguments with defaults, result, settings, privileges, body checksum),
 # aggregates, relations of the schema (kind, options, row-level security,
-# owner, privileges), their columns in order (type, NOT NULL, default,
-# privileges), constraints, indexes, triggers, policies, sequences
+# owner, privileges), their columns in order (the position among the
+# columns that are not dropped: an upgrade that drops a column and a fresh
+# table without it compare equal; type, NOT NULL, default, privileges), constraints, indexes, triggers, policies, sequences
 # (definition, not value), types (I/O functions, storage, privileges),
 # operators, access methods, operator classes and the operators and support
 # functions of their families, casts, views (definition checksum), comments
@@ -241,7 +242,8 @@ lines AS (
 	FROM rels c
 	UNION ALL
 	SELECT format('column %s.%s %s type %s notnull %s default %s identity %s generated %s collation %s acl %s',
-		c.oid::regclass, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+		c.oid::regclass, row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum), a.attname,
+		format_type(a.atttypid, a.atttypmod), a.attnotnull,
 		pg_get_expr(ad.adbin, ad.adrelid), a.attidentity, a.attgenerated,
 		CASE WHEN a.attcollation <> 0 THEN a.attcollation::regcollation END, a.attacl)
 	FROM rels c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped

@@ -1,0 +1,24 @@
+-- recsys install script, built from the files of sql/install/ in the order
+-- of their names (the Makefile concatenates them into recsys--<version>.sql;
+-- edit those files, not the built script).  Each file holds one area and
+-- begins by saying what it holds; a file only uses objects made by the
+-- files before it:
+--   01_embedding    the embedding type: I/O, casts, operators, aggregates
+--   02_bloom        the bloom filter type
+--   03_index        the recsys_hnsw index access method, its operator classes
+--   04_helpers      what runs a caller's text on the caller's search_path
+--   05_synth        synthetic data: the synth_* generators, generate_dataset
+--   06_catalog      the model catalog: tables, row-level security, privileges
+--   07_training     train, retrain, fit, drop_model, schedule_retrain
+--   08_serving      predict, recommend*, similar_*, rerank
+--   09_model_index  managed per-model recsys_hnsw indexes
+--   10_statistics   ANOVA, Welch, Kruskal-Wallis and their distributions
+--   11_evaluation   split, predictions, the ranking metrics, evaluate*,
+--                   audit_exposure
+--   12_audit        fairness audits across user groups
+--
+-- Every public function carries a COMMENT ON so \df+ documents it.  The
+-- security rules every function follows (search_path pinned, the caller's
+-- rights, which functions are granted to whom) are in doc/security.md.
+
+\echo Use "CREATE EXTENSION recsys" to load this file. \quit

@@ -1,0 +1,127 @@
+-- 08_serving.sql: serving (src/serve.c and the files it calls): predict(),
+-- top-N recommendations for a user, for a set of items and for every user,
+-- similar items and users, and rerank() of a caller's own candidates.
+
+CREATE FUNCTION recsys.predict(model text, "user" "any", item "any")
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'rs_predict' LANGUAGE C STABLE PARALLEL SAFE
+SET search_path = pg_catalog, recsys, pg_temp;
+COMMENT ON FUNCTION recsys.predict(text, "any", "any") IS
+	'predicted rating (als, svd) or score (ials, bpr, popularity) of an item for a user under the active version';
+
+-- Every serving function ends with the same re-ranking arguments (see
+-- src/rerank.c for what each does and in which order they apply):
+--   exclude_query   SELECT returning item keys never to recommend
+--   item_times      SELECT returning (item, timestamp) for freshness
+--   half_life       interval: a score halves its lead over the lowest per half-life of age
+--   item_groups     SELECT returning (item, group) for the group constraints
+--   max_per_group   at most this many items of one group
+--   protected_group the group whose share is guaranteed ...
+--   min_share       ... in every prefix of the list: floor(min_share * rank) items
+--   max_similarity  diversity: cosine similarity to every item above it at most this
+--   mmr_lambda      diversity: maximal marginal relevance, 1 = relevance only
+--   pool            candidates the constraints choose from first (default 5 k)
+--   forbidden       a recsys.bloom of item keys never to recommend
+-- The queries run with the caller's rights, once per statement.
+
+CREATE FUNCTION recsys.recommend(
+	model text,
+	"user" anyelement,
+	k integer DEFAULT 10,
+	exclude_seen boolean DEFAULT true,
+	exclude "any" DEFAULT NULL,
+	exclude_query text DEFAULT NULL,
+	item_times text DEFAULT NULL,
+	half_life interval DEFAULT NULL,
+	item_groups text DEFAULT NULL,
+	max_per_group integer DEFAULT NULL,
+	protected_group text DEFAULT NULL,
+	min_share double precision DEFAULT NULL,
+	max_similarity double precision DEFAULT NULL,
+	mmr_lambda double precision DEFAULT NULL,
+	pool integer DEFAULT NULL,
+	forbidden recsys.bloom DEFAULT NULL)
+RETURNS TABLE (item anyelement, score double precision, rank integer)
+AS 'MODULE_PATHNAME', 'rs_recommend' LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION recsys.recommend(text, anyelement, integer, boolean, "any", text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom) IS
+	'top-k items for a user under the model''s active version, best first, with optional exclusions and re-ranking constraints; items come back in the type of the user argument';
+
+CREATE FUNCTION recsys.recommend_for_items(
+	model text,
+	items anyarray,
+	k integer DEFAULT 10,
+	ratings double precision[] DEFAULT NULL,
+	exclude_seen boolean DEFAULT true,
+	exclude "any" DEFAULT NULL,
+	exclude_query text DEFAULT NULL,
+	item_times text DEFAULT NULL,
+	half_life interval DEFAULT NULL,
+	item_groups text DEFAULT NULL,
+	max_per_group integer DEFAULT NULL,
+	protected_group text DEFAULT NULL,
+	min_share double precision DEFAULT NULL,
+	max_similarity double precision DEFAULT NULL,
+	mmr_lambda double precision DEFAULT NULL,
+	pool integer DEFAULT NULL,
+	forbidden recsys.bloom DEFAULT NULL)
+RETURNS TABLE (item anyelement, score double precision, rank integer)
+AS 'MODULE_PATHNAME', 'rs_recommend_for_items' LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION recsys.recommend_for_items(text, anyarray, integer, double precision[], boolean, "any", text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom) IS
+	'top-k items for an anonymous session or a new user described by the items seen (and optional ratings): the user is folded into the model';
+
+CREATE FUNCTION recsys.recommend_all(
+	model text,
+	k integer DEFAULT 10,
+	exclude_seen boolean DEFAULT true,
+	exclude text[] DEFAULT NULL,
+	exclude_query text DEFAULT NULL,
+	item_times text DEFAULT NULL,
+	half_life interval DEFAULT NULL,
+	item_groups text DEFAULT NULL,
+	max_per_group integer DEFAULT NULL,
+	protected_group text DEFAULT NULL,
+	min_share double precision DEFAULT NULL,
+	max_similarity double precision DEFAULT NULL,
+	mmr_lambda double precision DEFAULT NULL,
+	pool integer DEFAULT NULL,
+	forbidden recsys.bloom DEFAULT NULL,
+	users text[] DEFAULT NULL)
+RETURNS TABLE ("user" text, item text, score double precision, rank integer)
+AS 'MODULE_PATHNAME', 'rs_recommend_all' LANGUAGE C STABLE PARALLEL SAFE ROWS 100000;
+COMMENT ON FUNCTION recsys.recommend_all(text, integer, boolean, text[], text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom, text[]) IS
+	'top-k items for every user of the model (blocked matrix multiply), or for the users listed (keys as text), with the same exclusions and constraints as recommend(); user and item keys in their text form (cast them back, e.g. "user"::int)';
+
+CREATE FUNCTION recsys.similar_items(model text, item anyelement, k integer DEFAULT 10)
+RETURNS TABLE (item anyelement, similarity double precision, rank integer)
+AS 'MODULE_PATHNAME', 'rs_similar_items' LANGUAGE C STABLE PARALLEL SAFE ROWS 10
+SET search_path = pg_catalog, recsys, pg_temp;
+COMMENT ON FUNCTION recsys.similar_items(text, anyelement, integer) IS
+	'the k items most similar to an item: cosine of the item factors (factor models) or the stored neighbours (item_knn)';
+
+CREATE FUNCTION recsys.similar_users(model text, "user" anyelement, k integer DEFAULT 10)
+RETURNS TABLE ("user" anyelement, similarity double precision, rank integer)
+AS 'MODULE_PATHNAME', 'rs_similar_users' LANGUAGE C STABLE PARALLEL SAFE ROWS 10
+SET search_path = pg_catalog, recsys, pg_temp;
+COMMENT ON FUNCTION recsys.similar_users(text, anyelement, integer) IS
+	'the k users most similar to a user: cosine of the user factors (factor models) or the stored neighbours (user_knn)';
+
+CREATE FUNCTION recsys.rerank(
+	items anyarray,
+	scores double precision[],
+	k integer DEFAULT 10,
+	exclude "any" DEFAULT NULL,
+	item_times timestamptz[] DEFAULT NULL,
+	half_life interval DEFAULT NULL,
+	groups text[] DEFAULT NULL,
+	max_per_group integer DEFAULT NULL,
+	protected_group text DEFAULT NULL,
+	min_share double precision DEFAULT NULL,
+	vectors recsys.embedding[] DEFAULT NULL,
+	max_similarity double precision DEFAULT NULL,
+	mmr_lambda double precision DEFAULT NULL,
+	forbidden recsys.bloom DEFAULT NULL)
+RETURNS TABLE (item anyelement, score double precision, rank integer)
+AS 'MODULE_PATHNAME', 'rs_rerank' LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION recsys.rerank(anyarray, double precision[], integer, "any", timestamptz[], interval, text[], integer, text, double precision, recsys.embedding[], double precision, double precision, recsys.bloom) IS
+	'the re-ranking constraints over any candidate set: items and scores (and optional item_times, groups, vectors) are parallel arrays; returns the top k that satisfy them';
+
