@@ -6,9 +6,11 @@
  *	  the serving code, in bulk.
  *
  * recsys.split(), recsys.evaluate(), recsys.evaluate_users() and
- * recsys.audit_exposure() are SQL (install script, section 8): they rank
- * with recsys.recommend_all(), so the lists they measure are exactly the
- * lists serving gives.  What SQL cannot do quickly is predict millions of
+ * recsys.audit_exposure() are SQL (sql/install/11_evaluation.sql): they
+ * rank with recsys.recommend_all(), so the lists they measure are exactly
+ * the lists serving gives, and they measure each user's list with the
+ * ranking metrics at the end of this file (precision, recall, nDCG,
+ * average precision, reciprocal rank and hit of one list, in plain C).  What SQL cannot do quickly is predict millions of
  * test rows: recsys.predict() looks its user up on every call.
  * recsys.predictions() reads the test rows ordered by user, looks each
  * user up once, and scores that user's items with rs_served_predict(),
@@ -33,11 +35,15 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/plancache.h"
 #include "utils/tuplestore.h"
+#include "utils/typcache.h"
+
+#include <math.h>
 
 #include "privileges.h"
 #include "serve.h"
@@ -330,4 +336,305 @@ rs_predictions(PG_FUNCTION_ARGS)
 	SPI_cursor_close(portal);
 	SPI_finish();
 	return (Datum) 0;
+}
+
+/* ----------------------------------------------------------------
+ *		The ranking metrics of one list
+ * ----------------------------------------------------------------
+ *
+ * recsys.precision_at_k(), recall_at_k(), ndcg_at_k(),
+ * average_precision_at_k(), reciprocal_rank() and hit_at_k() take a ranked
+ * list (best first), the relevant items, k and optionally the rank of each
+ * item of the list (a list made elsewhere may leave ranks out); evaluate()
+ * and evaluate_users() measure every user's list with them.  Everything
+ * they need of a list is the ranks (up to k) that hold a relevant item and
+ * the number of distinct relevant items; list_metrics() computes the
+ * metrics from those alone, in plain C.
+ *
+ * The sums run in rank order with the same operations SQL's sum() of
+ * ln(2) / ln(rank + 1) performs, so a metric is the same double that the
+ * SQL formulation of 0.2.0 gave.
+ */
+
+/* The metrics of one list; the NULL ones are those of no relevant item. */
+typedef struct ListMetrics
+{
+	double		precision;
+	double		recall;
+	double		ndcg;
+	double		ap;
+	double		rr;
+	double		hit;
+	bool		no_relevant;	/* recall, ndcg, ap are NULL */
+} ListMetrics;
+
+/* the discount of a hit at rank r: 1 / log2(r + 1) */
+static inline double
+rank_discount(int32 rank)
+{
+	return log(2.0) / log((double) rank + 1.0);
+}
+
+/*
+ * The metrics from the ranks (ascending, each at most k) of the relevant
+ * items found in the top k, and the number of relevant items.
+ */
+static void
+list_metrics(const int32 *hit_ranks, int n_hits, int64 n_relevant, int32 k,
+			 ListMetrics *m)
+{
+	double		dcg = 0.0;
+	double		idcg = 0.0;
+	double		sum_precision = 0.0;
+	int64		ideal = Min(n_relevant, (int64) k);
+
+	for (int i = 0; i < n_hits; i++)
+	{
+		dcg += rank_discount(hit_ranks[i]);
+		/* the precision at the i+1-th hit */
+		sum_precision += (double) (i + 1) / (double) hit_ranks[i];
+	}
+	for (int64 i = 1; i <= ideal; i++)
+		idcg += rank_discount((int32) i);
+
+	m->precision = (double) n_hits / (double) k;
+	m->no_relevant = (n_relevant == 0);
+	m->recall = m->no_relevant ? 0.0 : (double) n_hits / (double) n_relevant;
+	m->ndcg = m->no_relevant ? 0.0 : dcg / idcg;
+	m->ap = m->no_relevant ? 0.0 : sum_precision / (double) ideal;
+	m->rr = n_hits > 0 ? 1.0 / (double) hit_ranks[0] : 0.0;
+	m->hit = n_hits > 0 ? 1.0 : 0.0;
+}
+
+static int
+int32_cmp(const void *a, const void *b)
+{
+	int32		x = *(const int32 *) a;
+	int32		y = *(const int32 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* qsort_arg comparator of Datums by the element type's btree comparison */
+typedef struct DatumSortArg
+{
+	FmgrInfo   *cmp;
+	Oid			collation;
+} DatumSortArg;
+
+static int
+datum_cmp(const void *a, const void *b, void *arg)
+{
+	DatumSortArg *s = (DatumSortArg *) arg;
+
+	return DatumGetInt32(FunctionCall2Coll(s->cmp, s->collation,
+										   *(const Datum *) a, *(const Datum *) b));
+}
+
+/*
+ * The arguments (ranked, relevant, k, ranks) of a metric function, reduced
+ * to what list_metrics() takes.  False when the metric is NULL (a NULL
+ * list, relevant set or k).  Items compare with their type's default
+ * equality, as array_position() compares them; NULL items never match.
+ */
+static bool
+metric_args(FunctionCallInfo fcinfo, ListMetrics *m)
+{
+	ArrayType  *ranked;
+	ArrayType  *relevant;
+	int32		k;
+	Oid			elemtype;
+	TypeCacheEntry *tc;
+	Datum	   *items;
+	bool	   *item_nulls;
+	int			n_items;
+	Datum	   *rel;
+	bool	   *rel_nulls;
+	int			n_rel_all;
+	int			n_rel = 0;
+	int64		n_distinct = 0;
+	int32	   *ranks = NULL;
+	int32	   *hits;
+	int			n_hits = 0;
+	Oid			collation = PG_GET_COLLATION();
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		return false;
+	ranked = PG_GETARG_ARRAYTYPE_P(0);
+	relevant = PG_GETARG_ARRAYTYPE_P(1);
+	k = PG_GETARG_INT32(2);
+	if (k <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("k must be positive, not %d", k),
+				 errhint("k is the length of the list that is measured.")));
+	elemtype = ARR_ELEMTYPE(ranked);
+	if (ARR_ELEMTYPE(relevant) != elemtype)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("ranked and relevant must be arrays of the same type")));
+	tc = lookup_type_cache(elemtype, TYPECACHE_EQ_OPR_FINFO | TYPECACHE_CMP_PROC_FINFO);
+	if (!OidIsValid(tc->eq_opr_finfo.fn_oid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("could not identify an equality operator for type %s",
+						format_type_be(elemtype)),
+				 errhint("Compare the items by a key that has one, e.g. their text form.")));
+
+	deconstruct_array(ranked, elemtype, tc->typlen, tc->typbyval, tc->typalign,
+					  &items, &item_nulls, &n_items);
+	deconstruct_array(relevant, elemtype, tc->typlen, tc->typbyval, tc->typalign,
+					  &rel, &rel_nulls, &n_rel_all);
+
+	/* the ranks of the list's items: given, or 1, 2, 3, ... */
+	if (!PG_ARGISNULL(3))
+	{
+		ArrayType  *ra = PG_GETARG_ARRAYTYPE_P(3);
+		Datum	   *rd;
+		bool	   *rn;
+		int			nr;
+		int32	   *sorted;
+
+		deconstruct_array(ra, INT4OID, sizeof(int32), true, TYPALIGN_INT, &rd, &rn, &nr);
+		if (nr != n_items)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("ranks must give one rank for each item of ranked: %d ranks for %d items",
+							nr, n_items)));
+		ranks = palloc(sizeof(int32) * Max(nr, 1));
+		sorted = palloc(sizeof(int32) * Max(nr, 1));
+		for (int i = 0; i < nr; i++)
+		{
+			if (rn[i] || DatumGetInt32(rd[i]) < 1)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("ranks must be 1 or more, not %s",
+								rn[i] ? "NULL" : psprintf("%d", DatumGetInt32(rd[i])))));
+			ranks[i] = sorted[i] = DatumGetInt32(rd[i]);
+		}
+		qsort(sorted, nr, sizeof(int32), int32_cmp);
+		for (int i = 1; i < nr; i++)
+			if (sorted[i] == sorted[i - 1])
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("ranks must give each rank once: rank %d is given twice", sorted[i])));
+	}
+
+	/* the relevant items: NULLs left out, repeats counted once */
+	for (int i = 0; i < n_rel_all; i++)
+		if (!rel_nulls[i])
+			rel[n_rel++] = rel[i];
+	if (n_rel > 0 && OidIsValid(tc->cmp_proc_finfo.fn_oid))
+	{
+		DatumSortArg arg = {&tc->cmp_proc_finfo, collation};
+
+		qsort_arg(rel, n_rel, sizeof(Datum), datum_cmp, &arg);
+		n_distinct = 1;
+		for (int i = 1; i < n_rel; i++)
+			if (DatumGetInt32(FunctionCall2Coll(&tc->cmp_proc_finfo, collation,
+												rel[i - 1], rel[i])) != 0)
+				n_distinct++;
+	}
+	else
+	{
+		for (int i = 0; i < n_rel; i++)
+		{
+			bool		seen = false;
+
+			for (int j = 0; j < i && !seen; j++)
+				seen = DatumGetBool(FunctionCall2Coll(&tc->eq_opr_finfo, collation,
+													  rel[j], rel[i]));
+			if (!seen)
+				n_distinct++;
+		}
+	}
+
+	/* the ranks up to k that hold a relevant item, ascending */
+	hits = palloc(sizeof(int32) * Max(n_items, 1));
+	for (int i = 0; i < n_items; i++)
+	{
+		int32		rank = ranks ? ranks[i] : i + 1;
+
+		if (rank > k || item_nulls[i])
+			continue;
+		for (int j = 0; j < n_rel; j++)
+		{
+			if (DatumGetBool(FunctionCall2Coll(&tc->eq_opr_finfo, collation,
+											   items[i], rel[j])))
+			{
+				hits[n_hits++] = rank;
+				break;
+			}
+		}
+	}
+	qsort(hits, n_hits, sizeof(int32), int32_cmp);
+
+	list_metrics(hits, n_hits, n_distinct, k, m);
+	return true;
+}
+
+PG_FUNCTION_INFO_V1(rs_precision_at_k);
+Datum
+rs_precision_at_k(PG_FUNCTION_ARGS)
+{
+	ListMetrics m;
+
+	if (!metric_args(fcinfo, &m))
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(m.precision);
+}
+
+PG_FUNCTION_INFO_V1(rs_recall_at_k);
+Datum
+rs_recall_at_k(PG_FUNCTION_ARGS)
+{
+	ListMetrics m;
+
+	if (!metric_args(fcinfo, &m) || m.no_relevant)
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(m.recall);
+}
+
+PG_FUNCTION_INFO_V1(rs_ndcg_at_k);
+Datum
+rs_ndcg_at_k(PG_FUNCTION_ARGS)
+{
+	ListMetrics m;
+
+	if (!metric_args(fcinfo, &m) || m.no_relevant)
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(m.ndcg);
+}
+
+PG_FUNCTION_INFO_V1(rs_average_precision_at_k);
+Datum
+rs_average_precision_at_k(PG_FUNCTION_ARGS)
+{
+	ListMetrics m;
+
+	if (!metric_args(fcinfo, &m) || m.no_relevant)
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(m.ap);
+}
+
+PG_FUNCTION_INFO_V1(rs_reciprocal_rank);
+Datum
+rs_reciprocal_rank(PG_FUNCTION_ARGS)
+{
+	ListMetrics m;
+
+	if (!metric_args(fcinfo, &m))
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(m.rr);
+}
+
+PG_FUNCTION_INFO_V1(rs_hit_at_k);
+Datum
+rs_hit_at_k(PG_FUNCTION_ARGS)
+{
+	ListMetrics m;
+
+	if (!metric_args(fcinfo, &m))
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(m.hit);
 }

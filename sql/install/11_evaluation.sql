@@ -255,9 +255,65 @@ $fn$;
 COMMENT ON FUNCTION recsys.eval_lists_error(text, text, integer, bigint, bigint) IS
 	'internal to eval_lists_sql(): raises the error (22023) for a row of lists with a rank below 1, a rank given twice or an item given twice in one user''s list';
 
+-- The ranking metrics of one list (src/evaluate.c); evaluate() and
+-- evaluate_users() measure each user's list with them (and report their
+-- means), and they measure any list:
+--   SELECT recsys.ndcg_at_k(ARRAY['b', 'x', 'a'], ARRAY['a', 'b'], 3);
+-- ranked is the list, best first; ranks, when given, is the rank of each
+-- of its items (for a list that leaves ranks out: ARRAY[1, 2, 5]), else
+-- they rank 1, 2, 3, ...  Only ranks up to k count.  An item should be in
+-- the list once (evaluate() checks the lists it is given).  relevant holds
+-- the relevant items (a NULL is left out, a repeat counts once).  Items
+-- compare with their type's default equality, as array_position()
+-- compares them.  A list without a relevant item in its top k scores 0;
+-- with no relevant item at all, recall, nDCG and average precision are
+-- NULL.  A NULL list, relevant set or k gives NULL.
+CREATE FUNCTION recsys.precision_at_k(ranked anyarray, relevant anyarray, k integer,
+									  ranks integer[] DEFAULT NULL)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'rs_precision_at_k' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.precision_at_k(anyarray, anyarray, integer, integer[]) IS
+	'precision@k of a ranked list (ranks: each item''s rank, default 1, 2, 3, ...): the relevant items among its top k, over k';
+
+CREATE FUNCTION recsys.recall_at_k(ranked anyarray, relevant anyarray, k integer,
+								   ranks integer[] DEFAULT NULL)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'rs_recall_at_k' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.recall_at_k(anyarray, anyarray, integer, integer[]) IS
+	'recall@k of a ranked list (ranks: each item''s rank, default 1, 2, 3, ...): the relevant items among its top k, over all relevant items';
+
+CREATE FUNCTION recsys.ndcg_at_k(ranked anyarray, relevant anyarray, k integer,
+								 ranks integer[] DEFAULT NULL)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'rs_ndcg_at_k' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.ndcg_at_k(anyarray, anyarray, integer, integer[]) IS
+	'nDCG@k of a ranked list (ranks: each item''s rank, default 1, 2, 3, ...): the discounted cumulative gain of its top k (1/log2(rank + 1) per relevant item) over that of an ideal list';
+
+CREATE FUNCTION recsys.average_precision_at_k(ranked anyarray, relevant anyarray, k integer,
+											  ranks integer[] DEFAULT NULL)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'rs_average_precision_at_k' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.average_precision_at_k(anyarray, anyarray, integer, integer[]) IS
+	'average precision@k of a ranked list (ranks: each item''s rank, default 1, 2, 3, ...): the precision at the rank of each relevant item of its top k, summed, over the number of relevant items (at most k)';
+
+CREATE FUNCTION recsys.reciprocal_rank(ranked anyarray, relevant anyarray, k integer,
+									   ranks integer[] DEFAULT NULL)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'rs_reciprocal_rank' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.reciprocal_rank(anyarray, anyarray, integer, integer[]) IS
+	'reciprocal rank of a ranked list (ranks: each item''s rank, default 1, 2, 3, ...): 1/rank of its first relevant item within the top k, 0 if none';
+
+CREATE FUNCTION recsys.hit_at_k(ranked anyarray, relevant anyarray, k integer,
+								ranks integer[] DEFAULT NULL)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'rs_hit_at_k' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION recsys.hit_at_k(anyarray, anyarray, integer, integer[]) IS
+	'hit@k of a ranked list (ranks: each item''s rank, default 1, 2, 3, ...): 1 if a relevant item is among its top k, else 0';
+
 -- Everything evaluate() and evaluate_users() share: the arguments checked,
 -- the columns resolved, and the query that ranks the test users with
--- recommend_all() and measures each user's list.  Its rows: user_key,
+-- recommend_all() (or reads the lists given) and measures each user's list
+-- with the metric functions above.  Its rows: user_key,
 -- n_relevant, precision, recall, ndcg, ap, rr, hit, items (the list), and
 -- test_users (all test users with a relevant item, known or not).  The
 -- check query counts test users, known users and known items: it reads
@@ -372,7 +428,10 @@ $q$, t, model, m.active_version);
 
 	-- rank is the position in the served list: ties in score are broken
 	-- as serving breaks them (by item key), so a metric measures the list
-	-- a user would see
+	-- a user would see.  Each user's list (its items and their ranks) and
+	-- relevant items go to the metric functions; a user without a list
+	-- scores 0.  Users come in the order of u (the means evaluate() takes
+	-- of these rows add them in that order).
 	query := format($q$
 WITH tu AS MATERIALIZED (
 	SELECT t.user_key, pg_catalog.count(*)::integer AS n_relevant, pg_catalog.array_agg(t.item_key) AS relevant
@@ -384,38 +443,22 @@ u AS MATERIALIZED (
 	  ON f.model OPERATOR(pg_catalog.=) %2$L AND f.version OPERATOR(pg_catalog.=) %3$s
 	 AND f.user_key OPERATOR(pg_catalog.=) tu.user_key),
 r AS MATERIALIZED (%5$s),
-h AS (
-	SELECT u.uid, r.item_key, r.rank, r.item_key OPERATOR(pg_catalog.=) ANY (u.relevant) AS rel
-	FROM r JOIN u ON u.user_key OPERATOR(pg_catalog.=) r.user_key),
-w AS (
-	SELECT h.*, pg_catalog.count(*) FILTER (WHERE h.rel) OVER (PARTITION BY h.uid ORDER BY h.rank) AS hits_so_far
-	FROM h),
-m AS (
-	SELECT w.uid,
-		   pg_catalog.count(*) FILTER (WHERE w.rel) AS hits,
-		   pg_catalog.sum(pg_catalog.ln(2::pg_catalog.float8)
-						  OPERATOR(pg_catalog./) pg_catalog.ln(w.rank OPERATOR(pg_catalog.+) 1::pg_catalog.float8))
-			   FILTER (WHERE w.rel) AS dcg,
-		   pg_catalog.sum(w.hits_so_far::pg_catalog.float8 OPERATOR(pg_catalog./) w.rank) FILTER (WHERE w.rel) AS sum_precision,
-		   pg_catalog.min(w.rank) FILTER (WHERE w.rel) AS first_hit,
-		   pg_catalog.array_agg(w.item_key ORDER BY w.rank) AS items
-	FROM w GROUP BY w.uid),
-idcg AS (
-	SELECT pg_catalog.array_agg(z.c ORDER BY z.i) AS v
-	FROM (SELECT i, pg_catalog.sum(pg_catalog.ln(2::pg_catalog.float8)
-								   OPERATOR(pg_catalog./) pg_catalog.ln(i OPERATOR(pg_catalog.+) 1::pg_catalog.float8))
-						OVER (ORDER BY i) AS c
-		  FROM pg_catalog.generate_series(1, LEAST(%4$s, (SELECT pg_catalog.max(u.n_relevant) FROM u))) i) z)
+l AS (
+	SELECT u.uid, pg_catalog.array_agg(r.item_key ORDER BY r.rank) AS items,
+		   pg_catalog.array_agg(r.rank ORDER BY r.rank) AS ranks
+	FROM r JOIN u ON u.user_key OPERATOR(pg_catalog.=) r.user_key
+	GROUP BY u.uid)
 SELECT u.user_key, u.n_relevant,
-	   COALESCE(m.hits, 0)::pg_catalog.float8 OPERATOR(pg_catalog./) %4$s AS "precision",
-	   COALESCE(m.hits, 0)::pg_catalog.float8 OPERATOR(pg_catalog./) u.n_relevant AS recall,
-	   COALESCE(m.dcg, 0) OPERATOR(pg_catalog./) (SELECT v FROM idcg)[LEAST(u.n_relevant, %4$s)] AS ndcg,
-	   COALESCE(m.sum_precision, 0) OPERATOR(pg_catalog./) LEAST(u.n_relevant, %4$s) AS ap,
-	   COALESCE(1.0::pg_catalog.float8 OPERATOR(pg_catalog./) m.first_hit, 0) AS rr,
-	   (COALESCE(m.hits, 0) OPERATOR(pg_catalog.>) 0)::integer::pg_catalog.float8 AS hit,
-	   COALESCE(m.items, '{}') AS items,
+	   recsys.precision_at_k(l.items, u.relevant, %4$s, l.ranks) AS "precision",
+	   recsys.recall_at_k(l.items, u.relevant, %4$s, l.ranks) AS recall,
+	   recsys.ndcg_at_k(l.items, u.relevant, %4$s, l.ranks) AS ndcg,
+	   recsys.average_precision_at_k(l.items, u.relevant, %4$s, l.ranks) AS ap,
+	   recsys.reciprocal_rank(l.items, u.relevant, %4$s, l.ranks) AS rr,
+	   recsys.hit_at_k(l.items, u.relevant, %4$s, l.ranks) AS hit,
+	   COALESCE(l.items, '{}') AS items,
 	   (SELECT pg_catalog.count(*) FROM tu) AS test_users
-FROM u LEFT JOIN m ON m.uid OPERATOR(pg_catalog.=) u.uid
+FROM u LEFT JOIN l ON l.uid OPERATOR(pg_catalog.=) u.uid
+ORDER BY u.uid
 $q$, t, model, m.active_version, cutoff, r, CASE WHEN serve_unknown THEN 'LEFT' ELSE '' END);
 END
 $fn$;
