@@ -179,8 +179,8 @@ $q$, t, model, m.active_version);
 	-- as serving breaks them (by item key), so a metric measures the list
 	-- a user would see.  Each user's list (its items and their ranks) and
 	-- relevant items go to the metric functions; a user without a list
-	-- scores 0.  Users come in the order of u (the means evaluate() takes
-	-- of these rows add them in that order).
+	-- has an empty one (and scores 0).  Users come in the order of u (the
+	-- means evaluate() takes of these rows add them in that order).
 	query := format($q$
 WITH tu AS MATERIALIZED (
 	SELECT t.user_key, pg_catalog.count(*)::integer AS n_relevant, pg_catalog.array_agg(t.item_key) AS relevant
@@ -197,17 +197,18 @@ l AS (
 		   pg_catalog.array_agg(r.rank ORDER BY r.rank) AS ranks
 	FROM r JOIN u ON u.user_key OPERATOR(pg_catalog.=) r.user_key
 	GROUP BY u.uid)
-SELECT u.user_key, u.n_relevant,
-	   recsys.precision_at_k(l.items, u.relevant, %4$s, l.ranks) AS "precision",
-	   recsys.recall_at_k(l.items, u.relevant, %4$s, l.ranks) AS recall,
-	   recsys.ndcg_at_k(l.items, u.relevant, %4$s, l.ranks) AS ndcg,
-	   recsys.average_precision_at_k(l.items, u.relevant, %4$s, l.ranks) AS ap,
-	   recsys.reciprocal_rank(l.items, u.relevant, %4$s, l.ranks) AS rr,
-	   recsys.hit_at_k(l.items, u.relevant, %4$s, l.ranks) AS hit,
-	   COALESCE(l.items, '{}') AS items,
+SELECT e.user_key, e.n_relevant,
+	   recsys.precision_at_k(e.items, e.relevant, %4$s, e.ranks) AS "precision",
+	   recsys.recall_at_k(e.items, e.relevant, %4$s, e.ranks) AS recall,
+	   recsys.ndcg_at_k(e.items, e.relevant, %4$s, e.ranks) AS ndcg,
+	   recsys.average_precision_at_k(e.items, e.relevant, %4$s, e.ranks) AS ap,
+	   recsys.reciprocal_rank(e.items, e.relevant, %4$s, e.ranks) AS rr,
+	   recsys.hit_at_k(e.items, e.relevant, %4$s, e.ranks) AS hit,
+	   e.items,
 	   (SELECT pg_catalog.count(*) FROM tu) AS test_users
-FROM u LEFT JOIN l ON l.uid OPERATOR(pg_catalog.=) u.uid
-ORDER BY u.uid
+FROM (SELECT u.uid, u.user_key, u.n_relevant, u.relevant, COALESCE(l.items, '{}') AS items, l.ranks
+	  FROM u LEFT JOIN l ON l.uid OPERATOR(pg_catalog.=) u.uid) e
+ORDER BY e.uid
 $q$, t, model, m.active_version, cutoff, r, CASE WHEN serve_unknown THEN 'LEFT' ELSE '' END);
 END
 $fn$;
