@@ -229,28 +229,30 @@ if [ "$only_tap" != none ]; then
 		done
 	fi
 fi
-# --- 6a. the previous release, for the upgrade test ----------------------------
-# test/t/050_upgrade.pl starts a cluster with the previous release installed,
-# trains models with it, and upgrades them to this tree's.  The release is
-# exported from git (the copy has no .git, so from RS_ROOT), built, and
-# installed into a relocated copy of the PostgreSQL tree of RS_PG_BIN; the
-# test finds that copy in RS_PREV_INSTALL.  Without git or the commit this
-# is a failure, never a skip.
-RS_PREV_RELEASE=8fc32d2		# 0.1.0, the last commit before 0.2.0's work
-prev_install=""
+# --- 6a. the previous releases, for the upgrade test ---------------------------
+# test/t/050_upgrade.pl starts a cluster with each previous release
+# installed, trains models with it, and upgrades them to this tree's.  Each
+# release is exported from git (the copy has no .git, so from RS_ROOT),
+# built, and installed into its own relocated copy of the PostgreSQL tree of
+# RS_PG_BIN; the test finds those copies in RS_PREV_INSTALLS
+# ("0.1.0=/path 0.2.0=/path").  Without git or a commit this is a failure,
+# never a skip.
+RS_PREV_RELEASES="0.1.0=8fc32d2 0.2.0=56399a5"	# version=commit, oldest first
+prev_installs=""
 want_prev=0
 for t in "${tap_files[@]}"; do
 	[ "$(basename "$t" .pl)" = 050_upgrade ] && want_prev=1
 done
+# build_prev_release VERSION COMMIT — sets prev_install to the tree
 build_prev_release() {
-	local prev=$work/prev pglib pgshare
+	local version=$1 commit=$2 prev=$work/prev-$1 pglib pgshare
 	pglib=$(dirname "$RS_PG_BIN")					# .../lib/postgresql/15
 	pgshare=$("$RS_PG_CONFIG" --sharedir)
 	command -v git >/dev/null 2>&1 || { rs_warn "git is not installed"; return 1; }
-	git -C "$RS_ROOT" rev-parse -q --verify "$RS_PREV_RELEASE^{commit}" >/dev/null \
-		|| { rs_warn "commit $RS_PREV_RELEASE is not in $RS_ROOT (a clone without history?)"; return 1; }
+	git -C "$RS_ROOT" rev-parse -q --verify "$commit^{commit}" >/dev/null \
+		|| { rs_warn "commit $commit ($version) is not in $RS_ROOT (a clone without history?)"; return 1; }
 	mkdir -p "$prev/src" "$prev/pg$pglib" "$prev/pg$pgshare"
-	git -C "$RS_ROOT" archive "$RS_PREV_RELEASE" | tar -C "$prev/src" -xf - || return 1
+	git -C "$RS_ROOT" archive "$commit" | tar -C "$prev/src" -xf - || return 1
 	cp -a "$pglib/." "$prev/pg$pglib/" || return 1
 	cp -a "$pgshare/." "$prev/pg$pgshare/" || return 1
 	# only the previous release's files, none of this tree's
@@ -268,13 +270,17 @@ build_prev_release() {
 	prev_install=$prev/pg$pglib
 }
 if [ "$want_prev" = 1 ]; then
-	rs_log "the previous release ($RS_PREV_RELEASE) for 050_upgrade: git archive, build, install into a copy of PostgreSQL"
-	if build_prev_release; then
-		pass "build of the previous release"
-	else
+	for rel in $RS_PREV_RELEASES; do
+		version=${rel%%=*} commit=${rel#*=}
+		rs_log "release $version ($commit) for 050_upgrade: git archive, build, install into a copy of PostgreSQL"
 		prev_install=""
-		fail "build of the previous release $RS_PREV_RELEASE (needs git and the commit in $RS_ROOT)"
-	fi
+		if build_prev_release "$version" "$commit"; then
+			pass "build of release $version"
+			prev_installs="${prev_installs:+$prev_installs }$version=$prev_install"
+		else
+			fail "build of release $version ($commit; needs git and the commit in $RS_ROOT)"
+		fi
+	done
 fi
 
 # run_prove FILE — prove -v FILE from the copy, as the unprivileged user, with
@@ -286,7 +292,7 @@ run_prove() {
 		PERL5LIB="$RS_PGXS_DIR/src/test/perl${PERL5LIB:+:$PERL5LIB}" \
 		PG_REGRESS="$RS_PGXS_DIR/src/test/regress/pg_regress" \
 		TESTDIR="$src/test" \
-		RS_PREV_INSTALL="$prev_install" \
+		RS_PREV_INSTALLS="$prev_installs" \
 		LANG=C.UTF-8 \
 		timeout 1200 prove -v "$1")
 }
