@@ -3,7 +3,7 @@
  * recsys.c
  *	  The module entry: the magic block and _PG_init(), which defines every
  *	  setting as soon as the library is loaded (each part defines its own:
- *	  runtime.c, hnsw.c, train.c) and reserves the "recsys" prefix.
+ *	  runtime.c, hnswoptions.c, train.c) and reserves the "recsys" prefix.
  *
  *-------------------------------------------------------------------------
  */
