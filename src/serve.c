@@ -22,6 +22,7 @@
  *-------------------------------------------------------------------------
  */
 #include "catalog.h"
+#include "loader.h"
 
 #include "access/detoast.h"
 #include "access/xact.h"
@@ -45,10 +46,11 @@
 
 #include "bloom.h"
 #include "embedding.h"
-#include "linalg.h"
+#include "core/linalg.h"
 #include "privileges.h"
 #include "rerank.h"
 #include "serve.h"
+#include "train.h"
 
 #include <cblas.h>
 #include <math.h>
