@@ -1,5 +1,6 @@
--- 02_bloom.sql: Bloom filters (src/bloom.c): the bloom type, bloom_agg()
--- to build one, and the functions that test and describe it.
+-- 02_bloom.sql: Bloom filters (src/bloom.c, src/core/bloom_parse.c): the
+-- bloom type, bloom_agg() to build one, and the functions that test and
+-- describe it.
 
 -- A Bloom filter of keys, for exclusion lists too large for an array.
 -- Keys are hashed by their text form, as the catalog stores them, so

@@ -1,4 +1,4 @@
--- 05_synth.sql: synthetic data (src/synth.c).
+-- 05_synth.sql: synthetic data (src/synth.c over src/core/generator.c).
 --
 -- A deterministic generator of users, items and interactions with planted
 -- structure (popularity, categories, low-rank tastes, demographic groups).

@@ -1,32 +1,33 @@
--- 06_catalog.sql: the model catalog (src/catalog.c, src/privileges.c): its
--- tables and view, the sequence of version identities, what pg_dump keeps,
--- who may use a model (grants, the functions that check and change them)
--- and the row-level security that shows each role only those models' rows.
+-- 06_catalog.sql: the model catalog (src/catalog.c, src/catalog_read.c,
+-- src/privileges.c): its tables and view, the sequence of version
+-- identities, what pg_dump keeps, who may use a model (grants, the
+-- functions that check and change them) and the row-level security that
+-- shows each role only those models' rows.
 --
 -- Keys are stored in their text form; user_key_type and item_key_type name
 -- the type they came in.  Catalog rows are written only by the training
 -- functions (which write them as the catalog's owner); the data a model is
 -- trained on is always read with the caller's rights.
 --
--- Every stored version gets an identity that is never used again (a
--- version number can come back: drop_model then train starts at 1 again,
--- and a training rolled back and redone reuses its number).  Caches of
--- served models are keyed by it.
+-- Every stored version gets an identity that is never used again (a version
+-- number can come back: drop_model then train starts at 1 again, and a
+-- training rolled back and redone reuses its number).  Caches of served
+-- models are keyed by it.
 --
--- The active version always exists: pruning cannot remove it, and an
--- UPDATE cannot point a model at a version that is not there.  (Versions
--- do not reference their model: two config tables that reference each
--- other could not be restored by pg_restore, one table at a time.  The
--- catalog functions delete a model's versions with it.)
+-- The active version always exists: pruning cannot remove it, and an UPDATE
+-- cannot point a model at a version that is not there.  (Versions do not
+-- reference their model: two config tables that reference each other could
+-- not be restored by pg_restore, one table at a time.  The catalog functions
+-- delete a model's versions with it.)
 --
 -- Models are owned by a role OID, not a name: renaming the owner keeps the
--- model theirs, and a new role that takes an old name gets nothing.  A
--- model whose owner role no longer exists keeps the OID (shown as a
--- number); only a superuser may act on it, or give it to another role
--- with recsys.alter_model_owner().
+-- model theirs, and a new role that takes an old name gets nothing.  A model
+-- whose owner role no longer exists keeps the OID (shown as a number); only
+-- a superuser may act on it, or give it to another role with
+-- recsys.alter_model_owner().
 --
--- A model's stored source and attributes run, on retrain and on fold-in,
--- as the model's owner under SECURITY_RESTRICTED_OPERATION, with the
+-- A model's stored source and attributes run, on retrain and on fold-in, as
+-- the model's owner under SECURITY_RESTRICTED_OPERATION, with the
 -- search_path stored with it: the schemas of the trainer's search_path when
 -- the model was trained (pg_catalog first and pg_temp last), fixed at that
 -- moment.

@@ -1,4 +1,4 @@
--- 10_statistics.sql: statistics (src/stats.c, src/stats_agg.c): tests that
+-- 10_statistics.sql: statistics (src/core/stats.c, src/stats_agg.c): tests that
 -- compare the values of groups, as plain aggregates over (group, value)
 -- rows, and the survival functions their p-values come from.  Groups compare
 -- by their text form; rows with a NULL group or value are skipped; NaN or

@@ -1,5 +1,5 @@
--- 12_audit.sql: fairness audits across user groups (src/audit.c).  groups is a
--- relation or SELECT whose first two columns are (user, group); users are
+-- 12_audit.sql: fairness audits across user groups (src/audit.c).  groups is
+-- a relation or SELECT whose first two columns are (user, group); users are
 -- matched to the test set by their text form, groups compare as text.  A
 -- user listed under several groups counts in each; test rows of users
 -- without a group are left out (NOTICE).  Groups with fewer than two values
