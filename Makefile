@@ -31,6 +31,7 @@ OBJS = \
 	src/popularity.o \
 	src/knn.o \
 	src/knn_score.o \
+	src/core/score.o \
 	src/serve.o \
 	src/model_index.o \
 	src/rerank.o \
@@ -86,7 +87,7 @@ include $(PGXS)
 # stop gcc from vectorising their loops (measured: ials 4x slower), so
 # they are turned back off for these files only.
 CORE_OBJS = src/als.o src/ials.o src/svd.o src/bpr.o src/popularity.o \
-	src/knn.o src/knn_score.o src/linalg.o src/parallel.o
+	src/knn.o src/knn_score.o src/linalg.o src/parallel.o src/core/score.o
 $(CORE_OBJS): CFLAGS += -fno-wrapv -fstrict-aliasing
 
 # The distance kernels are plain loops; let gcc vectorise their float
@@ -101,6 +102,7 @@ $(OBJS): src/recsys.h
 src/embedding.o src/embedding_agg.o src/distance.o src/catalog.o: src/embedding.h
 src/embedding.o src/embedding_parse.o: src/embedding_parse.h
 src/options.o src/options_core.o: src/options_core.h
+src/core/score.o: src/core/score.h
 src/loader.o src/options.o src/catalog.o src/train.o src/serve.o: src/loader.h src/options.h src/catalog.h src/train.h
 src/knn.o src/knn_score.o src/catalog.o src/train.o src/serve.o: src/knn.h
 src/serve.o src/rerank.o: src/rerank.h
