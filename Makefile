@@ -32,7 +32,16 @@ OBJS = \
 	src/knn.o \
 	src/knn_score.o \
 	src/core/score.o \
+	src/serve_cache.o \
+	src/serve_args.o \
+	src/serve_attrs.o \
+	src/serve_rank.o \
+	src/serve_candidates.o \
+	src/serve_foldin.o \
+	src/serve_knn.o \
 	src/serve.o \
+	src/serve_all.o \
+	src/serve_similar.o \
 	src/model_index.o \
 	src/rerank.o \
 	src/evaluate.o \
@@ -102,15 +111,20 @@ $(OBJS): src/recsys.h
 src/embedding.o src/embedding_agg.o src/distance.o src/catalog.o: src/embedding.h
 src/embedding.o src/embedding_parse.o: src/embedding_parse.h
 src/options.o src/options_core.o: src/options_core.h
+# the serving family (src/serve_int.h lists its files)
+SERVE_OBJS = src/serve_cache.o src/serve_args.o src/serve_attrs.o src/serve_rank.o \
+	src/serve_candidates.o src/serve_foldin.o src/serve_knn.o src/serve.o \
+	src/serve_all.o src/serve_similar.o
+$(SERVE_OBJS): src/serve_int.h src/core/score.h src/embedding.h
 src/core/score.o: src/core/score.h
-src/loader.o src/options.o src/catalog.o src/train.o src/serve.o: src/loader.h src/options.h src/catalog.h src/train.h
-src/knn.o src/knn_score.o src/catalog.o src/train.o src/serve.o: src/knn.h
-src/serve.o src/rerank.o: src/rerank.h
+src/loader.o src/options.o src/catalog.o src/train.o $(SERVE_OBJS): src/loader.h src/options.h src/catalog.h src/train.h
+src/knn.o src/knn_score.o src/catalog.o src/train.o $(SERVE_OBJS): src/knn.h
+$(SERVE_OBJS) src/rerank.o: src/rerank.h
 $(CORE_OBJS): src/train.h src/linalg.h src/rng.h
-src/bloom.o src/serve.o src/rerank.o: src/bloom.h
-src/bloom.o src/serve.o src/rerank.o src/bloom_parse.o: src/bloom_parse.h
-src/serve.o src/evaluate.o: src/serve.h src/catalog.h
-src/privileges.o src/serve.o src/evaluate.o src/audit.o: src/privileges.h src/catalog.h
+src/bloom.o $(SERVE_OBJS) src/rerank.o: src/bloom.h
+src/bloom.o $(SERVE_OBJS) src/rerank.o src/bloom_parse.o: src/bloom_parse.h
+$(SERVE_OBJS) src/evaluate.o: src/serve.h src/catalog.h
+src/privileges.o $(SERVE_OBJS) src/evaluate.o src/audit.o: src/privileges.h src/catalog.h
 src/stats.o src/stats_agg.o src/audit.o: src/stats.h
 src/stats_agg.o src/audit.o: src/stats_agg.h
 HNSW_OBJS = src/hnsw.o src/hnswbuild.o src/hnswinsert.o src/hnswscan.o src/hnswvacuum.o src/hnswutils.o src/hnswcache.o
