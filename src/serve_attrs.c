@@ -8,8 +8,8 @@
  *	  ItemAttrs in serve_int.h).
  *
  * The caller's queries run with the caller's rights, read-only, and must
- * be one plain SELECT each.  Calls serve_cache.c (item keys) and
- * rerank.c (freshness), bloom.c (the filter); no other serving file.
+ * be one plain SELECT each.  Calls serve_cache.c (item keys), rerank.c
+ * (freshness) and bloom.c (the filter); no other serving file.
  *
  *-------------------------------------------------------------------------
  */

@@ -12,8 +12,9 @@
  * and bpr always, take the mean of the items' vectors (bias 0).
  *
  * Calls serve_cache.c (items, the fold-in parameters), core/score.c
- * (sorted lists), linalg (Gram matrix, Cholesky) and catalog.c (the
- * stored source, run as the model's owner); no other serving file.
+ * (sorted lists), linalg (Gram matrix, Cholesky), catalog.c and train.c
+ * (the stored source and its query for one user, run as the model's
+ * owner); no other serving file.
  *
  *-------------------------------------------------------------------------
  */
