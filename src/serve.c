@@ -39,6 +39,7 @@
 #include "utils/memutils.h"
 
 #include "privileges.h"
+#include "serve.h"
 
 #include <math.h>
 

@@ -9,7 +9,8 @@
  *
  * The caller's queries run with the caller's rights, read-only, and must
  * be one plain SELECT each.  Calls serve_cache.c (item keys), rerank.c
- * (freshness) and bloom.c (the filter); no other serving file.
+ * (freshness), bloom.c (the filter) and loader.c (timestamps); no other
+ * serving file.
  *
  *-------------------------------------------------------------------------
  */
@@ -25,6 +26,8 @@
 #include "utils/memutils.h"
 #include "utils/plancache.h"
 #include "utils/timestamp.h"
+
+#include "loader.h"
 
 static bool
 same_text(const char *a, const char *b)

@@ -14,7 +14,7 @@
  * Calls serve_cache.c (items, the fold-in parameters), core/score.c
  * (sorted lists), linalg (Gram matrix, Cholesky), catalog.c and train.c
  * (the stored source and its query for one user, run as the model's
- * owner); no other serving file.
+ * owner) and loader.c (ratings); no other serving file.
  *
  *-------------------------------------------------------------------------
  */
@@ -25,7 +25,9 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
-#include "linalg.h"
+#include "core/linalg.h"
+#include "loader.h"
+#include "train.h"
 
 /*
  * Solves for a user given n (item index, rating) pairs (ratings NULL: none

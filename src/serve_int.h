@@ -3,7 +3,8 @@
  * serve_int.h
  *	  The serving family's internals: the served model, the arguments every
  *	  serving function shares, and what each file of the family offers the
- *	  others.  src/serve.h is what the rest of the extension sees.
+ *	  others.  src/serve.h is what the rest of the extension sees (serve.c
+ *	  implements it; this header does not include it).
  *
  * The files stack one way; a file calls only those listed above it:
  *
@@ -34,7 +35,6 @@
 #include "core/score.h"
 #include "embedding.h"
 #include "rerank.h"
-#include "serve.h"
 
 /* ----------------------------------------------------------------
  *		The served model (serve_cache.c)

@@ -11,7 +11,7 @@
  */
 #include "score.h"
 
-#include "../linalg.h"
+#include "linalg.h"
 
 #include <stddef.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * knn_core.c
- *	  Standalone driver for the neighbourhood-model core (src/knn.c) and
- *	  its scoring functions (src/knn_score.c): builds the RsMatrix the
+ *	  Standalone driver for the neighbourhood-model core (src/core/knn.c) and
+ *	  its scoring functions (src/core/knn_score.c): builds the RsMatrix the
  *	  loader would build from a triplet file, trains, and prints the lists,
  *	  the baseline biases and every (user, item) score, in the format of
  *	  test/ref/knn_ref.py, so the two can be compared line by line.
@@ -30,7 +30,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "train.h"
+#include "core.h"
 #include "knn.h"
 
 #include <stdio.h>

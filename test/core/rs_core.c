@@ -16,7 +16,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "train.h"
+#include "core.h"
 
 #include <stdio.h>
 #include <stdlib.h>

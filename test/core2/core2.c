@@ -33,7 +33,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "train.h"
+#include "core.h"
 
 #include <stdio.h>
 #include <stdlib.h>

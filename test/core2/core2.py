@@ -1,7 +1,7 @@
 """Python side of the core2 driver, shared by test/ref/{svd,bpr,popularity}_ref.py.
 
 - run(): run the C driver on a data set and read back its loss lines and model;
-- Rng: an independent transcription of src/rng.h (xoshiro256** seeded through
+- Rng: an independent transcription of src/core/rng.h (xoshiro256** seeded through
   splitmix64), so a reference can replay the cores' random draws;
 - write_triplets(): the driver's text input format.
 """

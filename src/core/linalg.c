@@ -21,7 +21,7 @@
 #include "linalg.h"
 
 #include "rng.h"
-#include "train.h"
+#include "core.h"
 
 extern void ssyrk_(const char *uplo, const char *trans, const int *n,
 				   const int *k, const float *alpha, const float *a,

@@ -7,7 +7,7 @@
  *	  serving), and inline vector kernels for the short loops that run
  *	  once per interaction.
  *
- * Plain C, no PostgreSQL headers (see train.h).  Matrices are row-major
+ * Plain C, no PostgreSQL headers (see core.h).  Matrices are row-major
  * float arrays; a k x k symmetric matrix is always stored full (both
  * triangles) so the kernels can read rows without caring which half is
  * valid.
