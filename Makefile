@@ -18,6 +18,7 @@ CORE_OBJS = \
 	src/core/popularity.o \
 	src/core/knn.o \
 	src/core/knn_score.o \
+	src/core/score.o \
 	src/core/linalg.o \
 	src/core/parallel.o \
 	src/core/stats.o \
@@ -42,7 +43,16 @@ OBJS = \
 	src/catalog_read.o \
 	src/privileges.o \
 	src/train.o \
+	src/serve_cache.o \
+	src/serve_args.o \
+	src/serve_attrs.o \
+	src/serve_rank.o \
+	src/serve_candidates.o \
+	src/serve_foldin.o \
+	src/serve_knn.o \
 	src/serve.o \
+	src/serve_all.o \
+	src/serve_similar.o \
 	src/model_index.o \
 	src/rerank.o \
 	src/evaluate.o \
@@ -108,7 +118,7 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_SQL) Makefile
 # the training and linear-algebra files.
 NUMERIC_OBJS = src/core/als.o src/core/ials.o src/core/svd.o src/core/bpr.o \
 	src/core/popularity.o src/core/knn.o src/core/knn_score.o \
-	src/core/linalg.o src/core/parallel.o
+	src/core/score.o src/core/linalg.o src/core/parallel.o
 $(NUMERIC_OBJS): CFLAGS += -fno-wrapv -fstrict-aliasing
 
 # The distance kernels are plain loops; let gcc vectorise their float
