@@ -1,4 +1,4 @@
--- 08_serving.sql: serving (src/serve.c and the files it calls): predict(),
+-- 08_serving.sql: serving (src/serve.c and its family, src/serve_*.c): predict(),
 -- top-N recommendations for a user, for a set of items and for every user,
 -- similar items and users, and rerank() of a caller's own candidates.
 
