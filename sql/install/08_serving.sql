@@ -1,6 +1,7 @@
--- 08_serving.sql: serving (src/serve.c and its family, src/serve_*.c): predict(),
--- top-N recommendations for a user, for a set of items and for every user,
--- similar items and users, and rerank() of a caller's own candidates.
+-- 08_serving.sql: serving (src/serve.c and its family, src/serve_*.c):
+-- predict(), top-N recommendations for a user, for a set of items and for
+-- every user, similar items and users, and rerank() of a caller's own
+-- candidates.
 
 CREATE FUNCTION recsys.predict(model text, "user" "any", item "any")
 RETURNS double precision
