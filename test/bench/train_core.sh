@@ -29,11 +29,11 @@ if [ ! -s "$data" ]; then
 fi
 if [ -n "${CORE_CFLAGS:-}" ]; then
 	make -s -C "$here/../core" clean
-	make -s -C "$here/../core" CORE_CFLAGS="$CORE_CFLAGS" rs_core
+	make -s -C "$here/../core" CORE_CFLAGS="$CORE_CFLAGS" als_core
 else
-	make -s -C "$here/../core" rs_core
+	make -s -C "$here/../core" als_core
 fi
-core=$here/../core/rs_core
+core=$here/../core/als_core
 
 spi() { awk '/^seconds_per_iteration/ {print $2}'; }
 gap() { awk '/^max_interrupt_gap_ms/ {print $2}'; }
