@@ -18,7 +18,7 @@
 #  3. timed, each as the client sees it: recsys.predictions() alone (the
 #     scoring every audit needs), audit_error with the default options, and
 #     with bootstrap => 100;
-#  4. the peer, test/bench/audit_ref.py: the (group, error) rows by COPY,
+#  4. the peer, test/bench/audit_peer.py: the (group, error) rows by COPY,
 #     then NumPy per-group RMSE and scipy.stats.f_oneway and kruskal on the
 #     squared errors ("compute"; the COPY is timed apart), and the
 #     statistics compared with recsys' (relative difference).
@@ -116,7 +116,7 @@ res=$(q "SELECT max(anova_f) || ' ' || max(kruskal_h) || ' ' || max(anova_p) || 
 read -r f_sql h_sql p_sql rmse_sql <<<"$res"
 
 rs_log "SciPy peer"
-ref_out=$("$py" "$here/audit_ref.py" --model b --test b_interactions --groups "$groups" \
+ref_out=$("$py" "$here/audit_peer.py" --model b --test b_interactions --groups "$groups" \
 	-- "${PSQL[@]}")
 ref() { printf '%s\n' "$ref_out" | awk -v k="$1" '$1 == k {print $2}'; }
 r_copy=$(ref copy_seconds)

@@ -13,7 +13,7 @@
 #  clustered  N x D points of a Gaussian mixture of low intrinsic dimension
 #             (1000 overlapping clusters of Zipf-like sizes, each an
 #             8-dimensional Gaussian in a random subspace plus small
-#             isotropic noise; seed 2; test/bench/hnsw_ref.py clustered()),
+#             isotropic noise; seed 2; test/bench/hnsw_peer.py clustered()),
 #             Euclidean: the structure learned embeddings have;
 #  mf         the item factors of an ials model (64 factors) trained on
 #             generate_dataset(users 20000, items 50000, 1M interactions),
@@ -29,7 +29,7 @@
 #     index (recall against brute-force numpy), and QPS of one client with a
 #     prepared statement (pgbench -M prepared -c 1 -T SECS), the query vector
 #     taken from a table by random id;
-#  4. the peers (test/bench/hnsw_ref.py, /usr/bin/python3 with the Debian
+#  4. the peers (test/bench/hnsw_peer.py, /usr/bin/python3 with the Debian
 #     python3-hnswlib / python3-faiss): single-threaded build, serialized
 #     index size, recall and QPS (one query per call, one thread).
 #
@@ -145,14 +145,14 @@ EOF
 	rs_log "$name: peers (hnswlib, faiss), single-threaded"
 	while read -r key val; do
 		R[$name,$key]=$val
-	done < <("$py" "$here/hnsw_ref.py" peer "$dir" "$space" "$m" "$efc" "$efs" "$dir/sql")
+	done < <("$py" "$here/hnsw_peer.py" peer "$dir" "$space" "$m" "$efc" "$efs" "$dir/sql")
 }
 
 # synthetic NAME SEED KIND — generated vectors, Euclidean
 synthetic() {
 	local name=$1 seed=$2 kind=$3
 	rs_log "$name: $n x $d vectors ($kind)"
-	"$py" "$here/hnsw_ref.py" gen "$n" "$d" "$seed" "$work/$name" "$kind"
+	"$py" "$here/hnsw_peer.py" gen "$n" "$d" "$seed" "$work/$name" "$kind"
 	chown -R postgres "$work/$name"
 	q "CREATE UNLOGGED TABLE ${name}_items (id int, v recsys.embedding($d));
 	   CREATE UNLOGGED TABLE ${name}_queries (id int PRIMARY KEY, v recsys.embedding($d));
@@ -178,8 +178,8 @@ q "CREATE UNLOGGED TABLE mf_items AS SELECT row_number() OVER (ORDER BY item_idx
 q "VACUUM ANALYZE mf_items" >/dev/null
 q "COPY (SELECT id, v::real[] FROM mf_items) TO STDOUT" >"$work/mf/base.tsv"
 q "COPY (SELECT id, v::real[] FROM mf_queries) TO STDOUT" >"$work/mf/queries.tsv"
-"$py" "$here/hnsw_ref.py" npy "$work/mf/base.tsv" "$work/mf/base.npy"
-"$py" "$here/hnsw_ref.py" npy "$work/mf/queries.tsv" "$work/mf/queries.npy"
+"$py" "$here/hnsw_peer.py" npy "$work/mf/base.tsv" "$work/mf/base.npy"
+"$py" "$here/hnsw_peer.py" npy "$work/mf/queries.tsv" "$work/mf/queries.npy"
 spread=$(q "SELECT round((max(recsys.norm(v)) / percentile_cont(0.5) WITHIN GROUP (ORDER BY recsys.norm(v)))::numeric, 1) FROM mf_items")
 mf_n=$(q "SELECT count(*) FROM mf_items")
 d_save=$d

@@ -21,7 +21,7 @@
 #     sees it; peak memory is the backend's VmHWM
 #     and model_versions.memory_bytes (the training context); then again
 #     with the default options (shrinkage 25), for the record;
-#  3. the peer, test/bench/knn_ref.py: the same rows by binary COPY, CSR,
+#  3. the peer, test/bench/knn_peer.py: the same rows by binary COPY, CSR,
 #     column-normalised, S = Xn^T Xn in blocks of 1024 items, top-K per row
 #     ("compute"), COPY + CSR ("load") timed apart;
 #  4. the two sets of lists compared: the mean share of the peer's K
@@ -139,7 +139,7 @@ train knn_default "{\"neighbors\": $k, \"threads\": $threads, \"verbose\": true}
 def_lists=$lists def_total=$total
 
 rs_log "SciPy peer"
-ref_out=$("$py" "$here/knn_ref.py" --table ml --column 1 --k "$k" --out "$work/ref.npz" \
+ref_out=$("$py" "$here/knn_peer.py" --table ml --column 1 --k "$k" --out "$work/ref.npz" \
 	-- "${PSQL[@]}")
 ref() { printf '%s\n' "$ref_out" | awk -v k="$1" '$1 == k {print $2}'; }
 r_load=$(ref load_seconds)

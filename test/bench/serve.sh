@@ -27,7 +27,7 @@
 #  5. The SQL floor, with the same pgbench settings: one indexed row of
 #     recsys.user_factors by primary key (the row a recommend() call reads).
 #  6. SELECT count(*) FROM recsys.recommend_all('m', 10) in a fresh session.
-#  7. The peer, test/bench/serve_ref.py: exports the active version's user
+#  7. The peer, test/bench/serve_peer.py: exports the active version's user
 #     and item factors and the seen lists from recsys.user_factors /
 #     recsys.item_factors with COPY, then recommend_all in NumPy (blocked
 #     sgemm, seen -> -inf, np.argpartition, sort of the top 10), and one
@@ -227,7 +227,7 @@ all_s=$(awk -v m="$all_ms" 'BEGIN {printf "%.2f", m / 1000}')
 
 rs_log "NumPy peer (export, recommend_all, one user at a time, check $check_users users)"
 ref_rc=0
-ref_out=$("$py" "$here/serve_ref.py" --model m --k "$k" --check "$check_users" \
+ref_out=$("$py" "$here/serve_peer.py" --model m --k "$k" --check "$check_users" \
 	-- "${PSQL[@]}") || ref_rc=$?
 ref() { printf '%s\n' "$ref_out" | awk -v key="$1" '$1 == key {$1 = ""; sub(/^ /, ""); print}'; }
 r_export=$(ref export_seconds)

@@ -20,7 +20,7 @@
 #     NOTICE timestamps; peak memory is model_versions.memory_bytes (the
 #     training context) and the backend's VmHWM (/proc/self/status via
 #     pg_read_file, one fresh backend per training).
-#  4. The peer: test/bench/train_ref_from_copy.py exports the same rows by
+#  4. The peer: test/bench/train_peer.py exports the same rows by
 #     binary COPY, builds the CSR matrices and runs test/ref/mfref.py's
 #     ALS/iALS (warm-started CG, 3 steps, float32, recsys' defaults from
 #     src/options.c), REF_ITERATIONS iterations each.
@@ -151,7 +151,7 @@ train ials clicks
 ials_spi=$spi ials_total=$total ials_mem=$mem ials_hwm=$hwm
 
 rs_log "NumPy/SciPy peer ($ref_iters iterations each)"
-ref_out=$("$py" "$here/train_ref_from_copy.py" --table ml --iterations "$ref_iters" \
+ref_out=$("$py" "$here/train_peer.py" --table ml --iterations "$ref_iters" \
 	--factors "$factors" -- "${PSQL[@]}")
 ref() { printf '%s\n' "$ref_out" | awk -v k="$1" '$1 == k {print $2}'; }
 r_load=$(ref load_seconds)
