@@ -44,10 +44,8 @@
 # Not run by scripts/test.sh.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-# shellcheck disable=SC1091  # scripts/lib.sh
-. "$root/scripts/lib.sh"
+# shellcheck source=test/bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 n=${N:-1000000}
 d=${D:-64}
@@ -57,45 +55,12 @@ efs=${EFS:-10,20,40,80,160,320,640}
 sets=${SETS:-random,clustered,mf}
 port_lo=${PORT:-56100}
 secs=${SECS:-10}
-py=/usr/bin/python3
 
-work=
-datadir=
-cleanup() {
-	local rc=$?
-	[ -n "$datadir" ] && rs_cluster_stop "$datadir"
-	if [ -n "$work" ]; then
-		if [ "${KEEP:-0}" = 1 ]; then
-			rs_log "kept $work"
-		else
-			rm -rf "$work"
-		fi
-	fi
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-rs_install_deps
-"$py" -c 'import numpy, hnswlib' 2>/dev/null \
-	|| rs_die "$py with numpy and hnswlib is needed (apt-get install python3-numpy python3-hnswlib python3-faiss)"
-
+bench_deps numpy hnswlib -- apt-get install python3-numpy python3-hnswlib python3-faiss
 work=$(rs_mktemp recsys-bench-hnsw)
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-	rs_log "building recsys"
-	rs_copy_tree "$root" "$work/src"
-	rs_make "$work/src" -s >/dev/null
-	rs_make_install "$work/src" -s >/dev/null
-fi
-so_sum=$(rs_installed_checksum)
-
+bench_build "$work"
 port=$(rs_free_port "$port_lo" $((port_lo + 9)))
-datadir=$work/data
-sockdir=$work
-rs_log "starting a cluster in $datadir, port $port"
-rs_cluster_init "$datadir" "$sockdir" "$port"
-rs_as_user tee -a "$datadir/postgresql.conf" >/dev/null <<EOF
-# benchmark settings (not durable: fsync is off, see rs_cluster_init)
+bench_cluster "$work" "$port" <<EOF
 shared_buffers = 2GB
 max_wal_size = 20GB
 checkpoint_timeout = 30min
@@ -103,14 +68,7 @@ maintenance_work_mem = 4GB
 max_parallel_workers_per_gather = 0
 recsys.hnsw_cache_size = '2GB'
 EOF
-rs_cluster_start "$datadir" "$work/server.log"
-
-PSQL=("$RS_PG_BIN/psql" -h "$sockdir" -p "$port" -U postgres -d postgres)
-q() { (cd / && rs_as_user "${PSQL[@]}" -X -q -A -t -v ON_ERROR_STOP=1 -c "$1" </dev/null); }
-now() { date +%s.%N; }
 secs_since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.2f", b - a}'; }
-
-q "CREATE EXTENSION recsys" >/dev/null
 mkdir -p "$work/random" "$work/clustered" "$work/mf"
 chown -R postgres "$work" 2>/dev/null || true
 
@@ -188,8 +146,7 @@ bench mf embedding_ip_ops '<#>' ip
 d=$d_save
 fi
 
-[ "$(rs_installed_checksum)" = "$so_sum" ] \
-	|| rs_warn "recsys.so was reinstalled by someone else during the run: numbers may mix two builds"
+bench_same_install
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2fx", a / b}'; }
 mib() { awk -v b="$1" 'BEGIN {if (b == "") print "-"; else printf "%.1f MiB", b / 1048576}'; }
@@ -206,10 +163,9 @@ at95() {
 	printf '%s\n' "- -"
 }
 
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 echo
 echo "recsys_hnsw benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), recsys $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(bench_machine); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "m = $m, ef_construction = $efc; QPS: recsys one client, prepared statement (pgbench, $secs s), recsys.hnsw_cache_size 2GB; peers one thread, one query per call"
 for name in ${sets//,/ }; do
 	echo
