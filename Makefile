@@ -7,38 +7,59 @@
 EXTENSION = recsys
 
 MODULE_big = recsys
+# src/core/: the pure-C core (no PostgreSQL headers; `make check-core`
+# proves it): training algorithms, linear algebra, threads, statistics, the
+# generator, and the parsers of the types' text forms and of the options.
+CORE_OBJS = \
+	src/core/als.o \
+	src/core/ials.o \
+	src/core/svd.o \
+	src/core/bpr.o \
+	src/core/popularity.o \
+	src/core/knn.o \
+	src/core/knn_score.o \
+	src/core/score.o \
+	src/core/linalg.o \
+	src/core/parallel.o \
+	src/core/stats.o \
+	src/core/generator.o \
+	src/core/options_parse.o \
+	src/core/bloom_parse.o \
+	src/core/embedding_parse.o
+# src/: PostgreSQL's side (see doc/architecture.md for the layers)
 OBJS = \
+	$(CORE_OBJS) \
 	src/recsys.o \
+	src/runtime.o \
+	src/keys.o \
 	src/embedding.o \
-	src/embedding_parse.o \
 	src/embedding_agg.o \
-	src/bloom.o \
-	src/bloom_parse.o \
 	src/distance.o \
+	src/bloom.o \
 	src/synth.o \
 	src/loader.o \
 	src/options.o \
-	src/options_core.o \
 	src/catalog.o \
+	src/catalog_read.o \
 	src/privileges.o \
 	src/train.o \
-	src/linalg.o \
-	src/parallel.o \
-	src/als.o \
-	src/ials.o \
-	src/svd.o \
-	src/bpr.o \
-	src/popularity.o \
-	src/knn.o \
-	src/knn_score.o \
+	src/serve_cache.o \
+	src/serve_args.o \
+	src/serve_attrs.o \
+	src/serve_rank.o \
+	src/serve_candidates.o \
+	src/serve_foldin.o \
+	src/serve_knn.o \
 	src/serve.o \
+	src/serve_all.o \
+	src/serve_similar.o \
 	src/model_index.o \
 	src/rerank.o \
 	src/evaluate.o \
-	src/stats.o \
 	src/stats_agg.o \
 	src/audit.o \
 	src/hnsw.o \
+	src/hnswoptions.o \
 	src/hnswbuild.o \
 	src/hnswinsert.o \
 	src/hnswscan.o \
@@ -81,37 +102,38 @@ endif
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# The training cores are plain C (no PostgreSQL headers, see src/train.h).
-# PostgreSQL's -fwrapv and -fno-strict-aliasing, which its own code needs,
-# stop gcc from vectorising their loops (measured: ials 4x slower), so
-# they are turned back off for these files only.
-CORE_OBJS = src/als.o src/ials.o src/svd.o src/bpr.o src/popularity.o \
-	src/knn.o src/knn_score.o src/linalg.o src/parallel.o
-$(CORE_OBJS): CFLAGS += -fno-wrapv -fstrict-aliasing
+# The numeric cores are plain C.  PostgreSQL's -fwrapv and
+# -fno-strict-aliasing, which its own code needs, stop gcc from vectorising
+# their loops (measured: ials 4x slower), so they are turned back off for
+# the training and linear-algebra files.
+NUMERIC_OBJS = src/core/als.o src/core/ials.o src/core/svd.o src/core/bpr.o \
+	src/core/popularity.o src/core/knn.o src/core/knn_score.o \
+	src/core/score.o src/core/linalg.o src/core/parallel.o
+$(NUMERIC_OBJS): CFLAGS += -fno-wrapv -fstrict-aliasing
 
 # The distance kernels are plain loops; let gcc vectorise their float
 # reductions (reassociation is harmless for distances).
 src/distance.o: CFLAGS += -O3 -ftree-vectorize -fassociative-math -fno-signed-zeros -fno-trapping-math
-
-# synth.c compiles its pure-C core in (see the top of synth.c)
-src/synth.o: src/synth_core.c src/synth_core.h
-
-# every object depends on the shared headers
-$(OBJS): src/recsys.h
-src/embedding.o src/embedding_agg.o src/distance.o src/catalog.o: src/embedding.h
-src/embedding.o src/embedding_parse.o: src/embedding_parse.h
-src/options.o src/options_core.o: src/options_core.h
-src/loader.o src/options.o src/catalog.o src/train.o src/serve.o: src/loader.h src/options.h src/catalog.h src/train.h
-src/knn.o src/knn_score.o src/catalog.o src/train.o src/serve.o: src/knn.h
-src/serve.o src/rerank.o: src/rerank.h
-$(CORE_OBJS): src/train.h src/linalg.h src/rng.h
-src/bloom.o src/serve.o src/rerank.o: src/bloom.h
-src/bloom.o src/serve.o src/rerank.o src/bloom_parse.o: src/bloom_parse.h
-src/serve.o src/evaluate.o: src/serve.h src/catalog.h
-src/privileges.o src/serve.o src/evaluate.o src/audit.o: src/privileges.h src/catalog.h
-src/stats.o src/stats_agg.o src/audit.o: src/stats.h
-src/stats_agg.o src/audit.o: src/stats_agg.h
-HNSW_OBJS = src/hnsw.o src/hnswbuild.o src/hnswinsert.o src/hnswscan.o src/hnswvacuum.o src/hnswutils.o src/hnswcache.o
 # the graph distance of ip_ops is a float reduction like those of distance.c
 src/hnswutils.o: CFLAGS += -O3 -ftree-vectorize -fassociative-math -fno-signed-zeros -fno-trapping-math
-$(HNSW_OBJS): src/hnsw.h src/embedding.h
+
+# Header dependencies are automatic: gcc writes src/x.d beside src/x.o
+# (every header x.c includes, directly or not), and the next make reads
+# them, so touching any header rebuilds what includes it
+# (scripts/check_build.sh proves it).  JIT bitcode (.bc) is rebuilt with
+# its object.
+override CFLAGS += -MMD -MP
+DEPFILES = $(OBJS:.o=.d)
+-include $(DEPFILES)
+$(OBJS:.o=.bc): %.bc: %.o
+EXTRA_CLEAN += $(DEPFILES)
+
+# The core is plain C: each of its files compiles with no PostgreSQL
+# include directory, and none names a PostgreSQL header.
+check-core:
+	@set -e; for f in src/core/*.c; do \
+		if grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"](postgres|postgres_fe|c|fmgr|miscadmin|pg_config)\.h[>"]|^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"](utils|access|catalog|executor|nodes|lib|common|storage|libpq)/' $$f; then \
+			echo "$$f: a core file includes a PostgreSQL header" >&2; exit 1; fi; \
+		$(CC) -std=gnu99 -fsyntax-only -Wall -Wextra -Werror -Isrc/core $$f; \
+	done; echo "src/core: plain C, no PostgreSQL headers"
+.PHONY: check-core

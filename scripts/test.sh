@@ -131,6 +131,25 @@ rc=0
 rs_make "$src" WERROR=1 || rc=$?
 if [ "$rc" -eq 0 ]; then pass build; else fail "build (make WERROR=1)"; fi
 
+# --- 3a. the shape of src/ ------------------------------------------------------
+# (on build 1: the core is plain C, no include or call loop, no file over
+# 1,200 lines, touching a header rebuilds what includes it; each ok/not ok
+# line counts as a test)
+if [ "$rc" -eq 0 ]; then
+	rs_log "structure: make check-core, scripts/check_structure.py"
+	rc=0
+	(cd "$src" && rs_as_user make -s PG_CONFIG="$RS_PG_CONFIG" check-core </dev/null \
+		&& rs_as_user env PG_CONFIG="$RS_PG_CONFIG" python3 scripts/check_structure.py . </dev/null) \
+		>"$work/structure.out" 2>&1 || rc=$?
+	cat "$work/structure.out"
+	n_ok=$(grep -cE '^ok [0-9]+' "$work/structure.out" || true)
+	n_bad=$(grep -cE '^not ok [0-9]+' "$work/structure.out" || true)
+	pass structure "$n_ok"
+	if [ "$n_bad" -gt 0 ] || [ "$rc" -ne 0 ]; then
+		fail "structure checks (exit $rc)" "$(( n_bad > 0 ? n_bad : 1 ))"
+	fi
+fi
+
 rs_log "build 2/2: make WERROR=1 ASSERTS=1, then make install"
 rc=0
 rs_make "$src" clean >/dev/null || rc=$?

@@ -41,7 +41,7 @@
 #include <math.h>
 
 #include "privileges.h"
-#include "rng.h"
+#include "core/rng.h"
 #include "stats_agg.h"
 
 /* rows read per cursor fetch */
@@ -279,7 +279,7 @@ open_cursor(const char *sql, int nargs, Oid *types, Datum *values, const char *n
 
 /*
  * The next rows of a cursor over the caller's queries, read as if the
- * transaction were read-only (see RS_READ_ONLY in recsys.h): a test set or
+ * transaction were read-only (see RS_READ_ONLY in runtime.h): a test set or
  * groups query calling a function that writes fails with 25006.
  */
 static void

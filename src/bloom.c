@@ -44,7 +44,7 @@
 #include "utils/float.h"
 #include "utils/lsyscache.h"
 
-#include "loader.h"
+#include "keys.h"
 
 #define BLOOM_DEFAULT_FPR	0.01
 

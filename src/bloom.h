@@ -26,13 +26,13 @@
 #ifndef RECSYS_BLOOM_H
 #define RECSYS_BLOOM_H
 
-#include "recsys.h"
+#include "runtime.h"
 
 #include "fmgr.h"
 #include "utils/memutils.h"
 
 /* BLOOM_VERSION, BLOOM_MIN_BITS, BLOOM_MAX_PROBES and the text parser */
-#include "bloom_parse.h"
+#include "core/bloom_parse.h"
 
 /* the hashing scheme; a different one would need a new version */
 #define BLOOM_SEED			UINT64CONST(0x7265637379733031)

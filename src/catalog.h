@@ -31,12 +31,12 @@
 #ifndef RECSYS_CATALOG_H
 #define RECSYS_CATALOG_H
 
-#include "recsys.h"
+#include "runtime.h"
 
-#include "knn.h"
-#include "loader.h"
+#include "core/knn.h"
+#include "keys.h"
 #include "options.h"
-#include "train.h"
+#include "core/core.h"
 #include "utils/jsonb.h"
 
 /* How a model was defined, as stored in recsys.models. */
@@ -69,6 +69,19 @@ typedef struct RsTrainSummary
 } RsTrainSummary;
 
 /* A stored model version, read back for predictions. */
+/*
+ * What a version was trained from, as the catalog stores it: the key
+ * tables (dense id -> key) and the loader's counts.
+ */
+typedef struct RsVersionSource
+{
+	const RsKeyMap *users;
+	const RsKeyMap *items;
+	int64		rows_read;
+	int64		rows_skipped;	/* NULL user, item or value */
+	int64		duplicates;		/* rows merged into an earlier (user, item) */
+} RsVersionSource;
+
 typedef struct RsStoredModel
 {
 	char	   *name;
@@ -86,11 +99,6 @@ typedef struct RsStoredModel
 	bool		explicit_feedback;	/* predictions are ratings (als, svd,
 									 * knn with "feedback": "explicit") */
 } RsStoredModel;
-
-/* train.c */
-extern char *rs_user_source_query(const RsModelDef *def, const char *user_type);
-extern char *rs_source_from_item(const char *source, const char *message,
-								 const char *hint);
 
 /*
  * catalog.c: running SQL as another role (the catalog's owner for the
@@ -127,23 +135,24 @@ extern RsStoredCheck rs_prepare_stored_query(const char *sql, int nargs, Oid *ty
 extern void rs_check_stored_query(const RsModelDef *def, const char *sql);
 
 /* catalog.c */
+extern Oid	rs_recsys_namespace(void);
+extern Oid	rs_embedding_type_oid(void);
+extern char *rs_spi_strdup(const char *s);
 extern void rs_check_model_name(const char *name);
 extern void rs_lock_model(const char *name);
 extern RsModelDef *rs_model_lookup(const char *name, bool missing_ok);
 extern void rs_check_model_owner(const RsModelDef *def);
 extern int32 rs_next_version(const char *name);
 extern void rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
-							 const RsLoader *l, const RsMatrix *m,
+							 const RsVersionSource *src, const RsMatrix *m,
 							 const RsModel *model, const RsTrainSummary *summary,
 							 int64 memory_bytes);
 extern void rs_drop_model(const char *name);
+/* catalog_read.c */
 extern bool rs_active_model(const char *name, RsStoredModel *out);
+extern char *rs_model_index_name(const char *model, int dims);
 extern bool rs_item_index_exists(const RsStoredModel *sm);
 extern void rs_read_index_candidates(const RsStoredModel *sm, Datum q, int32 pool);
-
-/* model_index.c */
-extern char *rs_model_index_name(const char *model, int dims);
-extern int	rs_model_index_sync(const char *model);
 extern bool rs_fetch_user(const RsStoredModel *sm, const char *key, float *bias,
 						  float **factors, int32 **seen, int32 *nseen);
 extern void rs_load_items(const RsStoredModel *sm, MemoryContext cxt, char ***keys,
@@ -155,5 +164,8 @@ extern bool rs_fetch_user_neighbors(const RsStoredModel *sm, const char *key,
 									int32 *n, char ***keys, float **sim);
 extern void rs_fetch_knn_users(const RsStoredModel *sm, char **keys, int32 n,
 							   RsKnnUser *out);
+
+/* model_index.c */
+extern int	rs_model_index_sync(const char *model);
 
 #endif							/* RECSYS_CATALOG_H */

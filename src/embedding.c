@@ -11,7 +11,7 @@
  *-------------------------------------------------------------------------
  */
 #include "embedding.h"
-#include "embedding_parse.h"
+#include "core/embedding_parse.h"
 
 #include <errno.h>
 #include <stdlib.h>

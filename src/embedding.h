@@ -14,7 +14,7 @@
 #ifndef RECSYS_EMBEDDING_H
 #define RECSYS_EMBEDDING_H
 
-#include "recsys.h"
+#include "runtime.h"
 
 #include <float.h>
 #include <math.h>

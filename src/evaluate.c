@@ -18,7 +18,7 @@
  * predicted by the fallbacks predict() uses).
  *
  * Every query a caller supplies is read as if the transaction were
- * read-only (RS_READ_ONLY, recsys.h): a test set, a group or a list that
+ * read-only (RS_READ_ONLY, runtime.h): a test set, a group or a list that
  * calls a function that writes fails with 25006 instead of writing.  The
  * SQL half gets the same from "SET transaction_read_only = on" on its
  * functions (split writes its tables itself, after reading the source
@@ -41,6 +41,7 @@
 
 #include "privileges.h"
 #include "serve.h"
+#include "train.h"
 
 
 /* test rows read per cursor fetch */

@@ -60,7 +60,7 @@
 #ifndef RECSYS_HNSW_H
 #define RECSYS_HNSW_H
 
-#include "recsys.h"
+#include "runtime.h"
 #include "embedding.h"
 
 #include "access/amapi.h"
@@ -262,14 +262,16 @@ typedef struct HnswCache
 	uint32		epoch;			/* of the search marking visited */
 } HnswCache;
 
-/* hnsw.c */
+/* hnswoptions.c */
 extern int	hnsw_ef_search;
+extern int	hnsw_cache_size_kb;
 extern int	hnsw_max_cache_size_kb;
 extern int	hnsw_cache_size_effective_kb(void);
 extern int	hnsw_max_scan_tuples;
 extern void rs_hnsw_init(void);
 extern int	hnsw_get_m(Relation index);
 extern int	hnsw_get_ef_construction(Relation index);
+extern bytea *hnsw_options(Datum reloptions, bool validate);
 
 /* hnswbuild.c */
 extern IndexBuildResult *hnsw_build(Relation heap, Relation index, struct IndexInfo *indexInfo);
@@ -288,7 +290,6 @@ extern bool hnsw_gettuple(IndexScanDesc scan, ScanDirection dir);
 extern void hnsw_endscan(IndexScanDesc scan);
 
 /* hnswcache.c */
-extern int	hnsw_cache_size_kb;
 extern HnswCache *hnsw_cache_for_scan(Relation index, const HnswMetaPageData *meta);
 extern HnswCache *hnsw_cache_create(MemoryContext parent, int m, int sdim);
 extern void hnsw_cache_release(HnswCache *c);

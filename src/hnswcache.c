@@ -65,8 +65,6 @@ typedef struct SlotEntry
 #define SH_DECLARE
 #include "lib/simplehash.h"
 
-int			hnsw_cache_size_kb = 256 * 1024;
-
 #define MAX_CACHES 8
 static HnswCache *caches[MAX_CACHES];
 static bool callbacks_registered = false;

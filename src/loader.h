@@ -33,36 +33,18 @@
 #ifndef RECSYS_LOADER_H
 #define RECSYS_LOADER_H
 
-#include "recsys.h"
+#include "runtime.h"
+#include "keys.h"
 
 #include "lib/stringinfo.h"
-#include "train.h"
+#include "core/core.h"
 
-typedef enum RsKeyKind
-{
-	RS_KEY_INT,					/* smallint, integer, bigint: kept as int64 */
-	RS_KEY_TEXT					/* text, varchar, char: kept as C strings */
-} RsKeyKind;
 
 typedef enum RsDupRule
 {
 	RS_DUP_MEAN,
 	RS_DUP_SUM
 } RsDupRule;
-
-/* Maps keys to dense ids and back. */
-typedef struct RsKeyMap
-{
-	RsKeyKind	kind;
-	Oid			type;			/* the SQL type keys arrived in */
-	int32		n;				/* number of distinct keys */
-	int32		cap;
-	int64	   *ints;			/* RS_KEY_INT: key of each id */
-	char	  **texts;			/* RS_KEY_TEXT: key of each id */
-	void	   *hash;			/* key -> id while loading */
-	MemoryContext cxt;			/* the loader's: arrays and hash, checked */
-	MemoryContext text_cxt;		/* RS_KEY_TEXT: the keys' text, fixed blocks */
-} RsKeyMap;
 
 typedef struct RsLoader
 {
@@ -101,7 +83,6 @@ extern void rs_loader_add(RsLoader *l, Datum user, bool user_null,
 						  Datum item, bool item_null,
 						  double value, bool value_null,
 						  double time, bool time_null);
-extern char *rs_text_key_cstring(Datum d, Oid type);
 extern double rs_datum_to_double(Datum d, Oid type, const char *what);
 extern double rs_datum_to_epoch(Datum d, Oid type);
 extern void rs_loader_load_query(RsLoader *l, const char *sql, bool has_time);
@@ -109,8 +90,6 @@ extern void rs_loader_load_attributes(RsLoader *l, const char *sql);
 extern bool rs_value_type_ok(Oid type);
 extern void rs_loader_merge(RsLoader *dst, RsLoader *src);
 extern RsMatrix *rs_loader_finish(RsLoader *l, RsDupRule rule);
-extern char *rs_key_to_text(const RsKeyMap *map, int32 id);
-extern bool rs_key_type_ok(Oid type);
 extern Size rs_loader_serialize(const RsLoader *l, StringInfo buf);
 extern void rs_loader_deserialize(RsLoader *l, StringInfo buf);
 

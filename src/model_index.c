@@ -40,21 +40,6 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 
-/* what the index of a model is called for a dimension (prefix: dims < 0) */
-char *
-rs_model_index_name(const char *model, int dims)
-{
-	char		hex[33];		/* 32 hex digits and a NUL */
-	const char *errstr = NULL;
-
-	if (!pg_md5_hash(model, strlen(model), hex, &errstr))
-		elog(ERROR, "could not compute an MD5 hash: %s", errstr);
-	hex[16] = '\0';
-	if (dims < 0)
-		return psprintf("rs_idx_%s_", hex);
-	return psprintf("rs_idx_%s_%d", hex, dims);
-}
-
 static int
 option_int(Jsonb *options, const char *key)
 {

@@ -12,7 +12,7 @@
  *-------------------------------------------------------------------------
  */
 #include "options.h"
-#include "options_core.h"
+#include "core/options_parse.h"
 
 #include <math.h>
 #include <unistd.h>
@@ -136,7 +136,7 @@ choices_text(const RsOptError *err)
 	return valid.data;
 }
 
-/* Reports a status of options_core.c as an error (v: the value given). */
+/* Reports a status of core/options_parse.c as an error (v: the value given). */
 static void
 option_error(RsOptStatus st, const RsOptError *err, const RsOptValue *v,
 			 const RsOptState *state)

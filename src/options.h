@@ -9,9 +9,9 @@
 #ifndef RECSYS_OPTIONS_H
 #define RECSYS_OPTIONS_H
 
-#include "recsys.h"
+#include "runtime.h"
 
-#include "train.h"
+#include "core/core.h"
 #include "utils/jsonb.h"
 
 typedef enum RsAlgorithm

@@ -13,7 +13,7 @@
 #ifndef RECSYS_PRIVILEGES_H
 #define RECSYS_PRIVILEGES_H
 
-#include "recsys.h"
+#include "runtime.h"
 
 /* privileges.c */
 extern void rs_check_model_usage(const char *name);

@@ -14,7 +14,7 @@
 #ifndef RECSYS_RERANK_H
 #define RECSYS_RERANK_H
 
-#include "recsys.h"
+#include "runtime.h"
 
 #include "fmgr.h"
 

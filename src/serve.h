@@ -12,7 +12,7 @@
 #ifndef RECSYS_SERVE_H
 #define RECSYS_SERVE_H
 
-#include "recsys.h"
+#include "runtime.h"
 
 struct ServedModel;
 

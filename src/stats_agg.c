@@ -16,7 +16,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "recsys.h"
+#include "runtime.h"
 
 #include "common/hashfn.h"
 #include "fmgr.h"
@@ -30,7 +30,7 @@
 
 #include <math.h>
 
-#include "stats.h"
+#include "core/stats.h"
 #include "stats_agg.h"
 
 typedef struct GroupIndexEntry

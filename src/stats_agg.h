@@ -10,11 +10,11 @@
 #ifndef RECSYS_STATS_AGG_H
 #define RECSYS_STATS_AGG_H
 
-#include "recsys.h"
+#include "runtime.h"
 
 #include "utils/hsearch.h"
 
-#include "stats.h"
+#include "core/stats.h"
 
 typedef struct RsGroupStats
 {

@@ -8,12 +8,12 @@
  * an ERROR with a hint, before any work is done), keeps the generator in
  * the SRF's multi-call memory context, and turns rows into tuples one per
  * call (ValuePerCall), so 20M rows never sit in memory at once on our
- * side.  The data itself comes from synth_core.c; doc/generator.md
+ * side.  The data itself comes from core/generator.c; doc/generator.md
  * documents what it plants.
  *
  *-------------------------------------------------------------------------
  */
-#include "recsys.h"
+#include "runtime.h"
 
 #include <math.h>
 
@@ -31,12 +31,7 @@
 #include "utils/timestamp.h"
 #pragma GCC diagnostic pop
 
-/*
- * The pure-C core is compiled into this object (as like.c includes
- * like_match.c in PostgreSQL), so the build needs no extra object file;
- * test/bench/generate.sh compiles synth_core.c alone to time it.
- */
-#include "synth_core.c"
+#include "core/generator.h"
 
 PG_FUNCTION_INFO_V1(recsys_synth_users);
 PG_FUNCTION_INFO_V1(recsys_synth_items);

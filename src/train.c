@@ -12,7 +12,9 @@
  *-------------------------------------------------------------------------
  */
 #include "catalog.h"
-#include "linalg.h"
+#include "loader.h"
+#include "train.h"
+#include "core/linalg.h"
 
 #include <math.h>
 #include <time.h>
@@ -517,7 +519,14 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 static void
 store_model(TrainedModel *t)
 {
-	rs_store_version(t->def, &t->opts, t->loader, t->matrix, &t->model,
+	RsVersionSource src;
+
+	src.users = &t->loader->users;
+	src.items = &t->loader->items;
+	src.rows_read = t->loader->rows_read;
+	src.rows_skipped = t->loader->rows_skipped;
+	src.duplicates = t->loader->duplicates;
+	rs_store_version(t->def, &t->opts, &src, t->matrix, &t->model,
 					 &t->summary, t->memory);
 	/* the model's managed index covers the new version */
 	rs_model_index_sync(t->def->name);

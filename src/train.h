@@ -1,221 +1,24 @@
 /*-------------------------------------------------------------------------
  *
  * train.h
- *	  The contract between the loader and the training algorithms: the
- *	  compact interaction matrix every algorithm consumes, the knobs they
- *	  read, the model they fill in, and the services the caller provides.
- *
- * This header is plain C on purpose (no PostgreSQL headers).  The numeric
- * cores (als.c, ials.c, svd.c, bpr.c, popularity.c, knn.c, linalg.c,
- * parallel.c)
- * include only this file, so they can be compiled and checked against
- * reference implementations outside the server.  Inside the server,
- * train.c supplies an RsEnv whose alloc draws from the training memory
- * context (and enforces the memory bound) and whose check_interrupts is
- * CHECK_FOR_INTERRUPTS(); both may throw (longjmp), which the cores allow
- * by never holding resources other than memory obtained from alloc.  One
- * exception: the exact solvers of als.c and ials.c set OpenBLAS to one
- * thread while they run, so a caller that lets them throw must restore
- * rs_blas_set_threads() itself (train.c does).
- *
- * Threads: rs_parallel_for() and rs_parallel_csr() run a function over
- * index ranges on worker threads.  Code running on a worker thread must
- * not call anything in RsEnv (nor any PostgreSQL function); it only
- * computes.
+ *	  What train.c, the SQL side of training (recsys.train, retrain, fit
+ *	  and the parallel-aggregate form), offers the rest of the extension.
+ *	  (The contract of the training algorithms themselves is core/core.h.)
  *
  *-------------------------------------------------------------------------
  */
-#ifndef RECSYS_TRAIN_H
-#define RECSYS_TRAIN_H
+#ifndef RECSYS_TRAIN_GLUE_H
+#define RECSYS_TRAIN_GLUE_H
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "catalog.h"
 
-/*
- * Interactions with dense ids 0..n_users-1 and 0..n_items-1, duplicates
- * already combined by the loader, stored twice: rows by user and rows by
- * item (CSR), column indices ascending within a row.
- */
-typedef struct RsMatrix
-{
-	int32_t		n_users;
-	int32_t		n_items;
-	int64_t		nnz;
+/* defines the settings of training (recsys.c calls it from _PG_init) */
+extern void rs_train_init(void);
 
-	int64_t    *user_ptr;		/* n_users + 1 offsets */
-	int32_t    *user_items;		/* nnz item ids */
-	float	   *user_vals;		/* nnz values (rating or count) */
+/* the SELECT reading one user's rows of a model's source (fold-in) */
+extern char *rs_user_source_query(const RsModelDef *def, const char *user_type);
+/* a source given as a table, view or SELECT, as a FROM item */
+extern char *rs_source_from_item(const char *source, const char *message,
+								 const char *hint);
 
-	int64_t    *item_ptr;		/* n_items + 1 offsets */
-	int32_t    *item_users;		/* nnz user ids */
-	float	   *item_vals;		/* nnz values */
-
-	double	   *user_ts;		/* NULL, or nnz timestamps (seconds since
-								 * the Unix epoch) aligned with user_items */
-	double		mean;			/* mean of all values */
-
-	/*
-	 * Item attribute vectors (item_knn's "attributes" option), or NULL.
-	 * Items that appear only in the attributes have empty rows above.
-	 */
-	int			attr_dims;
-	float	   *item_attr;		/* n_items x attr_dims, row-major */
-	bool	   *item_has_attr;	/* n_items: a vector was given */
-} RsMatrix;
-
-/* Neighbourhood models: how two entities are compared (see knn.c). */
-typedef enum RsSimilarity
-{
-	RS_SIM_COSINE,
-	RS_SIM_ADJUSTED_COSINE,
-	RS_SIM_PEARSON,
-	RS_SIM_JACCARD
-} RsSimilarity;
-
-/* Neighbourhood models: weighting of the interaction values (see knn.c). */
-typedef enum RsWeighting
-{
-	RS_WEIGHT_NONE,
-	RS_WEIGHT_BM25,
-	RS_WEIGHT_TFIDF
-} RsWeighting;
-
-/*
- * Every knob of every algorithm.  The option parser fills in the
- * algorithm's defaults and validates ranges; an algorithm reads only the
- * fields that concern it.
- */
-typedef struct RsParams
-{
-	int			factors;		/* latent dimensions */
-	int			iterations;		/* ALS sweeps / SGD epochs */
-	double		regularization; /* lambda on factors */
-	double		bias_regularization;	/* lambda on biases (als, svd) */
-	double		alpha;			/* ials: confidence 1 + alpha * r */
-	double		learning_rate;	/* svd, bpr */
-	double		init_std;		/* std. dev. of the initial factors */
-	int			cg_steps;		/* ials: conjugate-gradient steps per solve */
-	bool		cholesky;		/* ials: exact solve instead of CG */
-	int			samples;		/* bpr: negative samples per positive per epoch */
-	double		half_life_days; /* popularity: time decay, 0 = none */
-	int			threads;		/* worker threads, >= 1 */
-	uint64_t	seed;
-
-	/* item_knn, user_knn */
-	bool		user_based;		/* user_knn: neighbours are users */
-	bool		explicit_feedback;	/* ratings: baseline + weighted average */
-	RsSimilarity similarity;
-	int			neighbors;		/* K: neighbours kept per entity */
-	double		shrinkage;		/* sim * n / (n + shrinkage), n = co-support */
-	int			min_support;	/* fewer common users (items): no neighbour */
-	double		min_similarity; /* kept only when sim > min_similarity */
-	RsWeighting weighting;
-	double		bm25_k1;
-	double		bm25_b;
-	bool		attributes_only;	/* item_knn: all items by attributes */
-} RsParams;
-
-/* What a training run produces.  Arrays are allocated through RsEnv. */
-typedef struct RsModel
-{
-	int32_t		n_users;
-	int32_t		n_items;
-	int			factors;		/* 0 for models without factors */
-	double		global_mean;	/* added to every prediction (0 if unused) */
-	float	   *user_bias;		/* n_users, or NULL */
-	float	   *item_bias;		/* n_items, or NULL (popularity: the score) */
-	float	   *user_factors;	/* n_users x factors, row-major, or NULL */
-	float	   *item_factors;	/* n_items x factors, row-major, or NULL */
-	int			n_loss;			/* entries in loss[] */
-	double	   *loss;			/* training loss after each iteration */
-
-	/*
-	 * Neighbourhood models: the top-K lists, CSR by entity (items for
-	 * item_knn, users for user_knn), best neighbour first.  n_lists is 0
-	 * and the arrays NULL for other models.
-	 */
-	int32_t		n_lists;
-	int64_t    *nbr_ptr;		/* n_lists + 1 offsets */
-	int32_t    *nbr_idx;		/* neighbour ids */
-	float	   *nbr_sim;		/* similarities */
-	int32_t    *nbr_support;	/* common users (items); 0 for attribute
-								 * neighbours */
-} RsModel;
-
-/* Services the caller provides.  Called on the calling thread only. */
-typedef struct RsEnv
-{
-	/* zeroed memory, never NULL (throws when over the memory bound) */
-	void	   *(*alloc) (void *arg, size_t size);
-	/*
-	 * Throws if the query was cancelled; call it, or poll
-	 * interrupt_pending, at least every ~100 ms.
-	 */
-	void		(*check_interrupts) (void *arg);
-	/*
-	 * Never throws: would check_interrupts act now?  Cheap enough to poll
-	 * between chunks (rs_parallel_csr); may be NULL: never pending, then
-	 * check_interrupts is called after every chunk with no workers running.
-	 */
-	bool		(*interrupt_pending) (void *arg);
-	/* after each iteration: 1-based iteration number and its loss */
-	void		(*progress) (void *arg, int iteration, double loss);
-	/* progress of a phase that has no loss, as a line of text; may be NULL */
-	void		(*note) (void *arg, const char *text);
-	void	   *arg;
-} RsEnv;
-
-/* als.c: explicit ratings, biased MF by alternating least squares */
-extern void rs_train_als(const RsMatrix *m, const RsParams *p,
-						 const RsEnv *env, RsModel *out);
-
-/* svd.c: explicit ratings, biased MF by SGD */
-extern void rs_train_svd(const RsMatrix *m, const RsParams *p,
-						 const RsEnv *env, RsModel *out);
-
-/* ials.c: implicit feedback, Hu-Koren-Volinsky ALS */
-extern void rs_train_ials(const RsMatrix *m, const RsParams *p,
-						  const RsEnv *env, RsModel *out);
-
-/* bpr.c: implicit feedback, Bayesian personalised ranking */
-extern void rs_train_bpr(const RsMatrix *m, const RsParams *p,
-						 const RsEnv *env, RsModel *out);
-
-/* popularity.c: item counts, optionally time-decayed (item_bias = score) */
-extern void rs_train_popularity(const RsMatrix *m, const RsParams *p,
-								const RsEnv *env, RsModel *out);
-
-/*
- * knn.c: item_knn / user_knn, the top-K neighbour lists (and for explicit
- * feedback the baseline biases); knn.h has the scoring functions
- */
-extern void rs_train_knn(const RsMatrix *m, const RsParams *p,
-						 const RsEnv *env, RsModel *out);
-
-/*
- * For the core's tests only (test/core/knn_core): force one way of
- * computing the lists, which must all give the same result.  0 (the
- * default) lets knn.c choose.
- */
-#define RS_KNN_TEST_ONE_SIDED	1	/* never the symmetric mode */
-#define RS_KNN_TEST_TRACK		2	/* touched lists for every row */
-#define RS_KNN_TEST_SCAN		4	/* scan every entity for every row */
-extern int	rs_knn_test_paths;
-
-/* parallel.c: run fn(ctx, begin, end) over [0, n) split across threads */
-typedef void (*RsRangeFn) (void *ctx, int64_t begin, int64_t end, int thread);
-extern void rs_parallel_for(int64_t n, int threads, RsRangeFn fn, void *ctx);
-
-/*
- * The same over the n entities of a CSR side (ptr), in chunks of at most
- * max_nnz interactions (or one entity), checking for interrupts between
- * chunks: may throw, after every chunk handed out has finished.
- */
-extern void rs_parallel_csr(const int64_t *ptr, int64_t n, int64_t max_nnz,
-							int threads, RsRangeFn fn, void *ctx,
-							const RsEnv *env);
-
-/* linalg.h holds the BLAS/LAPACK wrappers; rng.h the random numbers */
-
-#endif							/* RECSYS_TRAIN_H */
+#endif							/* RECSYS_TRAIN_GLUE_H */

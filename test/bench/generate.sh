@@ -3,7 +3,7 @@
 #
 # Times recsys.synth_interactions at MovieLens-20M scale (138000 users,
 # 27000 items, 20M interactions) three ways and prints rows/s:
-#   core   the pure-C generator alone (src/synth_core.c, standalone build)
+#   core   the pure-C generator alone (src/core/generator.c, standalone build)
 #   sql    CREATE UNLOGGED TABLE ... AS SELECT * FROM recsys.synth_interactions(...)
 #   peer   the same number of rows of plain random() columns from
 #          generate_series, in the same server, as the in-run reference
@@ -19,7 +19,7 @@ USERS=${1:-138000}
 ITEMS=${2:-27000}
 ROWS=${3:-20000000}
 HERE=$(cd "$(dirname "$0")" && pwd)
-SRC="$HERE/../../src"
+SRC="$HERE/../../src/core"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
@@ -27,7 +27,7 @@ now() { date +%s.%N; }
 rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { t = b - a; printf "%-6s %12d rows %8.2f s %12.0f rows/s\n", ENVIRON["WHAT"], n, t, n / t }'; }
 
 cat > "$TMP/drv.c" <<'C'
-#include "synth_core.h"
+#include "generator.h"
 #include <stdio.h>
 #include <stdlib.h>
 static void *
@@ -65,7 +65,7 @@ main(int argc, char **argv)
 	return 0;
 }
 C
-cc -O2 -I"$SRC" -o "$TMP/drv" "$TMP/drv.c" "$SRC/synth_core.c" -lm
+cc -O2 -I"$SRC" -o "$TMP/drv" "$TMP/drv.c" "$SRC/generator.c" -lm
 t0=$(now)
 "$TMP/drv" "$USERS" "$ITEMS" "$ROWS" > "$TMP/core.out"
 t1=$(now)

@@ -7,7 +7,7 @@ products in blocks of item rows (a whole S of 27k x 27k would be ~6 GB),
 each block made dense, the item itself masked, and the K largest per row
 kept with argpartition, then sorted (ties to the lower item index, like
 recsys).  Same definition as recsys' item_knn with similarity cosine,
-shrinkage 0, weighting none (src/knn.c).
+shrinkage 0, weighting none (src/core/knn.c).
 
 Input: a binary triplet file (--bin FILE: little-endian int32 user, int32
 item, float32 value, the format of test/bench/gen_triplets.py), or the

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """The NumPy/SciPy peer of test/bench/train_core.sh: the same algorithms
-as src/als.c and src/ials.c (warm-started CG, 3 steps, float32) in
+as src/core/als.c and src/core/ials.c (warm-started CG, 3 steps, float32) in
 test/ref/mfref.py, vectorised over blocks of entities, timed on the same
 triplet file.  Prints "<algo> seconds_per_iteration S".
 

@@ -20,7 +20,7 @@
 #ifndef TEST_CORE_HARNESS_H
 #define TEST_CORE_HARNESS_H
 
-#include "train.h"
+#include "core.h"
 
 #include <stdbool.h>
 #include <stddef.h>

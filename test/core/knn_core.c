@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * knn_core.c
- *	  Driver of the neighbourhood-model core (src/knn.c) and its scoring
- *	  functions (src/knn_score.c) outside the server: builds the RsMatrix
+ *	  Driver of the neighbourhood-model core (src/core/knn.c) and its
+ *	  scoring functions (src/core/knn_score.c) outside the server: builds the RsMatrix
  *	  the loader would build from a triplet file (harness.h), trains, and
  *	  prints the lists,
  *	  the baseline biases and every (user, item) score, in the format of
@@ -20,7 +20,7 @@
  *	attr_only=1			every item's neighbours from the attributes
  *	quiet=1				print only the timing summary (for big inputs)
  *	scores=0			print the lists and biases but not the scores
- *	paths=N				rs_knn_test_paths (train.h): 1 one-sided, 2 touched
+ *	paths=N				rs_knn_test_paths (core.h): 1 one-sided, 2 touched
  *						lists, 4 full scans; sums of those
  *
  * Output: "nbr E RANK NEIGHBOUR SIM SUPPORT", "bu U B", "bi I B",

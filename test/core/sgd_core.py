@@ -4,7 +4,7 @@ and test/core/tune.py.
 - run(): run the C driver on a data set and read back its loss lines and model;
 - write_triplets(): the driver's text input format (test/core/harness.h).
 
-The port of src/rng.h that lets a reference replay the cores' random draws
+The port of src/core/rng.h that lets a reference replay the cores' random draws
 is test/ref/mfref.py's RsRng.
 """
 import os

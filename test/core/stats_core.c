@@ -1,5 +1,5 @@
 /*
- * stats_core: src/stats.c outside the server, for accuracy checks.
+ * stats_core: src/core/stats.c outside the server, for accuracy checks.
  *
  * Reads lines "f x df1 df2", "t x df 0" or "chi2 x df 0" and prints the
  * survival function P(X > x) of each with 17 significant digits;

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: the recsys.bloom text parser (src/bloom_parse.c).
+ * libFuzzer target: the recsys.bloom text parser (src/core/bloom_parse.c).
  *
  * Any input, as bloom_in() gets it (NUL-terminated): the parser must not
  * read or write out of bounds.  What it accepts must have every field in
@@ -9,7 +9,7 @@
  * those bits, must parse again to the same filter.  A status that names a field must
  * name one of the four.
  */
-#include "../../src/bloom_parse.h"
+#include "../../src/core/bloom_parse.h"
 
 #include <inttypes.h>
 #include <stdio.h>

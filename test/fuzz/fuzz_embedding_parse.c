@@ -1,11 +1,11 @@
 /*
- * libFuzzer target: the embedding text parser (src/embedding_parse.c).
+ * libFuzzer target: the embedding text parser (src/core/embedding_parse.c).
  *
  * Any input: the parser must not read or write out of bounds, and what it
  * accepts must be 1..max_dim finite floats; the text form written back
  * (%.9g) must parse again to the same floats.
  */
-#include "../../src/embedding_parse.h"
+#include "../../src/core/embedding_parse.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: the training options (src/options_core.c).
+ * libFuzzer target: the training options (src/core/options_parse.c).
  *
  * The input is read as an algorithm and a sequence of options, each a
  * name (one of the table's, or arbitrary bytes), a JSON type and a value
@@ -8,7 +8,7 @@
  * bounds or is undefined (UBSan: a double converted to an int out of
  * range), and that options accepted by rs_opt_finish() are in range.
  */
-#include "../../src/options_core.h"
+#include "../../src/core/options_parse.h"
 
 #include <math.h>
 #include <stdint.h>

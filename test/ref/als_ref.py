@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference solution of the als objective (src/als.c) on a tiny matrix.
+"""Reference solution of the als objective (src/core/als.c) on a tiny matrix.
 
 5 users x 4 items, 12 ratings, k = 1, lambda = lambda_b = 0.1, the same
 initial factors as the C core (seed 42, init_std 0.1).  Exact alternating

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference checks for the bpr core (src/bpr.c).  Needs --driver.
+"""Reference checks for the bpr core (src/core/bpr.c).  Needs --driver.
 
 1. Gradient check.  One user with one positive among five items, so one epoch
    (samples=1) is exactly one SGD step.  The C model before (iterations=0)

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference solution of the ials objective (src/ials.c) on a tiny matrix.
+"""Reference solution of the ials objective (src/core/ials.c) on a tiny matrix.
 
 5 users x 4 items, 10 interactions with counts, k = 2, alpha = 2,
 lambda = 0.1, the same initial factors as the C core (seed 42, init_std

@@ -1,11 +1,11 @@
 #!/bin/sh
-# The neighbourhood-model core (src/knn.c, src/knn_score.c) against the
+# The neighbourhood-model core (src/core/knn.c, src/core/knn_score.c) against the
 # NumPy reference on a hand-checkable matrix: the committed expected
 # values (test/ref/knn_ref.expected) must still be what the reference
 # prints, and the driver (test/core/knn_core) must print the same lists,
 # biases and scores for every configuration, with 1 and with 3 threads
 # and with each way the core can compute the lists (rs_knn_test_paths in
-# src/train.h), all identical to the bit.
+# src/core/core.h), all identical to the bit.
 #
 #   sh test/ref/knn_check.sh        (after make -C test/core)
 set -u

@@ -2,12 +2,12 @@
 """Reference neighbourhood models (item_knn, user_knn) on a hand-checkable matrix.
 
 An independent, deliberately plain implementation of the definitions in
-src/knn.c (dense NumPy arrays, one pair of entities at a time, float64):
+src/core/knn.c (dense NumPy arrays, one pair of entities at a time, float64):
 similarities cosine / adjusted_cosine / pearson / jaccard, shrinkage,
 min_support, min_similarity, bm25 and tfidf weighting, the top-K cut with
 ties to the lower id, attribute (cosine) neighbours for items without
 interactions, the explicit baseline (Surprise-style alternating sweeps) and
-the scores of src/knn_score.c (knn.h).
+the scores of src/core/knn_score.c (knn.h).
 
 The data (8 users x 7 items, plus item 7 that has only an attribute
 vector):

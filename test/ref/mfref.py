@@ -1,12 +1,12 @@
 """NumPy/SciPy reference implementations of the recsys training cores.
 
-Written from the objectives documented at the top of src/als.c and
-src/ials.c, independently of the C code: the tiny checks (als_ref.py,
+Written from the objectives documented at the top of src/core/als.c and
+src/core/ials.c, independently of the C code: the tiny checks (als_ref.py,
 ials_ref.py) and the benchmark (test/bench/train_core.sh) use them, and
-svd_ref.py the port of src/rng.h.
+svd_ref.py the port of src/core/rng.h.
 
 - rs_rng_normal_matrix(): the same initial factors as the C cores (a port
-  of src/rng.h: xoshiro256** seeded by splitmix64, Box-Muller), so that a
+  of src/core/rng.h: xoshiro256** seeded by splitmix64, Box-Muller), so that a
   reference run follows the same trajectory as the C one;
 - als_exact / ials_exact: one dense solve per entity (numpy.linalg);
 - als_cg / ials_cg: the same warm-started conjugate gradient as the C
@@ -31,7 +31,7 @@ def _splitmix64(x):
 
 
 class RsRng:
-    """Port of src/rng.h (for initial factors; slow, fine for tests)."""
+    """Port of src/core/rng.h (for initial factors; slow, fine for tests)."""
 
     def __init__(self, seed, stream):
         x = (seed ^ ((stream * 0xD1B54A32D192ED03) & M64)) & M64
@@ -89,7 +89,7 @@ def csr_pair(u, i, r, nu, ni):
 # ---------------------------------------------------------------- ALS
 
 def als_loss(R, mu, P, bu, Q, bi, lam, lam_b):
-    """L / |R| for the objective in src/als.c."""
+    """L / |R| for the objective in src/core/als.c."""
     coo = R.tocoo()
     pred = mu + bu[coo.row] + bi[coo.col] + np.einsum(
         "ij,ij->i", P[coo.row], Q[coo.col])
@@ -198,7 +198,7 @@ def als_train(R, Rt, k, iters, lam, lam_b, init_std, seed, solver="exact",
 # ---------------------------------------------------------------- iALS
 
 def ials_loss(R, X, Y, alpha, lam):
-    """Full weighted objective of src/ials.c / (n_users * n_items), dense."""
+    """Full weighted objective of src/core/ials.c / (n_users * n_items), dense."""
     nu, ni = R.shape
     C = 1.0 + alpha * R.toarray()
     Pm = (R.toarray() != 0).astype(np.float64)

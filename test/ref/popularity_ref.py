@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference checks for the popularity core (src/popularity.c).  Needs --driver.
+"""Reference checks for the popularity core (src/core/popularity.c).  Needs --driver.
 
 Random interactions (300 users, 80 items, timestamps over 400 days, some
 repeated (user, item) rows, which the driver merges keeping the last, as the

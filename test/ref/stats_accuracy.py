@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Relative accuracy of recsys' F, t and chi-squared survival functions.
 
-Runs test/core/stats_core (src/stats.c built outside the server) over a
+Runs test/core/stats_core (src/core/stats.c built outside the server) over a
 grid of arguments -- degrees of freedom from 0.5 to 2e6, p-values down to
 1e-300 -- and compares with mpmath at 50 significant digits (Debian
 python3-mpmath).  Points mpmath cannot evaluate are skipped.  Prints one

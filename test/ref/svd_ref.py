@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference checks for the svd core (src/svd.c).
+"""Reference checks for the svd core (src/core/svd.c).
 
 1. Exact replay.  A straightforward NumPy SGD on a tiny rating matrix, with
    the initial factors and the per-epoch visiting order re-derived from the
@@ -69,7 +69,7 @@ def shuffle(a, rng):
 
 
 def reference_sgd(data, factors, iterations, lr, reg, reg_b, init_std, seed):
-    """Plain SGD in the order documented in src/svd.c; returns (losses, mu, bu, bi, P, Q)."""
+    """Plain SGD in the order documented in src/core/svd.c; returns (losses, mu, bu, bi, P, Q)."""
     n_users = max(u for u, _, _ in data) + 1
     n_items = max(i for _, i, _ in data) + 1
     ub, ib = blocks(n_users, factors), blocks(n_items, factors)

@@ -9,20 +9,17 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 1);
-$primary->start;
-$primary->backup('base');
+use RecsysCluster qw(primary_and_standby);
 
 # The standby starts from an empty database: the extension, the data and
 # the models all reach it through streamed WAL.
-my $standby = PostgreSQL::Test::Cluster->new('standby');
-$standby->init_from_backup($primary, 'base', has_streaming => 1);
-$standby->start;
+my ($primary, $standby) = primary_and_standby();
 
 $primary->safe_psql('postgres', q{
 CREATE EXTENSION recsys;

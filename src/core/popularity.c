@@ -2,7 +2,7 @@
  *
  * popularity.c
  *	  The popularity baseline and cold-start fallback: every user gets the
- *	  same item scores.  Plain C; see train.h for the contract.
+ *	  same item scores.  Plain C; see core.h for the contract.
  *
  * score(i) = number of users who interacted with i (the loader has already
  * merged duplicate rows, so this counts distinct users).  The values are
@@ -20,7 +20,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "train.h"
+#include "core.h"
 
 #include <math.h>
 

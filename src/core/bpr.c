@@ -3,7 +3,7 @@
  * bpr.c
  *	  Implicit feedback: Bayesian personalised ranking (Rendle et al.
  *	  2009) with uniform negative sampling, trained by SGD.  Plain C; see
- *	  train.h for the contract.
+ *	  core.h for the contract.
  *
  * Model: score(u, i) = b_i + p_u . q_i.  Item biases are learned as in
  * LightFM's and implicit's BPR (a user bias would cancel out of every
@@ -63,7 +63,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "train.h"
+#include "core.h"
 #include "linalg.h"
 #include "rng.h"
 

@@ -45,7 +45,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "train.h"
+#include "core.h"
 #include "linalg.h"
 #include "rng.h"
 

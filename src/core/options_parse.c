@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * options_core.c
+ * options_parse.c
  *	  The single table of training options (which algorithm takes which
  *	  knob, its valid range, its default) and their validation, in plain C.
  *	  options.c reads the user's jsonb into it and reports its statuses as
@@ -8,7 +8,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "options_core.h"
+#include "options_parse.h"
 
 #include <math.h>
 #include <string.h>

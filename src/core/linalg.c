@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * linalg.c
- *	  BLAS/LAPACK wrappers over OpenBLAS for the training cores.
+ *	  BLAS/LAPACK wrappers over OpenBLAS for the training cores and for
+ *	  serving's scoring (src/core/score.c).
  *
  * We declare the Fortran entry points ourselves instead of including
  * cblas.h or lapacke.h: Debian ships no lapacke.h with OpenBLAS, and the
@@ -20,7 +21,7 @@
 #include "linalg.h"
 
 #include "rng.h"
-#include "train.h"
+#include "core.h"
 
 extern void ssyrk_(const char *uplo, const char *trans, const int *n,
 				   const int *k, const float *alpha, const float *a,
@@ -31,6 +32,19 @@ extern void spotrf_(const char *uplo, const int *n, float *a, const int *lda,
 extern void spotrs_(const char *uplo, const int *n, const int *nrhs,
 					const float *a, const int *lda, float *b, const int *ldb,
 					int *info, size_t uplo_len);
+/*
+ * The two CBLAS entry points serving uses, declared the same way (the
+ * enumerations are ints of the values every CBLAS defines).
+ */
+#define RS_CBLAS_ROW_MAJOR 101
+#define RS_CBLAS_NO_TRANS 111
+#define RS_CBLAS_TRANS 112
+extern void cblas_sgemv(int order, int trans, int m, int n, float alpha,
+						const float *a, int lda, const float *x, int incx,
+						float beta, float *y, int incy);
+extern void cblas_sgemm(int order, int transa, int transb, int m, int n, int k,
+						float alpha, const float *a, int lda, const float *b,
+						int ldb, float beta, float *c, int ldc);
 extern void openblas_set_num_threads(int num_threads);
 extern int	openblas_get_num_threads(void);
 
@@ -44,6 +58,20 @@ void
 rs_blas_set_threads(int threads)
 {
 	openblas_set_num_threads(threads < 1 ? 1 : threads);
+}
+
+void
+rs_gemv(const float *a, int n, int k, const float *x, float *y)
+{
+	cblas_sgemv(RS_CBLAS_ROW_MAJOR, RS_CBLAS_NO_TRANS, n, k, 1.0f, a, k, x, 1,
+				0.0f, y, 1);
+}
+
+void
+rs_gemm_nt(const float *a, int n, const float *b, int m, int k, float *c)
+{
+	cblas_sgemm(RS_CBLAS_ROW_MAJOR, RS_CBLAS_NO_TRANS, RS_CBLAS_TRANS,
+				n, m, k, 1.0f, a, k, b, k, 0.0f, c, m);
 }
 
 void

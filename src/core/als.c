@@ -47,7 +47,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "train.h"
+#include "core.h"
 #include "linalg.h"
 #include "rng.h"
 

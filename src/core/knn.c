@@ -3,7 +3,7 @@
  * knn.c
  *	  Neighbourhood models (item_knn, user_knn): the K most similar
  *	  entities of every entity, and for explicit feedback the baseline
- *	  biases the predictions are corrected by.  Plain C; see train.h for
+ *	  biases the predictions are corrected by.  Plain C; see core.h for
  *	  the contract and knn.h for the scoring side.
  *
  * Entities and features.  item_knn compares items, each described by the
@@ -67,7 +67,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "train.h"
+#include "core.h"
 #include "knn.h"
 #include "linalg.h"
 
@@ -690,7 +690,7 @@ all_equal(const float *v, int64_t n)
  */
 #define KNN_SYM_BUDGET		((size_t) 256 << 20)
 
-/* see train.h: lets the core's tests force each way of computing */
+/* see core.h: lets the core's tests force each way of computing */
 int			rs_knn_test_paths = 0;
 
 static void

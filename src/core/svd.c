@@ -4,7 +4,7 @@
  *	  Explicit ratings: the biased matrix-factorisation model
  *		  r^ = mu + b_u + b_i + p_u . q_i
  *	  trained by stochastic gradient descent, as in Funk's SVD and
- *	  Surprise's SVD.  Plain C; see train.h for the contract.
+ *	  Surprise's SVD.  Plain C; see core.h for the contract.
  *
  * One epoch visits every rating once, in a fresh random order, and for
  * each rating r_ui with error e = r_ui - r^ applies
@@ -55,7 +55,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "train.h"
+#include "core.h"
 #include "linalg.h"
 #include "rng.h"
 

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * options_core.h
+ * options_parse.h
  *	  The table of training options and their validation, in plain C (no
  *	  PostgreSQL headers): options.c feeds it the jsonb a user passed and
  *	  turns its statuses into errors; the libFuzzer target
@@ -11,7 +11,7 @@
 #ifndef RECSYS_OPTIONS_CORE_H
 #define RECSYS_OPTIONS_CORE_H
 
-#include "train.h"
+#include "core.h"
 
 /* algorithms, in the order of RsAlgorithm (options.h) */
 #define RS_N_ALGORITHMS 7

@@ -4,9 +4,9 @@
  *	  Neighbourhood models (item_knn, user_knn): the scoring functions
  *	  serving calls, over the neighbour lists training stored.
  *
- * Plain C, like train.h: no PostgreSQL headers, no allocation (the caller
+ * Plain C, like core.h: no PostgreSQL headers, no allocation (the caller
  * passes every array), no threads, nothing that can throw.  Training is
- * rs_train_knn() in train.h; the model's layout in the catalog is
+ * rs_train_knn() in core.h; the model's layout in the catalog is
  * described in catalog.h.
  *
  * What serving holds.  An RsKnnModel points at arrays the caller owns:

@@ -3,10 +3,11 @@
  * linalg.h
  *	  The small linear-algebra layer the training cores share: wrappers
  *	  over OpenBLAS/LAPACK for the few dense operations worth a library
- *	  call (Gram matrices, Cholesky), and inline vector kernels for the
- *	  short loops that run once per interaction.
+ *	  call (Gram matrices, Cholesky, the products that score items for
+ *	  serving), and inline vector kernels for the short loops that run
+ *	  once per interaction.
  *
- * Plain C, no PostgreSQL headers (see train.h).  Matrices are row-major
+ * Plain C, no PostgreSQL headers (see core.h).  Matrices are row-major
  * float arrays; a k x k symmetric matrix is always stored full (both
  * triangles) so the kernels can read rows without caring which half is
  * valid.
@@ -72,6 +73,16 @@ extern void rs_gram(const float *a, int n, int k, int lda, float *g);
  */
 extern void rs_syrk_upper(const float *a, int n, int k, int lda, float beta,
 						  float *g);
+
+/*
+ * Products with a row-major factor matrix, for scoring: y (n) = A x for the
+ * n x k matrix A, and C (n x m) = A B^T for the n x k matrix A and the
+ * m x k matrix B.  One cblas_sgemv / cblas_sgemm call each, on the BLAS
+ * threads set by rs_blas_set_threads().
+ */
+extern void rs_gemv(const float *a, int n, int k, const float *x, float *y);
+extern void rs_gemm_nt(const float *a, int n, const float *b, int m, int k,
+					   float *c);
 
 /*
  * Solve A x = b in place for the k x k symmetric positive definite A

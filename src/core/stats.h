@@ -7,7 +7,7 @@
  *	  of the F, Student t and chi-squared distributions, and the three
  *	  tests computed from per-group summaries.
  *
- * Plain C on purpose (no PostgreSQL headers), like train.h: stats.c can be
+ * Plain C on purpose (no PostgreSQL headers), like core.h: stats.c can be
  * compiled and checked outside the server.  Upper tails are computed
  * directly (never as 1 - lower), so p-values far below machine epsilon
  * (1e-30, 1e-300) keep their relative accuracy.

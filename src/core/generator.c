@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * synth_core.c
+ * generator.c
  *	  Pure-C core of the synthetic data generator: counter-based random
  *	  streams, the planted users/items/latent factors, and the interaction
  *	  stream.  No PostgreSQL calls, so it can be timed standalone.
@@ -23,7 +23,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "synth_core.h"
+#include "generator.h"
 
 #include <math.h>
 #include <stdlib.h>

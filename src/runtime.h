@@ -1,15 +1,15 @@
 /*-------------------------------------------------------------------------
  *
- * recsys.h
- *	  Declarations shared by every part of the recsys extension.
- *
- * Each group of externs is headed by the file that defines it, so the
- * file behind a symbol is never more than one search away.
+ * runtime.h
+ *	  The bottom of the extension's C code, included by every file outside
+ *	  src/core: PostgreSQL's postgres.h, recsys' assertions, and what
+ *	  runtime.c provides (settings, the bounded allocator, the pinned
+ *	  search_path, running a caller's query read-only).
  *
  *-------------------------------------------------------------------------
  */
-#ifndef RECSYS_H
-#define RECSYS_H
+#ifndef RECSYS_RUNTIME_H
+#define RECSYS_RUNTIME_H
 
 #include "postgres.h"
 
@@ -31,12 +31,12 @@
 #define RsAssert(cond) ((void) true)
 #endif
 
-/* recsys.c */
+/* runtime.c */
 extern PGDLLIMPORT int rs_memory_limit_kb;
 extern PGDLLIMPORT int rs_max_memory_limit_kb;
 extern PGDLLIMPORT int rs_max_threads;
 extern PGDLLIMPORT int rs_index_min_items;
-extern void _PG_init(void);
+extern void rs_runtime_init(void);
 extern int	rs_memory_limit_effective_kb(void);
 extern bool rs_check_capped_limit(int newval, int cap, const char *name,
 								  const char *cap_name, GucSource source);
@@ -69,12 +69,12 @@ extern void *rs_alloc(MemoryContext cxt, Size size);
 		PG_END_TRY(); \
 	} while (0)
 
-/* recsys.c: SPI_execute_plan(plan, values, NULL, true, 0) inside RS_READ_ONLY */
+/* runtime.c: SPI_execute_plan(plan, values, NULL, true, 0) inside RS_READ_ONLY */
 struct _SPI_plan;
 extern int	rs_execute_plan_read_only(struct _SPI_plan *plan, Datum *values);
 
 /*
- * recsys.c: SPI_cursor_open(NULL, plan, values, nulls, true) inside
+ * runtime.c: SPI_cursor_open(NULL, plan, values, nulls, true) inside
  * RS_READ_ONLY.  Opening a cursor plans its query, and planning evaluates
  * immutable functions of constants, which may call a function that
  * writes: a caller's query is opened read-only as well as read read-only.
@@ -84,7 +84,7 @@ extern struct PortalData *rs_cursor_open_read_only(struct _SPI_plan *plan, Datum
 												   const char *nulls);
 
 /*
- * recsys.c: the search_path recsys' own SQL runs with.  A C function that
+ * runtime.c: the search_path recsys' own SQL runs with.  A C function that
  * runs a query of its caller keeps the caller's search_path for it, and
  * runs its own statements between rs_pin_search_path(), which returns the
  * GUC nest level to give back, and rs_unpin_search_path(level).  An error
@@ -95,10 +95,4 @@ extern int	rs_pin_search_path_to(const char *search_path);
 extern int	rs_pin_search_path(void);
 extern void rs_unpin_search_path(int nestlevel);
 
-/* train.c */
-extern void rs_train_init(void);
-
-/* hnsw.c */
-extern void rs_hnsw_init(void);
-
-#endif							/* RECSYS_H */
+#endif							/* RECSYS_RUNTIME_H */

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * synth_core.h
+ * generator.h
  *	  Pure-C core of the synthetic data generator (no PostgreSQL calls).
  *
  * The core is kept free of PostgreSQL so that it can be compiled into a

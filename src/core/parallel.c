@@ -38,7 +38,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "train.h"
+#include "core.h"
 
 #include <pthread.h>
 #include <signal.h>

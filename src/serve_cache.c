@@ -1,0 +1,223 @@
+/*-------------------------------------------------------------------------
+ *
+ * serve_cache.c
+ *	  The per-backend cache of served models: the active version of a
+ *	  model with its items (keys, biases, factors, interaction counts), the
+ *	  key -> item index, and what is read on first need (fold-in
+ *	  parameters, neighbour lists).
+ *
+ * A version is read once per backend and kept, keyed by the version's
+ * identity; every call checks the active version (one prepared catalog
+ * lookup), so a retrain is picked up by the next call and the old
+ * version's memory is released.
+ *
+ * Calls the catalog (catalog.c) and the neighbourhood core (knn.h); no
+ * other serving file.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "serve_int.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+typedef struct ItemKeyEntry
+{
+	char		key[NAMEDATALEN];	/* the item's key as text (hash key) */
+	int32		idx;
+} ItemKeyEntry;
+
+static ServedModel *served_models = NULL;
+static MemoryContext serve_cxt = NULL;
+
+static void
+served_model_free(ServedModel *m)
+{
+	MemoryContextDelete(m->cxt);
+}
+
+/*
+ * The active version of a model, loaded or from the cache.  Must be
+ * called inside an SPI connection.
+ */
+ServedModel *
+served_model(const char *name)
+{
+	RsStoredModel sm;
+	ServedModel **link;
+	ServedModel *m;
+	MemoryContext old;
+
+	if (!rs_active_model(name, &sm))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" does not exist", name),
+				 errhint("SELECT name FROM recsys.models lists the models.")));
+
+	for (link = &served_models; *link; link = &(*link)->next)
+	{
+		m = *link;
+		if (strcmp(m->name, name) != 0)
+			continue;
+		/*
+		 * Keyed by the version's identity, not its number: a number comes
+		 * back with other contents after drop_model + train, or after a
+		 * training that was rolled back and redone.
+		 */
+		if (m->sm.version_id == sm.version_id && m->sm.catalog_id == sm.catalog_id)
+			return m;
+		/* another stored version is active: reload */
+		*link = m->next;
+		served_model_free(m);
+		break;
+	}
+
+	if (serve_cxt == NULL)
+		serve_cxt = AllocSetContextCreate(TopMemoryContext, "recsys serving cache",
+										  ALLOCSET_DEFAULT_SIZES);
+	m = MemoryContextAllocZero(serve_cxt, sizeof(ServedModel));
+	m->cxt = AllocSetContextCreate(serve_cxt, "recsys served model",
+								   ALLOCSET_DEFAULT_SIZES);
+	/* if loading fails, nothing half-built stays in the cache */
+	PG_TRY();
+	{
+		old = MemoryContextSwitchTo(m->cxt);
+		m->name = pstrdup(name);
+		m->sm = sm;
+		m->sm.name = m->name;
+		MemoryContextSwitchTo(old);
+		rs_load_items(&m->sm, m->cxt, &m->keys, &m->bias, &m->factors, &m->degree);
+		m->n_items = sm.n_items;
+	}
+	PG_CATCH();
+	{
+		MemoryContextDelete(m->cxt);
+		pfree(m);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	m->next = served_models;
+	served_models = m;
+	return m;
+}
+
+/* item key -> idx, or -1 */
+int32
+item_index(ServedModel *m, const char *key)
+{
+	ItemKeyEntry *e;
+
+	if (m->key_index == NULL)
+	{
+		HASHCTL		ctl;
+
+		/* keys up to NAMEDATALEN - 1 bytes are hashed; longer ones scanned */
+		ctl.keysize = NAMEDATALEN;
+		ctl.entrysize = sizeof(ItemKeyEntry);
+		ctl.hcxt = m->cxt;
+		m->key_index = hash_create("recsys item keys", m->n_items,
+								   &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+		for (int32 i = 0; i < m->n_items; i++)
+		{
+			bool		found;
+
+			if (strlen(m->keys[i]) >= NAMEDATALEN)
+				continue;		/* longer keys are looked up by scanning */
+			e = hash_search(m->key_index, m->keys[i], HASH_ENTER, &found);
+			e->idx = i;
+		}
+	}
+	if (strlen(key) < NAMEDATALEN)
+	{
+		e = hash_search(m->key_index, key, HASH_FIND, NULL);
+		return e ? e->idx : -1;
+	}
+	for (int32 i = 0; i < m->n_items; i++)
+		if (strcmp(m->keys[i], key) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * The model's training parameters that fold-in needs, and its user key
+ * type.  Inside SPI.
+ */
+void
+served_params(ServedModel *m)
+{
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		values[2];
+	bool		isnull;
+	int			pinned;
+
+	if (m->params_loaded)
+		return;
+	values[0] = CStringGetTextDatum(m->name);
+	values[1] = Int32GetDatum(m->sm.version);
+	/* (the user key type schema-qualified: fold-in casts to it) */
+	pinned = rs_pin_search_path();
+	if (SPI_execute_with_args("SELECT (v.params->>'regularization')::float8, "
+							  "(v.params->>'bias_regularization')::float8, "
+							  "(v.params->>'alpha')::float8, "
+							  "format('%I.%I', n.nspname, t.typname) "
+							  "FROM recsys.model_versions v JOIN recsys.models m ON m.name = v.model "
+							  "JOIN pg_type t ON t.oid = m.user_key_type "
+							  "JOIN pg_namespace n ON n.oid = t.typnamespace "
+							  "WHERE v.model = $1 AND v.version = $2",
+							  2, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading the parameters of model \"%s\" failed", m->name);
+	rs_unpin_search_path(pinned);
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		Datum		d;
+
+		d = SPI_getbinval(tup, desc, 1, &isnull);
+		m->reg = isnull ? 0.0 : DatumGetFloat8(d);
+		d = SPI_getbinval(tup, desc, 2, &isnull);
+		m->reg_b = isnull ? m->reg : DatumGetFloat8(d);
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		m->alpha = isnull ? 0.0 : DatumGetFloat8(d);
+		m->user_type = MemoryContextStrdup(m->cxt, SPI_getvalue(tup, desc, 4));
+	}
+	m->params_loaded = true;
+}
+
+/* What the scoring functions read, built on first need.  Inside SPI. */
+RsKnnModel *
+served_knn(ServedModel *m)
+{
+	RsKnnModel *km = &m->knn;
+
+	if (m->knn_ready)
+		return km;
+	memset(km, 0, sizeof(*km));
+	km->user_based = (m->sm.algorithm == RS_ALG_USER_KNN);
+	km->explicit_feedback = m->sm.explicit_feedback;
+	km->n_items = m->n_items;
+	km->global_mean = m->sm.global_mean;
+	km->item_bias = m->bias;
+	if (!km->user_based)
+	{
+		int64		total;
+
+		if (m->nbr_ptr == NULL)
+			rs_load_neighbors(&m->sm, m->cxt, &m->n_lists, &m->nbr_ptr,
+							  &m->nbr_idx, &m->nbr_sim);
+		km->n_lists = m->n_lists;
+		km->ptr = m->nbr_ptr;
+		km->nbr = m->nbr_idx;
+		km->sim = m->nbr_sim;
+		total = m->nbr_ptr[m->n_lists];
+		rs_knn_build_reverse(km,
+							 MemoryContextAllocHuge(m->cxt, sizeof(int64) * ((Size) m->n_items + 1)),
+							 MemoryContextAllocHuge(m->cxt, sizeof(int32) * Max(total, 1)),
+							 MemoryContextAllocHuge(m->cxt, sizeof(float) * Max(total, 1)));
+	}
+	m->knn_ready = true;
+	return km;
+}

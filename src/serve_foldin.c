@@ -1,0 +1,253 @@
+/*-------------------------------------------------------------------------
+ *
+ * serve_foldin.c
+ *	  Fold-in: a user vector from items (and ratings), and a new user's
+ *	  rows read from the model's stored source.
+ *
+ * For ials the vector solves the user's half-step of training exactly:
+ * (Y^T Y + sum (c_i - 1) y_i y_i^T + lambda I) x = sum c_i y_i with
+ * c_i = 1 + alpha r_i (r_i = 1 when no ratings are given).  For als and
+ * svd with ratings, the biased ridge regression of the als user step
+ * (weighted lambda, bias included).  Without ratings an explicit model,
+ * and bpr always, take the mean of the items' vectors (bias 0).
+ *
+ * Calls serve_cache.c (items, the fold-in parameters), core/score.c
+ * (sorted lists), linalg (Gram matrix, Cholesky), catalog.c and train.c
+ * (the stored source and its query for one user, run as the model's
+ * owner) and loader.c (ratings); no other serving file.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "serve_int.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "core/linalg.h"
+#include "loader.h"
+#include "train.h"
+
+/*
+ * Solves for a user given n (item index, rating) pairs (ratings NULL: none
+ * given); uf gets sm.factors floats.  Must be called inside SPI.
+ */
+void
+fold_in(ServedModel *m, const int32 *idx, const float *ratings, int32 n,
+		float *ubias, float *uf)
+{
+	int			k = m->sm.factors;
+	bool		explicit_model = is_explicit(m);
+
+	*ubias = 0.0f;
+	memset(uf, 0, sizeof(float) * k);
+	if (n == 0 || k == 0 || m->factors == NULL)
+		return;
+	served_params(m);
+
+	if (m->sm.algorithm == RS_ALG_IALS)
+	{
+		float	   *a = palloc(sizeof(float) * k * k);
+
+		if (m->gram == NULL)
+		{
+			m->gram = MemoryContextAlloc(m->cxt, sizeof(float) * k * k);
+			rs_gram(m->factors, m->n_items, k, k, m->gram);
+		}
+		memcpy(a, m->gram, sizeof(float) * k * k);
+		for (int j = 0; j < k; j++)
+			a[j * k + j] += (float) m->reg;
+		for (int32 r = 0; r < n; r++)
+		{
+			const float *y = m->factors + (Size) idx[r] * k;
+			double		conf = 1.0 + m->alpha * (ratings ? ratings[r] : 1.0);
+
+			for (int p = 0; p < k; p++)
+			{
+				uf[p] += (float) (conf * y[p]);
+				for (int q = 0; q < k; q++)
+					a[p * k + q] += (float) ((conf - 1.0) * y[p] * y[q]);
+			}
+		}
+		if (!rs_cholesky_solve(a, uf, k))
+			memset(uf, 0, sizeof(float) * k);
+	}
+	else if (explicit_model && ratings)
+	{
+		int			k1 = k + 1;
+		float	   *a = palloc0(sizeof(float) * k1 * k1);
+		float	   *b = palloc0(sizeof(float) * k1);
+
+		for (int32 r = 0; r < n; r++)
+		{
+			const float *q = m->factors + (Size) idx[r] * k;
+			double		t = ratings[r] - m->sm.global_mean - (m->bias ? m->bias[idx[r]] : 0.0);
+
+			for (int p = 0; p < k1; p++)
+			{
+				double		ap = p < k ? q[p] : 1.0;
+
+				b[p] += (float) (t * ap);
+				for (int s = 0; s < k1; s++)
+					a[p * k1 + s] += (float) (ap * (s < k ? q[s] : 1.0));
+			}
+		}
+		for (int p = 0; p < k; p++)
+			a[p * k1 + p] += (float) (m->reg * n);
+		a[k * k1 + k] += (float) (m->reg_b * n);
+		if (rs_cholesky_solve(a, b, k1))
+		{
+			memcpy(uf, b, sizeof(float) * k);
+			*ubias = b[k];
+		}
+	}
+	else
+	{
+		/* the mean of the items' vectors */
+		for (int32 r = 0; r < n; r++)
+		{
+			const float *q = m->factors + (Size) idx[r] * k;
+
+			for (int p = 0; p < k; p++)
+				uf[p] += q[p] / n;
+		}
+	}
+}
+
+typedef struct ItemRating
+{
+	int32		idx;
+	int32		pos;			/* position given, for a stable order */
+	float		rating;
+} ItemRating;
+
+static int
+cmp_item_rating(const void *a, const void *b)
+{
+	const ItemRating *x = a;
+	const ItemRating *y = b;
+
+	if (x->idx != y->idx)
+		return (x->idx > y->idx) - (x->idx < y->idx);
+	return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/*
+ * Sorts (item, rating) pairs by item and merges repeated items: the mean
+ * rating for explicit models, the sum for implicit ones (the loader's
+ * rule).  Returns the new count.
+ */
+int32
+merge_duplicates(const ServedModel *m, int32 *idx, float *ratings, int32 n)
+{
+	ItemRating *p;
+	int32		w = 0;
+	int32		count = 0;
+
+	if (ratings == NULL)
+		return rs_sort_unique(idx, n);
+	p = palloc(sizeof(ItemRating) * Max(n, 1));
+	for (int32 r = 0; r < n; r++)
+	{
+		p[r].idx = idx[r];
+		p[r].pos = r;
+		p[r].rating = ratings[r];
+	}
+	qsort(p, n, sizeof(ItemRating), cmp_item_rating);
+	for (int32 r = 0; r < n; r++)
+	{
+		if (w > 0 && idx[w - 1] == p[r].idx)
+		{
+			ratings[w - 1] += p[r].rating;
+			count++;
+		}
+		else
+		{
+			if (w > 0 && is_explicit(m))
+				ratings[w - 1] /= count;
+			idx[w] = p[r].idx;
+			ratings[w] = p[r].rating;
+			count = 1;
+			w++;
+		}
+	}
+	if (w > 0 && is_explicit(m))
+		ratings[w - 1] /= count;
+	pfree(p);
+	return w;
+}
+
+/*
+ * A user the model has not seen: their rows in the model's source (read
+ * as the model's owner, see rs_run_as_model_owner(), and only when the
+ * owner may still read every relation the source query touches), as
+ * sorted item indexes and values
+ * allocated in cxt.  Returns how many; 0 when there are none, when the
+ * model cannot take a new user (popularity, user_knn), has no stored
+ * source (fit) or the source may not be read (*why says why).  Inside SPI.
+ */
+int32
+user_rows_from_source(ServedModel *m, const char *ukey, MemoryContext cxt,
+					  int32 **idx_out, float **ratings_out, const char **why)
+{
+	RsModelDef *def;
+	SPIPlanPtr	plan;
+	RsStoredCheck check;
+	Oid			argtype = TEXTOID;
+	Datum		arg;
+	int32	   *idx;
+	float	   *ratings;
+	int32		n = 0;
+	RsRunAs		as;
+
+	*why = NULL;
+	if (m->sm.algorithm == RS_ALG_POPULARITY || m->sm.algorithm == RS_ALG_USER_KNN ||
+		(!is_knn(m) && (m->factors == NULL || m->sm.factors == 0)))
+		return 0;
+	def = rs_model_lookup(m->name, true);
+	if (def == NULL || def->source == NULL)
+		return 0;
+	served_params(m);
+	if (m->user_type == NULL)
+		return 0;
+
+	/* the stored source runs as the model's owner, never as the caller */
+	rs_run_as_model_owner(&as, def);
+	check = rs_prepare_stored_query(rs_user_source_query(def, m->user_type), 1, &argtype, &plan);
+	if (check != RS_STORED_OK)
+	{
+		rs_run_as_end(&as);
+		SPI_freeplan(plan);
+		*why = check == RS_STORED_TEMPORARY ?
+			"the model's source reads a temporary table or view, which a stored query never reads" :
+			"the model's owner may no longer read its source";
+		return 0;
+	}
+
+	arg = CStringGetTextDatum(ukey);
+	if (rs_execute_plan_read_only(plan, &arg) != SPI_OK_SELECT)
+		elog(ERROR, "reading the source of model \"%s\" failed", m->name);
+	rs_run_as_end(&as);
+	idx = MemoryContextAlloc(cxt, sizeof(int32) * Max(SPI_processed, 1));
+	ratings = MemoryContextAlloc(cxt, sizeof(float) * Max(SPI_processed, 1));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *key = SPI_getvalue(tup, desc, 1);
+		bool		isnull;
+		Datum		d = SPI_getbinval(tup, desc, 2, &isnull);
+		int32		i = key ? item_index(m, key) : -1;
+
+		if (i < 0 || isnull)
+			continue;
+		idx[n] = i;
+		ratings[n] = (float) rs_datum_to_double(d, SPI_gettypeid(desc, 2), "rating");
+		n++;
+	}
+	SPI_freeplan(plan);
+	*idx_out = idx;
+	*ratings_out = ratings;
+	return merge_duplicates(m, idx, ratings, n);
+}
