@@ -76,16 +76,16 @@ rs_recommend(PG_FUNCTION_ARGS)
 	MemoryContext per_call;
 	MemoryContext old;
 
-	name = checked_model(fcinfo);
-	k = checked_k(fcinfo, 2);
+	name = rs_checked_model(fcinfo);
+	k = rs_checked_k(fcinfo, 2);
 	exclude_seen = PG_ARGISNULL(3) ? true : PG_GETARG_BOOL(3);
-	parse_constraints(fcinfo, RECOMMEND_CONSTRAINTS, k, true, &cons);
+	rs_parse_constraints(fcinfo, RECOMMEND_CONSTRAINTS, k, true, &cons);
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(1))
 		return (Datum) 0;		/* no user, no recommendations */
 
-	key_io_init(&io, get_fn_expr_argtype(fcinfo->flinfo, 1));
-	ukey = key_to_text(&io, PG_GETARG_DATUM(1));
+	rs_keyio_init(&io, get_fn_expr_argtype(fcinfo->flinfo, 1));
+	ukey = rs_keyio_to_text(&io, PG_GETARG_DATUM(1));
 
 	per_call = AllocSetContextCreate(CurrentMemoryContext, "recsys recommend",
 									 ALLOCSET_SMALL_SIZES);
@@ -94,9 +94,9 @@ rs_recommend(PG_FUNCTION_ARGS)
 	/* (SPI calls switch to their own context: what outlives SPI_finish is
 	 * allocated in per_call explicitly) */
 	SPI_connect();
-	m = served_model(name);
-	check_vectors(m, &cons);
-	attrs = item_attrs(fcinfo, m, &cons);
+	m = rs_served_model(name);
+	rs_check_vectors(m, &cons);
+	attrs = rs_item_attrs(fcinfo, m, &cons);
 	scores = MemoryContextAlloc(per_call, sizeof(float) * Max(m->n_items, 1));
 	if (is_knn(m))
 	{
@@ -107,7 +107,7 @@ rs_recommend(PG_FUNCTION_ARGS)
 		{
 			seen = (int32 *) u.items;
 			nseen = u.n;
-			knn_scores(m, &u, ukey, scores);
+			rs_knn_scores(m, &u, ukey, scores);
 		}
 	}
 	else
@@ -117,13 +117,13 @@ rs_recommend(PG_FUNCTION_ARGS)
 		const char *why;
 		float	   *values = NULL;
 
-		nseen = user_rows_from_source(m, ukey, per_call, &seen, &values, &why);
+		nseen = rs_user_rows_from_source(m, ukey, per_call, &seen, &values, &why);
 		if (nseen > 0 && is_knn(m))
-			known = knn_new_user(m, seen, values, nseen, scores);
+			known = rs_knn_new_user(m, seen, values, nseen, scores);
 		else if (nseen > 0)
 		{
 			uf = MemoryContextAllocZero(per_call, sizeof(float) * Max(m->sm.factors, 1));
-			fold_in(m, seen, values, nseen, &ubias, uf);
+			rs_fold_in(m, seen, values, nseen, &ubias, uf);
 			known = true;
 		}
 		if (known)
@@ -139,21 +139,21 @@ rs_recommend(PG_FUNCTION_ARGS)
 	}
 	/* (still inside SPI, whose context SPI_finish frees: allocate in per_call) */
 	MemoryContextSwitchTo(per_call);
-	excluded = call_exclusions(fcinfo, 4, m, seen, exclude_seen ? nseen : 0, &n_excluded);
+	excluded = rs_call_exclusions(fcinfo, 4, m, seen, exclude_seen ? nseen : 0, &n_excluded);
 	ranked = palloc(sizeof(RsScored) * Max(Min(k, m->n_items), 1));
-	n_ranked = known ? rank_from_index(m, &cons, attrs, ubias, uf, k, excluded,
+	n_ranked = known ? rs_rank_from_index(m, &cons, attrs, ubias, uf, k, excluded,
 									   n_excluded, ranked) : -1;
 	SPI_finish();
 
 	if (n_ranked < 0)
 	{
 		if (!known || !is_knn(m))
-			score_items(m, known, ubias, uf, scores);
-		n_ranked = rank_items(m, &cons, attrs, scores, excluded, n_excluded, ranked);
+			rs_score_items(m, known, ubias, uf, scores);
+		n_ranked = rs_rank_items(m, &cons, attrs, scores, excluded, n_excluded, ranked);
 	}
 
 	MemoryContextSwitchTo(old);
-	emit_ranked(rsinfo, m, &io, NULL, ranked, n_ranked);
+	rs_emit_ranked(rsinfo, m, &io, NULL, ranked, n_ranked);
 	MemoryContextDelete(per_call);
 	return (Datum) 0;
 }
@@ -163,7 +163,7 @@ rs_recommend(PG_FUNCTION_ARGS)
  *								   exclude, ...)
  *
  * An anonymous session or a new user, described by the items seen (and,
- * optionally, the ratings given): the user is folded in (see fold_in).
+ * optionally, the ratings given): the user is folded in (see rs_fold_in).
  * Items the model does not know are ignored; with none left, popular
  * items (NOTICE).  The given items are excluded unless exclude_seen is
  * false.  An item given twice counts once, with the mean of its ratings
@@ -178,8 +178,8 @@ Datum
 rs_recommend_for_items(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *name = checked_model(fcinfo);
-	int			k = checked_k(fcinfo, 2);
+	char	   *name = rs_checked_model(fcinfo);
+	int			k = rs_checked_k(fcinfo, 2);
 	bool		exclude_seen = PG_ARGISNULL(4) ? true : PG_GETARG_BOOL(4);
 	Constraints cons;
 	KeyIO		io;
@@ -199,9 +199,9 @@ rs_recommend_for_items(PG_FUNCTION_ARGS)
 	MemoryContext per_call;
 	MemoryContext old;
 
-	parse_constraints(fcinfo, FOR_ITEMS_CONSTRAINTS, k, true, &cons);
+	rs_parse_constraints(fcinfo, FOR_ITEMS_CONSTRAINTS, k, true, &cons);
 	InitMaterializedSRF(fcinfo, 0);
-	key_io_init(&io, get_fn_expr_argtype(fcinfo->flinfo, 1) == InvalidOid ? TEXTOID :
+	rs_keyio_init(&io, get_fn_expr_argtype(fcinfo->flinfo, 1) == InvalidOid ? TEXTOID :
 				get_element_type(get_fn_expr_argtype(fcinfo->flinfo, 1)));
 
 	per_call = AllocSetContextCreate(CurrentMemoryContext, "recsys recommend_for_items",
@@ -211,9 +211,9 @@ rs_recommend_for_items(PG_FUNCTION_ARGS)
 	/* (SPI calls switch to their own context: what outlives SPI_finish is
 	 * allocated in per_call explicitly) */
 	SPI_connect();
-	m = served_model(name);
-	check_vectors(m, &cons);
-	attrs = item_attrs(fcinfo, m, &cons);
+	m = rs_served_model(name);
+	rs_check_vectors(m, &cons);
+	attrs = rs_item_attrs(fcinfo, m, &cons);
 
 	if (!PG_ARGISNULL(1))
 	{
@@ -249,7 +249,7 @@ rs_recommend_for_items(PG_FUNCTION_ARGS)
 
 			if (nulls[e] || (rvals && rnulls[e]))
 				continue;
-			i = item_index(m, key_to_text(&io, elems[e]));
+			i = rs_served_item(m, rs_keyio_to_text(&io, elems[e]));
 			if (i < 0)
 				continue;
 			if (rvals && !isfinite(DatumGetFloat8(rvals[e])))
@@ -262,16 +262,16 @@ rs_recommend_for_items(PG_FUNCTION_ARGS)
 				ratings[n] = (float) DatumGetFloat8(rvals[e]);
 			n++;
 		}
-		n = merge_duplicates(m, idx, ratings, n);
+		n = rs_merge_duplicates(m, idx, ratings, n);
 	}
 
 	uf = MemoryContextAllocZero(per_call, sizeof(float) * Max(m->sm.factors, 1));
 	scores = MemoryContextAlloc(per_call, sizeof(float) * Max(m->n_items, 1));
 	if (is_knn(m))
-		folded = knn_new_user(m, idx, ratings, n, scores);
+		folded = rs_knn_new_user(m, idx, ratings, n, scores);
 	else
 	{
-		fold_in(m, idx, ratings, n, &ubias, uf);
+		rs_fold_in(m, idx, ratings, n, &ubias, uf);
 		folded = n > 0;
 	}
 	SPI_finish();
@@ -282,14 +282,14 @@ rs_recommend_for_items(PG_FUNCTION_ARGS)
 						n == 0 ? "none of the items is in" : "a new user cannot be placed in",
 						name, is_explicit(m) ? "by the items' bias baseline" : "popular items")));
 
-	excluded = call_exclusions(fcinfo, 5, m, idx, exclude_seen ? n : 0, &n_excluded);
+	excluded = rs_call_exclusions(fcinfo, 5, m, idx, exclude_seen ? n : 0, &n_excluded);
 	if (!folded || !is_knn(m))
-		score_items(m, folded, ubias, m->sm.factors > 0 ? uf : NULL, scores);
+		rs_score_items(m, folded, ubias, m->sm.factors > 0 ? uf : NULL, scores);
 	ranked = palloc(sizeof(RsScored) * Max(Min(k, m->n_items), 1));
-	n_ranked = rank_items(m, &cons, attrs, scores, excluded, n_excluded, ranked);
+	n_ranked = rs_rank_items(m, &cons, attrs, scores, excluded, n_excluded, ranked);
 
 	MemoryContextSwitchTo(old);
-	emit_ranked(rsinfo, m, &io, NULL, ranked, n_ranked);
+	rs_emit_ranked(rsinfo, m, &io, NULL, ranked, n_ranked);
 	MemoryContextDelete(per_call);
 	return (Datum) 0;
 }
@@ -349,7 +349,7 @@ rs_served_predict(ServedModel *m, const char *ukey, int32 n, const int32 *items,
 		valid[j] = true;
 		if (is_knn(m) && known && item >= 0)
 		{
-			RsKnnModel *km = served_knn(m);
+			RsKnnModel *km = rs_served_knn(m);
 
 			out[j] = km->user_based ?
 				rs_knn_predict_user(km, &u, nn, sim, nbrs, item) :
@@ -372,21 +372,10 @@ rs_served_predict(ServedModel *m, const char *ukey, int32 n, const int32 *items,
 }
 
 /*
- * For the rest of the extension (see serve.h): a model's active version
- * from the serving cache, and what it knows about its items.  Inside SPI.
+ * For the rest of the extension (see serve.h): whether a served model
+ * predicts ratings (rs_served_model() and rs_served_item() are
+ * serve_cache.c's).  Inside SPI.
  */
-ServedModel *
-rs_served_model(const char *name)
-{
-	return served_model(name);
-}
-
-int32
-rs_served_item(ServedModel *m, const char *key)
-{
-	return item_index(m, key);
-}
-
 bool
 rs_served_explicit(const ServedModel *m)
 {
@@ -410,13 +399,13 @@ rs_predict(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	rs_check_model_usage(name);
-	key_io_init(&uio, get_fn_expr_argtype(fcinfo->flinfo, 1));
-	key_io_init(&iio, get_fn_expr_argtype(fcinfo->flinfo, 2));
-	ukey = key_to_text(&uio, PG_GETARG_DATUM(1));
+	rs_keyio_init(&uio, get_fn_expr_argtype(fcinfo->flinfo, 1));
+	rs_keyio_init(&iio, get_fn_expr_argtype(fcinfo->flinfo, 2));
+	ukey = rs_keyio_to_text(&uio, PG_GETARG_DATUM(1));
 
 	SPI_connect();
-	m = served_model(name);
-	item = item_index(m, key_to_text(&iio, PG_GETARG_DATUM(2)));
+	m = rs_served_model(name);
+	item = rs_served_item(m, rs_keyio_to_text(&iio, PG_GETARG_DATUM(2)));
 	rs_served_predict(m, ukey, 1, &item, &score, &valid);
 	SPI_finish();
 	if (!valid)

@@ -77,7 +77,7 @@ rank_block_range(void *ctx, int64_t begin, int64_t end, int thread)
 
 	(void) thread;
 	for (int64_t b = begin; b < end; b++)
-		br->n_out[b] = rank_plain(br->n_items, br->k, br->attrs,
+		br->n_out[b] = rs_rank_plain(br->n_items, br->k, br->attrs,
 								  br->scores + b * br->n_items,
 								  br->excluded[b], br->n_excluded[b],
 								  br->out + b * br->k);
@@ -91,8 +91,8 @@ Datum
 rs_recommend_all(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *name = checked_model(fcinfo);
-	int			k = checked_k(fcinfo, 1);
+	char	   *name = rs_checked_model(fcinfo);
+	int			k = rs_checked_k(fcinfo, 1);
 	bool		exclude_seen = PG_ARGISNULL(2) ? true : PG_GETARG_BOOL(2);
 	Constraints cons;
 	KeyIO		io;
@@ -116,14 +116,14 @@ rs_recommend_all(PG_FUNCTION_ARGS)
 	Oid			types[3] = {TEXTOID, INT4OID, TEXTARRAYOID};
 	Datum		values[3];
 
-	parse_constraints(fcinfo, ALL_CONSTRAINTS, k, true, &cons);
+	rs_parse_constraints(fcinfo, ALL_CONSTRAINTS, k, true, &cons);
 	InitMaterializedSRF(fcinfo, 0);
-	key_io_init(&io, TEXTOID);
+	rs_keyio_init(&io, TEXTOID);
 
 	SPI_connect();
-	m = served_model(name);
-	check_vectors(m, &cons);
-	attrs = item_attrs(fcinfo, m, &cons);
+	m = rs_served_model(name);
+	rs_check_vectors(m, &cons);
+	attrs = rs_item_attrs(fcinfo, m, &cons);
 	nf = m->sm.factors;
 
 	values[0] = CStringGetTextDatum(name);
@@ -148,7 +148,7 @@ rs_recommend_all(PG_FUNCTION_ARGS)
 	{
 		MemoryContext old = MemoryContextSwitchTo(outer);
 
-		fixed = call_exclusions(fcinfo, 3, m, NULL, 0, &n_fixed);
+		fixed = rs_call_exclusions(fcinfo, 3, m, NULL, 0, &n_fixed);
 		excluded = palloc(sizeof(int32) * ((Size) m->n_items + n_fixed + 1));
 		MemoryContextSwitchTo(old);
 	}
@@ -195,7 +195,7 @@ rs_recommend_all(PG_FUNCTION_ARGS)
 		else
 		{
 			for (uint64 b = 0; b < nb; b++)
-				score_items(m, true, ubias[b], NULL, scores + b * m->n_items);
+				rs_score_items(m, true, ubias[b], NULL, scores + b * m->n_items);
 		}
 
 		if (plain)
@@ -224,9 +224,9 @@ rs_recommend_all(PG_FUNCTION_ARGS)
 			rs_parallel_for((int64_t) nb, threads, rank_block_range, &br);
 			for (uint64 b = 0; b < nb; b++)
 			{
-				Datum		ud = key_from_text(&io, ukeys[b]);
+				Datum		ud = rs_keyio_from_text(&io, ukeys[b]);
 
-				emit_ranked(rsinfo, m, &io, &ud, br.out + b * br.k, br.n_out[b]);
+				rs_emit_ranked(rsinfo, m, &io, &ud, br.out + b * br.k, br.n_out[b]);
 			}
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(batch_cxt);
@@ -262,17 +262,17 @@ rs_recommend_all(PG_FUNCTION_ARGS)
 					u.ratings = isnull ? NULL : (float *) ARR_DATA_PTR(DatumGetArrayTypeP(d));
 					u.bias = ubias[b];
 					SPI_connect();
-					knn_scores(m, &u, ukey, scores + b * m->n_items);
+					rs_knn_scores(m, &u, ukey, scores + b * m->n_items);
 					SPI_finish();
 				}
 				n_excluded = user_exclusions(fixed, n_fixed,
 											 seen ? (int32 *) ARR_DATA_PTR(seen) : NULL,
 											 exclude_seen ? nseen : 0, excluded);
-				n_ranked = rank_items(m, &cons, attrs, scores + b * m->n_items,
+				n_ranked = rs_rank_items(m, &cons, attrs, scores + b * m->n_items,
 									  excluded, n_excluded, ranked);
-				ud = key_from_text(&io, ukey);
+				ud = rs_keyio_from_text(&io, ukey);
 				/* (the tuplestore copies each row into its own memory) */
-				emit_ranked(rsinfo, m, &io, &ud, ranked, n_ranked);
+				rs_emit_ranked(rsinfo, m, &io, &ud, ranked, n_ranked);
 				MemoryContextSwitchTo(old);
 				MemoryContextReset(batch_cxt);
 			}

@@ -3,7 +3,7 @@
  * serve_args.c
  *	  Arguments and results of the serving functions: keys in the caller's
  *	  type (KeyIO), the checks of model and k, the trailing constraint
- *	  arguments every serving function shares (parse_constraints), and
+ *	  arguments every serving function shares (rs_parse_constraints), and
  *	  the ranked result rows.
  *
  * Calls privileges.c (may the caller use the model) and rerank.c (the
@@ -22,7 +22,7 @@
 
 /* Keys in the caller's type, as text (the form the model stores). */
 void
-key_io_init(KeyIO *io, Oid type)
+rs_keyio_init(KeyIO *io, Oid type)
 {
 	bool		varlena;
 
@@ -32,7 +32,7 @@ key_io_init(KeyIO *io, Oid type)
 }
 
 char *
-key_to_text(const KeyIO *io, Datum d)
+rs_keyio_to_text(const KeyIO *io, Datum d)
 {
 	if (io->type == UNKNOWNOID)
 		return pstrdup(DatumGetCString(d));
@@ -43,13 +43,13 @@ key_to_text(const KeyIO *io, Datum d)
 }
 
 Datum
-key_from_text(const KeyIO *io, const char *key)
+rs_keyio_from_text(const KeyIO *io, const char *key)
 {
 	return OidInputFunctionCall(io->input, (char *) key, io->ioparam, -1);
 }
 
 int
-checked_k(FunctionCallInfo fcinfo, int arg)
+rs_checked_k(FunctionCallInfo fcinfo, int arg)
 {
 	int			k;
 
@@ -68,7 +68,7 @@ checked_k(FunctionCallInfo fcinfo, int arg)
 
 /* The model argument: a model the current user may use. */
 char *
-checked_model(FunctionCallInfo fcinfo)
+rs_checked_model(FunctionCallInfo fcinfo)
 {
 	char	   *name;
 
@@ -83,7 +83,7 @@ checked_model(FunctionCallInfo fcinfo)
 
 /* The trailing constraint arguments, from argument base on. */
 void
-parse_constraints(FunctionCallInfo fcinfo, int base, int k, bool has_vectors,
+rs_parse_constraints(FunctionCallInfo fcinfo, int base, int k, bool has_vectors,
 				  Constraints *c)
 {
 #define HAS(x) (base + (x) < PG_NARGS() && !PG_ARGISNULL(base + (x)))
@@ -156,7 +156,7 @@ parse_constraints(FunctionCallInfo fcinfo, int base, int k, bool has_vectors,
 
 /* Diversity needs item vectors, which not every model has. */
 void
-check_vectors(const ServedModel *m, const Constraints *cons)
+rs_check_vectors(const ServedModel *m, const Constraints *cons)
 {
 	if ((cons->spec.diversity || cons->spec.mmr) &&
 		(m->factors == NULL || m->sm.factors == 0))
@@ -169,7 +169,7 @@ check_vectors(const ServedModel *m, const Constraints *cons)
 
 /* One result row per ranked item: [user,] item, score, rank. */
 void
-emit_ranked(ReturnSetInfo *rsinfo, const ServedModel *m, const KeyIO *io,
+rs_emit_ranked(ReturnSetInfo *rsinfo, const ServedModel *m, const KeyIO *io,
 			const Datum *user, const RsScored *ranked, int n)
 {
 	for (int r = 0; r < n; r++)
@@ -180,7 +180,7 @@ emit_ranked(ReturnSetInfo *rsinfo, const ServedModel *m, const KeyIO *io,
 
 		if (user)
 			values[c++] = *user;
-		values[c++] = key_from_text(io, m->keys[ranked[r].idx]);
+		values[c++] = rs_keyio_from_text(io, m->keys[ranked[r].idx]);
 		values[c++] = Float8GetDatum(ranked[r].score);
 		values[c++] = Int32GetDatum(r + 1);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

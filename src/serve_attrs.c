@@ -97,7 +97,7 @@ for_each_item_row(ServedModel *m, const char *sql, const char *what,
 		{
 			HeapTuple	tup = SPI_tuptable->vals[r];
 			char	   *key = SPI_getvalue(tup, SPI_tuptable->tupdesc, 1);
-			int32		idx = key ? item_index(m, key) : -1;
+			int32		idx = key ? rs_served_item(m, key) : -1;
 
 			if (idx >= 0)
 				fn(arg, idx, tup, SPI_tuptable->tupdesc);
@@ -227,7 +227,7 @@ same_filter(const ItemAttrs *a, Datum filter)
 
 /* The item attributes cons needs, from the cache or built now (in SPI). */
 ItemAttrs *
-item_attrs(FunctionCallInfo fcinfo, ServedModel *m, const Constraints *cons)
+rs_item_attrs(FunctionCallInfo fcinfo, ServedModel *m, const Constraints *cons)
 {
 	ItemAttrs  *a = fcinfo->flinfo->fn_extra;
 	Size		n = Max(m->n_items, 1);
@@ -384,7 +384,7 @@ item_attrs(FunctionCallInfo fcinfo, ServedModel *m, const Constraints *cons)
 	{
 		/* same groups, another protected group: rerun the query */
 		a->groups_query = NULL;
-		return item_attrs(fcinfo, m, cons);
+		return rs_item_attrs(fcinfo, m, cons);
 	}
 	return a;
 }

@@ -43,7 +43,7 @@ served_model_free(ServedModel *m)
  * called inside an SPI connection.
  */
 ServedModel *
-served_model(const char *name)
+rs_served_model(const char *name)
 {
 	RsStoredModel sm;
 	ServedModel **link;
@@ -106,7 +106,7 @@ served_model(const char *name)
 
 /* item key -> idx, or -1 */
 int32
-item_index(ServedModel *m, const char *key)
+rs_served_item(ServedModel *m, const char *key)
 {
 	ItemKeyEntry *e;
 
@@ -146,7 +146,7 @@ item_index(ServedModel *m, const char *key)
  * type.  Inside SPI.
  */
 void
-served_params(ServedModel *m)
+rs_served_params(ServedModel *m)
 {
 	Oid			types[2] = {TEXTOID, INT4OID};
 	Datum		values[2];
@@ -189,7 +189,7 @@ served_params(ServedModel *m)
 
 /* What the scoring functions read, built on first need.  Inside SPI. */
 RsKnnModel *
-served_knn(ServedModel *m)
+rs_served_knn(ServedModel *m)
 {
 	RsKnnModel *km = &m->knn;
 

@@ -111,7 +111,7 @@ rank_candidates(const ServedModel *m, float ubias, const float *uf,
  * current memory context.
  */
 int
-rank_from_index(ServedModel *m, const Constraints *cons, const ItemAttrs *attrs,
+rs_rank_from_index(ServedModel *m, const Constraints *cons, const ItemAttrs *attrs,
 				float ubias, const float *uf, int k, const int32 *excluded,
 				int32 n_excluded, RsScored *out)
 {

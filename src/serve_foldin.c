@@ -34,7 +34,7 @@
  * given); uf gets sm.factors floats.  Must be called inside SPI.
  */
 void
-fold_in(ServedModel *m, const int32 *idx, const float *ratings, int32 n,
+rs_fold_in(ServedModel *m, const int32 *idx, const float *ratings, int32 n,
 		float *ubias, float *uf)
 {
 	int			k = m->sm.factors;
@@ -44,7 +44,7 @@ fold_in(ServedModel *m, const int32 *idx, const float *ratings, int32 n,
 	memset(uf, 0, sizeof(float) * k);
 	if (n == 0 || k == 0 || m->factors == NULL)
 		return;
-	served_params(m);
+	rs_served_params(m);
 
 	if (m->sm.algorithm == RS_ALG_IALS)
 	{
@@ -139,7 +139,7 @@ cmp_item_rating(const void *a, const void *b)
  * rule).  Returns the new count.
  */
 int32
-merge_duplicates(const ServedModel *m, int32 *idx, float *ratings, int32 n)
+rs_merge_duplicates(const ServedModel *m, int32 *idx, float *ratings, int32 n)
 {
 	ItemRating *p;
 	int32		w = 0;
@@ -188,7 +188,7 @@ merge_duplicates(const ServedModel *m, int32 *idx, float *ratings, int32 n)
  * source (fit) or the source may not be read (*why says why).  Inside SPI.
  */
 int32
-user_rows_from_source(ServedModel *m, const char *ukey, MemoryContext cxt,
+rs_user_rows_from_source(ServedModel *m, const char *ukey, MemoryContext cxt,
 					  int32 **idx_out, float **ratings_out, const char **why)
 {
 	RsModelDef *def;
@@ -208,7 +208,7 @@ user_rows_from_source(ServedModel *m, const char *ukey, MemoryContext cxt,
 	def = rs_model_lookup(m->name, true);
 	if (def == NULL || def->source == NULL)
 		return 0;
-	served_params(m);
+	rs_served_params(m);
 	if (m->user_type == NULL)
 		return 0;
 
@@ -238,7 +238,7 @@ user_rows_from_source(ServedModel *m, const char *ukey, MemoryContext cxt,
 		char	   *key = SPI_getvalue(tup, desc, 1);
 		bool		isnull;
 		Datum		d = SPI_getbinval(tup, desc, 2, &isnull);
-		int32		i = key ? item_index(m, key) : -1;
+		int32		i = key ? rs_served_item(m, key) : -1;
 
 		if (i < 0 || isnull)
 			continue;
@@ -249,5 +249,5 @@ user_rows_from_source(ServedModel *m, const char *ukey, MemoryContext cxt,
 	SPI_freeplan(plan);
 	*idx_out = idx;
 	*ratings_out = ratings;
-	return merge_duplicates(m, idx, ratings, n);
+	return rs_merge_duplicates(m, idx, ratings, n);
 }

@@ -122,10 +122,10 @@ served_scorer(const ServedModel *m)
 }
 
 /* serve_cache.c */
-extern ServedModel *served_model(const char *name);
-extern int32 item_index(ServedModel *m, const char *key);
-extern void served_params(ServedModel *m);
-extern RsKnnModel *served_knn(ServedModel *m);
+extern ServedModel *rs_served_model(const char *name);
+extern int32 rs_served_item(ServedModel *m, const char *key);
+extern void rs_served_params(ServedModel *m);
+extern RsKnnModel *rs_served_knn(ServedModel *m);
 
 /* ----------------------------------------------------------------
  *		Arguments and results (serve_args.c)
@@ -176,15 +176,15 @@ typedef struct Constraints
 								 * recommend, as passed (maybe toasted), or 0 */
 } Constraints;
 
-extern void key_io_init(KeyIO *io, Oid type);
-extern char *key_to_text(const KeyIO *io, Datum d);
-extern Datum key_from_text(const KeyIO *io, const char *key);
-extern int	checked_k(FunctionCallInfo fcinfo, int arg);
-extern char *checked_model(FunctionCallInfo fcinfo);
-extern void parse_constraints(FunctionCallInfo fcinfo, int base, int k,
+extern void rs_keyio_init(KeyIO *io, Oid type);
+extern char *rs_keyio_to_text(const KeyIO *io, Datum d);
+extern Datum rs_keyio_from_text(const KeyIO *io, const char *key);
+extern int	rs_checked_k(FunctionCallInfo fcinfo, int arg);
+extern char *rs_checked_model(FunctionCallInfo fcinfo);
+extern void rs_parse_constraints(FunctionCallInfo fcinfo, int base, int k,
 							  bool has_vectors, Constraints *c);
-extern void check_vectors(const ServedModel *m, const Constraints *cons);
-extern void emit_ranked(ReturnSetInfo *rsinfo, const ServedModel *m,
+extern void rs_check_vectors(const ServedModel *m, const Constraints *cons);
+extern void rs_emit_ranked(ReturnSetInfo *rsinfo, const ServedModel *m,
 						const KeyIO *io, const Datum *user,
 						const RsScored *ranked, int n);
 
@@ -223,7 +223,7 @@ typedef struct ItemAttrs
 	bool	   *protected_;		/* n_items flags */
 } ItemAttrs;
 
-extern ItemAttrs *item_attrs(FunctionCallInfo fcinfo, ServedModel *m,
+extern ItemAttrs *rs_item_attrs(FunctionCallInfo fcinfo, ServedModel *m,
 							 const Constraints *cons);
 
 /* ----------------------------------------------------------------
@@ -232,35 +232,35 @@ extern ItemAttrs *item_attrs(FunctionCallInfo fcinfo, ServedModel *m,
  */
 
 /* serve_rank.c */
-extern void score_items(const ServedModel *m, bool known, float ubias,
+extern void rs_score_items(const ServedModel *m, bool known, float ubias,
 						const float *uf, float *scores);
-extern int	rank_plain(int32 n, int k, const ItemAttrs *a, float *scores,
+extern int	rs_rank_plain(int32 n, int k, const ItemAttrs *a, float *scores,
 					   const int32 *excluded, int32 n_excluded, RsScored *out);
-extern int	rank_items(const ServedModel *m, const Constraints *cons,
+extern int	rs_rank_items(const ServedModel *m, const Constraints *cons,
 					   const ItemAttrs *a, float *scores, const int32 *excluded,
 					   int32 n_excluded, RsScored *out);
-extern int32 *call_exclusions(FunctionCallInfo fcinfo, int arg, ServedModel *m,
+extern int32 *rs_call_exclusions(FunctionCallInfo fcinfo, int arg, ServedModel *m,
 							  const int32 *base, int32 nbase, int32 *n_out);
 
 /* serve_candidates.c */
-extern int	rank_from_index(ServedModel *m, const Constraints *cons,
+extern int	rs_rank_from_index(ServedModel *m, const Constraints *cons,
 							const ItemAttrs *attrs, float ubias, const float *uf,
 							int k, const int32 *excluded, int32 n_excluded,
 							RsScored *out);
 
 /* serve_foldin.c */
-extern void fold_in(ServedModel *m, const int32 *idx, const float *ratings,
+extern void rs_fold_in(ServedModel *m, const int32 *idx, const float *ratings,
 					int32 n, float *ubias, float *uf);
-extern int32 merge_duplicates(const ServedModel *m, int32 *idx, float *ratings,
+extern int32 rs_merge_duplicates(const ServedModel *m, int32 *idx, float *ratings,
 							  int32 n);
-extern int32 user_rows_from_source(ServedModel *m, const char *ukey,
+extern int32 rs_user_rows_from_source(ServedModel *m, const char *ukey,
 								   MemoryContext cxt, int32 **idx_out,
 								   float **ratings_out, const char **why);
 
 /* serve_knn.c */
-extern void knn_scores(ServedModel *m, const RsKnnUser *u, const char *ukey,
+extern void rs_knn_scores(ServedModel *m, const RsKnnUser *u, const char *ukey,
 					   float *scores);
-extern bool knn_new_user(ServedModel *m, const int32 *idx, const float *ratings,
+extern bool rs_knn_new_user(ServedModel *m, const int32 *idx, const float *ratings,
 						 int32 n, float *scores);
 
 #endif							/* RECSYS_SERVE_INT_H */

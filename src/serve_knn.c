@@ -17,9 +17,9 @@
  * the user's stored neighbours, found by ukey (NULL: none).  Inside SPI.
  */
 void
-knn_scores(ServedModel *m, const RsKnnUser *u, const char *ukey, float *scores)
+rs_knn_scores(ServedModel *m, const RsKnnUser *u, const char *ukey, float *scores)
 {
-	RsKnnModel *km = served_knn(m);
+	RsKnnModel *km = rs_served_knn(m);
 	float	   *work = palloc(sizeof(float) * Max(m->n_items, 1));
 
 	if (!km->user_based)
@@ -47,7 +47,7 @@ knn_scores(ServedModel *m, const RsKnnUser *u, const char *ukey, float *scores)
  * ratings.  user_knn cannot place a new user among its neighbour lists.
  */
 bool
-knn_new_user(ServedModel *m, const int32 *idx, const float *ratings, int32 n,
+rs_knn_new_user(ServedModel *m, const int32 *idx, const float *ratings, int32 n,
 			 float *scores)
 {
 	RsKnnUser	u;
@@ -63,6 +63,6 @@ knn_new_user(ServedModel *m, const int32 *idx, const float *ratings, int32 n,
 	u.items = idx;
 	u.ratings = ratings;
 	u.bias = 0.0f;
-	knn_scores(m, &u, NULL, scores);
+	rs_knn_scores(m, &u, NULL, scores);
 	return true;
 }

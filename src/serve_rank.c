@@ -1,10 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * serve_rank.c
- *	  One user's list from scores: every item's score (score_items),
- *	  freshness, the k best eligible items (rank_plain) or the greedy
- *	  constraints over a widening pool (rank_items), and the items excluded
- *	  for a call (call_exclusions).
+ *	  One user's list from scores: every item's score (rs_score_items),
+ *	  freshness, the k best eligible items (rs_rank_plain) or the greedy
+ *	  constraints over a widening pool (rs_rank_items), and the items excluded
+ *	  for a call (rs_call_exclusions).
  *
  * Calls core/score.c (scoring, the heap), serve_cache.c, serve_args.c
  * (keys) and rerank.c (the constraints); no other serving file.
@@ -25,7 +25,7 @@
  * product over the cached item factors (rs_score_user).
  */
 void
-score_items(const ServedModel *m, bool known, float ubias, const float *uf,
+rs_score_items(const ServedModel *m, bool known, float ubias, const float *uf,
 			float *scores)
 {
 	if (known && uf != NULL && m->factors != NULL && m->sm.factors > 0 &&
@@ -87,7 +87,7 @@ add_freshness_floor(RsScored *out, int count, double lo)
  * also runs on recommend_all's worker threads.
  */
 int
-rank_plain(int32 n, int k, const ItemAttrs *a, float *scores,
+rs_rank_plain(int32 n, int k, const ItemAttrs *a, float *scores,
 		   const int32 *excluded, int32 n_excluded, RsScored *out)
 {
 	RsTopK		top;
@@ -111,7 +111,7 @@ rank_plain(int32 n, int k, const ItemAttrs *a, float *scores,
  * and the attributes; writes up to k entries into out, best first.
  */
 int
-rank_items(const ServedModel *m, const Constraints *cons, const ItemAttrs *a,
+rs_rank_items(const ServedModel *m, const Constraints *cons, const ItemAttrs *a,
 		   float *scores, const int32 *excluded, int32 n_excluded, RsScored *out)
 {
 	int32		n = m->n_items;
@@ -122,7 +122,7 @@ rank_items(const ServedModel *m, const Constraints *cons, const ItemAttrs *a,
 	double		lo = 0.0;
 
 	if (!cons->greedy)
-		return rank_plain(n, k, a, scores, excluded, n_excluded, out);
+		return rs_rank_plain(n, k, a, scores, excluded, n_excluded, out);
 	/* (the constraints see scores shifted by lo: they use differences only) */
 	if (a && a->fresh)
 		lo = apply_freshness(a, n, scores, excluded, n_excluded);
@@ -200,7 +200,7 @@ array_item_indexes(ServedModel *m, ArrayType *arr, int32 *out)
 	KeyIO		io;
 	int32		count = 0;
 
-	key_io_init(&io, ARR_ELEMTYPE(arr));
+	rs_keyio_init(&io, ARR_ELEMTYPE(arr));
 	get_typlenbyvalalign(ARR_ELEMTYPE(arr), &typlen, &typbyval, &typalign);
 	deconstruct_array(arr, ARR_ELEMTYPE(arr), typlen, typbyval, typalign,
 					  &elems, &nulls, &n);
@@ -210,7 +210,7 @@ array_item_indexes(ServedModel *m, ArrayType *arr, int32 *out)
 
 		if (nulls[e])
 			continue;
-		idx = item_index(m, key_to_text(&io, elems[e]));
+		idx = rs_served_item(m, rs_keyio_to_text(&io, elems[e]));
 		if (idx >= 0)
 			out[count++] = idx;
 	}
@@ -222,7 +222,7 @@ array_item_indexes(ServedModel *m, ArrayType *arr, int32 *out)
  * items) plus the keys of the array argument arg, sorted and unique.
  */
 int32 *
-call_exclusions(FunctionCallInfo fcinfo, int arg, ServedModel *m,
+rs_call_exclusions(FunctionCallInfo fcinfo, int arg, ServedModel *m,
 				const int32 *base, int32 nbase, int32 *n_out)
 {
 	ArrayType  *arr = NULL;

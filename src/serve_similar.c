@@ -44,7 +44,7 @@ emit_similar(ReturnSetInfo *rsinfo, const KeyIO *io, char **keys, RsTopK *top)
 		Datum		values[3];
 		bool		nulls[3] = {false, false, false};
 
-		values[0] = key_from_text(io, keys[top->h[r].idx]);
+		values[0] = rs_keyio_from_text(io, keys[top->h[r].idx]);
 		values[1] = Float8GetDatum(top->h[r].score);
 		values[2] = Int32GetDatum(r + 1);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
@@ -56,8 +56,8 @@ Datum
 rs_similar_items(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *name = checked_model(fcinfo);
-	int			k = checked_k(fcinfo, 2);
+	char	   *name = rs_checked_model(fcinfo);
+	int			k = rs_checked_k(fcinfo, 2);
 	KeyIO		io;
 	char	   *key;
 	ServedModel *m;
@@ -67,18 +67,18 @@ rs_similar_items(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(1))
 		return (Datum) 0;
-	key_io_init(&io, get_fn_expr_argtype(fcinfo->flinfo, 1));
-	key = key_to_text(&io, PG_GETARG_DATUM(1));
+	rs_keyio_init(&io, get_fn_expr_argtype(fcinfo->flinfo, 1));
+	key = rs_keyio_to_text(&io, PG_GETARG_DATUM(1));
 
 	SPI_connect();
-	m = served_model(name);
+	m = rs_served_model(name);
 	if (m->sm.algorithm == RS_ALG_ITEM_KNN && m->nbr_ptr == NULL)
 		rs_load_neighbors(&m->sm, m->cxt, &m->n_lists, &m->nbr_ptr, &m->nbr_idx, &m->nbr_sim);
 	SPI_finish();
 
 	if (m->sm.algorithm != RS_ALG_ITEM_KNN && (m->factors == NULL || m->sm.factors == 0))
 		no_similarity(m, "item", "Use a factor model (als, svd, ials, bpr) or an item_knn model.");
-	idx = item_index(m, key);
+	idx = rs_served_item(m, key);
 	if (idx < 0)
 	{
 		ereport(NOTICE,
@@ -118,8 +118,8 @@ Datum
 rs_similar_users(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *name = checked_model(fcinfo);
-	int			k = checked_k(fcinfo, 2);
+	char	   *name = rs_checked_model(fcinfo);
+	int			k = rs_checked_k(fcinfo, 2);
 	KeyIO		io;
 	char	   *key;
 	ServedModel *m;
@@ -132,13 +132,13 @@ rs_similar_users(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(1))
 		return (Datum) 0;
-	key_io_init(&io, get_fn_expr_argtype(fcinfo->flinfo, 1));
-	key = key_to_text(&io, PG_GETARG_DATUM(1));
+	rs_keyio_init(&io, get_fn_expr_argtype(fcinfo->flinfo, 1));
+	key = rs_keyio_to_text(&io, PG_GETARG_DATUM(1));
 
 	top.k = k;
 	top.n = 0;
 	SPI_connect();
-	m = served_model(name);
+	m = rs_served_model(name);
 	if (m->sm.algorithm == RS_ALG_USER_KNN)
 	{
 		float	   *sim;
