@@ -25,7 +25,8 @@ CORE_OBJS = \
 	src/core/generator.o \
 	src/core/options_parse.o \
 	src/core/bloom_parse.o \
-	src/core/embedding_parse.o
+	src/core/embedding_parse.o \
+	src/core/distance.o
 # src/: PostgreSQL's side (see doc/architecture.md for the layers)
 OBJS = \
 	$(CORE_OBJS) \
@@ -34,7 +35,6 @@ OBJS = \
 	src/keys.o \
 	src/embedding.o \
 	src/embedding_agg.o \
-	src/distance.o \
 	src/bloom.o \
 	src/synth.o \
 	src/loader.o \
@@ -123,7 +123,7 @@ $(NUMERIC_OBJS): CFLAGS += -fno-wrapv -fstrict-aliasing
 
 # The distance kernels are plain loops; let gcc vectorise their float
 # reductions (reassociation is harmless for distances).
-src/distance.o: CFLAGS += -O3 -ftree-vectorize -fassociative-math -fno-signed-zeros -fno-trapping-math
+src/core/distance.o: CFLAGS += -O3 -ftree-vectorize -fassociative-math -fno-signed-zeros -fno-trapping-math
 # the graph distance of ip_ops is a float reduction like those of distance.c
 src/hnswutils.o: CFLAGS += -O3 -ftree-vectorize -fassociative-math -fno-signed-zeros -fno-trapping-math
 

@@ -101,10 +101,7 @@ embedding_check_same_dim(int a, int b)
 				 errhint("Both operands must have the same number of dimensions.")));
 }
 
-/* distance.c */
-extern float rs_dot(const float *a, const float *b, int n);
-extern float rs_l2_squared(const float *a, const float *b, int n);
-extern float rs_norm_squared(const float *a, int n);
-extern double rs_cosine_similarity(const float *a, const float *b, int n);
+/* core/distance.c: rs_dot, rs_l2_squared, rs_norm_squared, rs_cosine_similarity */
+#include "core/distance.h"
 
 #endif							/* RECSYS_EMBEDDING_H */

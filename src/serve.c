@@ -366,7 +366,11 @@ rs_served_predict(ServedModel *m, const char *ukey, int32 n, const int32 *items,
 			out[j] = 0.0;
 		}
 		else
-			out[j] = score_item(m, known, ubias, uf, item);
+		{
+			RsFactorScorer sc = served_scorer(m);
+
+			out[j] = rs_score_item(&sc, known, ubias, uf, item);
+		}
 	}
 	return known;
 }

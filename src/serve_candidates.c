@@ -81,10 +81,12 @@ rank_candidates(const ServedModel *m, float ubias, const float *uf,
 				int32 n_excluded, const bool *blocked, int k, RsScored *out)
 {
 	RsTopK		top;
+	RsFactorScorer sc;
 
 	top.h = out;
 	top.n = 0;
 	top.k = Max(Min(k, m->n_items), 1);
+	sc = served_scorer(m);
 	for (int32 c = 0; c < n_cand; c++)
 	{
 		int32		i = cand[c];
@@ -94,7 +96,7 @@ rank_candidates(const ServedModel *m, float ubias, const float *uf,
 			continue;
 		if (blocked && blocked[i])
 			continue;
-		rs_topk_offer(&top, score_item(m, true, ubias, uf, i), i);
+		rs_topk_offer(&top, rs_score_item(&sc, true, ubias, uf, i), i);
 	}
 	if (top.n < top.k && n_cand < m->n_items)
 		return -1;

@@ -84,29 +84,7 @@ is_knn(const ServedModel *m)
 	return rs_algorithm_is_knn(m->sm.algorithm);
 }
 
-/*
- * Item i's score for a user: known says whether the user is in the model
- * (ubias, uf are its bias and factors; uf may be NULL for a model without
- * factors).  An unknown user gets the explicit bias baseline mu + b_i, or
- * the item's popularity for implicit models.
- *
- * Not in core/score.c: its dot product is rs_dot() of distance.c, and a
- * list must keep the exact scores it has always had.
- */
-static inline double
-score_item(const ServedModel *m, bool known, float ubias, const float *uf, int32 i)
-{
-	double		bias = m->bias ? m->bias[i] : 0.0;
-
-	if (m->sm.algorithm == RS_ALG_POPULARITY)
-		return m->bias ? bias : m->degree[i];
-	if (!known || uf == NULL || m->factors == NULL)
-		return is_explicit(m) ? m->sm.global_mean + (known ? ubias : 0.0) + bias : m->degree[i];
-	return (is_explicit(m) ? m->sm.global_mean + ubias : 0.0) + bias +
-		rs_dot(uf, m->factors + (Size) i * m->sm.factors, m->sm.factors);
-}
-
-/* What core/score.c reads of a factor model. */
+/* What core/score.c reads of a served model (rs_score_item() and friends). */
 static inline RsFactorScorer
 served_scorer(const ServedModel *m)
 {
@@ -116,8 +94,10 @@ served_scorer(const ServedModel *m)
 	s.k = m->sm.factors;
 	s.factors = m->factors;
 	s.bias = m->bias;
+	s.degree = m->degree;
 	s.global_mean = m->sm.global_mean;
 	s.explicit_feedback = m->sm.explicit_feedback;
+	s.popularity = m->sm.algorithm == RS_ALG_POPULARITY;
 	return s;
 }
 

@@ -20,7 +20,7 @@
 #include <math.h>
 
 /*
- * Every item's score for one user, as score_item() defines it.  For a
+ * Every item's score for one user, as rs_score_item() defines it.  For a
  * known user of a factor model the dot products are one matrix-vector
  * product over the cached item factors (rs_score_user).
  */
@@ -28,16 +28,15 @@ void
 rs_score_items(const ServedModel *m, bool known, float ubias, const float *uf,
 			float *scores)
 {
-	if (known && uf != NULL && m->factors != NULL && m->sm.factors > 0 &&
-		m->sm.algorithm != RS_ALG_POPULARITY)
-	{
-		RsFactorScorer s = served_scorer(m);
+	RsFactorScorer s = served_scorer(m);
 
+	if (known && uf != NULL && m->factors != NULL && m->sm.factors > 0 && !s.popularity)
+	{
 		rs_score_user(&s, ubias, uf, scores);
 		return;
 	}
 	for (int32 i = 0; i < m->n_items; i++)
-		scores[i] = (float) score_item(m, known, ubias, uf, i);
+		scores[i] = (float) rs_score_item(&s, known, ubias, uf, i);
 }
 
 /*

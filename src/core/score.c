@@ -11,6 +11,7 @@
  */
 #include "score.h"
 
+#include "distance.h"
 #include "linalg.h"
 
 #include <stddef.h>
@@ -214,4 +215,17 @@ rs_score_users(const RsFactorScorer *s, int n, const float *ublock,
 	rs_blas_set_threads(blas_threads);
 	for (int b = 0; b < n; b++)
 		rs_add_baselines(s, ubias[b], scores + (size_t) b * s->n_items);
+}
+
+double
+rs_score_item(const RsFactorScorer *s, bool known, float ubias, const float *uf, int32_t i)
+{
+	double		bias = s->bias ? s->bias[i] : 0.0;
+
+	if (s->popularity)
+		return s->bias ? bias : s->degree[i];
+	if (!known || uf == NULL || s->factors == NULL)
+		return s->explicit_feedback ? s->global_mean + (known ? ubias : 0.0) + bias : s->degree[i];
+	return (s->explicit_feedback ? s->global_mean + ubias : 0.0) + bias +
+		rs_dot(uf, s->factors + (size_t) i * s->k, s->k);
 }

@@ -62,16 +62,29 @@ extern int	rs_cmp_int32(const void *a, const void *b);
 /* Sorts and deduplicates a list of item indexes; returns the new length. */
 extern int32_t rs_sort_unique(int32_t *idx, int32_t n);
 
-/* What factor scoring reads of a model: arrays owned by the caller. */
+/* What scoring reads of a model: arrays owned by the caller. */
 typedef struct RsFactorScorer
 {
 	int32_t		n_items;
-	int			k;				/* factors per item */
-	const float *factors;		/* n_items x k, row-major */
+	int			k;				/* factors per item (0: none) */
+	const float *factors;		/* n_items x k, row-major, or NULL */
 	const float *bias;			/* n_items item biases, or NULL */
+	const int32_t *degree;		/* n_items training interactions per item */
 	double		global_mean;
 	bool		explicit_feedback;	/* scores are predicted ratings */
+	bool		popularity;		/* a popularity model: bias (or degree) is the score */
 } RsFactorScorer;
+
+/*
+ * Item i's score for a user: known says whether the user is in the model
+ * (ubias, uf their bias and factors; uf NULL for none).  Popularity models
+ * score by the item's bias, or its degree without one.  A known user of a
+ * factor model gets mu + b_u + b_i + p_u.q_i (explicit) or b_i + p_u.q_i;
+ * anyone else the baseline mu (+ b_u if known) + b_i (explicit) or the
+ * item's degree (implicit).
+ */
+extern double rs_score_item(const RsFactorScorer *s, bool known, float ubias,
+							const float *uf, int32_t i);
 
 /*
  * Adds each item's baseline to a row of n_items dot products: mu + b_u +

@@ -18,7 +18,7 @@
 #  3. timed, each as the client sees it: recsys.predictions() alone (the
 #     scoring every audit needs), audit_error with the default options, and
 #     with bootstrap => 100;
-#  4. the peer, test/bench/audit_ref.py: the (group, error) rows by COPY,
+#  4. the peer, test/bench/audit_peer.py: the (group, error) rows by COPY,
 #     then NumPy per-group RMSE and scipy.stats.f_oneway and kruskal on the
 #     squared errors ("compute"; the COPY is timed apart), and the
 #     statistics compared with recsys' (relative difference).
@@ -29,65 +29,22 @@
 # 2 cores.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-# shellcheck disable=SC1091  # scripts/lib.sh
-. "$root/scripts/lib.sh"
+# shellcheck source=test/bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 n_users=${USERS:-50000}
 n_items=${ITEMS:-5000}
 n_rows=${ROWS:-2000000}
-py=/usr/bin/python3
 
-work=
-datadir=
-cleanup() {
-	local rc=$?
-	[ -n "$datadir" ] && rs_cluster_stop "$datadir"
-	if [ -n "$work" ]; then
-		if [ "${KEEP:-0}" = 1 ]; then
-			rs_log "kept $work"
-		else
-			rm -rf "$work"
-		fi
-	fi
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-rs_install_deps
-"$py" -c 'import numpy, scipy' 2>/dev/null \
-	|| rs_die "$py with numpy and scipy is needed (python3-numpy python3-scipy)"
-
+bench_deps numpy scipy -- python3-numpy python3-scipy
 work=$(rs_mktemp recsys-bench-audit)
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-	rs_log "building recsys"
-	rs_copy_tree "$root" "$work/src"
-	rs_make "$work/src" -s >/dev/null
-	rs_make_install "$work/src" -s >/dev/null
-fi
-so_sum=$(rs_installed_checksum)
-
+bench_build "$work"
 port=$(rs_free_port 55490 55499)
-datadir=$work/data
-sockdir=$work
-rs_log "starting a cluster in $datadir, port $port"
-rs_cluster_init "$datadir" "$sockdir" "$port"
-rs_as_user tee -a "$datadir/postgresql.conf" >/dev/null <<EOF
-# benchmark settings (not durable: fsync is off, see rs_cluster_init)
+bench_cluster "$work" "$port" <<EOF
 shared_buffers = 512MB
 max_wal_size = 10GB
 work_mem = 64MB
 EOF
-rs_cluster_start "$datadir" "$work/server.log"
-
-PSQL=("$RS_PG_BIN/psql" -h "$sockdir" -p "$port" -U postgres -d postgres)
-q() { (cd / && rs_as_user "${PSQL[@]}" -X -q -A -t -v ON_ERROR_STOP=1 -c "$1" </dev/null); }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", b - a}'; }
-
-q "CREATE EXTENSION recsys" >/dev/null
 
 rs_log "generating $n_rows interactions"
 t0=$(now)
@@ -116,7 +73,7 @@ res=$(q "SELECT max(anova_f) || ' ' || max(kruskal_h) || ' ' || max(anova_p) || 
 read -r f_sql h_sql p_sql rmse_sql <<<"$res"
 
 rs_log "SciPy peer"
-ref_out=$("$py" "$here/audit_ref.py" --model b --test b_interactions --groups "$groups" \
+ref_out=$("$py" "$here/audit_peer.py" --model b --test b_interactions --groups "$groups" \
 	-- "${PSQL[@]}")
 ref() { printf '%s\n' "$ref_out" | awk -v k="$1" '$1 == k {print $2}'; }
 r_copy=$(ref copy_seconds)
@@ -125,8 +82,7 @@ r_f=$(ref anova_f)
 r_h=$(ref kruskal_h)
 r_rmse=$(ref rmse)
 
-[ "$(rs_installed_checksum)" = "$so_sum" ] \
-	|| rs_warn "recsys.so was reinstalled by someone else during the run: numbers may mix two builds"
+bench_same_install
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || a + 0 == 0) print "-"; else printf "%.1fx", b / a}'; }
 reldiff() { awk -v a="$1" -v b="$2" 'BEGIN {d = a - b; if (d < 0) d = -d; printf "%.1e", d / (b < 0 ? -b : b)}'; }
@@ -135,10 +91,9 @@ r_total=$(awk -v a="$r_copy" -v b="$r_compute" 'BEGIN {printf "%.1f", a + b}')
 rmse_same=$([ "$(printf '%s' "$rmse_sql" | awk -F, '{for (i = 1; i <= NF; i++) {split($i, p, ":"); printf "%s:%s:%.9f,", p[1], p[2], p[3]}}')" \
 	= "$(printf '%s' "$r_rmse" | awk -F, '{for (i = 1; i <= NF; i++) {split($i, p, ":"); printf "%s:%s:%.9f,", p[1], p[2], p[3]}}')" ] && echo yes || echo no)
 
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 echo
 echo "recsys audit_error benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), recsys $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(bench_machine); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "data: recsys.generate_dataset('b', $n_users, $n_items, $n_rows, 3, noisy_gender => 'F'), generated in $gen_s s; als, 32 factors"
 echo "groups: gender (3); the peer reads recsys.predictions() joined to the groups by COPY"
 echo "(ratio = SciPy / recsys)"

@@ -2,7 +2,7 @@
 """Synthetic interactions at MovieLens-20M shape, as a binary triplet file.
 
 Writes little-endian (int32 user, int32 item, float32 rating) records, the
-format test/core/rs_core reads.  Shape: item popularity follows a power
+format test/core/als_core reads.  Shape: item popularity follows a power
 law (Zipf-like over item rank, as MovieLens: a few items with tens of
 thousands of ratings, a long tail with a handful), user activity is
 heavy-tailed (log-normal, at least 20 ratings per user as in ML-20M), no

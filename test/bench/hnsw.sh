@@ -13,7 +13,7 @@
 #  clustered  N x D points of a Gaussian mixture of low intrinsic dimension
 #             (1000 overlapping clusters of Zipf-like sizes, each an
 #             8-dimensional Gaussian in a random subspace plus small
-#             isotropic noise; seed 2; test/bench/hnsw_ref.py clustered()),
+#             isotropic noise; seed 2; test/bench/hnsw_peer.py clustered()),
 #             Euclidean: the structure learned embeddings have;
 #  mf         the item factors of an ials model (64 factors) trained on
 #             generate_dataset(users 20000, items 50000, 1M interactions),
@@ -29,7 +29,7 @@
 #     index (recall against brute-force numpy), and QPS of one client with a
 #     prepared statement (pgbench -M prepared -c 1 -T SECS), the query vector
 #     taken from a table by random id;
-#  4. the peers (test/bench/hnsw_ref.py, /usr/bin/python3 with the Debian
+#  4. the peers (test/bench/hnsw_peer.py, /usr/bin/python3 with the Debian
 #     python3-hnswlib / python3-faiss): single-threaded build, serialized
 #     index size, recall and QPS (one query per call, one thread).
 #
@@ -44,10 +44,8 @@
 # Not run by scripts/test.sh.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-# shellcheck disable=SC1091  # scripts/lib.sh
-. "$root/scripts/lib.sh"
+# shellcheck source=test/bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 n=${N:-1000000}
 d=${D:-64}
@@ -57,45 +55,12 @@ efs=${EFS:-10,20,40,80,160,320,640}
 sets=${SETS:-random,clustered,mf}
 port_lo=${PORT:-56100}
 secs=${SECS:-10}
-py=/usr/bin/python3
 
-work=
-datadir=
-cleanup() {
-	local rc=$?
-	[ -n "$datadir" ] && rs_cluster_stop "$datadir"
-	if [ -n "$work" ]; then
-		if [ "${KEEP:-0}" = 1 ]; then
-			rs_log "kept $work"
-		else
-			rm -rf "$work"
-		fi
-	fi
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-rs_install_deps
-"$py" -c 'import numpy, hnswlib' 2>/dev/null \
-	|| rs_die "$py with numpy and hnswlib is needed (apt-get install python3-numpy python3-hnswlib python3-faiss)"
-
+bench_deps numpy hnswlib -- apt-get install python3-numpy python3-hnswlib python3-faiss
 work=$(rs_mktemp recsys-bench-hnsw)
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-	rs_log "building recsys"
-	rs_copy_tree "$root" "$work/src"
-	rs_make "$work/src" -s >/dev/null
-	rs_make_install "$work/src" -s >/dev/null
-fi
-so_sum=$(rs_installed_checksum)
-
+bench_build "$work"
 port=$(rs_free_port "$port_lo" $((port_lo + 9)))
-datadir=$work/data
-sockdir=$work
-rs_log "starting a cluster in $datadir, port $port"
-rs_cluster_init "$datadir" "$sockdir" "$port"
-rs_as_user tee -a "$datadir/postgresql.conf" >/dev/null <<EOF
-# benchmark settings (not durable: fsync is off, see rs_cluster_init)
+bench_cluster "$work" "$port" <<EOF
 shared_buffers = 2GB
 max_wal_size = 20GB
 checkpoint_timeout = 30min
@@ -103,14 +68,7 @@ maintenance_work_mem = 4GB
 max_parallel_workers_per_gather = 0
 recsys.hnsw_cache_size = '2GB'
 EOF
-rs_cluster_start "$datadir" "$work/server.log"
-
-PSQL=("$RS_PG_BIN/psql" -h "$sockdir" -p "$port" -U postgres -d postgres)
-q() { (cd / && rs_as_user "${PSQL[@]}" -X -q -A -t -v ON_ERROR_STOP=1 -c "$1" </dev/null); }
-now() { date +%s.%N; }
 secs_since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.2f", b - a}'; }
-
-q "CREATE EXTENSION recsys" >/dev/null
 mkdir -p "$work/random" "$work/clustered" "$work/mf"
 chown -R postgres "$work" 2>/dev/null || true
 
@@ -145,14 +103,14 @@ EOF
 	rs_log "$name: peers (hnswlib, faiss), single-threaded"
 	while read -r key val; do
 		R[$name,$key]=$val
-	done < <("$py" "$here/hnsw_ref.py" peer "$dir" "$space" "$m" "$efc" "$efs" "$dir/sql")
+	done < <("$py" "$here/hnsw_peer.py" peer "$dir" "$space" "$m" "$efc" "$efs" "$dir/sql")
 }
 
 # synthetic NAME SEED KIND — generated vectors, Euclidean
 synthetic() {
 	local name=$1 seed=$2 kind=$3
 	rs_log "$name: $n x $d vectors ($kind)"
-	"$py" "$here/hnsw_ref.py" gen "$n" "$d" "$seed" "$work/$name" "$kind"
+	"$py" "$here/hnsw_peer.py" gen "$n" "$d" "$seed" "$work/$name" "$kind"
 	chown -R postgres "$work/$name"
 	q "CREATE UNLOGGED TABLE ${name}_items (id int, v recsys.embedding($d));
 	   CREATE UNLOGGED TABLE ${name}_queries (id int PRIMARY KEY, v recsys.embedding($d));
@@ -178,8 +136,8 @@ q "CREATE UNLOGGED TABLE mf_items AS SELECT row_number() OVER (ORDER BY item_idx
 q "VACUUM ANALYZE mf_items" >/dev/null
 q "COPY (SELECT id, v::real[] FROM mf_items) TO STDOUT" >"$work/mf/base.tsv"
 q "COPY (SELECT id, v::real[] FROM mf_queries) TO STDOUT" >"$work/mf/queries.tsv"
-"$py" "$here/hnsw_ref.py" npy "$work/mf/base.tsv" "$work/mf/base.npy"
-"$py" "$here/hnsw_ref.py" npy "$work/mf/queries.tsv" "$work/mf/queries.npy"
+"$py" "$here/hnsw_peer.py" npy "$work/mf/base.tsv" "$work/mf/base.npy"
+"$py" "$here/hnsw_peer.py" npy "$work/mf/queries.tsv" "$work/mf/queries.npy"
 spread=$(q "SELECT round((max(recsys.norm(v)) / percentile_cont(0.5) WITHIN GROUP (ORDER BY recsys.norm(v)))::numeric, 1) FROM mf_items")
 mf_n=$(q "SELECT count(*) FROM mf_items")
 d_save=$d
@@ -188,8 +146,7 @@ bench mf embedding_ip_ops '<#>' ip
 d=$d_save
 fi
 
-[ "$(rs_installed_checksum)" = "$so_sum" ] \
-	|| rs_warn "recsys.so was reinstalled by someone else during the run: numbers may mix two builds"
+bench_same_install
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2fx", a / b}'; }
 mib() { awk -v b="$1" 'BEGIN {if (b == "") print "-"; else printf "%.1f MiB", b / 1048576}'; }
@@ -206,10 +163,9 @@ at95() {
 	printf '%s\n' "- -"
 }
 
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 echo
 echo "recsys_hnsw benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), recsys $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(bench_machine); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "m = $m, ef_construction = $efc; QPS: recsys one client, prepared statement (pgbench, $secs s), recsys.hnsw_cache_size 2GB; peers one thread, one query per call"
 for name in ${sets//,/ }; do
 	echo

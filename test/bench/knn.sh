@@ -21,7 +21,7 @@
 #     sees it; peak memory is the backend's VmHWM
 #     and model_versions.memory_bytes (the training context); then again
 #     with the default options (shrinkage 25), for the record;
-#  3. the peer, test/bench/knn_ref.py: the same rows by binary COPY, CSR,
+#  3. the peer, test/bench/knn_peer.py: the same rows by binary COPY, CSR,
 #     column-normalised, S = Xn^T Xn in blocks of 1024 items, top-K per row
 #     ("compute"), COPY + CSR ("load") timed apart;
 #  4. the two sets of lists compared: the mean share of the peer's K
@@ -37,79 +37,22 @@
 # KEEP=1 (leave the cluster directory).  About 10 minutes on 2 cores.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-# shellcheck disable=SC1091  # scripts/lib.sh
-. "$root/scripts/lib.sh"
+# shellcheck source=test/bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 k=${K:-50}
 threads=${THREADS:-2}
 n_users=${USERS:-138000}
 n_items=${ITEMS:-27000}
 n_rows=${ROWS:-20000000}
-py=/usr/bin/python3
 
-work=
-datadir=
-cleanup() {
-	local rc=$?
-	[ -n "$datadir" ] && rs_cluster_stop "$datadir"
-	if [ -n "$work" ]; then
-		if [ "${KEEP:-0}" = 1 ]; then
-			rs_log "kept $work"
-		else
-			rm -rf "$work"
-		fi
-	fi
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-rs_install_deps
-"$py" -c 'import numpy, scipy' 2>/dev/null \
-	|| rs_die "$py with numpy and scipy is needed (python3-numpy python3-scipy)"
-
+bench_deps numpy scipy -- python3-numpy python3-scipy
 work=$(rs_mktemp recsys-bench-knn)
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-	rs_log "building recsys"
-	rs_copy_tree "$root" "$work/src"
-	rs_make "$work/src" -s >/dev/null
-	rs_make_install "$work/src" -s >/dev/null
-fi
-so_sum=$(rs_installed_checksum)
-
+bench_build "$work"
 port=$(rs_free_port 55480 55489)
-datadir=$work/data
-sockdir=$work
-rs_log "starting a cluster in $datadir, port $port"
-rs_cluster_init "$datadir" "$sockdir" "$port"
-rs_as_user tee -a "$datadir/postgresql.conf" >/dev/null <<EOF
-# benchmark settings (not durable: fsync is off, see rs_cluster_init)
-shared_buffers = 1GB
-max_wal_size = 20GB
-checkpoint_timeout = 30min
-work_mem = 64MB
-maintenance_work_mem = 512MB
-EOF
-rs_cluster_start "$datadir" "$work/server.log"
+bench_cluster "$work" "$port" <<<"$bench_ml_settings"
 
-PSQL=("$RS_PG_BIN/psql" -h "$sockdir" -p "$port" -U postgres -d postgres)
-q() { (cd / && rs_as_user "${PSQL[@]}" -X -q -A -t -v ON_ERROR_STOP=1 -c "$1" </dev/null); }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", b - a}'; }
-
-q "CREATE EXTENSION recsys" >/dev/null
-
-rs_log "generating $n_rows interactions"
-t0=$(now)
-q "CREATE UNLOGGED TABLE ml AS SELECT user_id, item_id, rating, clicks
-   FROM recsys.synth_interactions($n_users, $n_items, $n_rows, 42)" >/dev/null
-q "VACUUM ANALYZE ml" >/dev/null
-gen_s=$(secs "$t0" "$(now)")
-shape=$(q "SELECT count(*) || ' rows, ' || count(DISTINCT user_id) || ' users, '
-             || count(DISTINCT item_id) || ' items' FROM ml")
-rs_log "generated in $gen_s s: $shape"
+bench_ml_table "$n_users" "$n_items" "$n_rows"
 
 # train NAME OPTIONS — sets lists (s), total (s), mem, hwm
 train() {
@@ -139,7 +82,7 @@ train knn_default "{\"neighbors\": $k, \"threads\": $threads, \"verbose\": true}
 def_lists=$lists def_total=$total
 
 rs_log "SciPy peer"
-ref_out=$("$py" "$here/knn_ref.py" --table ml --column 1 --k "$k" --out "$work/ref.npz" \
+ref_out=$("$py" "$here/knn_peer.py" --table ml --column 1 --k "$k" --out "$work/ref.npz" \
 	-- "${PSQL[@]}")
 ref() { printf '%s\n' "$ref_out" | awk -v k="$1" '$1 == k {print $2}'; }
 r_load=$(ref load_seconds)
@@ -186,18 +129,15 @@ wait "$psql_pid" || true
 cancel_s=$(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.2f", b - a}')
 grep -q 'canceling statement due to user request' "$cancel_out" || rs_warn "the cancel did not land: $(tail -1 "$cancel_out")"
 
-[ "$(rs_installed_checksum)" = "$so_sum" ] \
-	|| rs_warn "recsys.so was reinstalled by someone else during the run: numbers may mix two builds"
+bench_same_install
 
-gib() { awk -v b="$1" 'BEGIN {if (b == "") print "-"; else if (b >= 1073741824) printf "%.2f GiB", b / 1073741824; else printf "%.0f MiB", b / 1048576}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || a + 0 == 0) print "-"; else printf "%.1fx", b / a}'; }
 row() { printf '| %-44s | %10s | %10s | %7s | %-9s |\n' "$@"; }
 r_total=$(awk -v a="$r_load" -v b="$r_compute" 'BEGIN {printf "%.1f", a + b}')
 
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 echo
 echo "recsys item_knn benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), recsys $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(bench_machine); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "data: recsys.synth_interactions($n_users, $n_items, $n_rows, 42): $shape; generated in $gen_s s"
 echo "item-item cosine on the binary interactions, K=$k, shrinkage 0; recsys $threads threads, SciPy single-threaded sparse products"
 echo "(fsync off, unlogged table; ratio = SciPy / recsys)"

@@ -27,7 +27,7 @@
 #  5. The SQL floor, with the same pgbench settings: one indexed row of
 #     recsys.user_factors by primary key (the row a recommend() call reads).
 #  6. SELECT count(*) FROM recsys.recommend_all('m', 10) in a fresh session.
-#  7. The peer, test/bench/serve_ref.py: exports the active version's user
+#  7. The peer, test/bench/serve_peer.py: exports the active version's user
 #     and item factors and the seen lists from recsys.user_factors /
 #     recsys.item_factors with COPY, then recommend_all in NumPy (blocked
 #     sgemm, seen -> -inf, np.argpartition, sort of the top 10), and one
@@ -50,10 +50,8 @@
 # Takes about 7 minutes on 2 cores, the build included.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-# shellcheck disable=SC1091  # scripts/lib.sh
-. "$root/scripts/lib.sh"
+# shellcheck source=test/bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 iters=${ITERATIONS:-2}
 factors=${FACTORS:-64}
@@ -66,48 +64,20 @@ port=${PORT:-5492}
 n_users=${USERS:-138000}
 n_items=${ITEMS:-27000}
 n_rows=${ROWS:-20000000}
-py=/usr/bin/python3
 base=/tmp/rs-bench-serve
-datadir=$base/data
 lock=/tmp/recsys-bench.lock
+# KEEP=1 leaves the cluster running in $base for a closer look
+bench_keep_running=1
 
-build=
-started=0
-cleanup() {
-	local rc=$?
-	[ -n "$build" ] && rm -rf "$build"
-	if [ "$started" = 1 ]; then
-		if [ "$rc" != 0 ] && [ -f "$base/server.log" ]; then
-			rs_warn "the run failed; the server log ends with:"
-			tail -n 30 "$base/server.log" >&2
-		fi
-		if [ "${KEEP:-0}" = 1 ]; then
-			rs_log "kept the cluster: $datadir (port $port, socket $base)"
-		else
-			rs_cluster_stop "$datadir"
-			rm -rf "$base"
-		fi
-	fi
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-rs_install_deps
-"$py" -c 'import numpy' 2>/dev/null || rs_die "$py with numpy is needed (python3-numpy)"
+bench_deps numpy -- python3-numpy
 command -v pgbench >/dev/null || [ -x "$RS_PG_BIN/pgbench" ] || rs_die "pgbench not found"
 PGBENCH=$RS_PG_BIN/pgbench
 [ -x "$PGBENCH" ] || PGBENCH=$(command -v pgbench)
 
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-	rs_log "building recsys"
-	build=$(rs_mktemp recsys-bench-serve-build)
-	rs_copy_tree "$root" "$build/src"
-	rs_make "$build/src" -s >/dev/null
-	rs_make_install "$build/src" -s >/dev/null
-	rm -rf "$build"
-	build=
-fi
+build=$(rs_mktemp recsys-bench-serve-build)
+bench_build "$build"
+rm -rf "$build"
+build=
 
 exec 9>>"$lock"
 if ! flock -n 9; then
@@ -120,30 +90,16 @@ load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 # a cluster left behind by an earlier run (KEEP=1, or killed): we hold the
 # lock, so it is not in use
 if [ -e "$base" ]; then
-	rs_cluster_stop "$datadir"
+	rs_cluster_stop "$base/data"
 	rm -rf "$base"
 fi
 rs_port_free "$port" || rs_die "port $port is in use (PORT=... picks another)"
 mkdir -p "$base/pgbench"
 chmod 755 "$base"
 rs_is_root && chown -R "$RS_USER:" "$base"
-started=1
-rs_log "starting a cluster in $datadir, port $port"
-rs_cluster_init "$datadir" "$base" "$port"
-rs_as_user tee -a "$datadir/postgresql.conf" >/dev/null <<EOF
-# benchmark settings (not durable: fsync is off, see rs_cluster_init)
-shared_buffers = 1GB
-max_wal_size = 20GB
-checkpoint_timeout = 30min
-work_mem = 64MB
-maintenance_work_mem = 512MB
-EOF
-# (the server must not inherit the lock: with KEEP=1 it outlives us)
-rs_cluster_start "$datadir" "$base/server.log" 9>&-
+work=$base
+bench_cluster "$base" "$port" <<<"$bench_ml_settings"
 
-PSQL=("$RS_PG_BIN/psql" -h "$base" -p "$port" -U postgres -d postgres)
-# q SQL — run SQL in a fresh session as `postgres`, unaligned, no headers
-q() { (cd / && rs_as_user "${PSQL[@]}" -X -q -A -t -v ON_ERROR_STOP=1 -c "$1" </dev/null); }
 # timed SQL... — run each SQL (one value out) in one fresh session; print
 # "value ms" for each, ms being the round trip psql's \timing reports
 timed() {
@@ -152,10 +108,6 @@ timed() {
 	(cd / && rs_as_user "${PSQL[@]}" -X -q -A -t -v ON_ERROR_STOP=1 "${args[@]}" </dev/null) \
 		| awk '/^Time: / {print v, $2; next} {v = $0}'
 }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", b - a}'; }
-
-q "CREATE EXTENSION recsys" >/dev/null
 
 rs_log "generating $n_rows interactions"
 t0=$(now)
@@ -227,7 +179,7 @@ all_s=$(awk -v m="$all_ms" 'BEGIN {printf "%.2f", m / 1000}')
 
 rs_log "NumPy peer (export, recommend_all, one user at a time, check $check_users users)"
 ref_rc=0
-ref_out=$("$py" "$here/serve_ref.py" --model m --k "$k" --check "$check_users" \
+ref_out=$("$py" "$here/serve_peer.py" --model m --k "$k" --check "$check_users" \
 	-- "${PSQL[@]}") || ref_rc=$?
 ref() { printf '%s\n' "$ref_out" | awk -v key="$1" '$1 == key {$1 = ""; sub(/^ /, ""); print}'; }
 r_export=$(ref export_seconds)
@@ -257,11 +209,10 @@ tree=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')
 if [ -n "$(git -C "$root" status --porcelain -- src sql Makefile 2>/dev/null)" ]; then
 	tree="$tree + uncommitted changes in src/, sql/ or Makefile"
 fi
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 
 echo
 echo "recsys serving benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), recsys $tree"
-echo "machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo); load average $load_start at the start, $load_end at the end"
+echo "machine: $(bench_machine); load average $load_start at the start, $load_end at the end"
 echo "data: recsys.synth_interactions($n_users, $n_items, $n_rows, 42) in $gen_s s; model 'ials', $factors factors,"
 echo "      only $iters iterations (the quality of the model does not change serving speed); train + VACUUM ANALYZE $train_s s"
 echo "recommend(): pgbench -M prepared, random user of 1..$n_users, k=$k, exclude_seen; $rec_tx1 transactions at 1 client"

@@ -20,7 +20,7 @@
 #     NOTICE timestamps; peak memory is model_versions.memory_bytes (the
 #     training context) and the backend's VmHWM (/proc/self/status via
 #     pg_read_file, one fresh backend per training).
-#  4. The peer: test/bench/train_ref_from_copy.py exports the same rows by
+#  4. The peer: test/bench/train_peer.py exports the same rows by
 #     binary COPY, builds the CSR matrices and runs test/ref/mfref.py's
 #     ALS/iALS (warm-started CG, 3 steps, float32, recsys' defaults from
 #     src/options.c), REF_ITERATIONS iterations each.
@@ -34,10 +34,8 @@
 # cluster directory in place).  Takes about 10 minutes on 2 cores.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-# shellcheck disable=SC1091  # scripts/lib.sh
-. "$root/scripts/lib.sh"
+# shellcheck source=test/bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 iters=${ITERATIONS:-4}
 ref_iters=${REF_ITERATIONS:-2}
@@ -47,72 +45,14 @@ factors=${FACTORS:-64}
 n_users=${USERS:-138000}
 n_items=${ITEMS:-27000}
 n_rows=${ROWS:-20000000}
-py=/usr/bin/python3
 
-work=
-datadir=
-cleanup() {
-	local rc=$?
-	[ -n "$datadir" ] && rs_cluster_stop "$datadir"
-	if [ -n "$work" ]; then
-		if [ "${KEEP:-0}" = 1 ]; then
-			rs_log "kept $work"
-		else
-			rm -rf "$work"
-		fi
-	fi
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-rs_install_deps
-if ! "$py" -c 'import numpy, scipy' 2>/dev/null; then
-	rs_die "$py with numpy and scipy is needed (python3-numpy python3-scipy)"
-fi
-
+bench_deps numpy scipy -- python3-numpy python3-scipy
 work=$(rs_mktemp recsys-bench-train)
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-	rs_log "building recsys"
-	rs_copy_tree "$root" "$work/src"
-	rs_make "$work/src" -s >/dev/null
-	rs_make_install "$work/src" -s >/dev/null
-fi
-so_sum=$(rs_installed_checksum)
-
+bench_build "$work"
 port=$(rs_free_port 55490 55499)
-datadir=$work/data
-sockdir=$work
-rs_log "starting a cluster in $datadir, port $port"
-rs_cluster_init "$datadir" "$sockdir" "$port"
-rs_as_user tee -a "$datadir/postgresql.conf" >/dev/null <<EOF
-# benchmark settings (not durable: fsync is off, see rs_cluster_init)
-shared_buffers = 1GB
-max_wal_size = 20GB
-checkpoint_timeout = 30min
-work_mem = 64MB
-maintenance_work_mem = 512MB
-EOF
-rs_cluster_start "$datadir" "$work/server.log"
+bench_cluster "$work" "$port" <<<"$bench_ml_settings"
 
-PSQL=("$RS_PG_BIN/psql" -h "$sockdir" -p "$port" -U postgres -d postgres)
-# q SQL — run SQL in a fresh session as `postgres`, unaligned, no headers
-q() { (cd / && rs_as_user "${PSQL[@]}" -X -q -A -t -v ON_ERROR_STOP=1 -c "$1" </dev/null); }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", b - a}'; }
-
-q "CREATE EXTENSION recsys" >/dev/null
-
-rs_log "generating $n_rows interactions"
-t0=$(now)
-q "CREATE UNLOGGED TABLE ml AS SELECT user_id, item_id, rating, clicks
-   FROM recsys.synth_interactions($n_users, $n_items, $n_rows, 42)" >/dev/null
-q "VACUUM ANALYZE ml" >/dev/null
-gen_s=$(secs "$t0" "$(now)")
-shape=$(q "SELECT count(*) || ' rows, ' || count(DISTINCT user_id) || ' users, '
-             || count(DISTINCT item_id) || ' items, ' || pg_size_pretty(pg_table_size('ml'))
-           FROM ml")
-rs_log "generated in $gen_s s: $shape"
+bench_ml_table "$n_users" "$n_items" "$n_rows"
 
 rs_log "load (popularity)"
 t0=$(now)
@@ -151,7 +91,7 @@ train ials clicks
 ials_spi=$spi ials_total=$total ials_mem=$mem ials_hwm=$hwm
 
 rs_log "NumPy/SciPy peer ($ref_iters iterations each)"
-ref_out=$("$py" "$here/train_ref_from_copy.py" --table ml --iterations "$ref_iters" \
+ref_out=$("$py" "$here/train_peer.py" --table ml --iterations "$ref_iters" \
 	--factors "$factors" -- "${PSQL[@]}")
 ref() { printf '%s\n' "$ref_out" | awk -v k="$1" '$1 == k {print $2}'; }
 r_load=$(ref load_seconds)
@@ -159,17 +99,14 @@ r_als=$(ref als_seconds_per_iteration)
 r_ials=$(ref ials_seconds_per_iteration)
 r_rss=$(ref peak_rss_bytes)
 
-[ "$(rs_installed_checksum)" = "$so_sum" ] \
-	|| rs_warn "recsys.so was reinstalled by someone else during the run: numbers may mix two builds"
+bench_same_install
 
-gib() { awk -v b="$1" 'BEGIN {if (b == "") print "-"; else if (b >= 1073741824) printf "%.2f GiB", b / 1073741824; else printf "%.0f MiB", b / 1048576}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || a + 0 == 0) print "-"; else printf "%.1fx", b / a}'; }
 row() { printf '| %-38s | %12s | %12s | %7s | %-9s |\n' "$@"; }
 
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 echo
 echo "recsys training benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), recsys $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(bench_machine); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "data: recsys.synth_interactions($n_users, $n_items, $n_rows, 42): $shape; generated + VACUUM ANALYZE in $gen_s s"
 echo "k=$factors, CG 3 steps, recsys defaults; recsys $threads threads, $iters iterations; NumPy/SciPy $ref_iters iterations"
 echo "(fsync off, unlogged table; ratio = NumPy/SciPy / recsys)"

@@ -8,7 +8,7 @@
 # interactions at ML-20M shape (test/bench/gen_triplets.py), builds the
 # standalone driver (test/core), times als and ials (64 factors, CG with
 # 3 steps, 2 threads) and the NumPy/SciPy implementation of the same
-# algorithms (test/bench/train_core_ref.py), then prints a table with the
+# algorithms (test/bench/train_core_peer.py), then prints a table with the
 # ratio and the machine.  C seconds per iteration: the median iteration
 # after the first (which includes the setup).  Also times one iteration of als with the exact
 # (Cholesky) solver for reference.  Environment: THREADS (2), FACTORS (64),
@@ -29,11 +29,11 @@ if [ ! -s "$data" ]; then
 fi
 if [ -n "${CORE_CFLAGS:-}" ]; then
 	make -s -C "$here/../core" clean
-	make -s -C "$here/../core" CORE_CFLAGS="$CORE_CFLAGS" rs_core
+	make -s -C "$here/../core" CORE_CFLAGS="$CORE_CFLAGS" als_core
 else
-	make -s -C "$here/../core" rs_core
+	make -s -C "$here/../core" als_core
 fi
-core=$here/../core/rs_core
+core=$here/../core/als_core
 
 spi() { awk '/^seconds_per_iteration/ {print $2}'; }
 gap() { awk '/^max_interrupt_gap_ms/ {print $2}'; }
@@ -46,7 +46,7 @@ c_als_out=$("$core" als "$data" --factors "$factors" --iterations "$iters" \
 c_alsx_out=$("$core" als "$data" --factors "$factors" --iterations 1 \
 	--threads "$threads" --reg 0.05 --init-std 0.1 --cholesky)
 echo "NumPy/SciPy reference ..." >&2
-ref_out=$($py "$here/train_core_ref.py" "$data" --iterations 2 --factors "$factors")
+ref_out=$($py "$here/train_core_peer.py" "$data" --iterations 2 --factors "$factors")
 
 c_ials=$(echo "$c_ials_out" | spi)
 c_als=$(echo "$c_als_out" | spi)

@@ -1,16 +1,17 @@
 /*-------------------------------------------------------------------------
  *
  * knn_core.c
- *	  Standalone driver for the neighbourhood-model core (src/core/knn.c) and
- *	  its scoring functions (src/core/knn_score.c): builds the RsMatrix the
- *	  loader would build from a triplet file, trains, and prints the lists,
+ *	  Driver of the neighbourhood-model core (src/core/knn.c) and its
+ *	  scoring functions (src/core/knn_score.c) outside the server: builds the RsMatrix
+ *	  the loader would build from a triplet file (harness.h), trains, and
+ *	  prints the lists,
  *	  the baseline biases and every (user, item) score, in the format of
  *	  test/ref/knn_ref.py, so the two can be compared line by line.
  *
  * Usage: knn_core FILE [key=value ...]
- *	FILE		text: one "user item value" per line; or, if the name ends in
- *				".bin", packed little-endian (int32 user, int32 item, float32
- *				value) records.  Dense 0-based ids, no duplicate pairs.
+ *	FILE		a triplet file (harness.h): text, one "user item value" per
+ *				line; or, if the name ends in ".bin", packed little-endian
+ *				(int32 user, int32 item, float32 value) records.
  *	algo=item|user k=K sim=cosine|adjusted_cosine|pearson|jaccard
  *	shrink=L min_support=N min_sim=S weighting=none|bm25|tfidf k1=.. b=..
  *	explicit=0|1 iterations=N bias_reg=L threads=T
@@ -19,7 +20,7 @@
  *	attr_only=1			every item's neighbours from the attributes
  *	quiet=1				print only the timing summary (for big inputs)
  *	scores=0			print the lists and biases but not the scores
- *	paths=N				rs_knn_test_paths (train.h): 1 one-sided, 2 touched
+ *	paths=N				rs_knn_test_paths (core.h): 1 one-sided, 2 touched
  *						lists, 4 full scans; sums of those
  *
  * Output: "nbr E RANK NEIGHBOUR SIM SUPPORT", "bu U B", "bi I B",
@@ -30,111 +31,19 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "core.h"
+#include "harness.h"
 #include "knn.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-typedef struct Drv
-{
-	double		last_check;
-	double		max_gap;
-	size_t		allocated;
-} Drv;
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void *
-xcalloc(size_t n, size_t size)
-{
-	void	   *p = calloc(n ? n : 1, size ? size : 1);
-
-	if (p == NULL)
-	{
-		fprintf(stderr, "knn_core: out of memory\n");
-		exit(2);
-	}
-	return p;
-}
-
-static void *
-drv_alloc(void *arg, size_t size)
-{
-	((Drv *) arg)->allocated += size;
-	return xcalloc(1, size);
-}
 
 static void
-drv_check(void *arg)
+print_progress(HnEnv *h, int iteration, double loss, double seconds)
 {
-	Drv		   *d = (Drv *) arg;
-	double		t = now();
-
-	if (t - d->last_check > d->max_gap)
-		d->max_gap = t - d->last_check;
-	d->last_check = t;
-}
-
-/* a poll between chunks counts as a check; never an interrupt here */
-static bool
-drv_pending(void *arg)
-{
-	drv_check(arg);
-	return false;
-}
-
-static void
-drv_progress(void *arg, int iteration, double loss)
-{
-	(void) arg;
+	(void) h;
+	(void) seconds;
 	fprintf(stderr, "iteration %d loss %.9g\n", iteration, loss);
-}
-
-static void
-drv_note(void *arg, const char *text)
-{
-	(void) arg;
-	fprintf(stderr, "%s\n", text);
-}
-
-typedef struct Trip
-{
-	int32_t		u;
-	int32_t		i;
-	float		v;
-} Trip;
-
-/* CSR by one side from triplets sorted by (that side, other side) */
-static int
-cmp_ui(const void *a, const void *b)
-{
-	const Trip *x = a;
-	const Trip *y = b;
-
-	if (x->u != y->u)
-		return x->u < y->u ? -1 : 1;
-	return (x->i > y->i) - (x->i < y->i);
-}
-
-static int
-cmp_iu(const void *a, const void *b)
-{
-	const Trip *x = a;
-	const Trip *y = b;
-
-	if (x->i != y->i)
-		return x->i < y->i ? -1 : 1;
-	return (x->u > y->u) - (x->u < y->u);
 }
 
 static const char *
@@ -152,112 +61,29 @@ int
 main(int argc, char **argv)
 {
 	const char *path;
-	Trip	   *t = NULL;
-	int64_t		n = 0;
-	int64_t		cap = 0;
+	HnTriplets	t;
 	RsMatrix	m;
 	RsParams	p;
 	RsModel		out;
 	RsEnv		env;
-	Drv			drv;
+	HnEnv		drv;
 	const char *sim;
 	const char *w;
 	const char *attrs;
 	bool		quiet;
-	double		sum = 0.0;
 	double		t0;
 	double		t1;
-	size_t		plen;
 
+	hn_progname = "knn_core";
 	if (argc < 2)
 	{
 		fprintf(stderr, "usage: knn_core FILE [key=value ...]\n");
 		return 1;
 	}
 	path = argv[1];
-	plen = strlen(path);
-	if (plen > 4 && strcmp(path + plen - 4, ".bin") == 0)
-	{
-		FILE	   *f = fopen(path, "rb");
-		long		bytes;
-
-		if (!f)
-		{
-			perror(path);
-			return 1;
-		}
-		fseek(f, 0, SEEK_END);
-		bytes = ftell(f);
-		fseek(f, 0, SEEK_SET);
-		n = bytes / (long) sizeof(Trip);
-		t = xcalloc(n, sizeof(Trip));
-		if (fread(t, sizeof(Trip), n, f) != (size_t) n)
-		{
-			fprintf(stderr, "short read\n");
-			return 1;
-		}
-		fclose(f);
-	}
-	else
-	{
-		FILE	   *f = fopen(path, "r");
-		Trip		x;
-
-		if (!f)
-		{
-			perror(path);
-			return 1;
-		}
-		while (fscanf(f, "%d %d %f", &x.u, &x.i, &x.v) == 3)
-		{
-			if (n == cap)
-			{
-				cap = cap ? cap * 2 : 1024;
-				t = realloc(t, sizeof(Trip) * cap);
-			}
-			t[n++] = x;
-		}
-		fclose(f);
-	}
-
-	memset(&m, 0, sizeof(m));
-	m.n_users = atoi(arg(argc, argv, "users", "0"));
-	m.n_items = atoi(arg(argc, argv, "items", "0"));
-	for (int64_t k = 0; k < n; k++)
-	{
-		if (t[k].u + 1 > m.n_users)
-			m.n_users = t[k].u + 1;
-		if (t[k].i + 1 > m.n_items)
-			m.n_items = t[k].i + 1;
-		sum += t[k].v;
-	}
-	m.nnz = n;
-	m.mean = n > 0 ? sum / n : 0.0;
-	m.user_ptr = xcalloc(m.n_users + 1, sizeof(int64_t));
-	m.user_items = xcalloc(n, sizeof(int32_t));
-	m.user_vals = xcalloc(n, sizeof(float));
-	m.item_ptr = xcalloc(m.n_items + 1, sizeof(int64_t));
-	m.item_users = xcalloc(n, sizeof(int32_t));
-	m.item_vals = xcalloc(n, sizeof(float));
-	qsort(t, n, sizeof(Trip), cmp_ui);
-	for (int64_t k = 0; k < n; k++)
-	{
-		m.user_ptr[t[k].u + 1]++;
-		m.user_items[k] = t[k].i;
-		m.user_vals[k] = t[k].v;
-	}
-	for (int32_t u = 0; u < m.n_users; u++)
-		m.user_ptr[u + 1] += m.user_ptr[u];
-	qsort(t, n, sizeof(Trip), cmp_iu);
-	for (int64_t k = 0; k < n; k++)
-	{
-		m.item_ptr[t[k].i + 1]++;
-		m.item_users[k] = t[k].u;
-		m.item_vals[k] = t[k].v;
-	}
-	for (int32_t i = 0; i < m.n_items; i++)
-		m.item_ptr[i + 1] += m.item_ptr[i];
-	free(t);
+	hn_read_triplets(path, &t);
+	hn_build_matrix(&t, atoi(arg(argc, argv, "users", "0")),
+					atoi(arg(argc, argv, "items", "0")), &m);
 
 	attrs = arg(argc, argv, "attrs", NULL);
 	if (attrs)
@@ -270,7 +96,7 @@ main(int argc, char **argv)
 			perror(attrs);
 			return 1;
 		}
-		m.item_has_attr = xcalloc(m.n_items, sizeof(bool));
+		m.item_has_attr = hn_calloc(m.n_items, sizeof(bool));
 		while (fgets(line, sizeof(line), f))
 		{
 			char	   *s = line;
@@ -294,7 +120,7 @@ main(int argc, char **argv)
 			if (m.item_attr == NULL)
 			{
 				m.attr_dims = d;
-				m.item_attr = xcalloc((size_t) m.n_items * d, sizeof(float));
+				m.item_attr = hn_calloc((size_t) m.n_items * d, sizeof(float));
 			}
 			if (item >= m.n_items || d != m.attr_dims)
 			{
@@ -331,17 +157,14 @@ main(int argc, char **argv)
 	rs_knn_test_paths = atoi(arg(argc, argv, "paths", "0"));
 
 	memset(&drv, 0, sizeof(drv));
-	env.alloc = drv_alloc;
-	env.check_interrupts = drv_check;
-	env.interrupt_pending = drv_pending;
-	env.progress = drv_progress;
-	env.note = drv_note;
-	env.arg = &drv;
+	hn_env_init(&drv, &env);
+	drv.on_progress = print_progress;
 	memset(&out, 0, sizeof(out));
 
-	t0 = drv.last_check = now();
+	hn_env_start(&drv);
+	t0 = hn_now();
 	rs_train_knn(&m, &p, &env, &out);
-	t1 = now();
+	t1 = hn_now();
 	fprintf(stderr, "seconds %.3f\nmax_interrupt_gap_ms %.1f\nmemory_mib %.1f\n",
 			t1 - t0, drv.max_gap * 1000.0, drv.allocated / 1048576.0);
 	if (quiet)
@@ -363,9 +186,9 @@ main(int argc, char **argv)
 	if (atoi(arg(argc, argv, "scores", "1")) != 0)
 	{
 		RsKnnModel km;
-		float	   *scores = xcalloc(m.n_items, sizeof(float));
-		float	   *work = xcalloc(m.n_items, sizeof(float));
-		RsKnnUser  *users = xcalloc(m.n_users, sizeof(RsKnnUser));
+		float	   *scores = hn_calloc(m.n_items, sizeof(float));
+		float	   *work = hn_calloc(m.n_items, sizeof(float));
+		RsKnnUser  *users = hn_calloc(m.n_users, sizeof(RsKnnUser));
 
 		memset(&km, 0, sizeof(km));
 		km.user_based = p.user_based;
@@ -386,9 +209,9 @@ main(int argc, char **argv)
 			km.ptr = out.nbr_ptr;
 			km.nbr = out.nbr_idx;
 			km.sim = out.nbr_sim;
-			rs_knn_build_reverse(&km, xcalloc(m.n_items + 1, sizeof(int64_t)),
-								 xcalloc(out.nbr_ptr[out.n_lists], sizeof(int32_t)),
-								 xcalloc(out.nbr_ptr[out.n_lists], sizeof(float)));
+			rs_knn_build_reverse(&km, hn_calloc(m.n_items + 1, sizeof(int64_t)),
+								 hn_calloc(out.nbr_ptr[out.n_lists], sizeof(int32_t)),
+								 hn_calloc(out.nbr_ptr[out.n_lists], sizeof(float)));
 		}
 		for (int32_t u = 0; u < m.n_users; u++)
 		{
@@ -400,7 +223,7 @@ main(int argc, char **argv)
 			{
 				nn = (int32_t) (out.nbr_ptr[u + 1] - out.nbr_ptr[u]);
 				nsim = out.nbr_sim + out.nbr_ptr[u];
-				nbrs = xcalloc(nn, sizeof(RsKnnUser));
+				nbrs = hn_calloc(nn, sizeof(RsKnnUser));
 				for (int32_t v = 0; v < nn; v++)
 					nbrs[v] = users[out.nbr_idx[out.nbr_ptr[u] + v]];
 				rs_knn_score_users(&km, &users[u], nn, nsim, nbrs, scores, work);

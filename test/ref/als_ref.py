@@ -7,7 +7,7 @@ least squares in float64, run until no prediction moves by more than
 1e-10, then every prediction mu + b_u + b_i + p_u q_i is printed as
 "pred u i value": test/ref/als_tiny.expected holds that output.
 
-usage: als_ref.py [--triplets FILE]   (also write the matrix for rs_core)
+usage: als_ref.py [--triplets FILE]   (also write the matrix for als_core)
 """
 import os
 import sys

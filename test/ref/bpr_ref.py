@@ -14,7 +14,7 @@
    interaction per user is held out.  BPR's hit rate@10 (= recall@10 with one
    held-out item) over unseen items must be far above popularity's.
 
-Run:  make -C test/core2 check    (or: /usr/bin/python3 test/ref/bpr_ref.py --driver test/core2/core2)
+Run:  make -C test/core check    (or: /usr/bin/python3 test/ref/bpr_ref.py --driver test/core/sgd_core)
 Stdout is deterministic (compared with bpr_ref.expected); measured numbers go
 to stderr.
 """
@@ -26,17 +26,17 @@ import tempfile
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "core2"))
-import core2  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "core"))
+import sgd_core  # noqa: E402
 
 STEP_PARAMS = dict(factors=5, lr=0.1, reg=0.01, init_std=0.5, samples=1, seed=3, items=5)
 
 
 def check_step(driver, tmp):
     path = os.path.join(tmp, "one.txt")
-    core2.write_triplets(path, [0], [2], [1.0])
-    before, _ = core2.run(driver, "bpr", path, iterations=0, **STEP_PARAMS)
-    after, _ = core2.run(driver, "bpr", path, iterations=1, **STEP_PARAMS)
+    sgd_core.write_triplets(path, [0], [2], [1.0])
+    before, _ = sgd_core.run(driver, "bpr", path, iterations=0, **STEP_PARAMS)
+    after, _ = sgd_core.run(driver, "bpr", path, iterations=1, **STEP_PARAMS)
     u, i = 0, 2
     moved = [j for j in range(5) if j != i and
              (np.any(before.item_factors[j] != after.item_factors[j]) or
@@ -119,12 +119,12 @@ def hit_rate(scores, users, items, held, k=10):
 def check_planted(driver, tmp):
     users, items, held, n_items = planted_data()
     path = os.path.join(tmp, "clusters.txt")
-    core2.write_triplets(path, users, items, np.ones(len(users)))
+    sgd_core.write_triplets(path, users, items, np.ones(len(users)))
     print("# planted: 2000 users, 500 items, 10 clusters, %d training interactions, "
           "1 held out per user" % len(users))
     print("# params: %s" % " ".join("%s=%s" % kv for kv in PLANTED_PARAMS.items()))
-    md, _ = core2.run(driver, "bpr", path, items=n_items, **PLANTED_PARAMS)
-    pop, _ = core2.run(driver, "popularity", path, items=n_items)
+    md, _ = sgd_core.run(driver, "bpr", path, items=n_items, **PLANTED_PARAMS)
+    pop, _ = sgd_core.run(driver, "popularity", path, items=n_items)
     hr_bpr = hit_rate(md.user_factors @ md.item_factors.T + md.item_bias[None, :],
                       users, items, held)
     hr_pop = hit_rate(np.tile(pop.item_bias, (len(held), 1)), users, items, held)
@@ -141,7 +141,7 @@ def check_planted(driver, tmp):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--driver", required=True, help="path to test/core2/core2")
+    ap.add_argument("--driver", required=True, help="path to test/core/sgd_core")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         ok = check_step(a.driver, tmp)

@@ -5,10 +5,10 @@
 # convergence from the same seed, must print the same predictions to 1e-4
 # with the exact (Cholesky) and with the conjugate-gradient solver.
 #
-#   sh test/ref/check_tiny.sh        (after make -C test/core)
+#   sh test/ref/check_tiny.sh        (after make -C test/core; run by its check)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-core=${RS_CORE:-$here/../core/rs_core}
+core=${RS_ALS_CORE:-$here/../core/als_core}
 py=/usr/bin/python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -7,7 +7,7 @@ lambda = 0.1, the same initial factors as the C core (seed 42, init_std
 entity) until no score moves by more than 1e-10; every score x_u.y_i is
 printed as "pred u i value": test/ref/ials_tiny.expected holds that output.
 
-usage: ials_ref.py [--triplets FILE]   (also write the matrix for rs_core)
+usage: ials_ref.py [--triplets FILE]   (also write the matrix for als_core)
 """
 import os
 import sys

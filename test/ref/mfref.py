@@ -2,7 +2,8 @@
 
 Written from the objectives documented at the top of src/core/als.c and
 src/core/ials.c, independently of the C code: the tiny checks (als_ref.py,
-ials_ref.py) and the benchmark (test/bench/train_core.sh) use them.
+ials_ref.py) and the benchmark (test/bench/train_core.sh) use them, and
+svd_ref.py the port of src/core/rng.h.
 
 - rs_rng_normal_matrix(): the same initial factors as the C cores (a port
   of src/core/rng.h: xoshiro256** seeded by splitmix64, Box-Muller), so that a
@@ -54,6 +55,11 @@ class RsRng:
 
     def uniform(self):
         return (self.next() >> 11) * (1.0 / 9007199254740992.0)
+
+    def below(self, n):
+        if n <= 0xFFFFFFFF:
+            return ((self.next() >> 32) * n) >> 32
+        return self.next() % n
 
     def normal(self):
         u1 = 1.0 - self.uniform()

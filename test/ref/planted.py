@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Planted-structure checks of the C cores, through test/core/rs_core.
+"""Planted-structure checks of the C cores, through test/core/als_core.
 
 als: ratings r = 3 + b_u + b_i + p_u.q_i + N(0, sigma = 0.5) from a rank-5
 model (2000 users, 1000 items, 150 ratings per user), 10% of the ratings
@@ -112,7 +112,7 @@ def recall_at_10(scores, train, test, nu):
 
 
 def main():
-    core = os.path.join(here, "..", "core", "rs_core")
+    core = os.path.join(here, "..", "core", "als_core")
     if len(sys.argv) == 3 and sys.argv[1] == "--core":
         core = sys.argv[2]
     rng = np.random.default_rng(20240601)

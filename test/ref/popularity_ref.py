@@ -10,7 +10,7 @@ loader's rule does) scored three ways, each compared with NumPy:
 - half_life=30 on the same data without timestamps: plain counts.
 Scores must agree to a relative 1e-6 (they are stored as float4).
 
-Run:  make -C test/core2 check    (or: /usr/bin/python3 test/ref/popularity_ref.py --driver test/core2/core2)
+Run:  make -C test/core check    (or: /usr/bin/python3 test/ref/popularity_ref.py --driver test/core/sgd_core)
 """
 import argparse
 import os
@@ -19,8 +19,8 @@ import tempfile
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "core2"))
-import core2  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "core"))
+import sgd_core  # noqa: E402
 
 
 def data():
@@ -53,15 +53,15 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         with_ts = os.path.join(tmp, "ts.txt")
         no_ts = os.path.join(tmp, "nots.txt")
-        core2.write_triplets(with_ts, users, items, np.ones(len(users)), ts)
-        core2.write_triplets(no_ts, users, items, np.ones(len(users)))
+        sgd_core.write_triplets(with_ts, users, items, np.ones(len(users)), ts)
+        sgd_core.write_triplets(no_ts, users, items, np.ones(len(users)))
         print("# %d rows, %d distinct (user, item), 80 items" %
               (len(users), len(set(zip(users, items)))))
         for name, path, hl, want_hl in [("counts", with_ts, 0, 0),
                                          ("half_life=30", with_ts, 30, 30),
                                          ("half_life=30 without timestamps", no_ts, 30, 0)]:
             want = reference(users, items, ts, want_hl)
-            md, _ = core2.run(a.driver, "popularity", path, half_life=hl, items=80)
+            md, _ = sgd_core.run(a.driver, "popularity", path, half_life=hl, items=80)
             rel = np.max(np.abs(md.item_bias - want) / np.maximum(want, 1e-12))
             good = (rel < 1e-6 and md.factors == 0 and md.global_mean == 0
                     and len(md.loss) == 0)

@@ -3,7 +3,7 @@
 
 1. Exact replay.  A straightforward NumPy SGD on a tiny rating matrix, with
    the initial factors and the per-epoch visiting order re-derived from the
-   seed by an independent transcription of rng.h (test/core2/core2.py) and
+   seed by an independent transcription of rng.h (test/ref/mfref.py) and
    the scheme documented in svd.c: ratings laid out in cells of user block x
    item block, blocks visited in shuffled order, forward Fisher-Yates inside
    each cell, training on each entry as it is placed.  Two data sets: a tiny
@@ -17,7 +17,7 @@
    sigma = 0.5 and beat the bias-only baseline (same SGD with factors=1 and
    init_std=0, so p.q stays 0).
 
-Run:  make -C test/core2 check    (or: /usr/bin/python3 test/ref/svd_ref.py --driver test/core2/core2)
+Run:  make -C test/core check    (or: /usr/bin/python3 test/ref/svd_ref.py --driver test/core/sgd_core)
 Stdout is deterministic (compared with svd_ref.expected); measured numbers go
 to stderr.
 """
@@ -28,8 +28,10 @@ import tempfile
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "core2"))
-import core2  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "core"))
+import sgd_core  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mfref  # noqa: E402
 
 # ---------------------------------------------------------------- 1. replay
 
@@ -76,13 +78,13 @@ def reference_sgd(data, factors, iterations, lr, reg, reg_b, init_std, seed):
     for u, i, r in ratings:
         cells[(u % ub) * ib + i % ib].append((u, i, r))
     mu = float(np.mean([r for _, _, r in ratings]))
-    P = core2.init_factors(n_users, factors, init_std, seed, 1)
-    Q = core2.init_factors(n_items, factors, init_std, seed, 2)
+    P = mfref.init_factors(n_users, factors, init_std, seed, 1 << 32)
+    Q = mfref.init_factors(n_items, factors, init_std, seed, 2 << 32)
     bu = np.zeros(n_users)
     bi = np.zeros(n_items)
     n_u = np.bincount([u for u, _, _ in ratings], minlength=n_users)
     n_i = np.bincount([i for _, i, _ in ratings], minlength=n_items)
-    rng = core2.Rng(seed, 3 << 32)
+    rng = mfref.RsRng(seed, 3 << 32)
     uorder, iorder = list(range(ub)), list(range(ib))
     losses = []
     for _ in range(iterations):
@@ -122,8 +124,8 @@ def check_replay(driver, tmp, name, data, params, show_pred):
     if driver is None:
         return True
     path = os.path.join(tmp, name + ".txt")
-    core2.write_triplets(path, *zip(*data))
-    md, _ = core2.run(driver, "svd", path, **params)
+    sgd_core.write_triplets(path, *zip(*data))
+    md, _ = sgd_core.run(driver, "svd", path, **params)
     cpred = md.global_mean + md.user_bias[:, None] + md.item_bias[None, :] + \
         md.user_factors @ md.item_factors.T
     dl = np.max(np.abs(np.array(md.loss) - np.array(losses)))
@@ -138,7 +140,7 @@ def check_replay(driver, tmp, name, data, params, show_pred):
 
 SIGMA = 0.5
 PLANTED = dict(users=1000, items=400, rank=5, density=0.25, seed=2024)
-# Hyperparameters for this data (see test/core2/tune.py for how the
+# Hyperparameters for this data (see test/core/tune.py for how the
 # recommended defaults were chosen).
 PLANTED_PARAMS = dict(factors=16, iterations=40, lr=0.01, reg=0.05, reg_b=0.02,
                       init_std=0.1, seed=42)
@@ -171,11 +173,11 @@ def check_planted(driver, tmp):
           (PLANTED["users"], PLANTED["items"], PLANTED["rank"], len(u), SIGMA))
     print("# params: %s" % " ".join("%s=%s" % kv for kv in PLANTED_PARAMS.items()))
     path = os.path.join(tmp, "planted.txt")
-    core2.write_triplets(path, u[~test], i[~test], y[~test])
-    md, _ = core2.run(driver, "svd", path, **PLANTED_PARAMS)
+    sgd_core.write_triplets(path, u[~test], i[~test], y[~test])
+    md, _ = sgd_core.run(driver, "svd", path, **PLANTED_PARAMS)
     rmse = rmse_of(md, u[test], i[test], y[test])
     base_params = dict(PLANTED_PARAMS, factors=1, init_std=0)
-    bmd, _ = core2.run(driver, "svd", path, **base_params)
+    bmd, _ = sgd_core.run(driver, "svd", path, **base_params)
     base = rmse_of(bmd, u[test], i[test], y[test])
     print("planted: held-out RMSE svd %.4f, bias-only %.4f, sigma %.2f, final loss %.4f"
           % (rmse, base, SIGMA, md.loss[-1]), file=sys.stderr)
@@ -188,7 +190,7 @@ def check_planted(driver, tmp):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--driver", help="path to test/core2/core2; without it only the reference runs")
+    ap.add_argument("--driver", help="path to test/core/sgd_core; without it only the reference runs")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         ok = check_replay(a.driver, tmp, "tiny", TINY, TINY_PARAMS, True)

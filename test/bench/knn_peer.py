@@ -24,7 +24,7 @@ and with --out FILE writes the lists as a NumPy .npz (item ids in the
 input's dense order, neighbours, similarities) for test/bench/knn.sh to
 compare with recsys' lists.
 
-usage: knn_ref.py (--bin FILE | --table T [--column C] -- PSQL ARGS...)
+usage: knn_peer.py (--bin FILE | --table T [--column C] -- PSQL ARGS...)
                   [--k 50] [--block 1024] [--out FILE.npz]
 """
 import argparse
@@ -46,7 +46,7 @@ def load_bin(path):
 
 
 def load_table(table, column, psql):
-    from train_ref_from_copy import parse_copy  # noqa: E402 (same COPY layout)
+    from train_peer import parse_copy  # noqa: E402 (same COPY layout)
     sql = ("COPY (SELECT user_id, item_id, rating, clicks FROM %s) "
            "TO STDOUT (FORMAT binary)" % table)
     buf = subprocess.run(psql + ["-X", "-q", "-c", sql], check=True,

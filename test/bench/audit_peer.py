@@ -7,7 +7,7 @@ per-group n and RMSE with NumPy and one-way ANOVA and Kruskal-Wallis on the
 squared errors with scipy.stats ("compute_seconds").  Prints "key value"
 lines.
 
-    audit_ref.py --model b --test b_interactions --groups 'SELECT ...' -- psql args...
+    audit_peer.py --model b --test b_interactions --groups 'SELECT ...' -- psql args...
 """
 import argparse
 import subprocess

@@ -27,7 +27,7 @@ recsys scores at position i.  Then, with the same float32 factors:
 Prints, on stdout, lines "key value..." (see main()).  Exits 1 if a
 check found an invalid list.
 
-usage: serve_ref.py --model M [--k 10] [--block 1024] [--check 100]
+usage: serve_peer.py --model M [--k 10] [--block 1024] [--check 100]
                     [--one-users 2000] -- PSQL ARGS...
 """
 import argparse

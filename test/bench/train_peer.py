@@ -24,7 +24,7 @@ Prints, on stdout, lines "key value":
   ials_seconds_per_iteration S
   peak_rss_bytes N          the process's peak resident set (ru_maxrss)
 
-usage: train_ref_from_copy.py [--table T] [--iterations N] [--factors K]
+usage: train_peer.py [--table T] [--iterations N] [--factors K]
                               [--algorithms als,ials] -- PSQL ARGS...
 """
 import argparse

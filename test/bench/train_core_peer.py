@@ -4,7 +4,7 @@ as src/core/als.c and src/core/ials.c (warm-started CG, 3 steps, float32) in
 test/ref/mfref.py, vectorised over blocks of entities, timed on the same
 triplet file.  Prints "<algo> seconds_per_iteration S".
 
-usage: train_core_ref.py TRIPLETS [--iterations N] [--factors K]
+usage: train_core_peer.py TRIPLETS [--iterations N] [--factors K]
 """
 import argparse
 import os

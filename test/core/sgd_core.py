@@ -1,74 +1,17 @@
-"""Python side of the core2 driver, shared by test/ref/{svd,bpr,popularity}_ref.py.
+"""Python side of the sgd_core driver, shared by test/ref/{svd,bpr,popularity}_ref.py
+and test/core/tune.py.
 
 - run(): run the C driver on a data set and read back its loss lines and model;
-- Rng: an independent transcription of src/core/rng.h (xoshiro256** seeded through
-  splitmix64), so a reference can replay the cores' random draws;
-- write_triplets(): the driver's text input format.
+- write_triplets(): the driver's text input format (test/core/harness.h).
+
+The port of src/core/rng.h that lets a reference replay the cores' random draws
+is test/ref/mfref.py's RsRng.
 """
-import math
 import os
 import subprocess
 import tempfile
 
 import numpy as np
-
-M64 = (1 << 64) - 1
-
-
-def _splitmix64(x):
-    x = (x + 0x9E3779B97F4A7C15) & M64
-    z = x
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
-    return x, z ^ (z >> 31)
-
-
-class Rng:
-    """rs_rng_init(seed, stream) and its draws, bit for bit."""
-
-    def __init__(self, seed, stream):
-        x = (seed ^ ((stream * 0xD1B54A32D192ED03) & M64)) & M64
-        self.s = []
-        for _ in range(4):
-            x, z = _splitmix64(x)
-            self.s.append(z)
-
-    def next(self):
-        s = self.s
-        t = (s[1] << 17) & M64
-        v = (s[1] * 5) & M64
-        v = ((((v << 7) | (v >> 57)) & M64) * 9) & M64
-        s[2] ^= s[0]
-        s[3] ^= s[1]
-        s[1] ^= s[2]
-        s[0] ^= s[3]
-        s[2] ^= t
-        s[3] = ((s[3] << 45) | (s[3] >> 19)) & M64
-        return v
-
-    def uniform(self):
-        return (self.next() >> 11) * (1.0 / 9007199254740992.0)
-
-    def below(self, n):
-        if n <= 0xFFFFFFFF:
-            return ((self.next() >> 32) * n) >> 32
-        return self.next() % n
-
-    def normal(self):
-        u1 = 1.0 - self.uniform()
-        u2 = self.uniform()
-        return math.sqrt(-2.0 * math.log(u1)) * math.cos(6.283185307179586 * u2)
-
-
-def init_factors(rows, k, init_std, seed, family):
-    """Row e = float32(init_std * N(0,1)) from stream (seed, family << 32 | e)."""
-    out = np.zeros((rows, k))
-    for e in range(rows):
-        r = Rng(seed, (family << 32) | e)
-        for c in range(k):
-            out[e, c] = float(np.float32(init_std * r.normal()))
-    return out
-
 
 def write_triplets(path, users, items, values, ts=None):
     with open(path, "w") as f:

@@ -5,10 +5,10 @@ Generates (once, cached) a binary triplet file with 138,493 users, 26,744
 items and 20,000,000 distinct interactions: item popularity Zipf-like
 (exponent 1.0 over the item rank), user activity lognormal with at least 20
 ratings per user (as in ML-20M), ratings 1..5.  Then times a few epochs of
-svd and bpr at 64 factors, and popularity, through the core2 driver, and
+svd and bpr at 64 factors, and popularity, through the sgd_core driver (test/core), and
 prints seconds per epoch.
 
-Run:  make -C test/core2 bench   (or /usr/bin/python3 test/core2/bench.py --driver test/core2/core2)
+Run:  make -C test/core bench   (or /usr/bin/python3 test/bench/train_core_sgd.py --driver test/core/sgd_core)
 """
 import argparse
 import os

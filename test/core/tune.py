@@ -8,7 +8,8 @@ validation / test.  A small grid is trained on train, the best setting picked
 on validation (RMSE for svd, hit rate@10 on one held-out item per user for
 bpr) and reported on test.
 
-Run:  /usr/bin/python3 test/core2/tune.py --driver test/core2/core2   (a few minutes)
+Run:  make -C test/core tune   (or: /usr/bin/python3 test/core/tune.py --driver test/core/sgd_core;
+a few minutes)
 """
 import argparse
 import itertools
@@ -19,7 +20,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import core2  # noqa: E402
+import sgd_core  # noqa: E402
 
 U, I, R, NNZ = 3000, 1500, 10, 150_000
 
@@ -55,11 +56,11 @@ def main():
     tr, va, te = part < 0.8, (part >= 0.8) & (part < 0.9), part >= 0.9
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "train.txt")
-        core2.write_triplets(path, u[tr], i[tr], y[tr])
+        sgd_core.write_triplets(path, u[tr], i[tr], y[tr])
         print("svd: %d train ratings, %d users, %d items" % (tr.sum(), U, I))
         res = []
         for lr, reg, it in itertools.product([0.005, 0.01, 0.02], [0.02, 0.05, 0.1], [20, 40]):
-            md, _ = core2.run(a.driver, "svd", path, factors=64, iterations=it, lr=lr,
+            md, _ = sgd_core.run(a.driver, "svd", path, factors=64, iterations=it, lr=lr,
                               reg=reg, reg_b=0.02, init_std=0.1, users=U, items=I)
             res.append((rmse(md, u[va], i[va], y[va]), lr, reg, it, rmse(md, u[te], i[te], y[te])))
             print("  lr %.3f reg %.2f epochs %d: validation RMSE %.4f" % (lr, reg, it, res[-1][0]),
@@ -74,7 +75,7 @@ def main():
         sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ref"))
         import bpr_ref
         bu_, bi_, held, n_items = bpr_ref.planted_data()
-        core2.write_triplets(path, bu_, bi_, np.ones(len(bu_)))
+        sgd_core.write_triplets(path, bu_, bi_, np.ones(len(bu_)))
         n = len(held)
         even = np.arange(n) % 2 == 0
 
@@ -85,12 +86,12 @@ def main():
             hits = np.array([held[r] in top[r] for r in range(n)])
             return float(hits[sel].mean())
 
-        pop, _ = core2.run(a.driver, "popularity", path, items=n_items)
+        pop, _ = sgd_core.run(a.driver, "popularity", path, items=n_items)
         pop.user_factors = np.zeros((n, 0))
         print("bpr: popularity HR@10 validation %.3f test %.3f" % (hr(pop, even), hr(pop, ~even)))
         res = []
         for lr, reg, it in itertools.product([0.01, 0.05, 0.1], [0.0001, 0.001, 0.01], [20, 50]):
-            md, _ = core2.run(a.driver, "bpr", path, factors=64, iterations=it, lr=lr, reg=reg,
+            md, _ = sgd_core.run(a.driver, "bpr", path, factors=64, iterations=it, lr=lr, reg=reg,
                               init_std=0.1, items=n_items)
             res.append((hr(md, even), lr, reg, it, hr(md, ~even)))
             print("  lr %.3f reg %.4f epochs %d: validation HR@10 %.3f" % (lr, reg, it, res[-1][0]),

@@ -9,12 +9,15 @@
  * alone with -fassociative-math so that the float reductions may be
  * reordered into SIMD lanes; the results can therefore differ from a
  * strictly sequential sum in the last bits, which no caller relies on.
+ * Plain C (src/core): the embedding type's operators, the index and
+ * serving's scoring all call these.
  *
  *-------------------------------------------------------------------------
  */
-#include "embedding.h"
+#include "distance.h"
 
-#include "utils/float.h"
+#include <math.h>
+
 
 float
 rs_dot(const float *a, const float *b, int n)
@@ -69,7 +72,7 @@ rs_cosine_similarity(const float *a, const float *b, int n)
 		bb += b[i] * b[i];
 	}
 	if (aa == 0.0f || bb == 0.0f)
-		return get_float8_nan();
+		return (double) NAN;
 
 	sim = (double) ab / sqrt((double) aa * (double) bb);
 	if (sim > 1.0)
