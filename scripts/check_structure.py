@@ -17,7 +17,9 @@ per check (scripts/test.sh counts them) and exits non-zero if one failed:
  5. automatic header dependencies work: for every header of src/, after it
     is touched `make -n` would rebuild every object whose source includes
     it, directly or through other headers (worked out here from the
-    #include lines, independently of the compiler's dependency files).
+    #include lines, independently of the compiler's dependency files);
+ 6. doc/architecture.md is true: every file of src/ has a row in one of its
+    tables, and each file calls (check 3's graph) only files its row lists.
 """
 import os
 import re
@@ -131,6 +133,7 @@ check(not loops, 'no include loop between the files of src/',
       '; '.join(' <-> '.join(c) for c in loops))
 
 # 3. no call loop
+call_graph = None
 objs = [f[:-2] + '.o' for f in all_files if f.endswith('.c')]
 missing = [o for o in objs if not os.path.isfile(o)]
 if missing:
@@ -149,6 +152,7 @@ else:
         used[node(o)] = {line.split()[-1] for line in out.splitlines() if line.strip()}
     calls = {n: {defined[s] for s in syms if s in defined and defined[s] != n}
              for n, syms in used.items()}
+    call_graph = calls
     loops = cycles(calls)
     check(not loops, 'no call loop between the objects of src/',
           '; '.join(' <-> '.join(c) for c in loops))
@@ -197,6 +201,36 @@ for h in (f for f in all_files if f.endswith('.h')):
         stale.append('%s: %s' % (os.path.relpath(h, tree), ' '.join(lost)))
 check(not stale, 'touching a header of src/ rebuilds every object that includes it',
       '; '.join(stale))
+
+# 6. doc/architecture.md
+doc = os.path.join(tree, 'doc', 'architecture.md')
+problems = []
+rows = {}
+if not os.path.isfile(doc):
+    problems.append('doc/architecture.md is missing')
+else:
+    with open(doc, encoding='utf-8') as fh:
+        for line in fh:
+            cells = [c.strip() for c in line.strip().strip('|').split('|')]
+            if len(cells) < 3 or not cells[0].startswith('`src/'):
+                continue
+            listed = set(re.findall(r'`([^`]+)`', cells[-1]))
+            for path in re.findall(r'`(src/[^`]+)`', cells[0]):
+                rows[path] = listed
+    for f in all_files:
+        rel = os.path.relpath(f, tree)
+        if rel not in rows:
+            problems.append('%s has no row' % rel)
+    if call_graph is None:
+        problems.append('no call graph (check 3 could not run)')
+    else:
+        for n, targets in sorted(call_graph.items()):
+            rel = 'src/' + n + '.c'
+            extra = sorted(targets - rows.get(rel, set()))
+            if rel in rows and extra:
+                problems.append('%s calls %s, not in its row' % (rel, ', '.join(extra)))
+check(not problems, 'doc/architecture.md has a row for every file of src/ and lists what each calls',
+      '; '.join(problems))
 
 failed = 0
 for n, (ok, what, detail) in enumerate(results, 1):

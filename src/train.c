@@ -4,7 +4,7 @@
  *	  SQL entry points of training: recsys.train(), recsys.retrain(),
  *	  recsys.drop_model() and the recsys.fit() aggregate.
  *
- * Every path ends in run_training(): load (unless the aggregate already
+ * Every path ends in train_model(): load (unless the aggregate already
  * did), build the compact matrix, run the algorithm's numeric core inside
  * one memory context that is bounded by recsys.memory_limit, and store the
  * result as a new version through catalog.c.

@@ -5,7 +5,7 @@
  *	  user's best items from a row of scores, sorted item lists, and factor
  *	  scoring through linalg (see score.h).
  *
- * May call linalg and the C library, nothing of PostgreSQL.
+ * May call linalg, distance and the C library, nothing of PostgreSQL.
  *
  *-------------------------------------------------------------------------
  */
