@@ -19,6 +19,7 @@ CORE_OBJS = \
 	src/core/knn.o \
 	src/core/knn_score.o \
 	src/core/score.o \
+	src/core/metrics.o \
 	src/core/linalg.o \
 	src/core/parallel.o \
 	src/core/stats.o \

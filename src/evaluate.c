@@ -47,6 +47,8 @@
 
 #include "privileges.h"
 #include "serve.h"
+#include "core/metrics.h"
+#include "core/score.h"
 #include "train.h"
 
 
@@ -349,72 +351,9 @@ rs_predictions(PG_FUNCTION_ARGS)
  * item of the list (a list made elsewhere may leave ranks out); evaluate()
  * and evaluate_users() measure every user's list with them.  Everything
  * they need of a list is the ranks (up to k) that hold a relevant item and
- * the number of distinct relevant items; list_metrics() computes the
- * metrics from those alone, in plain C.
- *
- * The sums run in rank order with the same operations SQL's sum() of
- * ln(2) / ln(rank + 1) performs, so a metric is the same double that the
- * SQL formulation of 0.2.0 gave.
- */
-
-/* The metrics of one list; the NULL ones are those of no relevant item. */
-typedef struct ListMetrics
-{
-	double		precision;
-	double		recall;
-	double		ndcg;
-	double		ap;
-	double		rr;
-	double		hit;
-	bool		no_relevant;	/* recall, ndcg, ap are NULL */
-} ListMetrics;
-
-/* the discount of a hit at rank r: 1 / log2(r + 1) */
-static inline double
-rank_discount(int32 rank)
-{
-	return log(2.0) / log((double) rank + 1.0);
-}
-
-/*
- * The metrics from the ranks (ascending, each at most k) of the relevant
- * items found in the top k, and the number of relevant items.
- */
-static void
-list_metrics(const int32 *hit_ranks, int n_hits, int64 n_relevant, int32 k,
-			 ListMetrics *m)
-{
-	double		dcg = 0.0;
-	double		idcg = 0.0;
-	double		sum_precision = 0.0;
-	int64		ideal = Min(n_relevant, (int64) k);
-
-	for (int i = 0; i < n_hits; i++)
-	{
-		dcg += rank_discount(hit_ranks[i]);
-		/* the precision at the i+1-th hit */
-		sum_precision += (double) (i + 1) / (double) hit_ranks[i];
-	}
-	for (int64 i = 1; i <= ideal; i++)
-		idcg += rank_discount((int32) i);
-
-	m->precision = (double) n_hits / (double) k;
-	m->no_relevant = (n_relevant == 0);
-	m->recall = m->no_relevant ? 0.0 : (double) n_hits / (double) n_relevant;
-	m->ndcg = m->no_relevant ? 0.0 : dcg / idcg;
-	m->ap = m->no_relevant ? 0.0 : sum_precision / (double) ideal;
-	m->rr = n_hits > 0 ? 1.0 / (double) hit_ranks[0] : 0.0;
-	m->hit = n_hits > 0 ? 1.0 : 0.0;
-}
-
-static int
-int32_cmp(const void *a, const void *b)
-{
-	int32		x = *(const int32 *) a;
-	int32		y = *(const int32 *) b;
-
-	return (x > y) - (x < y);
-}
+ * the number of distinct relevant items; rs_list_metrics() (core/metrics.c)
+ * computes the metrics from those alone, in plain C.
+ * */
 
 /* qsort_arg comparator of Datums by the element type's btree comparison */
 typedef struct DatumSortArg
@@ -434,12 +373,12 @@ datum_cmp(const void *a, const void *b, void *arg)
 
 /*
  * The arguments (ranked, relevant, k, ranks) of a metric function, reduced
- * to what list_metrics() takes.  False when the metric is NULL (a NULL
+ * to what rs_list_metrics() takes.  False when the metric is NULL (a NULL
  * list, relevant set or k).  Items compare with their type's default
  * equality, as array_position() compares them; NULL items never match.
  */
 static bool
-metric_args(FunctionCallInfo fcinfo, ListMetrics *m)
+metric_args(FunctionCallInfo fcinfo, RsListMetrics *m)
 {
 	ArrayType  *ranked;
 	ArrayType  *relevant;
@@ -513,7 +452,7 @@ metric_args(FunctionCallInfo fcinfo, ListMetrics *m)
 								rn[i] ? "NULL" : psprintf("%d", DatumGetInt32(rd[i])))));
 			ranks[i] = sorted[i] = DatumGetInt32(rd[i]);
 		}
-		qsort(sorted, nr, sizeof(int32), int32_cmp);
+		qsort(sorted, nr, sizeof(int32), rs_cmp_int32);
 		for (int i = 1; i < nr; i++)
 			if (sorted[i] == sorted[i - 1])
 				ereport(ERROR,
@@ -568,9 +507,9 @@ metric_args(FunctionCallInfo fcinfo, ListMetrics *m)
 			}
 		}
 	}
-	qsort(hits, n_hits, sizeof(int32), int32_cmp);
+	qsort(hits, n_hits, sizeof(int32), rs_cmp_int32);
 
-	list_metrics(hits, n_hits, n_distinct, k, m);
+	rs_list_metrics(hits, n_hits, n_distinct, k, m);
 	return true;
 }
 
@@ -578,7 +517,7 @@ PG_FUNCTION_INFO_V1(rs_precision_at_k);
 Datum
 rs_precision_at_k(PG_FUNCTION_ARGS)
 {
-	ListMetrics m;
+	RsListMetrics m;
 
 	if (!metric_args(fcinfo, &m))
 		PG_RETURN_NULL();
@@ -589,7 +528,7 @@ PG_FUNCTION_INFO_V1(rs_recall_at_k);
 Datum
 rs_recall_at_k(PG_FUNCTION_ARGS)
 {
-	ListMetrics m;
+	RsListMetrics m;
 
 	if (!metric_args(fcinfo, &m) || m.no_relevant)
 		PG_RETURN_NULL();
@@ -600,7 +539,7 @@ PG_FUNCTION_INFO_V1(rs_ndcg_at_k);
 Datum
 rs_ndcg_at_k(PG_FUNCTION_ARGS)
 {
-	ListMetrics m;
+	RsListMetrics m;
 
 	if (!metric_args(fcinfo, &m) || m.no_relevant)
 		PG_RETURN_NULL();
@@ -611,7 +550,7 @@ PG_FUNCTION_INFO_V1(rs_average_precision_at_k);
 Datum
 rs_average_precision_at_k(PG_FUNCTION_ARGS)
 {
-	ListMetrics m;
+	RsListMetrics m;
 
 	if (!metric_args(fcinfo, &m) || m.no_relevant)
 		PG_RETURN_NULL();
@@ -622,7 +561,7 @@ PG_FUNCTION_INFO_V1(rs_reciprocal_rank);
 Datum
 rs_reciprocal_rank(PG_FUNCTION_ARGS)
 {
-	ListMetrics m;
+	RsListMetrics m;
 
 	if (!metric_args(fcinfo, &m))
 		PG_RETURN_NULL();
@@ -633,7 +572,7 @@ PG_FUNCTION_INFO_V1(rs_hit_at_k);
 Datum
 rs_hit_at_k(PG_FUNCTION_ARGS)
 {
-	ListMetrics m;
+	RsListMetrics m;
 
 	if (!metric_args(fcinfo, &m))
 		PG_RETURN_NULL();
