@@ -142,6 +142,48 @@ result_desc(FunctionCallInfo fcinfo)
 	return BlessTupleDesc(desc);
 }
 
+/*
+ * The first call of an SRF: its multi-call context (switched to; the
+ * caller switches back to *old), its result descriptor and its row count.
+ */
+static FuncCallContext *
+srf_begin(FunctionCallInfo fcinfo, uint64 max_calls, MemoryContext *old)
+{
+	FuncCallContext *funcctx = SRF_FIRSTCALL_INIT();
+
+	*old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+	funcctx->tuple_desc = result_desc(fcinfo);
+	funcctx->max_calls = max_calls;
+	return funcctx;
+}
+
+#define SRF_MAX_COLUMNS 5
+
+/* Fills the row of id (1 to max_calls) from the SRF's state. */
+typedef void (*RowFill) (void *state, int32 id, Datum *values, bool *nulls);
+
+/*
+ * The next row of an SRF that returns one row per id from 1 to max_calls
+ * (set by srf_begin), filled by fill; nulls start all false.
+ */
+static Datum
+next_row_by_id(FunctionCallInfo fcinfo, RowFill fill)
+{
+	FuncCallContext *funcctx = SRF_PERCALL_SETUP();
+
+	if (funcctx->call_cntr < funcctx->max_calls)
+	{
+		Datum		values[SRF_MAX_COLUMNS];
+		bool		nulls[SRF_MAX_COLUMNS] = {false, false, false, false, false};
+
+		Assert(funcctx->tuple_desc->natts <= SRF_MAX_COLUMNS);
+		fill(funcctx->user_fctx, (int32) funcctx->call_cntr + 1, values, nulls);
+		SRF_RETURN_NEXT(funcctx,
+						HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc, values, nulls)));
+	}
+	SRF_RETURN_DONE(funcctx);
+}
+
 /* Text datums of a vocabulary, made once so rows don't palloc them. */
 static Datum *
 vocabulary(const char *const *names, int n)
@@ -167,22 +209,32 @@ typedef struct UsersState
 	Datum	   *region;
 } UsersState;
 
+static void
+users_row(void *state, int32 id, Datum *values, bool *nulls)
+{
+	UsersState *st = state;
+	SynthUserDemo demo;
+
+	(void) nulls;				/* no column is ever NULL */
+	synth_user_demo(st->seed, id, &demo);
+	values[0] = Int32GetDatum(id);
+	values[1] = st->gender[demo.gender];
+	values[2] = st->age_band[demo.age_band];
+	values[3] = st->region[demo.region];
+}
+
 Datum
 recsys_synth_users(PG_FUNCTION_ARGS)
 {
-	FuncCallContext *funcctx;
-	UsersState *st;
-
 	if (SRF_IS_FIRSTCALL())
 	{
 		int32		users = PG_GETARG_INT32(0);
+		FuncCallContext *funcctx;
+		UsersState *st;
 		MemoryContext old;
 
 		check_count("users", users);
-		funcctx = SRF_FIRSTCALL_INIT();
-		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
-		funcctx->tuple_desc = result_desc(fcinfo);
-		funcctx->max_calls = users;
+		funcctx = srf_begin(fcinfo, users, &old);
 		st = palloc(sizeof(UsersState));
 		st->seed = (uint64) PG_GETARG_INT64(1);
 		st->gender = vocabulary(synth_gender_names, SYNTH_NGENDERS);
@@ -191,25 +243,7 @@ recsys_synth_users(PG_FUNCTION_ARGS)
 		funcctx->user_fctx = st;
 		MemoryContextSwitchTo(old);
 	}
-
-	funcctx = SRF_PERCALL_SETUP();
-	st = funcctx->user_fctx;
-	if (funcctx->call_cntr < funcctx->max_calls)
-	{
-		int32		id = (int32) funcctx->call_cntr + 1;
-		SynthUserDemo demo;
-		Datum		values[4];
-		bool		nulls[4] = {false, false, false, false};
-
-		synth_user_demo(st->seed, id, &demo);
-		values[0] = Int32GetDatum(id);
-		values[1] = st->gender[demo.gender];
-		values[2] = st->age_band[demo.age_band];
-		values[3] = st->region[demo.region];
-		SRF_RETURN_NEXT(funcctx,
-						HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc, values, nulls)));
-	}
-	SRF_RETURN_DONE(funcctx);
+	return next_row_by_id(fcinfo, users_row);
 }
 
 /* ----------------------------------------------------------------
@@ -225,24 +259,35 @@ typedef struct ItemsState
 	Datum	   *provider;
 } ItemsState;
 
+static void
+items_row(void *state, int32 id, Datum *values, bool *nulls)
+{
+	ItemsState *st = state;
+	SynthItemMeta meta;
+
+	(void) nulls;				/* no column is ever NULL */
+	synth_item_meta(st->seed, st->items, st->categories, id, &meta);
+	values[0] = Int32GetDatum(id);
+	values[1] = Int32GetDatum(meta.category);
+	values[2] = st->provider[meta.provider];
+	values[3] = BoolGetDatum(meta.long_tail);
+	values[4] = TimestampTzGetDatum((TimestampTz) meta.created_at);
+}
+
 Datum
 recsys_synth_items(PG_FUNCTION_ARGS)
 {
-	FuncCallContext *funcctx;
-	ItemsState *st;
-
 	if (SRF_IS_FIRSTCALL())
 	{
 		int32		items = PG_GETARG_INT32(0);
 		int32		categories = PG_GETARG_INT32(2);
+		FuncCallContext *funcctx;
+		ItemsState *st;
 		MemoryContext old;
 
 		check_count("items", items);
 		check_categories(categories);
-		funcctx = SRF_FIRSTCALL_INIT();
-		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
-		funcctx->tuple_desc = result_desc(fcinfo);
-		funcctx->max_calls = items;
+		funcctx = srf_begin(fcinfo, items, &old);
 		st = palloc(sizeof(ItemsState));
 		st->seed = (uint64) PG_GETARG_INT64(1);
 		st->items = items;
@@ -251,26 +296,7 @@ recsys_synth_items(PG_FUNCTION_ARGS)
 		funcctx->user_fctx = st;
 		MemoryContextSwitchTo(old);
 	}
-
-	funcctx = SRF_PERCALL_SETUP();
-	st = funcctx->user_fctx;
-	if (funcctx->call_cntr < funcctx->max_calls)
-	{
-		int32		id = (int32) funcctx->call_cntr + 1;
-		SynthItemMeta meta;
-		Datum		values[5];
-		bool		nulls[5] = {false, false, false, false, false};
-
-		synth_item_meta(st->seed, st->items, st->categories, id, &meta);
-		values[0] = Int32GetDatum(id);
-		values[1] = Int32GetDatum(meta.category);
-		values[2] = st->provider[meta.provider];
-		values[3] = BoolGetDatum(meta.long_tail);
-		values[4] = TimestampTzGetDatum((TimestampTz) meta.created_at);
-		SRF_RETURN_NEXT(funcctx,
-						HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc, values, nulls)));
-	}
-	SRF_RETURN_DONE(funcctx);
+	return next_row_by_id(fcinfo, items_row);
 }
 
 /* ----------------------------------------------------------------
@@ -335,9 +361,7 @@ recsys_synth_interactions(PG_FUNCTION_ARGS)
 							   (int64) p.users * p.items),
 					 errhint("Lower interactions or raise users or items.")));
 
-		funcctx = SRF_FIRSTCALL_INIT();
-		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
-		funcctx->tuple_desc = result_desc(fcinfo);
+		funcctx = srf_begin(fcinfo, 0, &old);
 		funcctx->user_fctx = synth_gen_create(&p, synth_alloc,
 											  funcctx->multi_call_memory_ctx,
 											  synth_check_interrupts);
@@ -375,24 +399,36 @@ typedef struct ProfileState
 	float		vec[1];
 } ProfileState;
 
+static void
+profile_row(void *state, int32 id, Datum *values, bool *nulls)
+{
+	ProfileState *st = state;
+	SynthUserPref pref;
+
+	synth_user_pref(st->seed, st->categories, 1, st->centroids, id,
+					&pref, st->vec);
+	values[0] = Int32GetDatum(id);
+	values[1] = Int32GetDatum(pref.fav[0]);
+	values[2] = Int32GetDatum(pref.fav[1]);
+	nulls[2] = (pref.nfav < 2);
+	values[3] = Float4GetDatum((float4) pref.affinity[0]);
+	values[4] = Float4GetDatum((float4) pref.bias);
+}
+
 Datum
 recsys_synth_user_profile(PG_FUNCTION_ARGS)
 {
-	FuncCallContext *funcctx;
-	ProfileState *st;
-
 	if (SRF_IS_FIRSTCALL())
 	{
 		int32		users = PG_GETARG_INT32(0);
 		int32		categories = PG_GETARG_INT32(2);
+		FuncCallContext *funcctx;
+		ProfileState *st;
 		MemoryContext old;
 
 		check_count("users", users);
 		check_categories(categories);
-		funcctx = SRF_FIRSTCALL_INIT();
-		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
-		funcctx->tuple_desc = result_desc(fcinfo);
-		funcctx->max_calls = users;
+		funcctx = srf_begin(fcinfo, users, &old);
 		st = palloc(sizeof(ProfileState));
 		st->seed = (uint64) PG_GETARG_INT64(1);
 		st->categories = categories;
@@ -406,28 +442,7 @@ recsys_synth_user_profile(PG_FUNCTION_ARGS)
 		funcctx->user_fctx = st;
 		MemoryContextSwitchTo(old);
 	}
-
-	funcctx = SRF_PERCALL_SETUP();
-	st = funcctx->user_fctx;
-	if (funcctx->call_cntr < funcctx->max_calls)
-	{
-		int32		id = (int32) funcctx->call_cntr + 1;
-		SynthUserPref pref;
-		Datum		values[5];
-		bool		nulls[5] = {false, false, false, false, false};
-
-		synth_user_pref(st->seed, st->categories, 1, st->centroids, id,
-						&pref, st->vec);
-		values[0] = Int32GetDatum(id);
-		values[1] = Int32GetDatum(pref.fav[0]);
-		values[2] = Int32GetDatum(pref.fav[1]);
-		nulls[2] = (pref.nfav < 2);
-		values[3] = Float4GetDatum((float4) pref.affinity[0]);
-		values[4] = Float4GetDatum((float4) pref.bias);
-		SRF_RETURN_NEXT(funcctx,
-						HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc, values, nulls)));
-	}
-	SRF_RETURN_DONE(funcctx);
+	return next_row_by_id(fcinfo, profile_row);
 }
 
 /* ----------------------------------------------------------------
