@@ -557,36 +557,37 @@ embedding_l2_normalize(PG_FUNCTION_ARGS)
  * ----------------------------------------------------------------
  */
 
-PG_FUNCTION_INFO_V1(embedding_add);
-Datum
-embedding_add(PG_FUNCTION_ARGS)
+/*
+ * a + sign * b element by element, sign 1 or -1 (a - b is exactly
+ * a + (-b) in floating point); what names the operation in errors.
+ */
+static Embedding *
+add_signed(const Embedding *a, const Embedding *b, float4 sign, const char *what)
 {
-	Embedding  *a = PG_GETARG_EMBEDDING(0);
-	Embedding  *b = PG_GETARG_EMBEDDING(1);
 	Embedding  *r;
 
 	embedding_check_same_dim(a->dim, b->dim);
 	r = embedding_alloc(a->dim);
 	for (int i = 0; i < a->dim; i++)
-		r->x[i] = a->x[i] + b->x[i];
-	embedding_check_result(r, "addition");
-	PG_RETURN_EMBEDDING(r);
+		r->x[i] = a->x[i] + sign * b->x[i];
+	embedding_check_result(r, what);
+	return r;
+}
+
+PG_FUNCTION_INFO_V1(embedding_add);
+Datum
+embedding_add(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_EMBEDDING(add_signed(PG_GETARG_EMBEDDING(0), PG_GETARG_EMBEDDING(1),
+								   1.0f, "addition"));
 }
 
 PG_FUNCTION_INFO_V1(embedding_sub);
 Datum
 embedding_sub(PG_FUNCTION_ARGS)
 {
-	Embedding  *a = PG_GETARG_EMBEDDING(0);
-	Embedding  *b = PG_GETARG_EMBEDDING(1);
-	Embedding  *r;
-
-	embedding_check_same_dim(a->dim, b->dim);
-	r = embedding_alloc(a->dim);
-	for (int i = 0; i < a->dim; i++)
-		r->x[i] = a->x[i] - b->x[i];
-	embedding_check_result(r, "subtraction");
-	PG_RETURN_EMBEDDING(r);
+	PG_RETURN_EMBEDDING(add_signed(PG_GETARG_EMBEDDING(0), PG_GETARG_EMBEDDING(1),
+								   -1.0f, "subtraction"));
 }
 
 static Embedding *

@@ -166,26 +166,30 @@ agg_result(EmbeddingAggState *st, double divisor, const char *what)
 	return r;
 }
 
-PG_FUNCTION_INFO_V1(embedding_sum_final);
-Datum
-embedding_sum_final(PG_FUNCTION_ARGS)
+/* sum() or avg(): NULL when no non-NULL row was aggregated */
+static Datum
+agg_final(FunctionCallInfo fcinfo, bool average)
 {
 	EmbeddingAggState *st = PG_ARGISNULL(0) ? NULL :
 		(EmbeddingAggState *) PG_GETARG_POINTER(0);
 
 	if (st == NULL || st->n == 0)
 		PG_RETURN_NULL();
+	if (average)
+		PG_RETURN_EMBEDDING(agg_result(st, (double) st->n, "average"));
 	PG_RETURN_EMBEDDING(agg_result(st, 1.0, "sum"));
+}
+
+PG_FUNCTION_INFO_V1(embedding_sum_final);
+Datum
+embedding_sum_final(PG_FUNCTION_ARGS)
+{
+	return agg_final(fcinfo, false);
 }
 
 PG_FUNCTION_INFO_V1(embedding_avg_final);
 Datum
 embedding_avg_final(PG_FUNCTION_ARGS)
 {
-	EmbeddingAggState *st = PG_ARGISNULL(0) ? NULL :
-		(EmbeddingAggState *) PG_GETARG_POINTER(0);
-
-	if (st == NULL || st->n == 0)
-		PG_RETURN_NULL();
-	PG_RETURN_EMBEDDING(agg_result(st, (double) st->n, "average"));
+	return agg_final(fcinfo, true);
 }
