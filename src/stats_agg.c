@@ -406,6 +406,29 @@ float_or_null(double x, bool *isnull)
 	return Float8GetDatum(isnan(x) ? 0 : x);
 }
 
+/* A whole number of degrees of freedom, or NULL (isnull) when NaN. */
+static Datum
+int32_or_null(double x, bool *isnull)
+{
+	*isnull = isnan(x);
+	return Int32GetDatum(isnan(x) ? 0 : (int32) x);
+}
+
+/*
+ * The state a final function (fname) reads, or NULL when no non-NULL value
+ * was aggregated (the result is then NULL).
+ */
+static RsGroupStats *
+final_state(FunctionCallInfo fcinfo, const char *fname)
+{
+	StatsAggState *as = PG_ARGISNULL(0) ? NULL : (StatsAggState *) PG_GETARG_POINTER(0);
+
+	(void) agg_context(fcinfo, fname);
+	if (as == NULL || as->st->n == 0)
+		return NULL;
+	return as->st;
+}
+
 static Datum
 make_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
 {
@@ -434,24 +457,22 @@ PG_FUNCTION_INFO_V1(rs_anova_finalfn);
 Datum
 rs_anova_finalfn(PG_FUNCTION_ARGS)
 {
-	StatsAggState   *as = PG_ARGISNULL(0) ? NULL : (StatsAggState *) PG_GETARG_POINTER(0);
+	RsGroupStats *st = final_state(fcinfo, "rs_anova_finalfn");
 	RsTestResult r;
 	Datum		v[6];
 	bool		n[6];
 
-	(void) agg_context(fcinfo, "rs_anova_finalfn");
-	if (as == NULL || as->st->n == 0)
+	if (st == NULL)
 		PG_RETURN_NULL();
-	rs_anova(as->st->mom, as->st->ngroups, &r);
+	rs_anova(st->mom, st->ngroups, &r);
 	v[0] = float_or_null(r.statistic, &n[0]);
-	v[1] = Int32GetDatum(isnan(r.df1) ? 0 : (int32) r.df1);
-	n[1] = isnan(r.df1);
+	v[1] = int32_or_null(r.df1, &n[1]);
 	v[2] = Int64GetDatum(isnan(r.df2) ? 0 : (int64) r.df2);
 	n[2] = isnan(r.df2);
 	v[3] = float_or_null(r.p, &n[3]);
-	v[4] = Int64GetDatum(as->st->n);
+	v[4] = Int64GetDatum(st->n);
 	n[4] = false;
-	v[5] = Int32GetDatum(nonempty_groups(as->st));
+	v[5] = Int32GetDatum(nonempty_groups(st));
 	n[5] = false;
 	PG_RETURN_DATUM(make_row(fcinfo, v, n));
 }
@@ -465,17 +486,14 @@ PG_FUNCTION_INFO_V1(rs_welch_finalfn);
 Datum
 rs_welch_finalfn(PG_FUNCTION_ARGS)
 {
-	StatsAggState   *as = PG_ARGISNULL(0) ? NULL : (StatsAggState *) PG_GETARG_POINTER(0);
-	RsGroupStats *st;
+	RsGroupStats *st = final_state(fcinfo, "rs_welch_finalfn");
 	RsTestResult r;
 	Datum		v[7];
 	bool		n[7];
 	int32	   *ord;
 
-	(void) agg_context(fcinfo, "rs_welch_finalfn");
-	if (as == NULL || as->st->n == 0)
+	if (st == NULL)
 		PG_RETURN_NULL();
-	st = as->st;
 	if (nonempty_groups(st) > 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -512,23 +530,21 @@ PG_FUNCTION_INFO_V1(rs_kruskal_finalfn);
 Datum
 rs_kruskal_finalfn(PG_FUNCTION_ARGS)
 {
-	StatsAggState   *as = PG_ARGISNULL(0) ? NULL : (StatsAggState *) PG_GETARG_POINTER(0);
+	RsGroupStats *st = final_state(fcinfo, "rs_kruskal_finalfn");
 	RsTestResult r;
 	Datum		v[5];
 	bool		n[5];
 
-	(void) agg_context(fcinfo, "rs_kruskal_finalfn");
-	if (as == NULL || as->st->n == 0)
+	if (st == NULL)
 		PG_RETURN_NULL();
 	/* sorting in place is harmless: nothing reads the values afterwards */
-	rs_group_stats_kruskal(as->st, &r);
+	rs_group_stats_kruskal(st, &r);
 	v[0] = float_or_null(r.statistic, &n[0]);
-	v[1] = Int32GetDatum(isnan(r.df1) ? 0 : (int32) r.df1);
-	n[1] = isnan(r.df1);
+	v[1] = int32_or_null(r.df1, &n[1]);
 	v[2] = float_or_null(r.p, &n[2]);
-	v[3] = Int64GetDatum(as->st->n);
+	v[3] = Int64GetDatum(st->n);
 	n[3] = false;
-	v[4] = Int32GetDatum(nonempty_groups(as->st));
+	v[4] = Int32GetDatum(nonempty_groups(st));
 	n[4] = false;
 	PG_RETURN_DATUM(make_row(fcinfo, v, n));
 }
