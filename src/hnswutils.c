@@ -195,6 +195,30 @@ hnsw_load_vector(const HnswElementTuple t, int sdim, float *out)
 }
 
 /*
+ * Copies the neighbour lists of t's layers 0 to t->level into nbrs (layer
+ * l from HnswLayerStart(m, l), HnswTotalSlots(m, t->level) in all),
+ * without the empty slots; counts[l] is the length of layer l's list.
+ */
+void
+hnsw_load_neighbors(const HnswElementTuple t, int m, int sdim,
+					uint64 *nbrs, uint8 *counts)
+{
+	HnswNeighbor *nb = HnswElementNeighbors(t, sdim);
+
+	for (int l = 0; l <= t->level; l++)
+	{
+		HnswNeighbor *src = nb + HnswLayerStart(m, l);
+		uint64	   *dst = nbrs + HnswLayerStart(m, l);
+		int			n = 0;
+
+		for (int j = 0; j < HnswLayerSlots(m, l); j++)
+			if (src[j] != HNSW_NO_NEIGHBOR)
+				dst[n++] = src[j];
+		counts[l] = n;
+	}
+}
+
+/*
  * The distance the graph is built with, between stored vectors: squared
  * Euclidean for l2 and for cosine (on unit vectors, 2 - 2 cos), and for
  * ip the negative inner product over the geometric mean of the norms (see

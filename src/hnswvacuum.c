@@ -72,16 +72,7 @@ vac_load(VacGraph *vg, uint64 key)
 		e->vec = palloc(sizeof(float) * sdim);
 		hnsw_load_vector(t, sdim, e->vec);
 		e->nbrs = palloc(sizeof(uint64) * HnswTotalSlots(m, t->level));
-		for (int l = 0; l <= t->level; l++)
-		{
-			HnswNeighbor *src = HnswElementNeighbors(t, sdim) + HnswLayerStart(m, l);
-			int			n = 0;
-
-			for (int j = 0; j < HnswLayerSlots(m, l); j++)
-				if (src[j] != HNSW_NO_NEIGHBOR)
-					e->nbrs[HnswLayerStart(m, l) + n++] = src[j];
-			e->counts[l] = n;
-		}
+		hnsw_load_neighbors(t, m, sdim, e->nbrs, e->counts);
 		UnlockReleaseBuffer(buf);
 	}
 	return e;
@@ -91,6 +82,23 @@ static const float *
 vac_vector(HnswGraph *g, uint64 id)
 {
 	return vac_load((VacGraph *) g, id)->vec;
+}
+
+/*
+ * Block blk of a pass over the index, read through bas and locked in mode
+ * after the vacuum delay point; *page is its page, *maxoff its last offset.
+ */
+static Buffer
+vac_read_page(Relation index, BlockNumber blk, BufferAccessStrategy bas,
+			  int mode, Page *page, OffsetNumber *maxoff)
+{
+	Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blk, RBM_NORMAL, bas);
+
+	vacuum_delay_point();
+	LockBuffer(buf, mode);
+	*page = BufferGetPage(buf);
+	*maxoff = PageGetMaxOffsetNumber(*page);
+	return buf;
 }
 
 IndexBulkDeleteResult *
@@ -134,14 +142,11 @@ hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	nblocks = RelationGetNumberOfBlocks(index);
 	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
 	{
-		Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blk, RBM_NORMAL, bas);
+		Buffer		buf;
 		Page		page;
 		OffsetNumber maxoff;
 
-		vacuum_delay_point();
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		maxoff = PageGetMaxOffsetNumber(page);
+		buf = vac_read_page(index, blk, bas, BUFFER_LOCK_SHARE, &page, &maxoff);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
 			HnswElementTuple t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
@@ -189,16 +194,13 @@ hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 
 		for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
 		{
-			Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blk, RBM_NORMAL, bas);
+			Buffer		buf;
 			Page		page;
 			OffsetNumber maxoff;
 			uint64	   *todo;
 			int			ntodo = 0;
 
-			vacuum_delay_point();
-			LockBuffer(buf, BUFFER_LOCK_SHARE);
-			page = BufferGetPage(buf);
-			maxoff = PageGetMaxOffsetNumber(page);
+			buf = vac_read_page(index, blk, bas, BUFFER_LOCK_SHARE, &page, &maxoff);
 			todo = palloc(sizeof(uint64) * (maxoff + 1));
 			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 			{
@@ -341,16 +343,13 @@ hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	/* 3. free the dead elements' slots */
 	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
 	{
-		Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blk, RBM_NORMAL, bas);
+		Buffer		buf;
 		GenericXLogState *state;
 		Page		page;
 		OffsetNumber maxoff;
 		bool		any = false;
 
-		vacuum_delay_point();
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		page = BufferGetPage(buf);
-		maxoff = PageGetMaxOffsetNumber(page);
+		buf = vac_read_page(index, blk, bas, BUFFER_LOCK_EXCLUSIVE, &page, &maxoff);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff && !any; off++)
 		{
 			uint64		key = HnswTidKey(blk, off);
@@ -417,15 +416,12 @@ hnsw_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	nblocks = RelationGetNumberOfBlocks(index);
 	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
 	{
-		Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blk, RBM_NORMAL, info->strategy);
+		Buffer		buf;
 		Page		page;
 		OffsetNumber maxoff;
 		bool		anylive = false;
 
-		vacuum_delay_point();
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		maxoff = PageGetMaxOffsetNumber(page);
+		buf = vac_read_page(index, blk, info->strategy, BUFFER_LOCK_SHARE, &page, &maxoff);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
 			HnswElementTuple t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
