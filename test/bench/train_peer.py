@@ -61,6 +61,21 @@ class IterationTimer:
         self.last = now
 
 
+def train_cg(algo, R, Rt, k, iterations, params, X, Y, callback):
+    """test/ref/mfref.py's als or ials as recsys trains by default: from
+    the factors X and Y, conjugate gradient of 3 steps, in float32; params
+    are (lam, lam_b, init_std) for als and (alpha, lam, init_std) for
+    ials, as mfref takes them (then seed 1)."""
+    if algo == "ials":
+        mfref.ials_train(R, Rt, k, iterations, *params, 1,
+                         solver="cg", steps=3, dtype=np.float32,
+                         X=X, Y=Y, callback=callback)
+    else:
+        mfref.als_train(R, Rt, k, iterations, *params, 1,
+                        solver="cg", steps=3, dtype=np.float32,
+                        P=X, Q=Y, callback=callback)
+
+
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 # one tuple: int16 field count, then (int32 length, value) per field;
 # everything big-endian (user int4, item int4, rating float4, clicks int4)
@@ -140,13 +155,11 @@ def main():
         Y = rng.normal(0, scale, (ni, k)).astype(np.float32)
         tick.start()
         if algo == "ials":
-            mfref.ials_train(C, Ct, k, a.iterations, 2.0, 20.0, 0.01, 1,
-                             solver="cg", steps=3, dtype=np.float32,
-                             X=X, Y=Y, callback=tick)
+            train_cg(algo, C, Ct, k, a.iterations, (2.0, 20.0, 0.01),
+                     X, Y, tick)
         else:
-            mfref.als_train(R, Rt, k, a.iterations, 0.05, 0.05, 0.1, 1,
-                            solver="cg", steps=3, dtype=np.float32,
-                            P=X, Q=Y, callback=tick)
+            train_cg(algo, R, Rt, k, a.iterations, (0.05, 0.05, 0.1),
+                     X, Y, tick)
         print("%s_seconds_per_iteration %.3f"
               % (algo, float(np.median(tick.times))), flush=True)
     # ru_maxrss is in kB on Linux
