@@ -390,24 +390,40 @@ owned_model(const char *name, const char *action)
 	return owner;
 }
 
+/*
+ * grant_model and revoke_model: the owner's grant of the model to grantee
+ * (0: PUBLIC) is added (grant) or removed; only a grant is checked for a
+ * grantee that exists (a role since dropped may still be revoked from).
+ */
+static void
+change_grant(FunctionCallInfo fcinfo, bool grant)
+{
+	char	   *name = model_arg(fcinfo, 0);
+	Oid			grantee = role_arg(fcinfo, 1, "grantee", grant);
+	Oid			types[3] = {TEXTOID, REGROLEOID, REGROLEOID};
+	Datum		values[3];
+
+	(void) owned_model(name, grant ? "grant its use" : "revoke its use");
+	values[0] = CStringGetTextDatum(name);
+	values[1] = ObjectIdGetDatum(grantee);
+	values[2] = ObjectIdGetDatum(GetUserId());
+	if (grant)
+		/* granting twice is no error, as with GRANT */
+		catalog_write("INSERT INTO recsys.model_grants (model, grantee, granted_by) "
+					  "VALUES ($1, $2, $3) ON CONFLICT (model, grantee) DO NOTHING",
+					  3, types, values);
+	else
+		/* revoking what was not granted is no error, as with REVOKE */
+		catalog_write("DELETE FROM recsys.model_grants WHERE model = $1 AND grantee = $2",
+					  2, types, values);
+}
+
 /* recsys.grant_model(model, grantee): grantee (0: PUBLIC) may use the model */
 PG_FUNCTION_INFO_V1(rs_grant_model);
 Datum
 rs_grant_model(PG_FUNCTION_ARGS)
 {
-	char	   *name = model_arg(fcinfo, 0);
-	Oid			grantee = role_arg(fcinfo, 1, "grantee", true);
-	Oid			types[3] = {TEXTOID, REGROLEOID, REGROLEOID};
-	Datum		values[3];
-
-	(void) owned_model(name, "grant its use");
-	values[0] = CStringGetTextDatum(name);
-	values[1] = ObjectIdGetDatum(grantee);
-	values[2] = ObjectIdGetDatum(GetUserId());
-	/* granting twice is no error, as with GRANT */
-	catalog_write("INSERT INTO recsys.model_grants (model, grantee, granted_by) "
-				  "VALUES ($1, $2, $3) ON CONFLICT (model, grantee) DO NOTHING",
-				  3, types, values);
+	change_grant(fcinfo, true);
 	PG_RETURN_VOID();
 }
 
@@ -416,17 +432,7 @@ PG_FUNCTION_INFO_V1(rs_revoke_model);
 Datum
 rs_revoke_model(PG_FUNCTION_ARGS)
 {
-	char	   *name = model_arg(fcinfo, 0);
-	Oid			grantee = role_arg(fcinfo, 1, "grantee", false);
-	Oid			types[2] = {TEXTOID, REGROLEOID};
-	Datum		values[2];
-
-	(void) owned_model(name, "revoke its use");
-	values[0] = CStringGetTextDatum(name);
-	values[1] = ObjectIdGetDatum(grantee);
-	/* revoking what was not granted is no error, as with REVOKE */
-	catalog_write("DELETE FROM recsys.model_grants WHERE model = $1 AND grantee = $2",
-				  2, types, values);
+	change_grant(fcinfo, false);
 	PG_RETURN_VOID();
 }
 
