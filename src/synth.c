@@ -115,17 +115,8 @@ synth_check_interrupts(void)
 static void *
 synth_alloc(void *ctx, size_t size)
 {
-	Size		used = MemoryContextMemAllocated((MemoryContext) ctx, true);
-	int			limit_kb = rs_memory_limit_effective_kb();
-	Size		limit = (Size) limit_kb * 1024;
-
-	if (size > limit || used > limit - size)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("the generator needs more memory than recsys.memory_limit allows"),
-				 errdetail("%zu kB are in use and %zu kB more were requested; the limit is %d kB.",
-						   used / 1024, size / 1024 + 1, limit_kb),
-				 errhint("Generate fewer users or items, or raise recsys.memory_limit.")));
+	rs_check_memory_of((MemoryContext) ctx, size, "the generator",
+					   "Generate fewer users or items, or raise recsys.memory_limit.");
 	return MemoryContextAllocHuge((MemoryContext) ctx, size);
 }
 
@@ -184,6 +175,42 @@ next_row_by_id(FunctionCallInfo fcinfo, RowFill fill)
 	SRF_RETURN_DONE(funcctx);
 }
 
+/* The arguments (count, seed[, categories]) of an SRF with one row per id. */
+typedef struct IdArgs
+{
+	uint64		seed;
+	int32		count;			/* ids 1 to count */
+	int32		categories;		/* 0 for an SRF without them */
+} IdArgs;
+
+/*
+ * The first call of an SRF with one row per id whose arguments are (count,
+ * seed[, categories]): checks them (count named what), then srf_begin, and
+ * returns the SRF's state of size bytes (IdArgs first, filled in, the rest
+ * zero), allocated in the multi-call context that is current until the
+ * caller switches back to *old.
+ */
+static void *
+id_srf_begin(FunctionCallInfo fcinfo, const char *what, bool with_categories,
+			 Size size, MemoryContext *old)
+{
+	int32		count = PG_GETARG_INT32(0);
+	int32		categories = with_categories ? PG_GETARG_INT32(2) : 0;
+	FuncCallContext *funcctx;
+	IdArgs	   *args;
+
+	check_count(what, count);
+	if (with_categories)
+		check_categories(categories);
+	funcctx = srf_begin(fcinfo, count, old);
+	args = palloc0(size);
+	args->seed = (uint64) PG_GETARG_INT64(1);
+	args->count = count;
+	args->categories = categories;
+	funcctx->user_fctx = args;
+	return args;
+}
+
 /* Text datums of a vocabulary, made once so rows don't palloc them. */
 static Datum *
 vocabulary(const char *const *names, int n)
@@ -203,7 +230,7 @@ vocabulary(const char *const *names, int n)
 
 typedef struct UsersState
 {
-	uint64		seed;
+	IdArgs		a;				/* must be first */
 	Datum	   *gender;
 	Datum	   *age_band;
 	Datum	   *region;
@@ -216,7 +243,7 @@ users_row(void *state, int32 id, Datum *values, bool *nulls)
 	SynthUserDemo demo;
 
 	(void) nulls;				/* no column is ever NULL */
-	synth_user_demo(st->seed, id, &demo);
+	synth_user_demo(st->a.seed, id, &demo);
 	values[0] = Int32GetDatum(id);
 	values[1] = st->gender[demo.gender];
 	values[2] = st->age_band[demo.age_band];
@@ -228,19 +255,13 @@ recsys_synth_users(PG_FUNCTION_ARGS)
 {
 	if (SRF_IS_FIRSTCALL())
 	{
-		int32		users = PG_GETARG_INT32(0);
-		FuncCallContext *funcctx;
-		UsersState *st;
 		MemoryContext old;
+		UsersState *st = id_srf_begin(fcinfo, "users", false,
+									  sizeof(UsersState), &old);
 
-		check_count("users", users);
-		funcctx = srf_begin(fcinfo, users, &old);
-		st = palloc(sizeof(UsersState));
-		st->seed = (uint64) PG_GETARG_INT64(1);
 		st->gender = vocabulary(synth_gender_names, SYNTH_NGENDERS);
 		st->age_band = vocabulary(synth_age_band_names, SYNTH_NAGE_BANDS);
 		st->region = vocabulary(synth_region_names, SYNTH_NREGIONS);
-		funcctx->user_fctx = st;
 		MemoryContextSwitchTo(old);
 	}
 	return next_row_by_id(fcinfo, users_row);
@@ -253,9 +274,7 @@ recsys_synth_users(PG_FUNCTION_ARGS)
 
 typedef struct ItemsState
 {
-	uint64		seed;
-	int32		items;
-	int32		categories;
+	IdArgs		a;				/* must be first */
 	Datum	   *provider;
 } ItemsState;
 
@@ -266,7 +285,7 @@ items_row(void *state, int32 id, Datum *values, bool *nulls)
 	SynthItemMeta meta;
 
 	(void) nulls;				/* no column is ever NULL */
-	synth_item_meta(st->seed, st->items, st->categories, id, &meta);
+	synth_item_meta(st->a.seed, st->a.count, st->a.categories, id, &meta);
 	values[0] = Int32GetDatum(id);
 	values[1] = Int32GetDatum(meta.category);
 	values[2] = st->provider[meta.provider];
@@ -279,21 +298,11 @@ recsys_synth_items(PG_FUNCTION_ARGS)
 {
 	if (SRF_IS_FIRSTCALL())
 	{
-		int32		items = PG_GETARG_INT32(0);
-		int32		categories = PG_GETARG_INT32(2);
-		FuncCallContext *funcctx;
-		ItemsState *st;
 		MemoryContext old;
+		ItemsState *st = id_srf_begin(fcinfo, "items", true,
+									  sizeof(ItemsState), &old);
 
-		check_count("items", items);
-		check_categories(categories);
-		funcctx = srf_begin(fcinfo, items, &old);
-		st = palloc(sizeof(ItemsState));
-		st->seed = (uint64) PG_GETARG_INT64(1);
-		st->items = items;
-		st->categories = categories;
 		st->provider = vocabulary(synth_provider_names, SYNTH_NPROVIDERS);
-		funcctx->user_fctx = st;
 		MemoryContextSwitchTo(old);
 	}
 	return next_row_by_id(fcinfo, items_row);
@@ -393,8 +402,7 @@ recsys_synth_interactions(PG_FUNCTION_ARGS)
 
 typedef struct ProfileState
 {
-	uint64		seed;
-	int32		categories;
+	IdArgs		a;				/* must be first */
 	float	   *centroids;		/* one factor: only tastes are returned */
 	float		vec[1];
 } ProfileState;
@@ -405,7 +413,7 @@ profile_row(void *state, int32 id, Datum *values, bool *nulls)
 	ProfileState *st = state;
 	SynthUserPref pref;
 
-	synth_user_pref(st->seed, st->categories, 1, st->centroids, id,
+	synth_user_pref(st->a.seed, st->a.categories, 1, st->centroids, id,
 					&pref, st->vec);
 	values[0] = Int32GetDatum(id);
 	values[1] = Int32GetDatum(pref.fav[0]);
@@ -420,26 +428,16 @@ recsys_synth_user_profile(PG_FUNCTION_ARGS)
 {
 	if (SRF_IS_FIRSTCALL())
 	{
-		int32		users = PG_GETARG_INT32(0);
-		int32		categories = PG_GETARG_INT32(2);
-		FuncCallContext *funcctx;
-		ProfileState *st;
 		MemoryContext old;
-
-		check_count("users", users);
-		check_categories(categories);
-		funcctx = srf_begin(fcinfo, users, &old);
-		st = palloc(sizeof(ProfileState));
-		st->seed = (uint64) PG_GETARG_INT64(1);
-		st->categories = categories;
+		ProfileState *st = id_srf_begin(fcinfo, "users", true,
+										sizeof(ProfileState), &old);
 
 		/*
 		 * Favourites, affinities and bias are drawn before the vector, so
 		 * they do not depend on factors; one factor is enough to get them.
 		 */
-		st->centroids = palloc(sizeof(float) * categories);
-		synth_centroids(st->seed, categories, 1, st->centroids);
-		funcctx->user_fctx = st;
+		st->centroids = palloc(sizeof(float) * st->a.categories);
+		synth_centroids(st->a.seed, st->a.categories, 1, st->centroids);
 		MemoryContextSwitchTo(old);
 	}
 	return next_row_by_id(fcinfo, profile_row);
