@@ -697,8 +697,7 @@ bloom_agg_transfn(PG_FUNCTION_ARGS)
 	BloomAggState *st;
 	float8		fpr = BLOOM_DEFAULT_FPR;
 
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "bloom_agg_transfn called in non-aggregate context");
+	aggcxt = rs_agg_context(fcinfo, "bloom_agg_transfn");
 
 	if (PG_NARGS() > 2)
 	{
@@ -750,8 +749,7 @@ bloom_agg_combinefn(PG_FUNCTION_ARGS)
 	BloomAggState *a;
 	BloomAggState *b;
 
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "bloom_agg_combinefn called in non-aggregate context");
+	aggcxt = rs_agg_context(fcinfo, "bloom_agg_combinefn");
 
 	a = PG_ARGISNULL(0) ? NULL : (BloomAggState *) PG_GETARG_POINTER(0);
 	b = PG_ARGISNULL(1) ? NULL : (BloomAggState *) PG_GETARG_POINTER(1);
@@ -793,8 +791,7 @@ bloom_agg_serialfn(PG_FUNCTION_ARGS)
 	bytea	   *result;
 	Size		size;
 
-	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "bloom_agg_serialfn called in non-aggregate context");
+	(void) rs_agg_context(fcinfo, "bloom_agg_serialfn");
 
 	/* ship each distinct hash once */
 	bloom_state_compact(st);
@@ -824,8 +821,7 @@ bloom_agg_deserialfn(PG_FUNCTION_ARGS)
 	BloomAggWire hdr;
 	BloomAggState *st;
 
-	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "bloom_agg_deserialfn called in non-aggregate context");
+	(void) rs_agg_context(fcinfo, "bloom_agg_deserialfn");
 	if (len < sizeof(hdr))
 		elog(ERROR, "bloom_agg state is truncated");
 	memcpy(&hdr, VARDATA_ANY(in), sizeof(hdr));
@@ -858,8 +854,7 @@ bloom_agg_finalfn(PG_FUNCTION_ARGS)
 	int			probes;
 	BloomFilter *b;
 
-	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "bloom_agg_finalfn called in non-aggregate context");
+	(void) rs_agg_context(fcinfo, "bloom_agg_finalfn");
 
 	st = PG_ARGISNULL(0) ? NULL : (BloomAggState *) PG_GETARG_POINTER(0);
 	if (st != NULL)

@@ -33,21 +33,11 @@ agg_state_new(MemoryContext cxt, int dim)
 	return st;
 }
 
-static MemoryContext
-agg_context(FunctionCallInfo fcinfo, const char *fname)
-{
-	MemoryContext cxt;
-
-	if (!AggCheckCallContext(fcinfo, &cxt))
-		elog(ERROR, "%s called in non-aggregate context", fname);
-	return cxt;
-}
-
 PG_FUNCTION_INFO_V1(embedding_accum);
 Datum
 embedding_accum(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = agg_context(fcinfo, "embedding_accum");
+	MemoryContext cxt = rs_agg_context(fcinfo, "embedding_accum");
 	EmbeddingAggState *st = PG_ARGISNULL(0) ? NULL :
 		(EmbeddingAggState *) PG_GETARG_POINTER(0);
 	Embedding  *e;
@@ -75,7 +65,7 @@ PG_FUNCTION_INFO_V1(embedding_combine);
 Datum
 embedding_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = agg_context(fcinfo, "embedding_combine");
+	MemoryContext cxt = rs_agg_context(fcinfo, "embedding_combine");
 	EmbeddingAggState *a = PG_ARGISNULL(0) ? NULL :
 		(EmbeddingAggState *) PG_GETARG_POINTER(0);
 	EmbeddingAggState *b = PG_ARGISNULL(1) ? NULL :
@@ -111,7 +101,7 @@ embedding_agg_serialize(PG_FUNCTION_ARGS)
 	EmbeddingAggState *st = (EmbeddingAggState *) PG_GETARG_POINTER(0);
 	StringInfoData buf;
 
-	(void) agg_context(fcinfo, "embedding_agg_serialize");
+	(void) rs_agg_context(fcinfo, "embedding_agg_serialize");
 	pq_begintypsend(&buf);
 	pq_sendint64(&buf, st->n);
 	pq_sendint32(&buf, st->dim);
@@ -124,17 +114,14 @@ PG_FUNCTION_INFO_V1(embedding_agg_deserialize);
 Datum
 embedding_agg_deserialize(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = agg_context(fcinfo, "embedding_agg_deserialize");
+	MemoryContext cxt = rs_agg_context(fcinfo, "embedding_agg_deserialize");
 	bytea	   *b = PG_GETARG_BYTEA_PP(0);
 	StringInfoData buf;
 	EmbeddingAggState *st;
 	int64		n;
 	int			dim;
 
-	buf.data = VARDATA_ANY(b);
-	buf.len = VARSIZE_ANY_EXHDR(b);
-	buf.maxlen = buf.len;
-	buf.cursor = 0;
+	rs_bytea_reader(&buf, b);
 	n = pq_getmsgint64(&buf);
 	dim = pq_getmsgint(&buf, 4);
 	embedding_check_dim(dim);

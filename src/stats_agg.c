@@ -226,16 +226,6 @@ rs_group_stats_kruskal(RsGroupStats *st, RsTestResult *out)
  * ----------------------------------------------------------------
  */
 
-static MemoryContext
-agg_context(FunctionCallInfo fcinfo, const char *fname)
-{
-	MemoryContext cxt;
-
-	if (!AggCheckCallContext(fcinfo, &cxt))
-		elog(ERROR, "%s called in non-aggregate context", fname);
-	return cxt;
-}
-
 /* The transition state also remembers how to print the group keys. */
 typedef struct StatsAggState
 {
@@ -247,7 +237,7 @@ typedef struct StatsAggState
 static Datum
 stats_transfn(FunctionCallInfo fcinfo, bool keep_values, const char *fname)
 {
-	MemoryContext cxt = agg_context(fcinfo, fname);
+	MemoryContext cxt = rs_agg_context(fcinfo, fname);
 	StatsAggState   *as = PG_ARGISNULL(0) ? NULL : (StatsAggState *) PG_GETARG_POINTER(0);
 	char	   *key;
 
@@ -292,7 +282,7 @@ PG_FUNCTION_INFO_V1(rs_stats_combinefn);
 Datum
 rs_stats_combinefn(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = agg_context(fcinfo, "rs_stats_combinefn");
+	MemoryContext cxt = rs_agg_context(fcinfo, "rs_stats_combinefn");
 	StatsAggState   *a = PG_ARGISNULL(0) ? NULL : (StatsAggState *) PG_GETARG_POINTER(0);
 	StatsAggState   *b = PG_ARGISNULL(1) ? NULL : (StatsAggState *) PG_GETARG_POINTER(1);
 
@@ -326,7 +316,7 @@ rs_stats_serialfn(PG_FUNCTION_ARGS)
 	RsGroupStats *st = as->st;
 	StringInfoData buf;
 
-	(void) agg_context(fcinfo, "rs_stats_serialfn");
+	(void) rs_agg_context(fcinfo, "rs_stats_serialfn");
 	pq_begintypsend(&buf);
 	pq_sendint8(&buf, st->keep_values ? 1 : 0);
 	pq_sendint32(&buf, st->ngroups);
@@ -354,7 +344,7 @@ PG_FUNCTION_INFO_V1(rs_stats_deserialfn);
 Datum
 rs_stats_deserialfn(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = agg_context(fcinfo, "rs_stats_deserialfn");
+	MemoryContext cxt = rs_agg_context(fcinfo, "rs_stats_deserialfn");
 	bytea	   *b = PG_GETARG_BYTEA_PP(0);
 	StringInfoData buf;
 	StatsAggState   *as;
@@ -362,10 +352,7 @@ rs_stats_deserialfn(PG_FUNCTION_ARGS)
 	int32		ngroups;
 	int64		nvalues;
 
-	buf.data = VARDATA_ANY(b);
-	buf.len = VARSIZE_ANY_EXHDR(b);
-	buf.maxlen = buf.len;
-	buf.cursor = 0;
+	rs_bytea_reader(&buf, b);
 	as = MemoryContextAllocZero(cxt, sizeof(StatsAggState));
 	st = as->st = rs_group_stats_new(cxt, pq_getmsgint(&buf, 1) != 0);
 	ngroups = pq_getmsgint(&buf, 4);
@@ -423,7 +410,7 @@ final_state(FunctionCallInfo fcinfo, const char *fname)
 {
 	StatsAggState *as = PG_ARGISNULL(0) ? NULL : (StatsAggState *) PG_GETARG_POINTER(0);
 
-	(void) agg_context(fcinfo, fname);
+	(void) rs_agg_context(fcinfo, fname);
 	if (as == NULL || as->st->n == 0)
 		return NULL;
 	return as->st;
