@@ -751,8 +751,8 @@ bloom_agg_combinefn(PG_FUNCTION_ARGS)
 
 	aggcxt = rs_agg_context(fcinfo, "bloom_agg_combinefn");
 
-	a = PG_ARGISNULL(0) ? NULL : (BloomAggState *) PG_GETARG_POINTER(0);
-	b = PG_ARGISNULL(1) ? NULL : (BloomAggState *) PG_GETARG_POINTER(1);
+	a = rs_agg_state_arg(fcinfo, 0);
+	b = rs_agg_state_arg(fcinfo, 1);
 	if (b == NULL)
 	{
 		if (a == NULL)
@@ -856,7 +856,7 @@ bloom_agg_finalfn(PG_FUNCTION_ARGS)
 
 	(void) rs_agg_context(fcinfo, "bloom_agg_finalfn");
 
-	st = PG_ARGISNULL(0) ? NULL : (BloomAggState *) PG_GETARG_POINTER(0);
+	st = rs_agg_state_arg(fcinfo, 0);
 	if (st != NULL)
 	{
 		bloom_state_compact(st);

@@ -38,8 +38,7 @@ Datum
 embedding_accum(PG_FUNCTION_ARGS)
 {
 	MemoryContext cxt = rs_agg_context(fcinfo, "embedding_accum");
-	EmbeddingAggState *st = PG_ARGISNULL(0) ? NULL :
-		(EmbeddingAggState *) PG_GETARG_POINTER(0);
+	EmbeddingAggState *st = rs_agg_state_arg(fcinfo, 0);
 	Embedding  *e;
 
 	if (PG_ARGISNULL(1))
@@ -66,10 +65,8 @@ Datum
 embedding_combine(PG_FUNCTION_ARGS)
 {
 	MemoryContext cxt = rs_agg_context(fcinfo, "embedding_combine");
-	EmbeddingAggState *a = PG_ARGISNULL(0) ? NULL :
-		(EmbeddingAggState *) PG_GETARG_POINTER(0);
-	EmbeddingAggState *b = PG_ARGISNULL(1) ? NULL :
-		(EmbeddingAggState *) PG_GETARG_POINTER(1);
+	EmbeddingAggState *a = rs_agg_state_arg(fcinfo, 0);
+	EmbeddingAggState *b = rs_agg_state_arg(fcinfo, 1);
 
 	if (b == NULL)
 	{
@@ -157,8 +154,7 @@ agg_result(EmbeddingAggState *st, double divisor, const char *what)
 static Datum
 agg_final(FunctionCallInfo fcinfo, bool average)
 {
-	EmbeddingAggState *st = PG_ARGISNULL(0) ? NULL :
-		(EmbeddingAggState *) PG_GETARG_POINTER(0);
+	EmbeddingAggState *st = rs_agg_state_arg(fcinfo, 0);
 
 	if (st == NULL || st->n == 0)
 		PG_RETURN_NULL();

@@ -48,6 +48,13 @@ rs_agg_context(FunctionCallInfo fcinfo, const char *fname)
 	return cxt;
 }
 
+/* An aggregate's state passed as argument n, or NULL when there is none. */
+static inline void *
+rs_agg_state_arg(FunctionCallInfo fcinfo, int n)
+{
+	return PG_ARGISNULL(n) ? NULL : PG_GETARG_POINTER(n);
+}
+
 /* buf reads the bytes of b where they are (b must outlive buf). */
 static inline void
 rs_bytea_reader(StringInfo buf, bytea *b)

@@ -238,7 +238,7 @@ static Datum
 stats_transfn(FunctionCallInfo fcinfo, bool keep_values, const char *fname)
 {
 	MemoryContext cxt = rs_agg_context(fcinfo, fname);
-	StatsAggState   *as = PG_ARGISNULL(0) ? NULL : (StatsAggState *) PG_GETARG_POINTER(0);
+	StatsAggState   *as = rs_agg_state_arg(fcinfo, 0);
 	char	   *key;
 
 	if (as == NULL)
@@ -283,8 +283,8 @@ Datum
 rs_stats_combinefn(PG_FUNCTION_ARGS)
 {
 	MemoryContext cxt = rs_agg_context(fcinfo, "rs_stats_combinefn");
-	StatsAggState   *a = PG_ARGISNULL(0) ? NULL : (StatsAggState *) PG_GETARG_POINTER(0);
-	StatsAggState   *b = PG_ARGISNULL(1) ? NULL : (StatsAggState *) PG_GETARG_POINTER(1);
+	StatsAggState   *a = rs_agg_state_arg(fcinfo, 0);
+	StatsAggState   *b = rs_agg_state_arg(fcinfo, 1);
 
 	if (b == NULL)
 	{
@@ -408,7 +408,7 @@ int32_or_null(double x, bool *isnull)
 static RsGroupStats *
 final_state(FunctionCallInfo fcinfo, const char *fname)
 {
-	StatsAggState *as = PG_ARGISNULL(0) ? NULL : (StatsAggState *) PG_GETARG_POINTER(0);
+	StatsAggState *as = rs_agg_state_arg(fcinfo, 0);
 
 	(void) rs_agg_context(fcinfo, fname);
 	if (as == NULL || as->st->n == 0)
