@@ -44,6 +44,8 @@
 #                                 backend's VmHWM; sets out (psql's
 #                                 output), total_sql (train()'s seconds),
 #                                 mem and hwm (bytes); dies when it fails
+#   bench_pgbench                 PGBENCH: the pgbench of RS_PG_BIN, else
+#                                 the one on PATH; dies when there is none
 #   bench_header TITLE            the report's first lines: "TITLE
 #                                 benchmark", the date, the commit, the
 #                                 machine and its load average
@@ -202,6 +204,12 @@ bench_train() {
 	total_sql=$(printf '%s\n' "$out" | awk '$1 == "total" {print $2}')
 	mem=$(printf '%s\n' "$out" | awk '$1 == "memory" {print $2}')
 	hwm=$(printf '%s\n' "$out" | awk '$1 == "hwm" {print $2}')
+}
+
+# shellcheck disable=SC2034  # PGBENCH: used by the scripts
+bench_pgbench() {
+	PGBENCH=$RS_PG_BIN/pgbench
+	[ -x "$PGBENCH" ] || PGBENCH=$(command -v pgbench) || rs_die "pgbench not found"
 }
 
 bench_header() {

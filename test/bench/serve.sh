@@ -68,9 +68,7 @@ lock=/tmp/recsys-bench.lock
 bench_keep_running=1
 
 bench_deps numpy -- python3-numpy
-command -v pgbench >/dev/null || [ -x "$RS_PG_BIN/pgbench" ] || rs_die "pgbench not found"
-PGBENCH=$RS_PG_BIN/pgbench
-[ -x "$PGBENCH" ] || PGBENCH=$(command -v pgbench)
+bench_pgbench
 
 build=$(rs_mktemp recsys-bench-serve-build)
 bench_build "$build"
