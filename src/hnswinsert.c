@@ -57,39 +57,19 @@ disk_load(DiskGraph *dg, uint64 key)
 {
 	bool		found;
 	DiskElem   *e = hash_search(dg->cache, &key, HASH_ENTER, &found);
-	Buffer		buf;
-	Page		page;
-	int			m = dg->g.m;
-	int			sdim = dg->g.sdim;
+	HnswElementTupleData hdr;
 
 	if (found)
 		return e;
 
 	e->epoch = 0;
-	e->vec = palloc(sizeof(float) * sdim);
-	buf = ReadBuffer(dg->index, HnswKeyBlk(key));
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	if (HnswKeyOff(key) > PageGetMaxOffsetNumber(page))
-	{
-		/* cannot happen in a sound index; step over it */
-		e->flags = HNSW_ELEM_FREE;
-		e->level = 0;
-		e->nbrs = NULL;
-		memset(e->counts, 0, sizeof(e->counts));
-	}
-	else
-	{
-		HnswElementTuple t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, HnswKeyOff(key)));
-
-		e->level = t->level;
-		e->flags = t->flags;
-		e->heaptid = t->heaptid;
-		hnsw_load_vector(t, sdim, e->vec);
-		e->nbrs = palloc(sizeof(uint64) * HnswTotalSlots(m, e->level));
-		hnsw_load_neighbors(t, m, sdim, e->nbrs, e->counts);
-	}
-	UnlockReleaseBuffer(buf);
+	e->vec = palloc(sizeof(float) * dg->g.sdim);
+	/* a missing element (not in a sound index) comes back free: stepped over */
+	(void) hnsw_copy_element(dg->index, key, dg->g.m, dg->g.sdim, &hdr, e->vec,
+							 &e->nbrs, e->counts);
+	e->level = hdr.level;
+	e->flags = hdr.flags;
+	e->heaptid = hdr.heaptid;
 	return e;
 }
 

@@ -57,23 +57,15 @@ vac_load(VacGraph *vg, uint64 key)
 
 	if (!found)
 	{
-		Buffer		buf = ReadBuffer(vg->index, HnswKeyBlk(key));
-		Page		page;
-		HnswElementTuple t;
-		int			m = vg->g.m;
-		int			sdim = vg->g.sdim;
+		HnswElementTupleData hdr;
 
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, HnswKeyOff(key)));
 		e->dead = false;
-		e->free = HnswElementIsFree(t);
-		e->level = t->level;
-		e->vec = palloc(sizeof(float) * sdim);
-		hnsw_load_vector(t, sdim, e->vec);
-		e->nbrs = palloc(sizeof(uint64) * HnswTotalSlots(m, t->level));
-		hnsw_load_neighbors(t, m, sdim, e->nbrs, e->counts);
-		UnlockReleaseBuffer(buf);
+		e->vec = palloc(sizeof(float) * vg->g.sdim);
+		/* a missing element (not in a sound index) comes back free */
+		(void) hnsw_copy_element(vg->index, key, vg->g.m, vg->g.sdim, &hdr, e->vec,
+								 &e->nbrs, e->counts);
+		e->free = HnswElementIsFree(&hdr);
+		e->level = hdr.level;
 	}
 	return e;
 }
