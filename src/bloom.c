@@ -754,11 +754,7 @@ bloom_agg_combinefn(PG_FUNCTION_ARGS)
 	a = rs_agg_state_arg(fcinfo, 0);
 	b = rs_agg_state_arg(fcinfo, 1);
 	if (b == NULL)
-	{
-		if (a == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(a);
-	}
+		RS_RETURN_STATE(a);
 
 	if (a == NULL)
 	{

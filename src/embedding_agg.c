@@ -42,11 +42,7 @@ embedding_accum(PG_FUNCTION_ARGS)
 	Embedding  *e;
 
 	if (PG_ARGISNULL(1))
-	{
-		if (st == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(st);
-	}
+		RS_RETURN_STATE(st);
 	e = PG_GETARG_EMBEDDING(1);
 
 	if (st == NULL)
@@ -69,11 +65,7 @@ embedding_combine(PG_FUNCTION_ARGS)
 	EmbeddingAggState *b = rs_agg_state_arg(fcinfo, 1);
 
 	if (b == NULL)
-	{
-		if (a == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(a);
-	}
+		RS_RETURN_STATE(a);
 	if (a == NULL)
 	{
 		/* The result must live in the aggregate context, not b's. */

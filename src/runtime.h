@@ -48,6 +48,14 @@ rs_agg_context(FunctionCallInfo fcinfo, const char *fname)
 	return cxt;
 }
 
+/* Returns an aggregate's state, or NULL when it has none yet. */
+#define RS_RETURN_STATE(st) \
+	do { \
+		if ((st) == NULL) \
+			PG_RETURN_NULL(); \
+		PG_RETURN_POINTER(st); \
+	} while (0)
+
 /* An aggregate's state passed as argument n, or NULL when there is none. */
 static inline void *
 rs_agg_state_arg(FunctionCallInfo fcinfo, int n)

@@ -287,11 +287,7 @@ rs_stats_combinefn(PG_FUNCTION_ARGS)
 	StatsAggState   *b = rs_agg_state_arg(fcinfo, 1);
 
 	if (b == NULL)
-	{
-		if (a == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(a);
-	}
+		RS_RETURN_STATE(a);
 	if (a == NULL)
 	{
 		/* the result must live in the aggregate context, not b's */
