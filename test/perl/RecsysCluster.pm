@@ -11,6 +11,11 @@
 #   my ($primary, $standby) = standby_with_data($sql);
 #       primary_and_standby(), then CREATE EXTENSION recsys and $sql on the
 #       primary, waited for until the standby has replayed them.
+#   my $sql = split_models_sql(users => $u, items => $i, seed => $s, split_seed => $t);
+#       the SQL of a generated data set d (9000 interactions) split per
+#       user (a fifth for testing) and of two models of its training part,
+#       8 factors and 4 iterations each: mi (ials on clicks) and me (als on
+#       rating).
 #   same_on_standby($primary, $standby, \%queries);
 #       for each query (by name, in name order, with every float digit):
 #       the primary returns rows and the standby returns the same rows
@@ -47,7 +52,7 @@ use strict;
 use warnings;
 
 use Exporter 'import';
-our @EXPORT_OK = qw(primary_and_standby standby_with_data same_on_standby
+our @EXPORT_OK = qw(primary_and_standby standby_with_data split_models_sql same_on_standby
   recsys_node parallel_node parallel_and_serial
   psql_in_background cancel_backends psql_with_timeout);
 
@@ -80,6 +85,20 @@ sub standby_with_data
 	$primary->safe_psql('postgres', "CREATE EXTENSION recsys;\n$sql");
 	$primary->wait_for_catchup($standby, 'replay');
 	return ($primary, $standby);
+}
+
+sub split_models_sql
+{
+	my (%opt) = @_;
+
+	return qq{
+SELECT * FROM recsys.generate_dataset('d', users => $opt{users}, items => $opt{items}, interactions => 9000, seed => $opt{seed});
+SELECT * FROM recsys.split('d_interactions', 'user_id', 'item_id', 'per_user', 0.2, seed => $opt{split_seed});
+SELECT * FROM recsys.train('mi', 'd_interactions_train', 'user_id', 'item_id', 'clicks', 'ials',
+                           '{"factors": 8, "iterations": 4}');
+SELECT * FROM recsys.train('me', 'd_interactions_train', 'user_id', 'item_id', 'rating', 'als',
+                           '{"factors": 8, "iterations": 4}');
+};
 }
 
 sub same_on_standby

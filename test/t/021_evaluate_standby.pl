@@ -14,16 +14,10 @@ use lib "$FindBin::RealBin/../perl";
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use RecsysCluster qw(standby_with_data same_on_standby);
+use RecsysCluster qw(standby_with_data split_models_sql same_on_standby);
 
-my ($primary, $standby) = standby_with_data(q{
-SELECT * FROM recsys.generate_dataset('d', users => 300, items => 120, interactions => 9000, seed => 11);
-SELECT * FROM recsys.split('d_interactions', 'user_id', 'item_id', 'per_user', 0.2, seed => 3);
-SELECT * FROM recsys.train('mi', 'd_interactions_train', 'user_id', 'item_id', 'clicks', 'ials',
-                           '{"factors": 8, "iterations": 4}');
-SELECT * FROM recsys.train('me', 'd_interactions_train', 'user_id', 'item_id', 'rating', 'als',
-                           '{"factors": 8, "iterations": 4}');
-});
+my ($primary, $standby) =
+  standby_with_data(split_models_sql(users => 300, items => 120, seed => 11, split_seed => 3));
 is($standby->safe_psql('postgres', 'SELECT pg_is_in_recovery()'), 't', 'the standby is in recovery');
 
 # Each query gives rows of text; floats are printed with every digit.

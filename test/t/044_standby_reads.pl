@@ -15,15 +15,9 @@ use lib "$FindBin::RealBin/../perl";
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use RecsysCluster qw(standby_with_data same_on_standby);
+use RecsysCluster qw(standby_with_data split_models_sql same_on_standby);
 
-my ($primary, $standby) = standby_with_data(q{
-SELECT * FROM recsys.generate_dataset('d', users => 300, items => 150, interactions => 9000, seed => 12);
-SELECT * FROM recsys.split('d_interactions', 'user_id', 'item_id', 'per_user', 0.2, seed => 5);
-SELECT * FROM recsys.train('mi', 'd_interactions_train', 'user_id', 'item_id', 'clicks', 'ials',
-                           '{"factors": 8, "iterations": 4}');
-SELECT * FROM recsys.train('me', 'd_interactions_train', 'user_id', 'item_id', 'rating', 'als',
-                           '{"factors": 8, "iterations": 4}');
+my ($primary, $standby) = standby_with_data(split_models_sql(users => 300, items => 150, seed => 12, split_seed => 5) . q{
 SELECT * FROM recsys.train('mk', 'd_interactions_train', 'user_id', 'item_id', NULL, 'item_knn');
 SELECT * FROM recsys.train('mu', 'd_interactions_train', 'user_id', 'item_id', NULL, 'user_knn');
 CREATE INDEX mi_hnsw ON recsys.item_factors USING recsys_hnsw (factors recsys.embedding_ip_ops)
