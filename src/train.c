@@ -441,6 +441,13 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"half_life_days\" needs option \"time_column\"")));
+	/* the aggregate's rows have no time: decay would be silently lost */
+	if (loaded != NULL && (t->opts.time_column != NULL || t->opts.params.half_life_days > 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("recsys.fit() reads no interaction times, so it cannot use option \"%s\"",
+						t->opts.time_column ? "time_column" : "half_life_days"),
+				 errhint("Train with recsys.train(), whose source can have a time column, for time decay.")));
 
 	/* one training of a model at a time; the owner only */
 	rs_lock_model(def->name);
@@ -501,6 +508,13 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 	env.progress = env_progress;
 	env.note = env_note;
 	env.arg = arg;
+	/* time decay: every interaction's weight, and the as_of it was counted from */
+	if (t->opts.half_life_seconds > 0)
+	{
+		Assert(t->matrix->user_ts != NULL);
+		t->opts.as_of = rs_decay_weights(t->matrix, t->opts.half_life_seconds,
+										 t->opts.as_of, &env);
+	}
 	run_algorithm(t->matrix, &t->opts, &env, &t->model);
 	check_model_finite(&t->model, &t->opts);
 
