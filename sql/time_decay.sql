@@ -203,3 +203,26 @@ SELECT a.algorithm, a.recall < 0.35 AS without_low, b.recall > 0.5 AS with_high,
 	   b.recall - a.recall > CASE WHEN a.algorithm IN ('ials', 'als') THEN 0.4 ELSE 0.25 END AS decay_helps
 FROM td_recall a JOIN td_recall b ON b.algorithm = a.algorithm AND b.decay
 WHERE NOT a.decay ORDER BY 1;
+
+-- Fold-in weighs a new user's rows as training did ------------------------
+-- user 9000 arrives after training: 14 old rows on category 0, 6 recent on
+-- category 5 (the same shape as everyone's).  The decayed model folds them
+-- in with the version's half-life and as_of and recommends category 5;
+-- the undecayed one recommends category 0.
+INSERT INTO td_drift
+SELECT 9000, item, 5, 'train', true, timestamptz '2024-01-01' + d * interval '1 day'
+FROM (SELECT item, 4 * row_number() OVER (ORDER BY item) AS d FROM generate_series(0, 199, 10) item LIMIT 14) a
+UNION ALL
+SELECT 9000, item, 5, 'train', true, timestamptz '2024-03-01' + d * interval '1 day'
+FROM (SELECT item, 3 * row_number() OVER (ORDER BY item) AS d FROM generate_series(5, 199, 10) item LIMIT 6) b;
+SELECT model, count(*) FILTER (WHERE item::int % 10 = 5) AS late_category,
+	   count(*) FILTER (WHERE item::int % 10 = 0) AS early_category
+FROM unnest(ARRAY['td_drift_ials', 'td_drift_ials_decay', 'td_drift_bpr', 'td_drift_bpr_decay']) model,
+	 LATERAL recsys.recommend(model, 9000, 5) r
+GROUP BY model ORDER BY model;
+-- the same items passed without their times weigh 1 each: the decayed
+-- model then folds the user in towards the old majority
+SELECT count(*) FILTER (WHERE item::int % 10 = 5) AS late_category,
+	   count(*) FILTER (WHERE item::int % 10 = 0) AS early_category
+FROM recsys.recommend_for_items('td_drift_ials_decay',
+	(SELECT array_agg(item_id) FROM td_drift WHERE user_id = 9000), 5) r;

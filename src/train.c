@@ -162,14 +162,16 @@ source_query(const RsModelDef *def, const char *time_column)
 
 /*
  * One user's rows of a model's source, for serving's fold-in of users the
- * model has not seen: SELECT item, value FROM <source> WHERE user = $1,
+ * model has not seen: SELECT item, value[, time] FROM <source> WHERE user = $1
+ * (the time when time_column is not NULL),
  * $1 being the key as text, cast to user_type (a schema-qualified type
  * name, so an index on the user column can be used).  The "=" is the key
  * type's own equality, named by its schema, so the search_path the
  * source runs with cannot put another operator in its place.
  */
 char *
-rs_user_source_query(const RsModelDef *def, const char *user_type)
+rs_user_source_query(const RsModelDef *def, const char *user_type,
+					 const char *time_column)
 {
 	Oid			typid;
 	int32		typmod;
@@ -192,9 +194,10 @@ rs_user_source_query(const RsModelDef *def, const char *user_type)
 			ReleaseSysCache(tup);
 		}
 	}
-	return psprintf("SELECT %s, %s FROM %s WHERE %s %s CAST($1 AS %s)",
+	return psprintf("SELECT %s, %s%s%s FROM %s WHERE %s %s CAST($1 AS %s)",
 					quote_identifier(def->item_column),
 					def->rating_column ? quote_identifier(def->rating_column) : "1::real",
+					time_column ? ", " : "", time_column ? quote_identifier(time_column) : "",
 					source_from(def), quote_identifier(def->user_column), eq, user_type);
 }
 
