@@ -202,8 +202,8 @@ extern double rs_decay_weights(RsMatrix *m, double half_life, double as_of,
 
 /*
  * decay.c: m itself when it has no weights, else a copy whose values are
- * value * weight on both sides (and no weights): what ials (confidence
- * 1 + alpha r w) and the implicit neighbourhood models read.
+ * value * weight on both sides (and no weights): what the implicit
+ * neighbourhood models read.
  */
 extern const RsMatrix *rs_weighted_values(const RsMatrix *m, const RsEnv *env);
 

@@ -15,8 +15,9 @@
  * one many half-lives old may round to 0 (it then counts for nothing).
  *
  * How each algorithm reads them is described in its own file: als and
- * svd weigh each rating's term of the loss, ials scales the confidence
- * (c = 1 + alpha r w), bpr draws positives in proportion to w, the
+ * svd weigh each rating's term of the loss, ials counts an interaction as
+ * observed with probability w (confidence 1 + alpha r w, preference
+ * w (1 + alpha r) / (1 + alpha r w)), bpr draws positives in proportion to w, the
  * implicit neighbourhood models read r w as the matrix value, popularity
  * sums the weights.
  *
