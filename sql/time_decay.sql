@@ -226,3 +226,10 @@ SELECT count(*) FILTER (WHERE item::int % 10 = 5) AS late_category,
 	   count(*) FILTER (WHERE item::int % 10 = 0) AS early_category
 FROM recsys.recommend_for_items('td_drift_ials_decay',
 	(SELECT array_agg(item_id) FROM td_drift WHERE user_id = 9000), 5) r;
+
+-- the recorded as_of is UTC text whatever the session's settings
+SET timezone = 'America/New_York';
+SET datestyle = 'Postgres, MDY';
+SELECT version FROM recsys.train('td_zone', 'td_tiny', 'u', 'i', NULL, 'popularity',
+	'{"time_column": "t", "half_life": "1 day", "as_of": "2024-01-05 12:30:00.25-05"}');
+SELECT params->>'as_of' AS as_of, params->'as_of_epoch' AS epoch FROM recsys.model_versions WHERE model = 'td_zone';

@@ -305,18 +305,27 @@ parse_decay(const RsOptState *state, RsTrainOptions *out)
 	}
 }
 
-/* as_of (seconds since the epoch) as timestamptz text, for the record */
+/*
+ * as_of (seconds since the epoch) as timestamptz text in UTC, ISO style,
+ * for the record: the same whatever the session's DateStyle and TimeZone.
+ */
 char *
 rs_epoch_text(double seconds)
 {
 	const double unix_offset =
 		(double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
 	double		us = rint((seconds - unix_offset) * 1000000.0);
+	struct pg_tm tm;
+	fsec_t		fsec;
 
-	if (!(us > (double) MIN_TIMESTAMP && us < (double) END_TIMESTAMP))
+	if (!(us > (double) MIN_TIMESTAMP && us < (double) END_TIMESTAMP) ||
+		timestamp2tm((Timestamp) us, NULL, &tm, &fsec, NULL, NULL) != 0 || tm.tm_year < 1)
 		return psprintf("%.17g", seconds);
-	return DatumGetCString(DirectFunctionCall1(timestamptz_out,
-											   TimestampTzGetDatum((TimestampTz) us)));
+	if (fsec != 0)
+		return psprintf("%04d-%02d-%02d %02d:%02d:%02d.%06d+00", tm.tm_year, tm.tm_mon,
+						tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
+	return psprintf("%04d-%02d-%02d %02d:%02d:%02d+00", tm.tm_year, tm.tm_mon,
+					tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 /* The "algorithm" key of options, or NULL. */
