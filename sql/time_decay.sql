@@ -233,3 +233,11 @@ SET datestyle = 'Postgres, MDY';
 SELECT version FROM recsys.train('td_zone', 'td_tiny', 'u', 'i', NULL, 'popularity',
 	'{"time_column": "t", "half_life": "1 day", "as_of": "2024-01-05 12:30:00.25-05"}');
 SELECT params->>'as_of' AS as_of, params->'as_of_epoch' AS epoch FROM recsys.model_versions WHERE model = 'td_zone';
+
+-- explain() takes the decayed fold-in apart: the new user's contributions
+-- (weighted as in fold-in) sum to the score recommend() gave
+SET timezone = 'UTC';
+SELECT r.item, abs(sum(e.contribution) - r.score) < 1e-4 AS sums_to_score
+FROM recsys.recommend('td_drift_ials_decay', 9000, 1) r,
+	 LATERAL recsys.explain('td_drift_ials_decay', 9000, r.item::int) e
+GROUP BY r.item, r.score;
