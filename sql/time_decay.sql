@@ -227,7 +227,7 @@ SELECT count(*) FILTER (WHERE item::int % 10 = 5) AS late_category,
 FROM recsys.recommend_for_items('td_drift_ials_decay',
 	(SELECT array_agg(item_id) FROM td_drift WHERE user_id = 9000), 5) r;
 
--- the recorded as_of is UTC text whatever the session's settings
+-- the recorded as_of is UTC text whatever DateStyle and TimeZone say
 SET timezone = 'America/New_York';
 SET datestyle = 'Postgres, MDY';
 SELECT version FROM recsys.train('td_zone', 'td_tiny', 'u', 'i', NULL, 'popularity',

@@ -307,7 +307,7 @@ parse_decay(const RsOptState *state, RsTrainOptions *out)
 
 /*
  * as_of (seconds since the epoch) as timestamptz text in UTC, ISO style,
- * for the record: the same whatever the session's DateStyle and TimeZone.
+ * for the record: the same whatever DateStyle and TimeZone say.
  */
 char *
 rs_epoch_text(double seconds)
