@@ -29,13 +29,8 @@ K, LAM, LAM_B, INIT_STD, SEED = 1, 0.1, 0.1, 0.1, 42
 
 
 def main():
-    u = np.array([t[0] for t in TINY], np.int32)
-    i = np.array([t[1] for t in TINY], np.int32)
-    r = np.array([t[2] for t in TINY], np.float32)
-    if len(sys.argv) == 3 and sys.argv[1] == "--triplets":
-        mfref.write_triplets(sys.argv[2], u, i, r)
     nu, ni = 5, 4
-    R, Rt = mfref.csr_pair(u, i, r, nu, ni)
+    R, Rt = mfref.tiny_problem(TINY, nu, ni)
     mu = R.data.mean()
     P = mfref.init_factors(nu, K, INIT_STD, SEED, 0)
     Q = mfref.init_factors(ni, K, INIT_STD, SEED, nu)

@@ -28,13 +28,8 @@ K, ALPHA, LAM, INIT_STD, SEED = 2, 2.0, 0.1, 0.1, 42
 
 
 def main():
-    u = np.array([t[0] for t in TINY], np.int32)
-    i = np.array([t[1] for t in TINY], np.int32)
-    r = np.array([t[2] for t in TINY], np.float32)
-    if len(sys.argv) == 3 and sys.argv[1] == "--triplets":
-        mfref.write_triplets(sys.argv[2], u, i, r)
     nu, ni = 5, 4
-    R, Rt = mfref.csr_pair(u, i, r, nu, ni)
+    R, Rt = mfref.tiny_problem(TINY, nu, ni)
     X = mfref.init_factors(nu, K, INIT_STD, SEED, 0)
     Y = mfref.init_factors(ni, K, INIT_STD, SEED, nu)
     prev = None

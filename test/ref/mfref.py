@@ -16,6 +16,8 @@ svd_ref.py the port of src/core/rng.h.
 """
 import math
 
+import sys
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -101,6 +103,17 @@ def als_loss(R, mu, P, bu, Q, bi, lam, lam_b):
     return (err + reg) / R.nnz
 
 
+def tiny_problem(tiny, nu, ni):
+    """The CSR pair of a tiny (user, item, value) list; with the arguments
+    --triplets FILE, also writes it for the C driver."""
+    u = np.array([t[0] for t in tiny], np.int32)
+    i = np.array([t[1] for t in tiny], np.int32)
+    r = np.array([t[2] for t in tiny], np.float32)
+    if len(sys.argv) == 3 and sys.argv[1] == "--triplets":
+        write_triplets(sys.argv[2], u, i, r)
+    return csr_pair(u, i, r, nu, ni)
+
+
 def als_exact_half(R, mu, X, xb, Y, yb, lam, lam_b):
     """Solve every row of X, xb exactly given Y, yb (in place)."""
     k = X.shape[1]
@@ -131,6 +144,24 @@ def _block_rows(R, block_nnz):
         start = end
 
 
+def _cg_steps(x, r, matvec, steps):
+    """steps conjugate-gradient steps on every row of x at once (in place):
+    r is the residual b - A x, matvec(p) the rows' A p."""
+    p = r.copy()
+    rsold = (r * r).sum(1)
+    for _ in range(steps):
+        ap = matvec(p)
+        pap = (p * ap).sum(1)
+        ok = (rsold > 1e-20) & (pap > 0)
+        a = np.where(ok, rsold / np.where(ok, pap, 1), 0)
+        x += a[:, None] * p
+        r -= a[:, None] * ap
+        rsnew = (r * r).sum(1)
+        beta = np.where(ok, rsnew / np.where(ok, rsold, 1), 0)
+        p = r + beta[:, None] * p
+        rsold = rsnew
+
+
 def als_cg_half(R, mu, X, xb, Y, yb, lam, lam_b, steps, block_nnz=1 << 19):
     """cg_steps warm-started CG on [x; b] per row, vectorised by blocks."""
     Ya = np.hstack([Y, np.ones((Y.shape[0], 1), Y.dtype)])
@@ -149,21 +180,13 @@ def als_cg_half(R, mu, X, xb, Y, yb, lam, lam_b, steps, block_nnz=1 << 19):
         sdot = np.einsum("ij,ij->i", G, x[rows])
         S = sp.csr_matrix((t - sdot, idx, ptr), shape=(e - s, Y.shape[0]))
         r = S @ Ya - reg * x
-        p = r.copy()
-        rsold = (r * r).sum(1)
-        for _ in range(steps):
+
+        def matvec(p):
             tt = np.einsum("ij,ij->i", G, p[rows])
             S = sp.csr_matrix((tt, idx, ptr), shape=(e - s, Y.shape[0]))
-            ap = S @ Ya + reg * p
-            pap = (p * ap).sum(1)
-            ok = (rsold > 1e-20) & (pap > 0)
-            a = np.where(ok, rsold / np.where(ok, pap, 1), 0)
-            x += a[:, None] * p
-            r -= a[:, None] * ap
-            rsnew = (r * r).sum(1)
-            beta = np.where(ok, rsnew / np.where(ok, rsold, 1), 0)
-            p = r + beta[:, None] * p
-            rsold = rsnew
+            return S @ Ya + reg * p
+
+        _cg_steps(x, r, matvec, steps)
         x[n == 0] = 0
         X[s:e] = x[:, :-1]
         xb[s:e] = x[:, -1]
@@ -239,21 +262,13 @@ def ials_cg_half(R, X, Y, alpha, lam, steps, block_nnz=1 << 19):
         S = sp.csr_matrix((1.0 + w - w * sdot, idx, ptr),
                           shape=(e - s, Y.shape[0]))
         r = S @ Y - x @ A0
-        p = r.copy()
-        rsold = (r * r).sum(1)
-        for _ in range(steps):
+
+        def matvec(p):
             tt = np.einsum("ij,ij->i", G, p[rows])
             S = sp.csr_matrix((w * tt, idx, ptr), shape=(e - s, Y.shape[0]))
-            ap = p @ A0 + S @ Y
-            pap = (p * ap).sum(1)
-            ok = (rsold > 1e-20) & (pap > 0)
-            a = np.where(ok, rsold / np.where(ok, pap, 1), 0)
-            x += a[:, None] * p
-            r -= a[:, None] * ap
-            rsnew = (r * r).sum(1)
-            beta = np.where(ok, rsnew / np.where(ok, rsold, 1), 0)
-            p = r + beta[:, None] * p
-            rsold = rsnew
+            return p @ A0 + S @ Y
+
+        _cg_steps(x, r, matvec, steps)
         x[nall[s:e] == 0] = 0
         X[s:e] = x
 
