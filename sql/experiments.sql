@@ -87,6 +87,8 @@ SELECT * FROM recsys.create_experiment('xp_ab', '[{"arm": "a", "model": "xp_pop"
 SELECT recsys.experiment_store('xp_bad', 's', '{a,b}', '{xp_pop,xp_pop}', '{NULL,NULL}', '{1,0}');
 SELECT recsys.experiment_store('xp_bad', 's', '{a,b}', '{xp_pop}', '{NULL,NULL}', '{1,1}');
 SELECT recsys.experiment_store('xp_bad', 's', '{a}', '{xp_pop}', '{NULL}', '{Infinity}');
+SELECT * FROM recsys.create_experiment('xp_bad', '[{"arm": "a", "model": "xp_pop"}, {"arm": "b", "model": "xp_pop", "weight": 1e-320}]');
+SELECT * FROM recsys.create_experiment('xp_bad', '[{"arm": "a", "model": "xp_pop", "weight": 1e400}]');
 \set VERBOSITY terse
 -- nothing of the failed ones was written
 SELECT count(*) AS bad_experiments FROM recsys.experiments WHERE name = 'xp_bad';
@@ -189,6 +191,7 @@ SELECT count(*) AS rows_differ FROM (
 \set VERBOSITY default
 SELECT * FROM recsys.experiment_report('xp_ab', 'xp_interactions_test', 10, metric => 'auc');
 SELECT * FROM recsys.experiment_report('xp_ab', 'xp_interactions_test', 10, alpha => 1);
+SELECT * FROM recsys.experiment_report('xp_ab', 'xp_interactions_test', 10, resamples => 5);
 SELECT * FROM recsys.experiment_report('no_such_experiment', 'xp_interactions_test', 10);
 SELECT * FROM recsys.experiment_report('xp_ab', 'xp_interactions_test', 0);
 \set VERBOSITY terse

@@ -462,6 +462,11 @@ rs_experiment_store(PG_FUNCTION_ARGS)
 
 		cum += DatumGetFloat8(weights[i]);
 		upper = (i == n - 1) ? 1.0 : cum / total;
+		if (!(upper > lower))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the weight of arm %d is too small next to the others to give it any user", i + 1),
+					 errhint("Weights are relative: give every arm a weight within a factor of 10^15 of the others.")));
 		arm_values[0] = values[0];
 		arm_values[1] = Int32GetDatum(i + 1);
 		arm_values[2] = arms[i];

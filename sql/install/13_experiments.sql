@@ -151,9 +151,9 @@ BEGIN
 			v := NULL;
 		END IF;
 		IF a ? 'weight' THEN
-			IF jsonb_typeof(a->'weight') <> 'number' OR NOT ((a->>'weight')::double precision > 0)
-			   OR (a->>'weight')::double precision = 'infinity' THEN
-				RAISE EXCEPTION 'the weight of arm "%" must be a positive number, not %', a->>'arm', a->'weight'
+			IF jsonb_typeof(a->'weight') <> 'number' OR NOT ((a->>'weight')::numeric > 0)
+			   OR (a->>'weight')::numeric > 1e300 THEN
+				RAISE EXCEPTION 'the weight of arm "%" must be a positive number below 1e300, not %', a->>'arm', left((a->'weight')::text, 40)
 					USING ERRCODE = 'invalid_parameter_value',
 						  HINT = 'Weights are relative: 1 and 1 split users evenly, 9 and 1 give the first arm 90%.';
 			END IF;
@@ -297,6 +297,11 @@ BEGIN
 	END IF;
 	IF resamples IS NULL OR seed IS NULL THEN
 		RAISE EXCEPTION 'resamples and seed must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF resamples NOT BETWEEN 10 AND 1000000 THEN
+		RAISE EXCEPTION 'resamples must be between 10 and 1000000, not %', resamples
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = '1000 resamples give a 95% interval to about two digits.';
 	END IF;
 	IF NOT EXISTS (SELECT 1 FROM recsys.experiments e WHERE e.name = experiment_report_body.experiment) THEN
 		-- assign() says whether it does not exist or may not be seen
