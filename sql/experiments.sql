@@ -54,14 +54,17 @@ SELECT model, version FROM recsys.train('xp_pop', 'xp_interactions_train', 'user
 ------------------------------------------------------------------------------
 SELECT * FROM recsys.create_experiment('xp_ab',
 	'[{"arm": "popularity", "model": "xp_pop"}, {"arm": "ials", "model": "xp_ials", "weight": 1}]', salt => 'ab-1');
-SELECT name, salt, owner, models, created_at <= now() AS created, ended_at FROM recsys.experiments;
+SELECT name, salt, owner, models, created_at <= now() AS created, ended_at FROM recsys.experiments
+ WHERE name LIKE 'xp\_%';
 SELECT experiment, position, arm, model, version, weight, share, lower_bound, upper_bound
-  FROM recsys.experiment_arms ORDER BY experiment, position;
+  FROM recsys.experiment_arms WHERE experiment LIKE 'xp\_%' ORDER BY experiment, position;
 -- weights are relative and normalised; version null is the active version
 SELECT * FROM recsys.create_experiment('xp_w',
 	'[{"arm": "a", "model": "xp_pop", "weight": 0.5}, {"arm": "b", "model": "xp_pop", "weight": 1, "version": null},
 	  {"arm": "c", "model": "xp_ials", "weight": 3.5, "version": 1}]', salt => 'w');
 SELECT arm, lower_bound, upper_bound FROM recsys.experiment_arms WHERE experiment = 'xp_w' ORDER BY position;
+-- a version written 1.0 is version 1
+SELECT arm, version FROM recsys.create_experiment('xp_v', '[{"arm": "a", "model": "xp_ials", "version": 1.0}]', salt => 'v');
 -- a random salt when none is given
 SELECT arm, share FROM recsys.create_experiment('xp_salted', '[{"arm": "only", "model": "xp_pop"}]');
 SELECT length(salt) AS salt_length FROM recsys.experiments WHERE name = 'xp_salted';
@@ -216,8 +219,8 @@ SELECT pg_temp.try($$SELECT recsys.bootstrap_mean_difference('{1}', '{NaN}')$$);
 CREATE ROLE xp_analyst;
 GRANT SELECT ON xp_interactions_test TO xp_analyst;
 SET ROLE xp_analyst;
-SELECT count(*) AS experiments_seen FROM recsys.experiments;
-SELECT count(*) AS arms_seen FROM recsys.experiment_arms;
+SELECT count(*) AS experiments_seen FROM recsys.experiments WHERE name LIKE 'xp\_%';
+SELECT count(*) AS arms_seen FROM recsys.experiment_arms WHERE experiment LIKE 'xp\_%';
 SELECT pg_temp.try($$SELECT recsys.assign('xp_ab', 1)$$);
 SELECT pg_temp.try($$SELECT * FROM recsys.recommend_experiment('xp_ab', 1)$$);
 SELECT pg_temp.try($$SELECT * FROM recsys.experiment_report('xp_ab', 'xp_interactions_test')$$);
@@ -228,8 +231,8 @@ RESET ROLE;
 -- granted one of the two models: the experiments of that model alone
 SELECT recsys.grant_model('xp_pop', 'xp_analyst');
 SET ROLE xp_analyst;
-SELECT name FROM recsys.experiments ORDER BY name;
-SELECT DISTINCT experiment FROM recsys.experiment_arms ORDER BY 1;
+SELECT name FROM recsys.experiments WHERE name LIKE 'xp\_%' ORDER BY name;
+SELECT DISTINCT experiment FROM recsys.experiment_arms WHERE experiment LIKE 'xp\_%' ORDER BY 1;
 SELECT recsys.assign('xp_aa', 1) = (SELECT recsys.assign('xp_aa', 1)) AS assigns;
 SELECT pg_temp.try($$SELECT recsys.assign('xp_ab', 1)$$);
 SELECT pg_temp.try($$SELECT * FROM recsys.create_experiment('xp_mine', '[{"arm": "a", "model": "xp_pop"}, {"arm": "b", "model": "xp_ials"}]')$$);
@@ -241,7 +244,7 @@ RESET ROLE;
 -- its owner sees it still when the grant is gone
 SELECT recsys.revoke_model('xp_pop', 'xp_analyst');
 SET ROLE xp_analyst;
-SELECT name FROM recsys.experiments ORDER BY name;
+SELECT name FROM recsys.experiments WHERE name LIKE 'xp\_%' ORDER BY name;
 SELECT recsys.end_experiment('xp_mine') <= now() AS ended_own;
 RESET ROLE;
 

@@ -147,6 +147,7 @@ rs_experiment_point(PG_FUNCTION_ARGS)
 typedef struct AssignCache
 {
 	char	   *name;
+	Oid			role;			/* whose rights it was read with */
 	char	   *salt;
 	int			n;
 	char	  **arms;
@@ -190,6 +191,7 @@ load_experiment(const char *name, MemoryContext cxt)
 
 	c = MemoryContextAllocZero(cxt, sizeof(AssignCache));
 	c->name = MemoryContextStrdup(cxt, name);
+	c->role = GetUserId();
 	SPI_connect();
 	values[0] = CStringGetTextDatum(name);
 	nestlevel = rs_pin_search_path_to(RS_CATALOG_SEARCH_PATH);
@@ -232,7 +234,8 @@ load_experiment(const char *name, MemoryContext cxt)
 
 /*
  * recsys.assign(experiment, user): the arm of the user.  The experiment is
- * read once per call site and query.
+ * read once per call site and query (again if the name or the current
+ * role changes); its salt and arms never change once written.
  */
 PG_FUNCTION_INFO_V1(rs_assign);
 Datum
@@ -244,7 +247,7 @@ rs_assign(PG_FUNCTION_ARGS)
 	int			lo,
 				hi;
 
-	if (c == NULL || strcmp(c->name, name) != 0)
+	if (c == NULL || strcmp(c->name, name) != 0 || c->role != GetUserId())
 	{
 		if (strlen(name) > MAX_EXPERIMENT_NAME)
 			report_missing_experiment(name);

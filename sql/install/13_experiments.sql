@@ -146,7 +146,7 @@ BEGIN
 					USING ERRCODE = 'invalid_parameter_value',
 						  HINT = 'Leave version out (or null) to serve the model''s active version.';
 			END IF;
-			v := (a->>'version')::integer;
+			v := (a->>'version')::numeric::integer;
 		ELSE
 			v := NULL;
 		END IF;
