@@ -5,7 +5,8 @@
 # build); weights are honoured on 100,000 users on the standby too; serving
 # from the experiment on the standby returns the primary's rows; the
 # standby cannot create or end an experiment (25006); an experiment ended
-# on the primary is ended on the standby, where its users keep their arms.
+# on the primary is ended on the standby, where its users keep their arms;
+# a dump restored into another database assigns every user as before.
 
 use strict;
 use warnings;
@@ -56,6 +57,13 @@ is($counts, $primary->safe_psql('postgres', $counts_q), 'same counts on both');
 my %n = map { split /:/ } split /,/, $counts;
 cmp_ok(abs($n{pop} / 100000 - 0.25), '<', 0.01, "pop share within 1% of 0.25 ($n{pop})");
 cmp_ok(abs($n{ials} / 100000 - 0.75), '<', 0.01, "ials share within 1% of 0.75 ($n{ials})");
+
+# a dump restored into another database keeps every user's arm
+my $dump = $primary->basedir . '/experiments.sql';
+$primary->run_log([ 'pg_dump', '-d', $primary->connstr('postgres'), '-f', $dump ]);
+$primary->safe_psql('postgres', 'CREATE DATABASE restored');
+$primary->run_log([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $primary->connstr('restored'), '-f', $dump ]);
+is($primary->safe_psql('restored', $digest_q), $digest, 'same arms after pg_dump and restore');
 
 # the points are those of the documented hash (computed apart from this build)
 is( $standby->safe_psql('postgres',
