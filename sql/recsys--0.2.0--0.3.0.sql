@@ -427,7 +427,7 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'Serve the model of the arm that won with recsys.recommend(); recsys.assign() still tells each user''s arm.';
 	END IF;
-	-- VERSION PINS -- connect at merge: serve the arm's version,
+	-- VERSION PINS (pending version =>): serve the arm's version,
 	-- recsys.recommend(a.model, "user", k, exclude_seen, version => a.version).
 	PERFORM recsys.experiment_arm_version(a.model, a.version);
 	RETURN QUERY SELECT chosen, r.item, r.score, r.rank
@@ -437,7 +437,7 @@ $fn$;
 COMMENT ON FUNCTION recsys.recommend_experiment(text, anyelement, integer, boolean) IS
 	'top-k items for a user from the arm of the experiment the user is in (recsys.assign), with the arm on each row; an ended experiment is an error';
 
--- VERSION PINS -- connect at merge.  An arm with a fixed version is served
+-- VERSION PINS (pending version =>).  An arm with a fixed version is served
 -- and evaluated at that version once serving takes version =>; until then
 -- such an arm works while its version is the active one, and is refused
 -- (0A000) otherwise, never served from another version.
@@ -530,7 +530,7 @@ BEGIN
 		PERFORM recsys.experiment_arm_version(a.model, a.version);
 		-- each arm on its own users: the test users the arm's model knows
 		-- and the experiment assigns to the arm.
-		-- VERSION PINS -- connect at merge: evaluate at a.version
+		-- VERSION PINS (pending version =>): evaluate at a.version
 		-- (recsys.evaluate_users_body(..., version => a.version)).
 		EXECUTE format('SELECT pg_catalog.array_agg(e.%I ORDER BY e.user_key) '
 					   'FROM recsys.evaluate_users_body($1, $2, $3, $4, $5, NULL, NULL, $6) e '

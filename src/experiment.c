@@ -298,12 +298,13 @@ lock_experiment(const char *name)
 }
 
 /*
- * VERSION PINS -- connect at merge.  An arm with a fixed version keeps
- * that version from being pruned while the experiment runs: one row of
- * recsys.version_pins (model, version, reason 'experiment <name>') per such
- * arm, written when the experiment is created and removed when it ends.
- * The table comes with the versions work; until it is there this does
- * nothing.  To connect it, define RS_VERSION_PINS (or drop the #ifdef).
+ * VERSION PINS (pending the version_pins table).  An arm with a fixed
+ * version keeps that version from being pruned while the experiment runs:
+ * one row of recsys.version_pins (model, version, reason 'experiment
+ * <name>') per such arm, written when the experiment is created and
+ * removed when it ends.  The table comes with the versions work; until it
+ * is there this does nothing.  To connect it, define RS_VERSION_PINS (or
+ * drop the #ifdef).
  */
 static void
 experiment_pins(const char *name, bool pin)
