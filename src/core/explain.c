@@ -20,13 +20,6 @@
 
 #include "linalg.h"
 
-/* knn_score.c's baseline b_ui = mu + b_u + b_i, to the same float */
-static inline float
-knn_baseline(const RsKnnModel *m, const RsKnnUser *u, int32_t i)
-{
-	return (float) m->global_mean + u->bias + (m->item_bias ? m->item_bias[i] : 0.0f);
-}
-
 static inline void
 knn_base(const RsKnnModel *m, const RsKnnUser *u, int32_t i, RsExplainBase *base)
 {
@@ -35,26 +28,7 @@ knn_base(const RsKnnModel *m, const RsKnnUser *u, int32_t i, RsExplainBase *base
 		return;
 	base->global_mean = (float) m->global_mean;
 	base->user_bias = u->bias;
-	base->item_bias = m->item_bias ? m->item_bias[i] : 0.0f;
-}
-
-/* position of x in the ascending a[0..n), or -1 */
-static int64_t
-find_sorted(const int32_t *a, int64_t n, int32_t x)
-{
-	int64_t		lo = 0;
-	int64_t		hi = n;
-
-	while (lo < hi)
-	{
-		int64_t		mid = lo + (hi - lo) / 2;
-
-		if (a[mid] < x)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < n && a[lo] == x ? lo : -1;
+	base->item_bias = rs_knn_item_bias(m, i);
 }
 
 /* explicit terms s * dev share the denominator sum |s| */
@@ -63,6 +37,26 @@ divide_by(RsContribution *out, int32_t n, float den)
 {
 	for (int32_t t = 0; t < n; t++)
 		out[t].value = den > 0.0f ? out[t].value / den : 0.0;
+}
+
+/*
+ * One contributor's term: s for implicit models; s * dev for explicit ones
+ * (dev: the contributor's rating less its baseline), whose terms share the
+ * denominator sum |s| (divide_by()).
+ */
+static inline void
+add_term(const RsKnnModel *m, RsContribution *out, int32_t *n, float *den,
+		 int32_t who, float s, float dev)
+{
+	out[*n].who = who;
+	if (m->explicit_feedback)
+	{
+		out[*n].value = s * dev;
+		*den += fabsf(s);
+	}
+	else
+		out[*n].value = s;
+	(*n)++;
 }
 
 int32_t
@@ -77,21 +71,14 @@ rs_explain_item_knn(const RsKnnModel *m, const RsKnnUser *u, int32_t item,
 	{
 		int32_t		j = u->items[t];
 		int64_t		len = m->rptr[j + 1] - m->rptr[j];
-		int64_t		at = find_sorted(m->rnbr + m->rptr[j], len, item);
+		int64_t		at = rs_knn_find_sorted(m->rnbr + m->rptr[j], len, item);
 		float		s;
 
 		if (at < 0)
 			continue;
 		s = m->rsim[m->rptr[j] + at];
-		out[n].who = j;
-		if (m->explicit_feedback)
-		{
-			out[n].value = s * (u->ratings[t] - knn_baseline(m, u, j));
-			den += fabsf(s);
-		}
-		else
-			out[n].value = s;
-		n++;
+		add_term(m, out, &n, &den, j, s,
+				 m->explicit_feedback ? u->ratings[t] - rs_knn_baseline(m, u, j) : 0.0f);
 	}
 	if (m->explicit_feedback)
 		divide_by(out, n, den);
@@ -110,20 +97,13 @@ rs_explain_user_knn(const RsKnnModel *m, const RsKnnUser *u, int32_t n_nbrs,
 	for (int32_t v = 0; v < n_nbrs; v++)
 	{
 		const RsKnnUser *nb = &nbrs[v];
-		int64_t		at = find_sorted(nb->items, nb->n, item);
+		int64_t		at = rs_knn_find_sorted(nb->items, nb->n, item);
 		float		s = nbr_sim[v];
 
 		if (at < 0)
 			continue;
-		out[n].who = v;
-		if (m->explicit_feedback)
-		{
-			out[n].value = s * (nb->ratings[at] - knn_baseline(m, nb, item));
-			den += fabsf(s);
-		}
-		else
-			out[n].value = s;
-		n++;
+		add_term(m, out, &n, &den, v, s,
+				 m->explicit_feedback ? nb->ratings[at] - rs_knn_baseline(m, nb, item) : 0.0f);
 	}
 	if (m->explicit_feedback)
 		divide_by(out, n, den);

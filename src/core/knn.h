@@ -116,4 +116,51 @@ extern float rs_knn_predict_user(const RsKnnModel *m, const RsKnnUser *u,
 								 int32_t n_nbrs, const float *nbr_sim,
 								 const RsKnnUser *nbrs, int32_t item);
 
+/*
+ * The arithmetic every neighbourhood score is built from, shared by
+ * knn_score.c (serving) and explain.c (the same score taken apart), so the
+ * two agree to the bit.
+ */
+static inline float
+rs_knn_item_bias(const RsKnnModel *m, int32_t i)
+{
+	return m->item_bias ? m->item_bias[i] : 0.0f;
+}
+
+/* the baseline b_ui = mu + b_u + b_i */
+static inline float
+rs_knn_baseline(const RsKnnModel *m, const RsKnnUser *u, int32_t i)
+{
+	return (float) m->global_mean + u->bias + rs_knn_item_bias(m, i);
+}
+
+/* b_ui + num / den, or the baseline when no neighbour counted */
+static inline float
+rs_knn_explicit_score(const RsKnnModel *m, const RsKnnUser *u, int32_t i,
+					  float num, float den)
+{
+	float		b = rs_knn_baseline(m, u, i);
+
+	return den > 0.0f ? b + num / den : b;
+}
+
+/* position of x in the ascending a[0..n), or -1 */
+static inline int64_t
+rs_knn_find_sorted(const int32_t *a, int64_t n, int32_t x)
+{
+	int64_t		lo = 0;
+	int64_t		hi = n;
+
+	while (lo < hi)
+	{
+		int64_t		mid = lo + (hi - lo) / 2;
+
+		if (a[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && a[lo] == x ? lo : -1;
+}
+
 #endif							/* RECSYS_KNN_H */

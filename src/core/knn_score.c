@@ -16,48 +16,6 @@
 #include <math.h>
 #include <string.h>
 
-static inline float
-item_bias(const RsKnnModel *m, int32_t i)
-{
-	return m->item_bias ? m->item_bias[i] : 0.0f;
-}
-
-/* the baseline b_ui = mu + b_u + b_i */
-static inline float
-baseline(const RsKnnModel *m, const RsKnnUser *u, int32_t i)
-{
-	return (float) m->global_mean + u->bias + item_bias(m, i);
-}
-
-/* b_ui + num / den, or the baseline when no neighbour counted */
-static inline float
-explicit_score(const RsKnnModel *m, const RsKnnUser *u, int32_t i,
-			   float num, float den)
-{
-	float		b = baseline(m, u, i);
-
-	return den > 0.0f ? b + num / den : b;
-}
-
-/* position of x in the ascending a[0..n), or -1 */
-static inline int64_t
-find_sorted(const int32_t *a, int64_t n, int32_t x)
-{
-	int64_t		lo = 0;
-	int64_t		hi = n;
-
-	while (lo < hi)
-	{
-		int64_t		mid = lo + (hi - lo) / 2;
-
-		if (a[mid] < x)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < n && a[lo] == x ? lo : -1;
-}
-
 void
 rs_knn_build_reverse(RsKnnModel *m, int64_t *rptr, int32_t *rnbr, float *rsim)
 {
@@ -112,7 +70,7 @@ rs_knn_score_items(const RsKnnModel *m, const RsKnnUser *u, float *scores,
 	for (int32_t t = 0; t < u->n; t++)
 	{
 		int32_t		j = u->items[t];
-		float		dev = u->ratings[t] - baseline(m, u, j);
+		float		dev = u->ratings[t] - rs_knn_baseline(m, u, j);
 
 		for (int64_t k = m->rptr[j]; k < m->rptr[j + 1]; k++)
 		{
@@ -121,7 +79,7 @@ rs_knn_score_items(const RsKnnModel *m, const RsKnnUser *u, float *scores,
 		}
 	}
 	for (int32_t i = 0; i < ni; i++)
-		scores[i] = explicit_score(m, u, i, scores[i], work[i]);
+		scores[i] = rs_knn_explicit_score(m, u, i, scores[i], work[i]);
 }
 
 float
@@ -134,7 +92,7 @@ rs_knn_predict_item(const RsKnnModel *m, const RsKnnUser *u, int32_t item)
 	{
 		int32_t		j = u->items[t];
 		int64_t		len = m->rptr[j + 1] - m->rptr[j];
-		int64_t		at = find_sorted(m->rnbr + m->rptr[j], len, item);
+		int64_t		at = rs_knn_find_sorted(m->rnbr + m->rptr[j], len, item);
 		float		s;
 
 		if (at < 0)
@@ -142,13 +100,13 @@ rs_knn_predict_item(const RsKnnModel *m, const RsKnnUser *u, int32_t item)
 		s = m->rsim[m->rptr[j] + at];
 		if (m->explicit_feedback)
 		{
-			num += s * (u->ratings[t] - baseline(m, u, j));
+			num += s * (u->ratings[t] - rs_knn_baseline(m, u, j));
 			den += fabsf(s);
 		}
 		else
 			num += s;
 	}
-	return m->explicit_feedback ? explicit_score(m, u, item, num, den) : num;
+	return m->explicit_feedback ? rs_knn_explicit_score(m, u, item, num, den) : num;
 }
 
 void
@@ -172,7 +130,7 @@ rs_knn_score_users(const RsKnnModel *m, const RsKnnUser *u, int32_t n_nbrs,
 
 			if (m->explicit_feedback)
 			{
-				scores[i] += s * (nb->ratings[t] - baseline(m, nb, i));
+				scores[i] += s * (nb->ratings[t] - rs_knn_baseline(m, nb, i));
 				work[i] += fabsf(s);
 			}
 			else
@@ -181,7 +139,7 @@ rs_knn_score_users(const RsKnnModel *m, const RsKnnUser *u, int32_t n_nbrs,
 	}
 	if (m->explicit_feedback)
 		for (int32_t i = 0; i < ni; i++)
-			scores[i] = explicit_score(m, u, i, scores[i], work[i]);
+			scores[i] = rs_knn_explicit_score(m, u, i, scores[i], work[i]);
 }
 
 float
@@ -194,18 +152,18 @@ rs_knn_predict_user(const RsKnnModel *m, const RsKnnUser *u, int32_t n_nbrs,
 	for (int32_t v = 0; v < n_nbrs; v++)
 	{
 		const RsKnnUser *nb = &nbrs[v];
-		int64_t		at = find_sorted(nb->items, nb->n, item);
+		int64_t		at = rs_knn_find_sorted(nb->items, nb->n, item);
 		float		s = nbr_sim[v];
 
 		if (at < 0)
 			continue;
 		if (m->explicit_feedback)
 		{
-			num += s * (nb->ratings[at] - baseline(m, nb, item));
+			num += s * (nb->ratings[at] - rs_knn_baseline(m, nb, item));
 			den += fabsf(s);
 		}
 		else
 			num += s;
 	}
-	return m->explicit_feedback ? explicit_score(m, u, item, num, den) : num;
+	return m->explicit_feedback ? rs_knn_explicit_score(m, u, item, num, den) : num;
 }
