@@ -62,6 +62,7 @@ OBJS = \
 	src/evaluate.o \
 	src/stats_agg.o \
 	src/audit.o \
+	src/experiment.o \
 	src/hnsw.o \
 	src/hnswoptions.o \
 	src/hnswbuild.o \
@@ -81,7 +82,7 @@ DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA = sql/$(EXTENSION)--0.1.0--0.2.0.sql sql/$(EXTENSION)--0.2.0--0.3.0.sql
 EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql
 
-REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank hnsw serve_index stats audit evaluate ranking_metrics hostile privileges security_cache security_stored security_models security_limits security_search_path model_index explain time_decay
+REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank hnsw serve_index stats audit evaluate ranking_metrics hostile privileges security_cache security_stored security_models security_limits security_search_path model_index explain time_decay experiments
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config

@@ -86,6 +86,8 @@ SELECT model, users, items FROM recsys.train('sp_uknn', 'sp_interactions_train',
 CREATE TABLE sp_out_of_stock AS SELECT 1 AS item_id UNION ALL SELECT 2;
 CREATE TABLE sp_lists AS
 	SELECT "user"::int AS u, item::int AS i, rank FROM recsys.recommend_all('sp_pop', 5);
+SELECT arm, share FROM recsys.create_experiment('sp_ab',
+	'[{"arm": "pop", "model": "sp_pop"}, {"arm": "ials", "model": "sp_ials", "weight": 2}]', salt => 'sp');
 
 -- What the functions return on a clean path, to compare with below.
 CREATE FUNCTION pg_temp.digest(q text) RETURNS text
@@ -130,7 +132,11 @@ INSERT INTO sp_calls (call) VALUES
 	($$SELECT * FROM recsys.synth_users(3)$$),
 	($$SELECT recsys.bloom_contains(recsys.bloom_agg(item_id), 1) FROM sp_out_of_stock$$),
 	($$SELECT (recsys.anova(u.gender, i.rating::pg_catalog.float8)).statistic IS NOT NULL FROM sp_interactions i JOIN sp_users u ON u.user_id OPERATOR(pg_catalog.=) i.user_id$$),
-	($$SELECT recsys.sum(recsys.array_to_embedding(ARRAY[item_id, 1], 2, true))::pg_catalog.text FROM sp_out_of_stock$$);
+	($$SELECT recsys.sum(recsys.array_to_embedding(ARRAY[item_id, 1], 2, true))::pg_catalog.text FROM sp_out_of_stock$$),
+	($$SELECT u, recsys.assign('sp_ab', u), recsys.experiment_point('sp', u) FROM pg_catalog.generate_series(1, 40) u$$),
+	($$SELECT u, r.* FROM pg_catalog.generate_series(1, 10) u, recsys.recommend_experiment('sp_ab', u, 3) r$$),
+	($$SELECT * FROM recsys.experiment_report('sp_ab', 'sp_interactions_test', 5, resamples => 200)$$),
+	($$SELECT recsys.bootstrap_mean_difference(ARRAY[1, 2, 3]::pg_catalog.float8[], ARRAY[2, 3, 5]::pg_catalog.float8[], 100, 1)$$);
 
 CREATE TABLE sp_clean AS
 SELECT id, call, pg_temp.digest(call) AS digest FROM sp_calls;
