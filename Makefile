@@ -78,9 +78,15 @@ OBJS = \
 # an upgraded extension has exactly the objects of a fresh one).
 EXTVERSION = 0.3.0
 INSTALL_SQL = $(sort $(wildcard sql/install/*.sql))
-DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA = sql/$(EXTENSION)--0.1.0--0.2.0.sql sql/$(EXTENSION)--0.2.0--0.3.0.sql
-EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql
+# The upgrade from 0.2.0 is built too: sql/upgrade/recsys--0.2.0--0.3.0.sql
+# (what changes in place), then the area files whose objects 0.3.0 adds or
+# changes, as a fresh install runs them (their functions are CREATE OR
+# REPLACE), so that every definition is written once.
+UPGRADE_030_SQL = sql/install/08_serving.sql sql/install/11_evaluation.sql \
+	sql/install/13_experiments.sql
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--0.2.0--0.3.0.sql
+DATA = sql/$(EXTENSION)--0.1.0--0.2.0.sql
+EXTRA_CLEAN = $(DATA_built)
 
 REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank hnsw serve_index stats audit evaluate ranking_metrics hostile privileges security_cache security_stored security_models security_limits security_search_path model_index explain time_decay experiments
 REGRESS_OPTS = --load-extension=$(EXTENSION)
@@ -116,6 +122,9 @@ include $(PGXS)
 # built script leads back to the file
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_SQL) Makefile
 	for f in $(INSTALL_SQL); do echo "-- ---- $$f ----"; cat "$$f"; echo; done > $@.tmp && mv $@.tmp $@
+
+sql/$(EXTENSION)--0.2.0--0.3.0.sql: sql/upgrade/$(EXTENSION)--0.2.0--0.3.0.sql $(UPGRADE_030_SQL) Makefile
+	for f in $< $(UPGRADE_030_SQL); do echo "-- ---- $$f ----"; cat "$$f"; echo; done > $@.tmp && mv $@.tmp $@
 
 # The numeric cores are plain C.  PostgreSQL's -fwrapv and
 # -fno-strict-aliasing, which its own code needs, stop gcc from vectorising

@@ -3,7 +3,7 @@
 -- every user, similar items and users, and rerank() of a caller's own
 -- candidates.
 
-CREATE FUNCTION recsys.predict(model text, "user" "any", item "any")
+CREATE OR REPLACE FUNCTION recsys.predict(model text, "user" "any", item "any")
 RETURNS double precision
 AS 'MODULE_PATHNAME', 'rs_predict' LANGUAGE C STABLE PARALLEL SAFE
 SET search_path = pg_catalog, recsys, pg_temp;
@@ -25,7 +25,7 @@ COMMENT ON FUNCTION recsys.predict(text, "any", "any") IS
 --   forbidden       a recsys.bloom of item keys never to recommend
 -- The queries run with the caller's rights, once per statement.
 
-CREATE FUNCTION recsys.recommend(
+CREATE OR REPLACE FUNCTION recsys.recommend(
 	model text,
 	"user" anyelement,
 	k integer DEFAULT 10,
@@ -47,7 +47,7 @@ AS 'MODULE_PATHNAME', 'rs_recommend' LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
 COMMENT ON FUNCTION recsys.recommend(text, anyelement, integer, boolean, "any", text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom) IS
 	'top-k items for a user under the model''s active version, best first, with optional exclusions and re-ranking constraints; items come back in the type of the user argument';
 
-CREATE FUNCTION recsys.recommend_for_items(
+CREATE OR REPLACE FUNCTION recsys.recommend_for_items(
 	model text,
 	items anyarray,
 	k integer DEFAULT 10,
@@ -70,7 +70,7 @@ AS 'MODULE_PATHNAME', 'rs_recommend_for_items' LANGUAGE C STABLE PARALLEL SAFE R
 COMMENT ON FUNCTION recsys.recommend_for_items(text, anyarray, integer, double precision[], boolean, "any", text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom) IS
 	'top-k items for an anonymous session or a new user described by the items seen (and optional ratings): the user is folded into the model';
 
-CREATE FUNCTION recsys.recommend_all(
+CREATE OR REPLACE FUNCTION recsys.recommend_all(
 	model text,
 	k integer DEFAULT 10,
 	exclude_seen boolean DEFAULT true,
@@ -92,14 +92,14 @@ AS 'MODULE_PATHNAME', 'rs_recommend_all' LANGUAGE C STABLE PARALLEL SAFE ROWS 10
 COMMENT ON FUNCTION recsys.recommend_all(text, integer, boolean, text[], text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom, text[]) IS
 	'top-k items for every user of the model (blocked matrix multiply), or for the users listed (keys as text), with the same exclusions and constraints as recommend(); user and item keys in their text form (cast them back, e.g. "user"::int)';
 
-CREATE FUNCTION recsys.similar_items(model text, item anyelement, k integer DEFAULT 10)
+CREATE OR REPLACE FUNCTION recsys.similar_items(model text, item anyelement, k integer DEFAULT 10)
 RETURNS TABLE (item anyelement, similarity double precision, rank integer)
 AS 'MODULE_PATHNAME', 'rs_similar_items' LANGUAGE C STABLE PARALLEL SAFE ROWS 10
 SET search_path = pg_catalog, recsys, pg_temp;
 COMMENT ON FUNCTION recsys.similar_items(text, anyelement, integer) IS
 	'the k items most similar to an item: cosine of the item factors (factor models) or the stored neighbours (item_knn)';
 
-CREATE FUNCTION recsys.similar_users(model text, "user" anyelement, k integer DEFAULT 10)
+CREATE OR REPLACE FUNCTION recsys.similar_users(model text, "user" anyelement, k integer DEFAULT 10)
 RETURNS TABLE ("user" anyelement, similarity double precision, rank integer)
 AS 'MODULE_PATHNAME', 'rs_similar_users' LANGUAGE C STABLE PARALLEL SAFE ROWS 10
 SET search_path = pg_catalog, recsys, pg_temp;
@@ -115,14 +115,14 @@ COMMENT ON FUNCTION recsys.similar_users(text, anyelement, integer) IS
 -- models, served score minus the closed form), so that all the rows' contributions
 -- add up to recsys.predict()'s score; share is contribution / score.
 -- k NULL shows every contributor.
-CREATE FUNCTION recsys.explain(model text, "user" "any", item "any", k integer DEFAULT 10)
+CREATE OR REPLACE FUNCTION recsys.explain(model text, "user" "any", item "any", k integer DEFAULT 10)
 RETURNS TABLE (rank integer, contributor text, kind text, contribution double precision, share double precision)
 AS 'MODULE_PATHNAME', 'rs_explain' LANGUAGE C STABLE PARALLEL SAFE ROWS 12
 SET search_path = pg_catalog, recsys, pg_temp;
 COMMENT ON FUNCTION recsys.explain(text, "any", "any", integer) IS
 	'why an item is recommended to a user: the contributions of the user''s items (item_knn, ials, als, svd) or neighbours (user_knn) to the served score, largest first, with the rest, the baseline and the residual as unranked rows';
 
-CREATE FUNCTION recsys.rerank(
+CREATE OR REPLACE FUNCTION recsys.rerank(
 	items anyarray,
 	scores double precision[],
 	k integer DEFAULT 10,

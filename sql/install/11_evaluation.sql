@@ -10,7 +10,7 @@
 -- is quoted.  The functions that take the caller's names or queries are
 -- thin entry points over pinned bodies (see 04_helpers.sql).
 
-CREATE FUNCTION recsys.predictions(
+CREATE OR REPLACE FUNCTION recsys.predictions(
 	model text,
 	test text,
 	user_col text DEFAULT NULL,
@@ -24,7 +24,7 @@ COMMENT ON FUNCTION recsys.predictions(text, text, text, text, text) IS
 
 -- split(): the source, and the train and test tables it creates, resolve
 -- on the caller's path.
-CREATE FUNCTION recsys.split_body(
+CREATE OR REPLACE FUNCTION recsys.split_body(
 	source text,
 	user_col text,
 	item_col text,
@@ -179,7 +179,7 @@ $fn$;
 COMMENT ON FUNCTION recsys.split_body(text, text, text, text, double precision, integer, text, text, text, boolean, text) IS
 	'internal: the body of recsys.split(), with the caller''s search_path';
 
-CREATE FUNCTION recsys.split(
+CREATE OR REPLACE FUNCTION recsys.split(
 	source text,
 	user_col text,
 	item_col text,
@@ -205,7 +205,7 @@ COMMENT ON FUNCTION recsys.split(text, text, text, text, double precision, integ
 -- user column) when given.  A list that is no ranking -- a rank below 1,
 -- two items at one rank, one item at two ranks of the same user -- is an
 -- error (22023): it would count an item twice and let NDCG pass 1.
-CREATE FUNCTION recsys.eval_lists_sql(lists text, cutoff integer, filter text, caller_path text)
+CREATE OR REPLACE FUNCTION recsys.eval_lists_sql(lists text, cutoff integer, filter text, caller_path text)
 RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, recsys, pg_temp
@@ -229,7 +229,7 @@ COMMENT ON FUNCTION recsys.eval_lists_sql(text, integer, text, text) IS
 	'internal to evaluate() and audit_exposure(): the query reading lists (user, item, rank) up to a cutoff, which fails (22023) on a rank below 1 or a rank or item given twice in one user''s list; lists resolve on caller_path, filter is SQL over x.lu (schema-qualified)';
 
 -- The error for a row of lists that is no ranking (see eval_lists_sql).
-CREATE FUNCTION recsys.eval_lists_error(user_key text, item_key text, rank integer,
+CREATE OR REPLACE FUNCTION recsys.eval_lists_error(user_key text, item_key text, rank integer,
 	same_rank bigint, same_item bigint)
 RETURNS boolean
 LANGUAGE plpgsql STABLE
@@ -268,42 +268,42 @@ COMMENT ON FUNCTION recsys.eval_lists_error(text, text, integer, bigint, bigint)
 -- compares them.  A list without a relevant item in its top k scores 0;
 -- with no relevant item at all, recall, nDCG and average precision are
 -- NULL.  A NULL list, relevant set or k gives NULL.
-CREATE FUNCTION recsys.precision_at_k(ranked anyarray, relevant anyarray, k integer,
+CREATE OR REPLACE FUNCTION recsys.precision_at_k(ranked anyarray, relevant anyarray, k integer,
 									  ranks integer[] DEFAULT NULL)
 RETURNS double precision
 AS 'MODULE_PATHNAME', 'rs_precision_at_k' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION recsys.precision_at_k(anyarray, anyarray, integer, integer[]) IS
 	'precision@k of a ranked list (ranks: each item''s rank, default 1, 2, 3, ...): the relevant items among its top k, over k';
 
-CREATE FUNCTION recsys.recall_at_k(ranked anyarray, relevant anyarray, k integer,
+CREATE OR REPLACE FUNCTION recsys.recall_at_k(ranked anyarray, relevant anyarray, k integer,
 								   ranks integer[] DEFAULT NULL)
 RETURNS double precision
 AS 'MODULE_PATHNAME', 'rs_recall_at_k' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION recsys.recall_at_k(anyarray, anyarray, integer, integer[]) IS
 	'recall@k of a ranked list (ranks: each item''s rank, default 1, 2, 3, ...): the relevant items among its top k, over all relevant items';
 
-CREATE FUNCTION recsys.ndcg_at_k(ranked anyarray, relevant anyarray, k integer,
+CREATE OR REPLACE FUNCTION recsys.ndcg_at_k(ranked anyarray, relevant anyarray, k integer,
 								 ranks integer[] DEFAULT NULL)
 RETURNS double precision
 AS 'MODULE_PATHNAME', 'rs_ndcg_at_k' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION recsys.ndcg_at_k(anyarray, anyarray, integer, integer[]) IS
 	'nDCG@k of a ranked list (ranks: each item''s rank, default 1, 2, 3, ...): the discounted cumulative gain of its top k (1/log2(rank + 1) per relevant item) over that of an ideal list';
 
-CREATE FUNCTION recsys.average_precision_at_k(ranked anyarray, relevant anyarray, k integer,
+CREATE OR REPLACE FUNCTION recsys.average_precision_at_k(ranked anyarray, relevant anyarray, k integer,
 											  ranks integer[] DEFAULT NULL)
 RETURNS double precision
 AS 'MODULE_PATHNAME', 'rs_average_precision_at_k' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION recsys.average_precision_at_k(anyarray, anyarray, integer, integer[]) IS
 	'average precision@k of a ranked list (ranks: each item''s rank, default 1, 2, 3, ...): the precision at the rank of each relevant item of its top k, summed, over the number of relevant items (at most k)';
 
-CREATE FUNCTION recsys.reciprocal_rank(ranked anyarray, relevant anyarray, k integer,
+CREATE OR REPLACE FUNCTION recsys.reciprocal_rank(ranked anyarray, relevant anyarray, k integer,
 									   ranks integer[] DEFAULT NULL)
 RETURNS double precision
 AS 'MODULE_PATHNAME', 'rs_reciprocal_rank' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION recsys.reciprocal_rank(anyarray, anyarray, integer, integer[]) IS
 	'reciprocal rank of a ranked list (ranks: each item''s rank, default 1, 2, 3, ...): 1/rank of its first relevant item within the top k, 0 if none';
 
-CREATE FUNCTION recsys.hit_at_k(ranked anyarray, relevant anyarray, k integer,
+CREATE OR REPLACE FUNCTION recsys.hit_at_k(ranked anyarray, relevant anyarray, k integer,
 								ranks integer[] DEFAULT NULL)
 RETURNS double precision
 AS 'MODULE_PATHNAME', 'rs_hit_at_k' LANGUAGE C IMMUTABLE PARALLEL SAFE;
@@ -318,7 +318,7 @@ COMMENT ON FUNCTION recsys.hit_at_k(anyarray, anyarray, integer, integer[]) IS
 -- test_users (all test users with a relevant item, known or not).  The
 -- check query counts test users, known users and known items: it reads
 -- the test set again, so it runs only when a result needs explaining.
-CREATE FUNCTION recsys.eval_ranking_sql(
+CREATE OR REPLACE FUNCTION recsys.eval_ranking_sql(
 	model text,
 	test text,
 	cutoff integer,
@@ -467,7 +467,7 @@ COMMENT ON FUNCTION recsys.eval_ranking_sql(text, text, integer, text, text, tex
 	'internal to evaluate() and evaluate_users(): checks their arguments and returns the query measuring each test user''s top-k list (served by recommend_all, or given as lists), and the query counting test users, known users and known items; the test set and lists resolve on caller_path, and the queries run on it';
 
 -- Raises the error for a test set evaluate() cannot measure.
-CREATE FUNCTION recsys.eval_check(model text, test_users bigint, known_users bigint, known_items bigint,
+CREATE OR REPLACE FUNCTION recsys.eval_check(model text, test_users bigint, known_users bigint, known_items bigint,
 	threshold double precision)
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -494,7 +494,7 @@ $fn$;
 COMMENT ON FUNCTION recsys.eval_check(text, bigint, bigint, bigint, double precision) IS
 	'internal to evaluate() and evaluate_users(): the error for an empty test set, or one without a user or an item of the model';
 
-CREATE FUNCTION recsys.evaluate_users_body(
+CREATE OR REPLACE FUNCTION recsys.evaluate_users_body(
 	model text,
 	test text,
 	k integer,
@@ -535,7 +535,7 @@ $fn$;
 COMMENT ON FUNCTION recsys.evaluate_users_body(text, text, integer, text, text, text, double precision, text) IS
 	'internal: the body of recsys.evaluate_users(), with the caller''s search_path';
 
-CREATE FUNCTION recsys.evaluate_users(
+CREATE OR REPLACE FUNCTION recsys.evaluate_users(
 	model text,
 	test text,
 	k integer DEFAULT 10,
@@ -556,7 +556,7 @@ COMMENT ON FUNCTION recsys.evaluate_users(text, text, integer, text, text, text,
 
 -- The body of evaluate() (a PL/pgSQL function cannot name an argument and
 -- a result column both k).
-CREATE FUNCTION recsys.eval_metrics(
+CREATE OR REPLACE FUNCTION recsys.eval_metrics(
 	model text,
 	test text,
 	cutoff integer,
@@ -740,7 +740,7 @@ $fn$;
 COMMENT ON FUNCTION recsys.eval_metrics(text, text, integer, text, text, text, double precision, text, text[], text, text, text) IS
 	'internal: the body of recsys.evaluate(), with the caller''s search_path';
 
-CREATE FUNCTION recsys.evaluate(
+CREATE OR REPLACE FUNCTION recsys.evaluate(
 	model text,
 	test text,
 	k integer DEFAULT 10,
@@ -762,7 +762,7 @@ COMMENT ON FUNCTION recsys.evaluate(text, text, integer, text, text, text, doubl
 	'accuracy of a model on a test set (relation or SELECT): rmse, mae (explicit models), precision, recall, ndcg, map, hit_rate, mrr (means over test users known to the model, as evaluate_users gives them), catalogue coverage and novelty of the top-k lists (recommend_all''s, or lists: user, item, rank), users measured; one row per metric, and per user group when user_groups (user, group) is given; test users the model does not know are left out, or with unknown_users => ''serve'' measured on what recommend() gives them';
 
 -- Exposure of item groups in top-k lists.
-CREATE FUNCTION recsys.audit_exposure_body(
+CREATE OR REPLACE FUNCTION recsys.audit_exposure_body(
 	model text,
 	item_groups text,
 	k integer,
@@ -904,7 +904,7 @@ $fn$;
 COMMENT ON FUNCTION recsys.audit_exposure_body(text, text, integer, text, text, text) IS
 	'internal: the body of recsys.audit_exposure(), with the caller''s search_path';
 
-CREATE FUNCTION recsys.audit_exposure(
+CREATE OR REPLACE FUNCTION recsys.audit_exposure(
 	model text,
 	item_groups text,
 	k integer DEFAULT 10,

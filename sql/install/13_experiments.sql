@@ -63,20 +63,20 @@ CREATE POLICY visible_experiments ON recsys.experiment_arms FOR SELECT
 	USING (experiment IN (SELECT e.name FROM recsys.experiments e));
 GRANT SELECT ON recsys.experiments, recsys.experiment_arms TO PUBLIC;
 
-CREATE FUNCTION recsys.experiment_point(salt text, "user" anyelement)
+CREATE OR REPLACE FUNCTION recsys.experiment_point(salt text, "user" anyelement)
 RETURNS double precision
 AS 'MODULE_PATHNAME', 'rs_experiment_point' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION recsys.experiment_point(text, anyelement) IS
 	'a user''s point in [0, 1) for a salt: FNV-1a 64 of the salt, a zero byte and the key''s text form (integers in decimal, char(n) without trailing blanks), SplitMix64-finalised, top 53 bits over 2^53; the same on every server and architecture';
 
-CREATE FUNCTION recsys.assign(experiment text, "user" anyelement)
+CREATE OR REPLACE FUNCTION recsys.assign(experiment text, "user" anyelement)
 RETURNS text
 AS 'MODULE_PATHNAME', 'rs_assign' LANGUAGE C STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, recsys, pg_temp;
 COMMENT ON FUNCTION recsys.assign(text, anyelement) IS
 	'the arm of an experiment a user is in: the arm whose interval of [0, 1) holds recsys.experiment_point(salt, user); the same in every session and on every server; still answers after the experiment ended';
 
-CREATE FUNCTION recsys.experiment_store(name text, salt text, arms text[], models text[],
+CREATE OR REPLACE FUNCTION recsys.experiment_store(name text, salt text, arms text[], models text[],
 	versions integer[], weights double precision[])
 RETURNS void
 AS 'MODULE_PATHNAME', 'rs_experiment_store' LANGUAGE C VOLATILE PARALLEL UNSAFE
@@ -84,7 +84,7 @@ SET search_path = pg_catalog, recsys, pg_temp;
 COMMENT ON FUNCTION recsys.experiment_store(text, text, text[], text[], integer[], double precision[]) IS
 	'internal to create_experiment(): writes an experiment and its arms after checking the weights, the versions and the caller''s use of every model';
 
-CREATE FUNCTION recsys.create_experiment(name text, arms jsonb, salt text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION recsys.create_experiment(name text, arms jsonb, salt text DEFAULT NULL)
 RETURNS TABLE (arm text, model text, version integer, share double precision)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, recsys, pg_temp
@@ -176,7 +176,7 @@ $fn$;
 COMMENT ON FUNCTION recsys.create_experiment(text, jsonb, text) IS
 	'creates an A/B experiment: arms is a JSON array of {arm, model, version (optional; NULL: the active version), weight (optional, default 1)}, the control first; the caller must be allowed to use every model; salt (default random) seeds the assignment; returns each arm''s share of users';
 
-CREATE FUNCTION recsys.end_experiment(name text)
+CREATE OR REPLACE FUNCTION recsys.end_experiment(name text)
 RETURNS timestamptz
 AS 'MODULE_PATHNAME', 'rs_end_experiment' LANGUAGE C VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, recsys, pg_temp;
@@ -184,7 +184,7 @@ COMMENT ON FUNCTION recsys.end_experiment(text) IS
 	'ends an experiment (its owner only) and returns when: its rows stay, assign() and experiment_report() still answer, recommend_experiment() refuses it; versions its arms pinned are released';
 
 -- Serving: the arm of the user, then recommend() of the arm's model.
-CREATE FUNCTION recsys.recommend_experiment(
+CREATE OR REPLACE FUNCTION recsys.recommend_experiment(
 	experiment text,
 	"user" anyelement,
 	k integer DEFAULT 10,
@@ -223,7 +223,7 @@ COMMENT ON FUNCTION recsys.recommend_experiment(text, anyelement, integer, boole
 -- and evaluated at that version once serving takes version =>; until then
 -- such an arm works while its version is the active one, and is refused
 -- (0A000) otherwise, never served from another version.
-CREATE FUNCTION recsys.experiment_arm_version(model text, version integer)
+CREATE OR REPLACE FUNCTION recsys.experiment_arm_version(model text, version integer)
 RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, recsys, pg_temp
@@ -245,14 +245,14 @@ $fn$;
 COMMENT ON FUNCTION recsys.experiment_arm_version(text, integer) IS
 	'internal to recommend_experiment() and experiment_report(): refuses an arm whose fixed version is not the model''s active one';
 
-CREATE FUNCTION recsys.bootstrap_mean_difference(control double precision[], treatment double precision[],
+CREATE OR REPLACE FUNCTION recsys.bootstrap_mean_difference(control double precision[], treatment double precision[],
 	resamples integer DEFAULT 1000, seed bigint DEFAULT 42, alpha double precision DEFAULT 0.05)
 RETURNS double precision[]
 AS 'MODULE_PATHNAME', 'rs_bootstrap_mean_difference' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION recsys.bootstrap_mean_difference(double precision[], double precision[], integer, bigint, double precision) IS
 	'percentile bootstrap interval {low, high}, confidence 1 - alpha, of mean(treatment) - mean(control): resamples draws with replacement within each group, deterministic for the seed; NULLs left out';
 
-CREATE FUNCTION recsys.experiment_report_body(
+CREATE OR REPLACE FUNCTION recsys.experiment_report_body(
 	experiment text,
 	test_set text,
 	k integer,
@@ -357,7 +357,7 @@ $fn$;
 COMMENT ON FUNCTION recsys.experiment_report_body(text, text, integer, text, double precision, integer, bigint, text, text, text) IS
 	'internal: the body of recsys.experiment_report(), with the caller''s search_path';
 
-CREATE FUNCTION recsys.experiment_report(
+CREATE OR REPLACE FUNCTION recsys.experiment_report(
 	experiment text,
 	test_set text,
 	k integer DEFAULT 10,
