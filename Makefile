@@ -43,6 +43,7 @@ OBJS = \
 	src/catalog.o \
 	src/catalog_read.o \
 	src/privileges.o \
+	src/versions.o \
 	src/train.o \
 	src/serve_cache.o \
 	src/serve_args.o \
@@ -78,7 +79,7 @@ DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA = sql/$(EXTENSION)--0.1.0--0.2.0.sql sql/$(EXTENSION)--0.2.0--0.3.0.sql
 EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql
 
-REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank hnsw serve_index stats audit evaluate ranking_metrics hostile privileges security_cache security_stored security_models security_limits security_search_path model_index
+REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank hnsw serve_index stats audit evaluate ranking_metrics hostile privileges security_cache security_stored security_models security_limits security_search_path model_index versions
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config

@@ -212,3 +212,860 @@ ORDER BY e.uid
 $q$, t, model, m.active_version, cutoff, r, CASE WHEN serve_unknown THEN 'LEFT' ELSE '' END);
 END
 $fn$;
+
+-- Versions (issue 16, part 1): recsys.activate() with its history in
+-- recsys.model_activations, pinned versions (recsys.version_pins) that
+-- pruning keeps, and version => on every serving and evaluation function
+-- (a new trailing argument: each function is dropped and created again
+-- with it; none had grants or other dependants).
+
+CREATE TABLE recsys.model_activations (
+	model text NOT NULL,
+	version integer NOT NULL,
+	previous_version integer,
+	activated_by pg_catalog.regrole NOT NULL,
+	activated_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+);
+CREATE INDEX model_activations_model_idx ON recsys.model_activations (model, activated_at);
+COMMENT ON TABLE recsys.model_activations IS
+	'one row per change of a model''s active version: by recsys.activate() (rollback, roll-forward) or by a training that stored a new version; previous_version NULL: the model had none';
+SELECT pg_catalog.pg_extension_config_dump('recsys.model_activations', '');
+
+CREATE TABLE recsys.version_pins (
+	model text NOT NULL,
+	version integer NOT NULL,
+	reason text NOT NULL CHECK (reason <> ''),
+	pinned_by pg_catalog.regrole NOT NULL,
+	pinned_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (model, version, reason),
+	CONSTRAINT version_pins_version_fkey FOREIGN KEY (model, version)
+		REFERENCES recsys.model_versions (model, version) ON DELETE CASCADE
+);
+COMMENT ON TABLE recsys.version_pins IS
+	'versions pruning keeps: one row per model version and reason (''user'': recsys.pin_version(); ''experiment <name>'': an A/B experiment serves it)';
+SELECT pg_catalog.pg_extension_config_dump('recsys.version_pins', '');
+
+ALTER TABLE recsys.model_activations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE recsys.version_pins ENABLE ROW LEVEL SECURITY;
+CREATE POLICY usable_models ON recsys.model_activations FOR SELECT
+	USING (model OPERATOR(pg_catalog.=) ANY ((SELECT recsys.usable_models())::pg_catalog.text[]));
+CREATE POLICY usable_models ON recsys.version_pins FOR SELECT
+	USING (model OPERATOR(pg_catalog.=) ANY ((SELECT recsys.usable_models())::pg_catalog.text[]));
+GRANT SELECT ON recsys.model_activations, recsys.version_pins TO PUBLIC;
+
+CREATE FUNCTION recsys.activate(model text, version integer)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'rs_activate' LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, recsys, pg_temp;
+COMMENT ON FUNCTION recsys.activate(text, integer) IS
+	'makes a kept version of a model the active one (rollback, roll-forward), recorded in recsys.model_activations; returns the version that was active; serving follows on its next call (owner or superuser only)';
+
+CREATE FUNCTION recsys.pin_version(model text, version integer)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'rs_pin_version' LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, recsys, pg_temp;
+COMMENT ON FUNCTION recsys.pin_version(text, integer) IS
+	'keeps a version of a model from being pruned (the "keep" option) until recsys.unpin_version(); false if it was already pinned (owner or superuser only)';
+
+CREATE FUNCTION recsys.unpin_version(model text, version integer)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'rs_unpin_version' LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, recsys, pg_temp;
+COMMENT ON FUNCTION recsys.unpin_version(text, integer) IS
+	'takes back recsys.pin_version(); an experiment''s pins stay; false if the version was not pinned (owner or superuser only)';
+
+-- The version the evaluation functions (11_evaluation.sql) measure.
+CREATE FUNCTION recsys.served_version(model text, version integer)
+RETURNS integer
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, recsys, pg_temp
+AS $fn$
+DECLARE
+	v integer;
+BEGIN
+	IF version IS NULL THEN
+		SELECT m.active_version INTO v FROM recsys.models m WHERE m.name = served_version.model;
+		RETURN v;
+	END IF;
+	PERFORM FROM recsys.model_versions mv
+	  WHERE mv.model = served_version.model AND mv.version = served_version.version;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" has no version %', model, version
+			USING ERRCODE = 'undefined_object',
+				  HINT = format('SELECT version FROM recsys.model_versions WHERE model = %L lists the versions it keeps.', model);
+	END IF;
+	RETURN version;
+END
+$fn$;
+COMMENT ON FUNCTION recsys.served_version(text, integer) IS
+	'internal to the evaluation functions: the version they measure (NULL: the active one), an error (42704) if the model does not keep it; the caller''s use of the model is checked before';
+
+DROP FUNCTION recsys.predict(text, "any", "any");
+DROP FUNCTION recsys.recommend(text, anyelement, integer, boolean, "any", text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom);
+DROP FUNCTION recsys.recommend_for_items(text, anyarray, integer, double precision[], boolean, "any", text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom);
+DROP FUNCTION recsys.recommend_all(text, integer, boolean, text[], text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom, text[]);
+DROP FUNCTION recsys.similar_items(text, anyelement, integer);
+DROP FUNCTION recsys.similar_users(text, anyelement, integer);
+DROP FUNCTION recsys.predictions(text, text, text, text, text);
+DROP FUNCTION recsys.eval_ranking_sql(text, text, integer, text, text, text, double precision, text, boolean, text);
+DROP FUNCTION recsys.evaluate_users_body(text, text, integer, text, text, text, double precision, text);
+DROP FUNCTION recsys.evaluate_users(text, text, integer, text, text, text, double precision);
+DROP FUNCTION recsys.eval_metrics(text, text, integer, text, text, text, double precision, text, text[], text, text, text);
+DROP FUNCTION recsys.evaluate(text, text, integer, text, text, text, double precision, text, text[], text, text);
+DROP FUNCTION recsys.audit_exposure_body(text, text, integer, text, text, text);
+DROP FUNCTION recsys.audit_exposure(text, text, integer, text, text);
+DROP FUNCTION recsys.audit_error(text, text, text, text, integer, double precision, integer, text, text, text);
+DROP FUNCTION recsys.audit_ranking(text, text, text, integer, text[], text, text, text, double precision);
+
+CREATE FUNCTION recsys.predict(model text, "user" "any", item "any", version integer DEFAULT NULL)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'rs_predict' LANGUAGE C STABLE PARALLEL SAFE
+SET search_path = pg_catalog, recsys, pg_temp;
+COMMENT ON FUNCTION recsys.predict(text, "any", "any", integer) IS
+	'predicted rating (als, svd) or score (ials, bpr, popularity) of an item for a user under the active version (or the kept version given)';
+
+
+CREATE FUNCTION recsys.recommend(
+	model text,
+	"user" anyelement,
+	k integer DEFAULT 10,
+	exclude_seen boolean DEFAULT true,
+	exclude "any" DEFAULT NULL,
+	exclude_query text DEFAULT NULL,
+	item_times text DEFAULT NULL,
+	half_life interval DEFAULT NULL,
+	item_groups text DEFAULT NULL,
+	max_per_group integer DEFAULT NULL,
+	protected_group text DEFAULT NULL,
+	min_share double precision DEFAULT NULL,
+	max_similarity double precision DEFAULT NULL,
+	mmr_lambda double precision DEFAULT NULL,
+	pool integer DEFAULT NULL,
+	forbidden recsys.bloom DEFAULT NULL,
+	version integer DEFAULT NULL)
+RETURNS TABLE (item anyelement, score double precision, rank integer)
+AS 'MODULE_PATHNAME', 'rs_recommend' LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION recsys.recommend(text, anyelement, integer, boolean, "any", text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom, integer) IS
+	'top-k items for a user under the model''s active version (or the kept version given), best first, with optional exclusions and re-ranking constraints; items come back in the type of the user argument';
+
+
+CREATE FUNCTION recsys.recommend_for_items(
+	model text,
+	items anyarray,
+	k integer DEFAULT 10,
+	ratings double precision[] DEFAULT NULL,
+	exclude_seen boolean DEFAULT true,
+	exclude "any" DEFAULT NULL,
+	exclude_query text DEFAULT NULL,
+	item_times text DEFAULT NULL,
+	half_life interval DEFAULT NULL,
+	item_groups text DEFAULT NULL,
+	max_per_group integer DEFAULT NULL,
+	protected_group text DEFAULT NULL,
+	min_share double precision DEFAULT NULL,
+	max_similarity double precision DEFAULT NULL,
+	mmr_lambda double precision DEFAULT NULL,
+	pool integer DEFAULT NULL,
+	forbidden recsys.bloom DEFAULT NULL,
+	version integer DEFAULT NULL)
+RETURNS TABLE (item anyelement, score double precision, rank integer)
+AS 'MODULE_PATHNAME', 'rs_recommend_for_items' LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION recsys.recommend_for_items(text, anyarray, integer, double precision[], boolean, "any", text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom, integer) IS
+	'top-k items for an anonymous session or a new user described by the items seen (and optional ratings): the user is folded into the model';
+
+
+CREATE FUNCTION recsys.recommend_all(
+	model text,
+	k integer DEFAULT 10,
+	exclude_seen boolean DEFAULT true,
+	exclude text[] DEFAULT NULL,
+	exclude_query text DEFAULT NULL,
+	item_times text DEFAULT NULL,
+	half_life interval DEFAULT NULL,
+	item_groups text DEFAULT NULL,
+	max_per_group integer DEFAULT NULL,
+	protected_group text DEFAULT NULL,
+	min_share double precision DEFAULT NULL,
+	max_similarity double precision DEFAULT NULL,
+	mmr_lambda double precision DEFAULT NULL,
+	pool integer DEFAULT NULL,
+	forbidden recsys.bloom DEFAULT NULL,
+	users text[] DEFAULT NULL,
+	version integer DEFAULT NULL)
+RETURNS TABLE ("user" text, item text, score double precision, rank integer)
+AS 'MODULE_PATHNAME', 'rs_recommend_all' LANGUAGE C STABLE PARALLEL SAFE ROWS 100000;
+COMMENT ON FUNCTION recsys.recommend_all(text, integer, boolean, text[], text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom, text[], integer) IS
+	'top-k items for every user of the model (blocked matrix multiply), or for the users listed (keys as text), with the same exclusions and constraints as recommend(); user and item keys in their text form (cast them back, e.g. "user"::int)';
+
+
+CREATE FUNCTION recsys.similar_items(model text, item anyelement, k integer DEFAULT 10,
+	version integer DEFAULT NULL)
+RETURNS TABLE (item anyelement, similarity double precision, rank integer)
+AS 'MODULE_PATHNAME', 'rs_similar_items' LANGUAGE C STABLE PARALLEL SAFE ROWS 10
+SET search_path = pg_catalog, recsys, pg_temp;
+COMMENT ON FUNCTION recsys.similar_items(text, anyelement, integer, integer) IS
+	'the k items most similar to an item: cosine of the item factors (factor models) or the stored neighbours (item_knn)';
+
+
+CREATE FUNCTION recsys.similar_users(model text, "user" anyelement, k integer DEFAULT 10,
+	version integer DEFAULT NULL)
+RETURNS TABLE ("user" anyelement, similarity double precision, rank integer)
+AS 'MODULE_PATHNAME', 'rs_similar_users' LANGUAGE C STABLE PARALLEL SAFE ROWS 10
+SET search_path = pg_catalog, recsys, pg_temp;
+COMMENT ON FUNCTION recsys.similar_users(text, anyelement, integer, integer) IS
+	'the k users most similar to a user: cosine of the user factors (factor models) or the stored neighbours (user_knn)';
+
+
+CREATE FUNCTION recsys.predictions(
+	model text,
+	test text,
+	user_col text DEFAULT NULL,
+	item_col text DEFAULT NULL,
+	rating_col text DEFAULT NULL,
+	version integer DEFAULT NULL)
+RETURNS TABLE (user_key text, item_key text, rating double precision, prediction double precision,
+			   known_user boolean, known_item boolean)
+AS 'MODULE_PATHNAME', 'rs_predictions' LANGUAGE C STABLE PARALLEL SAFE ROWS 100000;
+COMMENT ON FUNCTION recsys.predictions(text, text, text, text, text, integer) IS
+	'every (user, item) row of a test set (relation or SELECT; columns default to the model''s) with its observed rating, recsys.predict()''s prediction (of the active version, or of the kept version given), and whether the user and the item are in the model; users in byte order; keys as text';
+
+
+CREATE FUNCTION recsys.eval_ranking_sql(
+	model text,
+	test text,
+	cutoff integer,
+	user_col text,
+	item_col text,
+	rating_col text,
+	threshold double precision,
+	lists text,
+	serve_unknown boolean,
+	caller_path text,
+	version integer,
+	OUT query text,
+	OUT check_query text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, recsys, pg_temp
+AS $fn$
+DECLARE
+	m record;
+	ucol text;
+	icol text;
+	rcol text;
+	src text;
+	t text;
+	r text;
+	user_type text;
+	ver integer;
+BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF cutoff IS NULL THEN
+		RAISE EXCEPTION 'k must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF cutoff <= 0 THEN
+		RAISE EXCEPTION 'k must be positive, not %', cutoff
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'k is the length of the lists that are measured.';
+	END IF;
+	PERFORM recsys.check_model_usage(model);
+	SELECT d.user_column, d.item_column, d.rating_column, d.active_version, d.user_key_type
+	  INTO m FROM recsys.models d WHERE d.name = model;
+	IF NOT FOUND OR m.active_version IS NULL THEN
+		RAISE EXCEPTION 'model "%" does not exist', model
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'SELECT name FROM recsys.models lists the models.';
+	END IF;
+	ver := recsys.served_version(model, version);
+	ucol := coalesce(user_col, m.user_column);
+	icol := coalesce(item_col, m.item_column);
+	rcol := coalesce(rating_col, m.rating_column);
+	IF ucol IS NULL OR icol IS NULL THEN
+		RAISE EXCEPTION 'user_col and item_col must be given: the model has no stored source columns'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Models trained with recsys.fit() need user_col => and item_col =>.';
+	END IF;
+	IF threshold IN ('NaN', 'Infinity', '-Infinity') THEN
+		RAISE EXCEPTION 'threshold must be finite, not %', threshold
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF threshold IS NOT NULL AND rcol IS NULL THEN
+		RAISE EXCEPTION 'a relevance threshold needs a rating column'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass rating_col => ''<column>''.';
+	END IF;
+	src := recsys.eval_source_in_path(test, 'test', 0, caller_path);
+	-- the user key type, schema-qualified for the cast below
+	SELECT format('%I.%I', n.nspname, y.typname) INTO user_type
+	  FROM pg_catalog.pg_type y JOIN pg_catalog.pg_namespace n ON n.oid = y.typnamespace
+	 WHERE y.oid = m.user_key_type;
+
+	-- the relevant test items of each user: distinct, non-NULL, and rated
+	-- at least threshold when one is given
+	t := format('SELECT DISTINCT (s.%1$I)::pg_catalog.text AS user_key, (s.%2$I)::pg_catalog.text AS item_key '
+				'FROM %3$s AS s WHERE s.%1$I IS NOT NULL AND s.%2$I IS NOT NULL%4$s',
+				ucol, icol, src,
+				CASE WHEN threshold IS NULL THEN ''
+					 ELSE format(' AND s.%I OPERATOR(pg_catalog.>=) %s', rcol, threshold) END);
+
+	check_query := format($q$
+WITH t AS MATERIALIZED (%1$s),
+u AS (SELECT t.user_key FROM t GROUP BY t.user_key),
+i AS (SELECT t.item_key FROM t GROUP BY t.item_key)
+SELECT (SELECT pg_catalog.count(*) FROM u) AS test_users,
+	   (SELECT pg_catalog.count(*) FROM u JOIN recsys.user_factors f
+		  ON f.model OPERATOR(pg_catalog.=) %2$L AND f.version OPERATOR(pg_catalog.=) %3$s
+		 AND f.user_key OPERATOR(pg_catalog.=) u.user_key) AS known_users,
+	   (SELECT pg_catalog.count(*) FROM i JOIN recsys.item_factors f
+		  ON f.model OPERATOR(pg_catalog.=) %2$L AND f.version OPERATOR(pg_catalog.=) %3$s
+		 AND f.item_key OPERATOR(pg_catalog.=) i.item_key) AS known_items
+$q$, t, model, ver);
+
+	-- the lists: served by recommend_all(), or made elsewhere (re-ranked,
+	-- another system) as (user, item, rank), of which ranks up to k count
+	IF lists IS NULL THEN
+		r := format('SELECT a."user" AS user_key, a.item AS item_key, a.rank '
+					'FROM recsys.recommend_all(%L::pg_catalog.text, %s, users => ARRAY(SELECT u.user_key FROM u WHERE u.known), version => %s) a',
+					model, cutoff, ver);
+		IF serve_unknown THEN
+			-- users the model does not know get what recommend() gives them
+			-- (fold-in from the model's source, or popular items)
+			r := r || format(' UNION ALL SELECT u.user_key, (x.item)::pg_catalog.text, x.rank FROM u '
+							 'CROSS JOIN LATERAL recsys.recommend(%L::pg_catalog.text, (u.user_key)::%s, %s, version => %s) x WHERE NOT u.known',
+							 model, user_type, cutoff, ver);
+		END IF;
+	ELSE
+		-- (checked: each rank and each item at most once in a user's list)
+		r := recsys.eval_lists_sql(lists, cutoff,
+			'(x.lu)::pg_catalog.text OPERATOR(pg_catalog.=) ANY (SELECT u.user_key FROM u)', caller_path);
+	END IF;
+
+	-- rank is the position in the served list: ties in score are broken
+	-- as serving breaks them (by item key), so a metric measures the list
+	-- a user would see.  Each user's list (its items and their ranks) and
+	-- relevant items go to the metric functions; a user without a list
+	-- has an empty one (and scores 0).  Users come in the order of u (the
+	-- means evaluate() takes of these rows add them in that order).
+	query := format($q$
+WITH tu AS MATERIALIZED (
+	SELECT t.user_key, pg_catalog.count(*)::integer AS n_relevant, pg_catalog.array_agg(t.item_key) AS relevant
+	FROM (%1$s) t GROUP BY t.user_key),
+u AS MATERIALIZED (
+	SELECT tu.user_key, pg_catalog.row_number() OVER () AS uid, tu.n_relevant, tu.relevant,
+		   f.user_key IS NOT NULL AS known
+	FROM tu %6$s JOIN recsys.user_factors f
+	  ON f.model OPERATOR(pg_catalog.=) %2$L AND f.version OPERATOR(pg_catalog.=) %3$s
+	 AND f.user_key OPERATOR(pg_catalog.=) tu.user_key),
+r AS MATERIALIZED (%5$s),
+l AS (
+	SELECT u.uid, pg_catalog.array_agg(r.item_key ORDER BY r.rank) AS items,
+		   pg_catalog.array_agg(r.rank ORDER BY r.rank) AS ranks
+	FROM r JOIN u ON u.user_key OPERATOR(pg_catalog.=) r.user_key
+	GROUP BY u.uid)
+SELECT e.user_key, e.n_relevant,
+	   recsys.precision_at_k(e.items, e.relevant, %4$s, e.ranks) AS "precision",
+	   recsys.recall_at_k(e.items, e.relevant, %4$s, e.ranks) AS recall,
+	   recsys.ndcg_at_k(e.items, e.relevant, %4$s, e.ranks) AS ndcg,
+	   recsys.average_precision_at_k(e.items, e.relevant, %4$s, e.ranks) AS ap,
+	   recsys.reciprocal_rank(e.items, e.relevant, %4$s, e.ranks) AS rr,
+	   recsys.hit_at_k(e.items, e.relevant, %4$s, e.ranks) AS hit,
+	   e.items,
+	   (SELECT pg_catalog.count(*) FROM tu) AS test_users
+FROM (SELECT u.uid, u.user_key, u.n_relevant, u.relevant, COALESCE(l.items, '{}') AS items, l.ranks
+	  FROM u LEFT JOIN l ON l.uid OPERATOR(pg_catalog.=) u.uid) e
+ORDER BY e.uid
+$q$, t, model, ver, cutoff, r, CASE WHEN serve_unknown THEN 'LEFT' ELSE '' END);
+END
+$fn$;
+COMMENT ON FUNCTION recsys.eval_ranking_sql(text, text, integer, text, text, text, double precision, text, boolean, text, integer) IS
+	'internal to evaluate() and evaluate_users(): checks their arguments and returns the query measuring each test user''s top-k list (served by recommend_all, or given as lists), and the query counting test users, known users and known items; the test set and lists resolve on caller_path, and the queries run on it; version NULL: the active one';
+
+
+CREATE FUNCTION recsys.evaluate_users_body(
+	model text,
+	test text,
+	k integer,
+	user_col text,
+	item_col text,
+	rating_col text,
+	threshold double precision,
+	caller_path text,
+	version integer)
+RETURNS TABLE (user_key text, n_relevant integer, "precision" double precision,
+			   recall double precision, ndcg double precision, ap double precision,
+			   rr double precision, hit double precision)
+LANGUAGE plpgsql STABLE
+SET transaction_read_only = on
+SET search_path = pg_catalog, recsys, pg_temp
+AS $fn$
+DECLARE
+	q record;
+	c record;
+	sql text;
+	found_rows boolean;
+BEGIN
+	q := recsys.eval_ranking_sql(model, test, k, user_col, item_col, rating_col, threshold, NULL, false, caller_path,
+								 version);
+	sql := 'SELECT e.user_key, e.n_relevant, e."precision", e.recall, e.ndcg, e.ap, e.rr, e.hit FROM ('
+		   || q.query || ') e ORDER BY e.user_key';
+	PERFORM pg_catalog.set_config('search_path', caller_path, true);
+	RETURN QUERY EXECUTE sql;
+	found_rows := FOUND;
+	PERFORM pg_catalog.set_config('search_path', 'pg_catalog, recsys, pg_temp', true);
+	IF NOT found_rows THEN
+		-- say why: no rows, or no user of the model
+		PERFORM pg_catalog.set_config('search_path', caller_path, true);
+		EXECUTE q.check_query INTO c;
+		PERFORM pg_catalog.set_config('search_path', 'pg_catalog, recsys, pg_temp', true);
+		PERFORM recsys.eval_check(model, c.test_users, c.known_users, c.known_items, threshold);
+	END IF;
+END
+$fn$;
+COMMENT ON FUNCTION recsys.evaluate_users_body(text, text, integer, text, text, text, double precision, text, integer) IS
+	'internal: the body of recsys.evaluate_users(), with the caller''s search_path';
+
+
+CREATE FUNCTION recsys.evaluate_users(
+	model text,
+	test text,
+	k integer DEFAULT 10,
+	user_col text DEFAULT NULL,
+	item_col text DEFAULT NULL,
+	rating_col text DEFAULT NULL,
+	threshold double precision DEFAULT NULL,
+	version integer DEFAULT NULL)
+RETURNS TABLE (user_key text, n_relevant integer, "precision" double precision,
+			   recall double precision, ndcg double precision, ap double precision,
+			   rr double precision, hit double precision)
+LANGUAGE sql STABLE
+AS $fn$
+	SELECT * FROM recsys.evaluate_users_body($1, $2, $3, $4, $5, $6, $7,
+		pg_catalog.current_setting('search_path'::pg_catalog.text), $8)
+$fn$;
+COMMENT ON FUNCTION recsys.evaluate_users(text, text, integer, text, text, text, double precision, integer) IS
+	'ranking metrics of each test user known to the model (its active version, or the kept version given): relevant test items, precision@k, recall@k, NDCG@k, AP@k, reciprocal rank and hit of the user''s top-k list from recommend_all (training items excluded); user keys as text';
+
+
+CREATE FUNCTION recsys.eval_metrics(
+	model text,
+	test text,
+	cutoff integer,
+	user_col text,
+	item_col text,
+	rating_col text,
+	threshold double precision,
+	user_groups text,
+	metrics text[],
+	lists text,
+	unknown_users text,
+	caller_path text,
+	version integer)
+RETURNS TABLE (metric text, at_k integer, value double precision, user_group text)
+LANGUAGE plpgsql STABLE
+SET transaction_read_only = on
+SET search_path = pg_catalog, recsys, pg_temp
+AS $fn$
+DECLARE
+	known_metrics constant text[] := ARRAY['rmse', 'mae', 'precision', 'recall', 'ndcg', 'map',
+										   'hit_rate', 'mrr', 'coverage', 'novelty', 'users'];
+	want text[] := coalesce(metrics, known_metrics);
+	bad text;
+	q record;
+	c record;
+	v record;
+	is_explicit boolean;
+	do_rating boolean;
+	do_ranking boolean;
+	g text;
+	parts text[] := '{}';
+	sql text;
+	r_metric text[];
+	r_k integer[];
+	r_value double precision[];
+	r_group text[];
+	measured double precision;
+	test_users double precision;
+	hit_rate double precision;
+	predicted double precision;
+	known_user_rows double precision;
+	known_item_rows double precision;
+	serve_unknown boolean := unknown_users = 'serve';
+	messages text;
+BEGIN
+	IF unknown_users IS NULL OR unknown_users NOT IN ('skip', 'serve') THEN
+		RAISE EXCEPTION 'unknown_users must be skip or serve, not %', coalesce(quote_literal(unknown_users), 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'skip leaves test users the model does not know out of the ranking metrics; serve measures what recommend() gives them.';
+	END IF;
+	SELECT x INTO bad FROM unnest(want) x WHERE x IS NULL OR NOT x = ANY (known_metrics) LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'unknown metric "%"', coalesce(bad, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Metrics: ' || array_to_string(known_metrics, ', ') || '.';
+	END IF;
+	q := recsys.eval_ranking_sql(model, test, cutoff, user_col, item_col, rating_col, threshold, lists,
+								 serve_unknown, caller_path, version);
+	SELECT mv.version, mv.items, mv.users,
+		   CASE WHEN mv.algorithm IN ('item_knn', 'user_knn') THEN mv.params->>'feedback' = 'explicit'
+				ELSE mv.algorithm IN ('als', 'svd') END AS explicit_model
+	  INTO v
+	  FROM recsys.models m JOIN recsys.model_versions mv
+		ON mv.model = m.name AND mv.version = coalesce(eval_metrics.version, m.active_version)
+	 WHERE m.name = eval_metrics.model;
+	is_explicit := coalesce(v.explicit_model, false);
+	IF metrics IS NOT NULL AND NOT is_explicit AND want && ARRAY['rmse', 'mae'] THEN
+		RAISE EXCEPTION 'model "%" does not predict ratings: rmse and mae need an explicit model', model
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'als, svd and neighbourhood models with "feedback": "explicit" predict ratings; ask for ranking metrics instead.';
+	END IF;
+	do_rating := is_explicit AND want && ARRAY['rmse', 'mae'];
+	do_ranking := want && ARRAY['precision', 'recall', 'ndcg', 'map', 'hit_rate', 'mrr', 'coverage', 'novelty', 'users'];
+
+	-- user -> group; a user without a group counts in the overall rows only.
+	-- Groups compare by their output text, as the re-ranking constraints
+	-- compare them (a boolean group is t or f).
+	g := CASE WHEN user_groups IS NULL
+			  THEN 'SELECT NULL::pg_catalog.text AS user_key, NULL::pg_catalog.text AS grp WHERE false'
+			  ELSE format('SELECT DISTINCT (g.gu)::pg_catalog.text AS user_key, pg_catalog.format(''%%s'', g.gg) AS grp '
+						  'FROM %s AS g(gu, gg) WHERE g.gu IS NOT NULL AND g.gg IS NOT NULL',
+						  recsys.eval_source_in_path(user_groups, 'user_groups', 2, caller_path)) END;
+
+	IF do_rating THEN
+		parts := parts || format($q$
+WITH p AS (
+	SELECT p.user_key, p.prediction OPERATOR(pg_catalog.-) p.rating AS err, p.known_user, p.known_item
+	FROM recsys.predictions(%1$L::pg_catalog.text, %2$L::pg_catalog.text, %3$L::pg_catalog.text,
+							%4$L::pg_catalog.text, %5$L::pg_catalog.text, %7$s) p
+	WHERE p.prediction IS NOT NULL AND p.rating IS NOT NULL),
+g AS (%6$s),
+pg AS (SELECT p.err, p.known_user, p.known_item, NULL::pg_catalog.text AS grp FROM p
+	   UNION ALL SELECT p.err, p.known_user, p.known_item, g.grp FROM p JOIN g ON g.user_key OPERATOR(pg_catalog.=) p.user_key),
+a AS (SELECT pg.grp, pg_catalog.sqrt(pg_catalog.avg(pg.err OPERATOR(pg_catalog.*) pg.err)) AS rmse,
+			 pg_catalog.avg(pg_catalog.abs(pg.err)) AS mae,
+			 pg_catalog.count(*)::pg_catalog.float8 AS n,
+			 pg_catalog.count(*) FILTER (WHERE pg.known_user)::pg_catalog.float8 AS n_user,
+			 pg_catalog.count(*) FILTER (WHERE pg.known_item)::pg_catalog.float8 AS n_item
+	  FROM pg GROUP BY pg.grp)
+SELECT x.ord, x.metric, NULL::integer AS at_k, x.value, a.grp
+FROM a CROSS JOIN LATERAL (VALUES (1, 'rmse', a.rmse), (2, 'mae', a.mae), (13, '.predicted', a.n),
+								  (14, '.known_user', a.n_user), (15, '.known_item', a.n_item)) x(ord, metric, value)
+$q$, model, test, user_col, item_col, rating_col, g, v.version);
+	END IF;
+
+	IF do_ranking THEN
+		-- novelty: the self-information -log2(p) of a recommended item, p the
+		-- share of the model's users who interacted with it in training
+		parts := parts || format($q$
+WITH e AS MATERIALIZED (%1$s),
+g AS (%2$s),
+eg AS (SELECT e.*, NULL::pg_catalog.text AS grp FROM e
+	   UNION ALL SELECT e.*, g.grp FROM e JOIN g ON g.user_key OPERATOR(pg_catalog.=) e.user_key),
+pop AS (SELECT f.item_key,
+			   (OPERATOR(pg_catalog.-) pg_catalog.ln(GREATEST(f.interactions, 1)::pg_catalog.float8 OPERATOR(pg_catalog./) %5$s))
+				   OPERATOR(pg_catalog./) pg_catalog.ln(2::pg_catalog.float8) AS info
+		FROM recsys.item_factors f WHERE f.model OPERATOR(pg_catalog.=) %3$L AND f.version OPERATOR(pg_catalog.=) %4$s),
+a AS (SELECT eg.grp, pg_catalog.count(*) AS users, pg_catalog.avg(eg."precision") AS p, pg_catalog.avg(eg.recall) AS r,
+			 pg_catalog.avg(eg.ndcg) AS n, pg_catalog.avg(eg.ap) AS ap, pg_catalog.avg(eg.hit) AS h, pg_catalog.avg(eg.rr) AS rr,
+			 pg_catalog.max(eg.test_users) AS test_users
+	  FROM eg GROUP BY eg.grp),
+i AS (SELECT eg.grp, pg_catalog.count(DISTINCT x.item) AS distinct_items, pg_catalog.avg(pop.info) AS novelty
+	  FROM eg CROSS JOIN LATERAL pg_catalog.unnest(eg.items) x(item) JOIN pop ON pop.item_key OPERATOR(pg_catalog.=) x.item
+	  GROUP BY eg.grp)
+SELECT x.ord, x.metric, CASE WHEN x.metric OPERATOR(pg_catalog.=) 'users' THEN NULL ELSE %6$s END AS at_k, x.value, a.grp
+FROM a LEFT JOIN i ON (i.grp OPERATOR(pg_catalog.=) a.grp OR (i.grp IS NULL AND a.grp IS NULL))
+CROSS JOIN LATERAL (VALUES (3, 'precision', a.p), (4, 'recall', a.r), (5, 'ndcg', a.n),
+						   (6, 'map', a.ap), (7, 'hit_rate', a.h), (8, 'mrr', a.rr),
+						   (9, 'coverage', COALESCE(i.distinct_items, 0)::pg_catalog.float8 OPERATOR(pg_catalog./) %7$s),
+						   (10, 'novelty', i.novelty), (11, 'users', a.users::pg_catalog.float8),
+						   (12, '.test_users', a.test_users::pg_catalog.float8)) x(ord, metric, value)
+$q$, q.query, g, model, v.version, greatest(v.users, 1), cutoff, greatest(v.items, 1));
+	END IF;
+
+	-- The rows are gathered first: the counts behind them (hidden rows whose
+	-- names start with a dot) decide whether the test set needs the check
+	-- query, which reads it again to explain an empty or unusable result.
+	IF serve_unknown THEN
+		-- recommend() says for every unknown user how it served them
+		messages := current_setting('client_min_messages');
+		PERFORM set_config('client_min_messages', 'warning', true);
+	END IF;
+	sql := format('SELECT pg_catalog.array_agg(z.metric ORDER BY z.grp NULLS FIRST, z.ord), '
+				  'pg_catalog.array_agg(z.at_k ORDER BY z.grp NULLS FIRST, z.ord), '
+				  'pg_catalog.array_agg(z.value ORDER BY z.grp NULLS FIRST, z.ord), '
+				  'pg_catalog.array_agg(z.grp ORDER BY z.grp NULLS FIRST, z.ord) FROM ((%s)) z',
+				  array_to_string(parts, ') UNION ALL ('));
+	PERFORM pg_catalog.set_config('search_path', caller_path, true);
+	EXECUTE sql INTO r_metric, r_k, r_value, r_group;
+	PERFORM pg_catalog.set_config('search_path', 'pg_catalog, recsys, pg_temp', true);
+	IF serve_unknown THEN
+		PERFORM set_config('client_min_messages', messages, true);
+	END IF;
+	SELECT max(x.v) FILTER (WHERE x.m = 'users'), max(x.v) FILTER (WHERE x.m = '.test_users'),
+		   max(x.v) FILTER (WHERE x.m = 'hit_rate'), max(x.v) FILTER (WHERE x.m = '.predicted'),
+		   max(x.v) FILTER (WHERE x.m = '.known_user'), max(x.v) FILTER (WHERE x.m = '.known_item')
+	  INTO measured, test_users, hit_rate, predicted, known_user_rows, known_item_rows
+	  FROM unnest(r_metric, r_value, r_group) x(m, v, g) WHERE x.g IS NULL;
+	IF do_rating THEN
+		-- predictions say themselves which rows the model knows
+		PERFORM recsys.eval_check(model, coalesce(predicted, 0)::bigint,
+								  coalesce(CASE WHEN serve_unknown THEN predicted ELSE known_user_rows END, 0)::bigint,
+								  coalesce(known_item_rows, 0)::bigint, NULL);
+	END IF;
+	IF do_ranking AND (coalesce(measured, 0) = 0 OR coalesce(hit_rate, 0) = 0) THEN
+		PERFORM pg_catalog.set_config('search_path', caller_path, true);
+		EXECUTE q.check_query INTO c;
+		PERFORM pg_catalog.set_config('search_path', 'pg_catalog, recsys, pg_temp', true);
+		-- (served, users the model does not know are measured too)
+		PERFORM recsys.eval_check(model, c.test_users,
+								  CASE WHEN serve_unknown THEN c.test_users ELSE c.known_users END,
+								  c.known_items, threshold);
+	END IF;
+	IF do_ranking AND measured < test_users THEN
+		RAISE NOTICE '% of % test users are not in model "%": they are left out of the ranking metrics',
+			test_users - measured, test_users, model;
+	END IF;
+	RETURN QUERY SELECT x.m, x.k, x.v, x.g FROM unnest(r_metric, r_k, r_value, r_group) x(m, k, v, g)
+				 WHERE x.m = ANY (want);
+END
+$fn$;
+COMMENT ON FUNCTION recsys.eval_metrics(text, text, integer, text, text, text, double precision, text, text[], text, text, text, integer) IS
+	'internal: the body of recsys.evaluate(), with the caller''s search_path';
+
+
+CREATE FUNCTION recsys.evaluate(
+	model text,
+	test text,
+	k integer DEFAULT 10,
+	user_col text DEFAULT NULL,
+	item_col text DEFAULT NULL,
+	rating_col text DEFAULT NULL,
+	threshold double precision DEFAULT NULL,
+	user_groups text DEFAULT NULL,
+	metrics text[] DEFAULT NULL,
+	lists text DEFAULT NULL,
+	unknown_users text DEFAULT 'skip',
+	version integer DEFAULT NULL)
+RETURNS TABLE (metric text, k integer, value double precision, user_group text)
+LANGUAGE sql STABLE
+AS $fn$
+	SELECT * FROM recsys.eval_metrics($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+		pg_catalog.current_setting('search_path'::pg_catalog.text), $12)
+$fn$;
+COMMENT ON FUNCTION recsys.evaluate(text, text, integer, text, text, text, double precision, text, text[], text, text, integer) IS
+	'accuracy of a model (its active version, or the kept version given) on a test set (relation or SELECT): rmse, mae (explicit models), precision, recall, ndcg, map, hit_rate, mrr (means over test users known to the model, as evaluate_users gives them), catalogue coverage and novelty of the top-k lists (recommend_all''s, or lists: user, item, rank), users measured; one row per metric, and per user group when user_groups (user, group) is given; test users the model does not know are left out, or with unknown_users => ''serve'' measured on what recommend() gives them';
+
+
+CREATE FUNCTION recsys.audit_exposure_body(
+	model text,
+	item_groups text,
+	k integer,
+	users text,
+	lists text,
+	caller_path text,
+	version integer)
+RETURNS TABLE (item_group text, metric text, value double precision)
+LANGUAGE plpgsql STABLE
+SET transaction_read_only = on
+SET search_path = pg_catalog, recsys, pg_temp
+AS $fn$
+DECLARE
+	v record;
+	l text;
+	ig text;
+	sql text;
+BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF k IS NULL THEN
+		RAISE EXCEPTION 'k must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF k <= 0 THEN
+		RAISE EXCEPTION 'k must be positive, not %', k
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'k is the length of the lists that are audited.';
+	END IF;
+	PERFORM recsys.check_model_usage(model);
+	SELECT mv.version, mv.users INTO v
+	  FROM recsys.models m JOIN recsys.model_versions mv
+		ON mv.model = m.name AND mv.version = m.active_version
+	 WHERE m.name = audit_exposure_body.model;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', model
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'SELECT name FROM recsys.models lists the models.';
+	END IF;
+	IF version IS NOT NULL THEN
+		SELECT mv.version, mv.users INTO v FROM recsys.model_versions mv
+		 WHERE mv.model = audit_exposure_body.model
+		   AND mv.version = recsys.served_version(audit_exposure_body.model, audit_exposure_body.version);
+	END IF;
+
+	IF lists IS NOT NULL THEN
+		-- lists made elsewhere (re-ranked, or by another system): user, item, rank
+		-- (checked: each rank and each item at most once in a user's list)
+		l := recsys.eval_lists_sql(lists, k,
+			CASE WHEN users IS NOT NULL
+				 THEN format('(x.lu)::pg_catalog.text OPERATOR(pg_catalog.=) ANY '
+							 '(SELECT (y.recsys_user)::pg_catalog.text FROM %s AS y(recsys_user))',
+							 recsys.eval_source_in_path(users, 'users', 1, caller_path)) END,
+			caller_path);
+	ELSE
+		l := format('SELECT a."user" AS user_key, a.item AS item_key, a.rank '
+					'FROM recsys.recommend_all(%L::pg_catalog.text, %s, users => %s, version => %s) a',
+					model, k,
+					CASE WHEN users IS NULL THEN 'NULL'
+						 ELSE format('ARRAY(SELECT DISTINCT (y.recsys_user)::pg_catalog.text FROM %s AS y(recsys_user) '
+									 'WHERE y.recsys_user IS NOT NULL)',
+									 recsys.eval_source_in_path(users, 'users', 1, caller_path)) END,
+					v.version);
+	END IF;
+	-- item -> group, by the group's output text as recommend()'s
+	-- item_groups (a boolean group is t or f); an item listed in several
+	-- groups counts in the first by text order; items without a group form
+	-- the group NULL
+	ig := CASE WHEN item_groups IS NULL
+			   THEN 'SELECT NULL::pg_catalog.text AS item_key, NULL::pg_catalog.text AS grp WHERE false'
+			   ELSE format('SELECT DISTINCT ON (1) (g.gi)::pg_catalog.text AS item_key, pg_catalog.format(''%%s'', g.gg) AS grp '
+						   'FROM %s AS g(gi, gg) WHERE g.gi IS NOT NULL ORDER BY 1, 2',
+						   recsys.eval_source_in_path(item_groups, 'item_groups', 2, caller_path)) END;
+
+	sql := format($q$
+WITH ci AS MATERIALIZED (
+	SELECT f.item_key, f.interactions::pg_catalog.float8 AS interactions,
+		   f.interactions::pg_catalog.float8 OPERATOR(pg_catalog./) %3$s AS popularity, ig.grp
+	FROM recsys.item_factors f LEFT JOIN (%4$s) ig ON ig.item_key OPERATOR(pg_catalog.=) f.item_key
+	WHERE f.model OPERATOR(pg_catalog.=) %1$L AND f.version OPERATOR(pg_catalog.=) %2$s),
+e AS MATERIALIZED (
+	SELECT l.user_key, l.item_key, l.rank, ci.grp, ci.popularity,
+		   pg_catalog.ln(2::pg_catalog.float8)
+			   OPERATOR(pg_catalog./) pg_catalog.ln(GREATEST(l.rank, 1) OPERATOR(pg_catalog.+) 1::pg_catalog.float8) AS w
+	FROM (%5$s) l JOIN ci ON ci.item_key OPERATOR(pg_catalog.=) l.item_key),
+tot AS (
+	SELECT (SELECT pg_catalog.count(*) FROM ci)::pg_catalog.float8 AS items,
+		   (SELECT GREATEST(pg_catalog.sum(ci.interactions), 1) FROM ci) AS interactions,
+		   (SELECT pg_catalog.count(*) FROM e)::pg_catalog.float8 AS slots,
+		   (SELECT pg_catalog.sum(e.w) FROM e) AS weight),
+per_item AS (
+	SELECT ci.item_key, ci.grp, pg_catalog.count(e.item_key)::pg_catalog.float8 AS x
+	FROM ci LEFT JOIN e ON e.item_key OPERATOR(pg_catalog.=) ci.item_key GROUP BY ci.item_key, ci.grp),
+grp AS (
+	SELECT ci.grp, pg_catalog.count(*)::pg_catalog.float8 AS items, pg_catalog.sum(ci.interactions) AS interactions
+	FROM ci GROUP BY ci.grp),
+ex AS (
+	SELECT e.grp, pg_catalog.count(*)::pg_catalog.float8 AS slots, pg_catalog.sum(e.w) AS weight,
+		   pg_catalog.count(DISTINCT e.item_key)::pg_catalog.float8 AS distinct_items
+	FROM e GROUP BY e.grp),
+overall AS (
+	SELECT (SELECT pg_catalog.count(DISTINCT e.user_key) FROM e)::pg_catalog.float8 AS lists,
+		   (SELECT pg_catalog.count(DISTINCT e.item_key) FROM e)::pg_catalog.float8 OPERATOR(pg_catalog./) tot.items AS coverage,
+		   (SELECT pg_catalog.sum((((2 OPERATOR(pg_catalog.*) o.i) OPERATOR(pg_catalog.-) o.n) OPERATOR(pg_catalog.-) 1)
+								  OPERATOR(pg_catalog.*) o.x)
+				   OPERATOR(pg_catalog./) (CASE WHEN (o.n OPERATOR(pg_catalog.*) pg_catalog.sum(o.x)) OPERATOR(pg_catalog.=) 0
+												THEN NULL ELSE o.n OPERATOR(pg_catalog.*) pg_catalog.sum(o.x) END)
+			FROM (SELECT per_item.x, pg_catalog.row_number() OVER (ORDER BY per_item.x) AS i,
+						 pg_catalog.count(*) OVER () AS n FROM per_item) o GROUP BY o.n) AS gini,
+		   (SELECT pg_catalog.avg(e.popularity) FROM e) AS pop_recommended,
+		   (SELECT pg_catalog.sum(ci.interactions OPERATOR(pg_catalog.*) ci.popularity) OPERATOR(pg_catalog./) tot.interactions
+			  FROM ci) AS pop_interacted
+	FROM tot)
+SELECT r.grp, r.metric, r.value FROM (
+	SELECT 0 AS part, grp.grp, x.ord, x.metric, x.value
+	FROM grp CROSS JOIN tot
+	LEFT JOIN ex ON (ex.grp OPERATOR(pg_catalog.=) grp.grp OR (ex.grp IS NULL AND grp.grp IS NULL))
+	CROSS JOIN LATERAL (VALUES
+		(1, 'items', grp.items),
+		(2, 'catalogue_share', grp.items OPERATOR(pg_catalog./) tot.items),
+		(3, 'interaction_share', grp.interactions OPERATOR(pg_catalog./) tot.interactions),
+		(4, 'exposure_share', COALESCE(ex.slots, 0)
+			OPERATOR(pg_catalog./) (CASE WHEN tot.slots OPERATOR(pg_catalog.=) 0 THEN NULL ELSE tot.slots END)),
+		(5, 'discounted_exposure_share', COALESCE(ex.weight, 0)
+			OPERATOR(pg_catalog./) (CASE WHEN tot.weight OPERATOR(pg_catalog.=) 0 THEN NULL ELSE tot.weight END)),
+		(6, 'coverage', COALESCE(ex.distinct_items, 0) OPERATOR(pg_catalog./) grp.items)) x(ord, metric, value)
+	UNION ALL
+	SELECT 1, NULL, x.ord, x.metric, x.value
+	FROM overall CROSS JOIN LATERAL (VALUES
+		(1, 'lists', overall.lists),
+		(2, 'coverage', overall.coverage),
+		(3, 'gini', overall.gini),
+		(4, 'mean_popularity_recommended', overall.pop_recommended),
+		(5, 'mean_popularity_interacted', overall.pop_interacted),
+		(6, 'popularity_lift', overall.pop_recommended
+			OPERATOR(pg_catalog./) (CASE WHEN overall.pop_interacted OPERATOR(pg_catalog.=) 0 THEN NULL
+										 ELSE overall.pop_interacted END))) x(ord, metric, value)
+) r
+ORDER BY r.part, r.grp NULLS LAST, r.ord
+$q$, model, v.version, greatest(v.users, 1), ig, l);
+	PERFORM pg_catalog.set_config('search_path', caller_path, true);
+	RETURN QUERY EXECUTE sql;
+	PERFORM pg_catalog.set_config('search_path', 'pg_catalog, recsys, pg_temp', true);
+END
+$fn$;
+COMMENT ON FUNCTION recsys.audit_exposure_body(text, text, integer, text, text, text, integer) IS
+	'internal: the body of recsys.audit_exposure(), with the caller''s search_path';
+
+
+CREATE FUNCTION recsys.audit_exposure(
+	model text,
+	item_groups text,
+	k integer DEFAULT 10,
+	users text DEFAULT NULL,
+	lists text DEFAULT NULL,
+	version integer DEFAULT NULL)
+RETURNS TABLE (item_group text, metric text, value double precision)
+LANGUAGE sql STABLE
+AS $fn$
+	SELECT * FROM recsys.audit_exposure_body($1, $2, $3, $4, $5,
+		pg_catalog.current_setting('search_path'::pg_catalog.text), $6)
+$fn$;
+COMMENT ON FUNCTION recsys.audit_exposure(text, text, integer, text, text, integer) IS
+	'exposure of item groups (item_groups: item, group) in the top-k lists of recommend_all (of the active version, or of the kept version given) (or of lists: user, item, rank, e.g. re-ranked): per group items, catalogue_share, interaction_share, exposure_share, discounted_exposure_share (1/log2(rank+1)), coverage; overall lists, coverage, gini of item exposure, mean popularity of recommended and of interacted items and their ratio';
+
+
+CREATE FUNCTION recsys.audit_error(
+	model text,
+	test text,
+	groups text,
+	error text DEFAULT 'squared',
+	bootstrap integer DEFAULT 0,
+	confidence double precision DEFAULT 0.95,
+	seed integer DEFAULT 42,
+	user_col text DEFAULT NULL,
+	item_col text DEFAULT NULL,
+	rating_col text DEFAULT NULL,
+	version integer DEFAULT NULL)
+RETURNS TABLE (group_key text, n bigint, rmse double precision, mae double precision,
+			   mean_error double precision, rmse_low double precision, rmse_high double precision,
+			   tested boolean,
+			   anova_f double precision, anova_df_between integer, anova_df_within bigint,
+			   anova_p double precision,
+			   welch_t double precision, welch_df double precision, welch_p double precision,
+			   kruskal_h double precision, kruskal_df integer, kruskal_p double precision,
+			   disparity_ratio double precision, disparity_difference double precision)
+AS 'MODULE_PATHNAME', 'rs_audit_error' LANGUAGE C STABLE PARALLEL UNSAFE;
+COMMENT ON FUNCTION recsys.audit_error(text, text, text, text, integer, double precision, integer, text, text, text, integer) IS
+	'prediction error of the active version (or of the kept version given) per user group (groups: user, group) on a test set (columns default to the model''s): n, rmse, mae, mean_error (predicted - actual), optional bootstrap interval of the rmse; across groups ANOVA, Welch (two groups) and Kruskal-Wallis on squared (error => ''absolute'': absolute) errors and the max/min ratio and difference of rmse (mae)';
+
+
+CREATE FUNCTION recsys.audit_ranking(
+	model text,
+	test text,
+	groups text,
+	k integer DEFAULT 10,
+	metrics text[] DEFAULT NULL,
+	user_col text DEFAULT NULL,
+	item_col text DEFAULT NULL,
+	rating_col text DEFAULT NULL,
+	threshold double precision DEFAULT NULL,
+	version integer DEFAULT NULL)
+RETURNS TABLE (group_key text, metric text, k integer, users bigint, mean double precision,
+			   stddev double precision, tested boolean,
+			   anova_f double precision, anova_df_between integer, anova_df_within bigint,
+			   anova_p double precision,
+			   welch_t double precision, welch_df double precision, welch_p double precision,
+			   kruskal_h double precision, kruskal_df integer, kruskal_p double precision,
+			   disparity_ratio double precision, disparity_difference double precision)
+AS 'MODULE_PATHNAME', 'rs_audit_ranking' LANGUAGE C STABLE PARALLEL UNSAFE;
+COMMENT ON FUNCTION recsys.audit_ranking(text, text, text, integer, text[], text, text, text, double precision, integer) IS
+	'ranking quality of the active version (or of the kept version given) per user group (groups: user, group): each group''s mean per-user metric at k from recsys.evaluate_users (metrics: ndcg, recall (the default two), precision, ap, rr, hit), one row per group and metric, with ANOVA, Welch (two groups) and Kruskal-Wallis across groups on the per-user values and the max/min ratio and difference of the group means';
