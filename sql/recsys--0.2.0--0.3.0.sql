@@ -213,7 +213,7 @@ $q$, t, model, m.active_version, cutoff, r, CASE WHEN serve_unknown THEN 'LEFT' 
 END
 $fn$;
 
--- Versions (issue 16, part 1): recsys.activate() with its history in
+-- Versions: recsys.activate() with its history in
 -- recsys.model_activations, pinned versions (recsys.version_pins) that
 -- pruning keeps, and version => on every serving and evaluation function
 -- (a new trailing argument: each function is dropped and created again
@@ -273,6 +273,13 @@ AS 'MODULE_PATHNAME', 'rs_unpin_version' LANGUAGE C VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, recsys, pg_temp;
 COMMENT ON FUNCTION recsys.unpin_version(text, integer) IS
 	'takes back recsys.pin_version(); an experiment''s pins stay; false if the version was not pinned (owner or superuser only)';
+
+-- Like training, choosing and pinning versions writes the catalog: granted
+-- explicitly (GRANT EXECUTE ON FUNCTION recsys.activate(text, integer) TO
+-- trainer), and then only for the models the role owns.
+REVOKE ALL ON FUNCTION recsys.activate(text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION recsys.pin_version(text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION recsys.unpin_version(text, integer) FROM PUBLIC;
 
 -- The version the evaluation functions (11_evaluation.sql) measure.
 CREATE FUNCTION recsys.served_version(model text, version integer)
@@ -590,8 +597,8 @@ CREATE FUNCTION recsys.evaluate_users_body(
 	item_col text,
 	rating_col text,
 	threshold double precision,
-	caller_path text,
-	version integer)
+	version integer,
+	caller_path text)
 RETURNS TABLE (user_key text, n_relevant integer, "precision" double precision,
 			   recall double precision, ndcg double precision, ap double precision,
 			   rr double precision, hit double precision)
@@ -622,7 +629,7 @@ BEGIN
 	END IF;
 END
 $fn$;
-COMMENT ON FUNCTION recsys.evaluate_users_body(text, text, integer, text, text, text, double precision, text, integer) IS
+COMMENT ON FUNCTION recsys.evaluate_users_body(text, text, integer, text, text, text, double precision, integer, text) IS
 	'internal: the body of recsys.evaluate_users(), with the caller''s search_path';
 
 
@@ -640,8 +647,8 @@ RETURNS TABLE (user_key text, n_relevant integer, "precision" double precision,
 			   rr double precision, hit double precision)
 LANGUAGE sql STABLE
 AS $fn$
-	SELECT * FROM recsys.evaluate_users_body($1, $2, $3, $4, $5, $6, $7,
-		pg_catalog.current_setting('search_path'::pg_catalog.text), $8)
+	SELECT * FROM recsys.evaluate_users_body($1, $2, $3, $4, $5, $6, $7, $8,
+		pg_catalog.current_setting('search_path'::pg_catalog.text))
 $fn$;
 COMMENT ON FUNCTION recsys.evaluate_users(text, text, integer, text, text, text, double precision, integer) IS
 	'ranking metrics of each test user known to the model (its active version, or the kept version given): relevant test items, precision@k, recall@k, NDCG@k, AP@k, reciprocal rank and hit of the user''s top-k list from recommend_all (training items excluded); user keys as text';
@@ -659,8 +666,8 @@ CREATE FUNCTION recsys.eval_metrics(
 	metrics text[],
 	lists text,
 	unknown_users text,
-	caller_path text,
-	version integer)
+	version integer,
+	caller_path text)
 RETURNS TABLE (metric text, at_k integer, value double precision, user_group text)
 LANGUAGE plpgsql STABLE
 SET transaction_read_only = on
@@ -829,7 +836,7 @@ $q$, q.query, g, model, v.version, greatest(v.users, 1), cutoff, greatest(v.item
 				 WHERE x.m = ANY (want);
 END
 $fn$;
-COMMENT ON FUNCTION recsys.eval_metrics(text, text, integer, text, text, text, double precision, text, text[], text, text, text, integer) IS
+COMMENT ON FUNCTION recsys.eval_metrics(text, text, integer, text, text, text, double precision, text, text[], text, text, integer, text) IS
 	'internal: the body of recsys.evaluate(), with the caller''s search_path';
 
 
@@ -849,8 +856,8 @@ CREATE FUNCTION recsys.evaluate(
 RETURNS TABLE (metric text, k integer, value double precision, user_group text)
 LANGUAGE sql STABLE
 AS $fn$
-	SELECT * FROM recsys.eval_metrics($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-		pg_catalog.current_setting('search_path'::pg_catalog.text), $12)
+	SELECT * FROM recsys.eval_metrics($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+		pg_catalog.current_setting('search_path'::pg_catalog.text))
 $fn$;
 COMMENT ON FUNCTION recsys.evaluate(text, text, integer, text, text, text, double precision, text, text[], text, text, integer) IS
 	'accuracy of a model (its active version, or the kept version given) on a test set (relation or SELECT): rmse, mae (explicit models), precision, recall, ndcg, map, hit_rate, mrr (means over test users known to the model, as evaluate_users gives them), catalogue coverage and novelty of the top-k lists (recommend_all''s, or lists: user, item, rank), users measured; one row per metric, and per user group when user_groups (user, group) is given; test users the model does not know are left out, or with unknown_users => ''serve'' measured on what recommend() gives them';
@@ -862,8 +869,8 @@ CREATE FUNCTION recsys.audit_exposure_body(
 	k integer,
 	users text,
 	lists text,
-	caller_path text,
-	version integer)
+	version integer,
+	caller_path text)
 RETURNS TABLE (item_group text, metric text, value double precision)
 LANGUAGE plpgsql STABLE
 SET transaction_read_only = on
@@ -1002,7 +1009,7 @@ $q$, model, v.version, greatest(v.users, 1), ig, l);
 	PERFORM pg_catalog.set_config('search_path', 'pg_catalog, recsys, pg_temp', true);
 END
 $fn$;
-COMMENT ON FUNCTION recsys.audit_exposure_body(text, text, integer, text, text, text, integer) IS
+COMMENT ON FUNCTION recsys.audit_exposure_body(text, text, integer, text, text, integer, text) IS
 	'internal: the body of recsys.audit_exposure(), with the caller''s search_path';
 
 
@@ -1016,8 +1023,8 @@ CREATE FUNCTION recsys.audit_exposure(
 RETURNS TABLE (item_group text, metric text, value double precision)
 LANGUAGE sql STABLE
 AS $fn$
-	SELECT * FROM recsys.audit_exposure_body($1, $2, $3, $4, $5,
-		pg_catalog.current_setting('search_path'::pg_catalog.text), $6)
+	SELECT * FROM recsys.audit_exposure_body($1, $2, $3, $4, $5, $6,
+		pg_catalog.current_setting('search_path'::pg_catalog.text))
 $fn$;
 COMMENT ON FUNCTION recsys.audit_exposure(text, text, integer, text, text, integer) IS
 	'exposure of item groups (item_groups: item, group) in the top-k lists of recommend_all (of the active version, or of the kept version given) (or of lists: user, item, rank, e.g. re-ranked): per group items, catalogue_share, interaction_share, exposure_share, discounted_exposure_share (1/log2(rank+1)), coverage; overall lists, coverage, gini of item exposure, mean popularity of recommended and of interacted items and their ratio';

@@ -175,6 +175,13 @@ CREATE ROLE vs_user;
 CREATE ROLE vs_other;
 GRANT SELECT ON vs_interactions, v1_lists TO vs_user, vs_other;
 SELECT recsys.grant_model('vs_m', 'vs_user');
+-- (activate and the pins are granted like training; not to PUBLIC)
+SET ROLE vs_other;
+SELECT pg_temp.try($$SELECT recsys.activate('vs_m', 1)$$);
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION recsys.train(text, text, text, text, text, text, jsonb),
+	recsys.activate(text, integer), recsys.pin_version(text, integer),
+	recsys.unpin_version(text, integer), recsys.drop_model(text, boolean) TO vs_user;
 SET ROLE vs_user;
 SELECT pg_temp.try($$SELECT recsys.activate('vs_m', 1)$$);
 SELECT pg_temp.try($$SELECT recsys.pin_version('vs_m', 1)$$);
@@ -183,6 +190,15 @@ SELECT count(*) AS differ FROM (
 	SELECT u, r.item, r.score, r.rank FROM generate_series(1, 20) u, recsys.recommend('vs_m', u, 5, version => 1) r
 	EXCEPT SELECT * FROM v1_lists) d;
 SELECT version, previous_version FROM recsys.model_activations WHERE model = 'vs_m' ORDER BY activated_at;
+-- a role activates and pins the versions of its own model
+SELECT version FROM recsys.train('vs_own', 'vs_interactions', 'user_id', 'item_id', 'clicks', 'popularity');
+SELECT version FROM recsys.train('vs_own', 'SELECT * FROM vs_interactions WHERE user_id <= 30', 'user_id', 'item_id', 'clicks', 'popularity');
+SELECT recsys.activate('vs_own', 1) AS previous, recsys.pin_version('vs_own', 2) AS pinned;
+SELECT version, previous_version, activated_by::text FROM recsys.model_activations WHERE model = 'vs_own' ORDER BY activated_at;
+SELECT version, reason, pinned_by::text FROM recsys.version_pins WHERE model = 'vs_own';
+SELECT users FROM recsys.model_versions v JOIN recsys.models m ON m.name = v.model AND m.active_version = v.version
+WHERE m.name = 'vs_own';
+SELECT recsys.drop_model('vs_own');
 RESET ROLE;
 SET ROLE vs_other;
 SELECT pg_temp.try($$SELECT * FROM recsys.recommend('vs_m', 1, 5, version => 1)$$);

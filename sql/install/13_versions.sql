@@ -72,6 +72,13 @@ SET search_path = pg_catalog, recsys, pg_temp;
 COMMENT ON FUNCTION recsys.unpin_version(text, integer) IS
 	'takes back recsys.pin_version(); an experiment''s pins stay; false if the version was not pinned (owner or superuser only)';
 
+-- Like training, choosing and pinning versions writes the catalog: granted
+-- explicitly (GRANT EXECUTE ON FUNCTION recsys.activate(text, integer) TO
+-- trainer), and then only for the models the role owns.
+REVOKE ALL ON FUNCTION recsys.activate(text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION recsys.pin_version(text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION recsys.unpin_version(text, integer) FROM PUBLIC;
+
 -- The version the evaluation functions (11_evaluation.sql) measure.
 CREATE FUNCTION recsys.served_version(model text, version integer)
 RETURNS integer
