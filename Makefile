@@ -18,6 +18,7 @@ CORE_OBJS = \
 	src/core/popularity.o \
 	src/core/knn.o \
 	src/core/knn_score.o \
+	src/core/explain.o \
 	src/core/score.o \
 	src/core/metrics.o \
 	src/core/linalg.o \
@@ -55,6 +56,7 @@ OBJS = \
 	src/serve.o \
 	src/serve_all.o \
 	src/serve_similar.o \
+	src/serve_explain.o \
 	src/model_index.o \
 	src/rerank.o \
 	src/evaluate.o \
@@ -79,7 +81,7 @@ DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA = sql/$(EXTENSION)--0.1.0--0.2.0.sql sql/$(EXTENSION)--0.2.0--0.3.0.sql
 EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql
 
-REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank hnsw serve_index stats audit evaluate ranking_metrics hostile privileges security_cache security_stored security_models security_limits security_search_path model_index versions
+REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank hnsw serve_index stats audit evaluate ranking_metrics hostile privileges security_cache security_stored security_models security_limits security_search_path model_index explain versions
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config

@@ -213,6 +213,24 @@ $q$, t, model, m.active_version, cutoff, r, CASE WHEN serve_unknown THEN 'LEFT' 
 END
 $fn$;
 
+-- Serving: explanations.  recsys.explain() (src/serve_explain.c), as in
+-- sql/install/08_serving.sql.
+-- Why an item is recommended to a user (src/serve_explain.c): the served
+-- score taken apart, one row per contributor, largest first: the user's
+-- items (item_knn, ials, als, svd) or the neighbours who have the item
+-- (user_knn), keys in their text form.  Rows without a rank hold the rest
+-- (kind 'other': the contributors beyond k; 'global mean', 'user bias',
+-- 'item bias': the baseline of explicit models; 'residual': factor
+-- models, served score minus the closed form), so that all the rows' contributions
+-- add up to recsys.predict()'s score; share is contribution / score.
+-- k NULL shows every contributor.
+CREATE FUNCTION recsys.explain(model text, "user" "any", item "any", k integer DEFAULT 10)
+RETURNS TABLE (rank integer, contributor text, kind text, contribution double precision, share double precision)
+AS 'MODULE_PATHNAME', 'rs_explain' LANGUAGE C STABLE PARALLEL SAFE ROWS 12
+SET search_path = pg_catalog, recsys, pg_temp;
+COMMENT ON FUNCTION recsys.explain(text, "any", "any", integer) IS
+	'why an item is recommended to a user: the contributions of the user''s items (item_knn, ials, als, svd) or neighbours (user_knn) to the served score, largest first, with the rest, the baseline and the residual as unranked rows';
+
 -- Versions: recsys.activate() with its history in
 -- recsys.model_activations, pinned versions (recsys.version_pins) that
 -- pruning keeps, and version => on every serving and evaluation function
@@ -323,6 +341,7 @@ DROP FUNCTION recsys.audit_exposure_body(text, text, integer, text, text, text);
 DROP FUNCTION recsys.audit_exposure(text, text, integer, text, text);
 DROP FUNCTION recsys.audit_error(text, text, text, text, integer, double precision, integer, text, text, text);
 DROP FUNCTION recsys.audit_ranking(text, text, text, integer, text[], text, text, text, double precision);
+DROP FUNCTION recsys.explain(text, "any", "any", integer);
 
 CREATE FUNCTION recsys.predict(model text, "user" "any", item "any", version integer DEFAULT NULL)
 RETURNS double precision
@@ -1076,3 +1095,12 @@ RETURNS TABLE (group_key text, metric text, k integer, users bigint, mean double
 AS 'MODULE_PATHNAME', 'rs_audit_ranking' LANGUAGE C STABLE PARALLEL UNSAFE;
 COMMENT ON FUNCTION recsys.audit_ranking(text, text, text, integer, text[], text, text, text, double precision, integer) IS
 	'ranking quality of the active version (or of the kept version given) per user group (groups: user, group): each group''s mean per-user metric at k from recsys.evaluate_users (metrics: ndcg, recall (the default two), precision, ap, rr, hit), one row per group and metric, with ANOVA, Welch (two groups) and Kruskal-Wallis across groups on the per-user values and the max/min ratio and difference of the group means';
+
+
+CREATE FUNCTION recsys.explain(model text, "user" "any", item "any", k integer DEFAULT 10,
+	version integer DEFAULT NULL)
+RETURNS TABLE (rank integer, contributor text, kind text, contribution double precision, share double precision)
+AS 'MODULE_PATHNAME', 'rs_explain' LANGUAGE C STABLE PARALLEL SAFE ROWS 12
+SET search_path = pg_catalog, recsys, pg_temp;
+COMMENT ON FUNCTION recsys.explain(text, "any", "any", integer, integer) IS
+	'why an item is recommended to a user: the contributions of the user''s items (item_knn, ials, als, svd) or neighbours (user_knn) to the served score, largest first, with the rest, the baseline and the residual as unranked rows';

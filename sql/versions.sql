@@ -92,6 +92,12 @@ FROM v1_pred;
 SELECT count(*) FILTER (WHERE recsys.predict('vs_m', u, i, version => 2) = p) AS same_v2,
 	   count(*) FILTER (WHERE recsys.predict('vs_m', u, i) = p) AS same_as_active
 FROM v2_pred;
+-- explain: version 2's terms add up to version 2's prediction, not to 1's
+SELECT abs(sum(contribution) - recsys.predict('vs_m', 3, 5, version => 2)) < 1e-4 AS sums_to_v2,
+	   abs(sum(contribution) - recsys.predict('vs_m', 3, 5)) > 1e-3 AS not_to_v1
+FROM recsys.explain('vs_m', 3, 5, NULL, version => 2);
+SELECT abs(sum(contribution) - recsys.predict('vs_m', 3, 5)) < 1e-4 AS sums_to_active
+FROM recsys.explain('vs_m', 3, 5, NULL);
 SELECT count(*) AS differ FROM (
 	SELECT i, s.item, s.similarity FROM generate_series(1, 10) i, recsys.similar_items('vs_m', i, 3) s
 	EXCEPT SELECT * FROM v1_sim) d;
@@ -160,6 +166,7 @@ SELECT pg_temp.try($$SELECT * FROM recsys.recommend('vs_m', 1, 5, version => 0)$
 SELECT pg_temp.try($$SELECT * FROM recsys.recommend_all('vs_m', 5, version => -1)$$);
 SELECT pg_temp.try($$SELECT recsys.predict('vs_m', 1, 1, version => 9)$$);
 SELECT pg_temp.try($$SELECT * FROM recsys.similar_items('vs_m', 1, 3, version => 9)$$);
+SELECT pg_temp.try($$SELECT * FROM recsys.explain('vs_m', 1, 1, version => 9)$$);
 SELECT pg_temp.try($$SELECT * FROM recsys.predictions('vs_m', 'vs_interactions', version => 9)$$);
 SELECT pg_temp.try($$SELECT * FROM recsys.evaluate('vs_m', 'vs_interactions', 5, version => 9)$$);
 SELECT pg_temp.try($$SELECT * FROM recsys.audit_ranking('vs_m', 'vs_interactions', 'vs_groups', 5, version => 9)$$);

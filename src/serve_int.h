@@ -19,6 +19,7 @@
  *	  serve.c			  recommend(), recommend_for_items(), predict(), serve.h
  *	  serve_all.c		  recommend_all()
  *	  serve_similar.c	  similar_items(), similar_users()
+ *	  serve_explain.c	  explain()
  *
  *-------------------------------------------------------------------------
  */

@@ -115,6 +115,23 @@ SET search_path = pg_catalog, recsys, pg_temp;
 COMMENT ON FUNCTION recsys.similar_users(text, anyelement, integer, integer) IS
 	'the k users most similar to a user: cosine of the user factors (factor models) or the stored neighbours (user_knn)';
 
+-- Why an item is recommended to a user (src/serve_explain.c): the served
+-- score taken apart, one row per contributor, largest first: the user's
+-- items (item_knn, ials, als, svd) or the neighbours who have the item
+-- (user_knn), keys in their text form.  Rows without a rank hold the rest
+-- (kind 'other': the contributors beyond k; 'global mean', 'user bias',
+-- 'item bias': the baseline of explicit models; 'residual': factor
+-- models, served score minus the closed form), so that all the rows' contributions
+-- add up to recsys.predict()'s score; share is contribution / score.
+-- k NULL shows every contributor.
+CREATE FUNCTION recsys.explain(model text, "user" "any", item "any", k integer DEFAULT 10,
+	version integer DEFAULT NULL)
+RETURNS TABLE (rank integer, contributor text, kind text, contribution double precision, share double precision)
+AS 'MODULE_PATHNAME', 'rs_explain' LANGUAGE C STABLE PARALLEL SAFE ROWS 12
+SET search_path = pg_catalog, recsys, pg_temp;
+COMMENT ON FUNCTION recsys.explain(text, "any", "any", integer, integer) IS
+	'why an item is recommended to a user: the contributions of the user''s items (item_knn, ials, als, svd) or neighbours (user_knn) to the served score, largest first, with the rest, the baseline and the residual as unranked rows';
+
 CREATE FUNCTION recsys.rerank(
 	items anyarray,
 	scores double precision[],

@@ -32,6 +32,11 @@ extern void spotrf_(const char *uplo, const int *n, float *a, const int *lda,
 extern void spotrs_(const char *uplo, const int *n, const int *nrhs,
 					const float *a, const int *lda, float *b, const int *ldb,
 					int *info, size_t uplo_len);
+extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda,
+					int *info, size_t uplo_len);
+extern void dpotrs_(const char *uplo, const int *n, const int *nrhs,
+					const double *a, const int *lda, double *b, const int *ldb,
+					int *info, size_t uplo_len);
 /*
  * The two CBLAS entry points serving uses, declared the same way (the
  * enumerations are ints of the values every CBLAS defines).
@@ -110,6 +115,19 @@ rs_cholesky_solve(float *a, float *b, int k)
 	if (info != 0)
 		return false;
 	spotrs_("L", &k, &nrhs, a, &k, b, &k, &info, 1);
+	return info == 0;
+}
+
+bool
+rs_cholesky_solve_d(double *a, double *b, int k)
+{
+	int			info = 0;
+	const int	nrhs = 1;
+
+	dpotrf_("L", &k, a, &k, &info, 1);
+	if (info != 0)
+		return false;
+	dpotrs_("L", &k, &nrhs, a, &k, b, &k, &info, 1);
 	return info == 0;
 }
 

@@ -91,6 +91,9 @@ extern void rs_gemm_nt(const float *a, int n, const float *b, int m, int k,
  */
 extern bool rs_cholesky_solve(float *a, float *b, int k);
 
+/* The same in double precision (explanations, src/core/explain.c). */
+extern bool rs_cholesky_solve_d(double *a, double *b, int k);
+
 /*
  * The inline kernels must be inlined into their callers, including the
  * target_clones copies: GCC does not inline a function built for one

@@ -1,0 +1,226 @@
+/*-------------------------------------------------------------------------
+ *
+ * explain.c
+ *	  A score taken apart into the contributions of the user's items (or
+ *	  neighbours): the arithmetic of recsys.explain().  Plain C; the
+ *	  formulas are in explain.h.
+ *
+ * The neighbourhood terms are computed exactly as knn_score.c computes
+ * the score they add up to (the same float products, the same baseline),
+ * so they sum to the served score up to the rounding of the sum itself.
+ * The factor terms come from one Cholesky solve in double precision.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "explain.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "linalg.h"
+
+/* knn_score.c's baseline b_ui = mu + b_u + b_i, to the same float */
+static inline float
+knn_baseline(const RsKnnModel *m, const RsKnnUser *u, int32_t i)
+{
+	return (float) m->global_mean + u->bias + (m->item_bias ? m->item_bias[i] : 0.0f);
+}
+
+static inline void
+knn_base(const RsKnnModel *m, const RsKnnUser *u, int32_t i, RsExplainBase *base)
+{
+	memset(base, 0, sizeof(*base));
+	if (!m->explicit_feedback)
+		return;
+	base->global_mean = (float) m->global_mean;
+	base->user_bias = u->bias;
+	base->item_bias = m->item_bias ? m->item_bias[i] : 0.0f;
+}
+
+/* position of x in the ascending a[0..n), or -1 */
+static int64_t
+find_sorted(const int32_t *a, int64_t n, int32_t x)
+{
+	int64_t		lo = 0;
+	int64_t		hi = n;
+
+	while (lo < hi)
+	{
+		int64_t		mid = lo + (hi - lo) / 2;
+
+		if (a[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && a[lo] == x ? lo : -1;
+}
+
+/* explicit terms s * dev share the denominator sum |s| */
+static void
+divide_by(RsContribution *out, int32_t n, float den)
+{
+	for (int32_t t = 0; t < n; t++)
+		out[t].value = den > 0.0f ? out[t].value / den : 0.0;
+}
+
+int32_t
+rs_explain_item_knn(const RsKnnModel *m, const RsKnnUser *u, int32_t item,
+					RsExplainBase *base, RsContribution *out)
+{
+	int32_t		n = 0;
+	float		den = 0.0f;
+
+	knn_base(m, u, item, base);
+	for (int32_t t = 0; t < u->n; t++)
+	{
+		int32_t		j = u->items[t];
+		int64_t		len = m->rptr[j + 1] - m->rptr[j];
+		int64_t		at = find_sorted(m->rnbr + m->rptr[j], len, item);
+		float		s;
+
+		if (at < 0)
+			continue;
+		s = m->rsim[m->rptr[j] + at];
+		out[n].who = j;
+		if (m->explicit_feedback)
+		{
+			out[n].value = s * (u->ratings[t] - knn_baseline(m, u, j));
+			den += fabsf(s);
+		}
+		else
+			out[n].value = s;
+		n++;
+	}
+	if (m->explicit_feedback)
+		divide_by(out, n, den);
+	return n;
+}
+
+int32_t
+rs_explain_user_knn(const RsKnnModel *m, const RsKnnUser *u, int32_t n_nbrs,
+					const float *nbr_sim, const RsKnnUser *nbrs, int32_t item,
+					RsExplainBase *base, RsContribution *out)
+{
+	int32_t		n = 0;
+	float		den = 0.0f;
+
+	knn_base(m, u, item, base);
+	for (int32_t v = 0; v < n_nbrs; v++)
+	{
+		const RsKnnUser *nb = &nbrs[v];
+		int64_t		at = find_sorted(nb->items, nb->n, item);
+		float		s = nbr_sim[v];
+
+		if (at < 0)
+			continue;
+		out[n].who = v;
+		if (m->explicit_feedback)
+		{
+			out[n].value = s * (nb->ratings[at] - knn_baseline(m, nb, item));
+			den += fabsf(s);
+		}
+		else
+			out[n].value = s;
+		n++;
+	}
+	if (m->explicit_feedback)
+		divide_by(out, n, den);
+	return n;
+}
+
+bool
+rs_explain_factors(const RsFactorExplain *f, const int32_t *idx,
+				   const float *values, int32_t n, int32_t item, double *work,
+				   RsExplainBase *base, RsContribution *out)
+{
+	int			k = f->k;
+	int			d = f->explicit_feedback ? k + 1 : k;	/* [q; 1] for explicit */
+	double	   *a = work;		/* d x d */
+	double	   *z = work + (size_t) d * d;	/* d */
+	const float *yi = f->factors + (size_t) item * k;
+
+	memset(base, 0, sizeof(*base));
+	memset(a, 0, sizeof(double) * (size_t) d * d);
+	if (!f->explicit_feedback)
+	{
+		/* Y^T C^u Y + lambda I = Y^T Y + sum (c_j - 1) y_j y_j^T + lambda I */
+		for (int p = 0; p < k * k; p++)
+			a[p] = f->gram[p];
+		for (int p = 0; p < k; p++)
+			a[p * k + p] += f->lambda;
+		for (int32_t r = 0; r < n; r++)
+		{
+			const float *y = f->factors + (size_t) idx[r] * k;
+			double		w = f->alpha * (values ? values[r] : 1.0);
+
+			for (int p = 0; p < k; p++)
+				for (int q = 0; q < k; q++)
+					a[p * k + q] += w * y[p] * y[q];
+		}
+	}
+	else
+	{
+		for (int32_t r = 0; r < n; r++)
+		{
+			const float *q = f->factors + (size_t) idx[r] * k;
+
+			for (int p = 0; p < d; p++)
+			{
+				double		ap = p < k ? q[p] : 1.0;
+
+				for (int s = 0; s < d; s++)
+					a[p * d + s] += ap * (s < k ? q[s] : 1.0);
+			}
+		}
+		for (int p = 0; p < k; p++)
+			a[p * d + p] += f->lambda * n;
+		a[k * d + k] += f->lambda_b * n;
+		base->global_mean = f->global_mean;
+		base->item_bias = f->item_bias ? f->item_bias[item] : 0.0;
+	}
+	for (int p = 0; p < d; p++)
+		z[p] = p < k ? yi[p] : 1.0;
+	if (n == 0 || !rs_cholesky_solve_d(a, z, d))
+		return false;
+
+	/* s_ij = z . y_j (W is symmetric); the term is s_ij times c_uj or t_uj */
+	for (int32_t r = 0; r < n; r++)
+	{
+		const float *y = f->factors + (size_t) idx[r] * k;
+		int32_t		j = idx[r];
+		double		s = f->explicit_feedback ? z[k] : 0.0;
+		double		weight;
+
+		for (int p = 0; p < k; p++)
+			s += z[p] * y[p];
+		if (f->explicit_feedback)
+			weight = values[r] - f->global_mean - (f->item_bias ? f->item_bias[j] : 0.0);
+		else
+			weight = 1.0 + f->alpha * (values ? values[r] : 1.0);
+		out[r].who = j;
+		out[r].value = s * weight;
+	}
+	return true;
+}
+
+static int
+cmp_contribution(const void *a, const void *b)
+{
+	const RsContribution *x = a;
+	const RsContribution *y = b;
+	double		ax = fabs(x->value);
+	double		ay = fabs(y->value);
+
+	if (ax != ay)
+		return ax < ay ? 1 : -1;
+	return (x->who > y->who) - (x->who < y->who);
+}
+
+void
+rs_explain_rank(RsContribution *c, int32_t n)
+{
+	if (n > 1)
+		qsort(c, (size_t) n, sizeof(RsContribution), cmp_contribution);
+}
