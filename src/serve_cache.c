@@ -37,6 +37,7 @@ static void
 served_model_free(ServedModel *m)
 {
 	MemoryContextDelete(m->cxt);
+	pfree(m);
 }
 
 /*
