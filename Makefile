@@ -16,6 +16,7 @@ CORE_OBJS = \
 	src/core/svd.o \
 	src/core/bpr.o \
 	src/core/popularity.o \
+	src/core/decay.o \
 	src/core/knn.o \
 	src/core/knn_score.o \
 	src/core/explain.o \
@@ -81,7 +82,7 @@ DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA = sql/$(EXTENSION)--0.1.0--0.2.0.sql sql/$(EXTENSION)--0.2.0--0.3.0.sql
 EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql
 
-REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank hnsw serve_index stats audit evaluate ranking_metrics hostile privileges security_cache security_stored security_models security_limits security_search_path model_index explain versions
+REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank hnsw serve_index stats audit evaluate ranking_metrics hostile privileges security_cache security_stored security_models security_limits security_search_path model_index explain time_decay versions
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config
@@ -121,7 +122,7 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_SQL) Makefile
 # their loops (measured: ials 4x slower), so they are turned back off for
 # the training and linear-algebra files.
 NUMERIC_OBJS = src/core/als.o src/core/ials.o src/core/svd.o src/core/bpr.o \
-	src/core/popularity.o src/core/knn.o src/core/knn_score.o \
+	src/core/popularity.o src/core/decay.o src/core/knn.o src/core/knn_score.o \
 	src/core/score.o src/core/linalg.o src/core/parallel.o
 $(NUMERIC_OBJS): CFLAGS += -fno-wrapv -fstrict-aliasing
 

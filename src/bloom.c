@@ -697,8 +697,7 @@ bloom_agg_transfn(PG_FUNCTION_ARGS)
 	BloomAggState *st;
 	float8		fpr = BLOOM_DEFAULT_FPR;
 
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "bloom_agg_transfn called in non-aggregate context");
+	aggcxt = rs_agg_context(fcinfo, "bloom_agg_transfn");
 
 	if (PG_NARGS() > 2)
 	{
@@ -750,17 +749,12 @@ bloom_agg_combinefn(PG_FUNCTION_ARGS)
 	BloomAggState *a;
 	BloomAggState *b;
 
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "bloom_agg_combinefn called in non-aggregate context");
+	aggcxt = rs_agg_context(fcinfo, "bloom_agg_combinefn");
 
-	a = PG_ARGISNULL(0) ? NULL : (BloomAggState *) PG_GETARG_POINTER(0);
-	b = PG_ARGISNULL(1) ? NULL : (BloomAggState *) PG_GETARG_POINTER(1);
+	a = rs_agg_state_arg(fcinfo, 0);
+	b = rs_agg_state_arg(fcinfo, 1);
 	if (b == NULL)
-	{
-		if (a == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(a);
-	}
+		RS_RETURN_STATE(a);
 
 	if (a == NULL)
 	{
@@ -793,8 +787,7 @@ bloom_agg_serialfn(PG_FUNCTION_ARGS)
 	bytea	   *result;
 	Size		size;
 
-	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "bloom_agg_serialfn called in non-aggregate context");
+	(void) rs_agg_context(fcinfo, "bloom_agg_serialfn");
 
 	/* ship each distinct hash once */
 	bloom_state_compact(st);
@@ -824,8 +817,7 @@ bloom_agg_deserialfn(PG_FUNCTION_ARGS)
 	BloomAggWire hdr;
 	BloomAggState *st;
 
-	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "bloom_agg_deserialfn called in non-aggregate context");
+	(void) rs_agg_context(fcinfo, "bloom_agg_deserialfn");
 	if (len < sizeof(hdr))
 		elog(ERROR, "bloom_agg state is truncated");
 	memcpy(&hdr, VARDATA_ANY(in), sizeof(hdr));
@@ -858,10 +850,9 @@ bloom_agg_finalfn(PG_FUNCTION_ARGS)
 	int			probes;
 	BloomFilter *b;
 
-	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "bloom_agg_finalfn called in non-aggregate context");
+	(void) rs_agg_context(fcinfo, "bloom_agg_finalfn");
 
-	st = PG_ARGISNULL(0) ? NULL : (BloomAggState *) PG_GETARG_POINTER(0);
+	st = rs_agg_state_arg(fcinfo, 0);
 	if (st != NULL)
 	{
 		bloom_state_compact(st);

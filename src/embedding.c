@@ -365,30 +365,33 @@ array_to_embedding(PG_FUNCTION_ARGS)
 	PG_RETURN_EMBEDDING(result);
 }
 
+/* The elements as real[] (as_float8: as double precision[]). */
+static ArrayType *
+embedding_to_array(const Embedding *e, bool as_float8)
+{
+	Datum	   *d = palloc(sizeof(Datum) * e->dim);
+
+	for (int i = 0; i < e->dim; i++)
+		d[i] = as_float8 ? Float8GetDatum((float8) e->x[i]) : Float4GetDatum(e->x[i]);
+	if (as_float8)
+		return construct_array(d, e->dim, FLOAT8OID, sizeof(float8),
+							   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+	return construct_array(d, e->dim, FLOAT4OID, sizeof(float4),
+						   true, TYPALIGN_INT);
+}
+
 PG_FUNCTION_INFO_V1(embedding_to_float4_array);
 Datum
 embedding_to_float4_array(PG_FUNCTION_ARGS)
 {
-	Embedding  *e = PG_GETARG_EMBEDDING(0);
-	Datum	   *d = palloc(sizeof(Datum) * e->dim);
-
-	for (int i = 0; i < e->dim; i++)
-		d[i] = Float4GetDatum(e->x[i]);
-	PG_RETURN_ARRAYTYPE_P(construct_array(d, e->dim, FLOAT4OID, sizeof(float4),
-										  true, TYPALIGN_INT));
+	PG_RETURN_ARRAYTYPE_P(embedding_to_array(PG_GETARG_EMBEDDING(0), false));
 }
 
 PG_FUNCTION_INFO_V1(embedding_to_float8_array);
 Datum
 embedding_to_float8_array(PG_FUNCTION_ARGS)
 {
-	Embedding  *e = PG_GETARG_EMBEDDING(0);
-	Datum	   *d = palloc(sizeof(Datum) * e->dim);
-
-	for (int i = 0; i < e->dim; i++)
-		d[i] = Float8GetDatum((float8) e->x[i]);
-	PG_RETURN_ARRAYTYPE_P(construct_array(d, e->dim, FLOAT8OID, sizeof(float8),
-										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	PG_RETURN_ARRAYTYPE_P(embedding_to_array(PG_GETARG_EMBEDDING(0), true));
 }
 
 /* ----------------------------------------------------------------
@@ -466,18 +469,29 @@ embedding_l2_distance(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(sqrt(d));
 }
 
-PG_FUNCTION_INFO_V1(embedding_inner_product);
-Datum
-embedding_inner_product(PG_FUNCTION_ARGS)
+/* a . b, summed in float, again in double when that overflows */
+static double
+inner_product(const Embedding *a, const Embedding *b)
 {
-	Embedding  *a = PG_GETARG_EMBEDDING(0);
-	Embedding  *b = PG_GETARG_EMBEDDING(1);
-
 	double		d;
 
 	embedding_check_same_dim(a->dim, b->dim);
 	d = (double) rs_dot(a->x, b->x, a->dim);
-	PG_RETURN_FLOAT8(isinf(d) ? dot_double(a->x, b->x, a->dim) : d);
+	return isinf(d) ? dot_double(a->x, b->x, a->dim) : d;
+}
+
+static double
+cosine_similarity(const Embedding *a, const Embedding *b)
+{
+	embedding_check_same_dim(a->dim, b->dim);
+	return cosine_similarity_double(a->x, b->x, a->dim);
+}
+
+PG_FUNCTION_INFO_V1(embedding_inner_product);
+Datum
+embedding_inner_product(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_FLOAT8(inner_product(PG_GETARG_EMBEDDING(0), PG_GETARG_EMBEDDING(1)));
 }
 
 /* <#>: negated so that ORDER BY ... ASC puts the largest product first. */
@@ -485,36 +499,21 @@ PG_FUNCTION_INFO_V1(embedding_negative_inner_product);
 Datum
 embedding_negative_inner_product(PG_FUNCTION_ARGS)
 {
-	Embedding  *a = PG_GETARG_EMBEDDING(0);
-	Embedding  *b = PG_GETARG_EMBEDDING(1);
-
-	double		d;
-
-	embedding_check_same_dim(a->dim, b->dim);
-	d = (double) rs_dot(a->x, b->x, a->dim);
-	PG_RETURN_FLOAT8(-(isinf(d) ? dot_double(a->x, b->x, a->dim) : d));
+	PG_RETURN_FLOAT8(-inner_product(PG_GETARG_EMBEDDING(0), PG_GETARG_EMBEDDING(1)));
 }
 
 PG_FUNCTION_INFO_V1(embedding_cosine_similarity);
 Datum
 embedding_cosine_similarity(PG_FUNCTION_ARGS)
 {
-	Embedding  *a = PG_GETARG_EMBEDDING(0);
-	Embedding  *b = PG_GETARG_EMBEDDING(1);
-
-	embedding_check_same_dim(a->dim, b->dim);
-	PG_RETURN_FLOAT8(cosine_similarity_double(a->x, b->x, a->dim));
+	PG_RETURN_FLOAT8(cosine_similarity(PG_GETARG_EMBEDDING(0), PG_GETARG_EMBEDDING(1)));
 }
 
 PG_FUNCTION_INFO_V1(embedding_cosine_distance);
 Datum
 embedding_cosine_distance(PG_FUNCTION_ARGS)
 {
-	Embedding  *a = PG_GETARG_EMBEDDING(0);
-	Embedding  *b = PG_GETARG_EMBEDDING(1);
-
-	embedding_check_same_dim(a->dim, b->dim);
-	PG_RETURN_FLOAT8(1.0 - cosine_similarity_double(a->x, b->x, a->dim));
+	PG_RETURN_FLOAT8(1.0 - cosine_similarity(PG_GETARG_EMBEDDING(0), PG_GETARG_EMBEDDING(1)));
 }
 
 PG_FUNCTION_INFO_V1(embedding_dims);
@@ -557,36 +556,37 @@ embedding_l2_normalize(PG_FUNCTION_ARGS)
  * ----------------------------------------------------------------
  */
 
-PG_FUNCTION_INFO_V1(embedding_add);
-Datum
-embedding_add(PG_FUNCTION_ARGS)
+/*
+ * a + sign * b element by element, sign 1 or -1 (a - b is exactly
+ * a + (-b) in floating point); what names the operation in errors.
+ */
+static Embedding *
+add_signed(const Embedding *a, const Embedding *b, float4 sign, const char *what)
 {
-	Embedding  *a = PG_GETARG_EMBEDDING(0);
-	Embedding  *b = PG_GETARG_EMBEDDING(1);
 	Embedding  *r;
 
 	embedding_check_same_dim(a->dim, b->dim);
 	r = embedding_alloc(a->dim);
 	for (int i = 0; i < a->dim; i++)
-		r->x[i] = a->x[i] + b->x[i];
-	embedding_check_result(r, "addition");
-	PG_RETURN_EMBEDDING(r);
+		r->x[i] = a->x[i] + sign * b->x[i];
+	embedding_check_result(r, what);
+	return r;
+}
+
+PG_FUNCTION_INFO_V1(embedding_add);
+Datum
+embedding_add(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_EMBEDDING(add_signed(PG_GETARG_EMBEDDING(0), PG_GETARG_EMBEDDING(1),
+								   1.0f, "addition"));
 }
 
 PG_FUNCTION_INFO_V1(embedding_sub);
 Datum
 embedding_sub(PG_FUNCTION_ARGS)
 {
-	Embedding  *a = PG_GETARG_EMBEDDING(0);
-	Embedding  *b = PG_GETARG_EMBEDDING(1);
-	Embedding  *r;
-
-	embedding_check_same_dim(a->dim, b->dim);
-	r = embedding_alloc(a->dim);
-	for (int i = 0; i < a->dim; i++)
-		r->x[i] = a->x[i] - b->x[i];
-	embedding_check_result(r, "subtraction");
-	PG_RETURN_EMBEDDING(r);
+	PG_RETURN_EMBEDDING(add_signed(PG_GETARG_EMBEDDING(0), PG_GETARG_EMBEDDING(1),
+								   -1.0f, "subtraction"));
 }
 
 static Embedding *

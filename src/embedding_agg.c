@@ -33,31 +33,16 @@ agg_state_new(MemoryContext cxt, int dim)
 	return st;
 }
 
-static MemoryContext
-agg_context(FunctionCallInfo fcinfo, const char *fname)
-{
-	MemoryContext cxt;
-
-	if (!AggCheckCallContext(fcinfo, &cxt))
-		elog(ERROR, "%s called in non-aggregate context", fname);
-	return cxt;
-}
-
 PG_FUNCTION_INFO_V1(embedding_accum);
 Datum
 embedding_accum(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = agg_context(fcinfo, "embedding_accum");
-	EmbeddingAggState *st = PG_ARGISNULL(0) ? NULL :
-		(EmbeddingAggState *) PG_GETARG_POINTER(0);
+	MemoryContext cxt = rs_agg_context(fcinfo, "embedding_accum");
+	EmbeddingAggState *st = rs_agg_state_arg(fcinfo, 0);
 	Embedding  *e;
 
 	if (PG_ARGISNULL(1))
-	{
-		if (st == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(st);
-	}
+		RS_RETURN_STATE(st);
 	e = PG_GETARG_EMBEDDING(1);
 
 	if (st == NULL)
@@ -75,18 +60,12 @@ PG_FUNCTION_INFO_V1(embedding_combine);
 Datum
 embedding_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = agg_context(fcinfo, "embedding_combine");
-	EmbeddingAggState *a = PG_ARGISNULL(0) ? NULL :
-		(EmbeddingAggState *) PG_GETARG_POINTER(0);
-	EmbeddingAggState *b = PG_ARGISNULL(1) ? NULL :
-		(EmbeddingAggState *) PG_GETARG_POINTER(1);
+	MemoryContext cxt = rs_agg_context(fcinfo, "embedding_combine");
+	EmbeddingAggState *a = rs_agg_state_arg(fcinfo, 0);
+	EmbeddingAggState *b = rs_agg_state_arg(fcinfo, 1);
 
 	if (b == NULL)
-	{
-		if (a == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(a);
-	}
+		RS_RETURN_STATE(a);
 	if (a == NULL)
 	{
 		/* The result must live in the aggregate context, not b's. */
@@ -111,7 +90,7 @@ embedding_agg_serialize(PG_FUNCTION_ARGS)
 	EmbeddingAggState *st = (EmbeddingAggState *) PG_GETARG_POINTER(0);
 	StringInfoData buf;
 
-	(void) agg_context(fcinfo, "embedding_agg_serialize");
+	(void) rs_agg_context(fcinfo, "embedding_agg_serialize");
 	pq_begintypsend(&buf);
 	pq_sendint64(&buf, st->n);
 	pq_sendint32(&buf, st->dim);
@@ -124,17 +103,14 @@ PG_FUNCTION_INFO_V1(embedding_agg_deserialize);
 Datum
 embedding_agg_deserialize(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = agg_context(fcinfo, "embedding_agg_deserialize");
+	MemoryContext cxt = rs_agg_context(fcinfo, "embedding_agg_deserialize");
 	bytea	   *b = PG_GETARG_BYTEA_PP(0);
 	StringInfoData buf;
 	EmbeddingAggState *st;
 	int64		n;
 	int			dim;
 
-	buf.data = VARDATA_ANY(b);
-	buf.len = VARSIZE_ANY_EXHDR(b);
-	buf.maxlen = buf.len;
-	buf.cursor = 0;
+	rs_bytea_reader(&buf, b);
 	n = pq_getmsgint64(&buf);
 	dim = pq_getmsgint(&buf, 4);
 	embedding_check_dim(dim);
@@ -166,26 +142,29 @@ agg_result(EmbeddingAggState *st, double divisor, const char *what)
 	return r;
 }
 
+/* sum() or avg(): NULL when no non-NULL row was aggregated */
+static Datum
+agg_final(FunctionCallInfo fcinfo, bool average)
+{
+	EmbeddingAggState *st = rs_agg_state_arg(fcinfo, 0);
+
+	if (st == NULL || st->n == 0)
+		PG_RETURN_NULL();
+	if (average)
+		PG_RETURN_EMBEDDING(agg_result(st, (double) st->n, "average"));
+	PG_RETURN_EMBEDDING(agg_result(st, 1.0, "sum"));
+}
+
 PG_FUNCTION_INFO_V1(embedding_sum_final);
 Datum
 embedding_sum_final(PG_FUNCTION_ARGS)
 {
-	EmbeddingAggState *st = PG_ARGISNULL(0) ? NULL :
-		(EmbeddingAggState *) PG_GETARG_POINTER(0);
-
-	if (st == NULL || st->n == 0)
-		PG_RETURN_NULL();
-	PG_RETURN_EMBEDDING(agg_result(st, 1.0, "sum"));
+	return agg_final(fcinfo, false);
 }
 
 PG_FUNCTION_INFO_V1(embedding_avg_final);
 Datum
 embedding_avg_final(PG_FUNCTION_ARGS)
 {
-	EmbeddingAggState *st = PG_ARGISNULL(0) ? NULL :
-		(EmbeddingAggState *) PG_GETARG_POINTER(0);
-
-	if (st == NULL || st->n == 0)
-		PG_RETURN_NULL();
-	PG_RETURN_EMBEDDING(agg_result(st, (double) st->n, "average"));
+	return agg_final(fcinfo, true);
 }

@@ -307,6 +307,9 @@ extern int	hnsw_stored_dim(int kind, int dim);
 extern bool hnsw_make_stored(int kind, const float *raw, int dim, float *out);
 extern void hnsw_store_vector(HnswElementTuple t, const float *vec, int sdim);
 extern void hnsw_load_vector(const HnswElementTuple t, int sdim, float *out);
+extern bool hnsw_copy_element(Relation index, uint64 key, int m, int sdim,
+							  HnswElementTupleData *hdr, float *vec,
+							  uint64 **nbrs, uint8 *counts);
 extern float hnsw_gdist(int kind, const float *a, const float *b, int sdim);
 extern int	hnsw_random_level(int m, int sdim, double r);
 extern int	hnsw_max_level_for(int m, int sdim);

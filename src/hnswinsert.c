@@ -57,52 +57,19 @@ disk_load(DiskGraph *dg, uint64 key)
 {
 	bool		found;
 	DiskElem   *e = hash_search(dg->cache, &key, HASH_ENTER, &found);
-	Buffer		buf;
-	Page		page;
-	int			m = dg->g.m;
-	int			sdim = dg->g.sdim;
+	HnswElementTupleData hdr;
 
 	if (found)
 		return e;
 
 	e->epoch = 0;
-	e->vec = palloc(sizeof(float) * sdim);
-	buf = ReadBuffer(dg->index, HnswKeyBlk(key));
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	if (HnswKeyOff(key) > PageGetMaxOffsetNumber(page))
-	{
-		/* cannot happen in a sound index; step over it */
-		e->flags = HNSW_ELEM_FREE;
-		e->level = 0;
-		e->nbrs = NULL;
-		memset(e->counts, 0, sizeof(e->counts));
-	}
-	else
-	{
-		HnswElementTuple t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, HnswKeyOff(key)));
-		HnswNeighbor *nb = HnswElementNeighbors(t, sdim);
-
-		e->level = t->level;
-		e->flags = t->flags;
-		e->heaptid = t->heaptid;
-		hnsw_load_vector(t, sdim, e->vec);
-		e->nbrs = palloc(sizeof(uint64) * HnswTotalSlots(m, e->level));
-		for (int l = 0; l <= e->level; l++)
-		{
-			HnswNeighbor *src = nb + HnswLayerStart(m, l);
-			uint64	   *dst = e->nbrs + HnswLayerStart(m, l);
-			int			n = 0;
-
-			for (int j = 0; j < HnswLayerSlots(m, l); j++)
-			{
-				if (src[j] != HNSW_NO_NEIGHBOR)
-					dst[n++] = src[j];
-			}
-			e->counts[l] = n;
-		}
-	}
-	UnlockReleaseBuffer(buf);
+	e->vec = palloc(sizeof(float) * dg->g.sdim);
+	/* a missing element (not in a sound index) comes back free: stepped over */
+	(void) hnsw_copy_element(dg->index, key, dg->g.m, dg->g.sdim, &hdr, e->vec,
+							 &e->nbrs, e->counts);
+	e->level = hdr.level;
+	e->flags = hdr.flags;
+	e->heaptid = hdr.heaptid;
 	return e;
 }
 
@@ -233,17 +200,22 @@ place_element(Relation index, HnswMetaPageData *meta, int level, const float *ve
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	HnswElementTuple tmp = palloc0(BLCKSZ);
 
-	for (BlockNumber blk = Max(meta->insertPage, HNSW_HEAD_BLKNO); blk < nblocks; blk++)
-	{
-		Buffer		buf = ReadBuffer(index, blk);
-		Page		page;
-		OffsetNumber maxoff;
-		OffsetNumber reuse = InvalidOffsetNumber;
+	Buffer		buf = InvalidBuffer;
+	OffsetNumber reuse = InvalidOffsetNumber;
+	GenericXLogState *state;
+	Page		page;
+	BlockNumber blk;
+	OffsetNumber off;
 
+	for (blk = Max(meta->insertPage, HNSW_HEAD_BLKNO); blk < nblocks; blk++)
+	{
+		OffsetNumber maxoff;
+
+		buf = ReadBuffer(index, blk);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
 		maxoff = PageGetMaxOffsetNumber(page);
-		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		for (off = FirstOffsetNumber; off <= maxoff; off++)
 		{
 			HnswElementTuple t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
 
@@ -254,63 +226,52 @@ place_element(Relation index, HnswMetaPageData *meta, int level, const float *ve
 			}
 		}
 		if (OffsetNumberIsValid(reuse) || PageGetFreeSpace(page) >= MAXALIGN(size))
-		{
-			GenericXLogState *state = GenericXLogStart(index);
-			OffsetNumber off;
-
-			page = GenericXLogRegisterBuffer(state, buf, 0);
-			if (OffsetNumberIsValid(reuse))
-			{
-				HnswElementTuple t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, reuse));
-
-				fill_tuple(t, m, sdim, level, HnswElementMaxLevel(t), vec, heaptid, lists, counts);
-				off = reuse;
-			}
-			else
-			{
-				fill_tuple(tmp, m, sdim, level, level, vec, heaptid, lists, counts);
-				off = PageAddItem(page, (Item) tmp, size, InvalidOffsetNumber, false, false);
-				if (off == InvalidOffsetNumber || off > HNSW_MAX_OFFSET)
-					elog(ERROR, "failed to add element to recsys_hnsw index \"%s\"",
-						 RelationGetRelationName(index));
-			}
-			GenericXLogFinish(state);
-			UnlockReleaseBuffer(buf);
-
-			/*
-			 * The pages before blk have no room for the smallest element;
-			 * a larger one may have passed over freed slots that still fit
-			 * smaller ones, so only a layer-0 element moves the start on.
-			 */
-			if (level == 0)
-				meta->insertPage = blk;
-			pfree(tmp);
-			return HnswTidKey(blk, off);
-		}
+			break;
 		UnlockReleaseBuffer(buf);
+		buf = InvalidBuffer;
 	}
 
-	/* a new page */
+	if (BufferIsValid(buf))
 	{
-		Buffer		buf = hnsw_new_buffer(index, MAIN_FORKNUM);
-		GenericXLogState *state = GenericXLogStart(index);
-		Page		page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
-		BlockNumber blk = BufferGetBlockNumber(buf);
-		OffsetNumber off;
-
+		state = GenericXLogStart(index);
+		page = GenericXLogRegisterBuffer(state, buf, 0);
+	}
+	else
+	{
+		/* a new page */
+		buf = hnsw_new_buffer(index, MAIN_FORKNUM);
+		state = GenericXLogStart(index);
+		page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
 		hnsw_init_page(page);
+	}
+	blk = BufferGetBlockNumber(buf);
+	if (OffsetNumberIsValid(reuse))
+	{
+		HnswElementTuple t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, reuse));
+
+		fill_tuple(t, m, sdim, level, HnswElementMaxLevel(t), vec, heaptid, lists, counts);
+		off = reuse;
+	}
+	else
+	{
 		fill_tuple(tmp, m, sdim, level, level, vec, heaptid, lists, counts);
 		off = PageAddItem(page, (Item) tmp, size, InvalidOffsetNumber, false, false);
 		if (off == InvalidOffsetNumber || off > HNSW_MAX_OFFSET)
 			elog(ERROR, "failed to add element to recsys_hnsw index \"%s\"",
 				 RelationGetRelationName(index));
-		GenericXLogFinish(state);
-		UnlockReleaseBuffer(buf);
-		if (level == 0)
-			meta->insertPage = blk;
-		pfree(tmp);
-		return HnswTidKey(blk, off);
 	}
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+
+	/*
+	 * The pages before blk have no room for the smallest element; a larger
+	 * one may have passed over freed slots that still fit smaller ones, so
+	 * only a layer-0 element moves the start on.
+	 */
+	if (level == 0)
+		meta->insertPage = blk;
+	pfree(tmp);
+	return HnswTidKey(blk, off);
 }
 
 /*

@@ -195,6 +195,72 @@ hnsw_load_vector(const HnswElementTuple t, int sdim, float *out)
 }
 
 /*
+ * Copies the neighbour lists of t's layers 0 to t->level into nbrs (layer
+ * l from HnswLayerStart(m, l), HnswTotalSlots(m, t->level) in all),
+ * without the empty slots; counts[l] is the length of layer l's list.
+ */
+static void
+hnsw_load_neighbors(const HnswElementTuple t, int m, int sdim,
+					uint64 *nbrs, uint8 *counts)
+{
+	HnswNeighbor *nb = HnswElementNeighbors(t, sdim);
+
+	for (int l = 0; l <= t->level; l++)
+	{
+		HnswNeighbor *src = nb + HnswLayerStart(m, l);
+		uint64	   *dst = nbrs + HnswLayerStart(m, l);
+		int			n = 0;
+
+		for (int j = 0; j < HnswLayerSlots(m, l); j++)
+			if (src[j] != HNSW_NO_NEIGHBOR)
+				dst[n++] = src[j];
+		counts[l] = n;
+	}
+}
+
+/*
+ * Copies element key of index out of its page, read under a share lock:
+ * its header (heap TID, level, flags) into *hdr, its vector into vec (sdim
+ * floats) and its neighbour lists into *nbrs (palloc'd, as
+ * hnsw_load_neighbors lays them out) with counts.  When the page has no
+ * item at key's offset (never in a sound index) it is stepped over: a free
+ * slot of layer 0 with no heap TID, no vector and no neighbours (*nbrs
+ * NULL), and the result is false.
+ */
+bool
+hnsw_copy_element(Relation index, uint64 key, int m, int sdim,
+				  HnswElementTupleData *hdr, float *vec,
+				  uint64 **nbrs, uint8 *counts)
+{
+	Buffer		buf = ReadBuffer(index, HnswKeyBlk(key));
+	Page		page;
+	bool		found;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	found = HnswKeyOff(key) <= PageGetMaxOffsetNumber(page);
+	if (found)
+	{
+		HnswElementTuple t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, HnswKeyOff(key)));
+
+		memcpy(hdr, t, offsetof(HnswElementTupleData, half));
+		hnsw_load_vector(t, sdim, vec);
+		*nbrs = palloc(sizeof(uint64) * HnswTotalSlots(m, t->level));
+		hnsw_load_neighbors(t, m, sdim, *nbrs, counts);
+	}
+	else
+	{
+		memset(hdr, 0, offsetof(HnswElementTupleData, half));
+		ItemPointerSetInvalid(&hdr->heaptid);
+		hdr->flags = HNSW_ELEM_FREE;
+		*nbrs = NULL;
+		memset(counts, 0, sizeof(uint8) * (HNSW_MAX_LEVEL + 1));
+	}
+	UnlockReleaseBuffer(buf);
+	return found;
+}
+
+/*
  * The distance the graph is built with, between stored vectors: squared
  * Euclidean for l2 and for cosine (on unit vectors, 2 - 2 cos), and for
  * ip the negative inner product over the geometric mean of the norms (see

@@ -57,32 +57,15 @@ vac_load(VacGraph *vg, uint64 key)
 
 	if (!found)
 	{
-		Buffer		buf = ReadBuffer(vg->index, HnswKeyBlk(key));
-		Page		page;
-		HnswElementTuple t;
-		int			m = vg->g.m;
-		int			sdim = vg->g.sdim;
+		HnswElementTupleData hdr;
 
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, HnswKeyOff(key)));
 		e->dead = false;
-		e->free = HnswElementIsFree(t);
-		e->level = t->level;
-		e->vec = palloc(sizeof(float) * sdim);
-		hnsw_load_vector(t, sdim, e->vec);
-		e->nbrs = palloc(sizeof(uint64) * HnswTotalSlots(m, t->level));
-		for (int l = 0; l <= t->level; l++)
-		{
-			HnswNeighbor *src = HnswElementNeighbors(t, sdim) + HnswLayerStart(m, l);
-			int			n = 0;
-
-			for (int j = 0; j < HnswLayerSlots(m, l); j++)
-				if (src[j] != HNSW_NO_NEIGHBOR)
-					e->nbrs[HnswLayerStart(m, l) + n++] = src[j];
-			e->counts[l] = n;
-		}
-		UnlockReleaseBuffer(buf);
+		e->vec = palloc(sizeof(float) * vg->g.sdim);
+		/* a missing element (not in a sound index) comes back free */
+		(void) hnsw_copy_element(vg->index, key, vg->g.m, vg->g.sdim, &hdr, e->vec,
+								 &e->nbrs, e->counts);
+		e->free = HnswElementIsFree(&hdr);
+		e->level = hdr.level;
 	}
 	return e;
 }
@@ -91,6 +74,23 @@ static const float *
 vac_vector(HnswGraph *g, uint64 id)
 {
 	return vac_load((VacGraph *) g, id)->vec;
+}
+
+/*
+ * Block blk of a pass over the index, read through bas and locked in mode
+ * after the vacuum delay point; *page is its page, *maxoff its last offset.
+ */
+static Buffer
+vac_read_page(Relation index, BlockNumber blk, BufferAccessStrategy bas,
+			  int mode, Page *page, OffsetNumber *maxoff)
+{
+	Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blk, RBM_NORMAL, bas);
+
+	vacuum_delay_point();
+	LockBuffer(buf, mode);
+	*page = BufferGetPage(buf);
+	*maxoff = PageGetMaxOffsetNumber(*page);
+	return buf;
 }
 
 IndexBulkDeleteResult *
@@ -134,14 +134,11 @@ hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	nblocks = RelationGetNumberOfBlocks(index);
 	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
 	{
-		Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blk, RBM_NORMAL, bas);
+		Buffer		buf;
 		Page		page;
 		OffsetNumber maxoff;
 
-		vacuum_delay_point();
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		maxoff = PageGetMaxOffsetNumber(page);
+		buf = vac_read_page(index, blk, bas, BUFFER_LOCK_SHARE, &page, &maxoff);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
 			HnswElementTuple t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
@@ -189,16 +186,13 @@ hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 
 		for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
 		{
-			Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blk, RBM_NORMAL, bas);
+			Buffer		buf;
 			Page		page;
 			OffsetNumber maxoff;
 			uint64	   *todo;
 			int			ntodo = 0;
 
-			vacuum_delay_point();
-			LockBuffer(buf, BUFFER_LOCK_SHARE);
-			page = BufferGetPage(buf);
-			maxoff = PageGetMaxOffsetNumber(page);
+			buf = vac_read_page(index, blk, bas, BUFFER_LOCK_SHARE, &page, &maxoff);
 			todo = palloc(sizeof(uint64) * (maxoff + 1));
 			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 			{
@@ -341,16 +335,13 @@ hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	/* 3. free the dead elements' slots */
 	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
 	{
-		Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blk, RBM_NORMAL, bas);
+		Buffer		buf;
 		GenericXLogState *state;
 		Page		page;
 		OffsetNumber maxoff;
 		bool		any = false;
 
-		vacuum_delay_point();
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		page = BufferGetPage(buf);
-		maxoff = PageGetMaxOffsetNumber(page);
+		buf = vac_read_page(index, blk, bas, BUFFER_LOCK_EXCLUSIVE, &page, &maxoff);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff && !any; off++)
 		{
 			uint64		key = HnswTidKey(blk, off);
@@ -417,15 +408,12 @@ hnsw_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	nblocks = RelationGetNumberOfBlocks(index);
 	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
 	{
-		Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blk, RBM_NORMAL, info->strategy);
+		Buffer		buf;
 		Page		page;
 		OffsetNumber maxoff;
 		bool		anylive = false;
 
-		vacuum_delay_point();
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		maxoff = PageGetMaxOffsetNumber(page);
+		buf = vac_read_page(index, blk, info->strategy, BUFFER_LOCK_SHARE, &page, &maxoff);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
 			HnswElementTuple t = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));

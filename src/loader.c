@@ -395,7 +395,8 @@ rs_loader_add(RsLoader *l, Datum user, bool user_null,
 			  double time, bool time_null)
 {
 	l->rows_read++;
-	if (user_null || item_null || value_null)
+	/* with a time column (time decay) a row without a time is skipped too */
+	if (user_null || item_null || value_null || (l->has_time && time_null))
 	{
 		l->rows_skipped++;
 		return;

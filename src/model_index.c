@@ -267,6 +267,28 @@ rs_reindex_model(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(done);
 }
 
+/* The first column of sql's rows, run as the catalog's owner (in SPI). */
+static List *
+catalog_names(const char *sql)
+{
+	List	   *names = NIL;
+
+	as_catalog_owner(sql, 0, NULL, NULL);
+	for (uint64 r = 0; r < SPI_processed; r++)
+		names = lappend(names, SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1));
+	return names;
+}
+
+/* One row (name) of a materialized SRF's result. */
+static void
+put_name(ReturnSetInfo *rsinfo, const char *name)
+{
+	Datum		value = CStringGetTextDatum(name);
+	bool		isnull = false;
+
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+}
+
 /*
  * After pg_restore (which does not dump indexes on an extension's tables):
  * builds the missing indexes of every model that asks for one and that
@@ -277,21 +299,16 @@ Datum
 rs_restore_model_indexes(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	List	   *models = NIL;
+	List	   *models;
 	ListCell   *lc;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	SPI_connect();
-	as_catalog_owner("SELECT name FROM recsys.models WHERE index_options IS NOT NULL ORDER BY name",
-					 0, NULL, NULL);
-	for (uint64 r = 0; r < SPI_processed; r++)
-		models = lappend(models, SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1));
+	models = catalog_names("SELECT name FROM recsys.models WHERE index_options IS NOT NULL ORDER BY name");
 	foreach(lc, models)
 	{
 		const char *name = lfirst(lc);
 		RsModelDef *def;
-		Datum		value;
-		bool		isnull = false;
 
 		/* only the caller's models, and their locks only */
 		def = rs_model_lookup(name, true);
@@ -303,8 +320,7 @@ rs_restore_model_indexes(PG_FUNCTION_ARGS)
 			continue;
 		if (rs_model_index_sync(name) == 0)
 			continue;
-		value = CStringGetTextDatum(name);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+		put_name(rsinfo, name);
 	}
 	SPI_finish();
 	return (Datum) 0;
@@ -322,7 +338,7 @@ Datum
 rs_drop_unused_model_indexes(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	List	   *names = NIL;
+	List	   *names;
 	ListCell   *lc;
 
 	if (!superuser())
@@ -333,26 +349,21 @@ rs_drop_unused_model_indexes(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	SPI_connect();
 	/* a managed index is in use when a model asking for one has a kept version of its dimension */
-	as_catalog_owner("SELECT c.relname::text FROM pg_catalog.pg_class c "
-					 "JOIN pg_catalog.pg_index x ON x.indexrelid = c.oid "
-					 "WHERE x.indrelid = 'recsys.item_factors'::pg_catalog.regclass "
-					 "AND pg_catalog.starts_with(c.relname::text, 'rs_idx_') "
-					 "AND NOT EXISTS (SELECT 1 FROM recsys.models m JOIN recsys.model_versions v "
-					 "  ON v.model = m.name WHERE m.index_options IS NOT NULL "
-					 "  AND c.relname::text = 'rs_idx_' || pg_catalog.left(pg_catalog.md5(m.name), 16) "
-					 "      || '_' || (v.params->>'factors')) "
-					 "ORDER BY 1",
-					 0, NULL, NULL);
-	for (uint64 r = 0; r < SPI_processed; r++)
-		names = lappend(names, SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1));
+	names = catalog_names("SELECT c.relname::text FROM pg_catalog.pg_class c "
+						  "JOIN pg_catalog.pg_index x ON x.indexrelid = c.oid "
+						  "WHERE x.indrelid = 'recsys.item_factors'::pg_catalog.regclass "
+						  "AND pg_catalog.starts_with(c.relname::text, 'rs_idx_') "
+						  "AND NOT EXISTS (SELECT 1 FROM recsys.models m JOIN recsys.model_versions v "
+						  "  ON v.model = m.name WHERE m.index_options IS NOT NULL "
+						  "  AND c.relname::text = 'rs_idx_' || pg_catalog.left(pg_catalog.md5(m.name), 16) "
+						  "      || '_' || (v.params->>'factors')) "
+						  "ORDER BY 1");
 	foreach(lc, names)
 	{
 		const char *name = lfirst(lc);
-		Datum		value = CStringGetTextDatum(name);
-		bool		isnull = false;
 
 		as_catalog_owner(psprintf("DROP INDEX recsys.%s", quote_identifier(name)), 0, NULL, NULL);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+		put_name(rsinfo, name);
 	}
 	SPI_finish();
 	return (Datum) 0;

@@ -18,7 +18,10 @@
 #include <unistd.h>
 
 #include "lib/stringinfo.h"
+#include "datatype/timestamp.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/timestamp.h"
 #include "utils/json.h"
 #include "utils/fmgrprotos.h"
 #include "utils/numeric.h"
@@ -218,7 +221,111 @@ option_error(RsOptStatus st, const RsOptError *err, const RsOptValue *v,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("option \"attribute_mode\" needs option \"attributes\"")));
 			break;
+		case RS_OPTS_TWO_HALF_LIVES:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("options \"half_life\" and \"half_life_days\" cannot be combined"),
+					 errhint("Give the half-life once, as an interval: \"half_life\": \"30 days\".")));
+			break;
+		case RS_OPTS_DECAY_WITHOUT_TIME:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"half_life\" needs option \"time_column\""),
+					 errhint("Name the source's column of interaction times: \"time_column\": \"created_at\".")));
+			break;
+		case RS_OPTS_AS_OF_WITHOUT_DECAY:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"as_of\" needs options \"time_column\" and \"half_life\""),
+					 errhint("as_of is the time from which time decay counts ages.")));
+			break;
+		case RS_OPTS_TIME_WITHOUT_DECAY:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"time_column\" needs option \"half_life\""),
+					 errhint("Interaction times are used only for time decay: add \"half_life\" (an interval such as \"30 days\"), or drop \"time_column\".")));
+			break;
+		case RS_OPTS_DECAY_KNN:
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("%s with %s cannot use time decay",
+							rs_algorithm_names[state->algorithm],
+							state->params.explicit_feedback ? "\"feedback\": \"explicit\"" :
+							state->params.similarity == RS_SIM_JACCARD ? "\"similarity\": \"jaccard\"" :
+							"\"attribute_mode\": \"only\""),
+					 errhint("Time decay weighs the values of implicit feedback (cosine, adjusted_cosine or pearson); "
+							 "for decayed ratings use als or svd, or drop \"time_column\" and \"half_life\".")));
+			break;
 	}
+}
+
+/*
+ * Time decay's half-life (an interval, in seconds, > 0) and as_of (a
+ * timestamptz or a number of seconds since the epoch) into out.
+ */
+static void
+parse_decay(const RsOptState *state, RsTrainOptions *out)
+{
+	Datum		iv;
+	double		seconds;
+	char	   *end;
+
+	iv = DirectFunctionCall3(interval_in, CStringGetDatum(state->half_life),
+							 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	seconds = DatumGetFloat8(DirectFunctionCall2(interval_part,
+												 CStringGetTextDatum("epoch"), iv));
+	if (!(seconds > 0) || !isfinite(seconds))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"half_life\" must be a positive interval, not \"%s\"",
+						state->half_life),
+				 errhint("For example \"half_life\": \"30 days\".")));
+	out->half_life = pstrdup(state->half_life);
+	out->half_life_seconds = seconds;
+
+	if (state->as_of == NULL)
+		return;
+	out->as_of = strtod(state->as_of, &end);
+	if (end == state->as_of || *end != '\0' || !isfinite(out->as_of))
+	{
+		const double unix_offset =
+			(double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+		TimestampTz ts;
+
+		ts = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+													 CStringGetDatum(state->as_of),
+													 ObjectIdGetDatum(InvalidOid),
+													 Int32GetDatum(-1)));
+		if (TIMESTAMP_NOT_FINITE(ts))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"as_of\" must be a finite time, not \"%s\"", state->as_of),
+					 errhint("For example \"as_of\": \"2024-06-01 00:00+00\".")));
+		out->as_of = ts / 1000000.0 + unix_offset;
+	}
+}
+
+/*
+ * as_of (seconds since the epoch) as timestamptz text in UTC, ISO style,
+ * for the record: the same whatever DateStyle and TimeZone say.
+ */
+char *
+rs_epoch_text(double seconds)
+{
+	const double unix_offset =
+		(double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+	double		us = rint((seconds - unix_offset) * 1000000.0);
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (!(us > (double) MIN_TIMESTAMP && us < (double) END_TIMESTAMP) ||
+		timestamp2tm((Timestamp) us, NULL, &tm, &fsec, NULL, NULL) != 0 || tm.tm_year < 1)
+		return psprintf("%.17g", seconds);
+	if (fsec != 0)
+		return psprintf("%04d-%02d-%02d %02d:%02d:%02d.%06d+00", tm.tm_year, tm.tm_mon,
+						tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
+	return psprintf("%04d-%02d-%02d %02d:%02d:%02d+00", tm.tm_year, tm.tm_mon,
+					tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 /* The "algorithm" key of options, or NULL. */
@@ -325,6 +432,12 @@ rs_parse_options(Jsonb *options, const char *algorithm, RsTrainOptions *out)
 					value.type = RS_OPTV_OTHER;
 					break;
 			}
+			/* as_of may be given as seconds since the epoch */
+			if (value.type == RS_OPTV_NUMBER && strcmp(name, "as_of") == 0)
+			{
+				value.type = RS_OPTV_STRING;
+				value.string = psprintf("%.17g", value.number);
+			}
 			st = rs_opt_apply(&state, name, &value, &err);
 			if (st != RS_OPTS_OK)
 				option_error(st, &err, &value, &state);
@@ -353,6 +466,9 @@ rs_parse_options(Jsonb *options, const char *algorithm, RsTrainOptions *out)
 	out->verbose = state.verbose;
 	out->keep = state.keep;
 	out->time_column = state.time_column ? pstrdup(state.time_column) : NULL;
+	out->as_of = get_float8_nan();
+	if (state.half_life)
+		parse_decay(&state, out);
 	out->attributes = state.attributes ? pstrdup(state.attributes) : NULL;
 }
 
@@ -414,6 +530,20 @@ rs_options_effective(const RsTrainOptions *o)
 								 p->attributes_only ? "only" : "cold_start");
 			}
 			break;
+	}
+	if (o->half_life)
+	{
+		appendStringInfoString(&s, ", \"time_column\": ");
+		escape_json(&s, o->time_column);
+		appendStringInfoString(&s, ", \"half_life\": ");
+		escape_json(&s, o->half_life);
+		appendStringInfo(&s, ", \"half_life_seconds\": %.17g", o->half_life_seconds);
+		if (!isnan(o->as_of))
+		{
+			appendStringInfoString(&s, ", \"as_of\": ");
+			escape_json(&s, rs_epoch_text(o->as_of));
+			appendStringInfo(&s, ", \"as_of_epoch\": %.17g", o->as_of);
+		}
 	}
 	appendStringInfoChar(&s, '}');
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data)));

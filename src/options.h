@@ -33,6 +33,10 @@ typedef struct RsTrainOptions
 	bool		verbose;		/* NOTICE per iteration */
 	int			keep;			/* versions kept after this one is added */
 	char	   *time_column;	/* function form: column with timestamps */
+	char	   *half_life;		/* time decay: the interval given, or NULL */
+	double		half_life_seconds;	/* time decay: > 0, or 0 for none */
+	double		as_of;			/* time decay: seconds since the epoch; NaN
+								 * until set (the newest interaction) */
 	char	   *attributes;		/* item_knn: table or SELECT of (item, vector) */
 } RsTrainOptions;
 
@@ -46,5 +50,6 @@ extern RsAlgorithm rs_algorithm_from_name(const char *name);
 extern void rs_parse_options(Jsonb *options, const char *algorithm,
 							 RsTrainOptions *out);
 extern Jsonb *rs_options_effective(const RsTrainOptions *o);
+extern char *rs_epoch_text(double seconds);
 
 #endif							/* RECSYS_OPTIONS_H */

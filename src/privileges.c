@@ -89,27 +89,66 @@ begin_scan(Relation rel, AttrNumber keycol, const char *key, ScanKeyData *skey)
 	return systable_beginscan(rel, RelationGetPrimaryKeyIndex(rel), true, NULL, 1, skey);
 }
 
+/*
+ * A scan of a catalog table whose rows pair a model name with a role
+ * (models: name and owner; model_grants: model and grantee), by model
+ * name or of every row (key NULL); pair_scan_next() returns each row's
+ * name and role (isnull: the role is NULL).
+ */
+typedef struct PairScan
+{
+	Relation	rel;
+	SysScanDesc scan;
+	AttrNumber	att_name;
+	AttrNumber	att_role;
+	ScanKeyData skey;
+} PairScan;
+
+static void
+pair_scan_begin(PairScan *ps, const char *table, const char *name_col,
+				const char *role_col, const char *key)
+{
+	ps->rel = table_open(catalog_relid(table, false), AccessShareLock);
+	ps->att_name = column_of(ps->rel, name_col);
+	ps->att_role = column_of(ps->rel, role_col);
+	ps->scan = begin_scan(ps->rel, ps->att_name, key, &ps->skey);
+}
+
+static bool
+pair_scan_next(PairScan *ps, Datum *name, Datum *role, bool *isnull)
+{
+	HeapTuple	tup = systable_getnext(ps->scan);
+	bool		name_isnull;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	*name = heap_getattr(tup, ps->att_name, RelationGetDescr(ps->rel), &name_isnull);
+	*role = heap_getattr(tup, ps->att_role, RelationGetDescr(ps->rel), isnull);
+	return true;
+}
+
+static void
+pair_scan_end(PairScan *ps)
+{
+	systable_endscan(ps->scan);
+	table_close(ps->rel, AccessShareLock);
+}
+
 /* The owner of a model; false if there is no such model. */
 static bool
 model_owner(const char *name, Oid *owner)
 {
-	Relation	rel = table_open(catalog_relid("models", false), AccessShareLock);
-	AttrNumber	att = column_of(rel, "owner");
-	ScanKeyData skey;
-	SysScanDesc scan = begin_scan(rel, column_of(rel, "name"), name, &skey);
-	HeapTuple	tup = systable_getnext(scan);
-	bool		found = HeapTupleIsValid(tup);
+	PairScan	ps;
+	Datum		d,
+				role;
+	bool		isnull;
+	bool		found;
 
+	pair_scan_begin(&ps, "models", "name", "owner", name);
+	found = pair_scan_next(&ps, &d, &role, &isnull);
 	if (found)
-	{
-		bool		isnull;
-
-		*owner = DatumGetObjectId(heap_getattr(tup, att, RelationGetDescr(rel), &isnull));
-		if (isnull)
-			*owner = InvalidOid;
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
+		*owner = isnull ? InvalidOid : DatumGetObjectId(role);
+	pair_scan_end(&ps);
 	return found;
 }
 
@@ -124,22 +163,16 @@ grant_reaches(Oid grantee, Oid role)
 static bool
 granted(const char *name, Oid role)
 {
-	Relation	rel = table_open(catalog_relid("model_grants", false), AccessShareLock);
-	AttrNumber	att = column_of(rel, "grantee");
-	ScanKeyData skey;
-	SysScanDesc scan = begin_scan(rel, column_of(rel, "model"), name, &skey);
-	HeapTuple	tup;
+	PairScan	ps;
+	Datum		d,
+				grantee;
+	bool		isnull;
 	bool		found = false;
 
-	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
-	{
-		bool		isnull;
-		Datum		d = heap_getattr(tup, att, RelationGetDescr(rel), &isnull);
-
-		found = !isnull && grant_reaches(DatumGetObjectId(d), role);
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
+	pair_scan_begin(&ps, "model_grants", "model", "grantee", name);
+	while (!found && pair_scan_next(&ps, &d, &grantee, &isnull))
+		found = !isnull && grant_reaches(DatumGetObjectId(grantee), role);
+	pair_scan_end(&ps);
 	return found;
 }
 
@@ -285,11 +318,11 @@ rs_usable_models(PG_FUNCTION_ARGS)
 	Oid			role = GetUserId();
 	HASHCTL		ctl;
 	HTAB	   *grants;
-	Relation	rel;
-	SysScanDesc scan;
-	HeapTuple	tup;
-	AttrNumber	att_name;
-	AttrNumber	att_owner;
+	PairScan	ps;
+	Datum		name,
+				grantee,
+				owner;
+	bool		isnull;
 	ArrayBuildState *astate = NULL;
 	char		key[MAX_MODEL_NAME + 1];
 
@@ -300,34 +333,20 @@ rs_usable_models(PG_FUNCTION_ARGS)
 	ctl.hcxt = CurrentMemoryContext;
 	grants = hash_create("recsys granted models", 64, &ctl,
 						 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	rel = table_open(catalog_relid("model_grants", false), AccessShareLock);
-	att_name = column_of(rel, "model");
-	att_owner = column_of(rel, "grantee");
-	scan = begin_scan(rel, 0, NULL, NULL);
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	pair_scan_begin(&ps, "model_grants", "model", "grantee", NULL);
+	while (pair_scan_next(&ps, &name, &grantee, &isnull))
 	{
-		bool		isnull;
-		Datum		grantee = heap_getattr(tup, att_owner, RelationGetDescr(rel), &isnull);
-
 		if (isnull || !grant_reaches(DatumGetObjectId(grantee), role))
 			continue;
-		text_to_cstring_buffer(DatumGetTextPP(heap_getattr(tup, att_name, RelationGetDescr(rel), &isnull)),
-							   key, sizeof(key));
+		text_to_cstring_buffer(DatumGetTextPP(name), key, sizeof(key));
 		(void) hash_search(grants, key, HASH_ENTER, NULL);
 	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
+	pair_scan_end(&ps);
 
 	/* and those it has the owner's privileges of */
-	rel = table_open(catalog_relid("models", false), AccessShareLock);
-	att_name = column_of(rel, "name");
-	att_owner = column_of(rel, "owner");
-	scan = begin_scan(rel, 0, NULL, NULL);
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	pair_scan_begin(&ps, "models", "name", "owner", NULL);
+	while (pair_scan_next(&ps, &name, &owner, &isnull))
 	{
-		bool		isnull;
-		Datum		name = heap_getattr(tup, att_name, RelationGetDescr(rel), &isnull);
-		Datum		owner = heap_getattr(tup, att_owner, RelationGetDescr(rel), &isnull);
 		bool		usable = !isnull && has_privs_of_role(role, DatumGetObjectId(owner));
 
 		if (!usable)
@@ -338,8 +357,7 @@ rs_usable_models(PG_FUNCTION_ARGS)
 		if (usable)
 			astate = accumArrayResult(astate, name, false, TEXTOID, CurrentMemoryContext);
 	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
+	pair_scan_end(&ps);
 	hash_destroy(grants);
 
 	if (astate == NULL)
@@ -390,24 +408,40 @@ owned_model(const char *name, const char *action)
 	return owner;
 }
 
+/*
+ * grant_model and revoke_model: the owner's grant of the model to grantee
+ * (0: PUBLIC) is added (grant) or removed; only a grant is checked for a
+ * grantee that exists (a role since dropped may still be revoked from).
+ */
+static void
+change_grant(FunctionCallInfo fcinfo, bool grant)
+{
+	char	   *name = model_arg(fcinfo, 0);
+	Oid			grantee = role_arg(fcinfo, 1, "grantee", grant);
+	Oid			types[3] = {TEXTOID, REGROLEOID, REGROLEOID};
+	Datum		values[3];
+
+	(void) owned_model(name, grant ? "grant its use" : "revoke its use");
+	values[0] = CStringGetTextDatum(name);
+	values[1] = ObjectIdGetDatum(grantee);
+	values[2] = ObjectIdGetDatum(GetUserId());
+	if (grant)
+		/* granting twice is no error, as with GRANT */
+		catalog_write("INSERT INTO recsys.model_grants (model, grantee, granted_by) "
+					  "VALUES ($1, $2, $3) ON CONFLICT (model, grantee) DO NOTHING",
+					  3, types, values);
+	else
+		/* revoking what was not granted is no error, as with REVOKE */
+		catalog_write("DELETE FROM recsys.model_grants WHERE model = $1 AND grantee = $2",
+					  2, types, values);
+}
+
 /* recsys.grant_model(model, grantee): grantee (0: PUBLIC) may use the model */
 PG_FUNCTION_INFO_V1(rs_grant_model);
 Datum
 rs_grant_model(PG_FUNCTION_ARGS)
 {
-	char	   *name = model_arg(fcinfo, 0);
-	Oid			grantee = role_arg(fcinfo, 1, "grantee", true);
-	Oid			types[3] = {TEXTOID, REGROLEOID, REGROLEOID};
-	Datum		values[3];
-
-	(void) owned_model(name, "grant its use");
-	values[0] = CStringGetTextDatum(name);
-	values[1] = ObjectIdGetDatum(grantee);
-	values[2] = ObjectIdGetDatum(GetUserId());
-	/* granting twice is no error, as with GRANT */
-	catalog_write("INSERT INTO recsys.model_grants (model, grantee, granted_by) "
-				  "VALUES ($1, $2, $3) ON CONFLICT (model, grantee) DO NOTHING",
-				  3, types, values);
+	change_grant(fcinfo, true);
 	PG_RETURN_VOID();
 }
 
@@ -416,17 +450,7 @@ PG_FUNCTION_INFO_V1(rs_revoke_model);
 Datum
 rs_revoke_model(PG_FUNCTION_ARGS)
 {
-	char	   *name = model_arg(fcinfo, 0);
-	Oid			grantee = role_arg(fcinfo, 1, "grantee", false);
-	Oid			types[2] = {TEXTOID, REGROLEOID};
-	Datum		values[2];
-
-	(void) owned_model(name, "revoke its use");
-	values[0] = CStringGetTextDatum(name);
-	values[1] = ObjectIdGetDatum(grantee);
-	/* revoking what was not granted is no error, as with REVOKE */
-	catalog_write("DELETE FROM recsys.model_grants WHERE model = $1 AND grantee = $2",
-				  2, types, values);
+	change_grant(fcinfo, false);
 	PG_RETURN_VOID();
 }
 

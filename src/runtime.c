@@ -145,6 +145,16 @@ rs_runtime_init(void)
 void
 rs_check_memory(MemoryContext cxt, Size size)
 {
+	rs_check_memory_of(cxt, size, "training", NULL);
+}
+
+/*
+ * rs_check_memory() for other work than training: what names it in the
+ * error ("the generator"), hint says how to need less (NULL: training's).
+ */
+void
+rs_check_memory_of(MemoryContext cxt, Size size, const char *what, const char *hint)
+{
 	Size		used = MemoryContextMemAllocated(cxt, true);
 	int			limit_kb = rs_memory_limit_effective_kb();
 	Size		limit = (Size) limit_kb * 1024;
@@ -152,9 +162,10 @@ rs_check_memory(MemoryContext cxt, Size size)
 	if (size > limit || used > limit - size)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("training needs more memory than recsys.memory_limit allows"),
+				 errmsg("%s needs more memory than recsys.memory_limit allows", what),
 				 errdetail("%zu kB are in use and %zu kB more were requested; the limit is %d kB.",
 						   used / 1024, size / 1024 + 1, limit_kb),
+				 hint != NULL ? errhint("%s", hint) :
 				 rs_memory_limit_kb < rs_max_memory_limit_kb ?
 				 errhint("Raise recsys.memory_limit (at most recsys.max_memory_limit), or train on less data or fewer factors.") :
 				 errhint("Train on less data or fewer factors, or ask a superuser to raise recsys.max_memory_limit.")));

@@ -4,7 +4,8 @@
  *	  The bottom of the extension's C code, included by every file outside
  *	  src/core: PostgreSQL's postgres.h, recsys' assertions, and what
  *	  runtime.c provides (settings, the bounded allocator, the pinned
- *	  search_path, running a caller's query read-only).
+ *	  search_path, running a caller's query read-only), and two helpers
+ *	  of aggregates' support functions.
  *
  *-------------------------------------------------------------------------
  */
@@ -14,6 +15,8 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "utils/guc.h"
 
 /*
@@ -31,6 +34,45 @@
 #define RsAssert(cond) ((void) true)
 #endif
 
+/*
+ * An aggregate support function's memory context (the aggregate's); an
+ * error naming fname when it is called outside an aggregate.
+ */
+static inline MemoryContext
+rs_agg_context(FunctionCallInfo fcinfo, const char *fname)
+{
+	MemoryContext cxt;
+
+	if (!AggCheckCallContext(fcinfo, &cxt))
+		elog(ERROR, "%s called in non-aggregate context", fname);
+	return cxt;
+}
+
+/* Returns an aggregate's state, or NULL when it has none yet. */
+#define RS_RETURN_STATE(st) \
+	do { \
+		if ((st) == NULL) \
+			PG_RETURN_NULL(); \
+		PG_RETURN_POINTER(st); \
+	} while (0)
+
+/* An aggregate's state passed as argument n, or NULL when there is none. */
+static inline void *
+rs_agg_state_arg(FunctionCallInfo fcinfo, int n)
+{
+	return PG_ARGISNULL(n) ? NULL : PG_GETARG_POINTER(n);
+}
+
+/* buf reads the bytes of b where they are (b must outlive buf). */
+static inline void
+rs_bytea_reader(StringInfo buf, bytea *b)
+{
+	buf->data = VARDATA_ANY(b);
+	buf->len = VARSIZE_ANY_EXHDR(b);
+	buf->maxlen = buf->len;
+	buf->cursor = 0;
+}
+
 /* runtime.c */
 extern PGDLLIMPORT int rs_memory_limit_kb;
 extern PGDLLIMPORT int rs_max_memory_limit_kb;
@@ -41,6 +83,8 @@ extern int	rs_memory_limit_effective_kb(void);
 extern bool rs_check_capped_limit(int newval, int cap, const char *name,
 								  const char *cap_name, GucSource source);
 extern void rs_check_memory(MemoryContext cxt, Size size);
+extern void rs_check_memory_of(MemoryContext cxt, Size size, const char *what,
+							   const char *hint);
 extern void *rs_alloc(MemoryContext cxt, Size size);
 
 /*

@@ -119,14 +119,15 @@ rs_recommend(PG_FUNCTION_ARGS)
 	{
 		const char *why;
 		float	   *values = NULL;
+		float	   *weights = NULL;
 
-		nseen = rs_user_rows_from_source(m, ukey, per_call, &seen, &values, &why);
+		nseen = rs_user_rows_from_source(m, ukey, per_call, &seen, &values, &weights, &why);
 		if (nseen > 0 && is_knn(m))
 			known = rs_knn_new_user(m, seen, values, nseen, scores);
 		else if (nseen > 0)
 		{
 			uf = MemoryContextAllocZero(per_call, sizeof(float) * Max(m->sm.factors, 1));
-			rs_fold_in(m, seen, values, nseen, &ubias, uf);
+			rs_fold_in(m, seen, values, weights, nseen, &ubias, uf);
 			known = true;
 		}
 		if (known)
@@ -266,7 +267,7 @@ rs_recommend_for_items(PG_FUNCTION_ARGS)
 				ratings[n] = (float) DatumGetFloat8(rvals[e]);
 			n++;
 		}
-		n = rs_merge_duplicates(m, idx, ratings, n);
+		n = rs_merge_duplicates(m, idx, ratings, NULL, n);
 	}
 
 	uf = MemoryContextAllocZero(per_call, sizeof(float) * Max(m->sm.factors, 1));
@@ -275,7 +276,7 @@ rs_recommend_for_items(PG_FUNCTION_ARGS)
 		folded = rs_knn_new_user(m, idx, ratings, n, scores);
 	else
 	{
-		rs_fold_in(m, idx, ratings, n, &ubias, uf);
+		rs_fold_in(m, idx, ratings, NULL, n, &ubias, uf);
 		folded = n > 0;
 	}
 	SPI_finish();

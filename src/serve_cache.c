@@ -208,7 +208,10 @@ rs_served_params(ServedModel *m)
 	if (SPI_execute_with_args("SELECT (v.params->>'regularization')::float8, "
 							  "(v.params->>'bias_regularization')::float8, "
 							  "(v.params->>'alpha')::float8, "
-							  "format('%I.%I', n.nspname, t.typname) "
+							  "format('%I.%I', n.nspname, t.typname), "
+							  "(v.params->>'half_life_seconds')::float8, "
+							  "(v.params->>'as_of_epoch')::float8, "
+							  "v.params->>'time_column' "
 							  "FROM recsys.model_versions v JOIN recsys.models m ON m.name = v.model "
 							  "JOIN pg_type t ON t.oid = m.user_key_type "
 							  "JOIN pg_namespace n ON n.oid = t.typnamespace "
@@ -229,6 +232,14 @@ rs_served_params(ServedModel *m)
 		d = SPI_getbinval(tup, desc, 3, &isnull);
 		m->alpha = isnull ? 0.0 : DatumGetFloat8(d);
 		m->user_type = MemoryContextStrdup(m->cxt, SPI_getvalue(tup, desc, 4));
+		/* time decay: fold-in weighs a new user's rows as training did */
+		d = SPI_getbinval(tup, desc, 5, &isnull);
+		m->half_life = isnull ? 0.0 : DatumGetFloat8(d);
+		d = SPI_getbinval(tup, desc, 6, &isnull);
+		m->as_of = isnull ? 0.0 : DatumGetFloat8(d);
+		(void) SPI_getbinval(tup, desc, 7, &isnull);
+		if (m->half_life > 0 && !isnull)
+			m->time_column = MemoryContextStrdup(m->cxt, SPI_getvalue(tup, desc, 7));
 	}
 	m->params_loaded = true;
 }

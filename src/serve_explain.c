@@ -123,7 +123,8 @@ explain_knn(ServedModel *m, const char *ukey, int32 item, MemoryContext cxt,
 		const char *why = NULL;
 		int32	   *idx = NULL;
 		float	   *values = NULL;
-		int32		n = rs_user_rows_from_source(m, ukey, cxt, &idx, &values, &why);
+		float	   *weights = NULL;	/* neighbourhood scores take no weights */
+		int32		n = rs_user_rows_from_source(m, ukey, cxt, &idx, &values, &weights, &why);
 
 		if (n == 0)
 		{
@@ -205,10 +206,12 @@ explain_factors(ServedModel *m, const char *ukey, int32 item, MemoryContext cxt,
 	int32		nseen = 0;
 	int32	   *sidx = NULL;
 	float	   *svals = NULL;
+	float	   *sweights = NULL;
 	const char *why = NULL;
 	int32		nsrc;
 	int32	   *idx;
 	float	   *values;
+	float	   *weights = NULL;
 	int32		n = 0;
 	RsFactorExplain fe;
 	RsFactorScorer sc = served_scorer(m);
@@ -216,7 +219,7 @@ explain_factors(ServedModel *m, const char *ukey, int32 item, MemoryContext cxt,
 
 	rs_served_params(m);
 	known = rs_fetch_user(&m->sm, ukey, &ubias, &uf, &seen, &nseen);
-	nsrc = rs_user_rows_from_source(m, ukey, cxt, &sidx, &svals, &why);
+	nsrc = rs_user_rows_from_source(m, ukey, cxt, &sidx, &svals, &sweights, &why);
 	if (known)
 	{
 		int32		missing = 0;
@@ -229,6 +232,8 @@ explain_factors(ServedModel *m, const char *ukey, int32 item, MemoryContext cxt,
 					 errhint("explain() reads a trained user's ratings from the model's source, as the model's owner; a model trained with fit() has none.")));
 		idx = MemoryContextAlloc(cxt, sizeof(int32) * Max(nseen, 1));
 		values = MemoryContextAlloc(cxt, sizeof(float) * Max(nseen, 1));
+		if (sweights)
+			weights = MemoryContextAlloc(cxt, sizeof(float) * Max(nseen, 1));
 		for (int32 t = 0; t < nseen; t++)
 		{
 			float		v = value_of(sidx, svals, nsrc, seen[t]);
@@ -242,6 +247,13 @@ explain_factors(ServedModel *m, const char *ukey, int32 item, MemoryContext cxt,
 			}
 			idx[n] = seen[t];
 			values[n] = v;
+			if (weights)
+			{
+				/* time decay: the row's weight (1 if it was not read) */
+				float		w = value_of(sidx, sweights, nsrc, seen[t]);
+
+				weights[n] = isnan(w) ? 1.0f : w;
+			}
 			n++;
 		}
 		if (missing > 0)
@@ -265,9 +277,10 @@ explain_factors(ServedModel *m, const char *ukey, int32 item, MemoryContext cxt,
 						ukey, m->name, nsrc)));
 		idx = sidx;
 		values = svals;
+		weights = sweights;
 		n = nsrc;
 		uf = MemoryContextAllocZero(cxt, sizeof(float) * Max(k, 1));
-		rs_fold_in(m, idx, values, n, &ubias, uf);
+		rs_fold_in(m, idx, values, weights, n, &ubias, uf);
 	}
 	e->score = rs_score_item(&sc, true, ubias, uf, item);
 
@@ -292,7 +305,7 @@ explain_factors(ServedModel *m, const char *ukey, int32 item, MemoryContext cxt,
 	}
 	e->terms = MemoryContextAlloc(cxt, sizeof(RsContribution) * Max(n, 1));
 	if (n > 0 &&
-		!rs_explain_factors(&fe, idx, values, n, item,
+		!rs_explain_factors(&fe, idx, values, weights, n, item,
 							MemoryContextAlloc(cxt, sizeof(double) * (k + 1) * (k + 2)),
 							&e->base, e->terms))
 		ereport(ERROR,

@@ -11,6 +11,14 @@
  * (weighted lambda, bias included).  Without ratings an explicit model,
  * and bpr always, take the mean of the items' vectors (bias 0).
  *
+ * Time decay: a model trained with a half-life weighs a new user's rows
+ * read from its source as training weighed them, w = 0.5^(age /
+ * half_life) with age counted from the version's as_of (later rows weigh
+ * 1): ials with confidence 1 + alpha r w and right-hand side
+ * w (1 + alpha r), als and svd by the weighted ridge regression (penalty
+ * times the weight sum), the mean of vectors weighted.  Items passed to
+ * recommend_for_items carry no time and weigh 1.
+ *
  * Calls serve_cache.c (items, the fold-in parameters), core/score.c
  * (sorted lists), linalg (Gram matrix, Cholesky), catalog.c and train.c
  * (the stored source and its query for one user, run as the model's
@@ -19,6 +27,8 @@
  *-------------------------------------------------------------------------
  */
 #include "serve_int.h"
+
+#include <math.h>
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -34,9 +44,11 @@
  * given); uf gets sm.factors floats.  Must be called inside SPI.
  */
 void
-rs_fold_in(ServedModel *m, const int32 *idx, const float *ratings, int32 n,
-		float *ubias, float *uf)
+rs_fold_in(ServedModel *m, const int32 *idx, const float *ratings,
+		   const float *weights, int32 n, float *ubias, float *uf)
 {
+	double		wsum = 0.0;
+
 	int			k = m->sm.factors;
 	bool		explicit_model = is_explicit(m);
 
@@ -45,6 +57,8 @@ rs_fold_in(ServedModel *m, const int32 *idx, const float *ratings, int32 n,
 	if (n == 0 || k == 0 || m->factors == NULL)
 		return;
 	rs_served_params(m);
+	for (int32 r = 0; r < n; r++)
+		wsum += weights ? weights[r] : 1.0;
 
 	if (m->sm.algorithm == RS_ALG_IALS)
 	{
@@ -62,12 +76,14 @@ rs_fold_in(ServedModel *m, const int32 *idx, const float *ratings, int32 n,
 		{
 			const float *y = m->factors + (Size) idx[r] * k;
 			double		conf = 1.0 + m->alpha * (ratings ? ratings[r] : 1.0);
+			double		w = weights ? weights[r] : 1.0;
 
+			/* c' - 1 = (c - 1) w on the left, c' p' = c w on the right */
 			for (int p = 0; p < k; p++)
 			{
-				uf[p] += (float) (conf * y[p]);
+				uf[p] += (float) (w * conf * y[p]);
 				for (int q = 0; q < k; q++)
-					a[p * k + q] += (float) ((conf - 1.0) * y[p] * y[q]);
+					a[p * k + q] += (float) ((conf - 1.0) * w * y[p] * y[q]);
 			}
 		}
 		if (!rs_cholesky_solve(a, uf, k))
@@ -83,19 +99,20 @@ rs_fold_in(ServedModel *m, const int32 *idx, const float *ratings, int32 n,
 		{
 			const float *q = m->factors + (Size) idx[r] * k;
 			double		t = ratings[r] - m->sm.global_mean - (m->bias ? m->bias[idx[r]] : 0.0);
+			double		w = weights ? weights[r] : 1.0;
 
 			for (int p = 0; p < k1; p++)
 			{
 				double		ap = p < k ? q[p] : 1.0;
 
-				b[p] += (float) (t * ap);
+				b[p] += (float) (w * t * ap);
 				for (int s = 0; s < k1; s++)
-					a[p * k1 + s] += (float) (ap * (s < k ? q[s] : 1.0));
+					a[p * k1 + s] += (float) (w * ap * (s < k ? q[s] : 1.0));
 			}
 		}
 		for (int p = 0; p < k; p++)
-			a[p * k1 + p] += (float) (m->reg * n);
-		a[k * k1 + k] += (float) (m->reg_b * n);
+			a[p * k1 + p] += (float) (m->reg * wsum);
+		a[k * k1 + k] += (float) (m->reg_b * wsum);
 		if (rs_cholesky_solve(a, b, k1))
 		{
 			memcpy(uf, b, sizeof(float) * k);
@@ -104,13 +121,21 @@ rs_fold_in(ServedModel *m, const int32 *idx, const float *ratings, int32 n,
 	}
 	else
 	{
-		/* the mean of the items' vectors */
+		/* the mean of the items' vectors (weighted with time decay) */
 		for (int32 r = 0; r < n; r++)
 		{
 			const float *q = m->factors + (Size) idx[r] * k;
 
-			for (int p = 0; p < k; p++)
-				uf[p] += q[p] / n;
+			if (weights == NULL)
+			{
+				for (int p = 0; p < k; p++)
+					uf[p] += q[p] / n;
+			}
+			else if (wsum > 0)
+			{
+				for (int p = 0; p < k; p++)
+					uf[p] += (float) (weights[r] * q[p] / wsum);
+			}
 		}
 	}
 }
@@ -120,6 +145,7 @@ typedef struct ItemRating
 	int32		idx;
 	int32		pos;			/* position given, for a stable order */
 	float		rating;
+	float		weight;
 } ItemRating;
 
 static int
@@ -136,10 +162,12 @@ cmp_item_rating(const void *a, const void *b)
 /*
  * Sorts (item, rating) pairs by item and merges repeated items: the mean
  * rating for explicit models, the sum for implicit ones (the loader's
- * rule).  Returns the new count.
+ * rule), and, with weights (may be NULL), the largest weight (the loader
+ * keeps the newest time).  Returns the new count.
  */
 int32
-rs_merge_duplicates(const ServedModel *m, int32 *idx, float *ratings, int32 n)
+rs_merge_duplicates(const ServedModel *m, int32 *idx, float *ratings,
+					float *weights, int32 n)
 {
 	ItemRating *p;
 	int32		w = 0;
@@ -153,6 +181,7 @@ rs_merge_duplicates(const ServedModel *m, int32 *idx, float *ratings, int32 n)
 		p[r].idx = idx[r];
 		p[r].pos = r;
 		p[r].rating = ratings[r];
+		p[r].weight = weights ? weights[r] : 1.0f;
 	}
 	qsort(p, n, sizeof(ItemRating), cmp_item_rating);
 	for (int32 r = 0; r < n; r++)
@@ -160,6 +189,8 @@ rs_merge_duplicates(const ServedModel *m, int32 *idx, float *ratings, int32 n)
 		if (w > 0 && idx[w - 1] == p[r].idx)
 		{
 			ratings[w - 1] += p[r].rating;
+			if (weights && p[r].weight > weights[w - 1])
+				weights[w - 1] = p[r].weight;
 			count++;
 		}
 		else
@@ -168,6 +199,8 @@ rs_merge_duplicates(const ServedModel *m, int32 *idx, float *ratings, int32 n)
 				ratings[w - 1] /= count;
 			idx[w] = p[r].idx;
 			ratings[w] = p[r].rating;
+			if (weights)
+				weights[w] = p[r].weight;
 			count = 1;
 			w++;
 		}
@@ -183,13 +216,15 @@ rs_merge_duplicates(const ServedModel *m, int32 *idx, float *ratings, int32 n)
  * as the model's owner, see rs_run_as_model_owner(), and only when the
  * owner may still read every relation the source query touches), as
  * sorted item indexes and values
- * allocated in cxt.  Returns how many; 0 when there are none, when the
+ * allocated in cxt, and with time decay their weights (*weights_out, else
+ * NULL; a row without a time is skipped, as in training).  Returns how many; 0 when there are none, when the
  * model cannot take a new user (popularity, user_knn), has no stored
  * source (fit) or the source may not be read (*why says why).  Inside SPI.
  */
 int32
 rs_user_rows_from_source(ServedModel *m, const char *ukey, MemoryContext cxt,
-					  int32 **idx_out, float **ratings_out, const char **why)
+						 int32 **idx_out, float **ratings_out, float **weights_out,
+						 const char **why)
 {
 	RsModelDef *def;
 	SPIPlanPtr	plan;
@@ -198,10 +233,13 @@ rs_user_rows_from_source(ServedModel *m, const char *ukey, MemoryContext cxt,
 	Datum		arg;
 	int32	   *idx;
 	float	   *ratings;
+	float	   *weights = NULL;
+	bool		decay;
 	int32		n = 0;
 	RsRunAs		as;
 
 	*why = NULL;
+	*weights_out = NULL;
 	if (m->sm.algorithm == RS_ALG_POPULARITY || m->sm.algorithm == RS_ALG_USER_KNN ||
 		(!is_knn(m) && (m->factors == NULL || m->sm.factors == 0)))
 		return 0;
@@ -211,10 +249,12 @@ rs_user_rows_from_source(ServedModel *m, const char *ukey, MemoryContext cxt,
 	rs_served_params(m);
 	if (m->user_type == NULL)
 		return 0;
+	decay = m->half_life > 0 && m->time_column != NULL;
 
 	/* the stored source runs as the model's owner, never as the caller */
 	rs_run_as_model_owner(&as, def);
-	check = rs_prepare_stored_query(rs_user_source_query(def, m->user_type), 1, &argtype, &plan);
+	check = rs_prepare_stored_query(rs_user_source_query(def, m->user_type,
+																	decay ? m->time_column : NULL), 1, &argtype, &plan);
 	if (check != RS_STORED_OK)
 	{
 		rs_run_as_end(&as);
@@ -231,6 +271,8 @@ rs_user_rows_from_source(ServedModel *m, const char *ukey, MemoryContext cxt,
 	rs_run_as_end(&as);
 	idx = MemoryContextAlloc(cxt, sizeof(int32) * Max(SPI_processed, 1));
 	ratings = MemoryContextAlloc(cxt, sizeof(float) * Max(SPI_processed, 1));
+	if (decay)
+		weights = MemoryContextAlloc(cxt, sizeof(float) * Max(SPI_processed, 1));
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[r];
@@ -243,11 +285,23 @@ rs_user_rows_from_source(ServedModel *m, const char *ukey, MemoryContext cxt,
 		if (i < 0 || isnull)
 			continue;
 		idx[n] = i;
+		if (decay)
+		{
+			Datum		td = SPI_getbinval(tup, desc, 3, &isnull);
+			double		age;
+
+			if (isnull)
+				continue;
+			age = m->as_of - rs_datum_to_epoch(td, SPI_gettypeid(desc, 3));
+			/* 0.5^(age / half_life), as src/core/decay.c */
+			weights[n] = age > 0 ? (float) exp(-age * M_LN2 / m->half_life) : 1.0f;
+		}
 		ratings[n] = (float) rs_datum_to_double(d, SPI_gettypeid(desc, 2), "rating");
 		n++;
 	}
 	SPI_freeplan(plan);
 	*idx_out = idx;
 	*ratings_out = ratings;
-	return rs_merge_duplicates(m, idx, ratings, n);
+	*weights_out = weights;
+	return rs_merge_duplicates(m, idx, ratings, weights, n);
 }

@@ -58,6 +58,9 @@ typedef struct ServedModel
 	double		reg;			/* regularization */
 	double		reg_b;			/* bias_regularization */
 	double		alpha;			/* ials confidence */
+	double		half_life;		/* time decay: seconds, 0 for none */
+	double		as_of;			/* time decay: seconds since the epoch */
+	char	   *time_column;	/* time decay: the source's time column */
 	float	   *gram;			/* ials: Y^T Y, k x k */
 	char	   *user_type;		/* the model's user key type, SQL name */
 	/* item_knn: the stored neighbour lists (CSR), read on first need */
@@ -235,12 +238,13 @@ extern int	rs_rank_from_index(ServedModel *m, const Constraints *cons,
 
 /* serve_foldin.c */
 extern void rs_fold_in(ServedModel *m, const int32 *idx, const float *ratings,
-					int32 n, float *ubias, float *uf);
+					const float *weights, int32 n, float *ubias, float *uf);
 extern int32 rs_merge_duplicates(const ServedModel *m, int32 *idx, float *ratings,
-							  int32 n);
+							  float *weights, int32 n);
 extern int32 rs_user_rows_from_source(ServedModel *m, const char *ukey,
 								   MemoryContext cxt, int32 **idx_out,
-								   float **ratings_out, const char **why);
+								   float **ratings_out, float **weights_out,
+								   const char **why);
 
 /* serve_knn.c */
 extern void rs_knn_scores(ServedModel *m, const RsKnnUser *u, const char *ukey,

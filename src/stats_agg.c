@@ -226,16 +226,6 @@ rs_group_stats_kruskal(RsGroupStats *st, RsTestResult *out)
  * ----------------------------------------------------------------
  */
 
-static MemoryContext
-agg_context(FunctionCallInfo fcinfo, const char *fname)
-{
-	MemoryContext cxt;
-
-	if (!AggCheckCallContext(fcinfo, &cxt))
-		elog(ERROR, "%s called in non-aggregate context", fname);
-	return cxt;
-}
-
 /* The transition state also remembers how to print the group keys. */
 typedef struct StatsAggState
 {
@@ -247,8 +237,8 @@ typedef struct StatsAggState
 static Datum
 stats_transfn(FunctionCallInfo fcinfo, bool keep_values, const char *fname)
 {
-	MemoryContext cxt = agg_context(fcinfo, fname);
-	StatsAggState   *as = PG_ARGISNULL(0) ? NULL : (StatsAggState *) PG_GETARG_POINTER(0);
+	MemoryContext cxt = rs_agg_context(fcinfo, fname);
+	StatsAggState   *as = rs_agg_state_arg(fcinfo, 0);
 	char	   *key;
 
 	if (as == NULL)
@@ -292,16 +282,12 @@ PG_FUNCTION_INFO_V1(rs_stats_combinefn);
 Datum
 rs_stats_combinefn(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = agg_context(fcinfo, "rs_stats_combinefn");
-	StatsAggState   *a = PG_ARGISNULL(0) ? NULL : (StatsAggState *) PG_GETARG_POINTER(0);
-	StatsAggState   *b = PG_ARGISNULL(1) ? NULL : (StatsAggState *) PG_GETARG_POINTER(1);
+	MemoryContext cxt = rs_agg_context(fcinfo, "rs_stats_combinefn");
+	StatsAggState   *a = rs_agg_state_arg(fcinfo, 0);
+	StatsAggState   *b = rs_agg_state_arg(fcinfo, 1);
 
 	if (b == NULL)
-	{
-		if (a == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(a);
-	}
+		RS_RETURN_STATE(a);
 	if (a == NULL)
 	{
 		/* the result must live in the aggregate context, not b's */
@@ -326,7 +312,7 @@ rs_stats_serialfn(PG_FUNCTION_ARGS)
 	RsGroupStats *st = as->st;
 	StringInfoData buf;
 
-	(void) agg_context(fcinfo, "rs_stats_serialfn");
+	(void) rs_agg_context(fcinfo, "rs_stats_serialfn");
 	pq_begintypsend(&buf);
 	pq_sendint8(&buf, st->keep_values ? 1 : 0);
 	pq_sendint32(&buf, st->ngroups);
@@ -354,7 +340,7 @@ PG_FUNCTION_INFO_V1(rs_stats_deserialfn);
 Datum
 rs_stats_deserialfn(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = agg_context(fcinfo, "rs_stats_deserialfn");
+	MemoryContext cxt = rs_agg_context(fcinfo, "rs_stats_deserialfn");
 	bytea	   *b = PG_GETARG_BYTEA_PP(0);
 	StringInfoData buf;
 	StatsAggState   *as;
@@ -362,10 +348,7 @@ rs_stats_deserialfn(PG_FUNCTION_ARGS)
 	int32		ngroups;
 	int64		nvalues;
 
-	buf.data = VARDATA_ANY(b);
-	buf.len = VARSIZE_ANY_EXHDR(b);
-	buf.maxlen = buf.len;
-	buf.cursor = 0;
+	rs_bytea_reader(&buf, b);
 	as = MemoryContextAllocZero(cxt, sizeof(StatsAggState));
 	st = as->st = rs_group_stats_new(cxt, pq_getmsgint(&buf, 1) != 0);
 	ngroups = pq_getmsgint(&buf, 4);
@@ -406,6 +389,29 @@ float_or_null(double x, bool *isnull)
 	return Float8GetDatum(isnan(x) ? 0 : x);
 }
 
+/* A whole number of degrees of freedom, or NULL (isnull) when NaN. */
+static Datum
+int32_or_null(double x, bool *isnull)
+{
+	*isnull = isnan(x);
+	return Int32GetDatum(isnan(x) ? 0 : (int32) x);
+}
+
+/*
+ * The state a final function (fname) reads, or NULL when no non-NULL value
+ * was aggregated (the result is then NULL).
+ */
+static RsGroupStats *
+final_state(FunctionCallInfo fcinfo, const char *fname)
+{
+	StatsAggState *as = rs_agg_state_arg(fcinfo, 0);
+
+	(void) rs_agg_context(fcinfo, fname);
+	if (as == NULL || as->st->n == 0)
+		return NULL;
+	return as->st;
+}
+
 static Datum
 make_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
 {
@@ -434,24 +440,22 @@ PG_FUNCTION_INFO_V1(rs_anova_finalfn);
 Datum
 rs_anova_finalfn(PG_FUNCTION_ARGS)
 {
-	StatsAggState   *as = PG_ARGISNULL(0) ? NULL : (StatsAggState *) PG_GETARG_POINTER(0);
+	RsGroupStats *st = final_state(fcinfo, "rs_anova_finalfn");
 	RsTestResult r;
 	Datum		v[6];
 	bool		n[6];
 
-	(void) agg_context(fcinfo, "rs_anova_finalfn");
-	if (as == NULL || as->st->n == 0)
+	if (st == NULL)
 		PG_RETURN_NULL();
-	rs_anova(as->st->mom, as->st->ngroups, &r);
+	rs_anova(st->mom, st->ngroups, &r);
 	v[0] = float_or_null(r.statistic, &n[0]);
-	v[1] = Int32GetDatum(isnan(r.df1) ? 0 : (int32) r.df1);
-	n[1] = isnan(r.df1);
+	v[1] = int32_or_null(r.df1, &n[1]);
 	v[2] = Int64GetDatum(isnan(r.df2) ? 0 : (int64) r.df2);
 	n[2] = isnan(r.df2);
 	v[3] = float_or_null(r.p, &n[3]);
-	v[4] = Int64GetDatum(as->st->n);
+	v[4] = Int64GetDatum(st->n);
 	n[4] = false;
-	v[5] = Int32GetDatum(nonempty_groups(as->st));
+	v[5] = Int32GetDatum(nonempty_groups(st));
 	n[5] = false;
 	PG_RETURN_DATUM(make_row(fcinfo, v, n));
 }
@@ -465,17 +469,14 @@ PG_FUNCTION_INFO_V1(rs_welch_finalfn);
 Datum
 rs_welch_finalfn(PG_FUNCTION_ARGS)
 {
-	StatsAggState   *as = PG_ARGISNULL(0) ? NULL : (StatsAggState *) PG_GETARG_POINTER(0);
-	RsGroupStats *st;
+	RsGroupStats *st = final_state(fcinfo, "rs_welch_finalfn");
 	RsTestResult r;
 	Datum		v[7];
 	bool		n[7];
 	int32	   *ord;
 
-	(void) agg_context(fcinfo, "rs_welch_finalfn");
-	if (as == NULL || as->st->n == 0)
+	if (st == NULL)
 		PG_RETURN_NULL();
-	st = as->st;
 	if (nonempty_groups(st) > 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -512,23 +513,21 @@ PG_FUNCTION_INFO_V1(rs_kruskal_finalfn);
 Datum
 rs_kruskal_finalfn(PG_FUNCTION_ARGS)
 {
-	StatsAggState   *as = PG_ARGISNULL(0) ? NULL : (StatsAggState *) PG_GETARG_POINTER(0);
+	RsGroupStats *st = final_state(fcinfo, "rs_kruskal_finalfn");
 	RsTestResult r;
 	Datum		v[5];
 	bool		n[5];
 
-	(void) agg_context(fcinfo, "rs_kruskal_finalfn");
-	if (as == NULL || as->st->n == 0)
+	if (st == NULL)
 		PG_RETURN_NULL();
 	/* sorting in place is harmless: nothing reads the values afterwards */
-	rs_group_stats_kruskal(as->st, &r);
+	rs_group_stats_kruskal(st, &r);
 	v[0] = float_or_null(r.statistic, &n[0]);
-	v[1] = Int32GetDatum(isnan(r.df1) ? 0 : (int32) r.df1);
-	n[1] = isnan(r.df1);
+	v[1] = int32_or_null(r.df1, &n[1]);
 	v[2] = float_or_null(r.p, &n[2]);
-	v[3] = Int64GetDatum(as->st->n);
+	v[3] = Int64GetDatum(st->n);
 	n[3] = false;
-	v[4] = Int32GetDatum(nonempty_groups(as->st));
+	v[4] = Int32GetDatum(nonempty_groups(st));
 	n[4] = false;
 	PG_RETURN_DATUM(make_row(fcinfo, v, n));
 }

@@ -115,17 +115,8 @@ synth_check_interrupts(void)
 static void *
 synth_alloc(void *ctx, size_t size)
 {
-	Size		used = MemoryContextMemAllocated((MemoryContext) ctx, true);
-	int			limit_kb = rs_memory_limit_effective_kb();
-	Size		limit = (Size) limit_kb * 1024;
-
-	if (size > limit || used > limit - size)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("the generator needs more memory than recsys.memory_limit allows"),
-				 errdetail("%zu kB are in use and %zu kB more were requested; the limit is %d kB.",
-						   used / 1024, size / 1024 + 1, limit_kb),
-				 errhint("Generate fewer users or items, or raise recsys.memory_limit.")));
+	rs_check_memory_of((MemoryContext) ctx, size, "the generator",
+					   "Generate fewer users or items, or raise recsys.memory_limit.");
 	return MemoryContextAllocHuge((MemoryContext) ctx, size);
 }
 
@@ -140,6 +131,84 @@ result_desc(FunctionCallInfo fcinfo)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("function returning record called in context that cannot accept type record")));
 	return BlessTupleDesc(desc);
+}
+
+/*
+ * The first call of an SRF: its multi-call context (switched to; the
+ * caller switches back to *old), its result descriptor and its row count.
+ */
+static FuncCallContext *
+srf_begin(FunctionCallInfo fcinfo, uint64 max_calls, MemoryContext *old)
+{
+	FuncCallContext *funcctx = SRF_FIRSTCALL_INIT();
+
+	*old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+	funcctx->tuple_desc = result_desc(fcinfo);
+	funcctx->max_calls = max_calls;
+	return funcctx;
+}
+
+#define SRF_MAX_COLUMNS 5
+
+/* Fills the row of id (1 to max_calls) from the SRF's state. */
+typedef void (*RowFill) (void *state, int32 id, Datum *values, bool *nulls);
+
+/*
+ * The next row of an SRF that returns one row per id from 1 to max_calls
+ * (set by srf_begin), filled by fill; nulls start all false.
+ */
+static Datum
+next_row_by_id(FunctionCallInfo fcinfo, RowFill fill)
+{
+	FuncCallContext *funcctx = SRF_PERCALL_SETUP();
+
+	if (funcctx->call_cntr < funcctx->max_calls)
+	{
+		Datum		values[SRF_MAX_COLUMNS];
+		bool		nulls[SRF_MAX_COLUMNS] = {false, false, false, false, false};
+
+		Assert(funcctx->tuple_desc->natts <= SRF_MAX_COLUMNS);
+		fill(funcctx->user_fctx, (int32) funcctx->call_cntr + 1, values, nulls);
+		SRF_RETURN_NEXT(funcctx,
+						HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc, values, nulls)));
+	}
+	SRF_RETURN_DONE(funcctx);
+}
+
+/* The arguments (count, seed[, categories]) of an SRF with one row per id. */
+typedef struct IdArgs
+{
+	uint64		seed;
+	int32		count;			/* ids 1 to count */
+	int32		categories;		/* 0 for an SRF without them */
+} IdArgs;
+
+/*
+ * The first call of an SRF with one row per id whose arguments are (count,
+ * seed[, categories]): checks them (count named what), then srf_begin, and
+ * returns the SRF's state of size bytes (IdArgs first, filled in, the rest
+ * zero), allocated in the multi-call context that is current until the
+ * caller switches back to *old.
+ */
+static void *
+id_srf_begin(FunctionCallInfo fcinfo, const char *what, bool with_categories,
+			 Size size, MemoryContext *old)
+{
+	int32		count = PG_GETARG_INT32(0);
+	int32		categories = with_categories ? PG_GETARG_INT32(2) : 0;
+	FuncCallContext *funcctx;
+	IdArgs	   *args;
+
+	check_count(what, count);
+	if (with_categories)
+		check_categories(categories);
+	funcctx = srf_begin(fcinfo, count, old);
+	args = palloc0(size);
+	args->seed = (uint64) PG_GETARG_INT64(1);
+	args->count = count;
+	args->categories = categories;
+	funcctx->user_fctx = args;
+	return args;
 }
 
 /* Text datums of a vocabulary, made once so rows don't palloc them. */
@@ -161,55 +230,41 @@ vocabulary(const char *const *names, int n)
 
 typedef struct UsersState
 {
-	uint64		seed;
+	IdArgs		a;				/* must be first */
 	Datum	   *gender;
 	Datum	   *age_band;
 	Datum	   *region;
 } UsersState;
 
+static void
+users_row(void *state, int32 id, Datum *values, bool *nulls)
+{
+	UsersState *st = state;
+	SynthUserDemo demo;
+
+	(void) nulls;				/* no column is ever NULL */
+	synth_user_demo(st->a.seed, id, &demo);
+	values[0] = Int32GetDatum(id);
+	values[1] = st->gender[demo.gender];
+	values[2] = st->age_band[demo.age_band];
+	values[3] = st->region[demo.region];
+}
+
 Datum
 recsys_synth_users(PG_FUNCTION_ARGS)
 {
-	FuncCallContext *funcctx;
-	UsersState *st;
-
 	if (SRF_IS_FIRSTCALL())
 	{
-		int32		users = PG_GETARG_INT32(0);
 		MemoryContext old;
+		UsersState *st = id_srf_begin(fcinfo, "users", false,
+									  sizeof(UsersState), &old);
 
-		check_count("users", users);
-		funcctx = SRF_FIRSTCALL_INIT();
-		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
-		funcctx->tuple_desc = result_desc(fcinfo);
-		funcctx->max_calls = users;
-		st = palloc(sizeof(UsersState));
-		st->seed = (uint64) PG_GETARG_INT64(1);
 		st->gender = vocabulary(synth_gender_names, SYNTH_NGENDERS);
 		st->age_band = vocabulary(synth_age_band_names, SYNTH_NAGE_BANDS);
 		st->region = vocabulary(synth_region_names, SYNTH_NREGIONS);
-		funcctx->user_fctx = st;
 		MemoryContextSwitchTo(old);
 	}
-
-	funcctx = SRF_PERCALL_SETUP();
-	st = funcctx->user_fctx;
-	if (funcctx->call_cntr < funcctx->max_calls)
-	{
-		int32		id = (int32) funcctx->call_cntr + 1;
-		SynthUserDemo demo;
-		Datum		values[4];
-		bool		nulls[4] = {false, false, false, false};
-
-		synth_user_demo(st->seed, id, &demo);
-		values[0] = Int32GetDatum(id);
-		values[1] = st->gender[demo.gender];
-		values[2] = st->age_band[demo.age_band];
-		values[3] = st->region[demo.region];
-		SRF_RETURN_NEXT(funcctx,
-						HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc, values, nulls)));
-	}
-	SRF_RETURN_DONE(funcctx);
+	return next_row_by_id(fcinfo, users_row);
 }
 
 /* ----------------------------------------------------------------
@@ -219,58 +274,38 @@ recsys_synth_users(PG_FUNCTION_ARGS)
 
 typedef struct ItemsState
 {
-	uint64		seed;
-	int32		items;
-	int32		categories;
+	IdArgs		a;				/* must be first */
 	Datum	   *provider;
 } ItemsState;
+
+static void
+items_row(void *state, int32 id, Datum *values, bool *nulls)
+{
+	ItemsState *st = state;
+	SynthItemMeta meta;
+
+	(void) nulls;				/* no column is ever NULL */
+	synth_item_meta(st->a.seed, st->a.count, st->a.categories, id, &meta);
+	values[0] = Int32GetDatum(id);
+	values[1] = Int32GetDatum(meta.category);
+	values[2] = st->provider[meta.provider];
+	values[3] = BoolGetDatum(meta.long_tail);
+	values[4] = TimestampTzGetDatum((TimestampTz) meta.created_at);
+}
 
 Datum
 recsys_synth_items(PG_FUNCTION_ARGS)
 {
-	FuncCallContext *funcctx;
-	ItemsState *st;
-
 	if (SRF_IS_FIRSTCALL())
 	{
-		int32		items = PG_GETARG_INT32(0);
-		int32		categories = PG_GETARG_INT32(2);
 		MemoryContext old;
+		ItemsState *st = id_srf_begin(fcinfo, "items", true,
+									  sizeof(ItemsState), &old);
 
-		check_count("items", items);
-		check_categories(categories);
-		funcctx = SRF_FIRSTCALL_INIT();
-		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
-		funcctx->tuple_desc = result_desc(fcinfo);
-		funcctx->max_calls = items;
-		st = palloc(sizeof(ItemsState));
-		st->seed = (uint64) PG_GETARG_INT64(1);
-		st->items = items;
-		st->categories = categories;
 		st->provider = vocabulary(synth_provider_names, SYNTH_NPROVIDERS);
-		funcctx->user_fctx = st;
 		MemoryContextSwitchTo(old);
 	}
-
-	funcctx = SRF_PERCALL_SETUP();
-	st = funcctx->user_fctx;
-	if (funcctx->call_cntr < funcctx->max_calls)
-	{
-		int32		id = (int32) funcctx->call_cntr + 1;
-		SynthItemMeta meta;
-		Datum		values[5];
-		bool		nulls[5] = {false, false, false, false, false};
-
-		synth_item_meta(st->seed, st->items, st->categories, id, &meta);
-		values[0] = Int32GetDatum(id);
-		values[1] = Int32GetDatum(meta.category);
-		values[2] = st->provider[meta.provider];
-		values[3] = BoolGetDatum(meta.long_tail);
-		values[4] = TimestampTzGetDatum((TimestampTz) meta.created_at);
-		SRF_RETURN_NEXT(funcctx,
-						HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc, values, nulls)));
-	}
-	SRF_RETURN_DONE(funcctx);
+	return next_row_by_id(fcinfo, items_row);
 }
 
 /* ----------------------------------------------------------------
@@ -335,9 +370,7 @@ recsys_synth_interactions(PG_FUNCTION_ARGS)
 							   (int64) p.users * p.items),
 					 errhint("Lower interactions or raise users or items.")));
 
-		funcctx = SRF_FIRSTCALL_INIT();
-		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
-		funcctx->tuple_desc = result_desc(fcinfo);
+		funcctx = srf_begin(fcinfo, 0, &old);
 		funcctx->user_fctx = synth_gen_create(&p, synth_alloc,
 											  funcctx->multi_call_memory_ctx,
 											  synth_check_interrupts);
@@ -369,65 +402,45 @@ recsys_synth_interactions(PG_FUNCTION_ARGS)
 
 typedef struct ProfileState
 {
-	uint64		seed;
-	int32		categories;
+	IdArgs		a;				/* must be first */
 	float	   *centroids;		/* one factor: only tastes are returned */
 	float		vec[1];
 } ProfileState;
 
+static void
+profile_row(void *state, int32 id, Datum *values, bool *nulls)
+{
+	ProfileState *st = state;
+	SynthUserPref pref;
+
+	synth_user_pref(st->a.seed, st->a.categories, 1, st->centroids, id,
+					&pref, st->vec);
+	values[0] = Int32GetDatum(id);
+	values[1] = Int32GetDatum(pref.fav[0]);
+	values[2] = Int32GetDatum(pref.fav[1]);
+	nulls[2] = (pref.nfav < 2);
+	values[3] = Float4GetDatum((float4) pref.affinity[0]);
+	values[4] = Float4GetDatum((float4) pref.bias);
+}
+
 Datum
 recsys_synth_user_profile(PG_FUNCTION_ARGS)
 {
-	FuncCallContext *funcctx;
-	ProfileState *st;
-
 	if (SRF_IS_FIRSTCALL())
 	{
-		int32		users = PG_GETARG_INT32(0);
-		int32		categories = PG_GETARG_INT32(2);
 		MemoryContext old;
-
-		check_count("users", users);
-		check_categories(categories);
-		funcctx = SRF_FIRSTCALL_INIT();
-		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
-		funcctx->tuple_desc = result_desc(fcinfo);
-		funcctx->max_calls = users;
-		st = palloc(sizeof(ProfileState));
-		st->seed = (uint64) PG_GETARG_INT64(1);
-		st->categories = categories;
+		ProfileState *st = id_srf_begin(fcinfo, "users", true,
+										sizeof(ProfileState), &old);
 
 		/*
 		 * Favourites, affinities and bias are drawn before the vector, so
 		 * they do not depend on factors; one factor is enough to get them.
 		 */
-		st->centroids = palloc(sizeof(float) * categories);
-		synth_centroids(st->seed, categories, 1, st->centroids);
-		funcctx->user_fctx = st;
+		st->centroids = palloc(sizeof(float) * st->a.categories);
+		synth_centroids(st->a.seed, st->a.categories, 1, st->centroids);
 		MemoryContextSwitchTo(old);
 	}
-
-	funcctx = SRF_PERCALL_SETUP();
-	st = funcctx->user_fctx;
-	if (funcctx->call_cntr < funcctx->max_calls)
-	{
-		int32		id = (int32) funcctx->call_cntr + 1;
-		SynthUserPref pref;
-		Datum		values[5];
-		bool		nulls[5] = {false, false, false, false, false};
-
-		synth_user_pref(st->seed, st->categories, 1, st->centroids, id,
-						&pref, st->vec);
-		values[0] = Int32GetDatum(id);
-		values[1] = Int32GetDatum(pref.fav[0]);
-		values[2] = Int32GetDatum(pref.fav[1]);
-		nulls[2] = (pref.nfav < 2);
-		values[3] = Float4GetDatum((float4) pref.affinity[0]);
-		values[4] = Float4GetDatum((float4) pref.bias);
-		SRF_RETURN_NEXT(funcctx,
-						HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc, values, nulls)));
-	}
-	SRF_RETURN_DONE(funcctx);
+	return next_row_by_id(fcinfo, profile_row);
 }
 
 /* ----------------------------------------------------------------

@@ -162,14 +162,16 @@ source_query(const RsModelDef *def, const char *time_column)
 
 /*
  * One user's rows of a model's source, for serving's fold-in of users the
- * model has not seen: SELECT item, value FROM <source> WHERE user = $1,
+ * model has not seen: SELECT item, value[, time] FROM <source> WHERE user = $1
+ * (the time when time_column is not NULL),
  * $1 being the key as text, cast to user_type (a schema-qualified type
  * name, so an index on the user column can be used).  The "=" is the key
  * type's own equality, named by its schema, so the search_path the
  * source runs with cannot put another operator in its place.
  */
 char *
-rs_user_source_query(const RsModelDef *def, const char *user_type)
+rs_user_source_query(const RsModelDef *def, const char *user_type,
+					 const char *time_column)
 {
 	Oid			typid;
 	int32		typmod;
@@ -192,9 +194,10 @@ rs_user_source_query(const RsModelDef *def, const char *user_type)
 			ReleaseSysCache(tup);
 		}
 	}
-	return psprintf("SELECT %s, %s FROM %s WHERE %s %s CAST($1 AS %s)",
+	return psprintf("SELECT %s, %s%s%s FROM %s WHERE %s %s CAST($1 AS %s)",
 					quote_identifier(def->item_column),
 					def->rating_column ? quote_identifier(def->rating_column) : "1::real",
+					time_column ? ", " : "", time_column ? quote_identifier(time_column) : "",
 					source_from(def), quote_identifier(def->user_column), eq, user_type);
 }
 
@@ -441,6 +444,13 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"half_life_days\" needs option \"time_column\"")));
+	/* the aggregate's rows have no time: decay would be silently lost */
+	if (loaded != NULL && (t->opts.time_column != NULL || t->opts.params.half_life_days > 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("recsys.fit() reads no interaction times, so it cannot use option \"%s\"",
+						t->opts.time_column ? "time_column" : "half_life_days"),
+				 errhint("Train with recsys.train(), whose source can have a time column, for time decay.")));
 
 	/* one training of a model at a time; the owner only */
 	rs_lock_model(def->name);
@@ -501,6 +511,13 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 	env.progress = env_progress;
 	env.note = env_note;
 	env.arg = arg;
+	/* time decay: every interaction's weight, and the as_of it was counted from */
+	if (t->opts.half_life_seconds > 0)
+	{
+		Assert(t->matrix->user_ts != NULL);
+		t->opts.as_of = rs_decay_weights(t->matrix, t->opts.half_life_seconds,
+										 t->opts.as_of, &env);
+	}
 	run_algorithm(t->matrix, &t->opts, &env, &t->model);
 	check_model_finite(&t->model, &t->opts);
 

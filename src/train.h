@@ -16,7 +16,8 @@
 extern void rs_train_init(void);
 
 /* the SELECT reading one user's rows of a model's source (fold-in) */
-extern char *rs_user_source_query(const RsModelDef *def, const char *user_type);
+extern char *rs_user_source_query(const RsModelDef *def, const char *user_type,
+								  const char *time_column);
 /* a source given as a table, view or SELECT, as a FROM item */
 extern char *rs_source_from_item(const char *source, const char *message,
 								 const char *hint);

@@ -18,6 +18,15 @@
  * regularisation per rating, for the parameters at the end of each
  * iteration.
  *
+ * Time decay.  With weights w_ui (m->user_w, decay.c) each rating's
+ * squared error counts w_ui times, and the counts n_u, n_i of the
+ * weighted-lambda penalty become the weight sums W_u = sum_i w_ui and
+ * W_i, mu is the weighted mean rating and the loss is reported per unit
+ * of weight (L / sum w).  So the solution depends only on the ratios of
+ * the weights: scaling them all (another as_of) changes nothing, and with
+ * every w = 1 it is the unweighted model exactly.  In the systems below
+ * a_i a_i^T and t_ui a_i are multiplied by w_ui.
+ *
  * Each half-sweep solves every user exactly for its factors and bias
  * together (the biases are not a separate step): the unknown is
  * x_u = [p_u; b_u], the features of rating (u,i) are a_i = [q_i; 1] and
@@ -51,6 +60,7 @@
 #include "linalg.h"
 #include "rng.h"
 
+#include <math.h>
 #include <string.h>
 
 /* interactions per chunk of work handed to a thread (see ials.c) */
@@ -63,6 +73,8 @@ typedef struct AlsSweep
 	const int64_t *ptr;			/* CSR of the side being solved */
 	const int32_t *idx;
 	const float *val;
+	const float *w;				/* weights aligned with idx, or NULL (all 1) */
+	const float *wneg;			/* their negatives, or NULL */
 	float	   *xf;				/* factors being solved, n x k */
 	float	   *xb;				/* biases being solved */
 	const float *yf;			/* fixed factors */
@@ -81,6 +93,19 @@ typedef struct AlsSweep
 	double	   *loss;			/* per entity loss terms, or NULL */
 } AlsSweep;
 
+/* An entity's n_u (W_u with weights): the weight of its penalty. */
+static inline float
+entity_weight(const AlsSweep *s, int64_t beg, int n)
+{
+	double		sum = 0.0;
+
+	if (s->w == NULL)
+		return (float) n;
+	for (int j = 0; j < n; j++)
+		sum += s->w[beg + j];
+	return (float) sum;
+}
+
 /*
  * Exact solve.  ws holds (k+1)^2 for the matrix, k+1 for the right-hand
  * side and ALS_GATHER_ROWS x (k+1) for the gathered feature rows.
@@ -98,7 +123,8 @@ solve_cholesky(const AlsSweep *s, int64_t e, float *ws, float *sv)
 	float	   *b = ws + (size_t) k1 * k1;
 	float	   *rows = b + k1;
 	float	   *xe = s->xf + (size_t) e * k;
-	float		reg = s->lambda * n;
+	float		wsum = entity_weight(s, beg, n);
+	float		reg = s->lambda * wsum;
 
 	memset(a, 0, sizeof(float) * k1 * k1);
 	memset(b, 0, sizeof(float) * k1);
@@ -114,14 +140,25 @@ solve_cholesky(const AlsSweep *s, int64_t e, float *ws, float *sv)
 
 			memcpy(row, s->yf + (size_t) other * k, sizeof(float) * k);
 			row[k] = 1.0f;
-			rs_axpy(t, row, b, k1);
+			if (s->w)
+			{
+				/* w t a into b, sqrt(w) a into the rows of w a a^T */
+				float		wj = s->w[beg + j0 + j];
+				float		root = sqrtf(wj);
+
+				rs_axpy(t * wj, row, b, k1);
+				for (int c = 0; c < k1; c++)
+					row[c] *= root;
+			}
+			else
+				rs_axpy(t, row, b, k1);
 		}
 		rs_syrk_upper(rows, nr, k1, k1, 1.0f, a);
 	}
 	rs_mirror_upper(a, k1);
 	for (int j = 0; j < k; j++)
 		a[(size_t) j * k1 + j] += reg;
-	a[(size_t) k * k1 + k] += s->lambda_b * n;
+	a[(size_t) k * k1 + k] += s->lambda_b * wsum;
 	if (rs_cholesky_solve(a, b, k1))
 	{
 		memcpy(xe, b, sizeof(float) * k);
@@ -151,22 +188,28 @@ solve_cg(const AlsSweep *s, int64_t e, float *ws, float *sv, float *tv,
 	float	   *r = ws + k1;
 	float	   *p = ws + 2 * k1;
 	float	   *ap = ws + 3 * k1;
-	float		reg = s->lambda * n;
-	float		reg_b = s->lambda_b * n;
+	float		wsum = entity_weight(s, beg, n);
+	float		reg = s->lambda * wsum;
+	float		reg_b = s->lambda_b * wsum;
+	const float *plus = s->w ? s->w + beg : s->ones;
+	const float *minus = s->w ? s->wneg + beg : s->minus_ones;
 	float		rsold;
 
 	memcpy(x, s->xf + (size_t) e * k, sizeof(float) * k);
 	x[k] = s->xb[e];
 
-	/* targets t_j = r_j - mu - b_j (the other side's bias) */
+	/* targets t_j = r_j - mu - b_j (the other side's bias), times w_j */
 	for (int j = 0; j < n; j++)
 		tv[j] = val[j] - s->mu - s->yb[idx[j]];
+	if (s->w)
+		for (int j = 0; j < n; j++)
+			tv[j] *= plus[j];
 
-	/* r = b - A x = sum (t - a.x) a - n diag(lambda, lambda_b) x */
+	/* r = b - A x = sum w (t - a.x) a - W diag(lambda, lambda_b) x */
 	for (int j = 0; j < k; j++)
 		r[j] = -reg * x[j];
 	r[k] = -reg_b * x[k];
-	rs_rows_dot_axpy(s->yf, idx, n, k, x, x[k], tv, s->minus_ones, sv, r,
+	rs_rows_dot_axpy(s->yf, idx, n, k, x, x[k], tv, minus, sv, r,
 					 &r[k], yg);
 	memcpy(p, r, sizeof(float) * k1);
 	rsold = rs_vdot(r, r, k1);
@@ -183,7 +226,7 @@ solve_cg(const AlsSweep *s, int64_t e, float *ws, float *sv, float *tv,
 		for (int j = 0; j < k; j++)
 			ap[j] = reg * p[j];
 		ap[k] = reg_b * p[k];
-		rs_rows_dot_axpy(yg, NULL, n, k, p, p[k], NULL, s->ones, tv, ap,
+		rs_rows_dot_axpy(yg, NULL, n, k, p, p[k], NULL, plus, tv, ap,
 						 &ap[k], NULL);
 		pap = rs_vdot(p, ap, k1);
 		if (!(pap > 0.0f))
@@ -243,9 +286,9 @@ sweep_range(void *ctx, int64_t begin, int64_t end, int thread)
 			{
 				double		d = (double) val[j] - s->mu - s->yb[idx[j]] - sv[j];
 
-				l += d * d;
+				l += s->w ? s->w[beg + j] * d * d : d * d;
 			}
-			l += (double) n * (s->lambda * (double) rs_vdot(xe, xe, k) +
+			l += (double) entity_weight(s, beg, n) * (s->lambda * (double) rs_vdot(xe, xe, k) +
 							   s->lambda_b * (double) s->xb[e] * s->xb[e]);
 			s->loss[e] = l;
 		}
@@ -283,10 +326,35 @@ rs_train_als(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 	size_t		ws;
 	double	   *loss;
 	double		nnz = m->nnz > 0 ? (double) m->nnz : 1.0;
+	double		mean = m->mean;
+	float	   *uneg = NULL;
+	float	   *ineg = NULL;
 	AlsSweep	s;
 
+	if (m->user_w)
+	{
+		/* time decay: the weighted mean, the loss per unit of weight */
+		double		sw = 0.0;
+		double		swr = 0.0;
+
+		uneg = env->alloc(env->arg, sizeof(float) * (size_t) (m->nnz > 0 ? m->nnz : 1));
+		ineg = env->alloc(env->arg, sizeof(float) * (size_t) (m->nnz > 0 ? m->nnz : 1));
+		for (int64_t x = 0; x < m->nnz; x++)
+		{
+			sw += m->user_w[x];
+			swr += (double) m->user_w[x] * m->user_vals[x];
+			uneg[x] = -m->user_w[x];
+			ineg[x] = -m->item_w[x];
+		}
+		if (sw > 0)
+		{
+			mean = swr / sw;
+			nnz = sw;
+		}
+	}
+
 	/* user streams 0..nu-1, item streams after them: never overlapping */
-	rs_model_setup(out, m, p, env, m->mean, true, true, 0, (uint64_t) nu);
+	rs_model_setup(out, m, p, env, mean, true, true, 0, (uint64_t) nu);
 	env->check_interrupts(env->arg);
 
 	maxdeg = rs_max_row_length(m->user_ptr, nu);
@@ -295,7 +363,7 @@ rs_train_als(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 
 	memset(&s, 0, sizeof(s));
 	s.k = k;
-	s.mu = (float) m->mean;
+	s.mu = (float) mean;
 	s.lambda = (float) p->regularization;
 	s.lambda_b = (float) p->bias_regularization;
 	s.cg_steps = p->cg_steps < 1 ? 1 : p->cg_steps;
@@ -333,6 +401,8 @@ rs_train_als(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 		s.ptr = m->user_ptr;
 		s.idx = m->user_items;
 		s.val = m->user_vals;
+		s.w = m->user_w;
+		s.wneg = uneg;
 		s.xf = out->user_factors;
 		s.xb = out->user_bias;
 		s.yf = out->item_factors;
@@ -344,6 +414,8 @@ rs_train_als(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 		s.ptr = m->item_ptr;
 		s.idx = m->item_users;
 		s.val = m->item_vals;
+		s.w = m->item_w;
+		s.wneg = ineg;
 		s.xf = out->item_factors;
 		s.xb = out->item_bias;
 		s.yf = out->user_factors;
@@ -357,6 +429,13 @@ rs_train_als(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 		{
 			const float *pu = out->user_factors + (size_t) u * k;
 			double		n = (double) (m->user_ptr[u + 1] - m->user_ptr[u]);
+
+			if (m->user_w)
+			{
+				n = 0.0;
+				for (int64_t x = m->user_ptr[u]; x < m->user_ptr[u + 1]; x++)
+					n += m->user_w[x];
+			}
 
 			total += n * (s.lambda * (double) rs_vdot(pu, pu, k) +
 						  s.lambda_b * (double) out->user_bias[u] * out->user_bias[u]);

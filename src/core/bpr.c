@@ -50,6 +50,15 @@
  * drawn with the data, j taken as uniform over all items), evaluated with
  * the parameters at the end of the epoch.
  *
+ * Time decay.  With weights w (m->user_w, decay.c) positives are drawn in
+ * proportion to their weight instead of uniformly: a block makes
+ * round(samples * nnz * W_b / W) steps (W_b its weight, W the total), each
+ * drawing a uniform number in the block's share of the running sum of the
+ * weights and taking the interaction it falls in (binary search); the
+ * counts n_u / nnz and n_i / nnz of the regulariser become W_u / W and
+ * W_i / W.  Negatives stay uniform.  Without weights nothing changes (the
+ * draws are the same).
+ *
  * Random numbers (rng.h): factor f of user u is init_std * N(0,1) from
  * stream (seed, 1 << 32 | u), items likewise from (seed, 2 << 32 | i);
  * item biases start at 0.  All sampling comes from the one stream (seed,
@@ -176,6 +185,35 @@ bpr_softplus_neg(double x)
 	return x > 0 ? log1p(exp(-x)) : -x + log1p(exp(x));
 }
 
+/* n_e, or W_e with weights */
+static double
+bpr_weight_of(const int64_t *ptr, const float *w, int32_t e)
+{
+	double		sum = 0.0;
+
+	if (w == NULL)
+		return (double) (ptr[e + 1] - ptr[e]);
+	for (int64_t x = ptr[e]; x < ptr[e + 1]; x++)
+		sum += w[x];
+	return sum;
+}
+
+/* The first x in [lo, hi) with cum[x + 1] > target (hi - 1 at most). */
+static int64_t
+bpr_find(const double *cum, int64_t lo, int64_t hi, double target)
+{
+	while (hi - lo > 1)
+	{
+		int64_t		mid = lo + (hi - lo) / 2;
+
+		if (cum[mid] > target)
+			hi = mid;
+		else
+			lo = mid;
+	}
+	return lo;
+}
+
 /* The bracketed regulariser of the header comment, times reg/2. */
 static double
 bpr_reg_term(const RsMatrix *m, const RsParams *p, const RsModel *out)
@@ -183,12 +221,22 @@ bpr_reg_term(const RsMatrix *m, const RsParams *p, const RsModel *out)
 	const int	k = out->factors;
 	double		s = 0.0;
 
+	double		total = (double) m->nnz;
+
+	if (m->user_w)
+	{
+		total = 0.0;
+		for (int64_t x = 0; x < m->nnz; x++)
+			total += m->user_w[x];
+		if (!(total > 0))
+			total = 1.0;
+	}
 	for (int32_t u = 0; u < m->n_users; u++)
-		s += (double) (m->user_ptr[u + 1] - m->user_ptr[u]) / m->nnz *
+		s += bpr_weight_of(m->user_ptr, m->user_w, u) / total *
 			bpr_sqnorm(out->user_factors + (size_t) u * k, k);
 	for (int32_t i = 0; i < m->n_items; i++)
 	{
-		double		w = (double) (m->item_ptr[i + 1] - m->item_ptr[i]) / m->nnz +
+		double		w = bpr_weight_of(m->item_ptr, m->item_w, i) / total +
 			1.0 / m->n_items;
 		double		b = out->item_bias[i];
 
@@ -214,6 +262,7 @@ rs_train_bpr(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 	float	   *Q;
 	float	   *b;
 	int32_t    *row_of;
+	double	   *cum = NULL;		/* time decay: running sum of the weights */
 	RsRng		rng;
 
 	rs_model_setup(out, m, p, env, 0.0, false, true,
@@ -226,6 +275,13 @@ rs_train_bpr(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 	for (int32_t u = 0; u < m->n_users; u++)
 		for (int64_t x = m->user_ptr[u]; x < m->user_ptr[u + 1]; x++)
 			row_of[x] = u;
+
+	if (m->user_w)
+	{
+		cum = env->alloc(env->arg, sizeof(double) * (size_t) (nnz + 1));
+		for (int64_t x = 0; x < nnz; x++)
+			cum[x + 1] = cum[x] + m->user_w[x];
+	}
 
 	block_order = env->alloc(env->arg, sizeof(int32_t) * (size_t) n_blocks);
 	for (int32_t a = 0; a < n_blocks; a++)
@@ -261,10 +317,22 @@ rs_train_bpr(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 			int64_t		lo = m->user_ptr[first];
 			int64_t		n_block = m->user_ptr[last] - lo;
 			int64_t		block_steps = (int64_t) p->samples * n_block;
+			double		w_lo = 0.0;
+			double		w_block = 0.0;
+
+			if (cum)
+			{
+				w_lo = cum[lo];
+				w_block = cum[lo + n_block] - w_lo;
+				block_steps = cum[nnz] > 0 ?
+					llround((double) p->samples * nnz * w_block / cum[nnz]) : 0;
+			}
 
 			for (int64_t s = 0; s < block_steps; s++)
 			{
-				int64_t		x = lo + (int64_t) rs_rng_below64(&rng, (uint64_t) n_block);
+				int64_t		x = cum ?
+					bpr_find(cum, lo, lo + n_block, w_lo + rs_rng_uniform(&rng) * w_block) :
+					lo + (int64_t) rs_rng_below64(&rng, (uint64_t) n_block);
 				int32_t		u = row_of[x];
 				int32_t		i = m->user_items[x];
 				const int32_t *row = m->user_items + m->user_ptr[u];

@@ -53,6 +53,15 @@ typedef struct RsMatrix
 
 	double	   *user_ts;		/* NULL, or nnz timestamps (seconds since
 								 * the Unix epoch) aligned with user_items */
+
+	/*
+	 * Time decay (decay.c): NULL, or each interaction's weight
+	 * w = 0.5^(age / half_life) in (0, 1], aligned with user_items and
+	 * with item_users.  NULL means every weight is 1, and every algorithm
+	 * then computes exactly what it computes without them.
+	 */
+	float	   *user_w;
+	float	   *item_w;
 	double		mean;			/* mean of all values */
 
 	/*
@@ -181,6 +190,22 @@ extern void rs_train_ials(const RsMatrix *m, const RsParams *p,
 /* bpr.c: implicit feedback, Bayesian personalised ranking */
 extern void rs_train_bpr(const RsMatrix *m, const RsParams *p,
 						 const RsEnv *env, RsModel *out);
+
+/*
+ * decay.c: sets m->user_w and m->item_w from m->user_ts (which must be
+ * set): w = 0.5^(max(0, as_of - t) / half_life), half_life in seconds
+ * (> 0), as_of in seconds since the epoch, or NaN for the newest time.
+ * Returns the as_of used.
+ */
+extern double rs_decay_weights(RsMatrix *m, double half_life, double as_of,
+							   const RsEnv *env);
+
+/*
+ * decay.c: m itself when it has no weights, else a copy whose values are
+ * value * weight on both sides (and no weights): what the implicit
+ * neighbourhood models read.
+ */
+extern const RsMatrix *rs_weighted_values(const RsMatrix *m, const RsEnv *env);
 
 /* popularity.c: item counts, optionally time-decayed (item_bias = score) */
 extern void rs_train_popularity(const RsMatrix *m, const RsParams *p,

@@ -43,14 +43,11 @@ rs_l2_squared(const float *a, const float *b, int n)
 	return s;
 }
 
+/* the same sum as rs_dot(a, a, n), in the same order */
 float
 rs_norm_squared(const float *a, int n)
 {
-	float		s = 0.0f;
-
-	for (int i = 0; i < n; i++)
-		s += a[i] * a[i];
-	return s;
+	return rs_dot(a, a, n);
 }
 
 /*

@@ -132,9 +132,12 @@ rs_explain_user_knn(const RsKnnModel *m, const RsKnnUser *u, int32_t n_nbrs,
 
 bool
 rs_explain_factors(const RsFactorExplain *f, const int32_t *idx,
-				   const float *values, int32_t n, int32_t item, double *work,
-				   RsExplainBase *base, RsContribution *out)
+				   const float *values, const float *weights, int32_t n,
+				   int32_t item, double *work, RsExplainBase *base,
+				   RsContribution *out)
 {
+	double		wsum = 0.0;
+
 	int			k = f->k;
 	int			d = f->explicit_feedback ? k + 1 : k;	/* [q; 1] for explicit */
 	double	   *a = work;		/* d x d */
@@ -142,6 +145,8 @@ rs_explain_factors(const RsFactorExplain *f, const int32_t *idx,
 	const float *yi = f->factors + (size_t) item * k;
 
 	memset(base, 0, sizeof(*base));
+	for (int32_t r = 0; r < n; r++)
+		wsum += weights ? weights[r] : 1.0;
 	memset(a, 0, sizeof(double) * (size_t) d * d);
 	if (!f->explicit_feedback)
 	{
@@ -153,7 +158,9 @@ rs_explain_factors(const RsFactorExplain *f, const int32_t *idx,
 		for (int32_t r = 0; r < n; r++)
 		{
 			const float *y = f->factors + (size_t) idx[r] * k;
-			double		w = f->alpha * (values ? values[r] : 1.0);
+			/* with time decay c - 1 = alpha r w (serve_foldin.c) */
+			double		w = f->alpha * (values ? values[r] : 1.0) *
+				(weights ? weights[r] : 1.0);
 
 			for (int p = 0; p < k; p++)
 				for (int q = 0; q < k; q++)
@@ -165,18 +172,19 @@ rs_explain_factors(const RsFactorExplain *f, const int32_t *idx,
 		for (int32_t r = 0; r < n; r++)
 		{
 			const float *q = f->factors + (size_t) idx[r] * k;
+			double		w = weights ? weights[r] : 1.0;
 
 			for (int p = 0; p < d; p++)
 			{
 				double		ap = p < k ? q[p] : 1.0;
 
 				for (int s = 0; s < d; s++)
-					a[p * d + s] += ap * (s < k ? q[s] : 1.0);
+					a[p * d + s] += w * ap * (s < k ? q[s] : 1.0);
 			}
 		}
 		for (int p = 0; p < k; p++)
-			a[p * d + p] += f->lambda * n;
-		a[k * d + k] += f->lambda_b * n;
+			a[p * d + p] += f->lambda * wsum;
+		a[k * d + k] += f->lambda_b * wsum;
 		base->global_mean = f->global_mean;
 		base->item_bias = f->item_bias ? f->item_bias[item] : 0.0;
 	}
@@ -200,7 +208,8 @@ rs_explain_factors(const RsFactorExplain *f, const int32_t *idx,
 		else
 			weight = 1.0 + f->alpha * (values ? values[r] : 1.0);
 		out[r].who = j;
-		out[r].value = s * weight;
+		/* with time decay: w t_uj, or c p = w (1 + alpha r) */
+		out[r].value = s * weight * (weights ? weights[r] : 1.0);
 	}
 	return true;
 }

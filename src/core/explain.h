@@ -100,12 +100,15 @@ extern int32_t rs_explain_user_knn(const RsKnnModel *m, const RsKnnUser *u,
 
 /*
  * ials, als, svd: the terms of item's score for a user given by n items
- * idx[] and their values[] (ratings; implicit models NULL: 1 each).  work
+ * idx[] and their values[] (ratings; implicit models NULL: 1 each), and
+ * with time decay their weights[] (NULL: 1 each; the weighted systems of
+ * fold-in, see serve_foldin.c).  work
  * has room for (k + 1) * (k + 2) doubles; out for n.  Returns false if the
  * user's system is not positive definite (nothing written).
  */
 extern bool rs_explain_factors(const RsFactorExplain *f, const int32_t *idx,
-							   const float *values, int32_t n, int32_t item,
+							   const float *values, const float *weights,
+							   int32_t n, int32_t item,
 							   double *work, RsExplainBase *base,
 							   RsContribution *out);
 

@@ -38,6 +38,22 @@
  * hand), where the CG already knows every s_ui: it tracks them as it
  * moves y_i, so the loss costs no extra pass over the interactions.
  *
+ * Time decay.  With weights w_ui in (0, 1] (m->user_w, decay.c) an
+ * interaction counts as observed with probability w and unobserved
+ * otherwise: its cell's term is
+ *
+ *	  w c (1 - s)^2 + (1 - w) s^2,	 c = 1 + alpha * r,
+ *
+ * which is, up to a constant, c' (p' - s)^2 with the confidence
+ * c' = 1 + alpha * r * w and the preference p' = w c / c'.  So the
+ * systems above keep their form with c - 1 = alpha r w on the left and
+ * c p = w (1 + alpha r) on the right, and an old interaction becomes an
+ * ordinary unobserved cell (c' -> 1, p' -> 0) instead of a liked one of
+ * low confidence (which would still pull its user towards it as hard as
+ * a missing cell pushes away).  The loss is summed with the observed
+ * term w [c (1 - s)^2 - s^2].  With every w = 1 all of this is the
+ * unweighted model exactly.
+ *
  * Determinism.  Initial factors come from one random stream per entity,
  * each entity's solve reads only the other side's factors, and per-entity
  * loss terms are summed in entity order on the calling thread: the model
@@ -65,6 +81,7 @@ typedef struct IalsSweep
 	const int64_t *ptr;			/* CSR of the side being solved */
 	const int32_t *idx;
 	const float *val;
+	const float *wt;			/* time decay: weights aligned with idx, or NULL */
 	float	   *x;				/* factors being solved, n x k */
 	const float *y;				/* fixed factors */
 	const float *gram;			/* Y^T Y, k x k full, without lambda */
@@ -103,6 +120,15 @@ solve_cholesky(const IalsSweep *s, int64_t e, float *ws, float *sv)
 		const float *yi = s->y + (size_t) s->idx[beg + j] * k;
 		float		w = s->alpha * s->val[beg + j];
 
+		if (s->wt)
+		{
+			/* c' - 1 = alpha r w on the left, c' p' = w (1 + alpha r) on the right */
+			float		wt = s->wt[beg + j];
+
+			rs_syr_upper(a, w * wt, yi, k);
+			rs_axpy(wt * (1.0f + w), yi, b, k);
+			continue;
+		}
 		rs_syr_upper(a, w, yi, k);
 		rs_axpy(1.0f + w, yi, b, k);
 	}
@@ -144,6 +170,15 @@ solve_cg(const IalsSweep *s, int64_t e, float *ws, float *sv, float *tv,
 	{
 		wv[j] = s->alpha * val[j];
 		tv[j] = 1.0f + wv[j];
+	}
+	if (s->wt)
+	{
+		/* time decay: c' - 1 = alpha r w, c' p' = w (1 + alpha r) */
+		for (int j = 0; j < n; j++)
+		{
+			tv[j] *= s->wt[beg + j];
+			wv[j] *= s->wt[beg + j];
+		}
 	}
 	for (int j = 0; j < n; j++)
 		wv[n + j] = -wv[j];
@@ -230,7 +265,10 @@ sweep_range(void *ctx, int64_t begin, int64_t end, int thread)
 				double		c = 1.0 + (double) s->alpha * val[j];
 				double		d = 1.0 - sv[j];
 
-				l += c * d * d - (double) sv[j] * sv[j];
+				if (s->wt)
+					l += s->wt[beg + j] * (c * d * d - (double) sv[j] * sv[j]);
+				else
+					l += c * d * d - (double) sv[j] * sv[j];
 			}
 			s->loss[e] = l;
 		}
@@ -310,6 +348,7 @@ rs_train_ials(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 		s.ptr = m->user_ptr;
 		s.idx = m->user_items;
 		s.val = m->user_vals;
+		s.wt = m->user_w;
 		s.x = out->user_factors;
 		s.y = out->item_factors;
 		s.gram = gram;
@@ -320,6 +359,7 @@ rs_train_ials(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 		s.ptr = m->item_ptr;
 		s.idx = m->item_users;
 		s.val = m->item_vals;
+		s.wt = m->item_w;
 		s.x = out->item_factors;
 		s.y = out->user_factors;
 		s.loss = loss;

@@ -1092,6 +1092,8 @@ rs_train_knn(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 	int64_t		total = 0;
 	const char *what = p->user_based ? "users" : "items";
 
+	/* time decay (implicit feedback only): the matrix values are r * w */
+	m = rs_weighted_values(m, env);
 	out->n_users = m->n_users;
 	out->n_items = m->n_items;
 	out->factors = 0;

@@ -54,8 +54,10 @@ const RsOptSpec rs_opt_specs[] = {
 	{"feedback", RS_OPT_TEXT, A_KNN, 0, 0, "implicit or explicit"},
 	{"attributes", RS_OPT_TEXT, A_IKNN, 0, 0, "table, view or SELECT whose first two columns are the item key and its vector"},
 	{"attribute_mode", RS_OPT_TEXT, A_IKNN, 0, 0, "cold_start or only"},
-	/* only popularity reads times (half_life_days); the others refuse it */
-	{"time_column", RS_OPT_TEXT, A_POP, 0, 0, "column holding interaction times"},
+	/* time decay: every algorithm (see rs_opt_finish for what it refuses) */
+	{"time_column", RS_OPT_TEXT, A_ALL, 0, 0, "column holding interaction times (timestamptz, timestamp, date or seconds)"},
+	{"half_life", RS_OPT_TEXT, A_ALL, 0, 0, "an interval: an interaction weighs 0.5^(age / half_life)"},
+	{"as_of", RS_OPT_TEXT, A_ALL, 0, 0, "a timestamptz from which ages are counted (default: the newest interaction)"},
 	{"threads", RS_OPT_INT, A_ALL, 1, 64, "worker threads"},
 	{"seed", RS_OPT_INT, A_ALL, 0, 2147483647, "random seed"},
 	{"verbose", RS_OPT_BOOL, A_ALL, 0, 0, "a NOTICE per iteration"},
@@ -296,6 +298,10 @@ rs_opt_apply(RsOptState *s, const char *name, const RsOptValue *v, RsOptError *e
 		p->half_life_days = d;
 	else if (strcmp(name, "time_column") == 0)
 		s->time_column = txt;
+	else if (strcmp(name, "half_life") == 0)
+		s->half_life = txt;
+	else if (strcmp(name, "as_of") == 0)
+		s->as_of = txt;
 	else if (strcmp(name, "threads") == 0)
 		p->threads = (int) d;
 	else if (strcmp(name, "seed") == 0)
@@ -316,14 +322,29 @@ was_given(const RsOptState *s, const char *name)
 	return s->given[rs_opt_find(name) - rs_opt_specs];
 }
 
-/* After the last option: those of the neighbourhood models that only make sense together. */
+/*
+ * After the last option: the options of time decay, and those of the
+ * neighbourhood models, that only make sense together.
+ */
 RsOptStatus
 rs_opt_finish(const RsOptState *s)
 {
 	const RsParams *p = &s->params;
+	bool		decay = s->half_life != NULL;
 
+	if (decay && was_given(s, "half_life_days"))
+		return RS_OPTS_TWO_HALF_LIVES;
+	if (decay && s->time_column == NULL)
+		return RS_OPTS_DECAY_WITHOUT_TIME;
+	if (s->as_of != NULL && !decay)
+		return RS_OPTS_AS_OF_WITHOUT_DECAY;
+	if (s->time_column != NULL && !decay && !(p->half_life_days > 0))
+		return RS_OPTS_TIME_WITHOUT_DECAY;
 	if (s->algorithm != IKNN && s->algorithm != UKNN)
 		return RS_OPTS_OK;
+	if (decay && (p->explicit_feedback || p->similarity == RS_SIM_JACCARD ||
+				  p->attributes_only))
+		return RS_OPTS_DECAY_KNN;
 	if (p->weighting != RS_WEIGHT_NONE && p->similarity != RS_SIM_COSINE)
 		return RS_OPTS_WEIGHTING_NOT_COSINE;
 	if ((was_given(s, "bm25_k1") || was_given(s, "bm25_b")) &&

@@ -68,6 +68,8 @@ typedef struct RsOptState
 	bool		verbose;
 	int			keep;
 	const char *time_column;
+	const char *half_life;		/* time decay: an interval, as text */
+	const char *as_of;			/* time decay: a timestamptz, as text */
 	const char *attributes;
 	bool		given[RS_MAX_OPTIONS];
 } RsOptState;
@@ -87,7 +89,13 @@ typedef enum RsOptStatus
 	RS_OPTS_WEIGHTING_NOT_COSINE,
 	RS_OPTS_BM25_WITHOUT_BM25,
 	RS_OPTS_BASELINE_IMPLICIT,
-	RS_OPTS_MODE_WITHOUT_ATTRIBUTES
+	RS_OPTS_MODE_WITHOUT_ATTRIBUTES,
+	RS_OPTS_TWO_HALF_LIVES,		/* half_life and half_life_days */
+	RS_OPTS_DECAY_WITHOUT_TIME, /* half_life without time_column */
+	RS_OPTS_AS_OF_WITHOUT_DECAY,	/* as_of without half_life */
+	RS_OPTS_TIME_WITHOUT_DECAY, /* time_column without a half-life */
+	RS_OPTS_DECAY_KNN			/* decay with explicit knn, jaccard or
+								 * attribute_mode only */
 } RsOptStatus;
 
 /* what an error is about */

@@ -146,6 +146,34 @@ join_workers(int threads, pthread_t *tids, bool *started)
 			pthread_join(tids[t], NULL);
 }
 
+/*
+ * One round of job: workers 1 .. threads - 1 and the caller (thread 0)
+ * run the chunks they claim until none is left; with env, the caller stops
+ * the round (job->stop) as soon as it sees an interrupt pending.  Returns
+ * when every worker has finished.
+ */
+static void
+run_round(ParallelJob *job, int threads, const RsEnv *env)
+{
+	ParallelWorker workers[RS_MAX_THREADS];
+	pthread_t	tids[RS_MAX_THREADS];
+	bool		started[RS_MAX_THREADS];
+	int64_t		begin,
+				end;
+
+	start_workers(job, threads, workers, tids, started);
+	while (claim(job, &begin, &end))
+	{
+		job->fn(job->ctx, begin, end, 0);
+		if (env != NULL && env->interrupt_pending(env->arg))
+		{
+			__atomic_store_n(&job->stop, 1, __ATOMIC_RELAXED);
+			break;
+		}
+	}
+	join_workers(threads, tids, started);
+}
+
 /* A job over n indexes, and no more threads than it or we can use. */
 static int
 job_init(ParallelJob *job, RsRangeFn fn, void *ctx, int64_t n, int threads)
@@ -166,11 +194,6 @@ void
 rs_parallel_for(int64_t n, int threads, RsRangeFn fn, void *ctx)
 {
 	ParallelJob job;
-	ParallelWorker workers[RS_MAX_THREADS];
-	pthread_t	tids[RS_MAX_THREADS];
-	bool		started[RS_MAX_THREADS];
-	int64_t		begin,
-				end;
 
 	if (n <= 0)
 		return;
@@ -185,10 +208,7 @@ rs_parallel_for(int64_t n, int threads, RsRangeFn fn, void *ctx)
 	if (job.chunk < 1)
 		job.chunk = 1;
 
-	start_workers(&job, threads, workers, tids, started);
-	while (claim(&job, &begin, &end))
-		fn(ctx, begin, end, 0);
-	join_workers(threads, tids, started);
+	run_round(&job, threads, NULL);
 }
 
 void
@@ -196,9 +216,6 @@ rs_parallel_csr(const int64_t *ptr, int64_t n, int64_t max_nnz, int threads,
 				RsRangeFn fn, void *ctx, const RsEnv *env)
 {
 	ParallelJob job;
-	ParallelWorker workers[RS_MAX_THREADS];
-	pthread_t	tids[RS_MAX_THREADS];
-	bool		started[RS_MAX_THREADS];
 	int64_t		begin,
 				end;
 
@@ -224,17 +241,7 @@ rs_parallel_csr(const int64_t *ptr, int64_t n, int64_t max_nnz, int threads,
 	while (job.cursor < n)
 	{
 		job.stop = 0;
-		start_workers(&job, threads, workers, tids, started);
-		while (claim(&job, &begin, &end))
-		{
-			fn(ctx, begin, end, 0);
-			if (env->interrupt_pending(env->arg))
-			{
-				__atomic_store_n(&job.stop, 1, __ATOMIC_RELAXED);
-				break;
-			}
-		}
-		join_workers(threads, tids, started);
+		run_round(&job, threads, env);
 
 		/*
 		 * Every chunk handed out is done: throw now if cancelled.  A throw

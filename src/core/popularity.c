@@ -15,6 +15,9 @@
  * newest interactions weigh 1 and the score is a decayed count.  Without
  * timestamps half_life_days is ignored.
  *
+ * With weights (m->user_w: the "half_life" option, decay.c) the score is
+ * the sum of the weights of the item's interactions instead.
+ *
  * Output: item_bias = score, factors 0, global_mean 0, no loss history.
  * Sums are taken in double in user-row order, so they are deterministic.
  *
@@ -47,7 +50,18 @@ rs_train_popularity(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 	out->loss = NULL;
 	out->item_bias = env->alloc(env->arg, sizeof(float) * (size_t) m->n_items);
 
-	if (p->half_life_days > 0 && m->user_ts != NULL && m->nnz > 0)
+	if (m->item_w != NULL)
+	{
+		for (int32_t i = 0; i < m->n_items; i++)
+		{
+			double		sum = 0.0;
+
+			for (int64_t x = m->item_ptr[i]; x < m->item_ptr[i + 1]; x++)
+				sum += m->item_w[x];
+			out->item_bias[i] = (float) sum;
+		}
+	}
+	else if (p->half_life_days > 0 && m->user_ts != NULL && m->nnz > 0)
 	{
 		double		t_max = m->user_ts[0];
 		double		per_second;

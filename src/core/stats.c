@@ -103,6 +103,24 @@ beta_log_front(double a, double b, double x, double y)
 }
 
 /*
+ * One term aa of a continued fraction by modified Lentz, in long double:
+ * updates c and d (kept away from zero) and returns the factor d c that
+ * multiplies the value so far.
+ */
+static inline long double
+lentz_step(long double aa, long double *c, long double *d)
+{
+	*d = 1.0L + aa * *d;
+	if (fabsl(*d) < CF_TINY)
+		*d = CF_TINY;
+	*c = 1.0L + aa / *c;
+	if (fabsl(*c) < CF_TINY)
+		*c = CF_TINY;
+	*d = 1.0L / *d;
+	return *d * *c;
+}
+
+/*
  * The continued fraction for I_x(a, b) / front (A&S 26.5.8), modified
  * Lentz, in long double.  Near the mean with a large a (Welch's t with a
  * million degrees of freedom, F with a huge df2) x is within 1e-6 of 1 and
@@ -131,23 +149,9 @@ beta_cf(double a, double b, double x, double y)
 					del;
 
 		aa = m * (b - m) * xl / ((qam + m2) * (a + m2));
-		d = 1.0L + aa * d;
-		if (fabsl(d) < CF_TINY)
-			d = CF_TINY;
-		c = 1.0L + aa / c;
-		if (fabsl(c) < CF_TINY)
-			c = CF_TINY;
-		d = 1.0L / d;
-		h *= d * c;
+		h *= lentz_step(aa, &c, &d);
 		aa = -(a + m) * (qab + m) * xl / ((a + m2) * (qap + m2));
-		d = 1.0L + aa * d;
-		if (fabsl(d) < CF_TINY)
-			d = CF_TINY;
-		c = 1.0L + aa / c;
-		if (fabsl(c) < CF_TINY)
-			c = CF_TINY;
-		d = 1.0L / d;
-		del = d * c;
+		del = lentz_step(aa, &c, &d);
 		h *= del;
 		if (fabsl(del - 1.0L) < CF_EPS)
 			break;

@@ -47,8 +47,15 @@
  * uniformly random.  Why blocks: at MovieLens-20M scale a fully random
  * order makes each step fetch a user row and an item row from DRAM; with
  * blocks a user block's rows stay in cache through its cells.  The copy
- * costs 12 bytes per rating.  test/ref/svd_ref.py replays all of this
+ * costs 16 bytes per rating.  test/ref/svd_ref.py replays all of this
  * independently.
+ *
+ * Time decay.  With weights w_ui (m->user_w, decay.c) each rating's term of
+ * J is multiplied by w_ui (so a rating's step is taken with the learning
+ * rate lr w_ui), mu is the weighted mean rating and the reported loss is
+ * 2 J / sum w with n_u, n_i replaced by the weight sums.  With every
+ * w = 1 this is the unweighted run exactly (lr * 1 == lr).  The entries
+ * then carry their weight (16 bytes a rating instead of 12).
  *
  * Single-threaded on purpose: plain SGD is sequential, and Hogwild-style
  * threads would make the result depend on timing.
@@ -82,6 +89,7 @@ typedef struct SvdEntry
 	int32_t		user;
 	int32_t		item;
 	float		value;
+	float		weight;			/* 1 without time decay */
 } SvdEntry;
 
 /*
@@ -148,6 +156,32 @@ svd_sqnorm(const float *a, int k)
 	return s;
 }
 
+/* nnz, or the sum of the weights (at least a tiny positive number) */
+static double
+svd_total_weight(const RsMatrix *m)
+{
+	double		sum = 0.0;
+
+	if (m->user_w == NULL)
+		return (double) m->nnz;
+	for (int64_t x = 0; x < m->nnz; x++)
+		sum += m->user_w[x];
+	return sum > 0 ? sum : 1e-300;
+}
+
+/* mu: the mean rating, weighted with time decay */
+static double
+svd_mean(const RsMatrix *m)
+{
+	double		sum = 0.0;
+
+	if (m->user_w == NULL)
+		return m->mean;
+	for (int64_t x = 0; x < m->nnz; x++)
+		sum += (double) m->user_w[x] * m->user_vals[x];
+	return m->nnz > 0 ? sum / svd_total_weight(m) : m->mean;
+}
+
 /* 2 J / nnz at the current parameters; see the header comment. */
 static double
 svd_loss(const RsMatrix *m, const RsParams *p, const RsEnv *env,
@@ -167,6 +201,7 @@ svd_loss(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 		const float *pu = out->user_factors + (size_t) u * k;
 		const float bu = out->user_bias[u];
 		int64_t		n_u = m->user_ptr[u + 1] - m->user_ptr[u];
+		double		w_u = 0.0;
 
 		for (int64_t x = m->user_ptr[u]; x < m->user_ptr[u + 1]; x++)
 		{
@@ -175,9 +210,15 @@ svd_loss(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 				svd_dot(pu, out->item_factors + (size_t) i * k, k);
 			double		e = (double) m->user_vals[x] - pred;
 
-			sse += e * e;
+			if (m->user_w)
+			{
+				sse += m->user_w[x] * e * e;
+				w_u += m->user_w[x];
+			}
+			else
+				sse += e * e;
 		}
-		reg += n_u * (p->bias_regularization * bu * bu +
+		reg += (m->user_w ? w_u : (double) n_u) * (p->bias_regularization * bu * bu +
 					  p->regularization * svd_sqnorm(pu, k));
 
 		since_check += n_u + 1;
@@ -190,13 +231,19 @@ svd_loss(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 	for (int32_t i = 0; i < m->n_items; i++)
 	{
 		const float bi = out->item_bias[i];
-		int64_t		n_i = m->item_ptr[i + 1] - m->item_ptr[i];
+		double		n_i = (double) (m->item_ptr[i + 1] - m->item_ptr[i]);
 
+		if (m->item_w)
+		{
+			n_i = 0.0;
+			for (int64_t x = m->item_ptr[i]; x < m->item_ptr[i + 1]; x++)
+				n_i += m->item_w[x];
+		}
 		reg += n_i * (p->bias_regularization * bi * bi +
 					  p->regularization *
 					  svd_sqnorm(out->item_factors + (size_t) i * k, k));
 	}
-	return (sse + reg) / (double) m->nnz;
+	return (sse + reg) / svd_total_weight(m);
 }
 
 /* Forward Fisher-Yates over a[0..n), one draw per position. */
@@ -228,15 +275,16 @@ svd_train_cell(SvdEntry *e, int64_t n, RsRng *shuffle, float mu,
 		SvdEntry	ent = e[j];
 		float	   *pu = P + (size_t) ent.user * k;
 		float	   *qi = Q + (size_t) ent.item * k;
+		float		lrw = lr * ent.weight;
 		float		err;
 
 		e[j] = e[x];
 		e[x] = ent;
 
 		err = ent.value - (mu + bu[ent.user] + bi[ent.item] + svd_dot(pu, qi, k));
-		bu[ent.user] += lr * (err - reg_b * bu[ent.user]);
-		bi[ent.item] += lr * (err - reg_b * bi[ent.item]);
-		svd_step(pu, qi, err, lr, reg, k);
+		bu[ent.user] += lrw * (err - reg_b * bu[ent.user]);
+		bi[ent.item] += lrw * (err - reg_b * bi[ent.item]);
+		svd_step(pu, qi, err, lrw, reg, k);
 	}
 }
 
@@ -274,7 +322,7 @@ rs_train_svd(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 	int32_t    *iblock_order;
 	RsRng		shuffle;
 
-	rs_model_setup(out, m, p, env, m->mean, true, true,
+	rs_model_setup(out, m, p, env, svd_mean(m), true, true,
 				   STREAM_USER_INIT << 32, STREAM_ITEM_INIT << 32);
 
 	/*
@@ -309,6 +357,7 @@ rs_train_svd(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 			entries[y].user = u;
 			entries[y].item = m->user_items[x];
 			entries[y].value = m->user_vals[x];
+			entries[y].weight = m->user_w ? m->user_w[x] : 1.0f;
 		}
 	}
 
@@ -334,7 +383,7 @@ rs_train_svd(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 				int64_t		n = cell_ptr[cell + 1] - cell_ptr[cell];
 
 				svd_train_cell(entries + cell_ptr[cell], n, &shuffle,
-							   (float) m->mean, out->user_bias, out->item_bias,
+							   (float) out->global_mean, out->user_bias, out->item_bias,
 							   out->user_factors, out->item_factors, k,
 							   lr, reg, reg_b);
 

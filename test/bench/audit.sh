@@ -37,10 +37,7 @@ n_items=${ITEMS:-5000}
 n_rows=${ROWS:-2000000}
 
 bench_deps numpy scipy -- python3-numpy python3-scipy
-work=$(rs_mktemp recsys-bench-audit)
-bench_build "$work"
-port=$(rs_free_port 55490 55499)
-bench_cluster "$work" "$port" <<EOF
+bench_start audit 55490 55499 <<EOF
 shared_buffers = 512MB
 max_wal_size = 10GB
 work_mem = 64MB
@@ -75,16 +72,14 @@ read -r f_sql h_sql p_sql rmse_sql <<<"$res"
 rs_log "SciPy peer"
 ref_out=$("$py" "$here/audit_peer.py" --model b --test b_interactions --groups "$groups" \
 	-- "${PSQL[@]}")
-ref() { printf '%s\n' "$ref_out" | awk -v k="$1" '$1 == k {print $2}'; }
-r_copy=$(ref copy_seconds)
-r_compute=$(ref compute_seconds)
-r_f=$(ref anova_f)
-r_h=$(ref kruskal_h)
-r_rmse=$(ref rmse)
+r_copy=$(bench_ref copy_seconds)
+r_compute=$(bench_ref compute_seconds)
+r_f=$(bench_ref anova_f)
+r_h=$(bench_ref kruskal_h)
+r_rmse=$(bench_ref rmse)
 
 bench_same_install
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || a + 0 == 0) print "-"; else printf "%.1fx", b / a}'; }
 reldiff() { awk -v a="$1" -v b="$2" 'BEGIN {d = a - b; if (d < 0) d = -d; printf "%.1e", d / (b < 0 ? -b : b)}'; }
 row() { printf '| %-46s | %10s | %10s | %7s | %-9s |\n' "$@"; }
 r_total=$(awk -v a="$r_copy" -v b="$r_compute" 'BEGIN {printf "%.1f", a + b}')
@@ -92,8 +87,7 @@ rmse_same=$([ "$(printf '%s' "$rmse_sql" | awk -F, '{for (i = 1; i <= NF; i++) {
 	= "$(printf '%s' "$r_rmse" | awk -F, '{for (i = 1; i <= NF; i++) {split($i, p, ":"); printf "%s:%s:%.9f,", p[1], p[2], p[3]}}')" ] && echo yes || echo no)
 
 echo
-echo "recsys audit_error benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), recsys $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "machine: $(bench_machine); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_header "recsys audit_error"
 echo "data: recsys.generate_dataset('b', $n_users, $n_items, $n_rows, 3, noisy_gender => 'F'), generated in $gen_s s; als, 32 factors"
 echo "groups: gender (3); the peer reads recsys.predictions() joined to the groups by COPY"
 echo "(ratio = SciPy / recsys)"
@@ -101,8 +95,8 @@ echo
 row metric recsys SciPy ratio target
 row "$(printf '%.46s' ---------------------------------------------------)" ---------- ---------- ------- ---------
 row "predictions of every test row s" "$pred_s" "-" "-" ""
-row "audit_error s (statement / COPY + compute)" "$audit_s" "$r_total" "$(ratio "$audit_s" "$r_total")" "seconds"
-row "  tests after the predictions s (/ compute)" "$(awk -v a="$audit_s" -v b="$pred_s" 'BEGIN {printf "%.1f", a - b}')" "$r_compute" "$(ratio "$(awk -v a="$audit_s" -v b="$pred_s" 'BEGIN {printf "%.1f", a - b}')" "$r_compute")" ""
+row "audit_error s (statement / COPY + compute)" "$audit_s" "$r_total" "$(bench_ratio "$audit_s" "$r_total")" "seconds"
+row "  tests after the predictions s (/ compute)" "$(awk -v a="$audit_s" -v b="$pred_s" 'BEGIN {printf "%.1f", a - b}')" "$r_compute" "$(bench_ratio "$(awk -v a="$audit_s" -v b="$pred_s" 'BEGIN {printf "%.1f", a - b}')" "$r_compute")" ""
 row "audit_error, bootstrap => 100 s" "$boot_s" "-" "-" ""
 row "ANOVA F (relative difference)" "$(printf '%.6g' "$f_sql")" "$(printf '%.6g' "$r_f")" "$(reldiff "$f_sql" "$r_f")" "< 1e-9"
 row "Kruskal-Wallis H (relative difference)" "$(printf '%.6g' "$h_sql")" "$(printf '%.6g' "$r_h")" "$(reldiff "$h_sql" "$r_h")" "< 1e-9"

@@ -57,10 +57,8 @@ port_lo=${PORT:-56100}
 secs=${SECS:-10}
 
 bench_deps numpy hnswlib -- apt-get install python3-numpy python3-hnswlib python3-faiss
-work=$(rs_mktemp recsys-bench-hnsw)
-bench_build "$work"
-port=$(rs_free_port "$port_lo" $((port_lo + 9)))
-bench_cluster "$work" "$port" <<EOF
+bench_pgbench
+bench_start hnsw "$port_lo" $((port_lo + 9)) <<EOF
 shared_buffers = 2GB
 max_wal_size = 20GB
 checkpoint_timeout = 30min
@@ -96,7 +94,7 @@ EOF
 		           ORDER BY v OPERATOR(recsys.$op) q.v LIMIT 10) s) FROM ${name}_queries q ORDER BY q.id)
 		   TO STDOUT" >"$dir/sql/ef$ef.tsv"
 		R[$name,qps$ef]=$(cd / && PGOPTIONS="-c recsys.ef_search=$ef -c enable_seqscan=off" \
-			rs_as_user "$RS_PG_BIN/pgbench" -n -M prepared -c 1 -T "$secs" -f "$dir/query.sql" \
+			rs_as_user "$PGBENCH" -n -M prepared -c 1 -T "$secs" -f "$dir/query.sql" \
 			-h "$sockdir" -p "$port" -U postgres postgres 2>&1 </dev/null \
 			| sed -n 's/^tps = \([0-9]*\).*/\1/p' | head -1)
 	done
@@ -164,8 +162,7 @@ at95() {
 }
 
 echo
-echo "recsys_hnsw benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), recsys $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "machine: $(bench_machine); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_header recsys_hnsw
 echo "m = $m, ef_construction = $efc; QPS: recsys one client, prepared statement (pgbench, $secs s), recsys.hnsw_cache_size 2GB; peers one thread, one query per call"
 for name in ${sets//,/ }; do
 	echo

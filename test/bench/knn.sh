@@ -42,36 +42,22 @@ set -euo pipefail
 
 k=${K:-50}
 threads=${THREADS:-2}
-n_users=${USERS:-138000}
-n_items=${ITEMS:-27000}
-n_rows=${ROWS:-20000000}
+bench_ml_shape
 
 bench_deps numpy scipy -- python3-numpy python3-scipy
-work=$(rs_mktemp recsys-bench-knn)
-bench_build "$work"
-port=$(rs_free_port 55480 55489)
-bench_cluster "$work" "$port" <<<"$bench_ml_settings"
-
-bench_ml_table "$n_users" "$n_items" "$n_rows"
+bench_ml_start knn 55480 55489
 
 # train NAME OPTIONS — sets lists (s), total (s), mem, hwm
 train() {
-	local name=$1 opts=$2 out t0
+	local name=$1 opts=$2 t0
 	t0=$(now)
-	out=$(q "SET client_min_messages = notice;
-		SELECT 'total ' || seconds FROM recsys.train('$name', 'ml', 'user_id', 'item_id', NULL, 'item_knn', '$opts');
-		SELECT 'memory ' || memory_bytes FROM recsys.model_versions
-			WHERE model = '$name' ORDER BY version DESC LIMIT 1;
-		SELECT 'hwm ' || (regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s*(\d+) kB'))[1]::bigint * 1024;" 2>&1) \
-		|| { printf '%s\n' "$out" >&2; rs_die "training $name failed"; }
+	bench_train "$name" "recsys.train('$name', 'ml', 'user_id', 'item_id', NULL, 'item_knn', '$opts')"
 	total=$(secs "$t0" "$(now)")
 	printf '%s\n' "$out" | grep 'NOTICE' | sed 's/^/    /' >&2
 	lists=$(printf '%s\n' "$out" | awk '
 		/neighbours of items: [0-9]+ to compute/ {match($0, /, [0-9.]+ s$/); a = substr($0, RSTART + 2, RLENGTH - 4)}
 		/neighbours of items: [0-9]+ lists/ {match($0, /, [0-9.]+ s$/); b = substr($0, RSTART + 2, RLENGTH - 4)}
 		END {if (a == "" || b == "") print "nan"; else printf "%.1f", b - a}')
-	mem=$(printf '%s\n' "$out" | awk '$1 == "memory" {print $2}')
-	hwm=$(printf '%s\n' "$out" | awk '$1 == "hwm" {print $2}')
 }
 
 rs_log "item_knn, cosine, shrinkage 0, K=$k, $threads threads"
@@ -84,10 +70,9 @@ def_lists=$lists def_total=$total
 rs_log "SciPy peer"
 ref_out=$("$py" "$here/knn_peer.py" --table ml --column 1 --k "$k" --out "$work/ref.npz" \
 	-- "${PSQL[@]}")
-ref() { printf '%s\n' "$ref_out" | awk -v k="$1" '$1 == k {print $2}'; }
-r_load=$(ref load_seconds)
-r_compute=$(ref compute_seconds)
-r_rss=$(ref peak_rss_bytes)
+r_load=$(bench_ref load_seconds)
+r_compute=$(bench_ref compute_seconds)
+r_rss=$(bench_ref peak_rss_bytes)
 
 rs_log "comparing the lists"
 q "COPY (SELECT item_key, neighbor_keys FROM recsys.item_neighbors n
@@ -131,22 +116,20 @@ grep -q 'canceling statement due to user request' "$cancel_out" || rs_warn "the 
 
 bench_same_install
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || a + 0 == 0) print "-"; else printf "%.1fx", b / a}'; }
 row() { printf '| %-44s | %10s | %10s | %7s | %-9s |\n' "$@"; }
 r_total=$(awk -v a="$r_load" -v b="$r_compute" 'BEGIN {printf "%.1f", a + b}')
 
 echo
-echo "recsys item_knn benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), recsys $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "machine: $(bench_machine); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_header "recsys item_knn"
 echo "data: recsys.synth_interactions($n_users, $n_items, $n_rows, 42): $shape; generated in $gen_s s"
 echo "item-item cosine on the binary interactions, K=$k, shrinkage 0; recsys $threads threads, SciPy single-threaded sparse products"
 echo "(fsync off, unlogged table; ratio = SciPy / recsys)"
 echo
 row metric recsys SciPy ratio target
 row "$(printf '%.44s' ---------------------------------------------------)" ---------- ---------- ------- ---------
-row "neighbour lists s (recsys NOTICEs / compute)" "$knn_lists" "$r_compute" "$(ratio "$knn_lists" "$r_compute")" ">= 3x"
-row "total s (statement / load + compute)" "$knn_total" "$r_total" "$(ratio "$knn_total" "$r_total")" ""
-row "peak memory (backend VmHWM / peer RSS)" "$(gib "$knn_hwm")" "$(gib "$r_rss")" "$(ratio "$knn_hwm" "$r_rss")" "<= 1 GiB"
+row "neighbour lists s (recsys NOTICEs / compute)" "$knn_lists" "$r_compute" "$(bench_ratio "$knn_lists" "$r_compute")" ">= 3x"
+row "total s (statement / load + compute)" "$knn_total" "$r_total" "$(bench_ratio "$knn_total" "$r_total")" ""
+row "peak memory (backend VmHWM / peer RSS)" "$(gib "$knn_hwm")" "$(gib "$r_rss")" "$(bench_ratio "$knn_hwm" "$r_rss")" "<= 1 GiB"
 row "training context (memory_bytes)" "$(gib "$knn_mem")" "-" "-" ""
 row "lists s, default options (shrinkage 25)" "$def_lists" "-" "-" ""
 row "total s, default options" "$def_total" "-" "-" ""

@@ -17,13 +17,43 @@
 #                                 stdin are appended to postgresql.conf;
 #                                 started, with CREATE EXTENSION recsys.
 #                                 Sets datadir, sockdir, port and PSQL
+#   bench_start NAME PORT_LO PORT_HI
+#                                 the usual start: work (rs_mktemp
+#                                 recsys-bench-NAME), bench_build there,
+#                                 the first free port from PORT_LO to
+#                                 PORT_HI, bench_cluster with the settings
+#                                 on stdin
+#   bench_ml_shape                n_users, n_items and n_rows from USERS,
+#                                 ITEMS and ROWS, by default the
+#                                 MovieLens-20M shape (138000, 27000, 20M);
+#                                 smaller values only to try a script
 #   bench_ml_settings             those settings for the benchmarks on
 #                                 the MovieLens-20M-shaped table
+#   bench_ml_start NAME PORT_LO PORT_HI
+#                                 bench_start with bench_ml_settings, then
+#                                 bench_ml_table of bench_ml_shape's sizes
 #   bench_ml_table USERS ITEMS ROWS
 #                                 the table ml (user_id, item_id, rating,
 #                                 clicks) of recsys.synth_interactions(...,
 #                                 42), unlogged, VACUUM ANALYZE'd; sets
 #                                 gen_s (seconds) and shape (a description)
+#   bench_train MODEL CALL        in one fresh session with NOTICEs:
+#                                 SELECT 'total ' || seconds FROM CALL (a
+#                                 recsys.train(...) training MODEL), then
+#                                 the version's memory_bytes and the
+#                                 backend's VmHWM; sets out (psql's
+#                                 output), total_sql (train()'s seconds),
+#                                 mem and hwm (bytes); dies when it fails
+#   bench_pgbench                 PGBENCH: the pgbench of RS_PG_BIN, else
+#                                 the one on PATH; dies when there is none
+#   bench_header TITLE            the report's first lines: "TITLE
+#                                 benchmark", the date, the commit, the
+#                                 machine and its load average
+#   bench_ratio RECSYS PEER       PEER / RECSYS as "2.5x" ("-" when either
+#                                 is empty or RECSYS is 0): above 1, recsys
+#                                 is faster or smaller
+#   bench_ref KEY                 the value of the line "KEY value" of
+#                                 $ref_out (what a peer printed)
 #   q SQL                         SQL in a fresh session as `postgres`,
 #                                 unaligned, no headers
 #   now / secs A B                a timestamp / seconds from A to B (%.1f)
@@ -123,6 +153,30 @@ bench_cluster() {
 	q "CREATE EXTENSION recsys" >/dev/null
 }
 
+# bench_start NAME PORT_LO PORT_HI <<EOF settings EOF
+bench_start() {
+	local settings
+	settings=$(cat)
+	work=$(rs_mktemp "recsys-bench-$1")
+	bench_build "$work"
+	port=$(rs_free_port "$2" "$3")
+	bench_cluster "$work" "$port" <<<"$settings"
+}
+
+# bench_ml_shape
+# shellcheck disable=SC2034  # used by the scripts
+bench_ml_shape() {
+	n_users=${USERS:-138000}
+	n_items=${ITEMS:-27000}
+	n_rows=${ROWS:-20000000}
+}
+
+# bench_ml_start NAME PORT_LO PORT_HI
+bench_ml_start() {
+	bench_start "$1" "$2" "$3" <<<"$bench_ml_settings"
+	bench_ml_table "$n_users" "$n_items" "$n_rows"
+}
+
 # bench_ml_table USERS ITEMS ROWS
 bench_ml_table() {
 	local t0
@@ -137,6 +191,36 @@ bench_ml_table() {
 	           FROM ml")
 	rs_log "generated in $gen_s s: $shape"
 }
+
+# bench_train MODEL CALL
+# shellcheck disable=SC2034  # out, total_sql, mem and hwm: used by the scripts
+bench_train() {
+	out=$(q "SET client_min_messages = notice;
+		SELECT 'total ' || seconds FROM $2;
+		SELECT 'memory ' || memory_bytes FROM recsys.model_versions
+			WHERE model = '$1' ORDER BY version DESC LIMIT 1;
+		SELECT 'hwm ' || (regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s*(\d+) kB'))[1]::bigint * 1024;" 2>&1) \
+		|| { printf '%s\n' "$out" >&2; rs_die "training $1 failed"; }
+	total_sql=$(printf '%s\n' "$out" | awk '$1 == "total" {print $2}')
+	mem=$(printf '%s\n' "$out" | awk '$1 == "memory" {print $2}')
+	hwm=$(printf '%s\n' "$out" | awk '$1 == "hwm" {print $2}')
+}
+
+# shellcheck disable=SC2034  # PGBENCH: used by the scripts
+bench_pgbench() {
+	PGBENCH=$RS_PG_BIN/pgbench
+	[ -x "$PGBENCH" ] || PGBENCH=$(command -v pgbench) || rs_die "pgbench not found"
+}
+
+bench_header() {
+	echo "$1 benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), recsys $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
+	echo "machine: $(bench_machine); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+bench_ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || a + 0 == 0) print "-"; else printf "%.1fx", b / a}'; }
+
+# shellcheck disable=SC2154  # ref_out: set by the script
+bench_ref() { printf '%s\n' "$ref_out" | awk -v k="$1" '$1 == k {print $2}'; }
 
 q() { (cd / && rs_as_user "${PSQL[@]}" -X -q -A -t -v ON_ERROR_STOP=1 -c "$1" </dev/null); }
 now() { date +%s.%N; }

@@ -61,18 +61,14 @@ qps_s=${QPS_SECONDS:-20}
 clients=${CLIENTS:-2}
 check_users=${CHECK_USERS:-100}
 port=${PORT:-5492}
-n_users=${USERS:-138000}
-n_items=${ITEMS:-27000}
-n_rows=${ROWS:-20000000}
+bench_ml_shape
 base=/tmp/rs-bench-serve
 lock=/tmp/recsys-bench.lock
 # KEEP=1 leaves the cluster running in $base for a closer look
 bench_keep_running=1
 
 bench_deps numpy -- python3-numpy
-command -v pgbench >/dev/null || [ -x "$RS_PG_BIN/pgbench" ] || rs_die "pgbench not found"
-PGBENCH=$RS_PG_BIN/pgbench
-[ -x "$PGBENCH" ] || PGBENCH=$(command -v pgbench)
+bench_pgbench
 
 build=$(rs_mktemp recsys-bench-serve-build)
 bench_build "$build"

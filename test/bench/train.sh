@@ -41,18 +41,10 @@ iters=${ITERATIONS:-4}
 ref_iters=${REF_ITERATIONS:-2}
 threads=${THREADS:-2}
 factors=${FACTORS:-64}
-# the data set's shape; smaller values only to try the script quickly
-n_users=${USERS:-138000}
-n_items=${ITEMS:-27000}
-n_rows=${ROWS:-20000000}
+bench_ml_shape
 
 bench_deps numpy scipy -- python3-numpy python3-scipy
-work=$(rs_mktemp recsys-bench-train)
-bench_build "$work"
-port=$(rs_free_port 55490 55499)
-bench_cluster "$work" "$port" <<<"$bench_ml_settings"
-
-bench_ml_table "$n_users" "$n_items" "$n_rows"
+bench_ml_start train 55490 55499
 
 rs_log "load (popularity)"
 t0=$(now)
@@ -64,23 +56,16 @@ rs_log "load: $load_s s (train() reports $load_in s)"
 
 # train ALGO RATING_COL — sets spi (median s/iteration), total, mem, hwm
 train() {
-	local algo=$1 col=$2 out
-	out=$(q "SET client_min_messages = notice;
-		SELECT 'total ' || seconds FROM recsys.train('$algo', 'ml', 'user_id', 'item_id', '$col', '$algo',
-			'{\"factors\": $factors, \"iterations\": $iters, \"verbose\": true, \"threads\": $threads}');
-		SELECT 'memory ' || memory_bytes FROM recsys.model_versions
-			WHERE model = '$algo' ORDER BY version DESC LIMIT 1;
-		SELECT 'hwm ' || (regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s*(\d+) kB'))[1]::bigint * 1024;" 2>&1) \
-		|| { printf '%s\n' "$out" >&2; rs_die "training $algo failed"; }
+	local algo=$1 col=$2
+	bench_train "$algo" "recsys.train('$algo', 'ml', 'user_id', 'item_id', '$col', '$algo',
+			'{\"factors\": $factors, \"iterations\": $iters, \"verbose\": true, \"threads\": $threads}')"
 	printf '%s\n' "$out" | grep 'iteration' | sed 's/^/    /' >&2
 	spi=$(printf '%s\n' "$out" | sed -n 's/.*iteration \([0-9]*\), loss .*, \([0-9.]*\) s$/\2/p' \
 		| awk 'NR > 1 {d[n++] = $1 - prev} {prev = $1}
 			END {if (n == 0) {print "nan"; exit}
 				for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (d[j] < d[i]) {t = d[i]; d[i] = d[j]; d[j] = t}
 				printf "%.3f", (n % 2) ? d[int(n / 2)] : (d[n / 2 - 1] + d[n / 2]) / 2}')
-	total=$(printf '%s\n' "$out" | awk '$1 == "total" {printf "%.1f", $2}')
-	mem=$(printf '%s\n' "$out" | awk '$1 == "memory" {print $2}')
-	hwm=$(printf '%s\n' "$out" | awk '$1 == "hwm" {print $2}')
+	total=$(printf '%.1f' "$total_sql")
 }
 
 rs_log "als ($iters iterations)"
@@ -93,31 +78,28 @@ ials_spi=$spi ials_total=$total ials_mem=$mem ials_hwm=$hwm
 rs_log "NumPy/SciPy peer ($ref_iters iterations each)"
 ref_out=$("$py" "$here/train_peer.py" --table ml --iterations "$ref_iters" \
 	--factors "$factors" -- "${PSQL[@]}")
-ref() { printf '%s\n' "$ref_out" | awk -v k="$1" '$1 == k {print $2}'; }
-r_load=$(ref load_seconds)
-r_als=$(ref als_seconds_per_iteration)
-r_ials=$(ref ials_seconds_per_iteration)
-r_rss=$(ref peak_rss_bytes)
+r_load=$(bench_ref load_seconds)
+r_als=$(bench_ref als_seconds_per_iteration)
+r_ials=$(bench_ref ials_seconds_per_iteration)
+r_rss=$(bench_ref peak_rss_bytes)
 
 bench_same_install
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || a + 0 == 0) print "-"; else printf "%.1fx", b / a}'; }
 row() { printf '| %-38s | %12s | %12s | %7s | %-9s |\n' "$@"; }
 
 echo
-echo "recsys training benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), recsys $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "machine: $(bench_machine); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_header "recsys training"
 echo "data: recsys.synth_interactions($n_users, $n_items, $n_rows, 42): $shape; generated + VACUUM ANALYZE in $gen_s s"
 echo "k=$factors, CG 3 steps, recsys defaults; recsys $threads threads, $iters iterations; NumPy/SciPy $ref_iters iterations"
 echo "(fsync off, unlogged table; ratio = NumPy/SciPy / recsys)"
 echo
 row metric recsys NumPy/SciPy ratio target
 row "$(printf '%.38s' -------------------------------------------)" ------------ ------------ ------- ---------
-row "load s (train popularity / COPY+CSR)" "$load_s" "$r_load" "$(ratio "$load_s" "$r_load")" "<= 10"
-row "als s/iteration" "$als_spi" "$r_als" "$(ratio "$als_spi" "$r_als")" "<= 2.0"
-row "ials s/iteration" "$ials_spi" "$r_ials" "$(ratio "$ials_spi" "$r_ials")" "<= 1.0"
-row "peak memory, als (VmHWM / peer RSS)" "$(gib "$als_hwm")" "$(gib "$r_rss")" "$(ratio "$als_hwm" "$r_rss")" "<= 2 GiB"
-row "peak memory, ials (VmHWM / peer RSS)" "$(gib "$ials_hwm")" "$(gib "$r_rss")" "$(ratio "$ials_hwm" "$r_rss")" "<= 2 GiB"
+row "load s (train popularity / COPY+CSR)" "$load_s" "$r_load" "$(bench_ratio "$load_s" "$r_load")" "<= 10"
+row "als s/iteration" "$als_spi" "$r_als" "$(bench_ratio "$als_spi" "$r_als")" "<= 2.0"
+row "ials s/iteration" "$ials_spi" "$r_ials" "$(bench_ratio "$ials_spi" "$r_ials")" "<= 1.0"
+row "peak memory, als (VmHWM / peer RSS)" "$(gib "$als_hwm")" "$(gib "$r_rss")" "$(bench_ratio "$als_hwm" "$r_rss")" "<= 2 GiB"
+row "peak memory, ials (VmHWM / peer RSS)" "$(gib "$ials_hwm")" "$(gib "$r_rss")" "$(bench_ratio "$ials_hwm" "$r_rss")" "<= 2 GiB"
 row "training context, als (memory_bytes)" "$(gib "$als_mem")" "-" "-" ""
 row "training context, ials (memory_bytes)" "$(gib "$ials_mem")" "-" "-" ""
 row "als total s ($iters iterations, with load)" "$als_total" "-" "-" ""

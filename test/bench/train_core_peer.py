@@ -9,13 +9,13 @@ usage: train_core_peer.py TRIPLETS [--iterations N] [--factors K]
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "ref"))
 import mfref  # noqa: E402
+from train_peer import IterationTimer, train_cg  # noqa: E402
 
 
 def main():
@@ -35,25 +35,15 @@ def main():
     for algo in a.algorithms.split(","):
         X = rng.normal(0, 0.01, (nu, k)).astype(np.float32)
         Y = rng.normal(0, 0.01, (ni, k)).astype(np.float32)
-        times = []
-        last = [time.perf_counter()]
-
-        def tick(it):
-            now = time.perf_counter()
-            times.append(now - last[0])
-            print("%s iter %d seconds %.2f" % (algo, it + 1, times[-1]),
-                  file=sys.stderr, flush=True)
-            last[0] = now
+        tick = IterationTimer(algo + " iter %d seconds %.2f")
 
         if algo == "ials":
-            mfref.ials_train(R, Rt, k, a.iterations, 1.0, 0.1, 0.01, 1,
-                             solver="cg", steps=3, dtype=np.float32,
-                             X=X, Y=Y, callback=tick)
+            train_cg(algo, R, Rt, k, a.iterations, (1.0, 0.1, 0.01),
+                     X, Y, tick)
         else:
-            mfref.als_train(R, Rt, k, a.iterations, 0.05, 0.05, 0.1, 1,
-                            solver="cg", steps=3, dtype=np.float32,
-                            P=X * 10, Q=Y * 10, callback=tick)
-        print("%s seconds_per_iteration %.4f" % (algo, np.mean(times)))
+            train_cg(algo, R, Rt, k, a.iterations, (0.05, 0.05, 0.1),
+                     X * 10, Y * 10, tick)
+        print("%s seconds_per_iteration %.4f" % (algo, np.mean(tick.times)))
         sys.stdout.flush()
 
 

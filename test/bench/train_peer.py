@@ -40,6 +40,42 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "ref"))
 import mfref  # noqa: E402
 
+
+class IterationTimer:
+    """A training's callback: the seconds of each iteration in times, each
+    logged on stderr as label % (iteration, seconds), from start() on."""
+
+    def __init__(self, label):
+        self.label = label
+        self.times = []
+        self.start()
+
+    def start(self):
+        self.last = time.perf_counter()
+
+    def __call__(self, it):
+        now = time.perf_counter()
+        self.times.append(now - self.last)
+        print(self.label % (it + 1, self.times[-1]), file=sys.stderr,
+              flush=True)
+        self.last = now
+
+
+def train_cg(algo, R, Rt, k, iterations, params, X, Y, callback):
+    """test/ref/mfref.py's als or ials as recsys trains by default: from
+    the factors X and Y, conjugate gradient of 3 steps, in float32; params
+    are (lam, lam_b, init_std) for als and (alpha, lam, init_std) for
+    ials, as mfref takes them (then seed 1)."""
+    if algo == "ials":
+        mfref.ials_train(R, Rt, k, iterations, *params, 1,
+                         solver="cg", steps=3, dtype=np.float32,
+                         X=X, Y=Y, callback=callback)
+    else:
+        mfref.als_train(R, Rt, k, iterations, *params, 1,
+                        solver="cg", steps=3, dtype=np.float32,
+                        P=X, Q=Y, callback=callback)
+
+
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 # one tuple: int16 field count, then (int32 length, value) per field;
 # everything big-endian (user int4, item int4, rating float4, clicks int4)
@@ -110,34 +146,22 @@ def main():
     rng = np.random.default_rng(1)
     k = a.factors
     for algo in a.algorithms.split(","):
-        times = []
-        last = [time.perf_counter()]
-
-        def tick(it, algo=algo, times=times, last=last):
-            now = time.perf_counter()
-            times.append(now - last[0])
-            print("peer %s iteration %d: %.2f s" % (algo, it + 1, times[-1]),
-                  file=sys.stderr, flush=True)
-            last[0] = now
-
-        if algo == "ials":
-            X = rng.normal(0, 0.01, (nu, k)).astype(np.float32)
-            Y = rng.normal(0, 0.01, (ni, k)).astype(np.float32)
-            last[0] = time.perf_counter()
-            mfref.ials_train(C, Ct, k, a.iterations, 2.0, 20.0, 0.01, 1,
-                             solver="cg", steps=3, dtype=np.float32,
-                             X=X, Y=Y, callback=tick)
-        elif algo == "als":
-            P = rng.normal(0, 0.1, (nu, k)).astype(np.float32)
-            Q = rng.normal(0, 0.1, (ni, k)).astype(np.float32)
-            last[0] = time.perf_counter()
-            mfref.als_train(R, Rt, k, a.iterations, 0.05, 0.05, 0.1, 1,
-                            solver="cg", steps=3, dtype=np.float32,
-                            P=P, Q=Q, callback=tick)
-        else:
+        if algo not in ("ials", "als"):
             sys.exit("unknown algorithm %s" % algo)
-        print("%s_seconds_per_iteration %.3f" % (algo, float(np.median(times))),
-              flush=True)
+        tick = IterationTimer("peer " + algo + " iteration %d: %.2f s")
+        # the initial factors: iALS at scale 0.01, ALS at 0.1
+        scale = 0.01 if algo == "ials" else 0.1
+        X = rng.normal(0, scale, (nu, k)).astype(np.float32)
+        Y = rng.normal(0, scale, (ni, k)).astype(np.float32)
+        tick.start()
+        if algo == "ials":
+            train_cg(algo, C, Ct, k, a.iterations, (2.0, 20.0, 0.01),
+                     X, Y, tick)
+        else:
+            train_cg(algo, R, Rt, k, a.iterations, (0.05, 0.05, 0.1),
+                     X, Y, tick)
+        print("%s_seconds_per_iteration %.3f"
+              % (algo, float(np.median(tick.times))), flush=True)
     # ru_maxrss is in kB on Linux
     print("peak_rss_bytes %d"
           % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))

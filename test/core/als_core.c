@@ -18,6 +18,7 @@
  */
 #include "harness.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,8 @@ usage(void)
 			"usage: als_core als|ials TRIPLETS [--factors K] [--iterations N]\n"
 			"    [--reg L] [--bias-reg L] [--alpha A] [--init-std S]\n"
 			"    [--cg-steps N] [--cholesky] [--threads T] [--seed S]\n"
-			"    [--predict] [--model FILE] [--quiet] [--pending-every N]\n");
+			"    [--predict] [--model FILE] [--quiet] [--pending-every N]\n"
+			"    [--half-life SECONDS [--as-of SECONDS]]  (time decay; TRIPLETS a text file with times)\n");
 	exit(1);
 }
 
@@ -50,6 +52,8 @@ main(int argc, char **argv)
 	const char *path;
 	const char *model_path = NULL;
 	bool		predict = false;
+	double		half_life = 0.0;
+	double		as_of = NAN;
 	RsParams	p;
 	RsMatrix	m;
 	RsModel		out;
@@ -95,6 +99,8 @@ main(int argc, char **argv)
 		else if (strcmp(o, "--seed") == 0) { NEEDV(); p.seed = strtoull(v, NULL, 10); }
 		else if (strcmp(o, "--model") == 0) { NEEDV(); model_path = v; }
 		else if (strcmp(o, "--pending-every") == 0) { NEEDV(); st.pending_every = atol(v); }
+		else if (strcmp(o, "--half-life") == 0) { NEEDV(); half_life = atof(v); }
+		else if (strcmp(o, "--as-of") == 0) { NEEDV(); as_of = atof(v); }
 		else if (strcmp(o, "--cholesky") == 0) p.cholesky = true;
 		else if (strcmp(o, "--predict") == 0) predict = true;
 		else if (strcmp(o, "--quiet") == 0) quiet = true;
@@ -109,6 +115,15 @@ main(int argc, char **argv)
 
 	hn_env_init(&st, &env);
 	st.on_progress = print_progress;
+	if (half_life > 0)
+	{
+		if (m.user_ts == NULL)
+		{
+			fprintf(stderr, "als_core: --half-life needs a text matrix with times\n");
+			return 1;
+		}
+		rs_decay_weights(&m, half_life, as_of, &env);
+	}
 	memset(&out, 0, sizeof(out));
 
 	if (!quiet)

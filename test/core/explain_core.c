@@ -84,7 +84,7 @@ main(void)
 	f.lambda_b = lambda_b;
 	f.global_mean = mu;
 	f.item_bias = bias;
-	if (!rs_explain_factors(&f, idx, values, n, item, work, &base, out))
+	if (!rs_explain_factors(&f, idx, values, NULL, n, item, work, &base, out))
 	{
 		printf("not positive definite\n");
 		return 0;

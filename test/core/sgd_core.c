@@ -16,7 +16,8 @@
  *				ends in ".bin", packed little-endian records (int32 user,
  *				int32 item, float32 value)
  *	keys		factors iterations lr reg reg_b init_std samples half_life
- *				seed threads: the RsParams fields; users=N items=N: at least
+ *				seed threads: the RsParams fields; decay=SECONDS: time decay
+ *				with that half-life (decay.c; FILE needs times); users=N items=N: at least
  *				that many (ids without interactions allowed); model=PATH
  *				writes the model; quiet=1 drops the per-epoch lines
  *
@@ -38,6 +39,7 @@
  */
 #include "harness.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +99,7 @@ main(int argc, char **argv)
 	const char *model_path = NULL;
 	int32_t		min_users = 0;
 	int32_t		min_items = 0;
+	double		decay = 0.0;
 	double		t0,
 				t1;
 
@@ -154,6 +157,8 @@ main(int argc, char **argv)
 			p.samples = atoi(val);
 		else if (strcmp(argv[a], "half_life") == 0)
 			p.half_life_days = atof(val);
+		else if (strcmp(argv[a], "decay") == 0)
+			decay = atof(val);
 		else if (strcmp(argv[a], "seed") == 0)
 			p.seed = strtoull(val, NULL, 10);
 		else if (strcmp(argv[a], "threads") == 0)
@@ -182,6 +187,12 @@ main(int argc, char **argv)
 	hn_env_init(&h, &env);
 	h.on_progress = print_progress;
 	memset(&md, 0, sizeof(md));
+	if (decay > 0)
+	{
+		if (m.user_ts == NULL)
+			hn_die("decay needs a text triplet file with times", path);
+		rs_decay_weights(&m, decay, NAN, &env);
+	}
 
 	t0 = hn_now();
 	hn_env_start(&h);

@@ -4,6 +4,8 @@
 # must still be what the references print, and the C cores, run to
 # convergence from the same seed, must print the same predictions to 1e-4
 # with the exact (Cholesky) and with the conjugate-gradient solver.
+# The same for the time-decayed objectives (test/ref/decay_ref.py: each
+# interaction weighted by 0.5^(age / half_life)).
 #
 #   sh test/ref/check_tiny.sh        (after make -C test/core; run by its check)
 set -u
@@ -35,5 +37,29 @@ t $py "$here/compare_preds.py" "$here/ials_tiny.expected" "$tmp/ials.chol" 1e-4 
 t $py "$here/compare_preds.py" "$here/ials_tiny.expected" "$tmp/ials.cg" 1e-4 "ials (cg, 3 steps) matches the reference"
 "$core" ials "$tmp/ials.bin" --factors 2 --alpha 2 --reg 0.1 $common --cg-steps 1 > "$tmp/ials.cg1"
 t $py "$here/compare_preds.py" "$here/ials_tiny.expected" "$tmp/ials.cg1" 1e-4 "ials (cg, 1 step, warm-started) matches the reference"
+
+# time decay: weighted least squares (decay_ref.py) on the same matrices with times
+$py "$here/decay_ref.py" als --triplets "$tmp/als_t.txt" > "$tmp/als_decay.ref"
+$py "$here/decay_ref.py" ials --triplets "$tmp/ials_t.txt" > "$tmp/ials_decay.ref"
+t $py "$here/compare_preds.py" "$here/als_decay.expected" "$tmp/als_decay.ref" 1e-6 "decayed als reference reproduces als_decay.expected"
+t $py "$here/compare_preds.py" "$here/ials_decay.expected" "$tmp/ials_decay.ref" 1e-6 "decayed ials reference reproduces ials_decay.expected"
+decay="--half-life 259200"
+for solver in "--cholesky" "--cg-steps 3" "--cg-steps 1"; do
+	"$core" als "$tmp/als_t.txt" --factors 1 --reg 0.1 --bias-reg 0.1 $common $solver $decay > "$tmp/als_d"
+	t $py "$here/compare_preds.py" "$here/als_decay.expected" "$tmp/als_d" 1e-4 "decayed als ($solver) matches the reference"
+	"$core" ials "$tmp/ials_t.txt" --factors 2 --alpha 2 --reg 0.1 $common $solver $decay > "$tmp/ials_d"
+	t $py "$here/compare_preds.py" "$here/ials_decay.expected" "$tmp/ials_d" 1e-4 "decayed ials ($solver) matches the reference"
+done
+"$core" als "$tmp/als_t.txt" --factors 1 --reg 0.1 --bias-reg 0.1 $common --cholesky $decay --threads 2 > "$tmp/als_d2"
+"$core" als "$tmp/als_t.txt" --factors 1 --reg 0.1 --bias-reg 0.1 $common --cholesky $decay > "$tmp/als_d1"
+t $py "$here/compare_preds.py" "$tmp/als_d1" "$tmp/als_d2" 0 "decayed als: 2 threads give the same model as 1"
+"$core" ials "$tmp/ials_t.txt" --factors 2 --alpha 2 --reg 0.1 $common --cg-steps 3 $decay --threads 2 > "$tmp/ials_d2"
+"$core" ials "$tmp/ials_t.txt" --factors 2 --alpha 2 --reg 0.1 $common --cg-steps 3 $decay > "$tmp/ials_d1"
+t $py "$here/compare_preds.py" "$tmp/ials_d1" "$tmp/ials_d2" 0 "decayed ials: 2 threads give the same model as 1"
+# a half-life so long that every weight is 1: the undecayed models
+"$core" als "$tmp/als_t.txt" --factors 1 --reg 0.1 --bias-reg 0.1 $common --cholesky --half-life 1e300 > "$tmp/als_w1"
+t $py "$here/compare_preds.py" "$here/als_tiny.expected" "$tmp/als_w1" 1e-4 "als with every weight 1 matches the undecayed reference"
+"$core" ials "$tmp/ials_t.txt" --factors 2 --alpha 2 --reg 0.1 $common --cholesky --half-life 1e300 > "$tmp/ials_w1"
+t $py "$here/compare_preds.py" "$tmp/ials.chol" "$tmp/ials_w1" 0 "ials with every weight 1 is the undecayed model exactly"
 
 exit $fail

@@ -21,18 +21,19 @@ def rounded(a, d=3):
     return [float(round(x, d)) for x in a]
 
 
+def normal_groups(**groups):
+    """{name: (mean, sd, n)} -> {name: n rounded normal draws}, drawn in
+    the order given."""
+    return {g: rounded(rng.normal(mean, sd, n))
+            for g, (mean, sd, n) in groups.items()}
+
+
 cases = {}
 # three groups, unequal sizes and spreads
-cases["anova3"] = {
-    "a": rounded(rng.normal(10.0, 1.0, 5)),
-    "b": rounded(rng.normal(11.0, 2.0, 8)),
-    "c": rounded(rng.normal(9.5, 0.5, 3)),
-}
+cases["anova3"] = normal_groups(a=(10.0, 1.0, 5), b=(11.0, 2.0, 8),
+                                c=(9.5, 0.5, 3))
 # two groups, unequal n and variance (Welch's case)
-cases["welch"] = {
-    "x": rounded(rng.normal(0.0, 1.0, 6)),
-    "y": rounded(rng.normal(1.5, 4.0, 15)),
-}
+cases["welch"] = normal_groups(x=(0.0, 1.0, 6), y=(1.5, 4.0, 15))
 # many ties: integer scores 1..5
 cases["ties"] = {
     "p": [float(v) for v in rng.integers(1, 6, 7)],
@@ -40,20 +41,11 @@ cases["ties"] = {
     "r": [float(v) for v in rng.integers(1, 4, 5)],
 }
 # far apart: p-values around 1e-30 and below
-cases["extreme"] = {
-    "lo": rounded(rng.normal(0.0, 1.0, 50)),
-    "mid": rounded(rng.normal(1.8, 1.0, 50)),
-    "hi": rounded(rng.normal(3.6, 1.0, 50)),
-}
-cases["extreme2"] = {
-    "u": rounded(rng.normal(0.0, 1.0, 30)),
-    "v": rounded(rng.normal(7.0, 2.0, 40)),
-}
-cases["extreme3"] = {
-    "lo": rounded(rng.normal(0.0, 1.0, 60)),
-    "mid": rounded(rng.normal(3.0, 1.0, 60)),
-    "hi": rounded(rng.normal(6.0, 1.0, 60)),
-}
+cases["extreme"] = normal_groups(lo=(0.0, 1.0, 50), mid=(1.8, 1.0, 50),
+                                 hi=(3.6, 1.0, 50))
+cases["extreme2"] = normal_groups(u=(0.0, 1.0, 30), v=(7.0, 2.0, 40))
+cases["extreme3"] = normal_groups(lo=(0.0, 1.0, 60), mid=(3.0, 1.0, 60),
+                                  hi=(6.0, 1.0, 60))
 # tiny groups
 cases["tiny"] = {"s": [1.0, 2.5], "t": [3.0, 4.25], "w": [0.5, 2.0, 1.25]}
 cases["tiny2"] = {"s": [1.0, 2.5], "t": [3.0, 5.25]}

@@ -9,39 +9,24 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('parallel');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', q{
-max_worker_processes = 8
-max_parallel_workers = 8
-});
-$node->start;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use RecsysCluster qw(parallel_node parallel_and_serial);
 
 my $dims = 16;
 my $rows = 200_000;
 
 # 200k 16-d embeddings with positive, varied elements, in 7 groups.
 my $elems = join(', ', map { "(1.5 + sin(i * $_ + $_))::real" } 1 .. $dims);
-$node->safe_psql(
-	'postgres', qq{
-CREATE EXTENSION recsys;
+my $node = parallel_node(
+	'parallel', sql => qq{
 CREATE TABLE v (i int, g int, e recsys.embedding($dims));
 INSERT INTO v SELECT i, i % 7, ARRAY[$elems]::recsys.embedding
 FROM generate_series(1, $rows) i;
 VACUUM ANALYZE v;
 });
 
-my $parallel = q{
-SET parallel_setup_cost = 0;
-SET parallel_tuple_cost = 0;
-SET min_parallel_table_scan_size = 0;
-SET max_parallel_workers_per_gather = 2;
-SET parallel_leader_participation = off;
-};
-my $serial = q{
-SET max_parallel_workers_per_gather = 0;
-};
+my ($parallel, $serial) = parallel_and_serial();
 
 my $agg_query = q{SELECT recsys.avg(e)::text || ' ' || recsys.sum(e)::text || ' ' || count(e) FROM v};
 my $grouped_query = q{

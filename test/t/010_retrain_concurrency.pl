@@ -10,13 +10,11 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
 
-my $node = PostgreSQL::Test::Cluster->new('retrain');
-$node->init;
-$node->append_conf('postgresql.conf', "max_connections = 30\n");
-$node->start;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use RecsysCluster qw(recsys_node);
 
-$node->safe_psql('postgres', q{
-CREATE EXTENSION recsys;
+my $node = recsys_node('retrain', conf => "max_connections = 30\n", sql => q{
 SELECT * FROM recsys.generate_dataset('d', users => 3000, items => 800, interactions => 150000, seed => 5);
 SELECT * FROM recsys.train('m', 'd_interactions', 'user_id', 'item_id', 'rating', 'als',
                            '{"factors": 16, "iterations": 3, "keep": 2}');

@@ -11,12 +11,11 @@ use Test::More;
 use IPC::Run;
 use Time::HiRes qw(time sleep);
 
-my $node = PostgreSQL::Test::Cluster->new('cancel');
-$node->init;
-$node->start;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use RecsysCluster qw(recsys_node psql_in_background cancel_backends psql_with_timeout);
 
-$node->safe_psql('postgres', q{
-CREATE EXTENSION recsys;
+my $node = recsys_node('cancel', sql => q{
 CREATE UNLOGGED TABLE r AS SELECT * FROM recsys.synth_interactions(20000, 5000, 2000000, 3);
 SELECT * FROM recsys.train('m', 'r', 'user_id', 'item_id', 'rating', 'popularity');
 });
@@ -25,25 +24,16 @@ SELECT * FROM recsys.train('m', 'r', 'user_id', 'item_id', 'rating', 'popularity
 my $long = q{SELECT recsys.train('m', 'r', 'user_id', 'item_id', 'rating', 'als', '{"factors": 64, "iterations": 10000, "threads": 1}')};
 
 # 1. pg_cancel_backend while it runs
-my ($out, $err) = ('', '');
-my $h = IPC::Run::start(
-	[ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-d', 'postgres', '-c', $long ],
-	'>', \$out, '2>', \$err);
+my $run = psql_in_background($node, $long);
 $node->poll_query_until('postgres',
 	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE '%10000%' AND state = 'active' AND now() - query_start > interval '1.5 s' AND pid <> pg_backend_pid()})
   or die 'training did not start';
-my $t0 = time;
-$node->safe_psql('postgres',
-	q{SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%10000%' AND pid <> pg_backend_pid()});
-$h->finish;
-my $cancel_latency = time - $t0;
-like($err, qr/canceling statement due to user request/, 'training cancelled by pg_cancel_backend');
+my $cancel_latency = cancel_backends($node, '%10000%', $run);
+like($run->{err}, qr/canceling statement due to user request/, 'training cancelled by pg_cancel_backend');
 diag(sprintf('pg_cancel_backend stopped a 2M-row ALS training in %.3f s (including psql round trips)', $cancel_latency));
 
 # 2. statement_timeout
-$t0 = time;
-my ($rc, $stdout, $stderr) = $node->psql('postgres', "SET statement_timeout = '2s'; $long");
-my $timeout_elapsed = time - $t0;
+my ($stderr, $timeout_elapsed) = psql_with_timeout($node, '2s', $long);
 like($stderr, qr/canceling statement due to statement timeout/, 'training stopped by statement_timeout');
 diag(sprintf('statement_timeout = 2 s: the statement returned after %.3f s', $timeout_elapsed));
 
@@ -58,6 +48,7 @@ my $one = q{SELECT recsys.train('m', 'r', 'user_id', 'item_id', 'rating', 'als',
 my $script = "SET statement_timeout = '700ms';\n" . "$one\n" x 3
   . "RESET statement_timeout;\n$rss;\nSET statement_timeout = '700ms';\n" . "$one\n" x 20
   . "RESET statement_timeout;\n$rss;\n";
+my ($rc, $stdout);
 ($rc, $stdout, $stderr) = $node->psql('postgres', $script, on_error_stop => 0);
 my @rss = grep { /^\d+$/ } split /\n/, $stdout;
 my @cancels = $stderr =~ /canceling statement due to statement timeout/g;

@@ -13,12 +13,11 @@ use Test::More;
 use IPC::Run;
 use Time::HiRes qw(time);
 
-my $node = PostgreSQL::Test::Cluster->new('knn_cancel');
-$node->init;
-$node->start;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use RecsysCluster qw(recsys_node psql_in_background cancel_backends psql_with_timeout);
 
-$node->safe_psql('postgres', q{
-CREATE EXTENSION recsys;
+my $node = recsys_node('knn_cancel', sql => q{
 CREATE UNLOGGED TABLE r AS SELECT * FROM recsys.synth_interactions(20000, 5000, 2000000, 3);
 CREATE TABLE small AS SELECT * FROM recsys.synth_interactions(300, 100, 6000, 3);
 SELECT * FROM recsys.train('m', 'small', 'user_id', 'item_id', NULL, 'item_knn');
@@ -39,26 +38,20 @@ unlike($stderr, qr/NOTICE/, 'no NOTICE without verbose');
 
 # 2. pg_cancel_backend while the neighbour lists are computed
 my $long = q{SELECT recsys.train('m', 'r', 'user_id', 'item_id', NULL, 'user_knn', '{"verbose": true, "threads": 1, "shrinkage": 0}')};
-my ($out, $err) = ('', '');
-my $h = IPC::Run::start(
-	[ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-d', 'postgres', '-c', $long ],
-	'>', \$out, '2>', \$err);
+my $run = psql_in_background($node, $long);
 my $deadline = time + 600;
-$h->pump until $err =~ /neighbours of users: \d+ of \d+ done/ || !$h->pumpable || time > $deadline;
-like($err, qr/neighbours of users: \d+ of \d+ done/, 'progress NOTICEs while the lists are computed');
-my $t0 = time;
-$node->safe_psql('postgres',
-	q{SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%user_knn%' AND pid <> pg_backend_pid()});
-$h->finish;
-my $latency = time - $t0;
-like($err, qr/canceling statement due to user request/, 'user_knn cancelled by pg_cancel_backend');
+$run->{h}->pump
+  until $run->{err} =~ /neighbours of users: \d+ of \d+ done/ || !$run->{h}->pumpable || time > $deadline;
+like($run->{err}, qr/neighbours of users: \d+ of \d+ done/, 'progress NOTICEs while the lists are computed');
+my $latency = cancel_backends($node, '%user_knn%', $run);
+like($run->{err}, qr/canceling statement due to user request/, 'user_knn cancelled by pg_cancel_backend');
 diag(sprintf('pg_cancel_backend stopped user_knn on 2M rows in %.3f s (including psql round trips)', $latency));
 
 # 3. statement_timeout
-$t0 = time;
-($rc, $stdout, $stderr) = $node->psql('postgres', "SET statement_timeout = '3s'; $long");
+my $secs;
+($stderr, $secs) = psql_with_timeout($node, '3s', $long);
 like($stderr, qr/canceling statement due to statement timeout/, 'user_knn stopped by statement_timeout');
-diag(sprintf('statement_timeout = 3 s: the statement returned after %.3f s', time - $t0));
+diag(sprintf('statement_timeout = 3 s: the statement returned after %.3f s', $secs));
 
 is($node->safe_psql('postgres', q{SELECT active_version || ' ' || algorithm FROM recsys.models WHERE name = 'm'}),
 	'1 item_knn', 'the previous version stays active');

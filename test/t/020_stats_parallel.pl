@@ -11,20 +11,14 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('stats_parallel');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', q{
-max_worker_processes = 8
-max_parallel_workers = 8
-});
-$node->start;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use RecsysCluster qw(parallel_node parallel_and_serial);
 
 # 300k rows in 7 groups of different sizes, means and spreads; values on a
 # 1/1000 grid, so the rank test sees many ties.
-$node->safe_psql(
-	'postgres', q{
-CREATE EXTENSION recsys;
+my $node = parallel_node(
+	'stats_parallel', sql => q{
 CREATE TABLE d (i int, g int, v float8);
 INSERT INTO d SELECT i, ((i::bigint * 7919) % 7)::int + (i % 3 = 0)::int * (i % 2),
 	round((sin(i * 0.37) * (1 + (i % 7) * 0.2) + (i % 7) * 0.003)::numeric, 3)::float8
@@ -32,16 +26,7 @@ FROM generate_series(1, 300000) i;
 VACUUM ANALYZE d;
 });
 
-my $parallel = q{
-SET parallel_setup_cost = 0;
-SET parallel_tuple_cost = 0;
-SET min_parallel_table_scan_size = 0;
-SET max_parallel_workers_per_gather = 2;
-SET parallel_leader_participation = off;
-};
-my $serial = q{
-SET max_parallel_workers_per_gather = 0;
-};
+my ($parallel, $serial) = parallel_and_serial();
 
 my $q = q{
 SELECT (a).statistic || ' ' || (a).p_value || ' ' || (a).df_within || ' ' ||

@@ -14,20 +14,10 @@ use lib "$FindBin::RealBin/../perl";
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use RecsysCluster qw(primary_and_standby);
+use RecsysCluster qw(standby_with_data split_models_sql same_on_standby);
 
-my ($primary, $standby) = primary_and_standby();
-
-$primary->safe_psql('postgres', q{
-CREATE EXTENSION recsys;
-SELECT * FROM recsys.generate_dataset('d', users => 300, items => 120, interactions => 9000, seed => 11);
-SELECT * FROM recsys.split('d_interactions', 'user_id', 'item_id', 'per_user', 0.2, seed => 3);
-SELECT * FROM recsys.train('mi', 'd_interactions_train', 'user_id', 'item_id', 'clicks', 'ials',
-                           '{"factors": 8, "iterations": 4}');
-SELECT * FROM recsys.train('me', 'd_interactions_train', 'user_id', 'item_id', 'rating', 'als',
-                           '{"factors": 8, "iterations": 4}');
-});
-$primary->wait_for_catchup($standby, 'replay');
+my ($primary, $standby) =
+  standby_with_data(split_models_sql(users => 300, items => 120, seed => 11, split_seed => 3));
 is($standby->safe_psql('postgres', 'SELECT pg_is_in_recovery()'), 't', 'the standby is in recovery');
 
 # Each query gives rows of text; floats are printed with every digit.
@@ -49,14 +39,7 @@ SELECT item_group, metric, value::text FROM recsys.audit_exposure('mi',
        'SELECT item_id, category FROM d_items', 10) ORDER BY item_group NULLS LAST, metric},
 );
 
-for my $name (sort keys %queries)
-{
-	my $q = "SET extra_float_digits = 3; $queries{$name}";
-	my $on_primary = $primary->safe_psql('postgres', $q);
-	my $on_standby = $standby->safe_psql('postgres', $q);
-	isnt($on_primary, '', "$name: the primary returns rows");
-	is($on_standby, $on_primary, "$name: the standby returns the same rows");
-}
+same_on_standby($primary, $standby, \%queries);
 
 # split() writes tables: a read-only transaction refuses it, and nothing
 # is left behind on the standby.

@@ -17,13 +17,11 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('hnsw_recall');
-$node->init;
-$node->append_conf('postgresql.conf', "maintenance_work_mem = 256MB\n");
-$node->start;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use RecsysCluster qw(recsys_node);
 
-$node->safe_psql('postgres', q{
-CREATE EXTENSION recsys;
+my $node = recsys_node('hnsw_recall', conf => "maintenance_work_mem = 256MB\n", sql => q{
 SELECT setseed(0.42);
 CREATE TABLE items (id int PRIMARY KEY, category int, v recsys.embedding(32));
 INSERT INTO items

@@ -46,6 +46,18 @@ SELECT q.qid, op, ids FROM queries q,
            SELECT 'filtered', array_agg(id) FROM (SELECT id FROM items WHERE category = 7 ORDER BY v OPERATOR(recsys.<->) q.qv LIMIT 10) s) r
 ORDER BY q.qid, op};
 
+# insert_items($from, $to): items $from to $to with random vectors, on the primary
+sub insert_items
+{
+	my ($from, $to) = @_;
+	$primary->safe_psql('postgres', qq{
+INSERT INTO items
+SELECT i, i % 20, (SELECT array_agg((random() - 0.5)::real) FROM generate_series(1, 16) WHERE i > 0)::recsys.embedding
+FROM generate_series($from, $to) i;
+});
+	return;
+}
+
 sub same_on_both
 {
 	my ($what) = @_;
@@ -62,21 +74,13 @@ like( $standby->safe_psql('postgres',
 	qr/Index Scan using items_l2/, 'the standby plans with the index');
 same_on_both('after the build');
 
-$primary->safe_psql('postgres', q{
-INSERT INTO items
-SELECT i, i % 20, (SELECT array_agg((random() - 0.5)::real) FROM generate_series(1, 16) WHERE i > 0)::recsys.embedding
-FROM generate_series(5001, 7000) i;
-});
+insert_items(5001, 7000);
 same_on_both('after 2000 inserts');
 
 $primary->safe_psql('postgres', q{DELETE FROM items WHERE id % 3 = 0; VACUUM items;});
 same_on_both('after deletes and VACUUM');
 
-$primary->safe_psql('postgres', q{
-INSERT INTO items
-SELECT i, i % 20, (SELECT array_agg((random() - 0.5)::real) FROM generate_series(1, 16) WHERE i > 0)::recsys.embedding
-FROM generate_series(7001, 8000) i;
-});
+insert_items(7001, 8000);
 same_on_both('after inserts into freed slots');
 
 # the unlogged table: readable on the primary, its index empty on the standby

@@ -13,12 +13,11 @@ use Test::More;
 use IPC::Run;
 use Time::HiRes qw(time);
 
-my $node = PostgreSQL::Test::Cluster->new('limits');
-$node->init;
-$node->start;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use RecsysCluster qw(recsys_node psql_in_background cancel_backends psql_with_timeout);
 
-$node->safe_psql('postgres', q{
-CREATE EXTENSION recsys;
+my $node = recsys_node('limits', sql => q{
 CREATE UNLOGGED TABLE r AS SELECT * FROM recsys.synth_interactions(40000, 4000, 400000, 7);
 SELECT * FROM recsys.train('m', 'r', 'user_id', 'item_id', 'clicks', 'ials', '{"factors": 32, "iterations": 2}');
 });
@@ -28,19 +27,13 @@ SELECT * FROM recsys.train('m', 'r', 'user_id', 'item_id', 'clicks', 'ials', '{"
 sub cancel_after_start
 {
 	my ($sql, $marker) = @_;
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start(
-		[ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-d', 'postgres', '-c', $sql ],
-		'>', \$out, '2>', \$err);
+	my $run = psql_in_background($node, $sql);
 	$node->poll_query_until('postgres',
 		qq{SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE '%$marker%' AND state = 'active' AND backend_type = 'client backend'
 		   AND now() - query_start > interval '1 s' AND pid <> pg_backend_pid()})
 	  or die "$marker did not start";
-	my $t0 = time;
-	$node->safe_psql('postgres',
-		qq{SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%$marker%' AND backend_type = 'client backend' AND pid <> pg_backend_pid()});
-	$h->finish;
-	return ($err, time - $t0);
+	my $secs = cancel_backends($node, "%$marker%", $run);
+	return ($run->{err}, $secs);
 }
 
 # recommend_all for 40k users x 4k items, written to /dev/null-like count,
@@ -51,9 +44,8 @@ like($err, qr/canceling statement due to user request/, 'recommend_all cancelled
 cmp_ok($secs, '<', 1.0, 'recommend_all stopped within a second of the cancel');
 diag(sprintf('pg_cancel_backend stopped recommend_all in %.3f s', $secs));
 
-my $t0 = time;
-my ($rc, $stdout, $stderr) = $node->psql('postgres', "SET statement_timeout = '1500ms'; $all");
-my $elapsed = time - $t0;
+my ($stderr, $elapsed) = psql_with_timeout($node, '1500ms', $all);
+my ($rc, $stdout);
 like($stderr, qr/canceling statement due to statement timeout/, 'recommend_all stopped by statement_timeout');
 cmp_ok($elapsed, '<', 2.5, 'within a second of the 1.5 s timeout');
 diag(sprintf('statement_timeout = 1.5 s: recommend_all returned after %.3f s', $elapsed));

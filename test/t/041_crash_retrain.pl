@@ -10,14 +10,12 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use IPC::Run;
 
-my $node = PostgreSQL::Test::Cluster->new('crash');
-$node->init;
-$node->start;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use RecsysCluster qw(recsys_node psql_in_background);
 
-$node->safe_psql('postgres', q{
-CREATE EXTENSION recsys;
+my $node = recsys_node('crash', sql => q{
 CREATE TABLE r AS SELECT * FROM recsys.synth_interactions(20000, 3000, 600000, 9);
 SELECT * FROM recsys.train('m', 'r', 'user_id', 'item_id', 'clicks', 'ials', '{"factors": 16, "iterations": 2}');
 });
@@ -29,22 +27,31 @@ FROM recsys.models m JOIN recsys.model_versions v ON v.model = m.name AND v.vers
 WHERE m.name = 'm'});
 
 my $crashes = 0;
+
+# crash_during($sql, $marker, $delay): run $sql (marked by the comment
+# /* $marker */), stop the server with an immediate shutdown once it has
+# run $delay seconds, and start it again
+sub crash_during
+{
+	my ($sql, $marker, $delay) = @_;
+
+	my $run = psql_in_background($node, $sql);
+	$node->poll_query_until('postgres',
+		qq{SELECT count(*) >= 1 FROM pg_stat_activity WHERE query LIKE '%$marker */'
+		   AND backend_type = 'client backend' AND now() - query_start > interval '$delay s' AND pid <> pg_backend_pid()})
+	  or die "$marker did not start: $run->{err}";
+	$node->stop('immediate');
+	$run->{h}->finish;
+	$crashes++;
+	$node->start;
+	return;
+}
 for my $delay (1.5, 3.0)
 {
 	# a retrain that runs long enough to be caught mid-way
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start(
-		[ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-d', 'postgres', '-c',
-		  q{SELECT recsys.train('m', 'r', 'user_id', 'item_id', 'clicks', 'ials', '{"factors": 64, "iterations": 10000}') /* crash_retrain */} ],
-		'>', \$out, '2>', \$err);
-	$node->poll_query_until('postgres',
-		qq{SELECT count(*) >= 1 FROM pg_stat_activity WHERE query LIKE '%crash_retrain */'
-		   AND backend_type = 'client backend' AND now() - query_start > interval '$delay s' AND pid <> pg_backend_pid()})
-	  or die "the retrain did not start: $err";
-	$node->stop('immediate');
-	$h->finish;
-	$crashes++;
-	$node->start;
+	crash_during(
+		q{SELECT recsys.train('m', 'r', 'user_id', 'item_id', 'clicks', 'ials', '{"factors": 64, "iterations": 10000}') /* crash_retrain */},
+		'crash_retrain', $delay);
 
 	is($node->safe_psql('postgres', q{
 SELECT m.active_version, v.users, v.items,
@@ -64,19 +71,9 @@ SELECT (SELECT count(*) FROM recsys.model_versions WHERE model = 'm' AND version
 # the aggregate form: a crash while fit() trains a new model leaves no
 # trace of it
 {
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start(
-		[ 'psql', '-XAtq', '-h', $node->host, '-p', $node->port, '-d', 'postgres', '-c',
-		  q{SELECT recsys.fit('f', user_id, item_id, clicks, '{"algorithm": "ials", "factors": 64, "iterations": 10000}') FROM r /* crash_fit */} ],
-		'>', \$out, '2>', \$err);
-	$node->poll_query_until('postgres',
-		q{SELECT count(*) >= 1 FROM pg_stat_activity WHERE query LIKE '%crash_fit */'
-		   AND backend_type = 'client backend' AND now() - query_start > interval '2 s' AND pid <> pg_backend_pid()})
-	  or die "fit did not start: $err";
-	$node->stop('immediate');
-	$h->finish;
-	$crashes++;
-	$node->start;
+	crash_during(
+		q{SELECT recsys.fit('f', user_id, item_id, clicks, '{"algorithm": "ials", "factors": 64, "iterations": 10000}') FROM r /* crash_fit */},
+		'crash_fit', 2);
 	is($node->safe_psql('postgres', q{
 SELECT (SELECT count(*) FROM recsys.models WHERE name = 'f')
      + (SELECT count(*) FROM recsys.model_versions WHERE model = 'f')

@@ -18,19 +18,17 @@ use Test::More;
 use IPC::Run;
 use Time::HiRes qw(time sleep);
 
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use RecsysCluster qw(recsys_node);
+
 my $clients = 4;
 my $seconds = 30;
 my $k = 10;
 # the stated bound for one recommend() call while retrains commit
 my $bound_ms = 2000;
 
-my $node = PostgreSQL::Test::Cluster->new('load');
-$node->init;
-$node->append_conf('postgresql.conf', "max_connections = 30\n");
-$node->start;
-
-$node->safe_psql('postgres', q{
-CREATE EXTENSION recsys;
+my $node = recsys_node('load', conf => "max_connections = 30\n", sql => q{
 SELECT * FROM recsys.generate_dataset('d', users => 3000, items => 800, interactions => 120000, seed => 4);
 SELECT * FROM recsys.train('m', 'd_interactions', 'user_id', 'item_id', 'clicks', 'ials',
                            '{"factors": 16, "iterations": 3, "keep": 2}');

@@ -234,45 +234,25 @@ SELECT * FROM recsys.split('r', 'user_id', 'item_id', test_fraction => 0.3, seed
 SELECT * FROM recsys.train('m', 'r_train', 'user_id', 'item_id', 'rating', 'als', '{"factors": 32, "iterations": 2}');
 });
 
-my $audit = q{SELECT count(*) FROM recsys.audit_error('m', 'r_test', 'SELECT user_id, user_id % 3 FROM r_test', bootstrap => 100000) /* audit_marker */};
-($err, $secs) = cancel_when($audit, 'audit_marker', running_for('audit_marker', 1));
-like($err, qr/canceling statement due to user request/, 'audit_error cancelled by pg_cancel_backend');
-cmp_ok($secs, '<', 1.0, 'audit_error stopped within a second of the cancel');
-push @report, sprintf('pg_cancel_backend stopped audit_error in %.3f s', $secs);
-
-($err, $secs) = timeout($audit, 1500);
-like($err, qr/canceling statement due to statement timeout/, 'audit_error stopped by statement_timeout');
-cmp_ok($secs, '<', 1.0, 'within a second of the 1.5 s timeout');
-push @report, sprintf('statement_timeout = 1.5 s: audit_error returned %.3f s after it', $secs);
-
-my $eval = q{SELECT count(*) FROM (SELECT * FROM recsys.evaluate('m', 'r_test', k => 50) UNION ALL SELECT * FROM recsys.evaluate('m', 'r_test', k => 100)) s /* eval_marker */};
-($err, $secs) = cancel_when($eval, 'eval_marker', running_for('eval_marker', 1));
-like($err, qr/canceling statement due to user request/, 'evaluate cancelled by pg_cancel_backend');
-cmp_ok($secs, '<', 1.0, 'evaluate stopped within a second of the cancel');
-push @report, sprintf('pg_cancel_backend stopped evaluate in %.3f s', $secs);
-
-($err, $secs) = timeout($eval, 1500);
-like($err, qr/canceling statement due to statement timeout/, 'evaluate stopped by statement_timeout');
-cmp_ok($secs, '<', 1.0, 'within a second of the 1.5 s timeout');
-push @report, sprintf('statement_timeout = 1.5 s: evaluate returned %.3f s after it', $secs);
-
-# the other two audits: audit_ranking (every test user's list through
-# evaluate_users) and audit_exposure of lists given as a query (read and
-# checked as rankings)
-my %audits = (
-	audit_ranking => q{SELECT count(*) FROM recsys.audit_ranking('m', 'r_test', 'SELECT user_id, user_id % 3 FROM r_test', k => 100) /* ranking_marker */},
+# audit_error and evaluate, then the other two audits: audit_ranking
+# (every test user's list through evaluate_users) and audit_exposure of
+# lists given as a query (read and checked as rankings)
+my @long = (
+	audit_error => q{SELECT count(*) FROM recsys.audit_error('m', 'r_test', 'SELECT user_id, user_id % 3 FROM r_test', bootstrap => 100000) /* audit_marker */},
+	evaluate => q{SELECT count(*) FROM (SELECT * FROM recsys.evaluate('m', 'r_test', k => 50) UNION ALL SELECT * FROM recsys.evaluate('m', 'r_test', k => 100)) s /* eval_marker */},
 	audit_exposure => q{SELECT count(*) FROM recsys.audit_exposure('m', 'SELECT item_id, item_id % 5 FROM r_train', k => 100,
 		lists => 'SELECT "user", item, rank FROM recsys.recommend_all(''m'', 100)') /* exposure_marker */},
+	audit_ranking => q{SELECT count(*) FROM recsys.audit_ranking('m', 'r_test', 'SELECT user_id, user_id % 3 FROM r_test', k => 100) /* ranking_marker */},
 );
-for my $fn (sort keys %audits)
+while (my ($fn, $sql) = splice(@long, 0, 2))
 {
-	my ($marker) = $audits{$fn} =~ m{/\* (\w+) \*/};
-	($err, $secs) = cancel_when($audits{$fn}, $marker, running_for($marker, 1));
+	my ($marker) = $sql =~ m{/\* (\w+) \*/};
+	($err, $secs) = cancel_when($sql, $marker, running_for($marker, 1));
 	like($err, qr/canceling statement due to user request/, "$fn cancelled by pg_cancel_backend");
 	cmp_ok($secs, '<', 1.0, "$fn stopped within a second of the cancel");
 	push @report, sprintf('pg_cancel_backend stopped %s in %.3f s', $fn, $secs);
 
-	($err, $secs) = timeout($audits{$fn}, 1500);
+	($err, $secs) = timeout($sql, 1500);
 	like($err, qr/canceling statement due to statement timeout/, "$fn stopped by statement_timeout");
 	cmp_ok($secs, '<', 1.0, 'within a second of the 1.5 s timeout');
 	push @report, sprintf('statement_timeout = 1.5 s: %s returned %.3f s after it', $fn, $secs);

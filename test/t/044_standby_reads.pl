@@ -15,25 +15,15 @@ use lib "$FindBin::RealBin/../perl";
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use RecsysCluster qw(primary_and_standby);
+use RecsysCluster qw(standby_with_data split_models_sql same_on_standby);
 
-my ($primary, $standby) = primary_and_standby();
-
-$primary->safe_psql('postgres', q{
-CREATE EXTENSION recsys;
-SELECT * FROM recsys.generate_dataset('d', users => 300, items => 150, interactions => 9000, seed => 12);
-SELECT * FROM recsys.split('d_interactions', 'user_id', 'item_id', 'per_user', 0.2, seed => 5);
-SELECT * FROM recsys.train('mi', 'd_interactions_train', 'user_id', 'item_id', 'clicks', 'ials',
-                           '{"factors": 8, "iterations": 4}');
-SELECT * FROM recsys.train('me', 'd_interactions_train', 'user_id', 'item_id', 'rating', 'als',
-                           '{"factors": 8, "iterations": 4}');
+my ($primary, $standby) = standby_with_data(split_models_sql(users => 300, items => 150, seed => 12, split_seed => 5) . q{
 SELECT * FROM recsys.train('mk', 'd_interactions_train', 'user_id', 'item_id', NULL, 'item_knn');
 SELECT * FROM recsys.train('mu', 'd_interactions_train', 'user_id', 'item_id', NULL, 'user_knn');
 CREATE INDEX mi_hnsw ON recsys.item_factors USING recsys_hnsw (factors recsys.embedding_ip_ops)
 	WHERE model = 'mi';
 ANALYZE recsys.item_factors;
 });
-$primary->wait_for_catchup($standby, 'replay');
 is($standby->safe_psql('postgres', 'SELECT pg_is_in_recovery()'), 't', 'the standby is in recovery');
 
 my %queries = (
@@ -60,14 +50,7 @@ SELECT metric, k, value::text FROM recsys.evaluate('mk', 'd_interactions_test', 
                    item_groups => 'SELECT item_id, category FROM d_items')$$) ORDER BY metric},
 );
 
-for my $name (sort keys %queries)
-{
-	my $q = "SET extra_float_digits = 3; $queries{$name}";
-	my $on_primary = $primary->safe_psql('postgres', $q);
-	my $on_standby = $standby->safe_psql('postgres', $q);
-	isnt($on_primary, '', "$name: the primary returns rows");
-	is($on_standby, $on_primary, "$name: the standby returns the same rows");
-}
+same_on_standby($primary, $standby, \%queries);
 
 # recommend() through the index on both servers: the same lists, and the
 # index scanned once per call (this transaction's statistics)
