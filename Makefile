@@ -45,6 +45,7 @@ OBJS = \
 	src/catalog.o \
 	src/catalog_read.o \
 	src/privileges.o \
+	src/versions.o \
 	src/train.o \
 	src/serve_cache.o \
 	src/serve_args.o \
@@ -83,12 +84,12 @@ INSTALL_SQL = $(sort $(wildcard sql/install/*.sql))
 # changes, as a fresh install runs them (their functions are CREATE OR
 # REPLACE), so that every definition is written once.
 UPGRADE_030_SQL = sql/install/08_serving.sql sql/install/11_evaluation.sql \
-	sql/install/13_experiments.sql
+	sql/install/12_audit.sql sql/install/13_experiments.sql sql/install/14_versions.sql
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--0.2.0--0.3.0.sql
 DATA = sql/$(EXTENSION)--0.1.0--0.2.0.sql
 EXTRA_CLEAN = $(DATA_built)
 
-REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank hnsw serve_index stats audit evaluate ranking_metrics hostile privileges security_cache security_stored security_models security_limits security_search_path model_index explain time_decay experiments
+REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank hnsw serve_index stats audit evaluate ranking_metrics hostile privileges security_cache security_stored security_models security_limits security_search_path model_index explain time_decay experiments versions
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config

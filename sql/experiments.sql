@@ -267,12 +267,30 @@ SELECT recsys.end_experiment('xp_ab');
 SELECT recsys.end_experiment('no_such_experiment');
 \set VERBOSITY terse
 
--- an arm with a fixed version that is no longer active is refused, never
--- served from another version
+-- an arm with a fixed version pins it, and is served and measured at that
+-- version when another one is active
+SELECT model, version, reason FROM recsys.version_pins ORDER BY model, version, reason;
 SELECT version FROM recsys.retrain('xp_ials');
-SELECT pg_temp.try($$SELECT * FROM generate_series(1, 20) u, recsys.recommend_experiment('xp_w', u, 2)$$);
-
-SELECT pg_temp.try($$SELECT * FROM recsys.experiment_report('xp_w', 'xp_interactions_test')$$);
+SELECT count(*) AS rows_differ FROM (
+	(SELECT u, e.item, e.score, e.rank FROM generate_series(1, 40) u,
+			recsys.recommend_experiment('xp_w', u, 2) e WHERE e.arm = 'c'
+	 EXCEPT
+	 SELECT u, r.item, r.score, r.rank FROM generate_series(1, 40) u,
+			recsys.recommend('xp_ials', u, 2, version => 1) r WHERE recsys.assign('xp_w', u) = 'c')
+	UNION ALL
+	(SELECT u, r.item, r.score, r.rank FROM generate_series(1, 40) u,
+			recsys.recommend('xp_ials', u, 2, version => 1) r WHERE recsys.assign('xp_w', u) = 'c'
+	 EXCEPT
+	 SELECT u, e.item, e.score, e.rank FROM generate_series(1, 40) u,
+			recsys.recommend_experiment('xp_w', u, 2) e WHERE e.arm = 'c')) x;
+SELECT count(*) FILTER (WHERE e.arm = 'c') > 0 AS arm_c_served
+  FROM generate_series(1, 40) u, recsys.recommend_experiment('xp_w', u, 2) e;
+SELECT abs(r.mean - (SELECT avg(e.ndcg) FROM recsys.evaluate_users('xp_ials', 'xp_interactions_test', 10, version => 1) e
+					 WHERE recsys.assign('xp_w', e.user_key) = 'c')) < 1e-12 AS arm_c_measured_at_version_1
+  FROM recsys.experiment_report('xp_w', 'xp_interactions_test') r WHERE r.arm = 'c';
+-- ending the experiment releases its pins
+SELECT recsys.end_experiment('xp_w') IS NOT NULL AS ended;
+SELECT count(*) AS pins_left FROM recsys.version_pins WHERE reason = 'experiment xp_w';
 
 REVOKE SELECT ON xp_interactions_test FROM xp_analyst;
 DROP ROLE xp_analyst;

@@ -161,7 +161,8 @@ WHERE pronamespace = 'recsys'::regnamespace AND proconfig IS NOT NULL ORDER BY p
 SELECT p.oid::regprocedure AS function
 FROM pg_proc p
 WHERE p.pronamespace = 'recsys'::regnamespace
-  AND p.proname IN ('train', 'retrain', 'drop_model', 'fit', 'fit_finalfn', 'schedule_retrain')
+  AND p.proname IN ('train', 'retrain', 'drop_model', 'fit', 'fit_finalfn', 'schedule_retrain',
+                    'activate', 'pin_version', 'unpin_version')
   AND has_function_privilege('public', p.oid, 'EXECUTE')
 ORDER BY 1::text;
 -- and nobody but the extension's owner may write the catalog

@@ -199,17 +199,23 @@ optional_text(FunctionCallInfo fcinfo, int arg)
 	return PG_ARGISNULL(arg) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(arg));
 }
 
-/* The model's active version; an error when there is none. */
+/*
+ * The version audited: the one of the version argument (the last), or the
+ * active one; an error when the model or the version does not exist.
+ */
 static RsStoredModel
-active_model(const char *name)
+audited_version(FunctionCallInfo fcinfo, const char *name, int arg)
 {
 	RsStoredModel sm;
+	int32		version = 0;
 
-	if (!rs_active_model(name, &sm))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("model \"%s\" does not exist", name),
-				 errhint("SELECT name FROM recsys.models lists the models.")));
+	if (arg < PG_NARGS() && !PG_ARGISNULL(arg))
+	{
+		version = PG_GETARG_INT32(arg);
+		if (version <= 0)
+			rs_report_no_version(name, version);
+	}
+	rs_served_version(name, version, &sm);
 	return sm;
 }
 
@@ -496,7 +502,7 @@ rs_audit_error(PG_FUNCTION_ARGS)
 									 ALLOCSET_DEFAULT_SIZES);
 
 	SPI_connect();
-	sm = active_model(model);
+	sm = audited_version(fcinfo, model, 10);
 	if (!sm.explicit_feedback)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -510,7 +516,7 @@ rs_audit_error(PG_FUNCTION_ARGS)
 	map = load_groups(groups, work_cxt);
 	sql = "SELECT p.user_key, p.prediction OPERATOR(pg_catalog.-) p.rating, "
 		"uf.user_key IS NOT NULL, itf.item_key IS NOT NULL "
-		"FROM recsys.predictions($1, $2, $3, $4, $5) AS p "
+		"FROM recsys.predictions($1, $2, $3, $4, $5, $6) AS p "
 		"LEFT JOIN recsys.user_factors uf ON uf.model OPERATOR(pg_catalog.=) $1 "
 		"AND uf.version OPERATOR(pg_catalog.=) $6 AND uf.user_key OPERATOR(pg_catalog.=) p.user_key "
 		"LEFT JOIN recsys.item_factors itf ON itf.model OPERATOR(pg_catalog.=) $1 "
@@ -787,9 +793,10 @@ rs_audit_ranking(PG_FUNCTION_ARGS)
 	char	   *groups;
 	int32		k;
 	const char *sql;
-	Oid			types[7] = {TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID};
-	Datum		args[7];
-	char		argnulls[8] = "       ";
+	Oid			types[8] = {TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID, INT4OID};
+	Datum		args[8];
+	char		argnulls[9] = "        ";
+	RsStoredModel sm;
 	Portal		portal;
 	RsGroupStats *st[RANKING_METRICS];
 	int			which[RANKING_METRICS];
@@ -819,13 +826,13 @@ rs_audit_ranking(PG_FUNCTION_ARGS)
 									 ALLOCSET_DEFAULT_SIZES);
 
 	SPI_connect();
-	(void) active_model(model);
+	sm = audited_version(fcinfo, model, 9);
 
 	/* each test user's metrics (evaluate_users checks the test set) */
 	map = load_groups(groups, work_cxt);
 	/* columns in the order of ranking_metrics */
 	sql = "SELECT e.user_key, e.ndcg, e.recall, e.\"precision\", e.ap, e.rr, e.hit "
-		"FROM recsys.evaluate_users($1, $2, $3, $4, $5, $6, $7) AS e";
+		"FROM recsys.evaluate_users($1, $2, $3, $4, $5, $6, $7, $8) AS e";
 	args[0] = CStringGetTextDatum(model);
 	args[1] = CStringGetTextDatum(test);
 	args[2] = Int32GetDatum(k);
@@ -838,7 +845,8 @@ rs_audit_ranking(PG_FUNCTION_ARGS)
 	}
 	args[6] = PG_ARGISNULL(8) ? (Datum) 0 : PG_GETARG_DATUM(8);
 	argnulls[6] = PG_ARGISNULL(8) ? 'n' : ' ';
-	portal = open_cursor(sql, 7, types, args, argnulls);
+	args[7] = Int32GetDatum(sm.version);
+	portal = open_cursor(sql, 8, types, args, argnulls);
 
 	for (int m = 0; m < nmetrics; m++)
 		st[m] = rs_group_stats_new(work_cxt, true);

@@ -621,7 +621,11 @@ store_neighbors(const char *model, int32 version, bool is_user,
 	MemoryContextDelete(chunk_cxt);
 }
 
-/* Deletes versions beyond the newest `keep`, never the active one. */
+/*
+ * Deletes versions beyond the newest `keep`, never the active one nor a
+ * pinned one (recsys.version_pins: by its owner, or by an experiment);
+ * those do not count against `keep`.
+ */
 static void
 prune_versions(const char *model, int keep, int32 active)
 {
@@ -629,8 +633,11 @@ prune_versions(const char *model, int keep, int32 active)
 	Datum		values[3] = {CStringGetTextDatum(model), Int32GetDatum(keep), Int32GetDatum(active)};
 
 	rs_catalog_exec("WITH old AS ("
-				 "  SELECT version FROM recsys.model_versions WHERE model = $1 AND version <> $3"
-				 "  ORDER BY version DESC OFFSET ($2 - 1)), "
+				 "  SELECT v.version FROM recsys.model_versions v"
+				 "  WHERE v.model = $1 AND v.version <> $3"
+				 "  AND NOT EXISTS (SELECT 1 FROM recsys.version_pins p"
+				 "    WHERE p.model = $1 AND p.version = v.version)"
+				 "  ORDER BY v.version DESC OFFSET ($2 - 1)), "
 				 "du AS (DELETE FROM recsys.user_factors f USING old"
 				 "  WHERE f.model = $1 AND f.version = old.version), "
 				 "di AS (DELETE FROM recsys.item_factors f USING old"
@@ -752,6 +759,17 @@ rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
 		rs_catalog_exec("UPDATE recsys.model_versions SET seconds = $3 "
 					 "WHERE model = $1 AND version = $2",
 					 3, types, values, NULL, false);
+		/* (the activation is recorded as recsys.activate() records it) */
+		{
+			Oid			atypes[3] = {TEXTOID, INT4OID, OIDOID};
+			Datum		avalues[3] = {values[0], values[1], ObjectIdGetDatum(GetUserId())};
+
+			rs_catalog_exec("INSERT INTO recsys.model_activations "
+						 "(model, version, previous_version, activated_by) "
+						 "SELECT $1, $2, m.active_version, $3::pg_catalog.regrole "
+						 "FROM recsys.models m WHERE m.name = $1",
+						 3, atypes, avalues, NULL, false);
+		}
 		rs_catalog_exec("UPDATE recsys.models SET active_version = $2, updated_at = pg_catalog.now() "
 					 "WHERE name = $1",
 					 2, types, values, NULL, false);
@@ -769,6 +787,8 @@ rs_drop_model(const char *name)
 				 "di AS (DELETE FROM recsys.item_factors WHERE model = $1), "
 				 "dni AS (DELETE FROM recsys.item_neighbors WHERE model = $1), "
 				 "dnu AS (DELETE FROM recsys.user_neighbors WHERE model = $1), "
+				 "dp AS (DELETE FROM recsys.version_pins WHERE model = $1), "
+				 "da AS (DELETE FROM recsys.model_activations WHERE model = $1), "
 				 "dv AS (DELETE FROM recsys.model_versions WHERE model = $1) "
 				 "DELETE FROM recsys.models WHERE name = $1",
 				 1, types, values, NULL, false);

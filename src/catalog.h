@@ -100,6 +100,14 @@ typedef struct RsStoredModel
 									 * knn with "feedback": "explicit") */
 } RsStoredModel;
 
+/* what rs_model_version() found */
+typedef enum RsVersionLookup
+{
+	RS_VERSION_FOUND,
+	RS_NO_MODEL,
+	RS_NO_VERSION
+} RsVersionLookup;
+
 /*
  * catalog.c: running SQL as another role (the catalog's owner for the
  * catalog's own statements, a model's owner for its stored queries), see
@@ -150,6 +158,10 @@ extern void rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
 extern void rs_drop_model(const char *name);
 /* catalog_read.c */
 extern bool rs_active_model(const char *name, RsStoredModel *out);
+extern RsVersionLookup rs_model_version(const char *name, int32 version,
+										RsStoredModel *out);
+extern void rs_served_version(const char *name, int32 version, RsStoredModel *out);
+extern void rs_report_no_version(const char *name, int32 version);
 extern char *rs_model_index_name(const char *model, int dims);
 extern bool rs_item_index_exists(const RsStoredModel *sm);
 extern void rs_read_index_candidates(const RsStoredModel *sm, Datum q, int32 pool);

@@ -149,30 +149,38 @@ rs_read_index_candidates(const RsStoredModel *sm, Datum q, int32 pool)
 	rs_run_as_end(&as);
 }
 
-/* The active version of a model.  False if there is no such model. */
-bool
-rs_active_model(const char *name, RsStoredModel *out)
+/*
+ * A stored version of a model: the given one, or (version 0) the active
+ * one.  RS_NO_MODEL if there is no such model (or, asked for the active
+ * version, it has none), RS_NO_VERSION if the model has no such version.
+ */
+RsVersionLookup
+rs_model_version(const char *name, int32 version, RsStoredModel *out)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(name)};
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		values[2] = {CStringGetTextDatum(name), Int32GetDatum(version)};
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
 	char	   *alg;
 
 	catalog_read(&plan,
-					   "SELECT v.version, v.algorithm, v.global_mean, "
-					   "coalesce((v.params->>'factors')::int, 0), v.items, v.users, "
-					   "v.params->>'feedback', v.version_id, m.index_options IS NOT NULL "
-					   "FROM recsys.models m JOIN recsys.model_versions v "
-					   "ON v.model = m.name AND v.version = m.active_version "
-					   "WHERE m.name = $1", 1, types,
-			 values, 1);
+				 "SELECT v.version, v.algorithm, v.global_mean, "
+				 "coalesce((v.params->>'factors')::int, 0), v.items, v.users, "
+				 "v.params->>'feedback', v.version_id, m.index_options IS NOT NULL "
+				 "FROM recsys.models m LEFT JOIN recsys.model_versions v "
+				 "ON v.model = m.name AND v.version = "
+				 "CASE WHEN $2 = 0 THEN m.active_version ELSE $2 END "
+				 "WHERE m.name = $1", 2, types,
+				 values, 1);
 	if (SPI_processed == 0)
-		return false;
+		return RS_NO_MODEL;
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
+	(void) SPI_getbinval(tup, desc, 1, &isnull);
+	if (isnull)
+		return version == 0 ? RS_NO_MODEL : RS_NO_VERSION;
 	out->name = rs_spi_strdup(name);
 	out->version = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
 	alg = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
@@ -194,7 +202,48 @@ rs_active_model(const char *name, RsStoredModel *out)
 	}
 	else
 		out->explicit_feedback = !rs_algorithm_is_implicit(out->algorithm);
-	return true;
+	return RS_VERSION_FOUND;
+}
+
+/* The active version of a model.  False if there is no such model. */
+bool
+rs_active_model(const char *name, RsStoredModel *out)
+{
+	return rs_model_version(name, 0, out) == RS_VERSION_FOUND;
+}
+
+/*
+ * A model's stored version for serving: version 0 is the active one.  An
+ * error when the model or the version does not exist.
+ */
+void
+rs_served_version(const char *name, int32 version, RsStoredModel *out)
+{
+	switch (rs_model_version(name, version, out))
+	{
+		case RS_VERSION_FOUND:
+			return;
+		case RS_NO_MODEL:
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("model \"%s\" does not exist", name),
+					 errhint("SELECT name FROM recsys.models lists the models.")));
+			break;
+		case RS_NO_VERSION:
+			rs_report_no_version(name, version);
+			break;
+	}
+}
+
+/* The error for a version a model does not have (kept or never trained). */
+void
+rs_report_no_version(const char *name, int32 version)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("model \"%s\" has no version %d", name, version),
+			 errhint("SELECT version FROM recsys.model_versions WHERE model = %s lists the versions it keeps.",
+					 quote_literal_cstr(name))));
 }
 
 /*

@@ -245,6 +245,7 @@ rs_predictions(PG_FUNCTION_ARGS)
 	MemoryContext user_cxt;
 	char	   *name;
 	char	   *test;
+	int32		version;
 	RsModelDef *def;
 	char	   *ucol;
 	char	   *icol;
@@ -267,10 +268,14 @@ rs_predictions(PG_FUNCTION_ARGS)
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	rs_check_model_usage(name);
 	test = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	/* version => n, NULL: the active version */
+	version = PG_NARGS() > 5 && !PG_ARGISNULL(5) ? PG_GETARG_INT32(5) : 0;
+	if (PG_NARGS() > 5 && !PG_ARGISNULL(5) && version <= 0)
+		rs_report_no_version(name, version);
 	InitMaterializedSRF(fcinfo, 0);
 
 	SPI_connect();
-	m = rs_served_model(name);	/* (an unknown model is an error here) */
+	m = rs_served_model(name, version);	/* (an unknown model or version is an error here) */
 	def = rs_model_lookup(name, false);
 	ucol = column_arg(fcinfo, 2, def->user_column, "user_col", true);
 	icol = column_arg(fcinfo, 3, def->item_column, "item_col", true);

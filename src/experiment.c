@@ -298,18 +298,14 @@ lock_experiment(const char *name)
 }
 
 /*
- * VERSION PINS (pending the version_pins table).  An arm with a fixed
- * version keeps that version from being pruned while the experiment runs:
- * one row of recsys.version_pins (model, version, reason 'experiment
- * <name>') per such arm, written when the experiment is created and
- * removed when it ends.  The table comes with the versions work; until it
- * is there this does nothing.  To connect it, define RS_VERSION_PINS (or
- * drop the #ifdef).
+ * An arm with a fixed version keeps that version from being pruned while
+ * the experiment runs: one row of recsys.version_pins (model, version,
+ * reason 'experiment <name>') per such arm, written when the experiment is
+ * created and removed when it ends (14_versions.sql).
  */
 static void
 experiment_pins(const char *name, bool pin)
 {
-#ifdef RS_VERSION_PINS
 	Oid			types[2] = {TEXTOID, REGROLEOID};
 	Datum		values[2];
 
@@ -326,10 +322,6 @@ experiment_pins(const char *name, bool pin)
 		(void) rs_catalog_exec("DELETE FROM recsys.version_pins "
 							   "WHERE reason OPERATOR(pg_catalog.=) ('experiment ' OPERATOR(pg_catalog.||) $1)",
 							   1, types, values, NULL, false);
-#else
-	(void) name;
-	(void) pin;
-#endif
 }
 
 static void

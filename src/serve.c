@@ -7,7 +7,9 @@
  *	  the rest of the extension (evaluation scores through the same code).
  *
  * Scoring is exact: a list holds the k best-scored items that are not
- * excluded.  Every item of the model's active version is scored, except
+ * excluded.  Every item of the model's active version (or of the version
+ * asked for: version => n, the last argument of every entry point) is
+ * scored, except
  * in a large catalogue of a model whose score is the dot product alone
  * (ials, bpr) with an index on its item factors, where the index proposes
  * a pool of candidates that are scored exactly (serve_candidates.c).  A
@@ -49,6 +51,7 @@
  */
 
 #define RECOMMEND_CONSTRAINTS 5
+#define RECOMMEND_VERSION (RECOMMEND_CONSTRAINTS + C_FORBIDDEN + 1)
 
 PG_FUNCTION_INFO_V1(rs_recommend);
 Datum
@@ -94,7 +97,7 @@ rs_recommend(PG_FUNCTION_ARGS)
 	/* (SPI calls switch to their own context: what outlives SPI_finish is
 	 * allocated in per_call explicitly) */
 	SPI_connect();
-	m = rs_served_model(name);
+	m = rs_served_model(name, rs_version_arg(fcinfo, RECOMMEND_VERSION));
 	rs_check_vectors(m, &cons);
 	attrs = rs_item_attrs(fcinfo, m, &cons);
 	scores = MemoryContextAlloc(per_call, sizeof(float) * Max(m->n_items, 1));
@@ -173,6 +176,7 @@ rs_recommend(PG_FUNCTION_ARGS)
  */
 
 #define FOR_ITEMS_CONSTRAINTS 6
+#define FOR_ITEMS_VERSION (FOR_ITEMS_CONSTRAINTS + C_FORBIDDEN + 1)
 
 PG_FUNCTION_INFO_V1(rs_recommend_for_items);
 Datum
@@ -212,7 +216,7 @@ rs_recommend_for_items(PG_FUNCTION_ARGS)
 	/* (SPI calls switch to their own context: what outlives SPI_finish is
 	 * allocated in per_call explicitly) */
 	SPI_connect();
-	m = rs_served_model(name);
+	m = rs_served_model(name, rs_version_arg(fcinfo, FOR_ITEMS_VERSION));
 	rs_check_vectors(m, &cons);
 	attrs = rs_item_attrs(fcinfo, m, &cons);
 
@@ -296,7 +300,7 @@ rs_recommend_for_items(PG_FUNCTION_ARGS)
 }
 
 /* ----------------------------------------------------------------
- *		recsys.predict(model, user, item)
+ *		recsys.predict(model, user, item, version)
  *
  * The same score recommend() ranks by, from the same cache.  Explicit
  * models fall back to the bias baseline for an unknown user or item;
@@ -409,7 +413,7 @@ rs_predict(PG_FUNCTION_ARGS)
 	ukey = rs_keyio_to_text(&uio, PG_GETARG_DATUM(1));
 
 	SPI_connect();
-	m = rs_served_model(name);
+	m = rs_served_model(name, rs_version_arg(fcinfo, 3));
 	item = rs_served_item(m, rs_keyio_to_text(&iio, PG_GETARG_DATUM(2)));
 	rs_served_predict(m, ukey, 1, &item, &score, &valid);
 	SPI_finish();

@@ -2,7 +2,7 @@
  *
  * serve.h
  *	  What serving offers the rest of the extension: the served (cached)
- *	  active version of a model and its predictions, so that evaluation
+ *	  version of a model (0: the active one) and its predictions, so that evaluation
  *	  scores test rows through the same code as recsys.predict().
  *
  * All of these run inside an SPI connection.
@@ -17,7 +17,7 @@
 struct ServedModel;
 
 /* serve.c */
-extern struct ServedModel *rs_served_model(const char *name);
+extern struct ServedModel *rs_served_model(const char *name, int32 version);
 extern int32 rs_served_item(struct ServedModel *m, const char *key);
 extern bool rs_served_explicit(const struct ServedModel *m);
 extern bool rs_served_predict(struct ServedModel *m, const char *ukey, int32 n,

@@ -85,6 +85,7 @@ rank_block_range(void *ctx, int64_t begin, int64_t end, int thread)
 
 #define ALL_CONSTRAINTS 4
 #define ALL_USERS (ALL_CONSTRAINTS + C_FORBIDDEN + 1)
+#define ALL_VERSION (ALL_USERS + 1)
 
 PG_FUNCTION_INFO_V1(rs_recommend_all);
 Datum
@@ -121,7 +122,7 @@ rs_recommend_all(PG_FUNCTION_ARGS)
 	rs_keyio_init(&io, TEXTOID);
 
 	SPI_connect();
-	m = rs_served_model(name);
+	m = rs_served_model(name, rs_version_arg(fcinfo, ALL_VERSION));
 	rs_check_vectors(m, &cons);
 	attrs = rs_item_attrs(fcinfo, m, &cons);
 	nf = m->sm.factors;

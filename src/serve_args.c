@@ -81,6 +81,24 @@ rs_checked_model(FunctionCallInfo fcinfo)
 	return name;
 }
 
+/*
+ * The version argument: 0 (NULL, or an argument the call does not have)
+ * for the active version.  A version that cannot exist is the same error
+ * as one the model does not keep.
+ */
+int32
+rs_version_arg(FunctionCallInfo fcinfo, int arg)
+{
+	int32		version;
+
+	if (arg >= PG_NARGS() || PG_ARGISNULL(arg))
+		return 0;
+	version = PG_GETARG_INT32(arg);
+	if (version <= 0)
+		rs_report_no_version(text_to_cstring(PG_GETARG_TEXT_PP(0)), version);
+	return version;
+}
+
 /* The trailing constraint arguments, from argument base on. */
 void
 rs_parse_constraints(FunctionCallInfo fcinfo, int base, int k, bool has_vectors,

@@ -8,8 +8,9 @@
  *
  * A version is read once per backend and kept, keyed by the version's
  * identity; every call checks the active version (one prepared catalog
- * lookup), so a retrain is picked up by the next call and the old
- * version's memory is released.
+ * lookup), so a retrain or recsys.activate() is picked up by the next call
+ * and the old version's memory is released.  Versions asked for by number
+ * (version => n) are kept side by side, a few per model.
  *
  * Calls the catalog (catalog.c) and the neighbourhood core (knn.h); no
  * other serving file.
@@ -36,42 +37,85 @@ static void
 served_model_free(ServedModel *m)
 {
 	MemoryContextDelete(m->cxt);
+	pfree(m);
 }
 
 /*
- * The active version of a model, loaded or from the cache.  Must be
- * called inside an SPI connection.
+ * A version of a model, loaded or from the cache: the given version, or
+ * (version 0) the active one.  Must be called inside an SPI connection;
+ * an unknown model or version is an error.
+ *
+ * A model may have several versions in the cache (a caller alternating
+ * between version => 1 and version => 2 does not reload either), at most
+ * RS_CACHED_VERSIONS, the least recently used going first.  A version that
+ * was only ever served as the active one is released as soon as another
+ * version is active, as before versions could be asked for by number.
  */
+#define RS_CACHED_VERSIONS 3
+
+static uint64 served_clock = 0;
+
 ServedModel *
-rs_served_model(const char *name)
+rs_served_model(const char *name, int32 version)
 {
 	RsStoredModel sm;
 	ServedModel **link;
 	ServedModel *m;
+	ServedModel *hit = NULL;
 	MemoryContext old;
+	int			cached = 0;
 
-	if (!rs_active_model(name, &sm))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("model \"%s\" does not exist", name),
-				 errhint("SELECT name FROM recsys.models lists the models.")));
+	rs_served_version(name, version, &sm);
 
-	for (link = &served_models; *link; link = &(*link)->next)
+	link = &served_models;
+	while (*link)
 	{
 		m = *link;
 		if (strcmp(m->name, name) != 0)
+		{
+			link = &m->next;
 			continue;
+		}
 		/*
 		 * Keyed by the version's identity, not its number: a number comes
 		 * back with other contents after drop_model + train, or after a
 		 * training that was rolled back and redone.
 		 */
 		if (m->sm.version_id == sm.version_id && m->sm.catalog_id == sm.catalog_id)
-			return m;
-		/* another stored version is active: reload */
-		*link = m->next;
+			hit = m;
+		else if (m->sm.catalog_id != sm.catalog_id ||
+				 (version == 0 && !m->asked_by_number))
+		{
+			/* a former active version, or of a dropped catalog: release */
+			*link = m->next;
+			served_model_free(m);
+			continue;
+		}
+		else
+			cached++;
+		link = &m->next;
+	}
+	if (hit)
+	{
+		hit->last_used = ++served_clock;
+		if (version != 0)
+			hit->asked_by_number = true;
+		return hit;
+	}
+
+	/* room for one more: release the least recently used of the model */
+	while (cached >= RS_CACHED_VERSIONS)
+	{
+		ServedModel **oldest = NULL;
+
+		for (link = &served_models; *link; link = &(*link)->next)
+			if (strcmp((*link)->name, name) == 0 &&
+				(oldest == NULL || (*link)->last_used < (*oldest)->last_used))
+				oldest = link;
+		m = *oldest;
+		*oldest = m->next;
 		served_model_free(m);
-		break;
+		cached--;
 	}
 
 	if (serve_cxt == NULL)
@@ -99,6 +143,8 @@ rs_served_model(const char *name)
 	}
 	PG_END_TRY();
 
+	m->asked_by_number = (version != 0);
+	m->last_used = ++served_clock;
 	m->next = served_models;
 	served_models = m;
 	return m;

@@ -370,7 +370,7 @@ rs_explain(PG_FUNCTION_ARGS)
 	/* (the rows are emitted before SPI_finish, which frees what SPI
 	 * allocated: the tuplestore copies them into its own context) */
 	SPI_connect();
-	m = rs_served_model(name);
+	m = rs_served_model(name, rs_version_arg(fcinfo, 4));
 	if (m->sm.algorithm == RS_ALG_BPR || m->sm.algorithm == RS_ALG_POPULARITY ||
 		(!is_knn(m) && (m->factors == NULL || m->sm.factors == 0)))
 		ereport(ERROR,

@@ -72,6 +72,9 @@ typedef struct ServedModel
 	bool		knn_ready;
 	bool		told_no_index;	/* the NOTICE about a missing index was given */
 	RsKnnModel	knn;
+	bool		asked_by_number;	/* served by version => n, not only as
+									 * the active version */
+	uint64		last_used;		/* when it was last served (a counter) */
 	struct ServedModel *next;
 } ServedModel;
 
@@ -106,7 +109,7 @@ served_scorer(const ServedModel *m)
 }
 
 /* serve_cache.c */
-extern ServedModel *rs_served_model(const char *name);
+extern ServedModel *rs_served_model(const char *name, int32 version);
 extern int32 rs_served_item(ServedModel *m, const char *key);
 extern void rs_served_params(ServedModel *m);
 extern RsKnnModel *rs_served_knn(ServedModel *m);
@@ -165,6 +168,7 @@ extern char *rs_keyio_to_text(const KeyIO *io, Datum d);
 extern Datum rs_keyio_from_text(const KeyIO *io, const char *key);
 extern int	rs_checked_k(FunctionCallInfo fcinfo, int arg);
 extern char *rs_checked_model(FunctionCallInfo fcinfo);
+extern int32 rs_version_arg(FunctionCallInfo fcinfo, int arg);
 extern void rs_parse_constraints(FunctionCallInfo fcinfo, int base, int k,
 							  bool has_vectors, Constraints *c);
 extern void rs_check_vectors(const ServedModel *m, const Constraints *cons);

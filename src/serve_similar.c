@@ -71,7 +71,7 @@ rs_similar_items(PG_FUNCTION_ARGS)
 	key = rs_keyio_to_text(&io, PG_GETARG_DATUM(1));
 
 	SPI_connect();
-	m = rs_served_model(name);
+	m = rs_served_model(name, rs_version_arg(fcinfo, 3));
 	if (m->sm.algorithm == RS_ALG_ITEM_KNN && m->nbr_ptr == NULL)
 		rs_load_neighbors(&m->sm, m->cxt, &m->n_lists, &m->nbr_ptr, &m->nbr_idx, &m->nbr_sim);
 	SPI_finish();
@@ -138,7 +138,7 @@ rs_similar_users(PG_FUNCTION_ARGS)
 	top.k = k;
 	top.n = 0;
 	SPI_connect();
-	m = rs_served_model(name);
+	m = rs_served_model(name, rs_version_arg(fcinfo, 3));
 	if (m->sm.algorithm == RS_ALG_USER_KNN)
 	{
 		float	   *sim;

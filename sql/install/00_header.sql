@@ -16,6 +16,8 @@
 --   11_evaluation   split, predictions, the ranking metrics, evaluate*,
 --                   audit_exposure
 --   12_audit        fairness audits across user groups
+--   13_experiments  A/B experiments: arms, assignment, reports
+--   14_versions     activate (rollback), activation history, version pins
 --
 -- Every public function carries a COMMENT ON so \df+ documents it.  The
 -- security rules every function follows (search_path pinned, the caller's

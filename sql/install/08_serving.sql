@@ -3,12 +3,12 @@
 -- every user, similar items and users, and rerank() of a caller's own
 -- candidates.
 
-CREATE OR REPLACE FUNCTION recsys.predict(model text, "user" "any", item "any")
+CREATE OR REPLACE FUNCTION recsys.predict(model text, "user" "any", item "any", version integer DEFAULT NULL)
 RETURNS double precision
 AS 'MODULE_PATHNAME', 'rs_predict' LANGUAGE C STABLE PARALLEL SAFE
 SET search_path = pg_catalog, recsys, pg_temp;
-COMMENT ON FUNCTION recsys.predict(text, "any", "any") IS
-	'predicted rating (als, svd) or score (ials, bpr, popularity) of an item for a user under the active version';
+COMMENT ON FUNCTION recsys.predict(text, "any", "any", integer) IS
+	'predicted rating (als, svd) or score (ials, bpr, popularity) of an item for a user under the active version (or the kept version given)';
 
 -- Every serving function ends with the same re-ranking arguments (see
 -- src/rerank.c for what each does and in which order they apply):
@@ -24,6 +24,10 @@ COMMENT ON FUNCTION recsys.predict(text, "any", "any") IS
 --   pool            candidates the constraints choose from first (default 5 k)
 --   forbidden       a recsys.bloom of item keys never to recommend
 -- The queries run with the caller's rights, once per statement.
+--
+-- Every serving function (and every evaluation function) ends with
+-- version: NULL serves the model's active version, a number one of the
+-- versions it keeps (recsys.model_versions), with the same privileges.
 
 CREATE OR REPLACE FUNCTION recsys.recommend(
 	model text,
@@ -41,11 +45,12 @@ CREATE OR REPLACE FUNCTION recsys.recommend(
 	max_similarity double precision DEFAULT NULL,
 	mmr_lambda double precision DEFAULT NULL,
 	pool integer DEFAULT NULL,
-	forbidden recsys.bloom DEFAULT NULL)
+	forbidden recsys.bloom DEFAULT NULL,
+	version integer DEFAULT NULL)
 RETURNS TABLE (item anyelement, score double precision, rank integer)
 AS 'MODULE_PATHNAME', 'rs_recommend' LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
-COMMENT ON FUNCTION recsys.recommend(text, anyelement, integer, boolean, "any", text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom) IS
-	'top-k items for a user under the model''s active version, best first, with optional exclusions and re-ranking constraints; items come back in the type of the user argument';
+COMMENT ON FUNCTION recsys.recommend(text, anyelement, integer, boolean, "any", text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom, integer) IS
+	'top-k items for a user under the model''s active version (or the kept version given), best first, with optional exclusions and re-ranking constraints; items come back in the type of the user argument';
 
 CREATE OR REPLACE FUNCTION recsys.recommend_for_items(
 	model text,
@@ -64,10 +69,11 @@ CREATE OR REPLACE FUNCTION recsys.recommend_for_items(
 	max_similarity double precision DEFAULT NULL,
 	mmr_lambda double precision DEFAULT NULL,
 	pool integer DEFAULT NULL,
-	forbidden recsys.bloom DEFAULT NULL)
+	forbidden recsys.bloom DEFAULT NULL,
+	version integer DEFAULT NULL)
 RETURNS TABLE (item anyelement, score double precision, rank integer)
 AS 'MODULE_PATHNAME', 'rs_recommend_for_items' LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
-COMMENT ON FUNCTION recsys.recommend_for_items(text, anyarray, integer, double precision[], boolean, "any", text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom) IS
+COMMENT ON FUNCTION recsys.recommend_for_items(text, anyarray, integer, double precision[], boolean, "any", text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom, integer) IS
 	'top-k items for an anonymous session or a new user described by the items seen (and optional ratings): the user is folded into the model';
 
 CREATE OR REPLACE FUNCTION recsys.recommend_all(
@@ -86,24 +92,27 @@ CREATE OR REPLACE FUNCTION recsys.recommend_all(
 	mmr_lambda double precision DEFAULT NULL,
 	pool integer DEFAULT NULL,
 	forbidden recsys.bloom DEFAULT NULL,
-	users text[] DEFAULT NULL)
+	users text[] DEFAULT NULL,
+	version integer DEFAULT NULL)
 RETURNS TABLE ("user" text, item text, score double precision, rank integer)
 AS 'MODULE_PATHNAME', 'rs_recommend_all' LANGUAGE C STABLE PARALLEL SAFE ROWS 100000;
-COMMENT ON FUNCTION recsys.recommend_all(text, integer, boolean, text[], text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom, text[]) IS
+COMMENT ON FUNCTION recsys.recommend_all(text, integer, boolean, text[], text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom, text[], integer) IS
 	'top-k items for every user of the model (blocked matrix multiply), or for the users listed (keys as text), with the same exclusions and constraints as recommend(); user and item keys in their text form (cast them back, e.g. "user"::int)';
 
-CREATE OR REPLACE FUNCTION recsys.similar_items(model text, item anyelement, k integer DEFAULT 10)
+CREATE OR REPLACE FUNCTION recsys.similar_items(model text, item anyelement, k integer DEFAULT 10,
+	version integer DEFAULT NULL)
 RETURNS TABLE (item anyelement, similarity double precision, rank integer)
 AS 'MODULE_PATHNAME', 'rs_similar_items' LANGUAGE C STABLE PARALLEL SAFE ROWS 10
 SET search_path = pg_catalog, recsys, pg_temp;
-COMMENT ON FUNCTION recsys.similar_items(text, anyelement, integer) IS
+COMMENT ON FUNCTION recsys.similar_items(text, anyelement, integer, integer) IS
 	'the k items most similar to an item: cosine of the item factors (factor models) or the stored neighbours (item_knn)';
 
-CREATE OR REPLACE FUNCTION recsys.similar_users(model text, "user" anyelement, k integer DEFAULT 10)
+CREATE OR REPLACE FUNCTION recsys.similar_users(model text, "user" anyelement, k integer DEFAULT 10,
+	version integer DEFAULT NULL)
 RETURNS TABLE ("user" anyelement, similarity double precision, rank integer)
 AS 'MODULE_PATHNAME', 'rs_similar_users' LANGUAGE C STABLE PARALLEL SAFE ROWS 10
 SET search_path = pg_catalog, recsys, pg_temp;
-COMMENT ON FUNCTION recsys.similar_users(text, anyelement, integer) IS
+COMMENT ON FUNCTION recsys.similar_users(text, anyelement, integer, integer) IS
 	'the k users most similar to a user: cosine of the user factors (factor models) or the stored neighbours (user_knn)';
 
 -- Why an item is recommended to a user (src/serve_explain.c): the served
@@ -115,11 +124,12 @@ COMMENT ON FUNCTION recsys.similar_users(text, anyelement, integer) IS
 -- models, served score minus the closed form), so that all the rows' contributions
 -- add up to recsys.predict()'s score; share is contribution / score.
 -- k NULL shows every contributor.
-CREATE OR REPLACE FUNCTION recsys.explain(model text, "user" "any", item "any", k integer DEFAULT 10)
+CREATE OR REPLACE FUNCTION recsys.explain(model text, "user" "any", item "any", k integer DEFAULT 10,
+	version integer DEFAULT NULL)
 RETURNS TABLE (rank integer, contributor text, kind text, contribution double precision, share double precision)
 AS 'MODULE_PATHNAME', 'rs_explain' LANGUAGE C STABLE PARALLEL SAFE ROWS 12
 SET search_path = pg_catalog, recsys, pg_temp;
-COMMENT ON FUNCTION recsys.explain(text, "any", "any", integer) IS
+COMMENT ON FUNCTION recsys.explain(text, "any", "any", integer, integer) IS
 	'why an item is recommended to a user: the contributions of the user''s items (item_knn, ials, als, svd) or neighbours (user_knn) to the served score, largest first, with the rest, the baseline and the residual as unranked rows';
 
 CREATE OR REPLACE FUNCTION recsys.rerank(

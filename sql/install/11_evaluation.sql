@@ -15,12 +15,13 @@ CREATE OR REPLACE FUNCTION recsys.predictions(
 	test text,
 	user_col text DEFAULT NULL,
 	item_col text DEFAULT NULL,
-	rating_col text DEFAULT NULL)
+	rating_col text DEFAULT NULL,
+	version integer DEFAULT NULL)
 RETURNS TABLE (user_key text, item_key text, rating double precision, prediction double precision,
 			   known_user boolean, known_item boolean)
 AS 'MODULE_PATHNAME', 'rs_predictions' LANGUAGE C STABLE PARALLEL SAFE ROWS 100000;
-COMMENT ON FUNCTION recsys.predictions(text, text, text, text, text) IS
-	'every (user, item) row of a test set (relation or SELECT; columns default to the model''s) with its observed rating, recsys.predict()''s prediction, and whether the user and the item are in the model; users in byte order; keys as text';
+COMMENT ON FUNCTION recsys.predictions(text, text, text, text, text, integer) IS
+	'every (user, item) row of a test set (relation or SELECT; columns default to the model''s) with its observed rating, recsys.predict()''s prediction (of the active version, or of the kept version given), and whether the user and the item are in the model; users in byte order; keys as text';
 
 -- split(): the source, and the train and test tables it creates, resolve
 -- on the caller's path.
@@ -329,6 +330,7 @@ CREATE OR REPLACE FUNCTION recsys.eval_ranking_sql(
 	lists text,
 	serve_unknown boolean,
 	caller_path text,
+	version integer,
 	OUT query text,
 	OUT check_query text)
 LANGUAGE plpgsql STABLE
@@ -343,6 +345,7 @@ DECLARE
 	t text;
 	r text;
 	user_type text;
+	ver integer;
 BEGIN
 	IF model IS NULL THEN
 		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -363,6 +366,7 @@ BEGIN
 			USING ERRCODE = 'undefined_object',
 				  HINT = 'SELECT name FROM recsys.models lists the models.';
 	END IF;
+	ver := recsys.served_version(model, version);
 	ucol := coalesce(user_col, m.user_column);
 	icol := coalesce(item_col, m.item_column);
 	rcol := coalesce(rating_col, m.rating_column);
@@ -405,20 +409,20 @@ SELECT (SELECT pg_catalog.count(*) FROM u) AS test_users,
 	   (SELECT pg_catalog.count(*) FROM i JOIN recsys.item_factors f
 		  ON f.model OPERATOR(pg_catalog.=) %2$L AND f.version OPERATOR(pg_catalog.=) %3$s
 		 AND f.item_key OPERATOR(pg_catalog.=) i.item_key) AS known_items
-$q$, t, model, m.active_version);
+$q$, t, model, ver);
 
 	-- the lists: served by recommend_all(), or made elsewhere (re-ranked,
 	-- another system) as (user, item, rank), of which ranks up to k count
 	IF lists IS NULL THEN
 		r := format('SELECT a."user" AS user_key, a.item AS item_key, a.rank '
-					'FROM recsys.recommend_all(%L::pg_catalog.text, %s, users => ARRAY(SELECT u.user_key FROM u WHERE u.known)) a',
-					model, cutoff);
+					'FROM recsys.recommend_all(%L::pg_catalog.text, %s, users => ARRAY(SELECT u.user_key FROM u WHERE u.known), version => %s) a',
+					model, cutoff, ver);
 		IF serve_unknown THEN
 			-- users the model does not know get what recommend() gives them
 			-- (fold-in from the model's source, or popular items)
 			r := r || format(' UNION ALL SELECT u.user_key, (x.item)::pg_catalog.text, x.rank FROM u '
-							 'CROSS JOIN LATERAL recsys.recommend(%L::pg_catalog.text, (u.user_key)::%s, %s) x WHERE NOT u.known',
-							 model, user_type, cutoff);
+							 'CROSS JOIN LATERAL recsys.recommend(%L::pg_catalog.text, (u.user_key)::%s, %s, version => %s) x WHERE NOT u.known',
+							 model, user_type, cutoff, ver);
 		END IF;
 	ELSE
 		-- (checked: each rank and each item at most once in a user's list)
@@ -460,11 +464,11 @@ SELECT e.user_key, e.n_relevant,
 FROM (SELECT u.uid, u.user_key, u.n_relevant, u.relevant, COALESCE(l.items, '{}') AS items, l.ranks
 	  FROM u LEFT JOIN l ON l.uid OPERATOR(pg_catalog.=) u.uid) e
 ORDER BY e.uid
-$q$, t, model, m.active_version, cutoff, r, CASE WHEN serve_unknown THEN 'LEFT' ELSE '' END);
+$q$, t, model, ver, cutoff, r, CASE WHEN serve_unknown THEN 'LEFT' ELSE '' END);
 END
 $fn$;
-COMMENT ON FUNCTION recsys.eval_ranking_sql(text, text, integer, text, text, text, double precision, text, boolean, text) IS
-	'internal to evaluate() and evaluate_users(): checks their arguments and returns the query measuring each test user''s top-k list (served by recommend_all, or given as lists), and the query counting test users, known users and known items; the test set and lists resolve on caller_path, and the queries run on it';
+COMMENT ON FUNCTION recsys.eval_ranking_sql(text, text, integer, text, text, text, double precision, text, boolean, text, integer) IS
+	'internal to evaluate() and evaluate_users(): checks their arguments and returns the query measuring each test user''s top-k list (served by recommend_all, or given as lists), and the query counting test users, known users and known items; the test set and lists resolve on caller_path, and the queries run on it; version NULL: the active one';
 
 -- Raises the error for a test set evaluate() cannot measure.
 CREATE OR REPLACE FUNCTION recsys.eval_check(model text, test_users bigint, known_users bigint, known_items bigint,
@@ -502,6 +506,7 @@ CREATE OR REPLACE FUNCTION recsys.evaluate_users_body(
 	item_col text,
 	rating_col text,
 	threshold double precision,
+	version integer,
 	caller_path text)
 RETURNS TABLE (user_key text, n_relevant integer, "precision" double precision,
 			   recall double precision, ndcg double precision, ap double precision,
@@ -516,7 +521,8 @@ DECLARE
 	sql text;
 	found_rows boolean;
 BEGIN
-	q := recsys.eval_ranking_sql(model, test, k, user_col, item_col, rating_col, threshold, NULL, false, caller_path);
+	q := recsys.eval_ranking_sql(model, test, k, user_col, item_col, rating_col, threshold, NULL, false, caller_path,
+								 version);
 	sql := 'SELECT e.user_key, e.n_relevant, e."precision", e.recall, e.ndcg, e.ap, e.rr, e.hit FROM ('
 		   || q.query || ') e ORDER BY e.user_key';
 	PERFORM pg_catalog.set_config('search_path', caller_path, true);
@@ -532,7 +538,7 @@ BEGIN
 	END IF;
 END
 $fn$;
-COMMENT ON FUNCTION recsys.evaluate_users_body(text, text, integer, text, text, text, double precision, text) IS
+COMMENT ON FUNCTION recsys.evaluate_users_body(text, text, integer, text, text, text, double precision, integer, text) IS
 	'internal: the body of recsys.evaluate_users(), with the caller''s search_path';
 
 CREATE OR REPLACE FUNCTION recsys.evaluate_users(
@@ -542,17 +548,18 @@ CREATE OR REPLACE FUNCTION recsys.evaluate_users(
 	user_col text DEFAULT NULL,
 	item_col text DEFAULT NULL,
 	rating_col text DEFAULT NULL,
-	threshold double precision DEFAULT NULL)
+	threshold double precision DEFAULT NULL,
+	version integer DEFAULT NULL)
 RETURNS TABLE (user_key text, n_relevant integer, "precision" double precision,
 			   recall double precision, ndcg double precision, ap double precision,
 			   rr double precision, hit double precision)
 LANGUAGE sql STABLE
 AS $fn$
-	SELECT * FROM recsys.evaluate_users_body($1, $2, $3, $4, $5, $6, $7,
+	SELECT * FROM recsys.evaluate_users_body($1, $2, $3, $4, $5, $6, $7, $8,
 		pg_catalog.current_setting('search_path'::pg_catalog.text))
 $fn$;
-COMMENT ON FUNCTION recsys.evaluate_users(text, text, integer, text, text, text, double precision) IS
-	'ranking metrics of each test user known to the model: relevant test items, precision@k, recall@k, NDCG@k, AP@k, reciprocal rank and hit of the user''s top-k list from recommend_all (training items excluded); user keys as text';
+COMMENT ON FUNCTION recsys.evaluate_users(text, text, integer, text, text, text, double precision, integer) IS
+	'ranking metrics of each test user known to the model (its active version, or the kept version given): relevant test items, precision@k, recall@k, NDCG@k, AP@k, reciprocal rank and hit of the user''s top-k list from recommend_all (training items excluded); user keys as text';
 
 -- The body of evaluate() (a PL/pgSQL function cannot name an argument and
 -- a result column both k).
@@ -568,6 +575,7 @@ CREATE OR REPLACE FUNCTION recsys.eval_metrics(
 	metrics text[],
 	lists text,
 	unknown_users text,
+	version integer,
 	caller_path text)
 RETURNS TABLE (metric text, at_k integer, value double precision, user_group text)
 LANGUAGE plpgsql STABLE
@@ -613,13 +621,13 @@ BEGIN
 				  HINT = 'Metrics: ' || array_to_string(known_metrics, ', ') || '.';
 	END IF;
 	q := recsys.eval_ranking_sql(model, test, cutoff, user_col, item_col, rating_col, threshold, lists,
-								 serve_unknown, caller_path);
+								 serve_unknown, caller_path, version);
 	SELECT mv.version, mv.items, mv.users,
 		   CASE WHEN mv.algorithm IN ('item_knn', 'user_knn') THEN mv.params->>'feedback' = 'explicit'
 				ELSE mv.algorithm IN ('als', 'svd') END AS explicit_model
 	  INTO v
 	  FROM recsys.models m JOIN recsys.model_versions mv
-		ON mv.model = m.name AND mv.version = m.active_version
+		ON mv.model = m.name AND mv.version = coalesce(eval_metrics.version, m.active_version)
 	 WHERE m.name = eval_metrics.model;
 	is_explicit := coalesce(v.explicit_model, false);
 	IF metrics IS NOT NULL AND NOT is_explicit AND want && ARRAY['rmse', 'mae'] THEN
@@ -644,7 +652,7 @@ BEGIN
 WITH p AS (
 	SELECT p.user_key, p.prediction OPERATOR(pg_catalog.-) p.rating AS err, p.known_user, p.known_item
 	FROM recsys.predictions(%1$L::pg_catalog.text, %2$L::pg_catalog.text, %3$L::pg_catalog.text,
-							%4$L::pg_catalog.text, %5$L::pg_catalog.text) p
+							%4$L::pg_catalog.text, %5$L::pg_catalog.text, %7$s) p
 	WHERE p.prediction IS NOT NULL AND p.rating IS NOT NULL),
 g AS (%6$s),
 pg AS (SELECT p.err, p.known_user, p.known_item, NULL::pg_catalog.text AS grp FROM p
@@ -658,7 +666,7 @@ a AS (SELECT pg.grp, pg_catalog.sqrt(pg_catalog.avg(pg.err OPERATOR(pg_catalog.*
 SELECT x.ord, x.metric, NULL::integer AS at_k, x.value, a.grp
 FROM a CROSS JOIN LATERAL (VALUES (1, 'rmse', a.rmse), (2, 'mae', a.mae), (13, '.predicted', a.n),
 								  (14, '.known_user', a.n_user), (15, '.known_item', a.n_item)) x(ord, metric, value)
-$q$, model, test, user_col, item_col, rating_col, g);
+$q$, model, test, user_col, item_col, rating_col, g, v.version);
 	END IF;
 
 	IF do_ranking THEN
@@ -737,7 +745,7 @@ $q$, q.query, g, model, v.version, greatest(v.users, 1), cutoff, greatest(v.item
 				 WHERE x.m = ANY (want);
 END
 $fn$;
-COMMENT ON FUNCTION recsys.eval_metrics(text, text, integer, text, text, text, double precision, text, text[], text, text, text) IS
+COMMENT ON FUNCTION recsys.eval_metrics(text, text, integer, text, text, text, double precision, text, text[], text, text, integer, text) IS
 	'internal: the body of recsys.evaluate(), with the caller''s search_path';
 
 CREATE OR REPLACE FUNCTION recsys.evaluate(
@@ -751,15 +759,16 @@ CREATE OR REPLACE FUNCTION recsys.evaluate(
 	user_groups text DEFAULT NULL,
 	metrics text[] DEFAULT NULL,
 	lists text DEFAULT NULL,
-	unknown_users text DEFAULT 'skip')
+	unknown_users text DEFAULT 'skip',
+	version integer DEFAULT NULL)
 RETURNS TABLE (metric text, k integer, value double precision, user_group text)
 LANGUAGE sql STABLE
 AS $fn$
-	SELECT * FROM recsys.eval_metrics($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+	SELECT * FROM recsys.eval_metrics($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
 		pg_catalog.current_setting('search_path'::pg_catalog.text))
 $fn$;
-COMMENT ON FUNCTION recsys.evaluate(text, text, integer, text, text, text, double precision, text, text[], text, text) IS
-	'accuracy of a model on a test set (relation or SELECT): rmse, mae (explicit models), precision, recall, ndcg, map, hit_rate, mrr (means over test users known to the model, as evaluate_users gives them), catalogue coverage and novelty of the top-k lists (recommend_all''s, or lists: user, item, rank), users measured; one row per metric, and per user group when user_groups (user, group) is given; test users the model does not know are left out, or with unknown_users => ''serve'' measured on what recommend() gives them';
+COMMENT ON FUNCTION recsys.evaluate(text, text, integer, text, text, text, double precision, text, text[], text, text, integer) IS
+	'accuracy of a model (its active version, or the kept version given) on a test set (relation or SELECT): rmse, mae (explicit models), precision, recall, ndcg, map, hit_rate, mrr (means over test users known to the model, as evaluate_users gives them), catalogue coverage and novelty of the top-k lists (recommend_all''s, or lists: user, item, rank), users measured; one row per metric, and per user group when user_groups (user, group) is given; test users the model does not know are left out, or with unknown_users => ''serve'' measured on what recommend() gives them';
 
 -- Exposure of item groups in top-k lists.
 CREATE OR REPLACE FUNCTION recsys.audit_exposure_body(
@@ -768,6 +777,7 @@ CREATE OR REPLACE FUNCTION recsys.audit_exposure_body(
 	k integer,
 	users text,
 	lists text,
+	version integer,
 	caller_path text)
 RETURNS TABLE (item_group text, metric text, value double precision)
 LANGUAGE plpgsql STABLE
@@ -801,6 +811,11 @@ BEGIN
 			USING ERRCODE = 'undefined_object',
 				  HINT = 'SELECT name FROM recsys.models lists the models.';
 	END IF;
+	IF version IS NOT NULL THEN
+		SELECT mv.version, mv.users INTO v FROM recsys.model_versions mv
+		 WHERE mv.model = audit_exposure_body.model
+		   AND mv.version = recsys.served_version(audit_exposure_body.model, audit_exposure_body.version);
+	END IF;
 
 	IF lists IS NOT NULL THEN
 		-- lists made elsewhere (re-ranked, or by another system): user, item, rank
@@ -813,12 +828,13 @@ BEGIN
 			caller_path);
 	ELSE
 		l := format('SELECT a."user" AS user_key, a.item AS item_key, a.rank '
-					'FROM recsys.recommend_all(%L::pg_catalog.text, %s, users => %s) a',
+					'FROM recsys.recommend_all(%L::pg_catalog.text, %s, users => %s, version => %s) a',
 					model, k,
 					CASE WHEN users IS NULL THEN 'NULL'
 						 ELSE format('ARRAY(SELECT DISTINCT (y.recsys_user)::pg_catalog.text FROM %s AS y(recsys_user) '
 									 'WHERE y.recsys_user IS NOT NULL)',
-									 recsys.eval_source_in_path(users, 'users', 1, caller_path)) END);
+									 recsys.eval_source_in_path(users, 'users', 1, caller_path)) END,
+					v.version);
 	END IF;
 	-- item -> group, by the group's output text as recommend()'s
 	-- item_groups (a boolean group is t or f); an item listed in several
@@ -901,7 +917,7 @@ $q$, model, v.version, greatest(v.users, 1), ig, l);
 	PERFORM pg_catalog.set_config('search_path', 'pg_catalog, recsys, pg_temp', true);
 END
 $fn$;
-COMMENT ON FUNCTION recsys.audit_exposure_body(text, text, integer, text, text, text) IS
+COMMENT ON FUNCTION recsys.audit_exposure_body(text, text, integer, text, text, integer, text) IS
 	'internal: the body of recsys.audit_exposure(), with the caller''s search_path';
 
 CREATE OR REPLACE FUNCTION recsys.audit_exposure(
@@ -909,12 +925,13 @@ CREATE OR REPLACE FUNCTION recsys.audit_exposure(
 	item_groups text,
 	k integer DEFAULT 10,
 	users text DEFAULT NULL,
-	lists text DEFAULT NULL)
+	lists text DEFAULT NULL,
+	version integer DEFAULT NULL)
 RETURNS TABLE (item_group text, metric text, value double precision)
 LANGUAGE sql STABLE
 AS $fn$
-	SELECT * FROM recsys.audit_exposure_body($1, $2, $3, $4, $5,
+	SELECT * FROM recsys.audit_exposure_body($1, $2, $3, $4, $5, $6,
 		pg_catalog.current_setting('search_path'::pg_catalog.text))
 $fn$;
-COMMENT ON FUNCTION recsys.audit_exposure(text, text, integer, text, text) IS
-	'exposure of item groups (item_groups: item, group) in the top-k lists of recommend_all (or of lists: user, item, rank, e.g. re-ranked): per group items, catalogue_share, interaction_share, exposure_share, discounted_exposure_share (1/log2(rank+1)), coverage; overall lists, coverage, gini of item exposure, mean popularity of recommended and of interacted items and their ratio';
+COMMENT ON FUNCTION recsys.audit_exposure(text, text, integer, text, text, integer) IS
+	'exposure of item groups (item_groups: item, group) in the top-k lists of recommend_all (of the active version, or of the kept version given) (or of lists: user, item, rank, e.g. re-ranked): per group items, catalogue_share, interaction_share, exposure_share, discounted_exposure_share (1/log2(rank+1)), coverage; overall lists, coverage, gini of item exposure, mean popularity of recommended and of interacted items and their ratio';

@@ -209,41 +209,13 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'Serve the model of the arm that won with recsys.recommend(); recsys.assign() still tells each user''s arm.';
 	END IF;
-	-- VERSION PINS (pending version =>): serve the arm's version,
-	-- recsys.recommend(a.model, "user", k, exclude_seen, version => a.version).
-	PERFORM recsys.experiment_arm_version(a.model, a.version);
+	-- the arm's version (NULL: the model's active one)
 	RETURN QUERY SELECT chosen, r.item, r.score, r.rank
-				 FROM recsys.recommend(a.model, "user", k, exclude_seen) r;
+				 FROM recsys.recommend(a.model, "user", k, exclude_seen, version => a.version) r;
 END
 $fn$;
 COMMENT ON FUNCTION recsys.recommend_experiment(text, anyelement, integer, boolean) IS
 	'top-k items for a user from the arm of the experiment the user is in (recsys.assign), with the arm on each row; an ended experiment is an error';
-
--- VERSION PINS (pending version =>).  An arm with a fixed version is served
--- and evaluated at that version once serving takes version =>; until then
--- such an arm works while its version is the active one, and is refused
--- (0A000) otherwise, never served from another version.
-CREATE OR REPLACE FUNCTION recsys.experiment_arm_version(model text, version integer)
-RETURNS void
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, recsys, pg_temp
-AS $fn$
-DECLARE
-	active integer;
-BEGIN
-	IF version IS NULL THEN
-		RETURN;
-	END IF;
-	SELECT m.active_version INTO active FROM recsys.models m WHERE m.name = experiment_arm_version.model;
-	IF active IS DISTINCT FROM version THEN
-		RAISE EXCEPTION 'model "%" serves version %, the arm asks for version %', model, active, version
-			USING ERRCODE = 'feature_not_supported',
-				  HINT = 'Serving a version other than the active one comes with version =>; make the version active, or give the arm a NULL version.';
-	END IF;
-END
-$fn$;
-COMMENT ON FUNCTION recsys.experiment_arm_version(text, integer) IS
-	'internal to recommend_experiment() and experiment_report(): refuses an arm whose fixed version is not the model''s active one';
 
 CREATE OR REPLACE FUNCTION recsys.bootstrap_mean_difference(control double precision[], treatment double precision[],
 	resamples integer DEFAULT 1000, seed bigint DEFAULT 42, alpha double precision DEFAULT 0.05)
@@ -309,16 +281,14 @@ BEGIN
 	END IF;
 	FOR a IN SELECT x.arm, x.model, x.version FROM recsys.experiment_arms x
 			 WHERE x.experiment = experiment_report_body.experiment ORDER BY x.position LOOP
-		PERFORM recsys.experiment_arm_version(a.model, a.version);
-		-- each arm on its own users: the test users the arm's model knows
-		-- and the experiment assigns to the arm.
-		-- VERSION PINS (pending version =>): evaluate at a.version
-		-- (recsys.evaluate_users_body(..., version => a.version)).
+		-- each arm on its own users: the test users the arm's model (at
+		-- the arm's version, NULL: the active one) knows and the
+		-- experiment assigns to the arm.
 		EXECUTE format('SELECT pg_catalog.array_agg(e.%I ORDER BY e.user_key) '
-					   'FROM recsys.evaluate_users_body($1, $2, $3, $4, $5, NULL, NULL, $6) e '
-					   'WHERE recsys.assign($7, e.user_key) OPERATOR(pg_catalog.=) $8', col)
+					   'FROM recsys.evaluate_users_body($1, $2, $3, $4, $5, NULL, NULL, $6, $7) e '
+					   'WHERE recsys.assign($8, e.user_key) OPERATOR(pg_catalog.=) $9', col)
 			INTO vals
-			USING a.model, test_set, k, user_col, item_col, caller_path, experiment, a.arm;
+			USING a.model, test_set, k, user_col, item_col, a.version, caller_path, experiment, a.arm;
 		vals := coalesce(vals, '{}');
 		arm := a.arm; model := a.model; version := a.version;
 		users := cardinality(vals);

@@ -16,5 +16,28 @@
 --   13_experiments  A/B experiments: their tables, create_experiment,
 --                   assign, recommend_experiment, experiment_report,
 --                   end_experiment
+--   14_versions     recsys.activate() (rollback, roll-forward) and its
+--                   history, version pins; and (08_serving, 11_evaluation,
+--                   12_audit) a trailing "version integer DEFAULT NULL" on
+--                   every serving and evaluation function
 
 \echo Use "ALTER EXTENSION recsys UPDATE TO '0.3.0'" to load this file. \quit
+
+-- The serving and evaluation functions that take "version" now: their
+-- 0.2.0 signatures go, their area files create the new ones.
+DROP FUNCTION recsys.predict(text, "any", "any");
+DROP FUNCTION recsys.recommend(text, anyelement, integer, boolean, "any", text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom);
+DROP FUNCTION recsys.recommend_for_items(text, anyarray, integer, double precision[], boolean, "any", text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom);
+DROP FUNCTION recsys.recommend_all(text, integer, boolean, text[], text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom, text[]);
+DROP FUNCTION recsys.similar_items(text, anyelement, integer);
+DROP FUNCTION recsys.similar_users(text, anyelement, integer);
+DROP FUNCTION recsys.predictions(text, text, text, text, text);
+DROP FUNCTION recsys.eval_ranking_sql(text, text, integer, text, text, text, double precision, text, boolean, text);
+DROP FUNCTION recsys.evaluate_users_body(text, text, integer, text, text, text, double precision, text);
+DROP FUNCTION recsys.evaluate_users(text, text, integer, text, text, text, double precision);
+DROP FUNCTION recsys.eval_metrics(text, text, integer, text, text, text, double precision, text, text[], text, text, text);
+DROP FUNCTION recsys.evaluate(text, text, integer, text, text, text, double precision, text, text[], text, text);
+DROP FUNCTION recsys.audit_exposure_body(text, text, integer, text, text, text);
+DROP FUNCTION recsys.audit_exposure(text, text, integer, text, text);
+DROP FUNCTION recsys.audit_error(text, text, text, text, integer, double precision, integer, text, text, text);
+DROP FUNCTION recsys.audit_ranking(text, text, text, integer, text[], text, text, text, double precision);
