@@ -162,8 +162,20 @@ RESET ROLE;
 SELECT recsys.grant_model('ex_ik', 'ex_stranger');
 SET ROLE ex_stranger;
 SELECT count(*) FROM recsys.explain('ex_ik', 1, 12);
+-- ... but a user the model has not seen is explained from the model's
+-- source, which the grant does not give: only the owner may
+SELECT * FROM recsys.explain('ex_ik', 99, 12);
 RESET ROLE;
 SELECT recsys.revoke_model('ex_ik', 'ex_stranger');
+-- A factor model's explanation is computed from the user's rows in the
+-- source (with the catalog's factors they give the ratings, and under time
+-- decay their times, back): a grantee serves the model but may not explain it
+SELECT recsys.grant_model('ex_ials', 'ex_stranger');
+SET ROLE ex_stranger;
+SELECT count(*) > 0 AS serves FROM recsys.recommend('ex_ials', 1, 2);
+SELECT * FROM recsys.explain('ex_ials', 1, 12);
+RESET ROLE;
+SELECT recsys.revoke_model('ex_ials', 'ex_stranger');
 DROP ROLE ex_stranger;
 
 SELECT count(recsys.drop_model(name)) FROM recsys.models WHERE name LIKE 'ex\_%';

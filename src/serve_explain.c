@@ -36,6 +36,8 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
@@ -111,6 +113,29 @@ emit_explained(ReturnSetInfo *rsinfo, Explained *e, int k, bool is_explicit)
  * Neighbourhood models.  False (and a NOTICE) when the user cannot be
  * explained.  Inside SPI.
  */
+/*
+ * Explaining from the source is the owner's: the contributions of a
+ * factor model's user (or a folded-in new user) are computed from that
+ * user's rows in the model's source, read as the model's owner, and with
+ * the catalog's factors they give those rows' values (and, under time
+ * decay, their times) back.  The model privilege grants serving, not the
+ * source, so only the owner (a member of the owning role) or a superuser
+ * may; neighbourhood models of trained users explain from the catalog.
+ */
+static void
+check_may_read_source(ServedModel *m, const char *ukey)
+{
+	RsModelDef *def = rs_model_lookup(m->name, true);
+
+	if (def == NULL || superuser() || has_privs_of_role(GetUserId(), def->owner))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("only the owner of model \"%s\" may explain user %s", m->name, ukey),
+			 errdetail("The explanation is computed from the user's rows in the model's source, which the model's privilege does not grant."),
+			 errhint("Ask the owner of the model; recommend() and predict() serve the user.")));
+}
+
 static bool
 explain_knn(ServedModel *m, const char *ukey, int32 item, MemoryContext cxt,
 			Explained *e)
@@ -124,7 +149,10 @@ explain_knn(ServedModel *m, const char *ukey, int32 item, MemoryContext cxt,
 		int32	   *idx = NULL;
 		float	   *values = NULL;
 		float	   *weights = NULL;	/* neighbourhood scores take no weights */
-		int32		n = rs_user_rows_from_source(m, ukey, cxt, &idx, &values, &weights, &why);
+		int32		n;
+
+		check_may_read_source(m, ukey);
+		n = rs_user_rows_from_source(m, ukey, cxt, &idx, &values, &weights, &why);
 
 		if (n == 0)
 		{
@@ -219,6 +247,7 @@ explain_factors(ServedModel *m, const char *ukey, int32 item, MemoryContext cxt,
 
 	rs_served_params(m);
 	known = rs_fetch_user(&m->sm, ukey, &ubias, &uf, &seen, &nseen);
+	check_may_read_source(m, ukey);
 	nsrc = rs_user_rows_from_source(m, ukey, cxt, &sidx, &svals, &sweights, &why);
 	if (known)
 	{
