@@ -211,6 +211,8 @@ SELECT recsys.bootstrap_mean_difference('{1,1,1}', '{3,3}') AS constant,
 SELECT pg_temp.try($$SELECT recsys.bootstrap_mean_difference('{1}', '{2}', 5)$$);
 SELECT pg_temp.try($$SELECT recsys.bootstrap_mean_difference('{1}', '{2}', 100, 1, 0)$$);
 SELECT pg_temp.try($$SELECT recsys.bootstrap_mean_difference('{1}', '{NaN}')$$);
+-- finite values whose resampled means overflow: an error, not -Infinity
+SELECT pg_temp.try($$SELECT recsys.bootstrap_mean_difference('{1e308,1e308}', '{-1e308,-1e308}', 10, 1, 0.5)$$);
 
 ------------------------------------------------------------------------------
 -- Privileges: a role sees and runs the experiments it owns or whose models
@@ -236,6 +238,11 @@ SELECT DISTINCT experiment FROM recsys.experiment_arms WHERE experiment LIKE 'xp
 SELECT recsys.assign('xp_aa', 1) = (SELECT recsys.assign('xp_aa', 1)) AS assigns;
 SELECT pg_temp.try($$SELECT recsys.assign('xp_ab', 1)$$);
 SELECT pg_temp.try($$SELECT * FROM recsys.create_experiment('xp_mine', '[{"arm": "a", "model": "xp_pop"}, {"arm": "b", "model": "xp_ials"}]')$$);
+-- a grantee may not give an arm a fixed version: it would pin the owner's
+-- version (keep it from pruning) for as long as the experiment runs
+SELECT pg_temp.try($$SELECT * FROM recsys.create_experiment('xp_squat', '[{"arm": "a", "model": "xp_pop", "version": 1}]')$$);
+SELECT pg_temp.try($$SELECT recsys.experiment_store('xp_squat', 's', '{a}', '{xp_pop}', '{1}', '{1}')$$);
+SELECT count(*) AS squat_pins FROM recsys.version_pins WHERE reason = 'experiment xp_squat';
 SELECT * FROM recsys.create_experiment('xp_mine', '[{"arm": "a", "model": "xp_pop"}]', 'mine');
 SELECT name, owner FROM recsys.experiments WHERE name = 'xp_mine';
 -- not the owner: may not end another's experiment
@@ -245,6 +252,11 @@ RESET ROLE;
 SELECT recsys.revoke_model('xp_pop', 'xp_analyst');
 SET ROLE xp_analyst;
 SELECT name FROM recsys.experiments WHERE name LIKE 'xp\_%' ORDER BY name;
+RESET ROLE;
+-- a model a running experiment serves cannot be dropped (its name could be
+-- trained again by anyone, and the experiment serve that model)
+SELECT pg_temp.try($$SELECT recsys.drop_model('xp_pop')$$);
+SET ROLE xp_analyst;
 SELECT recsys.end_experiment('xp_mine') <= now() AS ended_own;
 RESET ROLE;
 

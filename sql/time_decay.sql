@@ -121,6 +121,12 @@ SELECT pg_temp.why(q) FROM (VALUES
 	-- a time column that is not a time, or not there
 	($$SELECT recsys.train('m', 'td_tiny', 'u', 'i', 'r', 'ials', '{"time_column": "i", "half_life": "1 day"}')$$),
 	($$SELECT recsys.train('m', 'td_tiny', 'u', 'i', 'r', 'ials', '{"time_column": "no_such", "half_life": "1 day"}')$$),
+	-- an infinite time has no age
+	($$SELECT recsys.train('m', 'SELECT u, i, r, t FROM td_tiny UNION ALL SELECT 9, ''a'', 5, ''infinity''::timestamptz', 'u', 'i', 'r', 'ials', '{"time_column": "t", "half_life": "1 day"}')$$),
+	($$SELECT recsys.train('m', 'SELECT u, i, r, t FROM td_tiny UNION ALL SELECT 9, ''a'', 5, ''-infinity''::timestamptz', 'u', 'i', 'r', 'als', '{"time_column": "t", "half_life": "1 day"}')$$),
+	-- as_of so far after the data that every weight is (nearly) zero
+	($$SELECT recsys.train('m', 'td_tiny', 'u', 'i', 'r', 'als', '{"time_column": "t", "half_life": "1 day", "as_of": "2224-01-01"}')$$),
+	($$SELECT recsys.train('m', 'td_tiny', 'u', 'i', 'r', 'ials', '{"time_column": "t", "half_life": "1 day", "as_of": 1e300}')$$),
 	-- the aggregate form has no times
 	($$SELECT recsys.fit('m', u, i, r, '{"algorithm": "ials", "time_column": "t", "half_life": "1 day"}') FROM td_tiny$$),
 	($$SELECT recsys.fit('m', u, i, r, '{"algorithm": "popularity", "time_column": "t", "half_life_days": 1}') FROM td_tiny$$)

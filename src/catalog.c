@@ -783,6 +783,21 @@ rs_drop_model(const char *name)
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(name)};
 
+	/*
+	 * A running experiment names the model: dropping it would let the name
+	 * be trained again, by anyone, and the experiment serve that model.
+	 */
+	rs_catalog_exec("SELECT e.name FROM recsys.experiment_arms a "
+					"JOIN recsys.experiments e ON e.name = a.experiment "
+					"WHERE a.model = $1 AND e.ended_at IS NULL LIMIT 1",
+					1, types, values, NULL, true);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot drop model \"%s\": experiment \"%s\" serves it", name,
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+				 errhint("End the experiment first: SELECT recsys.end_experiment('%s').",
+						 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1))));
 	rs_catalog_exec("WITH du AS (DELETE FROM recsys.user_factors WHERE model = $1), "
 				 "di AS (DELETE FROM recsys.item_factors WHERE model = $1), "
 				 "dni AS (DELETE FROM recsys.item_neighbors WHERE model = $1), "

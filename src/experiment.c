@@ -425,8 +425,23 @@ rs_experiment_store(PG_FUNCTION_ARGS)
 		Oid			v_types[2] = {TEXTOID, INT4OID};
 		Datum		v_values[2];
 
+		RsModelDef *def;
+
 		if (version_nulls[i])
 			continue;
+
+		/*
+		 * A fixed version is pinned while the experiment runs (pruning
+		 * keeps it): the model's owner's decision, not a grantee's.
+		 */
+		def = rs_model_lookup(TextDatumGetCString(models[i]), false);
+		if (!superuser() && !has_privs_of_role(GetUserId(), def->owner))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("only the owner of model \"%s\" may give an arm a fixed version of it",
+							TextDatumGetCString(models[i])),
+					 errdetail("An arm's fixed version is kept from pruning until the experiment ends."),
+					 errhint("Give the arm a NULL version (the model's active one), or ask the model's owner.")));
 		v_values[0] = models[i];
 		v_values[1] = versions[i];
 		(void) rs_catalog_exec("SELECT 1 FROM recsys.model_versions "
@@ -642,6 +657,11 @@ rs_bootstrap_mean_difference(PG_FUNCTION_ARGS)
 		double		mb = resampled_mean(&rng, b, nb);
 
 		diff[r] = mb - ma;
+		if (!isfinite(diff[r]))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("a resampled difference of means is out of range"),
+					 errhint("The values are too large to sum in double precision; scale them down.")));
 		CHECK_FOR_INTERRUPTS();
 	}
 	qsort(diff, resamples, sizeof(double), cmp_double);

@@ -299,6 +299,16 @@ time_type_ok(Oid type)
 		rs_value_type_ok(type);
 }
 
+/* 'infinity' and '-infinity' have no age: refused like a NaN value */
+static void
+infinite_time(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+			 errmsg("a time is infinite"),
+			 errhint("Leave out the rows whose time is 'infinity' or '-infinity', or give them a finite time.")));
+}
+
 /* Seconds since the Unix epoch; numbers are taken as already in seconds. */
 double
 rs_datum_to_epoch(Datum d, Oid type)
@@ -310,8 +320,12 @@ rs_datum_to_epoch(Datum d, Oid type)
 	{
 		case TIMESTAMPTZOID:
 		case TIMESTAMPOID:
+			if (TIMESTAMP_NOT_FINITE(DatumGetTimestamp(d)))
+				infinite_time();
 			return DatumGetTimestamp(d) / 1000000.0 + unix_offset;
 		case DATEOID:
+			if (DATE_NOT_FINITE(DatumGetDateADT(d)))
+				infinite_time();
 			return (double) DatumGetDateADT(d) * SECS_PER_DAY + unix_offset;
 		default:
 			return rs_datum_to_double(d, type, "time");

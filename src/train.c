@@ -514,9 +514,26 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 	/* time decay: every interaction's weight, and the as_of it was counted from */
 	if (t->opts.half_life_seconds > 0)
 	{
+		float		heaviest = 0.0f;
+
 		Assert(t->matrix->user_ts != NULL);
 		t->opts.as_of = rs_decay_weights(t->matrix, t->opts.half_life_seconds,
 										 t->opts.as_of, &env);
+		/*
+		 * With as_of twenty half-lives or more after the newest interaction,
+		 * every weight is below 2^-20 and the model would be trained on
+		 * (almost) nothing: that is a mistake in as_of, not a decay.
+		 */
+		for (int64 x = 0; x < t->matrix->nnz; x++)
+			heaviest = Max(heaviest, t->matrix->user_w[x]);
+		if (t->matrix->nnz > 0 && !(heaviest >= 1.0f / 1048576.0f))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("every interaction of model \"%s\" weighs less than 2^-20 under time decay",
+							def->name),
+					 errdetail("The heaviest weighs %g: \"as_of\" is twenty half-lives or more after the newest interaction.",
+							   (double) heaviest),
+					 errhint("Leave \"as_of\" out (the newest interaction is used) or give a time nearer the data, or a longer \"half_life\".")));
 	}
 	run_algorithm(t->matrix, &t->opts, &env, &t->model);
 	check_model_finite(&t->model, &t->opts);
