@@ -427,7 +427,8 @@ SET search_path = public, recsys;
 SELECT pg_catalog.count(*) AS shadow_rows FROM public.sp_loot;
 SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = 'sp_attacker';
 
--- clean up
+-- clean up (a model a running experiment serves cannot be dropped)
+SELECT recsys.end_experiment('sp_ab') IS NOT NULL AS ended;
 SELECT recsys.drop_model(m) FROM pg_catalog.unnest(ARRAY['sp_pop', 'sp_ials', 'sp_als', 'sp_iknn', 'sp_uknn', 'sp_pop2']) m;
 DROP OWNED BY sp_attacker CASCADE;
 DROP ROLE sp_attacker;
