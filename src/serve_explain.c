@@ -136,6 +136,27 @@ check_may_read_source(ServedModel *m, const char *ukey)
 			 errhint("Ask the owner of the model; recommend() and predict() serve the user.")));
 }
 
+/*
+ * A user the model has not seen, with n rows read from the source (why:
+ * the reason none were, or NULL): says so, and whether there is anything
+ * to fold in and explain.
+ */
+static bool
+announce_fold_in(ServedModel *m, const char *ukey, int32 n, const char *why)
+{
+	if (n == 0)
+	{
+		ereport(NOTICE,
+				(errmsg("user %s is not in model \"%s\": nothing to explain", ukey, m->name),
+				 why ? errdetail("The user's interactions were not read: %s.", why) : 0));
+		return false;
+	}
+	ereport(NOTICE,
+			(errmsg("user %s is not in model \"%s\": folded in from %d interactions in the source",
+					ukey, m->name, n)));
+	return true;
+}
+
 static bool
 explain_knn(ServedModel *m, const char *ukey, int32 item, MemoryContext cxt,
 			Explained *e)
@@ -153,17 +174,8 @@ explain_knn(ServedModel *m, const char *ukey, int32 item, MemoryContext cxt,
 
 		check_may_read_source(m, ukey);
 		n = rs_user_rows_from_source(m, ukey, cxt, &idx, &values, &weights, &why);
-
-		if (n == 0)
-		{
-			ereport(NOTICE,
-					(errmsg("user %s is not in model \"%s\": nothing to explain", ukey, m->name),
-					 why ? errdetail("The user's interactions were not read: %s.", why) : 0));
+		if (!announce_fold_in(m, ukey, n, why))
 			return false;
-		}
-		ereport(NOTICE,
-				(errmsg("user %s is not in model \"%s\": folded in from %d interactions in the source",
-						ukey, m->name, n)));
 		u.n = n;
 		u.items = idx;
 		u.ratings = values;
@@ -294,16 +306,8 @@ explain_factors(ServedModel *m, const char *ukey, int32 item, MemoryContext cxt,
 	}
 	else
 	{
-		if (nsrc == 0)
-		{
-			ereport(NOTICE,
-					(errmsg("user %s is not in model \"%s\": nothing to explain", ukey, m->name),
-					 why ? errdetail("The user's interactions were not read: %s.", why) : 0));
+		if (!announce_fold_in(m, ukey, nsrc, why))
 			return false;
-		}
-		ereport(NOTICE,
-				(errmsg("user %s is not in model \"%s\": folded in from %d interactions in the source",
-						ukey, m->name, nsrc)));
 		idx = sidx;
 		values = svals;
 		weights = sweights;
