@@ -64,6 +64,7 @@ OBJS = \
 	src/stats_agg.o \
 	src/audit.o \
 	src/experiment.o \
+	src/update.o \
 	src/hnsw.o \
 	src/hnswoptions.o \
 	src/hnswbuild.o \
@@ -84,7 +85,8 @@ INSTALL_SQL = $(sort $(wildcard sql/install/*.sql))
 # changes, as a fresh install runs them (their functions are CREATE OR
 # REPLACE), so that every definition is written once.
 UPGRADE_030_SQL = sql/install/08_serving.sql sql/install/11_evaluation.sql \
-	sql/install/12_audit.sql sql/install/13_experiments.sql sql/install/14_versions.sql
+	sql/install/12_audit.sql sql/install/13_experiments.sql sql/install/14_versions.sql \
+	sql/install/15_updates.sql
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--0.2.0--0.3.0.sql
 DATA = sql/$(EXTENSION)--0.1.0--0.2.0.sql
 EXTRA_CLEAN = $(DATA_built)

@@ -12,6 +12,9 @@
  */
 #include "catalog.h"
 
+#include <math.h>
+
+
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "common/hashfn.h"
@@ -31,6 +34,7 @@
 #include "utils/plancache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 #include "utils/varlena.h"
 
 #include "embedding.h"
@@ -427,16 +431,65 @@ float4_array(const float *v, int n)
  * INSERT, as arrays: key, dense index, bias, factors, number of
  * interactions, and for users the dense indexes of the items they
  * interacted with in training (the "seen" items serving excludes) and,
- * when `ratings` is given (explicit neighbourhood models), their values.
+ * when `ratings` is given (see rs_stores_values()), their values.
  * A chunk's seen lists are one flat array sliced per row, since CSR rows
  * of consecutive users are contiguous.
  */
+/*
+ * Whether a version keeps each user's interaction values next to the seen
+ * items: explicit neighbourhood models score from them, and recsys.update()
+ * re-solves a factor model's user from them (als, svd and ials trained
+ * with a time column, the models update() can extend; bpr and popularity
+ * read no values).
+ */
+bool
+rs_stores_values(const RsTrainOptions *opts)
+{
+	if (rs_algorithm_is_knn(opts->algorithm))
+		return !rs_options_implicit(opts);
+	return opts->time_column != NULL &&
+		(opts->algorithm == RS_ALG_ALS || opts->algorithm == RS_ALG_SVD ||
+		 opts->algorithm == RS_ALG_IALS);
+}
+
+/* seconds since the epoch as a timestamptz Datum (*null for NaN) */
+static Datum
+epoch_datum(double seconds, char *null)
+{
+	const double unix_offset =
+		(double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+
+	*null = isnan(seconds) ? 'n' : ' ';
+	if (isnan(seconds))
+		return (Datum) 0;
+	return TimestampTzGetDatum((TimestampTz) rint((seconds - unix_offset) * 1000000.0));
+}
+
+typedef struct EntityRows
+{
+	int32		n;
+	const RsKeyMap *keys;		/* row e's key and index: key e of keys, e, */
+	char	  **key_text;		/* or key_text[e], ids[e] */
+	const int32 *ids;
+	const float *bias;			/* n, or NULL */
+	const float *factors;		/* n x nfactors, or NULL */
+	int			nfactors;
+	const int64 *ptr;			/* n + 1: interactions of row e */
+	const int32 *seen;			/* users: item indexes, by ptr */
+	const float *ratings;		/* users: their values, or NULL */
+} EntityRows;
+
 static void
 store_entities(const char *model, int32 version, bool is_user,
-			   const RsKeyMap *keys, const float *bias, const float *factors,
-			   int nfactors, const int64 *ptr, const int32 *seen,
-			   const float *ratings, Oid emb_type)
+			   const EntityRows *r, Oid emb_type)
 {
+	const RsKeyMap *keys = r->keys;
+	const float *bias = r->bias;
+	const float *factors = r->factors;
+	int			nfactors = r->nfactors;
+	const int64 *ptr = r->ptr;
+	const int32 *seen = r->seen;
+	const float *ratings = r->ratings;
 	const char *sql = is_user ?
 		"INSERT INTO recsys.user_factors (model, version, user_key, user_idx, bias, factors, interactions, seen, ratings) "
 		"SELECT $1, $2, k, i, b, f, n, $8[o + 1 : o + n], $10[o + 1 : o + n] "
@@ -450,7 +503,7 @@ store_entities(const char *model, int32 version, bool is_user,
 	Oid			emb_array = get_array_type(emb_type);
 	Oid			types[10] = {TEXTOID, INT4OID, TEXTARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID,
 	emb_array, INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID};
-	int32		n = keys->n;
+	int32		n = r->n;
 	MemoryContext chunk_cxt = AllocSetContextCreate(CurrentMemoryContext,
 													"recsys store chunk",
 													ALLOCSET_DEFAULT_SIZES);
@@ -478,8 +531,8 @@ store_entities(const char *model, int32 version, bool is_user,
 		{
 			int32		e = begin + k;
 
-			kd[k] = CStringGetTextDatum(rs_key_to_text(keys, e));
-			idx[k] = e;
+			kd[k] = CStringGetTextDatum(keys ? rs_key_to_text(keys, e) : r->key_text[e]);
+			idx[k] = r->ids ? r->ids[e] : e;
 			deg[k] = (int32) (ptr[e + 1] - ptr[e]);
 			off[k] = (int32) (ptr[e] - ptr[begin]);
 			bv[k] = bias ? bias[e] : 0.0f;
@@ -652,6 +705,33 @@ prune_versions(const char *model, int keep, int32 active)
 }
 
 /*
+ * The end of storing a version: its time taken, the activation (recorded
+ * as recsys.activate() records one), and pruning to `keep` versions.
+ */
+static void
+activate_new_version(const char *name, int32 version, double seconds, int keep)
+{
+	Oid			types[3] = {TEXTOID, INT4OID, FLOAT8OID};
+	Datum		values[3] = {CStringGetTextDatum(name), Int32GetDatum(version),
+	Float8GetDatum(seconds)};
+	Oid			atypes[3] = {TEXTOID, INT4OID, OIDOID};
+	Datum		avalues[3] = {values[0], values[1], ObjectIdGetDatum(GetUserId())};
+
+	rs_catalog_exec("UPDATE recsys.model_versions SET seconds = $3 "
+					"WHERE model = $1 AND version = $2",
+					3, types, values, NULL, false);
+	rs_catalog_exec("INSERT INTO recsys.model_activations "
+					"(model, version, previous_version, activated_by) "
+					"SELECT $1, $2, m.active_version, $3::pg_catalog.regrole "
+					"FROM recsys.models m WHERE m.name = $1",
+					3, atypes, avalues, NULL, false);
+	rs_catalog_exec("UPDATE recsys.models SET active_version = $2, updated_at = pg_catalog.now() "
+					"WHERE name = $1",
+					2, types, values, NULL, false);
+	prune_versions(name, keep, version);
+}
+
+/*
  * Writes a trained model as a new version and makes it the active one.
  * Everything happens in the caller's transaction: other sessions keep
  * seeing the previous version until it commits, and an error or cancel
@@ -708,9 +788,11 @@ rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
 
 	/* the version's record */
 	{
-		Oid			types[15] = {TEXTOID, INT4OID, TEXTOID, JSONBOID, INT4OID, INT4OID,
-			INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID, FLOAT8OID, FLOAT8ARRAYOID, INT8OID, NAMEOID};
-		Datum		values[15];
+		Oid			types[16] = {TEXTOID, INT4OID, TEXTOID, JSONBOID, INT4OID, INT4OID,
+			INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID, FLOAT8OID, FLOAT8ARRAYOID, INT8OID, NAMEOID,
+		TIMESTAMPTZOID};
+		Datum		values[16];
+		char		nulls[16];
 
 		values[0] = CStringGetTextDatum(def->name);
 		values[1] = Int32GetDatum(version);
@@ -727,21 +809,37 @@ rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
 		values[12] = float8_array(model->loss, model->n_loss);
 		values[13] = Int64GetDatum(memory_bytes);
 		values[14] = DirectFunctionCall1(namein, CStringGetDatum(caller));
+		memset(nulls, ' ', sizeof(nulls));
+		values[15] = epoch_datum(summary->data_until, &nulls[15]);
 
 		rs_catalog_exec("INSERT INTO recsys.model_versions (model, version, algorithm, params, "
 					 "users, items, interactions, rows_read, rows_skipped, duplicates, "
-					 "global_mean, final_loss, loss_history, memory_bytes, trained_by) "
-					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-					 15, types, values, NULL, false);
+					 "global_mean, final_loss, loss_history, memory_bytes, trained_by, data_until) "
+					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+					 16, types, values, nulls, false);
 	}
 
-	store_entities(def->name, version, true, l->users, model->user_bias,
-				   model->user_factors, model->factors, m->user_ptr, m->user_items,
-				   rs_algorithm_is_knn(opts->algorithm) && !rs_options_implicit(opts) ?
-				   m->user_vals : NULL, emb_type);
-	store_entities(def->name, version, false, l->items, model->item_bias,
-				   model->item_factors, model->factors, m->item_ptr, NULL, NULL,
-				   emb_type);
+	{
+		EntityRows	users = {0};
+		EntityRows	items = {0};
+
+		users.n = l->users->n;
+		users.keys = l->users;
+		users.bias = model->user_bias;
+		users.factors = model->user_factors;
+		users.nfactors = model->factors;
+		users.ptr = m->user_ptr;
+		users.seen = m->user_items;
+		users.ratings = rs_stores_values(opts) ? m->user_vals : NULL;
+		store_entities(def->name, version, true, &users, emb_type);
+		items.n = l->items->n;
+		items.keys = l->items;
+		items.bias = model->item_bias;
+		items.factors = model->item_factors;
+		items.nfactors = model->factors;
+		items.ptr = m->item_ptr;
+		store_entities(def->name, version, false, &items, emb_type);
+	}
 	if (model->nbr_ptr != NULL)
 	{
 		bool		users = (opts->algorithm == RS_ALG_USER_KNN);
@@ -750,31 +848,96 @@ rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
 						model);
 	}
 
-	/* switch to it, record the time taken, and prune */
+	activate_new_version(def->name, version, summary->seconds, opts->keep);
+}
+
+/*
+ * Writes a version made by recsys.update() and makes it active: the
+ * base version's record with the new counts, the users written anew,
+ * every other user's, item's and neighbour list's row copied from the
+ * base version (items with their new interactions added).  In the
+ * caller's transaction, like rs_store_version().
+ */
+void
+rs_store_update(const char *name, const RsUpdate *u)
+{
+	Oid			emb_type = rs_embedding_type_oid();
+	Datum		model = CStringGetTextDatum(name);
+	Datum		version = Int32GetDatum(u->version);
+	Datum		base = Int32GetDatum(u->base_version);
+
 	{
-		Oid			types[3] = {TEXTOID, INT4OID, FLOAT8OID};
-		Datum		values[3] = {CStringGetTextDatum(def->name), Int32GetDatum(version),
-		Float8GetDatum(summary->seconds)};
+		Oid			types[11] = {TEXTOID, INT4OID, INT4OID, INT4OID, INT8OID, INT8OID,
+		INT8OID, INT8OID, INT8OID, NAMEOID, TIMESTAMPTZOID};
+		Datum		values[11] = {model, version, base, Int32GetDatum(u->users),
+			Int64GetDatum(u->interactions), Int64GetDatum(u->rows_read),
+			Int64GetDatum(u->rows_skipped), Int64GetDatum(u->duplicates),
+			Int64GetDatum(u->memory_bytes),
+		DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)))};
+		char		nulls[11];
 
-		rs_catalog_exec("UPDATE recsys.model_versions SET seconds = $3 "
-					 "WHERE model = $1 AND version = $2",
-					 3, types, values, NULL, false);
-		/* (the activation is recorded as recsys.activate() records it) */
-		{
-			Oid			atypes[3] = {TEXTOID, INT4OID, OIDOID};
-			Datum		avalues[3] = {values[0], values[1], ObjectIdGetDatum(GetUserId())};
-
-			rs_catalog_exec("INSERT INTO recsys.model_activations "
-						 "(model, version, previous_version, activated_by) "
-						 "SELECT $1, $2, m.active_version, $3::pg_catalog.regrole "
-						 "FROM recsys.models m WHERE m.name = $1",
-						 3, atypes, avalues, NULL, false);
-		}
-		rs_catalog_exec("UPDATE recsys.models SET active_version = $2, updated_at = pg_catalog.now() "
-					 "WHERE name = $1",
-					 2, types, values, NULL, false);
+		memset(nulls, ' ', sizeof(nulls));
+		values[10] = epoch_datum(u->data_until, &nulls[10]);
+		rs_catalog_exec("INSERT INTO recsys.model_versions (model, version, algorithm, params, "
+						"users, items, interactions, rows_read, rows_skipped, duplicates, "
+						"global_mean, final_loss, loss_history, memory_bytes, trained_by, "
+						"data_until, updated_from) "
+						"SELECT v.model, $2, v.algorithm, v.params, $4, v.items, $5, $6, $7, $8, "
+						"v.global_mean, NULL, '{}', $9, $10, $11, v.version "
+						"FROM recsys.model_versions v WHERE v.model = $1 AND v.version = $3",
+						11, types, values, nulls, false);
 	}
-	prune_versions(def->name, opts->keep, version);
+	{
+		EntityRows	users = {0};
+
+		users.n = u->n_users;
+		users.key_text = u->user_keys;
+		users.ids = u->user_idx;
+		users.bias = u->user_bias;
+		users.factors = u->user_factors;
+		users.nfactors = u->factors;
+		users.ptr = u->seen_ptr;
+		users.seen = u->seen;
+		users.ratings = u->ratings;
+		store_entities(name, u->version, true, &users, emb_type);
+	}
+	{
+		Oid			types[5] = {TEXTOID, INT4OID, INT4OID, INT4ARRAYOID, INT4ARRAYOID};
+		Datum		values[5] = {model, version, base,
+			int4_array(u->item_idx, u->n_items), int4_array(u->item_added, u->n_items)};
+
+		/* the other users as they were (ON CONFLICT: those written above) */
+		rs_catalog_exec("INSERT INTO recsys.user_factors (model, version, user_key, user_idx, "
+						"bias, factors, interactions, seen, ratings) "
+						"SELECT f.model, $2, f.user_key, f.user_idx, f.bias, f.factors, "
+						"f.interactions, f.seen, f.ratings FROM recsys.user_factors f "
+						"WHERE f.model = $1 AND f.version = $3 "
+						"ON CONFLICT (model, version, user_key) DO NOTHING",
+						3, types, values, NULL, false);
+		rs_catalog_exec(u->scores_are_counts ?
+						"INSERT INTO recsys.item_factors (model, version, item_key, item_idx, "
+						"bias, factors, interactions) "
+						"SELECT f.model, $2, f.item_key, f.item_idx, "
+						"f.bias + coalesce(d.n, 0), f.factors, f.interactions + coalesce(d.n, 0) "
+						"FROM recsys.item_factors f LEFT JOIN "
+						"ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5)) AS d(i, n) "
+						"ON d.i = f.item_idx WHERE f.model = $1 AND f.version = $3" :
+						"INSERT INTO recsys.item_factors (model, version, item_key, item_idx, "
+						"bias, factors, interactions) "
+						"SELECT f.model, $2, f.item_key, f.item_idx, "
+						"f.bias, f.factors, f.interactions + coalesce(d.n, 0) "
+						"FROM recsys.item_factors f LEFT JOIN "
+						"ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5)) AS d(i, n) "
+						"ON d.i = f.item_idx WHERE f.model = $1 AND f.version = $3",
+						5, types, values, NULL, false);
+		rs_catalog_exec("INSERT INTO recsys.item_neighbors (model, version, item_key, item_idx, "
+						"neighbor_keys, neighbor_idx, similarity, support) "
+						"SELECT f.model, $2, f.item_key, f.item_idx, f.neighbor_keys, "
+						"f.neighbor_idx, f.similarity, f.support FROM recsys.item_neighbors f "
+						"WHERE f.model = $1 AND f.version = $3",
+						3, types, values, NULL, false);
+	}
+	activate_new_version(name, u->version, u->seconds, u->keep);
 }
 
 void

@@ -66,6 +66,8 @@ typedef struct RsTrainSummary
 	int64		duplicates;
 	double		seconds;
 	double		final_loss;
+	double		data_until;		/* newest interaction time read (seconds
+								 * since the epoch), NaN: none */
 } RsTrainSummary;
 
 /* A stored model version, read back for predictions. */
@@ -81,6 +83,40 @@ typedef struct RsVersionSource
 	int64		rows_skipped;	/* NULL user, item or value */
 	int64		duplicates;		/* rows merged into an earlier (user, item) */
 } RsVersionSource;
+
+/*
+ * A version made by recsys.update() from another (catalog.c stores it):
+ * the users written anew (changed or new, with their whole seen lists),
+ * the new interactions per item touched; every other row is the base
+ * version's, copied.
+ */
+typedef struct RsUpdate
+{
+	int32		base_version;
+	int32		version;
+	int32		n_users;		/* users written anew */
+	char	  **user_keys;
+	const int32 *user_idx;
+	const float *user_bias;		/* n_users, or NULL */
+	const float *user_factors;	/* n_users x factors, or NULL */
+	int			factors;
+	const int64 *seen_ptr;		/* n_users + 1 */
+	const int32 *seen;
+	const float *ratings;		/* aligned with seen, or NULL */
+	int32		n_items;		/* items with new interactions */
+	const int32 *item_idx;
+	const int32 *item_added;	/* their new (user, item) pairs */
+	bool		scores_are_counts;	/* popularity: the item's bias counts */
+	int32		users;			/* users of the new version */
+	int64		interactions;	/* (user, item) pairs of the new version */
+	int64		rows_read;
+	int64		rows_skipped;
+	int64		duplicates;
+	double		data_until;		/* seconds since the epoch */
+	double		seconds;
+	int64		memory_bytes;
+	int			keep;			/* versions kept */
+} RsUpdate;
 
 typedef struct RsStoredModel
 {
@@ -156,6 +192,8 @@ extern void rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
 							 const RsModel *model, const RsTrainSummary *summary,
 							 int64 memory_bytes);
 extern void rs_drop_model(const char *name);
+extern void rs_store_update(const char *name, const RsUpdate *u);
+extern bool rs_stores_values(const RsTrainOptions *opts);
 /* catalog_read.c */
 extern bool rs_active_model(const char *name, RsStoredModel *out);
 extern RsVersionLookup rs_model_version(const char *name, int32 version,

@@ -239,12 +239,6 @@ option_error(RsOptStatus st, const RsOptError *err, const RsOptValue *v,
 					 errmsg("option \"as_of\" needs options \"time_column\" and \"half_life\""),
 					 errhint("as_of is the time from which time decay counts ages.")));
 			break;
-		case RS_OPTS_TIME_WITHOUT_DECAY:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("option \"time_column\" needs option \"half_life\""),
-					 errhint("Interaction times are used only for time decay: add \"half_life\" (an interval such as \"30 days\"), or drop \"time_column\".")));
-			break;
 		case RS_OPTS_DECAY_KNN:
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

@@ -34,6 +34,7 @@
 #include "parser/parse_type.h"
 #include "parser/parser.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
@@ -161,6 +162,36 @@ source_query(const RsModelDef *def, const char *time_column)
 }
 
 /*
+ * The key type's own operator (TYPECACHE_EQ_OPR, TYPECACHE_GT_OPR) as
+ * OPERATOR(schema.op), named by its schema so that the search_path a
+ * stored source runs with cannot put another operator in its place;
+ * `fallback` when the type has none.
+ */
+static const char *
+type_operator(Oid typid, int which, const char *fallback)
+{
+	TypeCacheEntry *tc = lookup_type_cache(typid, which);
+	Oid			opr = which == TYPECACHE_EQ_OPR ? tc->eq_opr : tc->gt_opr;
+	const char *result = fallback;
+
+	if (OidIsValid(opr))
+	{
+		HeapTuple	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(opr));
+
+		if (HeapTupleIsValid(tup))
+		{
+			Form_pg_operator op = (Form_pg_operator) GETSTRUCT(tup);
+
+			result = psprintf("OPERATOR(%s.%s)",
+							  quote_identifier(get_namespace_name(op->oprnamespace)),
+							  NameStr(op->oprname));
+			ReleaseSysCache(tup);
+		}
+	}
+	return result;
+}
+
+/*
  * One user's rows of a model's source, for serving's fold-in of users the
  * model has not seen: SELECT item, value[, time] FROM <source> WHERE user = $1
  * (the time when time_column is not NULL),
@@ -175,30 +206,72 @@ rs_user_source_query(const RsModelDef *def, const char *user_type,
 {
 	Oid			typid;
 	int32		typmod;
-	TypeCacheEntry *tc;
-	const char *eq = "=";
 
 	parseTypeString(user_type, &typid, &typmod, false);
-	tc = lookup_type_cache(typid, TYPECACHE_EQ_OPR);
-	if (OidIsValid(tc->eq_opr))
-	{
-		HeapTuple	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(tc->eq_opr));
-
-		if (HeapTupleIsValid(tup))
-		{
-			Form_pg_operator op = (Form_pg_operator) GETSTRUCT(tup);
-
-			eq = psprintf("OPERATOR(%s.%s)",
-						  quote_identifier(get_namespace_name(op->oprnamespace)),
-						  NameStr(op->oprname));
-			ReleaseSysCache(tup);
-		}
-	}
 	return psprintf("SELECT %s, %s%s%s FROM %s WHERE %s %s CAST($1 AS %s)",
 					quote_identifier(def->item_column),
 					def->rating_column ? quote_identifier(def->rating_column) : "1::real",
 					time_column ? ", " : "", time_column ? quote_identifier(time_column) : "",
-					source_from(def), quote_identifier(def->user_column), eq, user_type);
+					source_from(def), quote_identifier(def->user_column),
+					type_operator(typid, TYPECACHE_EQ_OPR, "="), user_type);
+}
+
+/*
+ * The rows of a model's source newer than `since` (seconds since the
+ * epoch), for recsys.update(): SELECT user, item, value, time FROM
+ * <source> WHERE time > since, the comparison being the time column's own
+ * ">" (named by its schema) against since in the column's type, so that an
+ * index on the time column serves it.  Times are read as the loader reads
+ * them: timestamps as UTC, dates at midnight UTC, numbers as seconds.  The
+ * column's type is found by running the source with LIMIT 0 (inside SPI,
+ * with the rights of whoever reads the source).
+ */
+char *
+rs_new_rows_query(const RsModelDef *def, const char *time_column, double since)
+{
+	char	   *probe = psprintf("SELECT %s FROM %s LIMIT 0",
+								 quote_identifier(time_column), source_from(def));
+	Oid			type;
+	char	   *literal;
+	int			rc;
+
+	if (def->stored)
+		rs_check_stored_query(def, probe);
+	RS_READ_ONLY(rc = SPI_execute(probe, true, 0));
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading the type of the time column failed: %s",
+			 SPI_result_code_string(rc));
+	type = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
+	switch (type)
+	{
+		case TIMESTAMPTZOID:
+		case TIMESTAMPOID:
+		case DATEOID:
+			/* ISO text in UTC; timestamp and date read it as UTC too */
+			literal = rs_epoch_text(since);
+			break;
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+			/* t > since is t > floor(since) for whole seconds */
+			literal = psprintf("%.0f", floor(since));
+			break;
+		case FLOAT4OID:
+		case FLOAT8OID:
+		case NUMERICOID:
+			literal = psprintf("%.17g", since);
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("time column \"%s\" of model \"%s\" has type %s",
+							time_column, def->name, format_type_be(type)),
+					 errhint("Interaction times are timestamptz, timestamp, date or seconds since the epoch.")));
+	}
+	return psprintf("%s WHERE %s %s CAST(%s AS %s)",
+					source_query(def, time_column), quote_identifier(time_column),
+					type_operator(type, TYPECACHE_GT_OPR, ">"), quote_literal_cstr(literal),
+					format_type_be_qualified(type));
 }
 
 /* item_knn's attributes: every column of a relation, or of a query */
@@ -268,6 +341,29 @@ env_note(void *arg, const char *text)
 				(errmsg("model \"%s\": %s, %.2f s",
 						a->model, text, now_seconds() - a->start)));
 	CHECK_FOR_INTERRUPTS();
+}
+
+/*
+ * The services the numeric cores use (core.h), for a computation of model
+ * `model` whose memory is cxt (bounded by recsys.memory_limit); verbose:
+ * NOTICEs of progress.
+ */
+void
+rs_train_env_init(RsEnv *env, MemoryContext cxt, const char *model, bool verbose)
+{
+	TrainEnvArg *arg = MemoryContextAlloc(cxt, sizeof(TrainEnvArg));
+
+	arg->cxt = cxt;
+	arg->model = model;
+	arg->verbose = verbose;
+	arg->start = now_seconds();
+	memset(env, 0, sizeof(RsEnv));
+	env->alloc = env_alloc;
+	env->check_interrupts = env_check_interrupts;
+	env->interrupt_pending = env_interrupt_pending;
+	env->progress = env_progress;
+	env->note = env_note;
+	env->arg = arg;
 }
 
 static void
@@ -369,8 +465,8 @@ check_model_finite(const RsModel *m, const RsTrainOptions *opts)
  * and not negative for ials and bpr, whose values are confidences in an
  * interaction (a negative one would train silently into nonsense).
  */
-static void
-check_values(const RsMatrix *m, const RsLoader *l, const RsTrainOptions *opts)
+void
+rs_check_values(const RsMatrix *m, const RsLoader *l, const RsTrainOptions *opts)
 {
 	bool		need_positive = opts->algorithm == RS_ALG_IALS || opts->algorithm == RS_ALG_BPR;
 
@@ -428,8 +524,7 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 {
 	RsModelDef *existing;
 	RsLoader   *l;
-	RsEnv		env = {0};
-	TrainEnvArg *arg;
+	RsEnv		env;
 	double		start = now_seconds();
 	ListCell   *lc;
 	RsRunAs		as;
@@ -495,22 +590,19 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 	if (def->stored)
 		rs_run_as_end(&as);
 	t->loader = l;
+	/* the newest interaction read: where recsys.update() starts */
+	t->summary.data_until = get_float8_nan();
+	if (t->opts.time_column != NULL && l->t != NULL)
+		for (int64 x = 0; x < l->n; x++)
+			if (isnan(t->summary.data_until) || l->t[x] > t->summary.data_until)
+				t->summary.data_until = l->t[x];
 	t->matrix = rs_loader_finish(l, rs_options_implicit(&t->opts) ?
 								 RS_DUP_SUM : RS_DUP_MEAN);
 
-	check_values(t->matrix, l, &t->opts);
+	rs_check_values(t->matrix, l, &t->opts);
 
-	arg = MemoryContextAlloc(cxt, sizeof(TrainEnvArg));
-	arg->cxt = cxt;
-	arg->model = def->name;
-	arg->verbose = t->opts.verbose;
-	arg->start = start;
-	env.alloc = env_alloc;
-	env.check_interrupts = env_check_interrupts;
-	env.interrupt_pending = env_interrupt_pending;
-	env.progress = env_progress;
-	env.note = env_note;
-	env.arg = arg;
+	rs_train_env_init(&env, cxt, def->name, t->opts.verbose);
+	((TrainEnvArg *) env.arg)->start = start;
 	/* time decay: every interaction's weight, and the as_of it was counted from */
 	if (t->opts.half_life_seconds > 0)
 	{
@@ -649,9 +741,10 @@ rs_train_init(void)
 	RegisterSubXactCallback(rs_subxact_callback, NULL);
 }
 
-static Datum
-summary_datum(FunctionCallInfo fcinfo, const char *model, const RsTrainOptions *opts,
-			  const RsTrainSummary *s)
+/* The recsys.train_result row of a summary (final_loss NaN: NULL). */
+Datum
+rs_train_result(FunctionCallInfo fcinfo, const char *model, const RsTrainOptions *opts,
+				const RsTrainSummary *s)
 {
 	TupleDesc	desc;
 	Datum		values[10];
@@ -670,6 +763,7 @@ summary_datum(FunctionCallInfo fcinfo, const char *model, const RsTrainOptions *
 	values[7] = Int64GetDatum(s->duplicates);
 	values[8] = Float8GetDatum(s->seconds);
 	values[9] = Float8GetDatum(s->final_loss);
+	nulls[9] = isnan(s->final_loss);
 	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }
 
@@ -703,7 +797,7 @@ train_and_report(FunctionCallInfo fcinfo, RsModelDef *def, RsLoader *loaded)
 	SPI_finish();
 	MemoryContextDelete(cxt);
 
-	return summary_datum(fcinfo, def->name, &t.opts, &t.summary);
+	return rs_train_result(fcinfo, def->name, &t.opts, &t.summary);
 }
 
 PG_FUNCTION_INFO_V1(rs_train);
@@ -984,7 +1078,7 @@ rs_fit_finalfn(PG_FUNCTION_ARGS)
 		pending_models = lappend(pending_models, t);
 		MemoryContextSwitchTo(old);
 
-		result = summary_datum(fcinfo, def->name, &t->opts, &t->summary);
+		result = rs_train_result(fcinfo, def->name, &t->opts, &t->summary);
 		/* the aggregate must not free what now belongs to the pending model */
 		st->model = NULL;
 		PG_RETURN_DATUM(result);

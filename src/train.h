@@ -11,6 +11,9 @@
 #define RECSYS_TRAIN_GLUE_H
 
 #include "catalog.h"
+#include "fmgr.h"
+
+struct RsLoader;
 
 /* defines the settings of training (recsys.c calls it from _PG_init) */
 extern void rs_train_init(void);
@@ -18,6 +21,18 @@ extern void rs_train_init(void);
 /* the SELECT reading one user's rows of a model's source (fold-in) */
 extern char *rs_user_source_query(const RsModelDef *def, const char *user_type,
 								  const char *time_column);
+/* the services of the numeric cores, memory from cxt (bounded) */
+extern void rs_train_env_init(RsEnv *env, MemoryContext cxt, const char *model,
+							  bool verbose);
+/* the recsys.train_result row of a summary */
+extern Datum rs_train_result(FunctionCallInfo fcinfo, const char *model,
+							 const RsTrainOptions *opts, const RsTrainSummary *s);
+/* the rows of a model's source newer than since (recsys.update()) */
+extern char *rs_new_rows_query(const RsModelDef *def, const char *time_column,
+							   double since);
+/* values as an algorithm reads them: finite, not negative for ials and bpr */
+extern void rs_check_values(const RsMatrix *m, const struct RsLoader *l,
+							const RsTrainOptions *opts);
 /* a source given as a table, view or SELECT, as a FROM item */
 extern char *rs_source_from_item(const char *source, const char *message,
 								 const char *hint);

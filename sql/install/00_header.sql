@@ -9,7 +9,7 @@
 --   04_helpers      what runs a caller's text on the caller's search_path
 --   05_synth        synthetic data: the synth_* generators, generate_dataset
 --   06_catalog      the model catalog: tables, row-level security, privileges
---   07_training     train, retrain, fit, drop_model, schedule_retrain
+--   07_training     train, retrain, fit, drop_model
 --   08_serving      predict, recommend*, similar_*, rerank
 --   09_model_index  managed per-model recsys_hnsw indexes
 --   10_statistics   ANOVA, Welch, Kruskal-Wallis and their distributions
@@ -18,6 +18,8 @@
 --   12_audit        fairness audits across user groups
 --   13_experiments  A/B experiments: arms, assignment, reports
 --   14_versions     activate (rollback), activation history, version pins
+--   15_updates      update (new interactions into a new version),
+--                   schedule_retrain, schedule_update (pg_cron)
 --
 -- Every public function carries a COMMENT ON so \df+ documents it.  The
 -- security rules every function follows (search_path pinned, the caller's

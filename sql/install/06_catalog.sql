@@ -53,12 +53,18 @@ CREATE TABLE recsys.model_versions (
 	trained_by name NOT NULL,
 	trained_at timestamptz NOT NULL DEFAULT now(),
 	version_id bigint NOT NULL DEFAULT pg_catalog.nextval('recsys.model_version_ids'),
+	data_until timestamptz,
+	updated_from integer,
 	PRIMARY KEY (model, version),
 	CONSTRAINT model_versions_version_id_key UNIQUE (version_id)
 );
 ALTER SEQUENCE recsys.model_version_ids OWNED BY recsys.model_versions.version_id;
 COMMENT ON TABLE recsys.model_versions IS
 	'one row per trained version: effective parameters, data sizes, time, memory and loss history';
+COMMENT ON COLUMN recsys.model_versions.data_until IS
+	'the newest interaction time the version has read (models trained with "time_column"): where recsys.update() starts; NULL: none recorded';
+COMMENT ON COLUMN recsys.model_versions.updated_from IS
+	'the version recsys.update() made this one from; NULL: trained';
 COMMENT ON COLUMN recsys.model_versions.version_id IS
 	'identity of the stored version, never reused (not even after drop_model or a rolled-back training)';
 

@@ -20,8 +20,22 @@
 --                   history, version pins; and (08_serving, 11_evaluation,
 --                   12_audit) a trailing "version integer DEFAULT NULL" on
 --                   every serving and evaluation function
+--   15_updates      recsys.update() (new interactions folded into a new
+--                   version) and schedule_update(); schedule_retrain()
+--                   moves there from 07_training, unchanged for its
+--                   callers; model_versions gains data_until and
+--                   updated_from (below)
 
 \echo Use "ALTER EXTENSION recsys UPDATE TO '0.3.0'" to load this file. \quit
+
+-- Where recsys.update() starts, and what a version was updated from.
+-- Versions trained before 0.3.0 have neither (update() asks for a retrain).
+ALTER TABLE recsys.model_versions ADD COLUMN data_until timestamptz;
+ALTER TABLE recsys.model_versions ADD COLUMN updated_from integer;
+COMMENT ON COLUMN recsys.model_versions.data_until IS
+	'the newest interaction time the version has read (models trained with "time_column"): where recsys.update() starts; NULL: none recorded';
+COMMENT ON COLUMN recsys.model_versions.updated_from IS
+	'the version recsys.update() made this one from; NULL: trained';
 
 -- The serving and evaluation functions that take "version" now: their
 -- 0.2.0 signatures go, their area files create the new ones.

@@ -446,3 +446,44 @@ rs_train_als(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 		env->progress(env->arg, it + 1, total);
 	}
 }
+
+/*
+ * One exact user half-step against fixed items: each user of m (its user
+ * rows only are read) gets the factors and bias of the als user step,
+ * solved by Cholesky from zero, as serving's fold-in solves one user.
+ * recsys.update() re-solves the users whose interactions changed with it.
+ * user_factors (n_users x k) and user_bias (n_users) are written.
+ */
+void
+rs_als_solve_users(const RsMatrix *m, int k, double mu, double lambda,
+				   double lambda_b, const float *item_factors,
+				   const float *item_bias, int threads, const RsEnv *env,
+				   float *user_factors, float *user_bias)
+{
+	int			k1 = k + 1;
+	AlsSweep	s;
+
+	if (threads < 1)
+		threads = 1;
+	memset(user_factors, 0, sizeof(float) * (size_t) m->n_users * k);
+	memset(user_bias, 0, sizeof(float) * (size_t) m->n_users);
+	memset(&s, 0, sizeof(s));
+	s.k = k;
+	s.mu = (float) mu;
+	s.lambda = (float) lambda;
+	s.lambda_b = (float) lambda_b;
+	s.cholesky = true;
+	s.maxdeg = rs_max_row_length(m->user_ptr, m->n_users);
+	s.scratch_floats = 2 * (size_t) s.maxdeg + (size_t) k1 * k1 + k1 +
+		(size_t) ALS_GATHER_ROWS * k1;
+	s.scratch = env->alloc(env->arg, sizeof(float) * s.scratch_floats * threads);
+	s.ptr = m->user_ptr;
+	s.idx = m->user_items;
+	s.val = m->user_vals;
+	s.w = m->user_w;
+	s.xf = user_factors;
+	s.xb = user_bias;
+	s.yf = item_factors;
+	s.yb = item_bias;
+	half_sweep(&s, m->n_users, threads, env);
+}

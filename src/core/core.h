@@ -179,6 +179,24 @@ typedef struct RsEnv
 extern void rs_train_als(const RsMatrix *m, const RsParams *p,
 						 const RsEnv *env, RsModel *out);
 
+/*
+ * als.c, ials.c: one exact (Cholesky) user half-step against fixed items,
+ * from zero, for every user of m (only its user rows are read): what
+ * serving's fold-in computes for one user, for many at once
+ * (recsys.update()).  Set OpenBLAS to one thread while they run, like the
+ * exact solvers of training.
+ */
+extern void rs_als_solve_users(const RsMatrix *m, int k, double mu,
+							   double lambda, double lambda_b,
+							   const float *item_factors,
+							   const float *item_bias, int threads,
+							   const RsEnv *env, float *user_factors,
+							   float *user_bias);
+extern void rs_ials_solve_users(const RsMatrix *m, int k, double alpha,
+								double lambda, const float *item_factors,
+								int32_t n_items, int threads,
+								const RsEnv *env, float *user_factors);
+
 /* svd.c: explicit ratings, biased MF by SGD */
 extern void rs_train_svd(const RsMatrix *m, const RsParams *p,
 						 const RsEnv *env, RsModel *out);

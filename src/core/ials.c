@@ -379,3 +379,39 @@ rs_train_ials(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 		env->progress(env->arg, it + 1, total);
 	}
 }
+
+/*
+ * One exact user half-step against fixed items: each user of m (its user
+ * rows only are read) gets the factors of the ials user step, solved by
+ * Cholesky, as serving's fold-in solves one user.  recsys.update()
+ * re-solves the users whose interactions changed with it.  user_factors
+ * (n_users x k) is written.
+ */
+void
+rs_ials_solve_users(const RsMatrix *m, int k, double alpha, double lambda,
+					const float *item_factors, int32_t n_items, int threads,
+					const RsEnv *env, float *user_factors)
+{
+	int64_t		maxdeg = rs_max_row_length(m->user_ptr, m->n_users);
+	float	   *gram = env->alloc(env->arg, sizeof(float) * k * k);
+	IalsSweep	s;
+
+	if (threads < 1)
+		threads = 1;
+	memset(user_factors, 0, sizeof(float) * (size_t) m->n_users * k);
+	memset(&s, 0, sizeof(s));
+	s.k = k;
+	s.alpha = (float) alpha;
+	s.lambda = (float) lambda;
+	s.cholesky = true;
+	s.scratch_floats = (size_t) k * k + 3 * k + (4 + (size_t) k) * maxdeg;
+	s.scratch = env->alloc(env->arg, sizeof(float) * s.scratch_floats * threads);
+	s.ptr = m->user_ptr;
+	s.idx = m->user_items;
+	s.val = m->user_vals;
+	s.wt = m->user_w;
+	s.x = user_factors;
+	s.y = item_factors;
+	s.gram = gram;
+	half_sweep(&s, m->n_users, item_factors, n_items, gram, threads, env);
+}

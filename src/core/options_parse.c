@@ -338,8 +338,6 @@ rs_opt_finish(const RsOptState *s)
 		return RS_OPTS_DECAY_WITHOUT_TIME;
 	if (s->as_of != NULL && !decay)
 		return RS_OPTS_AS_OF_WITHOUT_DECAY;
-	if (s->time_column != NULL && !decay && !(p->half_life_days > 0))
-		return RS_OPTS_TIME_WITHOUT_DECAY;
 	if (s->algorithm != IKNN && s->algorithm != UKNN)
 		return RS_OPTS_OK;
 	if (decay && (p->explicit_feedback || p->similarity == RS_SIM_JACCARD ||

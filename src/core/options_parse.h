@@ -93,7 +93,6 @@ typedef enum RsOptStatus
 	RS_OPTS_TWO_HALF_LIVES,		/* half_life and half_life_days */
 	RS_OPTS_DECAY_WITHOUT_TIME, /* half_life without time_column */
 	RS_OPTS_AS_OF_WITHOUT_DECAY,	/* as_of without half_life */
-	RS_OPTS_TIME_WITHOUT_DECAY, /* time_column without a half-life */
 	RS_OPTS_DECAY_KNN			/* decay with explicit knn, jaccard or
 								 * attribute_mode only */
 } RsOptStatus;
