@@ -384,6 +384,8 @@ update_model(FunctionCallInfo fcinfo, const char *name, double since_arg)
 		if (l->t[x] > data_until)
 			data_until = l->t[x];
 	summary.duplicates = l->duplicates;
+	if (env.note)
+		env.note(env.arg, psprintf("read %lld new rows", (long long) l->rows_read));
 	nm = rs_loader_finish(l, rs_options_implicit(&opts) ? RS_DUP_SUM : RS_DUP_MEAN);
 	rs_check_values(nm, l, &opts);
 
@@ -479,6 +481,8 @@ update_model(FunctionCallInfo fcinfo, const char *name, double since_arg)
 					 errmsg("the values of model \"%s\" add up to more than real can hold", name),
 					 errhint("Duplicate (user, item) rows are summed for implicit feedback; scale the values down in the source query.")));
 
+	if (env.note)
+		env.note(env.arg, psprintf("merged %d users' interactions", n_solve));
 	/* the users' factors against the fixed items */
 	memset(&sub, 0, sizeof(sub));
 	sub.n_users = n_solve;
@@ -507,6 +511,8 @@ update_model(FunctionCallInfo fcinfo, const char *name, double since_arg)
 			ub[s] = old[solve_user[s]].idx >= 0 ? old[solve_user[s]].bias : 0.0f;
 	}
 
+	if (env.note)
+		env.note(env.arg, psprintf("solved %d users", n_solve));
 	/* the new version */
 	memset(&up, 0, sizeof(up));
 	up.base_version = base;
@@ -568,6 +574,8 @@ update_model(FunctionCallInfo fcinfo, const char *name, double since_arg)
 	up.seconds = clock_seconds() - start;
 	rs_store_update(name, &up);
 	rs_model_index_sync(name);
+	if (env.note)
+		env.note(env.arg, psprintf("stored version %d", up.version));
 
 	summary.version = up.version;
 	summary.users = n_solve;
