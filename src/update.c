@@ -344,6 +344,13 @@ update_model(FunctionCallInfo fcinfo, const char *name, double since_arg)
 				 errmsg("version %d of model \"%s\" does not record the newest interaction it read", base, name),
 				 errdetail("It was trained before recsys 0.3.0."),
 				 errhint("Retrain it once (recsys.retrain()); recsys.update() then folds in what arrives after.")));
+	/* rows up to data_until are in the version: read again, they would count twice */
+	if (!isnan(since_arg) && since_arg < data_until)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("since is before %s, the newest interaction version %d of model \"%s\" has read",
+						rs_epoch_text(data_until), base, name),
+				 errhint("The interactions up to then are in the version already; retrain the model to read them again.")));
 	since = isnan(since_arg) ? data_until : since_arg;
 
 	served = rs_served_model(name, base);
