@@ -242,8 +242,8 @@ FROM recsys.recommend('sl_fresh', 1, 4,
 	item_groups => 'SELECT i, i % 2 = 0 FROM sl_item_times', protected_group => 't', min_share => 0.5);
 
 -- ---------------------------------------------------------------------
--- time_column: times are read only for time decay; a time column
--- without a half-life is refused instead of ignored
+-- time_column without a half-life: accepted, it records where the data
+-- ends (model_versions.data_until, where recsys.update() starts)
 SELECT * FROM sl.why($$SELECT recsys.train('sl_tc', 'SELECT u, i, r, now() AS t FROM sl_small', 'u', 'i', 'r', 'als', '{"time_column": "t"}')$$);
 SELECT sl.try($$SELECT recsys.train('sl_tc', 'SELECT u, i, r, now() AS t FROM sl_small', 'u', 'i', 'r', 'item_knn', '{"time_column": "t"}')$$);
 SELECT model FROM recsys.train('sl_tc', 'SELECT u, i, r, now() AS t FROM sl_small', 'u', 'i', NULL, 'popularity',

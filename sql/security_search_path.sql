@@ -61,7 +61,7 @@ ORDER BY function;
 -- support, generators; a SET clause would cost on every call and guard
 -- nothing).  A new function shows up here.
 SELECT function, language,
-	   CASE WHEN p.oid::regproc::text IN ('train', 'retrain', 'recommend', 'recommend_for_items',
+	   CASE WHEN p.oid::regproc::text IN ('train', 'retrain', 'update', 'recommend', 'recommend_for_items',
 										  'recommend_all', 'predictions', 'audit_error',
 										  'audit_ranking', 'eval_source', 'fit_finalfn', 'fit')
 			THEN 'runs a query of the caller' ELSE 'runs no SQL' END AS kind
@@ -328,7 +328,8 @@ BEGIN
 		('-', 'numeric', 'numeric', 'numeric', 'numeric_sub'),
 		('->>', 'jsonb', 'text', 'text', 'jsonb_object_field_text'),
 		('&&', 'text[]', 'text[]', 'boolean', 'arrayoverlap'),
-		('@>', 'text[]', 'text[]', 'boolean', 'arraycontains')
+		('@>', 'text[]', 'text[]', 'boolean', 'arraycontains'),
+		('>', 'timestamp with time zone', 'timestamp with time zone', 'boolean', 'timestamptz_gt')
 	) v(op, l, r, ret, impl) LOOP
 		n := n + 1;
 		fn := 'sp_op_' || n;
@@ -410,6 +411,12 @@ SELECT model, version, users, items FROM recsys.train('sp_pop2', 'sp2_interactio
 SELECT model, version, users, items FROM recsys.train('sp_knn2', 'SELECT * FROM sp2_interactions_train', 'user_id', 'item_id', 'rating', 'item_knn',
 	'{"neighbors": 5, "attributes": "SELECT item_id, recsys.array_to_embedding(ARRAY[category, 1], 2, true) FROM sp2_items"}');
 SELECT model, version, users FROM recsys.retrain('sp_pop2');
+-- update() reads the rows after data_until: its ">" is pg_catalog's
+SELECT model, version, users FROM recsys.train('sp_upd', 'sp2_interactions_train', 'user_id', 'item_id', 'clicks', 'ials',
+	'{"time_column": "ts", "factors": 2, "iterations": 2, "seed": 1}');
+INSERT INTO sp2_interactions_train (user_id, item_id, rating, clicks, ts)
+SELECT 4001, 1, 4, 1, pg_catalog.max(ts) OPERATOR(pg_catalog.+) '1 hour'::pg_catalog.interval FROM sp2_interactions_train;
+SELECT model, version, users FROM recsys.update('sp_upd');
 SELECT (recsys.fit('sp_fit2', user_id, item_id, clicks, '{"algorithm": "popularity"}')).users FROM sp2_interactions_train;
 SELECT recsys.drop_model('sp_fit2');
 SELECT recsys.drop_model('sp_knn2');
@@ -421,6 +428,9 @@ SELECT part, relation, rows, users FROM recsys.split('sp2_interactions', 'user_i
 	method => 'random', seed => 4, train_table => 'sp2_tt_train', test_table => 'sp2_tt_test');
 SELECT relation, rows FROM recsys.generate_dataset('sp3', users => 10, items => 10, interactions => 50);
 SELECT model, version FROM recsys.retrain('sp_pop2');
+INSERT INTO sp2_interactions_train (user_id, item_id, rating, clicks, ts)
+SELECT 4002, 2, 4, 1, pg_catalog.max(ts) OPERATOR(pg_catalog.+) '1 hour'::pg_catalog.interval FROM sp2_interactions_train;
+SELECT model, version, users FROM recsys.update('sp_upd');
 
 -- Nothing the attacker planted ever ran, and the attacker is no superuser.
 SET search_path = public, recsys;
@@ -429,6 +439,6 @@ SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = 'sp_attacker';
 
 -- clean up (a model a running experiment serves cannot be dropped)
 SELECT recsys.end_experiment('sp_ab') IS NOT NULL AS ended;
-SELECT recsys.drop_model(m) FROM pg_catalog.unnest(ARRAY['sp_pop', 'sp_ials', 'sp_als', 'sp_iknn', 'sp_uknn', 'sp_pop2']) m;
+SELECT recsys.drop_model(m) FROM pg_catalog.unnest(ARRAY['sp_pop', 'sp_ials', 'sp_als', 'sp_iknn', 'sp_uknn', 'sp_pop2', 'sp_upd']) m;
 DROP OWNED BY sp_attacker CASCADE;
 DROP ROLE sp_attacker;

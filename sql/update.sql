@@ -230,7 +230,9 @@ SELECT model, version FROM recsys.train('up_slow_m', 'up_slow_src', 'user_id', '
 INSERT INTO up_src (user_id, item_id, rating, clicks, ts)
 SELECT 9100 + g, 3, 4, 1, c.later + g * interval '1 hour' FROM up_cut c, generate_series(1, 5) g;
 SET statement_timeout = '300ms';
-SELECT pg_temp.try($$SELECT recsys.update('up_slow_m')$$);
+\set VERBOSITY terse
+SELECT recsys.update('up_slow_m');
+\set VERBOSITY default
 RESET statement_timeout;
 SELECT m.active_version, (SELECT count(*) FROM recsys.model_versions v WHERE v.model = m.name) AS versions,
 	   (SELECT count(*) FROM recsys.user_factors f WHERE f.model = m.name AND f.version = 2) AS v2_rows

@@ -109,7 +109,7 @@ CREATE TABLE recsys.user_factors (
 	PRIMARY KEY (model, version, user_key)
 );
 COMMENT ON TABLE recsys.user_factors IS
-	'one row per user and model version: key (as text), bias, latent factors, the item_idx of the items the user interacted with in training, and (explicit neighbourhood models) their ratings';
+	'one row per user and model version: key (as text), bias, latent factors, the item_idx of the items the user interacted with in training, and their values (explicit neighbourhood models, and als, svd and ials models trained with a time column, which recsys.update() re-solves users from)';
 
 CREATE TABLE recsys.item_factors (
 	model text NOT NULL,

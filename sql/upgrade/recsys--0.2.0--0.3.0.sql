@@ -36,6 +36,8 @@ COMMENT ON COLUMN recsys.model_versions.data_until IS
 	'the newest interaction time the version has read (models trained with "time_column"): where recsys.update() starts; NULL: none recorded';
 COMMENT ON COLUMN recsys.model_versions.updated_from IS
 	'the version recsys.update() made this one from; NULL: trained';
+COMMENT ON TABLE recsys.user_factors IS
+	'one row per user and model version: key (as text), bias, latent factors, the item_idx of the items the user interacted with in training, and their values (explicit neighbourhood models, and als, svd and ials models trained with a time column, which recsys.update() re-solves users from)';
 
 -- The serving and evaluation functions that take "version" now: their
 -- 0.2.0 signatures go, their area files create the new ones.

@@ -1,6 +1,7 @@
 # recsys.schedule_retrain() with the real pg_cron: a scheduled retrain
 # produces a new version while another session, inside a snapshot taken
-# before, keeps reading the old one in full.  And what it refuses: a model
+# before, keeps reading the old one in full; recsys.schedule_update() folds
+# new rows in on a schedule.  And what it refuses: a model
 # made by recsys.fit() (no source to retrain from), another role's model,
 # a job name that pg_cron would cut or that names another job; two models
 # whose names share their first 63 bytes get a job each.
@@ -62,6 +63,29 @@ cmp_ok($reader->query_safe(q{SELECT active_version FROM recsys.models WHERE name
 $reader->quit;
 
 $node->safe_psql('postgres', "SELECT cron.unschedule($job)");
+
+# schedule_update(): a nightly update, here every minute, folds new rows in
+($rc, $stdout, $stderr) = $node->psql('postgres', q{SELECT recsys.schedule_update('m', '* * * * *')});
+like($stderr, qr/model "m" has no time column to find new interactions by/,
+	'schedule_update refuses a model without a time column');
+$node->safe_psql('postgres', q{
+SELECT * FROM recsys.train('mu', 'd_interactions', 'user_id', 'item_id', 'clicks', 'ials',
+                           '{"time_column": "ts", "factors": 4, "iterations": 3}');
+INSERT INTO d_interactions (user_id, item_id, rating, clicks, ts)
+SELECT 900000 + g, g, 4, 1, (SELECT max(ts) FROM d_interactions) + g * interval '1 minute'
+FROM generate_series(1, 3) g;
+});
+my $ujob = $node->safe_psql('postgres', q{SELECT recsys.schedule_update('mu', '* * * * *')});
+is($node->safe_psql('postgres', q{SELECT jobname || ': ' || command FROM cron.job WHERE jobid = } . $ujob),
+	q{recsys-update-mu: SELECT recsys.update('mu')}, 'the job runs recsys.update');
+ok($node->poll_query_until('postgres', q{SELECT active_version >= 2 FROM recsys.models WHERE name = 'mu'}),
+	'pg_cron made a new version by update');
+is($node->safe_psql('postgres', q{SELECT updated_from || ' ' || users FROM recsys.model_versions
+WHERE model = 'mu' AND version = 2}), '1 503', 'version 2 is version 1 updated, with the 3 new users');
+$node->safe_psql('postgres', "SELECT cron.unschedule($ujob)");
+is($node->safe_psql('postgres',
+	q{SELECT array_to_string(proconfig, ',') FROM pg_proc WHERE oid = 'recsys.schedule_update(text,text,text)'::regprocedure}),
+	'search_path=pg_catalog, recsys, pg_temp', 'schedule_update pins its search_path');
 
 # its search_path is pinned
 is($node->safe_psql('postgres',

@@ -285,6 +285,22 @@ WHERE x.indrelid = 'recsys.item_factors'::regclass
 	is($new->safe_psql('postgres', q{SELECT count(*) FROM recsys.recommend('m_new', 1, 10)}),
 		'10', "$prev_version: the new model serves");
 
+	# --- update() after the upgrade: the old versions record no data_until ----
+	my ($urc, $uout, $uerr) = $new->psql('postgres', q{SELECT recsys.update('m_two')});
+	like($uerr, qr/model "m_two" has no time column/,
+		"$prev_version: update() of an upgraded model without a time column is refused");
+	$new->safe_psql('postgres', q{UPDATE recsys.models SET options = options || '{"time_column": "ts"}'
+	WHERE name = 'm_two'});
+	($urc, $uout, $uerr) = $new->psql('postgres', q{SELECT recsys.update('m_two')});
+	like($uerr, qr/version 3 of model "m_two" does not record the newest interaction it read/,
+		"$prev_version: update() of a version that records no data_until asks for a retrain");
+	$new->safe_psql('postgres', q{SELECT version FROM recsys.train('m_upd', 'd_interactions', 'user_id',
+	'item_id', 'clicks', 'ials', '{"factors": 4, "iterations": 3, "time_column": "ts"}')});
+	is($new->safe_psql('postgres', q{INSERT INTO d_interactions (user_id, item_id, rating, clicks, ts)
+	SELECT 999999, min(item_id), 4, 1, max(ts) + interval '1 hour' FROM d_interactions;
+	SELECT version || ' ' || users || ' ' || interactions FROM recsys.update('m_upd')}),
+		'2 1 1', "$prev_version: a model trained after the upgrade updates: version 2, one new user");
+
 	# --- the upgraded extension is what a fresh install makes ---------------
 	$new->safe_psql('fresh', 'CREATE EXTENSION recsys');
 	$new->safe_psql('fresh', RecsysModels::grants_sql());
