@@ -36,9 +36,15 @@ SELECT model, version, users, items, interactions FROM recsys.train('up_ials', '
 -- data_until is the newest time read; updated_from is NULL for a trained version
 SELECT v.data_until = c.past AS data_until_is_newest, v.updated_from
 FROM recsys.model_versions v, up_cut c WHERE v.model = 'up_ials';
+-- the users' values are kept, for update(), where only the catalog's
+-- owner reads them
 CREATE TABLE up_v1 AS
-	SELECT user_key, user_idx, bias, factors, seen, ratings FROM recsys.user_factors
-	WHERE model = 'up_ials' AND version = 1;
+	SELECT f.user_key, f.user_idx, f.bias, f.factors, f.seen, v."values" AS vals
+	FROM recsys.user_factors f JOIN recsys.user_values v USING (model, version, user_key)
+	WHERE f.model = 'up_ials' AND f.version = 1;
+SELECT count(*) AS users, bool_and(cardinality(vals) = cardinality(seen)) AS aligned FROM up_v1;
+SELECT count(*) AS ratings_in_user_factors FROM recsys.user_factors
+WHERE model = 'up_ials' AND ratings IS NOT NULL;
 
 -- the later rows arrive; a new user 9001; user 1 clicks again on an item
 -- they had (an implicit value adds to the stored one); an item the model
@@ -61,9 +67,10 @@ SELECT version, previous_version FROM recsys.model_activations WHERE model = 'up
 CREATE TABLE up_changed AS
 	SELECT DISTINCT s.user_id FROM up_src s, up_cut c WHERE s.ts > c.past AND s.item_id <> 99999;
 SELECT count(*) AS unchanged_users,
-	   bool_and(f.factors = o.factors AND f.seen = o.seen AND f.ratings = o.ratings
+	   bool_and(f.factors = o.factors AND f.seen = o.seen AND v."values" = o.vals
 				AND f.user_idx = o.user_idx) AS same_rows
 FROM recsys.user_factors f JOIN up_v1 o ON o.user_key = f.user_key
+JOIN recsys.user_values v ON v.model = f.model AND v.version = f.version AND v.user_key = f.user_key
 WHERE f.model = 'up_ials' AND f.version = 2
   AND f.user_key::int NOT IN (SELECT user_id FROM up_changed);
 -- every user with new interactions: their seen items are all their items
@@ -75,11 +82,13 @@ SELECT count(*) AS changed_users,
 FROM up_changed c JOIN recsys.user_factors f
   ON f.model = 'up_ials' AND f.version = 2 AND f.user_key = c.user_id::text;
 -- the new user has the next index; user 2's unknown item is not there
-SELECT user_idx, interactions, cardinality(ratings) AS values FROM recsys.user_factors
-WHERE model = 'up_ials' AND version = 2 AND user_key = '9001';
+SELECT f.user_idx, f.interactions, cardinality(v."values") AS values
+FROM recsys.user_factors f JOIN recsys.user_values v USING (model, version, user_key)
+WHERE f.model = 'up_ials' AND f.version = 2 AND f.user_key = '9001';
 -- user 1's repeated click: the stored value and the new one add up
-SELECT n.ratings[array_position(n.seen, o.seen[1])] - o.ratings[1] AS added
+SELECT v."values"[array_position(n.seen, o.seen[1])] - o.vals[1] AS added
 FROM recsys.user_factors n JOIN up_v1 o ON o.user_key = n.user_key
+JOIN recsys.user_values v ON v.model = n.model AND v.version = n.version AND v.user_key = n.user_key
 WHERE n.model = 'up_ials' AND n.version = 2 AND n.user_key = '1';
 -- items: their factors unchanged, their counts grown by the new pairs
 SELECT bool_and(n.factors = o.factors) AS item_factors_same,
@@ -213,8 +222,54 @@ SELECT pg_temp.try($$SELECT recsys.update('up_fit')$$);
 SELECT pg_temp.try($$SELECT recsys.update('up_nope')$$);
 SELECT pg_temp.try($$SELECT recsys.update(NULL)$$);
 -- a version without data_until (as one trained before 0.3.0)
-UPDATE recsys.model_versions SET data_until = NULL WHERE model = 'up_bpr' AND version = 2;
+UPDATE recsys.model_versions SET data_until = NULL, params = params - 'data_until_epoch', definition_md5 = NULL
+WHERE model = 'up_bpr' AND version = 2;
 SELECT pg_temp.try($$SELECT recsys.update('up_bpr')$$);
+
+-- a version active again after train() replaced the definition is not
+-- extended with rows of the new one
+SELECT model, version FROM recsys.train('up_def', 'up_src', 'user_id', 'item_id', 'rating', 'als',
+	'{"time_column": "ts", "factors": 2, "iterations": 2}');
+SELECT model, version FROM recsys.train('up_def', 'up_src', 'user_id', 'item_id', 'clicks', 'ials',
+	'{"time_column": "ts", "factors": 4, "iterations": 2}');
+SELECT recsys.activate('up_def', 1);
+INSERT INTO up_src (user_id, item_id, rating, clicks, ts)
+SELECT 1, 3, 4, 1, max(ts) + interval '1 hour' FROM up_src;
+SELECT pg_temp.try($$SELECT recsys.update('up_def')$$);
+SELECT recsys.activate('up_def', 2);
+SELECT version, users, interactions FROM recsys.update('up_def');
+-- keys whose type changed since training
+CREATE VIEW up_kv AS SELECT user_id, item_id, clicks, ts FROM up_src;
+SELECT model, version FROM recsys.train('up_kt', 'up_kv', 'user_id', 'item_id', 'clicks', 'ials',
+	'{"time_column": "ts", "factors": 2, "iterations": 2}');
+DROP VIEW up_kv;
+CREATE VIEW up_kv AS SELECT user_id::text AS user_id, item_id, clicks, ts FROM up_src;
+INSERT INTO up_src (user_id, item_id, rating, clicks, ts)
+SELECT 2, 3, 4, 1, max(ts) + interval '1 hour' FROM up_src;
+SELECT pg_temp.try($$SELECT recsys.update('up_kt')$$);
+SELECT version, users FROM recsys.update('up_def');
+-- only items the version does not have: no new version
+INSERT INTO up_src (user_id, item_id, rating, clicks, ts)
+SELECT 2, 99998, 4, 1, max(ts) + interval '1 hour' FROM up_src;
+SELECT version, users, skipped FROM recsys.update('up_def');
+-- times as seconds: float8 with more digits than microseconds are compared
+-- as the loader read them, so the newest row is not read again
+CREATE TABLE up_fsec AS SELECT user_id, item_id, clicks,
+	extract(epoch FROM ts)::float8 + 0.0000004 AS t FROM up_interactions i, up_cut c WHERE i.ts <= c.past;
+SELECT model, version FROM recsys.train('up_f', 'up_fsec', 'user_id', 'item_id', 'clicks', 'ials',
+	'{"time_column": "t", "factors": 2, "iterations": 2}');
+SELECT version, users FROM recsys.update('up_f');
+INSERT INTO up_fsec SELECT 5, 7, 1, max(t) + 0.5 FROM up_fsec;
+SELECT version, users, interactions FROM recsys.update('up_f');
+SELECT version, users FROM recsys.update('up_f');
+-- microseconds as seconds: out of the range of a time, refused
+SELECT pg_temp.try($$SELECT recsys.train('up_us', 'SELECT user_id, item_id, clicks, (t * 1000000)::bigint AS t FROM up_fsec',
+	'user_id', 'item_id', 'clicks', 'ials', '{"time_column": "t", "factors": 2, "iterations": 2}')$$);
+-- scheduling refuses what update() refuses, before pg_cron is asked
+SELECT pg_temp.try($$SELECT recsys.schedule_update('up_decay', '0 2 * * *')$$);
+SELECT pg_temp.try($$SELECT recsys.schedule_update('up_uknn', '0 2 * * *')$$);
+SELECT pg_temp.try($$SELECT recsys.schedule_update('up_notime', '0 2 * * *')$$);
+SELECT pg_temp.try($$SELECT recsys.schedule_model_job('up_ials', '0 2 * * *', NULL, 'drop')$$);
 
 -- cancelled while it reads: the active version and the catalog unchanged
 CREATE FUNCTION up_slow(t timestamptz) RETURNS boolean LANGUAGE plpgsql AS $$
@@ -253,9 +308,20 @@ SELECT model, version FROM recsys.train('up_owned', 'up_private', 'user_id', 'it
 	'{"time_column": "ts", "factors": 4, "iterations": 2}');
 SELECT recsys.grant_model('up_owned', 'up_other');
 RESET ROLE;
+-- the owner schedules only what they may run (the job runs as them)
+REVOKE EXECUTE ON FUNCTION recsys.update(text, timestamptz) FROM up_owner;
+SET ROLE up_owner;
+SELECT pg_temp.try($$SELECT recsys.schedule_model_job('up_owned', '0 2 * * *', NULL, 'update')$$);
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION recsys.update(text, timestamptz) TO up_owner;
 INSERT INTO up_private SELECT i.* FROM up_interactions i, up_cut c WHERE i.ts > c.past AND i.ts <= c.later;
 SET ROLE up_other;
 SELECT pg_temp.try($$SELECT recsys.update('up_owned')$$);
+-- a grantee serves the model but reads no values of the source
+SELECT count(*) AS rows, count(ratings) AS with_ratings FROM recsys.user_factors WHERE model = 'up_owned';
+SELECT pg_temp.try($$SELECT count(*) FROM recsys.user_values$$);
+-- nor schedules what it may not run
+SELECT pg_temp.try($$SELECT recsys.schedule_model_job('up_owned', '0 2 * * *', NULL, 'update')$$);
 RESET ROLE;
 GRANT EXECUTE ON FUNCTION recsys.update(text, timestamptz) TO up_other;
 SET ROLE up_other;
@@ -270,7 +336,10 @@ SELECT version, users FROM recsys.update('up_owned');
 SELECT trained_by FROM recsys.model_versions WHERE model = 'up_owned' AND version = 2;
 
 SELECT recsys.drop_model(m) FROM unnest(ARRAY['up_ials', 'up_als', 'up_svd', 'up_bpr', 'up_pop', 'up_pop_full',
-	'up_knn', 'up_iknn', 'up_notime', 'up_decay', 'up_uknn', 'up_fit', 'up_slow_m', 'up_owned']) m;
+	'up_knn', 'up_iknn', 'up_notime', 'up_decay', 'up_uknn', 'up_fit', 'up_slow_m', 'up_owned', 'up_def',
+	'up_kt', 'up_f']) m;
+-- dropping took the values with the models
+SELECT count(*) AS values_left FROM recsys.user_values;
 DROP VIEW up_slow_src;
 DROP FUNCTION up_slow(timestamptz);
 REVOKE ALL ON FUNCTION recsys.train(text, text, text, text, text, text, jsonb),

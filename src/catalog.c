@@ -431,23 +431,25 @@ float4_array(const float *v, int n)
  * INSERT, as arrays: key, dense index, bias, factors, number of
  * interactions, and for users the dense indexes of the items they
  * interacted with in training (the "seen" items serving excludes) and,
- * when `ratings` is given (see rs_stores_values()), their values.
+ * when `ratings` is given (explicit neighbourhood models), their values;
+ * `private_values` (see rs_keeps_user_values()) go to recsys.user_values.
  * A chunk's seen lists are one flat array sliced per row, since CSR rows
  * of consecutive users are contiguous.
  */
 /*
- * Whether a version keeps each user's interaction values next to the seen
- * items: explicit neighbourhood models score from them, and recsys.update()
- * re-solves a factor model's user from them (als, svd and ials trained
- * with a time column, the models update() can extend; bpr and popularity
- * read no values).
+ * Whether a version keeps each user's interaction values for
+ * recsys.update() (in recsys.user_values, which only the catalog's owner
+ * reads: they are the source's data): als, svd and ials trained with a
+ * time column and without time decay, the factor models update() re-solves
+ * users of from their values.  (bpr and popularity read no values;
+ * explicit neighbourhood models keep theirs in user_factors.ratings, for
+ * serving.)
  */
 bool
-rs_stores_values(const RsTrainOptions *opts)
+rs_keeps_user_values(const RsTrainOptions *opts)
 {
-	if (rs_algorithm_is_knn(opts->algorithm))
-		return !rs_options_implicit(opts);
-	return opts->time_column != NULL &&
+	return opts->time_column != NULL && opts->half_life_seconds <= 0 &&
+		!(opts->params.half_life_days > 0) &&
 		(opts->algorithm == RS_ALG_ALS || opts->algorithm == RS_ALG_SVD ||
 		 opts->algorithm == RS_ALG_IALS);
 }
@@ -459,10 +461,19 @@ epoch_datum(double seconds, char *null)
 	const double unix_offset =
 		(double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
 
+	double		us;
+
 	*null = isnan(seconds) ? 'n' : ' ';
 	if (isnan(seconds))
 		return (Datum) 0;
-	return TimestampTzGetDatum((TimestampTz) rint((seconds - unix_offset) * 1000000.0));
+	us = rint((seconds - unix_offset) * 1000000.0);
+	if (!(us > (double) MIN_TIMESTAMP && us < (double) END_TIMESTAMP))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("interaction time %.17g seconds since 1970 is out of the range of timestamptz",
+						seconds),
+				 errhint("Numeric times are seconds since 1970-01-01 00:00 UTC; convert other units in the source query (for example t / 1000000.0 for microseconds).")));
+	return TimestampTzGetDatum((TimestampTz) us);
 }
 
 typedef struct EntityRows
@@ -477,6 +488,8 @@ typedef struct EntityRows
 	const int64 *ptr;			/* n + 1: interactions of row e */
 	const int32 *seen;			/* users: item indexes, by ptr */
 	const float *ratings;		/* users: their values, or NULL */
+	const float *private_values;	/* users: values for recsys.user_values,
+									 * or NULL */
 } EntityRows;
 
 static void
@@ -570,6 +583,20 @@ store_entities(const char *model, int32 version, bool is_user,
 		MemoryContextSwitchTo(old);
 
 		rs_catalog_exec(sql, is_user ? 10 : 7, types, values, nulls, false);
+		if (is_user && r->private_values)
+		{
+			Oid			vtypes[6] = {TEXTOID, INT4OID, TEXTARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID,
+			INT4ARRAYOID};
+			Datum		vvalues[6] = {values[0], values[1], values[2], values[8],
+				float4_array(r->private_values + ptr[begin], (int) (ptr[end] - ptr[begin])),
+			values[6]};
+
+			rs_catalog_exec("INSERT INTO recsys.user_values (model, version, user_key, \"values\") "
+							"SELECT $1, $2, k, $5[o + 1 : o + n] "
+							"FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::int4[]), "
+							"pg_catalog.unnest($6::int4[])) AS u(k, o, n)",
+							6, vtypes, vvalues, NULL, false);
+		}
 		MemoryContextReset(chunk_cxt);
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -698,6 +725,8 @@ prune_versions(const char *model, int keep, int32 active)
 				 "dni AS (DELETE FROM recsys.item_neighbors f USING old"
 				 "  WHERE f.model = $1 AND f.version = old.version), "
 				 "dnu AS (DELETE FROM recsys.user_neighbors f USING old"
+				 "  WHERE f.model = $1 AND f.version = old.version), "
+				 "duv AS (DELETE FROM recsys.user_values f USING old"
 				 "  WHERE f.model = $1 AND f.version = old.version) "
 				 "DELETE FROM recsys.model_versions v USING old"
 				 "  WHERE v.model = $1 AND v.version = old.version",
@@ -788,11 +817,11 @@ rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
 
 	/* the version's record */
 	{
-		Oid			types[16] = {TEXTOID, INT4OID, TEXTOID, JSONBOID, INT4OID, INT4OID,
+		Oid			types[17] = {TEXTOID, INT4OID, TEXTOID, JSONBOID, INT4OID, INT4OID,
 			INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID, FLOAT8OID, FLOAT8ARRAYOID, INT8OID, NAMEOID,
 		TIMESTAMPTZOID};
-		Datum		values[16];
-		char		nulls[16];
+		Datum		values[17];
+		char		nulls[17];
 
 		values[0] = CStringGetTextDatum(def->name);
 		values[1] = Int32GetDatum(version);
@@ -812,11 +841,20 @@ rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
 		memset(nulls, ' ', sizeof(nulls));
 		values[15] = epoch_datum(summary->data_until, &nulls[15]);
 
+		/* exactly (%.17g round-trips; float8 to numeric would keep 15 digits) */
+		types[16] = TEXTOID;
+		values[16] = isnan(summary->data_until) ? (Datum) 0 :
+			CStringGetTextDatum(psprintf("%.17g", summary->data_until));
+		nulls[16] = isnan(summary->data_until) ? 'n' : ' ';
 		rs_catalog_exec("INSERT INTO recsys.model_versions (model, version, algorithm, params, "
 					 "users, items, interactions, rows_read, rows_skipped, duplicates, "
-					 "global_mean, final_loss, loss_history, memory_bytes, trained_by, data_until) "
-					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-					 16, types, values, nulls, false);
+					 "global_mean, final_loss, loss_history, memory_bytes, trained_by, data_until, "
+					 "definition_md5) "
+					 "SELECT $1, $2, $3, CASE WHEN $17 IS NULL THEN $4 "
+					 "ELSE $4 || pg_catalog.jsonb_build_object('data_until_epoch', $17::pg_catalog.numeric) END, "
+					 "$5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, " RS_DEFINITION_MD5
+					 " FROM recsys.models m WHERE m.name = $1",
+					 17, types, values, nulls, false);
 	}
 
 	{
@@ -830,7 +868,9 @@ rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
 		users.nfactors = model->factors;
 		users.ptr = m->user_ptr;
 		users.seen = m->user_items;
-		users.ratings = rs_stores_values(opts) ? m->user_vals : NULL;
+		users.ratings = rs_algorithm_is_knn(opts->algorithm) && !rs_options_implicit(opts) ?
+			m->user_vals : NULL;
+		users.private_values = rs_keeps_user_values(opts) ? m->user_vals : NULL;
 		store_entities(def->name, version, true, &users, emb_type);
 		items.n = l->items->n;
 		items.keys = l->items;
@@ -867,25 +907,28 @@ rs_store_update(const char *name, const RsUpdate *u)
 	Datum		base = Int32GetDatum(u->base_version);
 
 	{
-		Oid			types[11] = {TEXTOID, INT4OID, INT4OID, INT4OID, INT8OID, INT8OID,
-		INT8OID, INT8OID, INT8OID, NAMEOID, TIMESTAMPTZOID};
-		Datum		values[11] = {model, version, base, Int32GetDatum(u->users),
+		Oid			types[12] = {TEXTOID, INT4OID, INT4OID, INT4OID, INT8OID, INT8OID,
+		INT8OID, INT8OID, INT8OID, NAMEOID, TIMESTAMPTZOID, TEXTOID};
+		Datum		values[12] = {model, version, base, Int32GetDatum(u->users),
 			Int64GetDatum(u->interactions), Int64GetDatum(u->rows_read),
 			Int64GetDatum(u->rows_skipped), Int64GetDatum(u->duplicates),
 			Int64GetDatum(u->memory_bytes),
 		DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)))};
-		char		nulls[11];
+		char		nulls[12];
 
 		memset(nulls, ' ', sizeof(nulls));
 		values[10] = epoch_datum(u->data_until, &nulls[10]);
+		values[11] = CStringGetTextDatum(psprintf("%.17g", u->data_until));
 		rs_catalog_exec("INSERT INTO recsys.model_versions (model, version, algorithm, params, "
 						"users, items, interactions, rows_read, rows_skipped, duplicates, "
 						"global_mean, final_loss, loss_history, memory_bytes, trained_by, "
-						"data_until, updated_from) "
-						"SELECT v.model, $2, v.algorithm, v.params, $4, v.items, $5, $6, $7, $8, "
-						"v.global_mean, NULL, '{}', $9, $10, $11, v.version "
+						"data_until, updated_from, definition_md5) "
+						"SELECT v.model, $2, v.algorithm, "
+						"v.params || pg_catalog.jsonb_build_object('data_until_epoch', $12::pg_catalog.numeric), "
+						"$4, v.items, $5, $6, $7, $8, "
+						"v.global_mean, NULL, '{}', $9, $10, $11, v.version, v.definition_md5 "
 						"FROM recsys.model_versions v WHERE v.model = $1 AND v.version = $3",
-						11, types, values, nulls, false);
+						12, types, values, nulls, false);
 	}
 	{
 		EntityRows	users = {0};
@@ -899,6 +942,7 @@ rs_store_update(const char *name, const RsUpdate *u)
 		users.ptr = u->seen_ptr;
 		users.seen = u->seen;
 		users.ratings = u->ratings;
+		users.private_values = u->private_values;
 		store_entities(name, u->version, true, &users, emb_type);
 	}
 	{
@@ -914,6 +958,12 @@ rs_store_update(const char *name, const RsUpdate *u)
 						"WHERE f.model = $1 AND f.version = $3 "
 						"ON CONFLICT (model, version, user_key) DO NOTHING",
 						3, types, values, NULL, false);
+		if (u->private_values)
+			rs_catalog_exec("INSERT INTO recsys.user_values (model, version, user_key, \"values\") "
+							"SELECT f.model, $2, f.user_key, f.\"values\" FROM recsys.user_values f "
+							"WHERE f.model = $1 AND f.version = $3 "
+							"ON CONFLICT (model, version, user_key) DO NOTHING",
+							3, types, values, NULL, false);
 		rs_catalog_exec(u->scores_are_counts ?
 						"INSERT INTO recsys.item_factors (model, version, item_key, item_idx, "
 						"bias, factors, interactions) "
@@ -965,6 +1015,7 @@ rs_drop_model(const char *name)
 				 "di AS (DELETE FROM recsys.item_factors WHERE model = $1), "
 				 "dni AS (DELETE FROM recsys.item_neighbors WHERE model = $1), "
 				 "dnu AS (DELETE FROM recsys.user_neighbors WHERE model = $1), "
+				 "duv AS (DELETE FROM recsys.user_values WHERE model = $1), "
 				 "dp AS (DELETE FROM recsys.version_pins WHERE model = $1), "
 				 "da AS (DELETE FROM recsys.model_activations WHERE model = $1), "
 				 "dv AS (DELETE FROM recsys.model_versions WHERE model = $1) "

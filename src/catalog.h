@@ -103,6 +103,7 @@ typedef struct RsUpdate
 	const int64 *seen_ptr;		/* n_users + 1 */
 	const int32 *seen;
 	const float *ratings;		/* aligned with seen, or NULL */
+	const float *private_values;	/* for recsys.user_values, or NULL */
 	int32		n_items;		/* items with new interactions */
 	const int32 *item_idx;
 	const int32 *item_added;	/* their new (user, item) pairs */
@@ -193,7 +194,17 @@ extern void rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
 							 int64 memory_bytes);
 extern void rs_drop_model(const char *name);
 extern void rs_store_update(const char *name, const RsUpdate *u);
-extern bool rs_stores_values(const RsTrainOptions *opts);
+extern bool rs_keeps_user_values(const RsTrainOptions *opts);
+
+/*
+ * SQL: the md5 of a model's definition, recsys.models m's row (algorithm,
+ * source, columns, key types, options, search_path), as
+ * model_versions.definition_md5 records it.
+ */
+#define RS_DEFINITION_MD5 \
+	"pg_catalog.md5(pg_catalog.textin(pg_catalog.record_out(ROW(m.algorithm, m.source, " \
+	"m.user_column, m.item_column, m.rating_column, m.user_key_type::pg_catalog.oid, " \
+	"m.item_key_type::pg_catalog.oid, m.options, m.search_path))))"
 /* catalog_read.c */
 extern bool rs_active_model(const char *name, RsStoredModel *out);
 extern RsVersionLookup rs_model_version(const char *name, int32 version,

@@ -221,8 +221,9 @@ rs_user_source_query(const RsModelDef *def, const char *user_type,
  * epoch), for recsys.update(): SELECT user, item, value, time FROM
  * <source> WHERE time > since, the comparison being the time column's own
  * ">" (named by its schema) against since in the column's type, so that an
- * index on the time column serves it.  Times are read as the loader reads
- * them: timestamps as UTC, dates at midnight UTC, numbers as seconds.  The
+ * index on the time column serves it (but for float and numeric columns,
+ * compared as float8).  Times are read as the loader reads them:
+ * timestamps as UTC, dates at midnight UTC, numbers as seconds.  The
  * column's type is found by running the source with LIMIT 0 (inside SPI,
  * with the rights of whoever reads the source).
  */
@@ -259,8 +260,13 @@ rs_new_rows_query(const RsModelDef *def, const char *time_column, double since)
 		case FLOAT4OID:
 		case FLOAT8OID:
 		case NUMERICOID:
-			literal = psprintf("%.17g", since);
-			break;
+			/*
+			 * Compared as the loader read them, as float8 (exactly, %.17g
+			 * round-trips): an index on the column does not serve it.
+			 */
+			return psprintf("%s WHERE CAST(%s AS pg_catalog.float8) OPERATOR(pg_catalog.>) "
+							"CAST('%.17g' AS pg_catalog.float8)",
+							source_query(def, time_column), quote_identifier(time_column), since);
 		default:
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),

@@ -48,6 +48,7 @@
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "core/linalg.h"
@@ -116,9 +117,12 @@ fetch_old_users(const char *model, int32 version, char **keys, int32 n,
 		values[0] = CStringGetTextDatum(model);
 		values[1] = Int32GetDatum(version);
 		values[2] = PointerGetDatum(construct_array(kd, cnt, TEXTOID, -1, false, TYPALIGN_INT));
-		rs_catalog_exec("SELECT f.user_key, f.user_idx, f.bias, f.seen, f.ratings "
-						"FROM recsys.user_factors f WHERE f.model = $1 AND f.version = $2 "
-						"AND f.user_key = ANY ($3)", 3, types, values, NULL, true);
+		rs_catalog_exec("SELECT f.user_key, f.user_idx, f.bias, f.seen, "
+						"COALESCE(v.\"values\", f.ratings) "
+						"FROM recsys.user_factors f LEFT JOIN recsys.user_values v "
+						"ON v.model = f.model AND v.version = f.version AND v.user_key = f.user_key "
+						"WHERE f.model = $1 AND f.version = $2 "
+						"AND f.user_key OPERATOR(pg_catalog.=) ANY ($3)", 3, types, values, NULL, true);
 		for (uint64 r = 0; r < SPI_processed; r++)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[r];
@@ -164,7 +168,7 @@ fetch_old_users(const char *model, int32 version, char **keys, int32 n,
 				ArrayType  *vals = DatumGetArrayTypePCopy(d);
 
 				if (ArrayGetNItems(ARR_NDIM(vals), ARR_DIMS(vals)) != old[u].n)
-					elog(ERROR, "recsys.user_factors: seen and ratings differ in length");
+					elog(ERROR, "recsys.user_factors: seen and values differ in length");
 				old[u].vals = (float *) ARR_DATA_PTR(vals);
 			}
 			MemoryContextSwitchTo(prev);
@@ -261,6 +265,10 @@ update_model(FunctionCallInfo fcinfo, const char *name, double since_arg)
 	ServedModel *served;
 	int32		base;
 	int32		base_users;
+	int64		base_interactions;
+	bool		same_definition;
+	Oid			user_type;
+	Oid			item_type;
 	double		data_until;
 	double		since;
 	MemoryContext cxt;
@@ -291,6 +299,13 @@ update_model(FunctionCallInfo fcinfo, const char *name, double since_arg)
 	bool		knn_explicit;
 
 	rs_lock_model(name);
+
+	/*
+	 * Everything read from here on is read after the lock: a training,
+	 * activation or drop that committed while this waited is seen (in READ
+	 * COMMITTED), so the version extended is the one active now.
+	 */
+	PushActiveSnapshot(GetTransactionSnapshot());
 	def = rs_model_lookup(name, false);
 	rs_check_model_owner(def);
 	if (def->source == NULL)
@@ -324,8 +339,13 @@ update_model(FunctionCallInfo fcinfo, const char *name, double since_arg)
 		bool		isnull;
 		Datum		d;
 
-		rs_catalog_exec("SELECT v.version, v.users, "
-						"pg_catalog.date_part('epoch', v.data_until) "
+		HeapTuple	tup;
+		TupleDesc	desc;
+
+		rs_catalog_exec("SELECT v.version, v.users, v.interactions, "
+						"(v.params->>'data_until_epoch')::pg_catalog.float8, "
+						"v.definition_md5 IS NOT DISTINCT FROM " RS_DEFINITION_MD5 ", "
+						"m.user_key_type::pg_catalog.oid, m.item_key_type::pg_catalog.oid "
 						"FROM recsys.models m JOIN recsys.model_versions v "
 						"ON v.model = m.name AND v.version = m.active_version "
 						"WHERE m.name = $1", 1, types, values, NULL, true);
@@ -333,10 +353,16 @@ update_model(FunctionCallInfo fcinfo, const char *name, double since_arg)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("model \"%s\" has no active version", name)));
-		base = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		base_users = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+		tup = SPI_tuptable->vals[0];
+		desc = SPI_tuptable->tupdesc;
+		base = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		base_users = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+		base_interactions = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+		d = SPI_getbinval(tup, desc, 4, &isnull);
 		data_until = isnull ? get_float8_nan() : DatumGetFloat8(d);
+		same_definition = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+		user_type = DatumGetObjectId(SPI_getbinval(tup, desc, 6, &isnull));
+		item_type = DatumGetObjectId(SPI_getbinval(tup, desc, 7, &isnull));
 	}
 	if (isnan(data_until))
 		ereport(ERROR,
@@ -344,6 +370,18 @@ update_model(FunctionCallInfo fcinfo, const char *name, double since_arg)
 				 errmsg("version %d of model \"%s\" does not record the newest interaction it read", base, name),
 				 errdetail("It was trained before recsys 0.3.0."),
 				 errhint("Retrain it once (recsys.retrain()); recsys.update() then folds in what arrives after.")));
+	/*
+	 * The version extended must be of the model's current definition: a
+	 * version active again after train() replaced the source, columns,
+	 * algorithm or options is not extended with rows of the new one.
+	 */
+	if (!same_definition)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("version %d of model \"%s\" was trained with another definition than the model's current one",
+						base, name),
+				 errdetail("recsys.train() has replaced the model's source, columns, algorithm or options since."),
+				 errhint("Activate a version of the current definition (recsys.activate()), or retrain the model.")));
 	/* rows up to data_until are in the version: read again, they would count twice */
 	if (!isnan(since_arg) && since_arg < data_until)
 		ereport(ERROR,
@@ -385,8 +423,17 @@ update_model(FunctionCallInfo fcinfo, const char *name, double since_arg)
 						name, rs_epoch_text(since), base)));
 		summary.seconds = clock_seconds() - start;
 		MemoryContextDelete(cxt);
+		PopActiveSnapshot();
 		return rs_train_result(fcinfo, name, &opts, &summary);
 	}
+	/* the keys must be of the types the model was trained with */
+	if (l->users.type != user_type || l->items.type != item_type)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("the new rows of model \"%s\" have keys of type %s and %s, the model %s and %s",
+						name, format_type_be(l->users.type), format_type_be(l->items.type),
+						format_type_be(user_type), format_type_be(item_type)),
+				 errhint("The source's key columns changed type since the model was trained; retrain it.")));
 	for (int64 x = 0; x < l->n; x++)
 		if (l->t[x] > data_until)
 			data_until = l->t[x];
@@ -430,6 +477,18 @@ update_model(FunctionCallInfo fcinfo, const char *name, double since_arg)
 				(errmsg("%lld new interactions of model \"%s\" are with items version %d does not have; they are skipped",
 						(long long) unknown, name, base),
 				 errhint("Only a retrain (recsys.retrain()) learns new items.")));
+	if (n_solve == 0)
+	{
+		/* nothing the version can take: no new version (and no watermark moved) */
+		ereport(NOTICE,
+				(errmsg("model \"%s\" has no new interactions with items it has: it stays at version %d",
+						name, base)));
+		summary.skipped = l->rows_skipped + unknown;
+		summary.seconds = clock_seconds() - start;
+		MemoryContextDelete(cxt);
+		PopActiveSnapshot();
+		return rs_train_result(fcinfo, name, &opts, &summary);
+	}
 	ptr = rs_alloc(cxt, sizeof(int64) * (n_solve + 1));
 	items = rs_alloc(cxt, sizeof(int32) * Max(total_nnz, 1));
 	vals = rs_alloc(cxt, sizeof(float) * Max(total_nnz, 1));
@@ -544,7 +603,8 @@ update_model(FunctionCallInfo fcinfo, const char *name, double since_arg)
 	up.factors = uf ? k : 0;
 	up.seen_ptr = ptr;
 	up.seen = items;
-	up.ratings = rs_stores_values(&opts) ? vals : NULL;
+	up.ratings = knn_explicit ? vals : NULL;
+	up.private_values = rs_keeps_user_values(&opts) ? vals : NULL;
 	{
 		int32	   *ti = MemoryContextAlloc(cxt, sizeof(int32) * Max(n_touched, 1));
 		int32	   *tn = MemoryContextAlloc(cxt, sizeof(int32) * Max(n_touched, 1));
@@ -562,16 +622,7 @@ update_model(FunctionCallInfo fcinfo, const char *name, double since_arg)
 	}
 	up.scores_are_counts = (opts.algorithm == RS_ALG_POPULARITY);
 	up.users = next_idx;
-	{
-		Oid			types[2] = {TEXTOID, INT4OID};
-		Datum		values[2] = {CStringGetTextDatum(name), Int32GetDatum(base)};
-		bool		isnull;
-
-		rs_catalog_exec("SELECT interactions FROM recsys.model_versions "
-						"WHERE model = $1 AND version = $2", 2, types, values, NULL, true);
-		up.interactions = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-													  SPI_tuptable->tupdesc, 1, &isnull)) + new_pairs;
-	}
+	up.interactions = base_interactions + new_pairs;
 	up.rows_read = l->rows_read;
 	up.rows_skipped = l->rows_skipped + unknown;
 	up.duplicates = l->duplicates;
@@ -592,6 +643,7 @@ update_model(FunctionCallInfo fcinfo, const char *name, double since_arg)
 	summary.data_until = data_until;
 	summary.seconds = clock_seconds() - start;
 	MemoryContextDelete(cxt);
+	PopActiveSnapshot();
 	return rs_train_result(fcinfo, name, &opts, &summary);
 }
 

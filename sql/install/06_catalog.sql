@@ -55,6 +55,7 @@ CREATE TABLE recsys.model_versions (
 	version_id bigint NOT NULL DEFAULT pg_catalog.nextval('recsys.model_version_ids'),
 	data_until timestamptz,
 	updated_from integer,
+	definition_md5 text,
 	PRIMARY KEY (model, version),
 	CONSTRAINT model_versions_version_id_key UNIQUE (version_id)
 );
@@ -65,6 +66,8 @@ COMMENT ON COLUMN recsys.model_versions.data_until IS
 	'the newest interaction time the version has read (models trained with "time_column"): where recsys.update() starts; NULL: none recorded';
 COMMENT ON COLUMN recsys.model_versions.updated_from IS
 	'the version recsys.update() made this one from; NULL: trained';
+COMMENT ON COLUMN recsys.model_versions.definition_md5 IS
+	'md5 of the model''s definition (algorithm, source, columns, key types, options, search_path) the version was made with; recsys.update() extends only a version of the current definition';
 COMMENT ON COLUMN recsys.model_versions.version_id IS
 	'identity of the stored version, never reused (not even after drop_model or a rolled-back training)';
 
@@ -109,7 +112,7 @@ CREATE TABLE recsys.user_factors (
 	PRIMARY KEY (model, version, user_key)
 );
 COMMENT ON TABLE recsys.user_factors IS
-	'one row per user and model version: key (as text), bias, latent factors, the item_idx of the items the user interacted with in training, and their values (explicit neighbourhood models, and als, svd and ials models trained with a time column, which recsys.update() re-solves users from)';
+	'one row per user and model version: key (as text), bias, latent factors, the item_idx of the items the user interacted with in training, and (explicit neighbourhood models) their ratings';
 
 CREATE TABLE recsys.item_factors (
 	model text NOT NULL,

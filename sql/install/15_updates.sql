@@ -8,6 +8,26 @@
 -- model's owner under the same rules as retrain(); it is the owner's,
 -- granted explicitly like train().
 
+-- The values of each user's interactions, aligned with
+-- user_factors.seen, for the versions of als, svd and ials models trained
+-- with a time column (without time decay): what update() re-solves a user
+-- from.  They are the model's source data, which using a model does not
+-- grant (explain() refuses grantees for the same reason), so this table is
+-- the catalog owner's alone: no role is granted it, and update() reads it as
+-- that owner.  (Explicit neighbourhood models keep their ratings in
+-- user_factors.ratings, as serving needs them.)
+CREATE TABLE recsys.user_values (
+	model text NOT NULL,
+	version integer NOT NULL,
+	user_key text NOT NULL,
+	"values" real[] NOT NULL,
+	PRIMARY KEY (model, version, user_key)
+);
+COMMENT ON TABLE recsys.user_values IS
+	'the values of each user''s interactions (aligned with user_factors.seen) of the versions recsys.update() can extend; the catalog owner''s only';
+REVOKE ALL ON recsys.user_values FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('recsys.user_values', '');
+
 CREATE OR REPLACE FUNCTION recsys.update(model text, since timestamptz DEFAULT NULL)
 RETURNS recsys.train_result
 AS 'MODULE_PATHNAME', 'rs_update' LANGUAGE C VOLATILE PARALLEL UNSAFE;
@@ -24,9 +44,11 @@ REVOKE ALL ON FUNCTION recsys.update(text, timestamptz) FROM PUBLIC;
 -- recsys-retrain-<model> (recsys-update-<model>) while that fits, else a
 -- prefix of it and a hash of the whole model name; a job name that already
 -- names another of the caller's jobs is refused.  The job runs as the
--- caller, like every pg_cron job.  schedule_model_job() is what both
--- call; it schedules nothing the caller could not schedule with
--- cron.schedule() (whose own rights it needs), so it is left to PUBLIC.
+-- caller, like every pg_cron job, so the caller must be allowed to run
+-- retrain() or update() (EXECUTE, granted like train()).  schedule_model_job()
+-- is what both call, with the same checks; it schedules nothing the caller
+-- could not schedule with cron.schedule() (whose own rights it needs), so it
+-- is left to PUBLIC.
 CREATE OR REPLACE FUNCTION recsys.schedule_model_job(model text, schedule text, job_name text, action text)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
@@ -36,13 +58,15 @@ DECLARE
 	m_owner pg_catalog.regrole;
 	m_source text;
 	m_has_time boolean;
+	m_decay boolean;
+	m_algorithm text;
 	jname text;
 	cmd text;
 	other text;
 	job bigint;
 BEGIN
 	IF action IS NULL OR action NOT IN ('retrain', 'update') THEN
-		RAISE EXCEPTION 'action must be retrain or update, not %', pg_catalog.coalesce(action, 'NULL')
+		RAISE EXCEPTION 'action must be retrain or update, not %', COALESCE(action, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF model IS NULL OR schedule IS NULL THEN
@@ -52,8 +76,12 @@ BEGIN
 	-- unknown: 42704; another role's model it may not use: 42501 (and the
 	-- row, hidden by row-level security, is not read)
 	PERFORM recsys.check_model_usage(model);
-	SELECT m.owner, m.source, m.options OPERATOR(pg_catalog.?) 'time_column'
-	INTO m_owner, m_source, m_has_time
+	SELECT m.owner, m.source, m.options OPERATOR(pg_catalog.?) 'time_column',
+		   m.options OPERATOR(pg_catalog.?) 'half_life'
+		   OR COALESCE((m.options OPERATOR(pg_catalog.->>) 'half_life_days')::pg_catalog.float8, 0)
+			  OPERATOR(pg_catalog.>) 0,
+		   m.algorithm
+	INTO m_owner, m_source, m_has_time, m_decay, m_algorithm
 	FROM recsys.models m WHERE m.name OPERATOR(pg_catalog.=) model;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'model "%" does not exist', model
@@ -63,7 +91,8 @@ BEGIN
 	IF NOT pg_catalog.pg_has_role(m_owner, 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of model "%"', model
 			USING ERRCODE = 'insufficient_privilege',
-				  HINT = 'Only the model''s owner (or a superuser) schedules its retraining.';
+				  HINT = pg_catalog.format('Only the model''s owner (or a superuser) schedules its %s.',
+											CASE action WHEN 'update' THEN 'updates' ELSE 'retraining' END);
 	END IF;
 	IF m_source IS NULL THEN
 		RAISE EXCEPTION 'model "%" has no stored source to retrain from', model
@@ -71,10 +100,25 @@ BEGIN
 				  DETAIL = 'It was made by the aggregate recsys.fit(), which keeps no source.',
 				  HINT = 'Schedule the query that calls recsys.fit() with cron.schedule(), or train the model with recsys.train().';
 	END IF;
+	-- what recsys.update() refuses of every version of the model
 	IF action OPERATOR(pg_catalog.=) 'update' AND NOT m_has_time THEN
 		RAISE EXCEPTION 'model "%" has no time column to find new interactions by', model
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'Train it with option "time_column" naming the source''s column of interaction times.';
+	END IF;
+	IF action OPERATOR(pg_catalog.=) 'update' AND (m_decay OR m_algorithm OPERATOR(pg_catalog.=) 'user_knn') THEN
+		RAISE EXCEPTION 'recsys.update() cannot extend model "%"%', model,
+			CASE WHEN m_decay THEN ', which is trained with time decay' ELSE ' (user_knn)' END
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Schedule its retraining with recsys.schedule_retrain() instead.';
+	END IF;
+	-- the job runs the function as the caller: they must be allowed to
+	IF NOT pg_catalog.has_function_privilege(CURRENT_USER,
+			CASE action WHEN 'update' THEN 'recsys.update(text, timestamp with time zone)'
+						ELSE 'recsys.retrain(text)' END, 'EXECUTE') THEN
+		RAISE EXCEPTION 'permission denied for function %', action
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = pg_catalog.format('The job would run recsys.%s() as you; ask for GRANT EXECUTE on it first.', action);
 	END IF;
 	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'pg_cron') THEN
 		RAISE EXCEPTION 'pg_cron is not installed in this database'

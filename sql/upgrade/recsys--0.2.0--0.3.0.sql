@@ -23,8 +23,9 @@
 --   15_updates      recsys.update() (new interactions folded into a new
 --                   version) and schedule_update(); schedule_retrain()
 --                   moves there from 07_training, unchanged for its
---                   callers; model_versions gains data_until and
---                   updated_from (below)
+--                   callers; model_versions gains data_until,
+--                   updated_from and definition_md5 (below); the table
+--                   user_values
 
 \echo Use "ALTER EXTENSION recsys UPDATE TO '0.3.0'" to load this file. \quit
 
@@ -32,12 +33,13 @@
 -- Versions trained before 0.3.0 have neither (update() asks for a retrain).
 ALTER TABLE recsys.model_versions ADD COLUMN data_until timestamptz;
 ALTER TABLE recsys.model_versions ADD COLUMN updated_from integer;
+ALTER TABLE recsys.model_versions ADD COLUMN definition_md5 text;
 COMMENT ON COLUMN recsys.model_versions.data_until IS
 	'the newest interaction time the version has read (models trained with "time_column"): where recsys.update() starts; NULL: none recorded';
 COMMENT ON COLUMN recsys.model_versions.updated_from IS
 	'the version recsys.update() made this one from; NULL: trained';
-COMMENT ON TABLE recsys.user_factors IS
-	'one row per user and model version: key (as text), bias, latent factors, the item_idx of the items the user interacted with in training, and their values (explicit neighbourhood models, and als, svd and ials models trained with a time column, which recsys.update() re-solves users from)';
+COMMENT ON COLUMN recsys.model_versions.definition_md5 IS
+	'md5 of the model''s definition (algorithm, source, columns, key types, options, search_path) the version was made with; recsys.update() extends only a version of the current definition';
 
 -- The serving and evaluation functions that take "version" now: their
 -- 0.2.0 signatures go, their area files create the new ones.
