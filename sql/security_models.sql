@@ -223,7 +223,8 @@ SELECT name, owner FROM recsys.models WHERE name = 'sm_als';
 SELECT model, grantee FROM recsys.model_grants WHERE model LIKE 'sm\_%' ORDER BY 1, 2;
 
 -- Every catalog table has row-level security, SELECT for PUBLIC and no
--- other privilege; the view reads them with the reader's rights.
+-- other privilege (but recsys.user_values: no policy and no grant, the
+-- catalog owner's only); the view reads them with the reader's rights.
 SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
 	   (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid) AS policies,
 	   has_table_privilege('sm_attacker', c.oid, 'SELECT') AS reads,

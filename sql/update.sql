@@ -320,6 +320,15 @@ SELECT pg_temp.try($$SELECT recsys.update('up_owned')$$);
 -- a grantee serves the model but reads no values of the source
 SELECT count(*) AS rows, count(ratings) AS with_ratings FROM recsys.user_factors WHERE model = 'up_owned';
 SELECT pg_temp.try($$SELECT count(*) FROM recsys.user_values$$);
+RESET ROLE;
+-- even granted SELECT on the table (as ON ALL TABLES IN SCHEMA recsys would)
+GRANT SELECT ON recsys.user_values TO up_other;
+SET ROLE up_other;
+SELECT count(*) AS values_seen FROM recsys.user_values;
+RESET ROLE;
+REVOKE SELECT ON recsys.user_values FROM up_other;
+SELECT count(*) > 0 AS values_exist FROM recsys.user_values WHERE model = 'up_owned';
+SET ROLE up_other;
 -- nor schedules what it may not run
 SELECT pg_temp.try($$SELECT recsys.schedule_model_job('up_owned', '0 2 * * *', NULL, 'update')$$);
 RESET ROLE;

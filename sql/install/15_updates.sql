@@ -26,6 +26,9 @@ CREATE TABLE recsys.user_values (
 COMMENT ON TABLE recsys.user_values IS
 	'the values of each user''s interactions (aligned with user_factors.seen) of the versions recsys.update() can extend; the catalog owner''s only';
 REVOKE ALL ON recsys.user_values FROM PUBLIC;
+-- and should a role be granted SELECT on it (GRANT ... ON ALL TABLES IN
+-- SCHEMA recsys), row-level security without a policy still shows it no row
+ALTER TABLE recsys.user_values ENABLE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('recsys.user_values', '');
 
 CREATE OR REPLACE FUNCTION recsys.update(model text, since timestamptz DEFAULT NULL)
