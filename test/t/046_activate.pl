@@ -5,7 +5,8 @@
 # without disturbing it; an activation rolled back changes nothing; a
 # streaming standby serves what the primary serves after each activation,
 # also in a standby session that had cached the version before, and cannot
-# activate (read-only, 25006).
+# activate (read-only, 25006).  An update that waited for an activation
+# extends the version it made active.
 
 use strict;
 use warnings;
@@ -105,6 +106,33 @@ is($reader->query_safe(lists_query()), $v2, 'the standby session follows the rol
 my ($rc, $out, $err) = $standby->psql('postgres', q{SELECT recsys.activate('m', 1)});
 isnt($rc, 0, 'activate fails on the standby');
 like($err, qr/read-only transaction/, 'as a read-only transaction');
+
+# an update waits for an activation in progress, then extends the version
+# that activation made active (it reads the catalog after the lock)
+$primary->safe_psql('postgres', q{
+SELECT * FROM recsys.train('mu', 'd_interactions', 'user_id', 'item_id', 'clicks', 'ials',
+                           '{"factors": 4, "iterations": 3, "seed": 1, "time_column": "ts"}');
+SELECT * FROM recsys.retrain('mu');
+INSERT INTO d_interactions (user_id, item_id, rating, clicks, ts)
+SELECT 5000, 1, 4, 1, max(ts) + interval '1 hour' FROM d_interactions;
+});
+my $rollback = $primary->background_psql('postgres');
+$rollback->query_safe(q{BEGIN});
+$rollback->query_safe(q{SELECT recsys.activate('mu', 1)});
+my $updater = $primary->background_psql('postgres', on_error_stop => 0);
+$updater->query_until(qr/started/, q{
+\echo started
+SELECT recsys.update('mu');
+});
+ok( $primary->poll_query_until('postgres',
+		q{SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted}),
+	'update waits for the activation in progress');
+$rollback->query_safe(q{COMMIT});
+$rollback->quit;
+$updater->quit;
+is($primary->safe_psql('postgres', q{SELECT v.version || ' from ' || v.updated_from || ', active ' || m.active_version
+FROM recsys.models m JOIN recsys.model_versions v ON v.model = m.name AND v.version = 3 WHERE m.name = 'mu'}),
+	'3 from 1, active 3', 'the update extended version 1, which the activation made active');
 
 $server->quit;
 $reader->quit;
