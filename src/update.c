@@ -7,27 +7,30 @@
  *
  * The new rows are the rows of the model's stored source whose time (the
  * model's "time_column") is after `since`, by default the active
- * version's data_until (the newest time it has read); they are read as
- * the model's owner, under the rules of retrain() (src/catalog.c), by a
- * query whose time comparison an index on the time column serves.  Each
- * user with new interactions on items the version knows is written anew:
- * the version's stored interactions (recsys.user_factors.seen and, for
- * als, svd and ials, their values) merged with the new ones (an implicit
- * value adds to a stored one, as the loader sums duplicates; an explicit
- * rating of an item already rated is averaged with the stored rating),
- * and for factor models the factors solved against the fixed items by the
- * exact user step of serving's fold-in (Cholesky; core/als.c and
- * core/ials.c, on the worker threads; bpr: the mean of the items'
- * vectors).  Users the version did not have are added.  Items keep their
- * factors and neighbour lists; their interaction counts grow (popularity:
- * its scores, which are those counts).  Every other row is copied.
- * Interactions with items the version does not have are skipped and
- * counted, with a NOTICE: only a retrain learns new items.
+ * version's watermark (params.data_until_epoch: the newest time it has
+ * read, exactly); they are read as the model's owner, under the rules of
+ * retrain() (src/catalog.c), by a query whose time comparison an index on
+ * the time column serves.  Everything is read after the model's lock, with
+ * a fresh snapshot.  Each user with new interactions on items the version
+ * knows is written anew: the version's stored interactions
+ * (recsys.user_factors.seen and, for als, svd and ials, their values in
+ * recsys.user_values, which only the catalog's owner reads) merged with the
+ * new ones (an implicit value adds to a stored one, as the loader sums
+ * duplicates; an explicit rating of an item already rated is averaged with
+ * the stored rating), and for factor models the factors solved against the
+ * fixed items by the exact user step of serving's fold-in (Cholesky;
+ * core/als.c and core/ials.c, on the worker threads; bpr: the mean of the
+ * items' vectors).  Users the version did not have are added.  Items keep
+ * their factors and neighbour lists; their interaction counts grow
+ * (popularity: its scores, which are those counts).  Every other row is
+ * copied.  Interactions with items the version does not have are skipped
+ * and counted, with a NOTICE: only a retrain learns new items.
  *
- * Refused, with a hint to retrain: models without a stored source or a
- * time column, versions without data_until (trained before 0.3.0), time
- * decay (the stored values carry no times to weigh them by), user_knn
- * (a new user has no place among its lists).
+ * Refused, with a hint: models without a stored source or a time column,
+ * versions without a watermark (trained before 0.3.0) or of another
+ * definition than the model's current one (train() since), new rows with
+ * keys of other types, time decay (the stored values carry no times to
+ * weigh them by), user_knn (a new user has no place among its lists).
  *
  * Calls catalog.c (lock, definition, owner, the new version), train.c
  * (the query of new rows, the value checks, the cores' services),
