@@ -61,7 +61,7 @@ ORDER BY function;
 -- support, generators; a SET clause would cost on every call and guard
 -- nothing).  A new function shows up here.
 SELECT function, language,
-	   CASE WHEN p.oid::regproc::text IN ('train', 'retrain', 'update', 'recommend', 'recommend_for_items',
+	   CASE WHEN (SELECT f.proname FROM pg_proc f WHERE f.oid = p.oid) IN ('train', 'retrain', 'update', 'recommend', 'recommend_for_items',
 										  'recommend_all', 'predictions', 'audit_error',
 										  'audit_ranking', 'eval_source', 'fit_finalfn', 'fit')
 			THEN 'runs a query of the caller' ELSE 'runs no SQL' END AS kind

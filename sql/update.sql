@@ -348,7 +348,7 @@ SELECT recsys.drop_model(m) FROM unnest(ARRAY['up_ials', 'up_als', 'up_svd', 'up
 	'up_knn', 'up_iknn', 'up_notime', 'up_decay', 'up_uknn', 'up_fit', 'up_slow_m', 'up_owned', 'up_def',
 	'up_kt', 'up_f']) m;
 -- dropping took the values with the models
-SELECT count(*) AS values_left FROM recsys.user_values;
+SELECT count(*) AS values_left FROM recsys.user_values WHERE model LIKE 'up\_%';
 DROP VIEW up_slow_src;
 DROP FUNCTION up_slow(timestamptz);
 REVOKE ALL ON FUNCTION recsys.train(text, text, text, text, text, text, jsonb),

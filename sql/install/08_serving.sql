@@ -152,3 +152,92 @@ AS 'MODULE_PATHNAME', 'rs_rerank' LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
 COMMENT ON FUNCTION recsys.rerank(anyarray, double precision[], integer, "any", timestamptz[], interval, text[], integer, text, double precision, recsys.embedding[], double precision, double precision, recsys.bloom) IS
 	'the re-ranking constraints over any candidate set: items and scores (and optional item_times, groups, vectors) are parallel arrays; returns the top k that satisfy them';
 
+
+-- Keys as text, for parameters whose type the server cannot infer.
+-- Drivers that send every parameter untyped and let the server infer its
+-- type (node-postgres; pgbench -M prepared; psycopg's server-side binding)
+-- leave a key parameter of "user" anyelement or "any" undecidable ("could
+-- not determine polymorphic type because input has type unknown").  These
+-- overloads take the keys as text, the form the catalog keeps them in
+-- whatever their type (an integer key 42 is '42'), and return item keys
+-- as text; they run the same C functions, so they give the same rows.  A
+-- key typed in the call still goes to the polymorphic function, but for
+-- text, varchar and char(n), which now come here (the same rows, the
+-- items as text).
+CREATE OR REPLACE FUNCTION recsys.predict(model text, "user" text, item text, version integer DEFAULT NULL)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'rs_predict' LANGUAGE C STABLE PARALLEL SAFE
+SET search_path = pg_catalog, recsys, pg_temp;
+COMMENT ON FUNCTION recsys.predict(text, text, text, integer) IS
+	'predict() with the keys as text (for untyped parameters)';
+
+CREATE OR REPLACE FUNCTION recsys.recommend(
+	model text,
+	"user" text,
+	k integer DEFAULT 10,
+	exclude_seen boolean DEFAULT true,
+	exclude "any" DEFAULT NULL,
+	exclude_query text DEFAULT NULL,
+	item_times text DEFAULT NULL,
+	half_life interval DEFAULT NULL,
+	item_groups text DEFAULT NULL,
+	max_per_group integer DEFAULT NULL,
+	protected_group text DEFAULT NULL,
+	min_share double precision DEFAULT NULL,
+	max_similarity double precision DEFAULT NULL,
+	mmr_lambda double precision DEFAULT NULL,
+	pool integer DEFAULT NULL,
+	forbidden recsys.bloom DEFAULT NULL,
+	version integer DEFAULT NULL)
+RETURNS TABLE (item text, score double precision, rank integer)
+AS 'MODULE_PATHNAME', 'rs_recommend' LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION recsys.recommend(text, text, integer, boolean, "any", text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom, integer) IS
+	'recommend() with the user key as text (for untyped parameters); items as text';
+
+CREATE OR REPLACE FUNCTION recsys.recommend_for_items(
+	model text,
+	items text[],
+	k integer DEFAULT 10,
+	ratings double precision[] DEFAULT NULL,
+	exclude_seen boolean DEFAULT true,
+	exclude "any" DEFAULT NULL,
+	exclude_query text DEFAULT NULL,
+	item_times text DEFAULT NULL,
+	half_life interval DEFAULT NULL,
+	item_groups text DEFAULT NULL,
+	max_per_group integer DEFAULT NULL,
+	protected_group text DEFAULT NULL,
+	min_share double precision DEFAULT NULL,
+	max_similarity double precision DEFAULT NULL,
+	mmr_lambda double precision DEFAULT NULL,
+	pool integer DEFAULT NULL,
+	forbidden recsys.bloom DEFAULT NULL,
+	version integer DEFAULT NULL)
+RETURNS TABLE (item text, score double precision, rank integer)
+AS 'MODULE_PATHNAME', 'rs_recommend_for_items' LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION recsys.recommend_for_items(text, text[], integer, double precision[], boolean, "any", text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom, integer) IS
+	'recommend_for_items() with the item keys as text (for untyped parameters); items as text';
+
+CREATE OR REPLACE FUNCTION recsys.similar_items(model text, item text, k integer DEFAULT 10,
+	version integer DEFAULT NULL)
+RETURNS TABLE (item text, similarity double precision, rank integer)
+AS 'MODULE_PATHNAME', 'rs_similar_items' LANGUAGE C STABLE PARALLEL SAFE ROWS 10
+SET search_path = pg_catalog, recsys, pg_temp;
+COMMENT ON FUNCTION recsys.similar_items(text, text, integer, integer) IS
+	'similar_items() with the item key as text (for untyped parameters); items as text';
+
+CREATE OR REPLACE FUNCTION recsys.similar_users(model text, "user" text, k integer DEFAULT 10,
+	version integer DEFAULT NULL)
+RETURNS TABLE ("user" text, similarity double precision, rank integer)
+AS 'MODULE_PATHNAME', 'rs_similar_users' LANGUAGE C STABLE PARALLEL SAFE ROWS 10
+SET search_path = pg_catalog, recsys, pg_temp;
+COMMENT ON FUNCTION recsys.similar_users(text, text, integer, integer) IS
+	'similar_users() with the user key as text (for untyped parameters); users as text';
+
+CREATE OR REPLACE FUNCTION recsys.explain(model text, "user" text, item text, k integer DEFAULT 10,
+	version integer DEFAULT NULL)
+RETURNS TABLE (rank integer, contributor text, kind text, contribution double precision, share double precision)
+AS 'MODULE_PATHNAME', 'rs_explain' LANGUAGE C STABLE PARALLEL SAFE ROWS 12
+SET search_path = pg_catalog, recsys, pg_temp;
+COMMENT ON FUNCTION recsys.explain(text, text, text, integer, integer) IS
+	'explain() with the keys as text (for untyped parameters)';

@@ -183,12 +183,13 @@ SET search_path = pg_catalog, recsys, pg_temp;
 COMMENT ON FUNCTION recsys.end_experiment(text) IS
 	'ends an experiment (its owner only) and returns when: its rows stay, assign() and experiment_report() still answer, recommend_experiment() refuses it; versions its arms pinned are released';
 
--- Serving: the arm of the user, then recommend() of the arm's model.
-CREATE OR REPLACE FUNCTION recsys.recommend_experiment(
+-- Serving: the arm of the user, then recommend() of the arm's model
+-- (recommend_experiment() below calls this, for a key of any type).
+CREATE OR REPLACE FUNCTION recsys.recommend_experiment_body(
 	experiment text,
 	"user" anyelement,
-	k integer DEFAULT 10,
-	exclude_seen boolean DEFAULT true)
+	k integer,
+	exclude_seen boolean)
 RETURNS TABLE (arm text, item anyelement, score double precision, rank integer)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, recsys, pg_temp
@@ -203,7 +204,7 @@ BEGIN
 	chosen := recsys.assign(experiment, "user");
 	SELECT x.model, x.version, e.ended_at INTO a
 	  FROM recsys.experiment_arms x JOIN recsys.experiments e ON e.name = x.experiment
-	 WHERE x.experiment = recommend_experiment.experiment AND x.arm = chosen;
+	 WHERE x.experiment = recommend_experiment_body.experiment AND x.arm = chosen;
 	IF a.ended_at IS NOT NULL THEN
 		RAISE EXCEPTION 'experiment "%" has ended', experiment
 			USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -214,8 +215,40 @@ BEGIN
 				 FROM recsys.recommend(a.model, "user", k, exclude_seen, version => a.version) r;
 END
 $fn$;
+COMMENT ON FUNCTION recsys.recommend_experiment_body(text, anyelement, integer, boolean) IS
+	'what recommend_experiment() runs';
+
+CREATE OR REPLACE FUNCTION recsys.recommend_experiment(
+	experiment text,
+	"user" anyelement,
+	k integer DEFAULT 10,
+	exclude_seen boolean DEFAULT true)
+RETURNS TABLE (arm text, item anyelement, score double precision, rank integer)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, recsys, pg_temp
+AS $$ SELECT * FROM recsys.recommend_experiment_body(experiment, "user", k, exclude_seen) $$;
 COMMENT ON FUNCTION recsys.recommend_experiment(text, anyelement, integer, boolean) IS
 	'top-k items for a user from the arm of the experiment the user is in (recsys.assign), with the arm on each row; an ended experiment is an error';
+
+-- Keys as text, for untyped parameters (see the end of 08_serving)
+CREATE OR REPLACE FUNCTION recsys.recommend_experiment(
+	experiment text,
+	"user" text,
+	k integer DEFAULT 10,
+	exclude_seen boolean DEFAULT true)
+RETURNS TABLE (arm text, item text, score double precision, rank integer)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, recsys, pg_temp
+AS $$ SELECT * FROM recsys.recommend_experiment_body(experiment, "user", k, exclude_seen) $$;
+COMMENT ON FUNCTION recsys.recommend_experiment(text, text, integer, boolean) IS
+	'recommend_experiment() with the user key as text (for untyped parameters); items as text';
+
+CREATE OR REPLACE FUNCTION recsys.assign(experiment text, "user" text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'rs_assign' LANGUAGE C STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, recsys, pg_temp;
+COMMENT ON FUNCTION recsys.assign(text, text) IS
+	'assign() with the user key as text (for untyped parameters): the same arm as for the key in its own type';
 
 CREATE OR REPLACE FUNCTION recsys.bootstrap_mean_difference(control double precision[], treatment double precision[],
 	resamples integer DEFAULT 1000, seed bigint DEFAULT 42, alpha double precision DEFAULT 0.05)
