@@ -38,6 +38,8 @@ RS_PACKAGES=(
 	python3-numpy
 	python3-scipy
 	python3-mpmath
+	python3-psycopg
+	python3-psycopg2
 	clang
 	libclang-rt-14-dev
 	libasan8
@@ -235,4 +237,44 @@ rs_cluster_stop() {
 		|| (cd / && rs_as_user "$RS_PG_BIN/pg_ctl" -D "$datadir" -m immediate -w stop \
 			>/dev/null 2>&1 </dev/null) \
 		|| rs_warn "could not stop the cluster in $datadir"
+}
+
+# rs_node_pg — node and node-postgres for test/t/070_drivers.pl, from
+# Debian: RS_NODE_PATH is set to a directory of node modules holding `pg`.
+# Debian's node-pg package when it is installed; else (as root) Debian's
+# nodejs if there is no node at all, and node-pg with the modules it needs
+# unpacked from their Debian packages (apt-get download, dpkg -x) into
+# /var/cache/recsys-node, kept for later runs: a node not installed from
+# Debian (e.g. NodeSource's) cannot take node-pg through apt, but runs its
+# files.  Says what is missing when it cannot be had.
+RS_NODE_DEBS=(node-pg node-split2 node-xtend node-readable-stream node-inherits
+	node-string-decoder node-util-deprecate node-safe-buffer)
+rs_node_pg() {
+	local cache=/var/cache/recsys-node deb
+	if ! command -v node >/dev/null 2>&1 && rs_is_root; then
+		rs_log "installing nodejs (Debian)"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs </dev/null >&2 \
+			|| rs_warn "nodejs could not be installed"
+	fi
+	if [ -f /usr/share/nodejs/pg/package.json ]; then
+		RS_NODE_PATH=/usr/share/nodejs
+	elif [ -f "$cache/root/usr/share/nodejs/pg/package.json" ]; then
+		RS_NODE_PATH=$cache/root/usr/share/nodejs
+	elif rs_is_root; then
+		rs_log "node-pg: unpacking it from Debian's packages into $cache"
+		mkdir -p "$cache/debs" && chmod 755 "$cache"
+		(cd "$cache/debs" && apt-get download "${RS_NODE_DEBS[@]}" </dev/null >&2) \
+			|| rs_warn "node-pg: apt-get download failed"
+		for deb in "$cache"/debs/*.deb; do
+			[ -f "$deb" ] && dpkg -x "$deb" "$cache/root"
+		done
+		chmod -R a+rX "$cache"
+		RS_NODE_PATH=$cache/root/usr/share/nodejs
+	else
+		RS_NODE_PATH=
+	fi
+	if ! command -v node >/dev/null 2>&1 || [ ! -f "$RS_NODE_PATH/pg/package.json" ]; then
+		rs_warn "node or node-postgres is not available: test/t/070_drivers.pl will fail (as root this script fetches them from Debian)"
+	fi
+	export RS_NODE_PATH
 }

@@ -118,6 +118,10 @@ run_logged() {
 
 # --- 1. dependencies -------------------------------------------------------
 rs_install_deps
+# node-postgres for the drivers' TAP test (test/t/070_drivers.pl)
+if [ "$only_tap" != none ]; then
+	rs_node_pg
+fi
 
 # --- 2. a private copy of the tree ------------------------------------------
 work=$(rs_mktemp recsys-test)
@@ -310,6 +314,7 @@ run_prove() {
 		PG_REGRESS="$RS_PGXS_DIR/src/test/regress/pg_regress" \
 		TESTDIR="$src/test" \
 		RS_PREV_INSTALLS="$prev_installs" \
+		RS_NODE_PATH="${RS_NODE_PATH:-}" \
 		LANG=C.UTF-8 \
 		timeout 1200 prove -v "$1")
 }

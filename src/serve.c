@@ -37,6 +37,7 @@
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
@@ -203,11 +204,19 @@ rs_recommend_for_items(PG_FUNCTION_ARGS)
 	int			n_ranked;
 	MemoryContext per_call;
 	MemoryContext old;
+	Oid			items_type;
+	bool		items_as_text;
 
 	rs_parse_constraints(fcinfo, FOR_ITEMS_CONSTRAINTS, k, true, &cons);
 	InitMaterializedSRF(fcinfo, 0);
-	rs_keyio_init(&io, get_fn_expr_argtype(fcinfo->flinfo, 1) == InvalidOid ? TEXTOID :
-				get_element_type(get_fn_expr_argtype(fcinfo->flinfo, 1)));
+	/*
+	 * The items: an array of keys, or (the overload for untyped
+	 * parameters) the text of one, '{3,4}', read as text[]
+	 */
+	items_type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+	items_as_text = (items_type == TEXTOID);
+	rs_keyio_init(&io, items_type == InvalidOid || items_as_text ? TEXTOID :
+				  get_element_type(items_type));
 
 	per_call = AllocSetContextCreate(CurrentMemoryContext, "recsys recommend_for_items",
 									 ALLOCSET_SMALL_SIZES);
@@ -222,7 +231,10 @@ rs_recommend_for_items(PG_FUNCTION_ARGS)
 
 	if (!PG_ARGISNULL(1))
 	{
-		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
+		ArrayType  *arr = items_as_text ?
+			DatumGetArrayTypeP(OidInputFunctionCall(F_ARRAY_IN, TextDatumGetCString(PG_GETARG_DATUM(1)),
+													TEXTOID, -1)) :
+			PG_GETARG_ARRAYTYPE_P(1);
 		int			nitems = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
 		Datum	   *elems;
 		bool	   *nulls;

@@ -160,7 +160,10 @@ COMMENT ON FUNCTION recsys.rerank(anyarray, double precision[], integer, "any", 
 -- not determine polymorphic type because input has type unknown").  These
 -- overloads take the keys as text, the form the catalog keeps them in
 -- whatever their type (an integer key 42 is '42'), and return item keys
--- as text; they run the same C functions, so they give the same rows.  A
+-- as text; they run the same C functions, so they give the same rows.
+-- recommend_for_items() takes its items as the text of an array, '{3,4}'
+-- (an untyped array parameter could not choose between anyarray and
+-- text[]).  A
 -- key typed in the call still goes to the polymorphic function, but for
 -- text, varchar and char(n), which now come here (the same rows, the
 -- items as text).
@@ -196,7 +199,7 @@ COMMENT ON FUNCTION recsys.recommend(text, text, integer, boolean, "any", text, 
 
 CREATE OR REPLACE FUNCTION recsys.recommend_for_items(
 	model text,
-	items text[],
+	items text,
 	k integer DEFAULT 10,
 	ratings double precision[] DEFAULT NULL,
 	exclude_seen boolean DEFAULT true,
@@ -215,8 +218,8 @@ CREATE OR REPLACE FUNCTION recsys.recommend_for_items(
 	version integer DEFAULT NULL)
 RETURNS TABLE (item text, score double precision, rank integer)
 AS 'MODULE_PATHNAME', 'rs_recommend_for_items' LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
-COMMENT ON FUNCTION recsys.recommend_for_items(text, text[], integer, double precision[], boolean, "any", text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom, integer) IS
-	'recommend_for_items() with the item keys as text (for untyped parameters); items as text';
+COMMENT ON FUNCTION recsys.recommend_for_items(text, text, integer, double precision[], boolean, "any", text, text, interval, text, integer, text, double precision, double precision, double precision, integer, recsys.bloom, integer) IS
+	'recommend_for_items() with the item keys as the text of an array, ''{3,4}'', as drivers send an array in an untyped parameter; items as text';
 
 CREATE OR REPLACE FUNCTION recsys.similar_items(model text, item text, k integer DEFAULT 10,
 	version integer DEFAULT NULL)
