@@ -88,11 +88,47 @@ cmp_key_order(const void *a, const void *b)
 	return strcmp(sort_keys[*(const int32 *) a], sort_keys[*(const int32 *) b]);
 }
 
+/* the user of keys[] (sorted by order[begin..end)) named key, or -1 */
+static int32
+find_user(char **keys, const int32 *order, int32 begin, int32 end, const char *key)
+{
+	int32		lo = begin,
+				hi = end - 1;
+
+	while (lo <= hi)
+	{
+		int32		mid = (lo + hi) / 2;
+		int			c = strcmp(keys[order[mid]], key);
+
+		if (c == 0)
+			return order[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/* an int4 or float4 array of the catalog, copied into cxt */
+static void *
+array_copy(Datum d, MemoryContext cxt, int32 *n)
+{
+	MemoryContext prev = MemoryContextSwitchTo(cxt);
+	ArrayType  *a = DatumGetArrayTypePCopy(d);
+
+	MemoryContextSwitchTo(prev);
+	*n = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+	return ARR_DATA_PTR(a);
+}
+
 /*
  * The base version's rows of the users of the new rows: their index,
  * bias, seen items and values (old[u], idx -1 for a user it does not
  * have).  Read from the catalog, as its owner, UPDATE_FETCH_CHUNK keys at
- * a time.
+ * a time: user_factors, then user_values (two index scans; a join of the
+ * two could be planned as a nested loop over a version just written,
+ * whose statistics say it has one row).
  */
 static void
 fetch_old_users(const char *model, int32 version, char **keys, int32 n,
@@ -120,61 +156,55 @@ fetch_old_users(const char *model, int32 version, char **keys, int32 n,
 		values[0] = CStringGetTextDatum(model);
 		values[1] = Int32GetDatum(version);
 		values[2] = PointerGetDatum(construct_array(kd, cnt, TEXTOID, -1, false, TYPALIGN_INT));
-		rs_catalog_exec("SELECT f.user_key, f.user_idx, f.bias, f.seen, "
-						"COALESCE(v.\"values\", f.ratings) "
-						"FROM recsys.user_factors f LEFT JOIN recsys.user_values v "
-						"ON v.model = f.model AND v.version = f.version AND v.user_key = f.user_key "
-						"WHERE f.model = $1 AND f.version = $2 "
+
+		rs_catalog_exec("SELECT f.user_key, f.user_idx, f.bias, f.seen, f.ratings "
+						"FROM recsys.user_factors f WHERE f.model = $1 AND f.version = $2 "
 						"AND f.user_key OPERATOR(pg_catalog.=) ANY ($3)", 3, types, values, NULL, true);
 		for (uint64 r = 0; r < SPI_processed; r++)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[r];
 			TupleDesc	desc = SPI_tuptable->tupdesc;
-			char	   *key = SPI_getvalue(tup, desc, 1);
 			bool		isnull;
-			int32		lo = begin,
-						hi = begin + cnt - 1,
-						u = -1;
-			ArrayType  *seen;
 			Datum		d;
-			MemoryContext prev;
+			int32		u = find_user(keys, order, begin, begin + cnt,
+									  SPI_getvalue(tup, desc, 1));
 
-			while (lo <= hi)
-			{
-				int32		mid = (lo + hi) / 2;
-				int			c = strcmp(keys[order[mid]], key);
-
-				if (c == 0)
-				{
-					u = order[mid];
-					break;
-				}
-				if (c < 0)
-					lo = mid + 1;
-				else
-					hi = mid - 1;
-			}
 			if (u < 0)
-				elog(ERROR, "recsys.update: the catalog returned user \"%s\", not asked for", key);
+				elog(ERROR, "recsys.update: the catalog returned a user not asked for");
 			old[u].idx = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
 			d = SPI_getbinval(tup, desc, 3, &isnull);
 			old[u].bias = isnull ? 0.0f : DatumGetFloat4(d);
-			prev = MemoryContextSwitchTo(cxt);
-			seen = DatumGetArrayTypePCopy(SPI_getbinval(tup, desc, 4, &isnull));
-			old[u].n = ArrayGetNItems(ARR_NDIM(seen), ARR_DIMS(seen));
-			old[u].seen = (int32 *) ARR_DATA_PTR(seen);
+			old[u].seen = array_copy(SPI_getbinval(tup, desc, 4, &isnull), cxt, &old[u].n);
 			d = SPI_getbinval(tup, desc, 5, &isnull);
-			if (isnull)
-				old[u].vals = NULL;
-			else
+			old[u].vals = NULL;
+			if (!isnull)
 			{
-				ArrayType  *vals = DatumGetArrayTypePCopy(d);
+				int32		nv;
 
-				if (ArrayGetNItems(ARR_NDIM(vals), ARR_DIMS(vals)) != old[u].n)
-					elog(ERROR, "recsys.user_factors: seen and values differ in length");
-				old[u].vals = (float *) ARR_DATA_PTR(vals);
+				old[u].vals = array_copy(d, cxt, &nv);
+				if (nv != old[u].n)
+					elog(ERROR, "recsys.user_factors: seen and ratings differ in length");
 			}
-			MemoryContextSwitchTo(prev);
+		}
+		SPI_freetuptable(SPI_tuptable);
+
+		rs_catalog_exec("SELECT v.user_key, v.\"values\" FROM recsys.user_values v "
+						"WHERE v.model = $1 AND v.version = $2 "
+						"AND v.user_key OPERATOR(pg_catalog.=) ANY ($3)", 3, types, values, NULL, true);
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			int32		nv;
+			int32		u = find_user(keys, order, begin, begin + cnt,
+									  SPI_getvalue(tup, desc, 1));
+
+			if (u < 0 || old[u].idx < 0)
+				elog(ERROR, "recsys.user_values: values of a user the version does not have");
+			old[u].vals = array_copy(SPI_getbinval(tup, desc, 2, &isnull), cxt, &nv);
+			if (nv != old[u].n)
+				elog(ERROR, "recsys.user_values: values and seen items differ in length");
 		}
 		SPI_freetuptable(SPI_tuptable);
 		pfree(kd);
@@ -257,9 +287,14 @@ solve_factors(const RsTrainOptions *opts, const ServedModel *served,
 	PG_END_TRY();
 }
 
-/* The whole update, inside the caller's SPI connection. */
-static Datum
-update_model(FunctionCallInfo fcinfo, const char *name, double since_arg)
+/*
+ * The whole update, inside the caller's SPI connection; what it did goes
+ * to *summary_out and *opts_out (the result row is made after SPI_finish,
+ * which frees what was allocated inside).
+ */
+static void
+update_model(const char *name, double since_arg, RsTrainOptions *opts_out,
+			 RsTrainSummary *summary_out)
 {
 	double		start = clock_seconds();
 	RsModelDef *def;
@@ -427,7 +462,9 @@ update_model(FunctionCallInfo fcinfo, const char *name, double since_arg)
 		summary.seconds = clock_seconds() - start;
 		MemoryContextDelete(cxt);
 		PopActiveSnapshot();
-		return rs_train_result(fcinfo, name, &opts, &summary);
+		*opts_out = opts;
+		*summary_out = summary;
+		return;
 	}
 	/* the keys must be of the types the model was trained with */
 	if (l->users.type != user_type || l->items.type != item_type)
@@ -490,7 +527,9 @@ update_model(FunctionCallInfo fcinfo, const char *name, double since_arg)
 		summary.seconds = clock_seconds() - start;
 		MemoryContextDelete(cxt);
 		PopActiveSnapshot();
-		return rs_train_result(fcinfo, name, &opts, &summary);
+		*opts_out = opts;
+		*summary_out = summary;
+		return;
 	}
 	ptr = rs_alloc(cxt, sizeof(int64) * (n_solve + 1));
 	items = rs_alloc(cxt, sizeof(int32) * Max(total_nnz, 1));
@@ -647,7 +686,8 @@ update_model(FunctionCallInfo fcinfo, const char *name, double since_arg)
 	summary.seconds = clock_seconds() - start;
 	MemoryContextDelete(cxt);
 	PopActiveSnapshot();
-	return rs_train_result(fcinfo, name, &opts, &summary);
+	*opts_out = opts;
+	*summary_out = summary;
 }
 
 PG_FUNCTION_INFO_V1(rs_update);
@@ -658,7 +698,8 @@ rs_update(PG_FUNCTION_ARGS)
 		(double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
 	char	   *name;
 	double		since = get_float8_nan();
-	Datum		result;
+	RsTrainOptions opts;
+	RsTrainSummary summary;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -677,7 +718,7 @@ rs_update(PG_FUNCTION_ARGS)
 		since = ts / 1000000.0 + unix_offset;
 	}
 	SPI_connect();
-	result = update_model(fcinfo, name, since);
+	update_model(name, since, &opts, &summary);
 	SPI_finish();
-	PG_RETURN_DATUM(result);
+	PG_RETURN_DATUM(rs_train_result(fcinfo, name, &opts, &summary));
 }
