@@ -38,9 +38,10 @@
 #
 # Prints one table (metric | update | retrain | update/retrain | target)
 # with the machine, the load average at the start and the end, and the
-# date, and a table of update()'s phases.  Seconds are what the functions
-# return (train_result.seconds); the statement's wall time is printed
-# beside them in the log.  The cluster runs with fsync off,
+# date, and a table of update()'s phases.  The times compared are the
+# statements' wall times: train_result.seconds (also printed) includes
+# storing the version for update() but not for retrain().  The cluster
+# runs with fsync off,
 # synchronous_commit off and an unlogged table: this measures the work,
 # not durability.  Environment: ROUNDS (2), NEW_PERCENT (1), THREADS (2),
 # FACTORS (64), USERS/ITEMS/ROWS (the shape, for a quick try),
@@ -79,6 +80,11 @@ q "VACUUM ANALYZE ml_new" >/dev/null
 n_new=$(q "SELECT count(*) FROM ml_new")
 index_s=$(secs "$t0" "$(now)")
 rs_log "cutoff $cutoff: $n_new rows after it; split and indexed in $index_s s"
+# the users update() solves again, and how many interactions they have
+read -r n_new_users n_new_users_nnz <<<"$(q "SELECT count(*), sum(n) FROM (
+	SELECT user_id, count(*) AS n FROM (SELECT user_id FROM ml UNION ALL SELECT user_id FROM ml_new) a
+	WHERE user_id IN (SELECT user_id FROM ml_new) GROUP BY user_id) s" | tr '|' ' ')"
+rs_log "users with new rows: $n_new_users, with $n_new_users_nnz interactions in all"
 
 # notice_time OUT TEXT — the seconds of the NOTICE "...: TEXT..., S s"
 notice_time() {
@@ -174,10 +180,17 @@ bench() {
 		explain_new_rows "$model" "$cols"
 		update "$model"
 		retrain "$model"
-		rows+=("$algo: seconds, run $r|$u_s|$r_s|$(pct "$u_s" "$r_s")|<= 5%")
-		[ "$r" = 1 ] && rows+=("$algo: rows read|$u_read|$n_rows|$(pct "$u_read" "$n_rows")|"
-			"$algo: users solved|$u_users|$r_users|$(pct "$u_users" "$r_users")|"
-			"$algo: interactions folded in / trained|$u_folded|$r_nnz|$(pct "$u_folded" "$r_nnz")|")
+		rows+=("$algo: statement s, run $r|$u_wall|$r_wall|$(pct "$u_wall" "$r_wall")|<= 5%"
+			"$algo: train_result.seconds, run $r|$u_s|$r_s|$(pct "$u_s" "$r_s")|")
+		if [ "$r" = 1 ]; then
+			rows+=("$algo: rows read|$u_read|$n_rows|$(pct "$u_read" "$n_rows")|"
+				"$algo: users solved|$u_users|$r_users|$(pct "$u_users" "$r_users")|"
+				"$algo: interactions folded in / trained|$u_folded|$r_nnz|$(pct "$u_folded" "$r_nnz")|"
+				"$algo: user rows stored (copied)|$(q "SELECT count(*) FROM recsys.user_factors
+					WHERE model = '$model' AND version = $u_version") ($((r_users - u_users)))|$r_users||"
+				"$algo: MiB of a version's user rows||$(q "SELECT round(sum(pg_column_size(f.*)) / 1048576.0)
+					FROM recsys.user_factors f WHERE model = '$model' AND version = $r_version")||")
+		fi
 		phases+=("$algo, run $r|$(d "$p_stored" "$u_s")|$p_read|$(d "$p_read" "$p_merged")|$(d "$p_merged" "$p_solved")|$(d "$p_solved" "$p_stored")|$u_s|$u_wall")
 	done
 }
@@ -194,8 +207,8 @@ echo
 bench_header "recsys update"
 echo "load average at the start: $load_start"
 echo "data: recsys.synth_interactions($n_users, $n_items, $n_rows, 42): $shape; generated + VACUUM ANALYZE in $gen_s s; split + index on ts + VACUUM ANALYZE in $index_s s"
-echo "new rows: the $n_new after $cutoff ($new_percent%); k=$factors, $threads threads, other options default; $rounds rounds"
-echo "(fsync off, unlogged table; seconds are train_result.seconds)"
+echo "new rows: the $n_new after $cutoff ($new_percent%), of $n_new_users users with $n_new_users_nnz interactions in all; k=$factors, $threads threads, other options default; $rounds rounds"
+echo "(fsync off, unlogged table; train_result.seconds of retrain() leaves out storing the version, update()'s does not)"
 echo
 row metric update retrain update/retrain target
 row "$(printf '%.40s' ------------------------------------------)" ---------- ---------- -------------- ------
@@ -204,7 +217,7 @@ for x in "${rows[@]}"; do
 	row "$a" "$b" "$c" "$e" "$f"
 done
 echo
-echo "update() phases, seconds (from the verbose NOTICEs; 'before' is lock, definition and the version's items, before the first NOTICE's clock starts)"
+echo "update() phases, seconds (from the verbose NOTICEs; 'before': lock, definition and the version's items, before the NOTICEs' clock starts; 'fetch + merge': the solved users' stored rows from the catalog and merging them with the new; 'store': the new version, with every other row copied)"
 prow run before read "fetch + merge" solve store total statement
 prow ------------ ---------- -------- -------------- -------- -------- -------- ---------
 for x in "${phases[@]}"; do
