@@ -40,7 +40,8 @@
 # with the machine, the load average at the start and the end, and the
 # date, and a table of update()'s phases.  The times compared are the
 # statements' wall times: train_result.seconds (also printed) includes
-# storing the version for update() but not for retrain().  The cluster
+# storing the version for update() but not for retrain().  A version's
+# user rows are its rows of recsys.user_factors and recsys.user_values.  The cluster
 # runs with fsync off,
 # synchronous_commit off and an unlogged table: this measures the work,
 # not durability.  Environment: ROUNDS (2), NEW_PERCENT (1), THREADS (2),
@@ -188,8 +189,10 @@ bench() {
 				"$algo: interactions folded in / trained|$u_folded|$r_nnz|$(pct "$u_folded" "$r_nnz")|"
 				"$algo: user rows stored (copied)|$(q "SELECT count(*) FROM recsys.user_factors
 					WHERE model = '$model' AND version = $u_version") ($((r_users - u_users)))|$r_users||"
-				"$algo: MiB of a version's user rows||$(q "SELECT round(sum(pg_column_size(f.*)) / 1048576.0)
-					FROM recsys.user_factors f WHERE model = '$model' AND version = $r_version")||")
+				"$algo: MiB of a version's user rows||$(q "SELECT round(((SELECT sum(pg_column_size(f.*))
+					FROM recsys.user_factors f WHERE model = '$model' AND version = $r_version)
+					+ coalesce((SELECT sum(pg_column_size(v.*)) FROM recsys.user_values v
+					WHERE model = '$model' AND version = $r_version), 0)) / 1048576.0)")||")
 		fi
 		phases+=("$algo, run $r|$(d "$p_stored" "$u_s")|$p_read|$(d "$p_read" "$p_merged")|$(d "$p_merged" "$p_solved")|$(d "$p_solved" "$p_stored")|$u_s|$u_wall")
 	done
