@@ -41,10 +41,13 @@
 # date, and a table of update()'s phases.  The times compared are the
 # statements' wall times: train_result.seconds (also printed) includes
 # storing the version for update() but not for retrain().  A version's
-# user rows are its rows of recsys.user_factors and recsys.user_values.  The cluster
-# runs with fsync off,
-# synchronous_commit off and an unlogged table: this measures the work,
-# not durability.  Environment: ROUNDS (2), NEW_PERCENT (1), THREADS (2),
+# user rows are its rows of recsys.user_factors and recsys.user_values.
+# The cluster runs with fsync off, synchronous_commit off and an unlogged
+# table: this measures the work, not durability.  update() runs right after the version it extends was
+# stored, when autovacuum may not have analyzed the catalog yet (as it
+# would after a scheduled retrain); ANALYZE_CATALOG=1 runs ANALYZE on
+# recsys.user_factors and recsys.user_values before each update() instead.
+# Environment: ROUNDS (2), NEW_PERCENT (1), THREADS (2),
 # FACTORS (64), USERS/ITEMS/ROWS (the shape, for a quick try),
 # SKIP_BUILD=1 (use the installed recsys), KEEP=1 (leave the cluster
 # directory in place).  Takes about 10 minutes on 2 cores.  Not part of
@@ -55,6 +58,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 rounds=${ROUNDS:-2}
+analyze_catalog=${ANALYZE_CATALOG:-0}
 new_percent=${NEW_PERCENT:-1}
 threads=${THREADS:-2}
 factors=${FACTORS:-64}
@@ -121,10 +125,15 @@ base() {
 	rs_log "  $out"
 }
 
-# arrive — the new rows appended to ml
+# arrive — the new rows appended to ml (with ANALYZE_CATALOG=1, the
+# catalog's statistics brought up to date too)
 arrive() {
 	q "INSERT INTO ml SELECT * FROM ml_new" >/dev/null
 	q "ANALYZE ml" >/dev/null
+	if [ "$analyze_catalog" = 1 ]; then
+		q "ANALYZE recsys.user_factors" >/dev/null
+		q "ANALYZE recsys.user_values" >/dev/null
+	fi
 }
 
 # update MODEL — sets u_s, u_wall, u_users, u_folded, u_items and the phases
@@ -211,6 +220,7 @@ bench_header "recsys update"
 echo "load average at the start: $load_start"
 echo "data: recsys.synth_interactions($n_users, $n_items, $n_rows, 42): $shape; generated + VACUUM ANALYZE in $gen_s s; split + index on ts + VACUUM ANALYZE in $index_s s"
 echo "new rows: the $n_new after $cutoff ($new_percent%), of $n_new_users users with $n_new_users_nnz interactions in all; k=$factors, $threads threads, other options default; $rounds rounds"
+echo "catalog statistics before update(): $([ "$analyze_catalog" = 1 ] && echo "ANALYZE'd" || echo "as autovacuum left them")"
 echo "(fsync off, unlogged table; train_result.seconds of retrain() leaves out storing the version, update()'s does not)"
 echo
 row metric update retrain update/retrain target
