@@ -212,7 +212,7 @@ bench als rating
 
 bench_same_install
 
-row() { printf '| %-40s | %10s | %10s | %14s | %-6s |\n' "$@"; }
+row() { printf '| %-40s | %14s | %10s | %14s | %-6s |\n' "$@"; }
 prow() { printf '| %-12s | %10s | %8s | %14s | %8s | %8s | %8s | %9s |\n' "$@"; }
 
 echo
@@ -224,7 +224,7 @@ echo "catalog statistics before update(): $([ "$analyze_catalog" = 1 ] && echo "
 echo "(fsync off, unlogged table; train_result.seconds of retrain() leaves out storing the version, update()'s does not)"
 echo
 row metric update retrain update/retrain target
-row "$(printf '%.40s' ------------------------------------------)" ---------- ---------- -------------- ------
+row "$(printf '%.40s' ------------------------------------------)" -------------- ---------- -------------- ------
 for x in "${rows[@]}"; do
 	IFS='|' read -r a b c e f <<<"$x"
 	row "$a" "$b" "$c" "$e" "$f"
