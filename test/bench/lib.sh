@@ -32,11 +32,12 @@
 #   bench_ml_start NAME PORT_LO PORT_HI
 #                                 bench_start with bench_ml_settings, then
 #                                 bench_ml_table of bench_ml_shape's sizes
-#   bench_ml_table USERS ITEMS ROWS
+#   bench_ml_table USERS ITEMS ROWS [COLUMNS]
 #                                 the table ml (user_id, item_id, rating,
-#                                 clicks) of recsys.synth_interactions(...,
-#                                 42), unlogged, VACUUM ANALYZE'd; sets
-#                                 gen_s (seconds) and shape (a description)
+#                                 clicks, or COLUMNS: e.g. with ts) of
+#                                 recsys.synth_interactions(..., 42),
+#                                 unlogged, VACUUM ANALYZE'd; sets gen_s
+#                                 (seconds) and shape (a description)
 #   bench_train MODEL CALL        in one fresh session with NOTICEs:
 #                                 SELECT 'total ' || seconds FROM CALL (a
 #                                 recsys.train(...) training MODEL), then
@@ -177,12 +178,12 @@ bench_ml_start() {
 	bench_ml_table "$n_users" "$n_items" "$n_rows"
 }
 
-# bench_ml_table USERS ITEMS ROWS
+# bench_ml_table USERS ITEMS ROWS [COLUMNS]
 bench_ml_table() {
 	local t0
 	rs_log "generating $3 interactions"
 	t0=$(now)
-	q "CREATE UNLOGGED TABLE ml AS SELECT user_id, item_id, rating, clicks
+	q "CREATE UNLOGGED TABLE ml AS SELECT ${4:-user_id, item_id, rating, clicks}
 	   FROM recsys.synth_interactions($1, $2, $3, 42)" >/dev/null
 	q "VACUUM ANALYZE ml" >/dev/null
 	gen_s=$(secs "$t0" "$(now)")
