@@ -142,7 +142,7 @@ fi
 # (memcheck on the uninstrumented server: reads of uninitialised memory and
 # accesses outside malloc'd blocks; PostgreSQL's own reports, e.g. WAL
 # padding, are ignored, any report with a frame in recsys.so fails)
-vg_tests=${RS_VALGRIND_TESTS-embedding hostile privileges}
+vg_tests=${RS_VALGRIND_TESTS-embedding hostile privileges update_small}
 if [ -z "$vg_tests" ]; then
 	echo "# skip: RS_VALGRIND_TESTS is empty"
 elif ! command -v valgrind >/dev/null 2>&1; then

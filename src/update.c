@@ -514,8 +514,9 @@ update_model(const char *name, double since_arg, RsTrainOptions *opts_out,
 	}
 	if (unknown > 0)
 		ereport(NOTICE,
-				(errmsg("%lld new interactions of model \"%s\" are with items version %d does not have; they are skipped",
-						(long long) unknown, name, base),
+				(errmsg_plural("%lld new interaction of model \"%s\" is with an item version %d does not have; it is skipped",
+							   "%lld new interactions of model \"%s\" are with items version %d does not have; they are skipped",
+							   (unsigned long) unknown, (long long) unknown, name, base),
 				 errhint("Only a retrain (recsys.retrain()) learns new items.")));
 	if (n_solve == 0)
 	{
