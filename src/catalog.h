@@ -11,6 +11,10 @@
  * embedding).  Keys are stored as text in the caller's key type's text
  * form; models.user_key_type / item_key_type say what that type is.
  *
+ * recsys.user_values (the catalog owner's only) keeps the values of each
+ * user's seen items for the versions recsys.update() can extend (als, svd
+ * and ials trained with a time column, without decay).
+ *
  * Neighbourhood models (item_knn, user_knn) use the same rows without
  * factors: bias holds the baseline biases of explicit models (NULL for
  * implicit ones), user_factors.ratings the values of the seen items
