@@ -14,7 +14,6 @@
 
 #include <math.h>
 
-
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "common/hashfn.h"
