@@ -47,7 +47,11 @@
 # stored, when autovacuum may not have analyzed the catalog yet (as it
 # would after a scheduled retrain); ANALYZE_CATALOG=1 runs ANALYZE on
 # recsys.user_factors and recsys.user_values before each update() instead.
-# Environment: ROUNDS (2), NEW_PERCENT (1), THREADS (2),
+# NEW_FROM=users instead takes the new rows from few users, as sessions
+# bring them: the newest half of the rows of the users whose id is 7
+# modulo 50 (2% of the users, about 1% of the rows), moved after all the
+# others.
+# Environment: ROUNDS (2), NEW_PERCENT (1), NEW_FROM (time), THREADS (2),
 # FACTORS (64), USERS/ITEMS/ROWS (the shape, for a quick try),
 # SKIP_BUILD=1 (use the installed recsys), KEEP=1 (leave the cluster
 # directory in place).  Takes about 10 minutes on 2 cores.  Not part of
@@ -60,6 +64,7 @@ set -euo pipefail
 rounds=${ROUNDS:-2}
 analyze_catalog=${ANALYZE_CATALOG:-0}
 new_percent=${NEW_PERCENT:-1}
+new_from=${NEW_FROM:-time}
 threads=${THREADS:-2}
 factors=${FACTORS:-64}
 bench_ml_shape
@@ -69,17 +74,35 @@ rs_install_deps
 bench_start update 55590 55599 <<<"$bench_ml_settings"
 bench_ml_table "$n_users" "$n_items" "$n_rows" "user_id, item_id, rating, clicks, ts"
 
-# the newest new_percent% of the rows come after the cutoff: they move to ml_new
-rs_log "moving the newest $new_percent% to ml_new, index on ml (ts)"
 t0=$(now)
-n_new_target=$(awk -v n="$n_rows" -v p="$new_percent" 'BEGIN {printf "%d", n * p / 100}')
 q "ALTER TABLE ml RENAME TO ml_all" >/dev/null
-cutoff=$(q "SET TimeZone = 'UTC';
-	SELECT ts FROM ml_all ORDER BY ts DESC OFFSET $n_new_target LIMIT 1")
-q "CREATE UNLOGGED TABLE ml AS SELECT * FROM ml_all WHERE ts <= '$cutoff';
-   CREATE UNLOGGED TABLE ml_new AS SELECT * FROM ml_all WHERE ts > '$cutoff';
-   DROP TABLE ml_all;
-   CREATE INDEX ml_ts_idx ON ml (ts)" >/dev/null
+if [ "$new_from" = users ]; then
+	# the newest half of the rows of the users whose id is 7 modulo 50 (2%
+	# of the users, holding about 2% of the rows), moved after the rest as
+	# a burst of sessions: 1 ms apart after the newest other row
+	rs_log "moving the newest half of the rows of 2% of the users to ml_new, index on ml (ts)"
+	q "CREATE UNLOGGED TABLE ml_flag AS SELECT a.*, a.user_id % 50 = 7
+	     AND row_number() OVER (PARTITION BY a.user_id ORDER BY a.ts DESC) <= count(*) OVER (PARTITION BY a.user_id) / 2 AS is_new
+	   FROM ml_all a;
+	   DROP TABLE ml_all;
+	   CREATE UNLOGGED TABLE ml AS SELECT user_id, item_id, rating, clicks, ts FROM ml_flag WHERE NOT is_new" >/dev/null
+	cutoff=$(q "SET TimeZone = 'UTC'; SELECT max(ts) FROM ml")
+	q "CREATE UNLOGGED TABLE ml_new AS SELECT user_id, item_id, rating, clicks,
+	     '$cutoff'::timestamptz + row_number() OVER (ORDER BY ts) * interval '1 millisecond' AS ts
+	   FROM ml_flag WHERE is_new;
+	   DROP TABLE ml_flag;
+	   CREATE INDEX ml_ts_idx ON ml (ts)" >/dev/null
+else
+	# the newest new_percent% of the rows come after the cutoff: they move to ml_new
+	rs_log "moving the newest $new_percent% to ml_new, index on ml (ts)"
+	n_new_target=$(awk -v n="$n_rows" -v p="$new_percent" 'BEGIN {printf "%d", n * p / 100}')
+	cutoff=$(q "SET TimeZone = 'UTC';
+		SELECT ts FROM ml_all ORDER BY ts DESC OFFSET $n_new_target LIMIT 1")
+	q "CREATE UNLOGGED TABLE ml AS SELECT * FROM ml_all WHERE ts <= '$cutoff';
+	   CREATE UNLOGGED TABLE ml_new AS SELECT * FROM ml_all WHERE ts > '$cutoff';
+	   DROP TABLE ml_all;
+	   CREATE INDEX ml_ts_idx ON ml (ts)" >/dev/null
+fi
 q "VACUUM ANALYZE ml" >/dev/null
 q "VACUUM ANALYZE ml_new" >/dev/null
 n_new=$(q "SELECT count(*) FROM ml_new")
@@ -219,7 +242,7 @@ echo
 bench_header "recsys update"
 echo "load average at the start: $load_start"
 echo "data: recsys.synth_interactions($n_users, $n_items, $n_rows, 42): $shape; generated + VACUUM ANALYZE in $gen_s s; split + index on ts + VACUUM ANALYZE in $index_s s"
-echo "new rows: the $n_new after $cutoff ($new_percent%), of $n_new_users users with $n_new_users_nnz interactions in all; k=$factors, $threads threads, other options default; $rounds rounds"
+echo "new rows: the $n_new after $cutoff ($([ "$new_from" = users ] && echo "the newest half of 2% of the users' rows" || echo "the newest $new_percent%")), of $n_new_users users with $n_new_users_nnz interactions in all; k=$factors, $threads threads, other options default; $rounds rounds"
 echo "catalog statistics before update(): $([ "$analyze_catalog" = 1 ] && echo "ANALYZE'd" || echo "as autovacuum left them")"
 echo "(fsync off, unlogged table; train_result.seconds of retrain() leaves out storing the version, update()'s does not)"
 echo
