@@ -945,9 +945,10 @@ rs_store_update(const char *name, const RsUpdate *u)
 		store_entities(name, u->version, true, &users, emb_type);
 	}
 	{
-		Oid			types[5] = {TEXTOID, INT4OID, INT4OID, INT4ARRAYOID, INT4ARRAYOID};
-		Datum		values[5] = {model, version, base,
-			int4_array(u->item_idx, u->n_items), int4_array(u->item_added, u->n_items)};
+		Oid			types[6] = {TEXTOID, INT4OID, INT4OID, INT4ARRAYOID, INT4ARRAYOID, BOOLOID};
+		Datum		values[6] = {model, version, base,
+			int4_array(u->item_idx, u->n_items), int4_array(u->item_added, u->n_items),
+		BoolGetDatum(u->scores_are_counts)};
 
 		/* the other users as they were (ON CONFLICT: those written above) */
 		rs_catalog_exec("INSERT INTO recsys.user_factors (model, version, user_key, user_idx, "
@@ -963,22 +964,16 @@ rs_store_update(const char *name, const RsUpdate *u)
 							"WHERE f.model = $1 AND f.version = $3 "
 							"ON CONFLICT (model, version, user_key) DO NOTHING",
 							3, types, values, NULL, false);
-		rs_catalog_exec(u->scores_are_counts ?
-						"INSERT INTO recsys.item_factors (model, version, item_key, item_idx, "
+		/* popularity's score is the count, so it grows with it */
+		rs_catalog_exec("INSERT INTO recsys.item_factors (model, version, item_key, item_idx, "
 						"bias, factors, interactions) "
 						"SELECT f.model, $2, f.item_key, f.item_idx, "
-						"f.bias + coalesce(d.n, 0), f.factors, f.interactions + coalesce(d.n, 0) "
-						"FROM recsys.item_factors f LEFT JOIN "
-						"ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5)) AS d(i, n) "
-						"ON d.i = f.item_idx WHERE f.model = $1 AND f.version = $3" :
-						"INSERT INTO recsys.item_factors (model, version, item_key, item_idx, "
-						"bias, factors, interactions) "
-						"SELECT f.model, $2, f.item_key, f.item_idx, "
-						"f.bias, f.factors, f.interactions + coalesce(d.n, 0) "
+						"f.bias + CASE WHEN $6 THEN coalesce(d.n, 0) ELSE 0 END, f.factors, "
+						"f.interactions + coalesce(d.n, 0) "
 						"FROM recsys.item_factors f LEFT JOIN "
 						"ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5)) AS d(i, n) "
 						"ON d.i = f.item_idx WHERE f.model = $1 AND f.version = $3",
-						5, types, values, NULL, false);
+						6, types, values, NULL, false);
 		rs_catalog_exec("INSERT INTO recsys.item_neighbors (model, version, item_key, item_idx, "
 						"neighbor_keys, neighbor_idx, similarity, support) "
 						"SELECT f.model, $2, f.item_key, f.item_idx, f.neighbor_keys, "

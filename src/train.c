@@ -43,8 +43,8 @@
 #include "utils/typcache.h"
 #include "utils/varlena.h"
 
-static double
-now_seconds(void)
+double
+rs_now_seconds(void)
 {
 	struct timespec ts;
 
@@ -333,7 +333,7 @@ env_progress(void *arg, int iteration, double loss)
 	if (a->verbose)
 		ereport(NOTICE,
 				(errmsg("model \"%s\": iteration %d, loss %.6g, %.2f s",
-						a->model, iteration, loss, now_seconds() - a->start)));
+						a->model, iteration, loss, rs_now_seconds() - a->start)));
 	CHECK_FOR_INTERRUPTS();
 }
 
@@ -345,7 +345,7 @@ env_note(void *arg, const char *text)
 	if (a->verbose)
 		ereport(NOTICE,
 				(errmsg("model \"%s\": %s, %.2f s",
-						a->model, text, now_seconds() - a->start)));
+						a->model, text, rs_now_seconds() - a->start)));
 	CHECK_FOR_INTERRUPTS();
 }
 
@@ -362,7 +362,7 @@ rs_train_env_init(RsEnv *env, MemoryContext cxt, const char *model, bool verbose
 	arg->cxt = cxt;
 	arg->model = model;
 	arg->verbose = verbose;
-	arg->start = now_seconds();
+	arg->start = rs_now_seconds();
 	memset(env, 0, sizeof(RsEnv));
 	env->alloc = env_alloc;
 	env->check_interrupts = env_check_interrupts;
@@ -531,7 +531,7 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 	RsModelDef *existing;
 	RsLoader   *l;
 	RsEnv		env;
-	double		start = now_seconds();
+	double		start = rs_now_seconds();
 	ListCell   *lc;
 	RsRunAs		as;
 
@@ -645,7 +645,7 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 	t->memory = (int64) MemoryContextMemAllocated(cxt, true);
 	if (l->cxt != cxt)
 		t->memory += (int64) MemoryContextMemAllocated(l->cxt, true);
-	t->summary.seconds = now_seconds() - start;
+	t->summary.seconds = rs_now_seconds() - start;
 }
 
 static void

@@ -21,6 +21,8 @@ extern void rs_train_init(void);
 /* the SELECT reading one user's rows of a model's source (fold-in) */
 extern char *rs_user_source_query(const RsModelDef *def, const char *user_type,
 								  const char *time_column);
+/* a monotonic clock, in seconds */
+extern double rs_now_seconds(void);
 /* the services of the numeric cores, memory from cxt (bounded) */
 extern void rs_train_env_init(RsEnv *env, MemoryContext cxt, const char *model,
 							  bool verbose);

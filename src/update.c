@@ -42,7 +42,6 @@
 #include "serve_int.h"
 
 #include <math.h>
-#include <time.h>
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -60,15 +59,6 @@
 
 /* keys asked of the catalog per query */
 #define UPDATE_FETCH_CHUNK	8192
-
-static double
-clock_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* A user of the new rows, as the base version has them (idx -1: new). */
 typedef struct OldUser
@@ -296,7 +286,7 @@ static void
 update_model(const char *name, double since_arg, RsTrainOptions *opts_out,
 			 RsTrainSummary *summary_out)
 {
-	double		start = clock_seconds();
+	double		start = rs_now_seconds();
 	RsModelDef *def;
 	RsTrainOptions opts;
 	RsTrainSummary summary;
@@ -446,12 +436,8 @@ update_model(const char *name, double since_arg, RsTrainOptions *opts_out,
 	l = MemoryContextAlloc(cxt, sizeof(RsLoader));
 	rs_loader_init(l, cxt);
 	rs_run_as_model_owner(&as, def);
-	{
-		char	   *sql = rs_new_rows_query(def, opts.time_column, since);
-
-		rs_check_stored_query(def, sql);
-		rs_loader_load_query(l, sql, true);
-	}
+	/* (rs_new_rows_query() has checked the stored source) */
+	rs_loader_load_query(l, rs_new_rows_query(def, opts.time_column, since), true);
 	rs_run_as_end(&as);
 	summary.skipped = l->rows_skipped;
 	if (l->n == 0)
@@ -459,7 +445,7 @@ update_model(const char *name, double since_arg, RsTrainOptions *opts_out,
 		ereport(NOTICE,
 				(errmsg("model \"%s\" has no interactions after %s: it stays at version %d",
 						name, rs_epoch_text(since), base)));
-		summary.seconds = clock_seconds() - start;
+		summary.seconds = rs_now_seconds() - start;
 		MemoryContextDelete(cxt);
 		PopActiveSnapshot();
 		*opts_out = opts;
@@ -525,7 +511,7 @@ update_model(const char *name, double since_arg, RsTrainOptions *opts_out,
 				(errmsg("model \"%s\" has no new interactions with items it has: it stays at version %d",
 						name, base)));
 		summary.skipped = l->rows_skipped + unknown;
-		summary.seconds = clock_seconds() - start;
+		summary.seconds = rs_now_seconds() - start;
 		MemoryContextDelete(cxt);
 		PopActiveSnapshot();
 		*opts_out = opts;
@@ -672,7 +658,7 @@ update_model(const char *name, double since_arg, RsTrainOptions *opts_out,
 	up.data_until = data_until;
 	up.memory_bytes = (int64) MemoryContextMemAllocated(cxt, true);
 	up.keep = opts.keep;
-	up.seconds = clock_seconds() - start;
+	up.seconds = rs_now_seconds() - start;
 	rs_store_update(name, &up);
 	rs_model_index_sync(name);
 	if (env.note)
@@ -684,7 +670,7 @@ update_model(const char *name, double since_arg, RsTrainOptions *opts_out,
 	summary.interactions = folded;
 	summary.skipped = up.rows_skipped;
 	summary.data_until = data_until;
-	summary.seconds = clock_seconds() - start;
+	summary.seconds = rs_now_seconds() - start;
 	MemoryContextDelete(cxt);
 	PopActiveSnapshot();
 	*opts_out = opts;
@@ -695,8 +681,6 @@ PG_FUNCTION_INFO_V1(rs_update);
 Datum
 rs_update(PG_FUNCTION_ARGS)
 {
-	const double unix_offset =
-		(double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
 	char	   *name;
 	double		since = get_float8_nan();
 	RsTrainOptions opts;
@@ -716,7 +700,7 @@ rs_update(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 					 errmsg("since must be a finite time"),
 					 errhint("Leave it out to fold in what arrived after the active version's newest interaction.")));
-		since = ts / 1000000.0 + unix_offset;
+		since = rs_datum_to_epoch(TimestampTzGetDatum(ts), TIMESTAMPTZOID);
 	}
 	SPI_connect();
 	update_model(name, since, &opts, &summary);
