@@ -568,6 +568,8 @@ update_model(const char *name, double since_arg, RsTrainOptions *opts_out,
 		}
 		ptr[s + 1] = w;
 		pfree(p);
+		if ((s & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
 	}
 	for (int64 x = 0; x < ptr[n_solve]; x++)
 		if (!isfinite(vals[x]))
