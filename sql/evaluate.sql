@@ -334,3 +334,31 @@ SELECT pg_temp.try($$SELECT * FROM recsys.split('evg_interactions', NULL, 'item_
 -- identifiers are quoted: a name that tries SQL injection is just a name
 SELECT pg_temp.try($$SELECT * FROM recsys.split('evg_interactions', 'user_id', 'item_id', train_table => 'x; DROP TABLE ev_test', test_table => 'x2')$$);
 SELECT count(*) AS ev_test_still_there FROM ev_test;
+-- The caller's queries are read read-only, and the transaction is
+-- read-write again when each function returns (the bodies turn
+-- transaction_read_only on in a block they roll back; split's read is C),
+-- in the caller's transaction and after an error the caller caught.
+BEGIN;
+SELECT count(*) > 0 AS rows FROM recsys.evaluate_users('ev_pop', 'ev_test', 3, user_col => 'u', item_col => 'i');
+SELECT count(*) > 0 AS rows FROM recsys.evaluate('ev_pop', 'ev_test', 3, user_col => 'u', item_col => 'i');
+SELECT count(*) > 0 AS rows FROM recsys.audit_exposure('ev_pop', 'ev_groups', 2);
+SELECT count(*) AS parts FROM recsys.split('ev_test', 'u', 'i', train_table => 'ev_ro_train', test_table => 'ev_ro_test');
+SHOW transaction_read_only;
+CREATE TABLE ev_rw (x int);
+INSERT INTO ev_rw VALUES (1);
+DO $$
+BEGIN
+	PERFORM * FROM recsys.evaluate_users('ev_pop', 'SELECT * FROM ev_test WHERE 1 / (u - u) = 1', 3, user_col => 'u', item_col => 'i');
+EXCEPTION WHEN division_by_zero THEN
+	RAISE NOTICE 'caught: %', SQLERRM;
+END $$;
+SHOW transaction_read_only;
+INSERT INTO ev_rw VALUES (2);
+ROLLBACK;
+-- a write of the caller's query still fails, with 25006, and writes nothing
+CREATE TABLE ev_written (x int);
+CREATE FUNCTION pg_temp.ev_write() RETURNS int LANGUAGE sql VOLATILE AS 'INSERT INTO ev_written VALUES (1) RETURNING 1';
+SELECT pg_temp.try($$SELECT * FROM recsys.evaluate_users('ev_pop', 'SELECT u, i FROM ev_test, LATERAL (SELECT pg_temp.ev_write()) w', 3, user_col => 'u', item_col => 'i')$$);
+SELECT count(*) AS written FROM ev_written;
+SHOW transaction_read_only;
+DROP TABLE ev_written;

@@ -44,6 +44,7 @@
 #include "utils/float.h"
 #include "utils/lsyscache.h"
 
+#include "compat.h"
 #include "keys.h"
 
 #define BLOOM_DEFAULT_FPR	0.01
@@ -324,7 +325,7 @@ bloom_out(PG_FUNCTION_ARGS)
 	appendStringInfo(&s, "bloom:v=%d,k=%d,m=" UINT64_FORMAT ",n=" UINT64_FORMAT ":",
 					 b->version, b->probes, b->nbits, b->nitems);
 	enlargeStringInfo(&s, enclen);
-	len = pg_b64_encode((const char *) b->bits, nbytes, s.data + s.len, enclen);
+	len = pg_b64_encode((const RsBase64Byte *) b->bits, nbytes, s.data + s.len, enclen);
 	if (len != enclen)
 		elog(ERROR, "could not encode bloom filter bits in base64");
 	s.len += len;

@@ -37,6 +37,7 @@
 #include "utils/varlena.h"
 
 #include "embedding.h"
+#include "compat.h"
 
 /* rows per INSERT when storing factors */
 #define STORE_CHUNK 8192
@@ -203,7 +204,7 @@ rs_prepare_stored_query(const char *sql, int nargs, Oid *types, SPIPlanPtr *plan
 					isAnyTempNamespace(get_rel_namespace(rte->relid)))
 					result = RS_STORED_TEMPORARY;
 			}
-			if (result == RS_STORED_OK && !ExecCheckRTPerms(ps->rtable, false))
+			if (result == RS_STORED_OK && !rs_plan_permissions_ok(ps))
 				result = RS_STORED_DENIED;
 		}
 		/* (an unsaved plan: its cached plan has no resource owner) */

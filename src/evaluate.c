@@ -236,6 +236,40 @@ column_arg(FunctionCallInfo fcinfo, int arg, const char *stored, const char *nam
 	return stored ? pstrdup(stored) : NULL;
 }
 
+/*
+ * recsys.exec_read_only_body(statement, caller_path): runs a statement on
+ * the caller's search_path as if the transaction were read-only
+ * (RS_READ_ONLY: only temporary tables can be written; any other write
+ * fails with 25006) and returns its row count.  split() fills its
+ * temporary table of marked rows from the caller's source through it.
+ * (A function-level SET transaction_read_only, which 0.2.0 used, is
+ * refused by PostgreSQL 16 and later.)
+ */
+PG_FUNCTION_INFO_V1(rs_exec_read_only);
+Datum
+rs_exec_read_only(PG_FUNCTION_ARGS)
+{
+	char	   *statement;
+	int			level;
+	int			rc = 0;
+	uint64		n;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("statement and caller_path must not be NULL")));
+	statement = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	SPI_connect();
+	level = rs_pin_search_path_to(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	RS_READ_ONLY(rc = SPI_execute(statement, false, 0));
+	if (rc < 0)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+	n = SPI_processed;
+	rs_unpin_search_path(level);
+	SPI_finish();
+	PG_RETURN_INT64((int64) n);
+}
+
 PG_FUNCTION_INFO_V1(rs_predictions);
 Datum
 rs_predictions(PG_FUNCTION_ARGS)

@@ -71,6 +71,7 @@
 #include "nodes/pathnodes.h"
 #include "storage/bufmgr.h"
 #include "utils/relcache.h"
+#include "compat.h"
 
 #define HNSW_MAGIC				0x52534857	/* "RSHW" */
 #define HNSW_VERSION			2
@@ -240,7 +241,7 @@ typedef struct HnswSlot
 typedef struct HnswCache
 {
 	Oid			relid;
-	RelFileNode node;
+	RsRelFile	node;
 	uint64		stamp;			/* metapage stamp the contents belong to */
 	int			m;
 	int			sdim;

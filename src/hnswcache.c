@@ -198,7 +198,7 @@ hnsw_cache_for_scan(Relation index, const HnswMetaPageData *meta)
 			continue;
 		c = caches[i];
 		if (c->stamp != meta->stamp || c->m != meta->m || c->sdim != meta->sdim ||
-			c->stale || memcmp(&c->node, &index->rd_node, sizeof(RelFileNode)) != 0)
+			c->stale || memcmp(&c->node, &RS_REL_FILE(index), sizeof(RsRelFile)) != 0)
 		{
 			if (c->pins > 0)
 				return NULL;
@@ -207,7 +207,7 @@ hnsw_cache_for_scan(Relation index, const HnswMetaPageData *meta)
 			c->m = meta->m;
 			c->sdim = meta->sdim;
 			c->stale = false;
-			c->node = index->rd_node;
+			c->node = RS_REL_FILE(index);
 		}
 		c->pins++;
 		c->stableScans++;
@@ -229,7 +229,7 @@ hnsw_cache_for_scan(Relation index, const HnswMetaPageData *meta)
 
 	c = MemoryContextAllocZero(TopMemoryContext, sizeof(HnswCache));
 	c->relid = RelationGetRelid(index);
-	c->node = index->rd_node;
+	c->node = RS_REL_FILE(index);
 	c->stamp = meta->stamp;
 	c->m = meta->m;
 	c->sdim = meta->sdim;

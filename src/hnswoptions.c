@@ -91,9 +91,11 @@ rs_hnsw_init(void)
 bytea *
 hnsw_options(Datum reloptions, bool validate)
 {
+	/* (named members: 18 added one, isset_offset, that stays 0 here) */
 	static const relopt_parse_elt tab[] = {
-		{"m", RELOPT_TYPE_INT, offsetof(HnswOptions, m)},
-		{"ef_construction", RELOPT_TYPE_INT, offsetof(HnswOptions, efConstruction)},
+		{.optname = "m", .opttype = RELOPT_TYPE_INT, .offset = offsetof(HnswOptions, m)},
+		{.optname = "ef_construction", .opttype = RELOPT_TYPE_INT,
+		 .offset = offsetof(HnswOptions, efConstruction)},
 	};
 
 	return (bytea *) build_reloptions(reloptions, validate, hnsw_relopt_kind,

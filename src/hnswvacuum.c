@@ -30,6 +30,7 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "compat.h"
 
 typedef struct VacElem
 {
@@ -86,7 +87,7 @@ vac_read_page(Relation index, BlockNumber blk, BufferAccessStrategy bas,
 {
 	Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blk, RBM_NORMAL, bas);
 
-	vacuum_delay_point();
+	rs_vacuum_delay_point();
 	LockBuffer(buf, mode);
 	*page = BufferGetPage(buf);
 	*maxoff = PageGetMaxOffsetNumber(*page);

@@ -48,6 +48,7 @@
 #include "utils/syscache.h"
 
 #include "catalog.h"
+#include "compat.h"
 
 /* longest model name (catalog.c checks it on training) */
 #define MAX_MODEL_NAME 200
@@ -86,7 +87,7 @@ begin_scan(Relation rel, AttrNumber keycol, const char *key, ScanKeyData *skey)
 	ScanKeyEntryInitialize(skey, 0, keycol, BTEqualStrategyNumber, InvalidOid,
 						   TupleDescAttr(RelationGetDescr(rel), keycol - 1)->attcollation,
 						   F_TEXTEQ, CStringGetTextDatum(key));
-	return systable_beginscan(rel, RelationGetPrimaryKeyIndex(rel), true, NULL, 1, skey);
+	return systable_beginscan(rel, rs_primary_key_index(rel), true, NULL, 1, skey);
 }
 
 /*

@@ -42,6 +42,7 @@
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 #include "utils/varlena.h"
+#include "compat.h"
 
 double
 rs_now_seconds(void)
@@ -124,7 +125,7 @@ rs_source_from_item(const char *source, const char *message, const char *hint)
 	}
 	else
 	{
-		List	   *names = stringToQualifiedNameList(source);
+		List	   *names = rs_qualified_name_list(source);
 		RangeVar   *rv = makeRangeVarFromNameList(names);
 		Oid			relid = RangeVarGetRelid(rv, AccessShareLock, false);
 		char		kind = get_rel_relkind(relid);

@@ -89,35 +89,3 @@ $fn$;
 COMMENT ON FUNCTION recsys.exec_in_path(text, text) IS
 	'internal: runs a statement holding a caller''s names or query on the caller''s search_path (everything recsys adds to it is schema-qualified) and returns its row count';
 
--- exec_read_only(): the statement is the caller's.
-CREATE FUNCTION recsys.exec_read_only_body(statement text, caller_path text)
-RETURNS bigint
-LANGUAGE plpgsql VOLATILE
-SET transaction_read_only = on
-SET search_path = pg_catalog, recsys, pg_temp
-AS $fn$
-DECLARE
-	n bigint;
-BEGIN
-	PERFORM pg_catalog.set_config('search_path', caller_path, true);
-	EXECUTE statement;
-	GET DIAGNOSTICS n = ROW_COUNT;
-	PERFORM pg_catalog.set_config('search_path', 'pg_catalog, recsys, pg_temp', true);
-	RETURN n;
-END
-$fn$;
-COMMENT ON FUNCTION recsys.exec_read_only_body(text, text) IS
-	'internal: the body of recsys.exec_read_only(), the statement run on the caller''s search_path';
-
--- A statement whose reading of caller-supplied queries must not write,
--- run as if the transaction were read-only (only temporary tables can be
--- written; anything else fails with 25006), with the caller's rights.
--- recsys.split() fills its temporary table of marked rows through it.
-CREATE FUNCTION recsys.exec_read_only(statement text)
-RETURNS bigint
-LANGUAGE sql VOLATILE
-AS $fn$
-	SELECT recsys.exec_read_only_body($1, pg_catalog.current_setting('search_path'::pg_catalog.text))
-$fn$;
-COMMENT ON FUNCTION recsys.exec_read_only(text) IS
-	'internal: runs a statement with the caller''s rights as if the transaction were read-only (only temporary tables may be written; any other write fails with 25006) and returns its row count; split fills its temporary table through it';

@@ -4,11 +4,21 @@
 -- leaves them out; predictions come from recsys.predictions(), the bulk
 -- form of recsys.predict().  Every source (test set, groups, lists) is a
 -- table, a view or a single SELECT, read with the caller's rights (no
--- SECURITY DEFINER) and as if the transaction were read-only (SET
--- transaction_read_only = on for the function; split reads its source
--- through recsys.exec_read_only()); every identifier spliced into a query
+-- SECURITY DEFINER) and as if the transaction were read-only (see
+-- "Read-only" below; split reads its source through
+-- recsys.exec_read_only()); every identifier spliced into a query
 -- is quoted.  The functions that take the caller's names or queries are
 -- thin entry points over pinned bodies (see 04_helpers.sql).
+--
+-- Read-only: the bodies that run a caller's queries (evaluate_users,
+-- eval_metrics, audit_exposure) do their work in an inner block that
+-- turns transaction_read_only on (set_config(..., true)) and ends by
+-- raising SQLSTATE RSRO0, which the block catches: rolling the block's
+-- subtransaction back turns the transaction read-write again (for the
+-- caller), and the rows already returned are kept.  The bodies are STABLE
+-- and write nothing; a write by a function the caller's query calls
+-- fails with 25006.  (0.2.0 put SET transaction_read_only on the
+-- functions, which PostgreSQL 16 and later refuse.)
 
 CREATE OR REPLACE FUNCTION recsys.predictions(
 	model text,
@@ -22,6 +32,29 @@ RETURNS TABLE (user_key text, item_key text, rating double precision, prediction
 AS 'MODULE_PATHNAME', 'rs_predictions' LANGUAGE C STABLE PARALLEL SAFE ROWS 100000;
 COMMENT ON FUNCTION recsys.predictions(text, text, text, text, text, integer) IS
 	'every (user, item) row of a test set (relation or SELECT; columns default to the model''s) with its observed rating, recsys.predict()''s prediction (of the active version, or of the kept version given), and whether the user and the item are in the model; users in byte order; keys as text';
+
+-- exec_read_only(): a statement whose reading of caller-supplied queries
+-- must not write, run as if the transaction were read-only (only temporary
+-- tables can be written; anything else fails with 25006), with the
+-- caller's rights.  recsys.split() fills its temporary table of marked rows
+-- through it.  The body is C (src/evaluate.c): PostgreSQL 16 and later
+-- refuse "SET transaction_read_only" on a function.
+CREATE OR REPLACE FUNCTION recsys.exec_read_only_body(statement text, caller_path text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'rs_exec_read_only'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, recsys, pg_temp;
+COMMENT ON FUNCTION recsys.exec_read_only_body(text, text) IS
+	'internal: the body of recsys.exec_read_only(), the statement run on the caller''s search_path';
+
+CREATE OR REPLACE FUNCTION recsys.exec_read_only(statement text)
+RETURNS bigint
+LANGUAGE sql VOLATILE
+AS $fn$
+	SELECT recsys.exec_read_only_body($1, pg_catalog.current_setting('search_path'::pg_catalog.text))
+$fn$;
+COMMENT ON FUNCTION recsys.exec_read_only(text) IS
+	'internal: runs a statement with the caller''s rights as if the transaction were read-only (only temporary tables may be written; any other write fails with 25006) and returns its row count; split fills its temporary table through it';
 
 -- split(): the source, and the train and test tables it creates, resolve
 -- on the caller's path.
@@ -512,7 +545,6 @@ RETURNS TABLE (user_key text, n_relevant integer, "precision" double precision,
 			   recall double precision, ndcg double precision, ap double precision,
 			   rr double precision, hit double precision)
 LANGUAGE plpgsql STABLE
-SET transaction_read_only = on
 SET search_path = pg_catalog, recsys, pg_temp
 AS $fn$
 DECLARE
@@ -521,6 +553,9 @@ DECLARE
 	sql text;
 	found_rows boolean;
 BEGIN
+	-- read-only while the caller's queries run (see "Read-only" above)
+	BEGIN
+	PERFORM pg_catalog.set_config('transaction_read_only', 'on', true);
 	q := recsys.eval_ranking_sql(model, test, k, user_col, item_col, rating_col, threshold, NULL, false, caller_path,
 								 version);
 	sql := 'SELECT e.user_key, e.n_relevant, e."precision", e.recall, e.ndcg, e.ap, e.rr, e.hit FROM ('
@@ -536,6 +571,9 @@ BEGIN
 		PERFORM pg_catalog.set_config('search_path', 'pg_catalog, recsys, pg_temp', true);
 		PERFORM recsys.eval_check(model, c.test_users, c.known_users, c.known_items, threshold);
 	END IF;
+	RAISE SQLSTATE 'RSRO0';
+	EXCEPTION WHEN SQLSTATE 'RSRO0' THEN NULL;
+	END;
 END
 $fn$;
 COMMENT ON FUNCTION recsys.evaluate_users_body(text, text, integer, text, text, text, double precision, integer, text) IS
@@ -579,7 +617,6 @@ CREATE OR REPLACE FUNCTION recsys.eval_metrics(
 	caller_path text)
 RETURNS TABLE (metric text, at_k integer, value double precision, user_group text)
 LANGUAGE plpgsql STABLE
-SET transaction_read_only = on
 SET search_path = pg_catalog, recsys, pg_temp
 AS $fn$
 DECLARE
@@ -609,6 +646,9 @@ DECLARE
 	serve_unknown boolean := unknown_users = 'serve';
 	messages text;
 BEGIN
+	-- read-only while the caller's queries run (see "Read-only" above)
+	BEGIN
+	PERFORM pg_catalog.set_config('transaction_read_only', 'on', true);
 	IF unknown_users IS NULL OR unknown_users NOT IN ('skip', 'serve') THEN
 		RAISE EXCEPTION 'unknown_users must be skip or serve, not %', coalesce(quote_literal(unknown_users), 'NULL')
 			USING ERRCODE = 'invalid_parameter_value',
@@ -743,6 +783,9 @@ $q$, q.query, g, model, v.version, greatest(v.users, 1), cutoff, greatest(v.item
 	END IF;
 	RETURN QUERY SELECT x.m, x.k, x.v, x.g FROM unnest(r_metric, r_k, r_value, r_group) x(m, k, v, g)
 				 WHERE x.m = ANY (want);
+	RAISE SQLSTATE 'RSRO0';
+	EXCEPTION WHEN SQLSTATE 'RSRO0' THEN NULL;
+	END;
 END
 $fn$;
 COMMENT ON FUNCTION recsys.eval_metrics(text, text, integer, text, text, text, double precision, text, text[], text, text, integer, text) IS
@@ -781,7 +824,6 @@ CREATE OR REPLACE FUNCTION recsys.audit_exposure_body(
 	caller_path text)
 RETURNS TABLE (item_group text, metric text, value double precision)
 LANGUAGE plpgsql STABLE
-SET transaction_read_only = on
 SET search_path = pg_catalog, recsys, pg_temp
 AS $fn$
 DECLARE
@@ -790,6 +832,9 @@ DECLARE
 	ig text;
 	sql text;
 BEGIN
+	-- read-only while the caller's queries run (see "Read-only" above)
+	BEGIN
+	PERFORM pg_catalog.set_config('transaction_read_only', 'on', true);
 	IF model IS NULL THEN
 		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
@@ -915,6 +960,9 @@ $q$, model, v.version, greatest(v.users, 1), ig, l);
 	PERFORM pg_catalog.set_config('search_path', caller_path, true);
 	RETURN QUERY EXECUTE sql;
 	PERFORM pg_catalog.set_config('search_path', 'pg_catalog, recsys, pg_temp', true);
+	RAISE SQLSTATE 'RSRO0';
+	EXCEPTION WHEN SQLSTATE 'RSRO0' THEN NULL;
+	END;
 END
 $fn$;
 COMMENT ON FUNCTION recsys.audit_exposure_body(text, text, integer, text, text, integer, text) IS

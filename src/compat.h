@@ -1,0 +1,80 @@
+/*
+ * compat.h — what differs between the PostgreSQL majors recsys builds
+ * against (15, 16, 17, 18), in one place.
+ *
+ * Every PG_VERSION_NUM test of recsys is here; the rest of the code calls
+ * the names below.  16 sits where 15 and 17 agree (its source is not built
+ * here: see README, "Supported PostgreSQL versions").  Each entry names the
+ * major that changed the API.
+ */
+#ifndef RECSYS_COMPAT_H
+#define RECSYS_COMPAT_H
+
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "catalog/namespace.h"
+#include "commands/vacuum.h"
+#include "executor/executor.h"
+#include "nodes/plannodes.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/regproc.h"
+
+#if PG_VERSION_NUM < 150000
+#error "recsys needs PostgreSQL 15 or later"
+#endif
+
+/*
+ * 16: a relation's physical file is a RelFileLocator (rd_locator), was a
+ * RelFileNode (rd_node).  RsRelFile names it; RS_REL_FILE(rel) is the
+ * relation's current one.
+ */
+#if PG_VERSION_NUM >= 160000
+typedef RelFileLocator RsRelFile;
+#define RS_REL_FILE(rel)	((rel)->rd_locator)
+#else
+typedef RelFileNode RsRelFile;
+#define RS_REL_FILE(rel)	((rel)->rd_node)
+#endif
+
+/*
+ * 16: the permissions of a plan's relations moved from its range table to
+ * PlannedStmt.permInfos (ExecCheckPermissions, was ExecCheckRTPerms).
+ */
+static inline bool
+rs_plan_permissions_ok(PlannedStmt *ps)
+{
+#if PG_VERSION_NUM >= 160000
+	return ExecCheckPermissions(ps->rtable, ps->permInfos, false);
+#else
+	return ExecCheckRTPerms(ps->rtable, false);
+#endif
+}
+
+/*
+ * 16: stringToQualifiedNameList() takes a soft-error context (NULL: raise
+ * errors as before).
+ */
+#if PG_VERSION_NUM >= 160000
+#define rs_qualified_name_list(s)	stringToQualifiedNameList((s), NULL)
+#else
+#define rs_qualified_name_list(s)	stringToQualifiedNameList(s)
+#endif
+
+/*
+ * 18: vacuum_delay_point() says whether it is called from ANALYZE;
+ * RelationGetPrimaryKeyIndex() whether a deferrable key will do (recsys's
+ * catalog keys are never deferrable); base64 takes bytes as uint8.
+ */
+#if PG_VERSION_NUM >= 180000
+#define rs_vacuum_delay_point()				vacuum_delay_point(false)
+#define rs_primary_key_index(rel)			RelationGetPrimaryKeyIndex((rel), false)
+typedef uint8 RsBase64Byte;
+#else
+#define rs_vacuum_delay_point()				vacuum_delay_point()
+#define rs_primary_key_index(rel)			RelationGetPrimaryKeyIndex(rel)
+typedef char RsBase64Byte;
+#endif
+
+#endif							/* RECSYS_COMPAT_H */
