@@ -23,6 +23,9 @@ RS_PG_CONFIG=$RS_PG_BIN/pg_config
 # shellcheck disable=SC2034  # used by scripts/test.sh
 RS_PGXS_DIR=${RS_PG_BIN%/bin}/lib/pgxs
 RS_BUILD_LOCK=/tmp/recsys-build.lock
+# RS_CLUSTER_BIN, when set, names the bin directory the rs_cluster_*
+# functions run (another major's); RS_PG_BIN otherwise.
+RS_CLUSTER_BIN=${RS_CLUSTER_BIN:-}
 
 # Everything needed to build, install and run both test suites.
 RS_PACKAGES=(
@@ -46,6 +49,9 @@ RS_PACKAGES=(
 	libubsan1
 	valgrind
 )
+
+# shellcheck source=scripts/pg_major.sh
+. "$(dirname "${BASH_SOURCE[0]}")/pg_major.sh"
 
 rs_log()  { printf '==> %s\n' "$*" >&2; }
 rs_warn() { printf 'WARNING: %s\n' "$*" >&2; }
@@ -194,7 +200,7 @@ rs_free_port() {
 # `postgres`, trust auth, no locale) listening on a unix socket in SOCKDIR only.
 rs_cluster_init() {
 	local datadir=$1 sockdir=$2 port=$3
-	(cd / && rs_as_user "$RS_PG_BIN/initdb" -D "$datadir" -U postgres -A trust \
+	(cd / && rs_as_user "${RS_CLUSTER_BIN:-$RS_PG_BIN}/initdb" -D "$datadir" -U postgres -A trust \
 		--no-locale -E UTF8 --no-sync >/dev/null </dev/null) \
 		|| rs_die "initdb failed for $datadir"
 	rs_as_user tee -a "$datadir/postgresql.conf" >/dev/null <<EOF
@@ -215,7 +221,7 @@ EOF
 # rs_cluster_start DATADIR LOGFILE — start and wait until it accepts connections.
 rs_cluster_start() {
 	local datadir=$1 logfile=$2
-	if ! (cd / && rs_as_user "$RS_PG_BIN/pg_ctl" -D "$datadir" -l "$logfile" -w -t 120 \
+	if ! (cd / && rs_as_user "${RS_CLUSTER_BIN:-$RS_PG_BIN}/pg_ctl" -D "$datadir" -l "$logfile" -w -t 120 \
 		start >/dev/null </dev/null); then
 		[ -f "$logfile" ] && tail -n 50 "$logfile" >&2
 		rs_die "could not start the cluster in $datadir (log: $logfile)"
@@ -225,16 +231,16 @@ rs_cluster_start() {
 # rs_cluster_running DATADIR — true when a postmaster runs on DATADIR.
 rs_cluster_running() {
 	[ -f "$1/postmaster.pid" ] \
-		&& (cd / && rs_as_user "$RS_PG_BIN/pg_ctl" -D "$1" status >/dev/null 2>&1 </dev/null)
+		&& (cd / && rs_as_user "${RS_CLUSTER_BIN:-$RS_PG_BIN}/pg_ctl" -D "$1" status >/dev/null 2>&1 </dev/null)
 }
 
 # rs_cluster_stop DATADIR — stop it if it runs (fast, then immediate).
 rs_cluster_stop() {
 	local datadir=$1
 	[ -f "$datadir/postmaster.pid" ] || return 0
-	(cd / && rs_as_user "$RS_PG_BIN/pg_ctl" -D "$datadir" -m fast -w -t 60 stop \
+	(cd / && rs_as_user "${RS_CLUSTER_BIN:-$RS_PG_BIN}/pg_ctl" -D "$datadir" -m fast -w -t 60 stop \
 		>/dev/null 2>&1 </dev/null) \
-		|| (cd / && rs_as_user "$RS_PG_BIN/pg_ctl" -D "$datadir" -m immediate -w stop \
+		|| (cd / && rs_as_user "${RS_CLUSTER_BIN:-$RS_PG_BIN}/pg_ctl" -D "$datadir" -m immediate -w stop \
 			>/dev/null 2>&1 </dev/null) \
 		|| rs_warn "could not stop the cluster in $datadir"
 }

@@ -4,16 +4,21 @@
 #   bash scripts/test.sh                         everything (what CI runs)
 #   bash scripts/test.sh --regress embedding     only these pg_regress tests
 #   bash scripts/test.sh --tap 002_parallel_agg  only these TAP tests
+#   bash scripts/test.sh --majors 17             only this other major (none: 15 only)
 #   KEEP=1 bash scripts/test.sh                  keep the temporary directory
 #
-# --regress/--tap take comma- or space-separated names; `none` skips a suite.
+# --regress/--tap/--majors take comma- or space-separated names; `none` skips.
 #
 # Steps: install the Debian packages that are missing (as root only), copy the
 # source tree to a fresh directory under /tmp, build it warning-free
 # (WERROR=1), rebuild it with recsys' assertions on (ASSERTS=1) and install
 # that build, start a throwaway cluster on a unix socket, run pg_regress
 # (make installcheck) and the TAP tests in test/t with prove, stop the
-# cluster, and close with the line "N passed, N failed".  Each build counts
+# cluster; then, for each other PostgreSQL major (17, 18: built once from
+# Debian's source packages into /var/cache/recsys-pg, see
+# scripts/pg_major.sh), build recsys warning-free against it, run the
+# pg_regress suite and the smoke TAP tests on it, and pg_upgrade a cluster
+# with models from 15 to it; close with the line "N passed, N failed".  Each build counts
 # as one test, each pg_regress test as one, each TAP assertion as one (and a
 # TAP script that dies as one failure).  The exit status is non-zero when
 # anything failed.
@@ -30,16 +35,21 @@ RS_ROOT=$(cd "$RS_SCRIPTS/.." && pwd)
 . "$RS_SCRIPTS/lib.sh"
 
 usage() {
-	sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 	exit "${1:-0}"
 }
 
 only_regress=""
 only_tap=""
+# the other majors (PostgreSQL 15 is Debian 12's, always tested)
+majors="17 18"
+majors_given=0
+major_datadir=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--regress) [ $# -ge 2 ] || usage 2; only_regress=${2//,/ }; shift 2 ;;
 		--tap)     [ $# -ge 2 ] || usage 2; only_tap=${2//,/ }; shift 2 ;;
+		--majors)  [ $# -ge 2 ] || usage 2; majors=${2//,/ }; majors_given=1; shift 2 ;;
 		-h|--help) usage 0 ;;
 		*) printf 'unknown argument: %s\n' "$1" >&2; usage 2 ;;
 	esac
@@ -58,6 +68,8 @@ fail() { failed=$((failed + ${2:-1})); failures+=("$1"); }
 cleanup() {
 	[ -n "$datadir" ] && rs_cluster_stop "$datadir"
 	datadir=""
+	[ -n "$major_datadir" ] && rs_cluster_stop "$major_datadir"
+	major_datadir=""
 	if [ -n "$work" ] && [ -d "$work" ]; then
 		if [ "${KEEP:-0}" = 1 ]; then
 			rs_log "kept $work"
@@ -114,6 +126,34 @@ run_logged() {
 	{ local r=0; "$@" </dev/null || r=$?; echo "$r" >"$rcfile"; } 2>&1 | tee "$out"
 	rc=$(cat "$rcfile")
 	rm -f "$rcfile"
+}
+
+# count_regress OUTFILE LABEL — count pg_regress's results in OUTFILE: 15
+# prints "test NAME ... ok|FAILED", 16 and later "ok N - NAME" / "not ok N
+# - NAME"; a test with no result (its script is missing, the server
+# crashed) failed too.  Uses $rc, make's exit status.
+count_regress() {
+	local out=$1 label=$2 name result n_ok=0 n_bad=0 bad_names=()
+	while read -r name result; do
+		if [ "$result" = ok ]; then
+			n_ok=$((n_ok + 1))
+		else
+			n_bad=$((n_bad + 1))
+			bad_names+=("$name")
+		fi
+	done < <(sed -nE \
+		-e 's/^(test +| +)([A-Za-z0-9_.-]+) +\.\.\. *(ok|FAILED|failed)?.*$/\2 \3/p' \
+		-e 's/^ok +[0-9]+ +[-+] +([A-Za-z0-9_.-]+) .*$/\1 ok/p' \
+		-e 's/^not ok +[0-9]+ +[-+] +([A-Za-z0-9_.-]+).*$/\1 FAILED/p' "$out")
+	pass "$label" "$n_ok"
+	if [ "$n_bad" -gt 0 ]; then
+		fail "$label: ${bad_names[*]}" "$n_bad"
+	elif [ "$rc" -ne 0 ]; then
+		fail "$label (make installcheck exited with $rc)"
+	elif [ "$n_ok" -eq 0 ]; then
+		fail "$label: no test ran"
+	fi
+	regress_bad=$n_bad
 }
 
 # --- 1. dependencies -------------------------------------------------------
@@ -197,24 +237,7 @@ if [ "$only_regress" != none ]; then
 		rs_make "$src" installcheck PGHOST="$work" PGPORT="$port" PGUSER=postgres "${args[@]}"
 	# pg_regress prints "test NAME ... ok|FAILED"; a test with neither
 	# (its script is missing, the server crashed) failed too.
-	n_ok=0
-	n_bad=0
-	bad_names=()
-	while read -r name result; do
-		if [ "$result" = ok ]; then
-			n_ok=$((n_ok + 1))
-		else
-			n_bad=$((n_bad + 1))
-			bad_names+=("$name")
-		fi
-	done < <(sed -nE 's/^(test +| +)([A-Za-z0-9_.-]+) +\.\.\. *(ok|FAILED|failed)?.*$/\2 \3/p' \
-		"$work/regress.out")
-	pass regress "$n_ok"
-	if [ "$n_bad" -gt 0 ]; then
-		fail "pg_regress: ${bad_names[*]}" "$n_bad"
-	elif [ "$rc" -ne 0 ]; then
-		fail "pg_regress (make installcheck exited with $rc)"
-	fi
+	count_regress "$work/regress.out" "pg_regress"
 	if [ -s "$src/regression.diffs" ]; then
 		echo "---- regression.diffs (first 400 lines) ----"
 		head -n 400 "$src/regression.diffs"
@@ -222,7 +245,7 @@ if [ "$only_regress" != none ]; then
 	fi
 	if [ "$rc" -ne 0 ] && [ -s "$work/server.log" ]; then
 		# Crashes and failed assertions; the whole tail when no test ran.
-		if [ "$n_bad" -eq 0 ]; then
+		if [ "$regress_bad" -eq 0 ]; then
 			echo "---- server log (last 40 lines) ----"
 			tail -n 40 "$work/server.log"
 		elif grep -qE 'TRAP:|PANIC|terminated by signal' "$work/server.log"; then
@@ -307,36 +330,45 @@ fi
 # run_prove FILE — prove -v FILE from the copy, as the unprivileged user, with
 # what PostgreSQL::Test::Cluster expects (see PGXS' prove_installcheck).
 # shellcheck disable=SC2317  # called through run_logged
+# (tap_src, tap_bin and tap_pgxs: the tree and the PostgreSQL they run
+# against; this tree and RS_PG_BIN unless another major is tested)
 run_prove() {
-	(cd "$src" && rs_as_user env \
-		PATH="$RS_PG_BIN:$PATH" \
-		PERL5LIB="$RS_PGXS_DIR/src/test/perl${PERL5LIB:+:$PERL5LIB}" \
-		PG_REGRESS="$RS_PGXS_DIR/src/test/regress/pg_regress" \
-		TESTDIR="$src/test" \
+	local tsrc=${tap_src:-$src} tbin=${tap_bin:-$RS_PG_BIN} tpgxs=${tap_pgxs:-$RS_PGXS_DIR}
+	(cd "$tsrc" && rs_as_user env \
+		PATH="$tbin:$PATH" \
+		PERL5LIB="$tpgxs/src/test/perl${PERL5LIB:+:$PERL5LIB}" \
+		PG_REGRESS="$tpgxs/src/test/regress/pg_regress" \
+		TESTDIR="$tsrc/test" \
 		RS_PREV_INSTALLS="$prev_installs" \
 		RS_NODE_PATH="${RS_NODE_PATH:-}" \
+		RS_UPGRADE_FROM_BIN="$RS_PG_BIN" \
 		LANG=C.UTF-8 \
 		timeout 1200 prove -v "$1")
 }
-for t in "${tap_files[@]}"; do
+# run_tap FILE LABEL — one TAP script through run_prove, its assertions counted.
+run_tap() {
+	local t=$1 label=$2 name n_ok n_bad log
 	name=$(basename "$t" .pl)
-	rs_log "TAP: $t"
-	run_logged "$work/tap_$name.out" run_prove "$t"
-	n_ok=$(grep -cE '^ok [0-9]+' "$work/tap_$name.out" || true)
-	n_bad=$(grep -E '^not ok [0-9]+' "$work/tap_$name.out" | grep -vc '# TODO' || true)
-	pass "$t" "$n_ok"
+	rs_log "TAP: $label"
+	run_logged "$work/tap_${label//[^A-Za-z0-9_.-]/_}.out" run_prove "$t"
+	n_ok=$(grep -cE '^ok [0-9]+' "$work/tap_${label//[^A-Za-z0-9_.-]/_}.out" || true)
+	n_bad=$(grep -E '^not ok [0-9]+' "$work/tap_${label//[^A-Za-z0-9_.-]/_}.out" | grep -vc '# TODO' || true)
+	pass "$label" "$n_ok"
 	if [ "$n_bad" -gt 0 ]; then
-		fail "TAP $t: $n_bad assertion(s)" "$n_bad"
+		fail "TAP $label: $n_bad assertion(s)" "$n_bad"
 	elif [ "$rc" -ne 0 ]; then
-		fail "TAP $t: the script died or missed its plan (prove exit $rc)"
+		fail "TAP $label: the script died or missed its plan (prove exit $rc)"
 	fi
 	if [ "$rc" -ne 0 ]; then
-		log=$src/test/tmp_check/log/regress_log_$name
+		log=${tap_src:-$src}/test/tmp_check/log/regress_log_$name
 		if [ -f "$log" ]; then
 			echo "---- $log (last 60 lines) ----"
 			tail -n 60 "$log"
 		fi
 	fi
+}
+for t in "${tap_files[@]}"; do
+	run_tap "$t" "$t"
 done
 
 # --- 6b. memory errors and undefined behaviour ----------------------------------
@@ -356,5 +388,77 @@ if [ "${RS_SANITIZE:-1}" != 0 ] && [ "$only_regress" != none ]; then
 	fi
 fi
 
-# --- 7. done ---------------------------------------------------------------------
+# --- 7. the other PostgreSQL majors ---------------------------------------------
+# For each major of --majors (default 17 18): its server from
+# /var/cache/recsys-pg (built from Debian's source package the first time,
+# scripts/pg_major.sh; a major that cannot be had is a failure, never a
+# skip), copied into the work directory; recsys built warning-free with
+# assertions against it and installed into the copy; the pg_regress suite
+# on a cluster of that major; the smoke TAP tests (dump/restore, standby,
+# crash recovery of the index); and test/t_majors (pg_upgrade from this
+# run's PostgreSQL 15 with recsys to that major).  Skipped when only some
+# tests were asked for (--regress/--tap) and --majors was not given.
+# shellcheck disable=SC2317  # called through run_logged
+major_installcheck() {
+	(cd "$msrc" && rs_as_user make PG_CONFIG="$mconfig" installcheck \
+		PGHOST="$work" PGPORT="$mport" PGUSER=postgres)
+}
+RS_MAJOR_TAP="test/t/001_dump_restore.pl test/t/013_standby_serving.pl test/t/032_hnsw_crash.pl"
+if [ "$majors" != none ] && { [ "$majors_given" = 1 ] || [ -z "$only_regress$only_tap" ]; }; then
+	[ -n "$datadir" ] && rs_cluster_stop "$datadir"
+	datadir=""
+	for m in $majors; do
+		mbin=""
+		if ! mbin=$(rs_pg_major_bin "$m") || [ -z "$mbin" ]; then
+			fail "PostgreSQL $m: no server to test against (see the warning above; README, \"Supported PostgreSQL versions\")"
+			continue
+		fi
+		mroot=$work/pg$m
+		msrc=$work/src-pg$m
+		mkdir -p "$mroot"
+		cp -a "$(dirname "$mbin")/." "$mroot/"
+		rs_is_root && chown -R "$RS_USER:" "$mroot"
+		rs_copy_tree "$RS_ROOT" "$msrc"
+		mconfig=$mroot/bin/pg_config
+		rs_log "PostgreSQL $m ($("$mconfig" --version)): make WERROR=1 ASSERTS=1, make install into $mroot"
+		rc=0
+		(cd "$msrc" && rs_as_user make -j"$(nproc)" PG_CONFIG="$mconfig" WERROR=1 ASSERTS=1 </dev/null \
+			&& rs_as_user make PG_CONFIG="$mconfig" WERROR=1 ASSERTS=1 install </dev/null) \
+			>"$work/build-pg$m.log" 2>&1 || rc=$?
+		if [ "$rc" -ne 0 ]; then
+			tail -n 40 "$work/build-pg$m.log"
+			fail "build against PostgreSQL $m (make WERROR=1 ASSERTS=1 && make install)"
+			continue
+		fi
+		pass "build against PostgreSQL $m"
+
+		mport=$(rs_free_port 55441 55460)
+		major_datadir=$work/data-pg$m
+		RS_CLUSTER_BIN=$mroot/bin
+		rs_log "PostgreSQL $m: pg_regress on a cluster on port $mport"
+		rs_cluster_init "$major_datadir" "$work" "$mport"
+		rs_cluster_start "$major_datadir" "$work/server-pg$m.log"
+		run_logged "$work/regress-pg$m.out" major_installcheck
+		count_regress "$work/regress-pg$m.out" "pg_regress on PostgreSQL $m"
+		if [ -s "$msrc/regression.diffs" ]; then
+			echo "---- PostgreSQL $m: regression.diffs (first 300 lines) ----"
+			head -n 300 "$msrc/regression.diffs"
+			echo "---- end of regression.diffs ----"
+		fi
+		rs_cluster_stop "$major_datadir"
+		major_datadir=""
+		RS_CLUSTER_BIN=""
+
+		tap_src=$msrc
+		tap_bin=$mroot/bin
+		tap_pgxs=$(cd "$(dirname "$("$mconfig" --pgxs)")/../.." && pwd)
+		for t in $RS_MAJOR_TAP "$msrc"/test/t_majors/*.pl; do
+			t=${t#"$msrc"/}
+			run_tap "$t" "PostgreSQL $m: $t"
+		done
+		tap_src="" tap_bin="" tap_pgxs=""
+	done
+fi
+
+# --- 8. done ---------------------------------------------------------------------
 finish

@@ -15,6 +15,9 @@ SELECT * FROM acc_interactions WHERE hashint8((user_id::bigint << 20) + item_id)
 CREATE TABLE acc_train AS
 SELECT * FROM acc_interactions a
 WHERE NOT EXISTS (SELECT 1 FROM acc_test t WHERE t.user_id = a.user_id AND t.item_id = a.item_id);
+-- (statistics: without them a planner may join the test queries below by
+-- nested loops, minutes instead of a second)
+ANALYZE acc_test, acc_train;
 SELECT (SELECT count(*) FROM acc_test) AS test_rows, (SELECT count(*) FROM acc_train) AS train_rows;
 
 -- held-out RMSE of a stored explicit model, computed from its factor tables
