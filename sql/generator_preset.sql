@@ -88,17 +88,17 @@ EXCEPTION WHEN OTHERS THEN
 	RETURN st || ': ' || msg || ' (hint: ' || hint || ')';
 END
 $$;
-SELECT pg_temp.try($$SELECT * FROM recsys.generate_dataset('bad', preset => 'imdb')$$);
-SELECT pg_temp.try($$SELECT * FROM recsys.generate_dataset('bad', preset => '')$$);
-SELECT pg_temp.try($$SELECT * FROM recsys.generate_dataset('bad', preset => 'MovieLens')$$);
+SELECT pg_temp.try($$SELECT * FROM recsys.generate_dataset('preset_bad', preset => 'imdb')$$);
+SELECT pg_temp.try($$SELECT * FROM recsys.generate_dataset('preset_bad', preset => '')$$);
+SELECT pg_temp.try($$SELECT * FROM recsys.generate_dataset('preset_bad', preset => 'MovieLens')$$);
 SELECT pg_temp.try($$SELECT * FROM recsys.synth_preset_interactions('ml-100k')$$);
 SELECT pg_temp.try($$SELECT * FROM recsys.synth_preset('nope')$$);
 -- a preset fixes every parameter but the seed: others are refused
-SELECT pg_temp.try($$SELECT * FROM recsys.generate_dataset('bad', users => 5, preset => 'movielens')$$);
-SELECT pg_temp.try($$SELECT * FROM recsys.generate_dataset('bad', items => 50, interactions => 200, sigma => 1, preset => 'movielens')$$);
-SELECT pg_temp.try($$SELECT * FROM recsys.generate_dataset('bad', noisy_gender => 'F', zipf => 0.5, preset => 'movielens')$$);
+SELECT pg_temp.try($$SELECT * FROM recsys.generate_dataset('preset_bad', users => 5, preset => 'movielens')$$);
+SELECT pg_temp.try($$SELECT * FROM recsys.generate_dataset('preset_bad', items => 50, interactions => 200, sigma => 1, preset => 'movielens')$$);
+SELECT pg_temp.try($$SELECT * FROM recsys.generate_dataset('preset_bad', noisy_gender => 'F', zipf => 0.5, preset => 'movielens')$$);
 -- nothing was created by the refused calls
-SELECT count(*) AS bad_tables FROM pg_class WHERE relname LIKE 'bad\_%';
+SELECT count(*) AS bad_tables FROM pg_class WHERE relname LIKE 'preset\_bad\_%';
 -- NULL preset: the ordinary generator
 SELECT relation, rows FROM recsys.generate_dataset('small', 20, 10, 50, preset => NULL);
 -- STRICT: NULL in, nothing out

@@ -189,13 +189,13 @@ BEGIN
                 'SELECT * FROM recsys.synth_users(%s, %s)', users, seed)
             WHEN 'items' THEN format(
                 'SELECT * FROM recsys.synth_items(%s, %s, %s)', items, seed, categories)
-            ELSE CASE WHEN preset IS NOT NULL THEN format(
-                'SELECT * FROM recsys.synth_preset_interactions(%L, %s)',
-                preset, seed)
-            ELSE format(
+            WHEN 'interactions' THEN CASE WHEN preset IS NULL THEN format(
                 'SELECT * FROM recsys.synth_interactions(%s, %s, %s, %s, %s, %s, %L::pg_catalog.float4, %L::pg_catalog.text, %L::pg_catalog.float4, %L::pg_catalog.float4, %L::pg_catalog.float4)',
                 users, items, interactions, seed, categories, factors,
                 sigma, noisy_gender, noisy_sigma, preference, zipf)
+            ELSE format(
+                'SELECT * FROM recsys.synth_preset_interactions(%L, %s)',
+                preset, seed)
             END END;
         EXECUTE format('CREATE TABLE %I.%I AS %s', sch, tbl, q);
         GET DIAGNOSTICS n = ROW_COUNT;
