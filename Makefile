@@ -26,6 +26,7 @@ CORE_OBJS = \
 	src/core/parallel.o \
 	src/core/stats.o \
 	src/core/generator.o \
+	src/core/generator_preset.o \
 	src/core/options_parse.o \
 	src/core/bloom_parse.o \
 	src/core/embedding_parse.o \
@@ -84,14 +85,14 @@ INSTALL_SQL = $(sort $(wildcard sql/install/*.sql))
 # (what changes in place), then the area files whose objects 0.3.0 adds or
 # changes, as a fresh install runs them (their functions are CREATE OR
 # REPLACE), so that every definition is written once.
-UPGRADE_030_SQL = sql/install/08_serving.sql sql/install/11_evaluation.sql \
+UPGRADE_030_SQL = sql/install/05_synth.sql sql/install/08_serving.sql sql/install/11_evaluation.sql \
 	sql/install/12_audit.sql sql/install/13_experiments.sql sql/install/14_versions.sql \
 	sql/install/15_updates.sql
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--0.2.0--0.3.0.sql
 DATA = sql/$(EXTENSION)--0.1.0--0.2.0.sql
 EXTRA_CLEAN = $(DATA_built)
 
-REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank hnsw serve_index stats audit evaluate ranking_metrics hostile privileges security_cache security_stored security_models security_limits security_search_path model_index explain time_decay experiments versions update update_small untyped
+REGRESS = embedding embedding_agg synth train train_accuracy knn serve bloom rerank hnsw serve_index stats audit evaluate ranking_metrics hostile privileges security_cache security_stored security_models security_limits security_search_path model_index explain time_decay experiments versions update update_small untyped generator_preset
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config

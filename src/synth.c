@@ -2,7 +2,8 @@
  *
  * synth.c
  *	  SQL-callable synthetic data generator: recsys.synth_users,
- *	  synth_items, synth_interactions, synth_user_profile and synth_truth.
+ *	  synth_items, synth_interactions, synth_user_profile, synth_truth,
+ *	  and the presets' synth_preset and synth_preset_interactions.
  *
  * This file is only the SQL edge: it checks arguments (every bad value is
  * an ERROR with a hint, before any work is done), keeps the generator in
@@ -32,12 +33,15 @@
 #pragma GCC diagnostic pop
 
 #include "core/generator.h"
+#include "core/generator_preset.h"
 
 PG_FUNCTION_INFO_V1(recsys_synth_users);
 PG_FUNCTION_INFO_V1(recsys_synth_items);
 PG_FUNCTION_INFO_V1(recsys_synth_interactions);
 PG_FUNCTION_INFO_V1(recsys_synth_user_profile);
 PG_FUNCTION_INFO_V1(recsys_synth_truth);
+PG_FUNCTION_INFO_V1(recsys_synth_preset);
+PG_FUNCTION_INFO_V1(recsys_synth_preset_interactions);
 
 /* ----------------------------------------------------------------
  * Argument checks
@@ -468,4 +472,76 @@ recsys_synth_truth(PG_FUNCTION_ARGS)
 	truth = synth_truth(seed, categories, factors, user_id, item_id, scratch);
 	pfree(scratch);
 	PG_RETURN_FLOAT8(truth);
+}
+
+/* ----------------------------------------------------------------
+ * synth_preset(preset) and synth_preset_interactions(preset, seed)
+ * ----------------------------------------------------------------
+ */
+
+static const SynthPreset *
+lookup_preset(text *t)
+{
+	char	   *s = text_to_cstring(t);
+	const SynthPreset *ps = synth_preset_find(s);
+
+	if (ps == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown preset \"%s\"", s),
+				 errhint("Use preset => %s, or leave preset out.",
+						 synth_preset_names)));
+	return ps;
+}
+
+/* The sizes a preset fixes: (users, items, interactions, categories). */
+Datum
+recsys_synth_preset(PG_FUNCTION_ARGS)
+{
+	const SynthPreset *ps = lookup_preset(PG_GETARG_TEXT_PP(0));
+	TupleDesc	desc = result_desc(fcinfo);
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+
+	values[0] = Int32GetDatum(ps->users);
+	values[1] = Int32GetDatum(ps->items);
+	values[2] = Int64GetDatum(ps->interactions);
+	values[3] = Int32GetDatum(ps->categories);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+Datum
+recsys_synth_preset_interactions(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *funcctx;
+	SynthRow	row;
+
+	if (SRF_IS_FIRSTCALL())
+	{
+		const SynthPreset *ps = lookup_preset(PG_GETARG_TEXT_PP(0));
+		uint64		seed = (uint64) PG_GETARG_INT64(1);
+		MemoryContext old;
+
+		funcctx = srf_begin(fcinfo, 0, &old);
+		funcctx->user_fctx = synth_preset_create(ps, seed, synth_alloc,
+												 funcctx->multi_call_memory_ctx,
+												 synth_check_interrupts);
+		MemoryContextSwitchTo(old);
+	}
+
+	funcctx = SRF_PERCALL_SETUP();
+	if (synth_preset_next((SynthPresetGen *) funcctx->user_fctx, &row))
+	{
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
+
+		values[0] = Int32GetDatum(row.user_id);
+		values[1] = Int32GetDatum(row.item_id);
+		values[2] = Float4GetDatum(row.rating);
+		values[3] = Int32GetDatum(row.clicks);
+		values[4] = TimestampTzGetDatum((TimestampTz) row.ts);
+		SRF_RETURN_NEXT(funcctx,
+						HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc, values, nulls)));
+	}
+	SRF_RETURN_DONE(funcctx);
 }

@@ -26,6 +26,9 @@
 --                   callers; model_versions gains data_until,
 --                   updated_from and definition_md5 (below); the table
 --                   user_values
+--   05_synth        the generator's presets: synth_preset(),
+--                   synth_preset_interactions(), and a trailing
+--                   "preset text DEFAULT NULL" on generate_dataset()
 
 \echo Use "ALTER EXTENSION recsys UPDATE TO '0.3.0'" to load this file. \quit
 
@@ -59,3 +62,8 @@ DROP FUNCTION recsys.audit_exposure_body(text, text, integer, text, text, text);
 DROP FUNCTION recsys.audit_exposure(text, text, integer, text, text);
 DROP FUNCTION recsys.audit_error(text, text, text, text, integer, double precision, integer, text, text, text);
 DROP FUNCTION recsys.audit_ranking(text, text, text, integer, text[], text, text, text, double precision);
+
+-- generate_dataset() takes "preset" now: its 0.2.0 signature (and its
+-- body's) go, 05_synth creates the new ones.
+DROP FUNCTION recsys.generate_dataset(text, integer, integer, bigint, bigint, integer, integer, real, text, real, real, real);
+DROP FUNCTION recsys.generate_dataset_body(text, integer, integer, bigint, bigint, integer, integer, real, text, real, real, real, text);
