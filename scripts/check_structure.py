@@ -19,7 +19,9 @@ per check (scripts/test.sh counts them) and exits non-zero if one failed:
     it, directly or through other headers (worked out here from the
     #include lines, independently of the compiler's dependency files);
  6. doc/architecture.md is true: every file of src/ has a row in one of its
-    tables, and each file calls (check 3's graph) only files its row lists.
+    tables, and each file calls (check 3's graph) only files its row lists;
+ 7. the differences between PostgreSQL majors live in src/compat.h: no
+    other file of src/ tests PG_VERSION_NUM.
 """
 import os
 import re
@@ -231,6 +233,18 @@ else:
                 problems.append('%s calls %s, not in its row' % (rel, ', '.join(extra)))
 check(not problems, 'doc/architecture.md has a row for every file of src/ and lists what each calls',
       '; '.join(problems))
+
+# 7. differences between PostgreSQL majors live in src/compat.h only
+scattered = []
+for f in all_files:
+    rel = os.path.relpath(f, tree)
+    if rel == os.path.join('src', 'compat.h'):
+        continue
+    with open(f, encoding='utf-8', errors='replace') as fh:
+        for lineno, line in enumerate(fh, 1):
+            if 'PG_VERSION_NUM' in line:
+                scattered.append('%s:%d' % (rel, lineno))
+check(not scattered, 'PG_VERSION_NUM is tested in src/compat.h only', ', '.join(scattered))
 
 failed = 0
 for n, (ok, what, detail) in enumerate(results, 1):

@@ -5,6 +5,9 @@
 #                                 recsys, start a cluster in /tmp/recsys-demo
 #                                 (port 55433), generate sample data and run
 #                                 scripts/demo.sql; the cluster keeps running
+#   bash scripts/demo.sh 17       the same on PostgreSQL 17 (or 18; default
+#                                 15, Debian 12's): built once from Debian's
+#                                 source package into /var/cache/recsys-pg
 #   bash scripts/demo.sh stop     stop that cluster and remove /tmp/recsys-demo
 #
 # A cluster left running by an earlier run is stopped and recreated.
@@ -23,13 +26,21 @@ DEMO_DATA=$DEMO_DIR/data
 DEMO_LOG=$DEMO_DIR/server.log
 
 demo_stop() {
+	local v
 	if [ -d "$DEMO_DATA" ]; then
 		rs_log "stopping the demo cluster in $DEMO_DIR"
-		rs_cluster_stop "$DEMO_DATA"
+		# (a cluster of another major is stopped by its own pg_ctl)
+		v=$(cat "$DEMO_DATA/PG_VERSION" 2>/dev/null || echo "$RS_PG_MAJOR")
+		if [ "$v" != "$RS_PG_MAJOR" ] && [ -x "$RS_PG_CACHE/$v/bin/pg_ctl" ]; then
+			RS_CLUSTER_BIN=$RS_PG_CACHE/$v/bin rs_cluster_stop "$DEMO_DATA"
+		else
+			rs_cluster_stop "$DEMO_DATA"
+		fi
 	fi
 	rm -rf "$DEMO_DIR"
 }
 
+major=$RS_PG_MAJOR
 case "${1:-}" in
 	stop)
 		demo_stop
@@ -37,11 +48,20 @@ case "${1:-}" in
 		exit 0
 		;;
 	"") ;;
-	-h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	*) rs_die "unknown argument: $1 (usage: bash scripts/demo.sh [stop])" ;;
+	[0-9][0-9]) major=$1 ;;
+	-h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) rs_die "unknown argument: $1 (usage: bash scripts/demo.sh [15|17|18|stop])" ;;
 esac
 
 rs_install_deps
+if [ "$major" != "$RS_PG_MAJOR" ]; then
+	# another major: its server from the cache (built the first time), and
+	# everything below runs against it
+	mbin=$(rs_pg_major_bin "$major") \
+		|| rs_die "PostgreSQL $major is not available (README, \"Supported PostgreSQL versions\")"
+	RS_PG_BIN=$mbin
+	RS_PG_CONFIG=$mbin/pg_config
+fi
 
 # Start from nothing: an earlier demo cluster is stopped and removed.
 demo_stop
@@ -58,7 +78,7 @@ rs_make_install "$DEMO_DIR/build" >>"$DEMO_DIR/build.log" 2>&1 \
 	|| { tail -n 30 "$DEMO_DIR/build.log" >&2; rs_die "make install failed"; }
 
 rs_port_free "$DEMO_PORT" || rs_die "port $DEMO_PORT is in use"
-rs_log "starting PostgreSQL $RS_PG_MAJOR in $DEMO_DIR (port $DEMO_PORT)"
+rs_log "starting PostgreSQL $major in $DEMO_DIR (port $DEMO_PORT)"
 rs_cluster_init "$DEMO_DATA" "$DEMO_DIR" "$DEMO_PORT"
 rs_cluster_start "$DEMO_DATA" "$DEMO_LOG"
 

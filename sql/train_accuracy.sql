@@ -15,13 +15,15 @@ SELECT * FROM acc_interactions WHERE hashint8((user_id::bigint << 20) + item_id)
 CREATE TABLE acc_train AS
 SELECT * FROM acc_interactions a
 WHERE NOT EXISTS (SELECT 1 FROM acc_test t WHERE t.user_id = a.user_id AND t.item_id = a.item_id);
--- (statistics: without them a planner may join the test queries below by
--- nested loops, minutes instead of a second)
-ANALYZE acc_test, acc_train;
 SELECT (SELECT count(*) FROM acc_test) AS test_rows, (SELECT count(*) FROM acc_train) AS train_rows;
+ANALYZE acc_test, acc_train;
 
 -- held-out RMSE of a stored explicit model, computed from its factor tables
-CREATE FUNCTION pg_temp.rmse(m text) RETURNS numeric LANGUAGE sql AS $$
+-- (planned for each model's name, with statistics of the test's tables
+-- and of the catalog's (ANALYZE before each use): PostgreSQL 18 may
+-- otherwise join by nested loops, minutes instead of a second)
+CREATE FUNCTION pg_temp.rmse(m text) RETURNS numeric LANGUAGE sql
+SET plan_cache_mode = force_custom_plan AS $$
 	SELECT round(sqrt(avg((v.global_mean + coalesce(u.bias, 0) + coalesce(i.bias, 0)
 						   + coalesce(recsys.inner_product(u.factors, i.factors), 0)
 						   - t.rating) ^ 2))::numeric, 3)
@@ -33,7 +35,8 @@ CREATE FUNCTION pg_temp.rmse(m text) RETURNS numeric LANGUAGE sql AS $$
 $$;
 
 -- held-out recall@10 (train items excluded from the ranking)
-CREATE FUNCTION pg_temp.recall10(m text) RETURNS numeric LANGUAGE sql AS $$
+CREATE FUNCTION pg_temp.recall10(m text) RETURNS numeric LANGUAGE sql
+SET plan_cache_mode = force_custom_plan AS $$
 	WITH v AS (SELECT active_version AS version FROM recsys.models WHERE name = m),
 	scores AS (
 		SELECT u.user_key::int AS user_id, i.item_key::int AS item_id,
@@ -62,6 +65,7 @@ FROM recsys.train('acc_svd', 'acc_train', 'user_id', 'item_id', 'rating', 'svd')
 -- the bias-only baseline: the same model with a single, heavily shrunk factor
 SELECT model FROM recsys.train('acc_bias', 'acc_train', 'user_id', 'item_id', 'rating', 'als',
 	'{"factors": 1, "regularization": 1000, "bias_regularization": 0.05}');
+ANALYZE recsys.models, recsys.model_versions, recsys.user_factors, recsys.item_factors;
 CREATE TEMP TABLE rmse AS
 SELECT pg_temp.rmse('acc_als') AS als, pg_temp.rmse('acc_svd') AS svd, pg_temp.rmse('acc_bias') AS bias_only;
 SELECT * FROM rmse;
@@ -78,6 +82,7 @@ FROM acc_test;
 SELECT model FROM recsys.train('acc_pop', 'acc_train', 'user_id', 'item_id', NULL, 'popularity');
 SELECT model FROM recsys.train('acc_ials', 'acc_train', 'user_id', 'item_id', NULL, 'ials');
 SELECT model FROM recsys.train('acc_bpr', 'acc_train', 'user_id', 'item_id', NULL, 'bpr');
+ANALYZE recsys.models, recsys.model_versions, recsys.user_factors, recsys.item_factors;
 CREATE TEMP TABLE recall AS
 SELECT pg_temp.recall10('acc_pop') AS popularity, pg_temp.recall10('acc_ials') AS ials,
 	   pg_temp.recall10('acc_bpr') AS bpr;
