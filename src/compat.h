@@ -12,17 +12,25 @@
 
 #include "postgres.h"
 
-#include "access/genam.h"
-#include "catalog/namespace.h"
-#include "commands/vacuum.h"
-#include "executor/executor.h"
-#include "nodes/plannodes.h"
-#include "utils/rel.h"
-#include "utils/relcache.h"
-#include "utils/regproc.h"
-
 #if PG_VERSION_NUM < 150000
 #error "recsys needs PostgreSQL 15 or later"
+#endif
+
+/*
+ * Only macros: each names what its caller's own #includes declare, so this
+ * header includes nothing but postgres.h and every file may include it.
+ */
+
+/*
+ * 16: ExceptionalCondition() (what a failed assertion calls) lost its
+ * errorType argument.
+ */
+#if PG_VERSION_NUM >= 160000
+#define rs_exceptional_condition(cond, file, line) \
+	ExceptionalCondition((cond), (file), (line))
+#else
+#define rs_exceptional_condition(cond, file, line) \
+	ExceptionalCondition((cond), "RsAssert", (file), (line))
 #endif
 
 /*
@@ -31,10 +39,10 @@
  * relation's current one.
  */
 #if PG_VERSION_NUM >= 160000
-typedef RelFileLocator RsRelFile;
+#define RsRelFile			RelFileLocator
 #define RS_REL_FILE(rel)	((rel)->rd_locator)
 #else
-typedef RelFileNode RsRelFile;
+#define RsRelFile			RelFileNode
 #define RS_REL_FILE(rel)	((rel)->rd_node)
 #endif
 
@@ -42,15 +50,12 @@ typedef RelFileNode RsRelFile;
  * 16: the permissions of a plan's relations moved from its range table to
  * PlannedStmt.permInfos (ExecCheckPermissions, was ExecCheckRTPerms).
  */
-static inline bool
-rs_plan_permissions_ok(PlannedStmt *ps)
-{
 #if PG_VERSION_NUM >= 160000
-	return ExecCheckPermissions(ps->rtable, ps->permInfos, false);
+#define rs_plan_permissions_ok(ps) \
+	ExecCheckPermissions((ps)->rtable, (ps)->permInfos, false)
 #else
-	return ExecCheckRTPerms(ps->rtable, false);
+#define rs_plan_permissions_ok(ps)	ExecCheckRTPerms((ps)->rtable, false)
 #endif
-}
 
 /*
  * 16: stringToQualifiedNameList() takes a soft-error context (NULL: raise
@@ -70,11 +75,11 @@ rs_plan_permissions_ok(PlannedStmt *ps)
 #if PG_VERSION_NUM >= 180000
 #define rs_vacuum_delay_point()				vacuum_delay_point(false)
 #define rs_primary_key_index(rel)			RelationGetPrimaryKeyIndex((rel), false)
-typedef uint8 RsBase64Byte;
+#define RsBase64Byte						uint8
 #else
 #define rs_vacuum_delay_point()				vacuum_delay_point()
 #define rs_primary_key_index(rel)			RelationGetPrimaryKeyIndex(rel)
-typedef char RsBase64Byte;
+#define RsBase64Byte						char
 #endif
 
 #endif							/* RECSYS_COMPAT_H */

@@ -19,6 +19,8 @@
 #include "lib/stringinfo.h"
 #include "utils/guc.h"
 
+#include "compat.h"
+
 /*
  * Internal assertions.  PostgreSQL's own Assert() depends on how the server
  * was built (Debian's is built without them), so recsys has its own switch:
@@ -28,7 +30,7 @@
 #define RsAssert(cond) \
 	do { \
 		if (!(cond)) \
-			ExceptionalCondition(#cond, "RsAssert", __FILE__, __LINE__); \
+			rs_exceptional_condition(#cond, __FILE__, __LINE__); \
 	} while (0)
 #else
 #define RsAssert(cond) ((void) true)
