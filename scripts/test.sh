@@ -339,6 +339,8 @@ run_prove() {
 		PERL5LIB="$tpgxs/src/test/perl${PERL5LIB:+:$PERL5LIB}" \
 		PG_REGRESS="$tpgxs/src/test/regress/pg_regress" \
 		TESTDIR="$tsrc/test" \
+		TESTDATADIR="$tsrc/test/tmp_check" \
+		TESTLOGDIR="$tsrc/test/tmp_check/log" \
 		RS_PREV_INSTALLS="$prev_installs" \
 		RS_NODE_PATH="${RS_NODE_PATH:-}" \
 		RS_UPGRADE_FROM_BIN="$RS_PG_BIN" \
