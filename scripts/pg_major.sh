@@ -2,9 +2,12 @@
 # scripts/pg_major.sh — PostgreSQL servers of other majors than Debian 12's 15,
 # built from Debian's own source packages.  Sourced by scripts/lib.sh.
 #
-#   rs_pg_major_bin MAJOR   print the bin directory of a built MAJOR (15: the
-#                           system's); build it first when it is not there.
-#                           Returns 1 (and says why) when it cannot be had.
+#   rs_pg_major_bin MAJOR [source]
+#                           print the bin directory of a built MAJOR (15: the
+#                           system's, unless `source`: then RS_PG_FALLBACK's
+#                           15 built from source); build it first when it is
+#                           not there.  Returns 1 (and says why) when it
+#                           cannot be had.
 #
 # Debian 12 ships PostgreSQL 15 only.  The source packages of later majors are
 # in later Debian suites of the same archive: 17 in trixie, 18 in sid.  Their
@@ -20,9 +23,14 @@
 RS_PG_CACHE=${RS_PG_CACHE:-/var/cache/recsys-pg}
 # Where each major's source package is: MAJOR:suite.
 RS_PG_SUITES=(17:trixie 18:sid)
-# MAJOR:version taken when the version the suite's index names is missing
-# from the archive's pool (an archive mirror can lag behind its index).
-RS_PG_FALLBACK=(17:17.11-0+deb13u1 18:18.6-3)
+# MAJOR:version:archive taken when the version the suite's index names is
+# missing from the archive's pool (an archive mirror can lag behind its
+# index), and for 15 built from source: the old side of the pg_upgrade test
+# (test/t_majors), a 15 no newer than the 17 and 18 here.  (Debian's 15.20
+# stores a column option, pg_attver, on every column, which 17.11 and 18.6
+# do not know: their pg_upgrade from it fails; 17.12 is the release that
+# pairs with it, and the archive's pool lacks it.)
+RS_PG_FALLBACK=(17:17.11-0+deb13u1:debian 18:18.6-3:debian 15:15.19-0+deb12u1:debian-security)
 # What building a server needs beyond what recsys needs (Debian 12 packages).
 RS_PG_BUILD_PACKAGES=(bison flex libreadline-dev zlib1g-dev libicu-dev pkgconf xz-utils bzip2 debian-keyring gpgv)
 
@@ -36,8 +44,8 @@ rs_pg_suite() {
 
 # rs_pg_major_bin MAJOR — see the header.
 rs_pg_major_bin() {
-	local major=$1 suite prefix
-	if [ "$major" = "$RS_PG_MAJOR" ]; then
+	local major=$1 from_source=${2:-} suite="" prefix
+	if [ "$major" = "$RS_PG_MAJOR" ] && [ "$from_source" != source ]; then
 		printf '%s\n' "/usr/lib/postgresql/$major/bin"
 		return 0
 	fi
@@ -46,7 +54,10 @@ rs_pg_major_bin() {
 		printf '%s\n' "$prefix/bin"
 		return 0
 	fi
-	suite=$(rs_pg_suite "$major") || { rs_warn "PostgreSQL $major: no Debian suite is known to carry its source"; return 1; }
+	# (15 from source: RS_PG_FALLBACK's pinned version only)
+	if [ "$major" != "$RS_PG_MAJOR" ]; then
+		suite=$(rs_pg_suite "$major") || { rs_warn "PostgreSQL $major: no Debian suite is known to carry its source"; return 1; }
+	fi
 	rs_is_root || { rs_warn "PostgreSQL $major is not built in $prefix and building it needs root (run as root once)"; return 1; }
 	rs_pg_build "$major" "$suite" "$prefix" >&2 || return 1
 	printf '%s\n' "$prefix/bin"
@@ -58,12 +69,20 @@ rs_pg_major_bin() {
 # (package debian-keyring), then every file it lists checked against the
 # SHA-256 it gives.  For an archive whose index is ahead of its pool.
 rs_pg_fetch_fallback() {
-	local major=$1 dir=$2 m version dsc pool sum _size file
+	local major=$1 dir=$2 m version="" archive="" dsc pool sum _size file
 	for m in "${RS_PG_FALLBACK[@]}"; do
-		[ "${m%%:*}" = "$major" ] && version=${m#*:}
+		if [ "${m%%:*}" = "$major" ]; then
+			version=${m#*:}
+			archive=${version#*:}
+			version=${version%%:*}
+		fi
 	done
-	[ -n "${version:-}" ] || return 1
-	pool=http://deb.debian.org/debian/pool/main/p/postgresql-$major
+	[ -n "$version" ] || return 1
+	if [ "$archive" = debian-security ]; then
+		pool=http://deb.debian.org/debian-security/pool/updates/main/p/postgresql-$major
+	else
+		pool=http://deb.debian.org/$archive/pool/main/p/postgresql-$major
+	fi
 	dsc=postgresql-${major}_$version.dsc
 	/usr/lib/apt/apt-helper download-file "$pool/${dsc//+/%2b}" "$dir/$dsc" >/dev/null </dev/null || return 1
 	if ! gpgv --keyring /usr/share/keyrings/debian-keyring.gpg "$dir/$dsc" >/dev/null 2>&1; then
@@ -81,7 +100,7 @@ rs_pg_fetch_fallback() {
 rs_pg_build() {
 	local major=$1 suite=$2 prefix=$3 apt work src tarball start missing p status
 	start=$(date +%s)
-	rs_log "PostgreSQL $major: building from Debian's source package (suite $suite) into $prefix"
+	rs_log "PostgreSQL $major: building from Debian's source package (${suite:+suite $suite}${suite:-its pinned version}) into $prefix"
 	missing=
 	for p in "${RS_PG_BUILD_PACKAGES[@]}"; do
 		status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
@@ -104,7 +123,12 @@ rs_pg_build() {
 	fi
 	work=$RS_PG_CACHE/src/$major
 	rm -rf "$work" && mkdir -p "$work"
-	if ! (cd "$work" && apt-get "${aptopts[@]}" source --download-only "postgresql-$major/$suite" </dev/null >/dev/null); then
+	if [ -z "$suite" ]; then
+		rs_pg_fetch_fallback "$major" "$work" || {
+			rs_warn "PostgreSQL $major: its pinned source package could not be had"
+			return 1
+		}
+	elif ! (cd "$work" && apt-get "${aptopts[@]}" source --download-only "postgresql-$major/$suite" </dev/null >/dev/null); then
 		rs_warn "PostgreSQL $major: the version $suite's index names is not in the archive's pool; trying the signed fallback"
 		rm -rf "$work" && mkdir -p "$work"
 		rs_pg_fetch_fallback "$major" "$work" || {

@@ -8,7 +8,8 @@
 #
 # Run by scripts/test.sh with the other major's binaries first on PATH and
 # its Perl modules; RS_UPGRADE_FROM_BIN names PostgreSQL 15's bin directory
-# with this tree's recsys installed.
+# with this tree's recsys installed (scripts/test.sh: a 15 built from
+# source, no newer a release than the major under test).
 
 use strict;
 use warnings;
@@ -49,11 +50,11 @@ FROM generate_series(1, 2000) i;
 CREATE INDEX emb_v ON emb USING recsys_hnsw (v recsys.embedding_l2_ops) WITH (m = 8);
 });
 
-my $knn_q = q{SET enable_seqscan = off;
+my $knn_q = q{SET search_path = public, recsys; SET enable_seqscan = off;
 SELECT string_agg(id::text, ',' ORDER BY d, id) FROM (
 	SELECT id, v <-> (SELECT v FROM emb WHERE id = 7) AS d FROM emb
 	ORDER BY v <-> (SELECT v FROM emb WHERE id = 7) LIMIT 10) s};
-my $plan_q = q{SET enable_seqscan = off;
+my $plan_q = q{SET search_path = public, recsys; SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT id FROM emb ORDER BY v <-> (SELECT v FROM emb WHERE id = 7) LIMIT 10};
 my $index_list_q = q{SET recsys.index_min_items = 0;
 SELECT string_agg(item::text || ':' || rank, ',' ORDER BY rank) FROM recsys.recommend('m_ials', 1, 10)};
