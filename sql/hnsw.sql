@@ -56,6 +56,7 @@ SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT id FROM hv ORDER BY v <-> '[1,0,0,0,0,0,0,1]' LIMIT 5;
 EXPLAIN (COSTS OFF) SELECT id FROM hv ORDER BY v <#> '[1,0,0,0,0,0,0,1]' LIMIT 5;
 EXPLAIN (COSTS OFF) SELECT id FROM hv ORDER BY v <=> '[1,0,0,0,0,0,0,1]' LIMIT 5;
+-- (expected/hnsw_1.out: PostgreSQL 18 marks the disabled scan "Disabled: true")
 -- no ORDER BY: the index cannot answer it
 EXPLAIN (COSTS OFF) SELECT id FROM hv WHERE v = '[1,0,0,0,0,0,0,1]';
 

@@ -169,6 +169,7 @@ RESET recsys.memory_limit;
 -- A set-returning function in the source's FROM is run to completion
 -- (into a tuplestore, spilling to disk) before recsys reads a row, so
 -- recsys.memory_limit cannot stop it: temp_file_limit does.
+-- (expected/security_limits_1.out: PostgreSQL 18 quotes the setting's name)
 SET temp_file_limit = '1MB';
 SET work_mem = '64kB';
 SELECT sl.try($$SELECT recsys.train('sl_huge', 'SELECT g AS u, g AS i FROM generate_series(1, 10000000000) g', 'u', 'i', NULL, 'popularity')$$);
