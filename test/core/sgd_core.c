@@ -153,6 +153,10 @@ main(int argc, char **argv)
 			p.bias_regularization = atof(val);
 		else if (strcmp(argv[a], "init_std") == 0)
 			p.init_std = atof(val);
+		else if (strcmp(argv[a], "biases") == 0)
+			p.no_biases = atoi(val) == 0;
+		else if (strcmp(argv[a], "global_mean") == 0)
+			p.no_global_mean = atoi(val) == 0;
 		else if (strcmp(argv[a], "samples") == 0)
 			p.samples = atoi(val);
 		else if (strcmp(argv[a], "half_life") == 0)
