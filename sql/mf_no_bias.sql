@@ -150,6 +150,10 @@ FROM unnest(ARRAY['nb_als', 'nb_als0', 'nb_svd']) m
 	CROSS JOIN LATERAL recsys.explain(m, 1000, 4) e
 	CROSS JOIN LATERAL (SELECT score FROM recsys.recommend(m, 1000, 30, exclude_seen => false) WHERE item = 4) r
 GROUP BY m ORDER BY m;
+-- the new user's closed form is the fold-in: its residual is rounding
+SELECT m, abs(contribution) < 1e-5 AS residual_is_rounding
+FROM unnest(ARRAY['nb_als', 'nb_als0', 'nb_svd', 'nb_svd0']) m
+	CROSS JOIN LATERAL recsys.explain(m, 1000, 4) WHERE kind = 'residual' ORDER BY m;
 
 -- (5) update(): new rows of a trained user and a new one are folded in
 -- without bias; every user's bias stays NULL
