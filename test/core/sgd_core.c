@@ -19,7 +19,8 @@
  *				seed threads: the RsParams fields; decay=SECONDS: time decay
  *				with that half-life (decay.c; FILE needs times); users=N items=N: at least
  *				that many (ids without interactions allowed); model=PATH
- *				writes the model; quiet=1 drops the per-epoch lines
+ *				writes the model; quiet=1 drops the per-epoch lines;
+ *				svd: biases=0 (global_mean=0) trains without biases (and mu)
  *
  * Ids are used as dense ids (n_users = largest user id + 1).  A repeated
  * (user, item) keeps the last value in the file, its timestamp likewise.
