@@ -173,7 +173,8 @@ option_error(RsOptStatus st, const RsOptError *err, const RsOptValue *v,
 		case RS_OPTS_NOT_BOOL:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("option \"%s\" must be true or false", spec->name)));
+					 errmsg("option \"%s\" must be true or false", spec->name),
+					 errhint("%s: %s.", spec->name, spec->help)));
 			break;
 		case RS_OPTS_NOT_STRING:
 			ereport(ERROR,
@@ -238,6 +239,19 @@ option_error(RsOptStatus st, const RsOptError *err, const RsOptValue *v,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("option \"as_of\" needs options \"time_column\" and \"half_life\""),
 					 errhint("as_of is the time from which time decay counts ages.")));
+			break;
+		case RS_OPTS_MEAN_WITH_BIASES:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"global_mean\": false needs \"biases\": false"),
+					 errhint("User and item biases are deviations from the global mean; "
+							 "to drop the mean, drop the biases too: \"biases\": false, \"global_mean\": false.")));
+			break;
+		case RS_OPTS_BIAS_REG_WITHOUT_BIASES:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"bias_regularization\" needs \"biases\": true"),
+					 errhint("A model trained with \"biases\": false has no biases to regularise; drop \"bias_regularization\".")));
 			break;
 		case RS_OPTS_DECAY_KNN:
 			ereport(ERROR,
@@ -466,6 +480,22 @@ rs_parse_options(Jsonb *options, const char *algorithm, RsTrainOptions *out)
 	out->attributes = state.attributes ? pstrdup(state.attributes) : NULL;
 }
 
+/*
+ * als, svd: bias_regularization, or for a model without biases
+ * "biases": false and whether it keeps the global mean (which serving
+ * reads: src/serve_cache.c).  A biased model's record is as before the
+ * options existed.
+ */
+static void
+append_biases(StringInfo s, const RsParams *p)
+{
+	if (!p->no_biases)
+		appendStringInfo(s, ", \"bias_regularization\": %g", p->bias_regularization);
+	else
+		appendStringInfo(s, ", \"biases\": false, \"global_mean\": %s",
+						 p->no_global_mean ? "false" : "true");
+}
+
 /* The parameters actually used, as jsonb, for the version's record. */
 Jsonb *
 rs_options_effective(const RsTrainOptions *o)
@@ -480,15 +510,18 @@ rs_options_effective(const RsTrainOptions *o)
 	switch (o->algorithm)
 	{
 		case RS_ALG_ALS:
-			appendStringInfo(&s, ", \"factors\": %d, \"iterations\": %d, \"regularization\": %g, \"bias_regularization\": %g, \"solver\": \"%s\", \"cg_steps\": %d, \"init_std\": %g",
-							 p->factors, p->iterations, p->regularization,
-							 p->bias_regularization, p->cholesky ? "cholesky" : "cg",
-							 p->cg_steps, p->init_std);
+			appendStringInfo(&s, ", \"factors\": %d, \"iterations\": %d, \"regularization\": %g",
+							 p->factors, p->iterations, p->regularization);
+			append_biases(&s, p);
+			appendStringInfo(&s, ", \"solver\": \"%s\", \"cg_steps\": %d, \"init_std\": %g",
+							 p->cholesky ? "cholesky" : "cg", p->cg_steps, p->init_std);
 			break;
 		case RS_ALG_SVD:
-			appendStringInfo(&s, ", \"factors\": %d, \"iterations\": %d, \"learning_rate\": %g, \"regularization\": %g, \"bias_regularization\": %g, \"init_std\": %g",
+			appendStringInfo(&s, ", \"factors\": %d, \"iterations\": %d, \"learning_rate\": %g, \"regularization\": %g",
 							 p->factors, p->iterations, p->learning_rate,
-							 p->regularization, p->bias_regularization, p->init_std);
+							 p->regularization);
+			append_biases(&s, p);
+			appendStringInfo(&s, ", \"init_std\": %g", p->init_std);
 			break;
 		case RS_ALG_IALS:
 			appendStringInfo(&s, ", \"factors\": %d, \"iterations\": %d, \"regularization\": %g, \"alpha\": %g, \"solver\": \"%s\", \"cg_steps\": %d, \"init_std\": %g",

@@ -211,7 +211,9 @@ rs_served_params(ServedModel *m)
 							  "format('%I.%I', n.nspname, t.typname), "
 							  "(v.params->>'half_life_seconds')::float8, "
 							  "(v.params->>'as_of_epoch')::float8, "
-							  "v.params->>'time_column' "
+							  "v.params->>'time_column', "
+							  "coalesce((v.params->>'biases')::bool, true), "
+							  "coalesce((v.params->>'global_mean')::bool, true) "
 							  "FROM recsys.model_versions v JOIN recsys.models m ON m.name = v.model "
 							  "JOIN pg_type t ON t.oid = m.user_key_type "
 							  "JOIN pg_namespace n ON n.oid = t.typnamespace "
@@ -219,6 +221,8 @@ rs_served_params(ServedModel *m)
 							  2, types, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading the parameters of model \"%s\" failed", m->name);
 	rs_unpin_search_path(pinned);
+	m->biases = true;
+	m->global_mean = true;
 	if (SPI_processed == 1)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[0];
@@ -240,6 +244,9 @@ rs_served_params(ServedModel *m)
 		(void) SPI_getbinval(tup, desc, 7, &isnull);
 		if (m->half_life > 0 && !isnull)
 			m->time_column = MemoryContextStrdup(m->cxt, SPI_getvalue(tup, desc, 7));
+		/* MF without baseline (als, svd): fold-in solves without a bias */
+		m->biases = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
+		m->global_mean = DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull));
 	}
 	m->params_loaded = true;
 }

@@ -12,7 +12,9 @@
  *	 other		 the contributors beyond the k shown, summed;
  *	 global mean, user bias, item bias
  *				 the baseline of explicit models (als and svd have no user
- *				 bias row: their item terms carry it, see core/explain.h);
+ *				 bias row: their item terms carry it, see core/explain.h;
+ *				 a model trained with "biases": false has no item bias row,
+ *				 and with "global_mean": false no global mean row);
  *	 residual	 factor models: the served score minus the closed form
  *				 (what training left unconverged in a trained user's
  *				 vector; rounding for a user folded in).
@@ -57,6 +59,8 @@ typedef struct Explained
 	const char *kind;			/* "item" or "user" */
 	RsExplainBase base;
 	bool		user_bias_row;	/* neighbourhood models: b_u is a term */
+	bool		no_item_bias_row;	/* als, svd without biases */
+	bool		no_mean_row;	/* ... and without the global mean */
 	bool		has_residual;	/* factor models */
 	double		score;			/* the served score */
 } Explained;
@@ -95,10 +99,12 @@ emit_explained(ReturnSetInfo *rsinfo, Explained *e, int k, bool is_explicit)
 		put_row(rsinfo, 0, NULL, "other", rest, e->score);
 	if (is_explicit)
 	{
-		put_row(rsinfo, 0, NULL, "global mean", e->base.global_mean, e->score);
+		if (!e->no_mean_row)
+			put_row(rsinfo, 0, NULL, "global mean", e->base.global_mean, e->score);
 		if (e->user_bias_row)
 			put_row(rsinfo, 0, NULL, "user bias", e->base.user_bias, e->score);
-		put_row(rsinfo, 0, NULL, "item bias", e->base.item_bias, e->score);
+		if (!e->no_item_bias_row)
+			put_row(rsinfo, 0, NULL, "item bias", e->base.item_bias, e->score);
 	}
 	if (e->has_residual)
 	{
@@ -326,6 +332,9 @@ explain_factors(ServedModel *m, const char *ukey, int32 item, MemoryContext cxt,
 	fe.alpha = m->alpha;
 	fe.global_mean = m->sm.global_mean;
 	fe.item_bias = m->bias;
+	fe.no_biases = !m->biases;
+	e->no_item_bias_row = !m->biases;
+	e->no_mean_row = !m->global_mean;
 	if (!fe.explicit_feedback)
 	{
 		if (m->gram == NULL)

@@ -8,7 +8,9 @@
  * (Y^T Y + sum (c_i - 1) y_i y_i^T + lambda I) x = sum c_i y_i with
  * c_i = 1 + alpha r_i (r_i = 1 when no ratings are given).  For als and
  * svd with ratings, the biased ridge regression of the als user step
- * (weighted lambda, bias included).  Without ratings an explicit model,
+ * (weighted lambda, bias included; for a model trained with "biases":
+ * false the same without the bias, against r - mu, mu 0 with
+ * "global_mean": false, as als trains such a model).  Without ratings an explicit model,
  * and bpr always, take the mean of the items' vectors (bias 0).
  *
  * Time decay: a model trained with a half-life weighs a new user's rows
@@ -113,10 +115,18 @@ rs_fold_in(ServedModel *m, const int32 *idx, const float *ratings,
 		for (int p = 0; p < k; p++)
 			a[p * k1 + p] += (float) (m->reg * wsum);
 		a[k * k1 + k] += (float) (m->reg_b * wsum);
+		if (!m->biases)
+		{
+			/* no bias: the k x k system alone (the bias's row: identity) */
+			for (int p = 0; p < k; p++)
+				a[p * k1 + k] = a[k * k1 + p] = 0.0f;
+			a[k * k1 + k] = 1.0f;
+			b[k] = 0.0f;
+		}
 		if (rs_cholesky_solve(a, b, k1))
 		{
 			memcpy(uf, b, sizeof(float) * k);
-			*ubias = b[k];
+			*ubias = m->biases ? b[k] : 0.0f;
 		}
 	}
 	else

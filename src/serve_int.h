@@ -57,6 +57,9 @@ typedef struct ServedModel
 	bool		params_loaded;
 	double		reg;			/* regularization */
 	double		reg_b;			/* bias_regularization */
+	bool		biases;			/* als, svd: false for "biases": false */
+	bool		global_mean;	/* als, svd: false for "global_mean": false
+								 * (sm.global_mean is then 0) */
 	double		alpha;			/* ials confidence */
 	double		half_life;		/* time decay: seconds, 0 for none */
 	double		as_of;			/* time decay: seconds since the epoch */

@@ -249,7 +249,8 @@ solve_factors(const RsTrainOptions *opts, const ServedModel *served,
 					if (ib == NULL)
 						ib = palloc0(sizeof(float) * Max(served->n_items, 1));
 					rs_als_solve_users(sub, k, served->sm.global_mean, served->reg,
-									   served->reg_b, served->factors, ib,
+									   served->reg_b, !opts->params.no_biases,
+									   served->factors, ib,
 									   opts->params.threads, env, uf, ub);
 				}
 				break;
@@ -593,6 +594,8 @@ update_model(const char *name, double since_arg, RsTrainOptions *opts_out,
 		uf = rs_alloc(cxt, sizeof(float) * (Size) n_solve * k);
 		ub = rs_alloc(cxt, sizeof(float) * (Size) n_solve);
 		solve_factors(&opts, served, &sub, &env, uf, ub);
+		if (opts.params.no_biases)
+			ub = NULL;			/* "biases": false: stored NULL, as trained */
 		for (Size x = 0; x < (Size) n_solve * k; x++)
 			if (!isfinite(uf[x]))
 				ereport(ERROR,

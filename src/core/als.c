@@ -49,6 +49,14 @@
  * the solver already has (tracked through the CG steps), so it costs no
  * extra pass over the ratings.
  *
+ * Without baseline ("biases": false, p->no_biases): r^_ui = mu + p_u.q_i,
+ * or p_u.q_i with "global_mean": false (mu = 0).  The same sweeps with
+ * the bias held at 0: the systems above restricted to the k factors
+ * (Cholesky: the bias row and column replaced by those of the identity
+ * and a zero right-hand side; CG: the bias component of the residual and
+ * of A p zeroed, so it never moves), targets t_ui = r_ui - mu.  The
+ * model's bias arrays are NULL (stored as NULL biases).
+ *
  * Determinism: one random stream per entity for the initial factors,
  * biases start at 0, each entity's solve reads only the other side, and
  * per-entity loss terms are summed in order on the calling thread; the
@@ -85,6 +93,7 @@ typedef struct AlsSweep
 	float		lambda_b;
 	int			cg_steps;
 	bool		cholesky;
+	bool		biases;			/* false: x_u's bias held at 0 */
 	float	   *scratch;		/* per thread: scratch_floats each */
 	size_t		scratch_floats;
 	int64_t		maxdeg;
@@ -159,6 +168,14 @@ solve_cholesky(const AlsSweep *s, int64_t e, float *ws, float *sv)
 	for (int j = 0; j < k; j++)
 		a[(size_t) j * k1 + j] += reg;
 	a[(size_t) k * k1 + k] += s->lambda_b * wsum;
+	if (!s->biases)
+	{
+		/* the k x k system alone: the bias row of the identity, b = 0 */
+		for (int j = 0; j < k; j++)
+			a[(size_t) j * k1 + k] = a[(size_t) k * k1 + j] = 0.0f;
+		a[(size_t) k * k1 + k] = 1.0f;
+		b[k] = 0.0f;
+	}
 	if (rs_cholesky_solve(a, b, k1))
 	{
 		memcpy(xe, b, sizeof(float) * k);
@@ -211,6 +228,8 @@ solve_cg(const AlsSweep *s, int64_t e, float *ws, float *sv, float *tv,
 	r[k] = -reg_b * x[k];
 	rs_rows_dot_axpy(s->yf, idx, n, k, x, x[k], tv, minus, sv, r,
 					 &r[k], yg);
+	if (!s->biases)
+		r[k] = 0.0f;			/* the bias (0) never moves */
 	memcpy(p, r, sizeof(float) * k1);
 	rsold = rs_vdot(r, r, k1);
 
@@ -228,6 +247,8 @@ solve_cg(const AlsSweep *s, int64_t e, float *ws, float *sv, float *tv,
 		ap[k] = reg_b * p[k];
 		rs_rows_dot_axpy(yg, NULL, n, k, p, p[k], NULL, plus, tv, ap,
 						 &ap[k], NULL);
+		if (!s->biases)
+			ap[k] = 0.0f;
 		pap = rs_vdot(p, ap, k1);
 		if (!(pap > 0.0f))
 			break;
@@ -352,6 +373,8 @@ rs_train_als(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 			nnz = sw;
 		}
 	}
+	if (p->no_global_mean)
+		mean = 0.0;
 
 	/* user streams 0..nu-1, item streams after them: never overlapping */
 	rs_model_setup(out, m, p, env, mean, true, true, 0, (uint64_t) nu);
@@ -368,6 +391,7 @@ rs_train_als(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 	s.lambda_b = (float) p->bias_regularization;
 	s.cg_steps = p->cg_steps < 1 ? 1 : p->cg_steps;
 	s.cholesky = p->cholesky;
+	s.biases = !p->no_biases;
 	s.maxdeg = maxdeg;
 	/*
 	 * s_j and t_j per rating of the busiest entity, the gathered rows (CG),
@@ -445,6 +469,12 @@ rs_train_als(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 		out->n_loss = it + 1;
 		env->progress(env->arg, it + 1, total);
 	}
+	if (p->no_biases)
+	{
+		/* held at 0 throughout: the model has none */
+		out->user_bias = NULL;
+		out->item_bias = NULL;
+	}
 }
 
 /*
@@ -452,11 +482,13 @@ rs_train_als(const RsMatrix *m, const RsParams *p, const RsEnv *env,
  * rows only are read) gets the factors and bias of the als user step,
  * solved by Cholesky from zero, as serving's fold-in solves one user.
  * recsys.update() re-solves the users whose interactions changed with it.
- * user_factors (n_users x k) and user_bias (n_users) are written.
+ * user_factors (n_users x k) and user_bias (n_users) are written; biases
+ * false: the step of a model without biases, user_bias all 0 (item_bias
+ * must then be all 0 too).
  */
 void
 rs_als_solve_users(const RsMatrix *m, int k, double mu, double lambda,
-				   double lambda_b, const float *item_factors,
+				   double lambda_b, bool biases, const float *item_factors,
 				   const float *item_bias, int threads, const RsEnv *env,
 				   float *user_factors, float *user_bias)
 {
@@ -473,6 +505,7 @@ rs_als_solve_users(const RsMatrix *m, int k, double mu, double lambda,
 	s.lambda = (float) lambda;
 	s.lambda_b = (float) lambda_b;
 	s.cholesky = true;
+	s.biases = biases;
 	s.maxdeg = rs_max_row_length(m->user_ptr, m->n_users);
 	s.scratch_floats = 2 * (size_t) s.maxdeg + (size_t) k1 * k1 + k1 +
 		(size_t) ALS_GATHER_ROWS * k1;

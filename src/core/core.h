@@ -101,6 +101,14 @@ typedef struct RsParams
 	int			iterations;		/* ALS sweeps / SGD epochs */
 	double		regularization; /* lambda on factors */
 	double		bias_regularization;	/* lambda on biases (als, svd) */
+	/*
+	 * als, svd: options "biases": false and "global_mean": false, stored
+	 * negated so that zeroed parameters mean the biased model.  no_biases:
+	 * r^ = mu + p.q, no bias learned (the model's bias arrays are NULL);
+	 * no_global_mean (only with no_biases): mu = 0 as well, r^ = p.q.
+	 */
+	bool		no_biases;
+	bool		no_global_mean;
 	double		alpha;			/* ials: confidence 1 + alpha * r */
 	double		learning_rate;	/* svd, bpr */
 	double		init_std;		/* std. dev. of the initial factors */
@@ -187,7 +195,7 @@ extern void rs_train_als(const RsMatrix *m, const RsParams *p,
  * exact solvers of training.
  */
 extern void rs_als_solve_users(const RsMatrix *m, int k, double mu,
-							   double lambda, double lambda_b,
+							   double lambda, double lambda_b, bool biases,
 							   const float *item_factors,
 							   const float *item_bias, int threads,
 							   const RsEnv *env, float *user_factors,

@@ -165,11 +165,18 @@ rs_explain_factors(const RsFactorExplain *f, const int32_t *idx,
 		for (int p = 0; p < k; p++)
 			a[p * d + p] += f->lambda * wsum;
 		a[k * d + k] += f->lambda_b * wsum;
+		if (f->no_biases)
+		{
+			/* no user bias: the k x k system (its row: the identity's) */
+			for (int p = 0; p < k; p++)
+				a[p * d + k] = a[k * d + p] = 0.0;
+			a[k * d + k] = 1.0;
+		}
 		base->global_mean = f->global_mean;
 		base->item_bias = f->item_bias ? f->item_bias[item] : 0.0;
 	}
 	for (int p = 0; p < d; p++)
-		z[p] = p < k ? yi[p] : 1.0;
+		z[p] = p < k ? yi[p] : (f->no_biases ? 0.0 : 1.0);
 	if (n == 0 || !rs_cholesky_solve_d(a, z, d))
 		return false;
 

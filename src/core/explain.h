@@ -31,7 +31,9 @@
  * so  r^_ui = mu + b_i + [q_i; 1]^T [p_u; b_u]
  *			 = mu + b_i + sum_j t_uj [q_i; 1]^T A^-1 [q_j; 1]:
  * the item terms carry the user's bias and factors; the global mean and the
- * item bias are two more terms.
+ * item bias are two more terms.  A model without biases ("biases":
+ * false) has no b_u, b_j: the same with [q_j] for [q_j; 1] and t_uj =
+ * r_uj - mu (mu = 0 with "global_mean": false), and no item bias term.
  *
  * Both factor forms are exact for the vector they define, which is the one
  * fold-in serves for a new user; a trained user's stored vector is the
@@ -78,6 +80,7 @@ typedef struct RsFactorExplain
 	double		lambda_b;		/* bias_regularization */
 	double		global_mean;
 	const float *item_bias;		/* n_items, NULL: all 0 */
+	bool		no_biases;		/* trained with "biases": false */
 } RsFactorExplain;
 
 /*

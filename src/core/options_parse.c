@@ -36,6 +36,8 @@ const RsOptSpec rs_opt_specs[] = {
 	{"iterations", RS_OPT_INT, A_MF | A_KNN, 1, 10000, "ALS sweeps, SGD epochs, or baseline sweeps (knn, explicit feedback)"},
 	{"regularization", RS_OPT_REAL, A_MF, 0, 1e6, "L2 penalty on factors"},
 	{"bias_regularization", RS_OPT_REAL, A_ALS | A_SVD | A_KNN, 0, 1e6, "L2 penalty on biases"},
+	{"biases", RS_OPT_BOOL, A_ALS | A_SVD, 0, 0, "learn user and item biases (false: mu + p_u.q_i)"},
+	{"global_mean", RS_OPT_BOOL, A_ALS | A_SVD, 0, 0, "with \"biases\": false, whether mu is kept (false: p_u.q_i alone)"},
 	{"alpha", RS_OPT_REAL, A_IALS, 0, 1e6, "confidence 1 + alpha * value"},
 	{"learning_rate", RS_OPT_REAL, A_SVD | A_BPR, 1e-9, 10, "SGD step size"},
 	{"init_std", RS_OPT_REAL, A_MF, 0, 10, "std. dev. of the initial factors"},
@@ -64,6 +66,9 @@ const RsOptSpec rs_opt_specs[] = {
 	{"keep", RS_OPT_INT, A_ALL, 1, 1000, "versions of the model to keep"},
 };
 const int	rs_n_opt_specs = sizeof(rs_opt_specs) / sizeof(rs_opt_specs[0]);
+
+/* given[] (options_parse.h) has a slot for every option of the table */
+typedef char rs_opt_table_fits[sizeof(rs_opt_specs) / sizeof(rs_opt_specs[0]) <= RS_MAX_OPTIONS ? 1 : -1];
 
 const char *const rs_algorithm_names[RS_N_ALGORITHMS] = {
 	"als", "svd", "ials", "bpr", "popularity", "item_knn", "user_knn"
@@ -233,6 +238,10 @@ rs_opt_apply(RsOptState *s, const char *name, const RsOptValue *v, RsOptError *e
 		p->regularization = d;
 	else if (strcmp(name, "bias_regularization") == 0)
 		p->bias_regularization = d;
+	else if (strcmp(name, "biases") == 0)
+		p->no_biases = !b;
+	else if (strcmp(name, "global_mean") == 0)
+		p->no_global_mean = !b;
 	else if (strcmp(name, "alpha") == 0)
 		p->alpha = d;
 	else if (strcmp(name, "learning_rate") == 0)
@@ -338,6 +347,11 @@ rs_opt_finish(const RsOptState *s)
 		return RS_OPTS_DECAY_WITHOUT_TIME;
 	if (s->as_of != NULL && !decay)
 		return RS_OPTS_AS_OF_WITHOUT_DECAY;
+	/* MF without baseline: mu alone may be dropped, biases need it */
+	if (p->no_global_mean && !p->no_biases)
+		return RS_OPTS_MEAN_WITH_BIASES;
+	if (p->no_biases && was_given(s, "bias_regularization"))
+		return RS_OPTS_BIAS_REG_WITHOUT_BIASES;
 	if (s->algorithm != IKNN && s->algorithm != UKNN)
 		return RS_OPTS_OK;
 	if (decay && (p->explicit_feedback || p->similarity == RS_SIM_JACCARD ||

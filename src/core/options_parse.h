@@ -35,7 +35,7 @@ typedef struct RsOptSpec
 	const char *help;
 } RsOptSpec;
 
-#define RS_MAX_OPTIONS 32
+#define RS_MAX_OPTIONS 48
 
 extern const RsOptSpec rs_opt_specs[];
 extern const int rs_n_opt_specs;
@@ -93,8 +93,10 @@ typedef enum RsOptStatus
 	RS_OPTS_TWO_HALF_LIVES,		/* half_life and half_life_days */
 	RS_OPTS_DECAY_WITHOUT_TIME, /* half_life without time_column */
 	RS_OPTS_AS_OF_WITHOUT_DECAY,	/* as_of without half_life */
-	RS_OPTS_DECAY_KNN			/* decay with explicit knn, jaccard or
+	RS_OPTS_DECAY_KNN,			/* decay with explicit knn, jaccard or
 								 * attribute_mode only */
+	RS_OPTS_MEAN_WITH_BIASES,	/* global_mean false, biases true */
+	RS_OPTS_BIAS_REG_WITHOUT_BIASES /* bias_regularization, biases false */
 } RsOptStatus;
 
 /* what an error is about */

@@ -57,6 +57,11 @@
  * w = 1 this is the unweighted run exactly (lr * 1 == lr).  The entries
  * then carry their weight (16 bytes a rating instead of 12).
  *
+ * Without baseline ("biases": false, p->no_biases): r^ = mu + p_u . q_i,
+ * or p_u . q_i with "global_mean": false (mu = 0); the same epochs without
+ * the two bias steps (the biases stay 0, reg_b plays no part), the same
+ * random draws.  The model's bias arrays are NULL (stored as NULL biases).
+ *
  * Single-threaded on purpose: plain SGD is sequential, and Hogwild-style
  * threads would make the result depend on timing.
  *
@@ -267,7 +272,7 @@ svd_shuffle(int32_t *a, int32_t n, RsRng *shuffle)
 static void
 svd_train_cell(SvdEntry *e, int64_t n, RsRng *shuffle, float mu,
 			   float *bu, float *bi, float *P, float *Q, int k,
-			   float lr, float reg, float reg_b)
+			   float lr, float reg, float reg_b, bool biases)
 {
 	for (int64_t x = 0; x < n; x++)
 	{
@@ -282,8 +287,11 @@ svd_train_cell(SvdEntry *e, int64_t n, RsRng *shuffle, float mu,
 		e[x] = ent;
 
 		err = ent.value - (mu + bu[ent.user] + bi[ent.item] + svd_dot(pu, qi, k));
-		bu[ent.user] += lrw * (err - reg_b * bu[ent.user]);
-		bi[ent.item] += lrw * (err - reg_b * bi[ent.item]);
+		if (biases)
+		{
+			bu[ent.user] += lrw * (err - reg_b * bu[ent.user]);
+			bi[ent.item] += lrw * (err - reg_b * bi[ent.item]);
+		}
 		svd_step(pu, qi, err, lrw, reg, k);
 	}
 }
@@ -322,7 +330,7 @@ rs_train_svd(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 	int32_t    *iblock_order;
 	RsRng		shuffle;
 
-	rs_model_setup(out, m, p, env, svd_mean(m), true, true,
+	rs_model_setup(out, m, p, env, p->no_global_mean ? 0.0 : svd_mean(m), true, true,
 				   STREAM_USER_INIT << 32, STREAM_ITEM_INIT << 32);
 
 	/*
@@ -385,7 +393,7 @@ rs_train_svd(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 				svd_train_cell(entries + cell_ptr[cell], n, &shuffle,
 							   (float) out->global_mean, out->user_bias, out->item_bias,
 							   out->user_factors, out->item_factors, k,
-							   lr, reg, reg_b);
+							   lr, reg, reg_b, !p->no_biases);
 
 				since_check += n + 1;
 				if (since_check >= SVD_CHECK_EVERY)
@@ -401,5 +409,11 @@ rs_train_svd(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 		out->loss[out->n_loss++] = loss;
 		if (env->progress)
 			env->progress(env->arg, epoch + 1, loss);
+	}
+	if (p->no_biases)
+	{
+		/* they stayed 0: the model has none */
+		out->user_bias = NULL;
+		out->item_bias = NULL;
 	}
 }

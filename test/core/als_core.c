@@ -40,6 +40,7 @@ usage(void)
 			"usage: als_core als|ials TRIPLETS [--factors K] [--iterations N]\n"
 			"    [--reg L] [--bias-reg L] [--alpha A] [--init-std S]\n"
 			"    [--cg-steps N] [--cholesky] [--threads T] [--seed S]\n"
+			"    [--no-biases [--no-global-mean]]  (als without baseline)\n"
 			"    [--predict] [--model FILE] [--quiet] [--pending-every N]\n"
 			"    [--half-life SECONDS [--as-of SECONDS]]  (time decay; TRIPLETS a text file with times)\n");
 	exit(1);
@@ -102,6 +103,8 @@ main(int argc, char **argv)
 		else if (strcmp(o, "--half-life") == 0) { NEEDV(); half_life = atof(v); }
 		else if (strcmp(o, "--as-of") == 0) { NEEDV(); as_of = atof(v); }
 		else if (strcmp(o, "--cholesky") == 0) p.cholesky = true;
+		else if (strcmp(o, "--no-biases") == 0) p.no_biases = true;
+		else if (strcmp(o, "--no-global-mean") == 0) p.no_global_mean = true;
 		else if (strcmp(o, "--predict") == 0) predict = true;
 		else if (strcmp(o, "--quiet") == 0) quiet = true;
 		else usage();

@@ -20,6 +20,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void
 need(int got)
@@ -75,6 +76,7 @@ main(void)
 	}
 
 	rs_gram(y, n_items, k, k, gram);	/* as serving caches it */
+	memset(&f, 0, sizeof(f));	/* (fields not read here: their defaults) */
 	f.k = k;
 	f.factors = y;
 	f.explicit_feedback = expl != 0;

@@ -19,7 +19,8 @@
  *				seed threads: the RsParams fields; decay=SECONDS: time decay
  *				with that half-life (decay.c; FILE needs times); users=N items=N: at least
  *				that many (ids without interactions allowed); model=PATH
- *				writes the model; quiet=1 drops the per-epoch lines
+ *				writes the model; quiet=1 drops the per-epoch lines;
+ *				svd: biases=0 (global_mean=0) trains without biases (and mu)
  *
  * Ids are used as dense ids (n_users = largest user id + 1).  A repeated
  * (user, item) keeps the last value in the file, its timestamp likewise.
@@ -153,6 +154,10 @@ main(int argc, char **argv)
 			p.bias_regularization = atof(val);
 		else if (strcmp(argv[a], "init_std") == 0)
 			p.init_std = atof(val);
+		else if (strcmp(argv[a], "biases") == 0)
+			p.no_biases = atoi(val) == 0;
+		else if (strcmp(argv[a], "global_mean") == 0)
+			p.no_global_mean = atoi(val) == 0;
 		else if (strcmp(argv[a], "samples") == 0)
 			p.samples = atoi(val);
 		else if (strcmp(argv[a], "half_life") == 0)

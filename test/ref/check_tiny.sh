@@ -4,7 +4,8 @@
 # must still be what the references print, and the C cores, run to
 # convergence from the same seed, must print the same predictions to 1e-4
 # with the exact (Cholesky) and with the conjugate-gradient solver.
-# The same for the time-decayed objectives (test/ref/decay_ref.py: each
+# The same for als without biases (test/ref/als_nobias_ref.py), and for
+# the time-decayed objectives (test/ref/decay_ref.py: each
 # interaction weighted by 0.5^(age / half_life)).
 #
 #   sh test/ref/check_tiny.sh        (after make -C test/core; run by its check)
@@ -37,6 +38,18 @@ t $py "$here/compare_preds.py" "$here/ials_tiny.expected" "$tmp/ials.chol" 1e-4 
 t $py "$here/compare_preds.py" "$here/ials_tiny.expected" "$tmp/ials.cg" 1e-4 "ials (cg, 3 steps) matches the reference"
 "$core" ials "$tmp/ials.bin" --factors 2 --alpha 2 --reg 0.1 $common --cg-steps 1 > "$tmp/ials.cg1"
 t $py "$here/compare_preds.py" "$here/ials_tiny.expected" "$tmp/ials.cg1" 1e-4 "ials (cg, 1 step, warm-started) matches the reference"
+
+# als without biases ("biases": false), with and without mu: k = 2
+$py "$here/als_nobias_ref.py" --triplets "$tmp/nb.bin" > "$tmp/nb.ref"
+$py "$here/als_nobias_ref.py" --no-global-mean > "$tmp/nb0.ref"
+t $py "$here/compare_preds.py" "$here/als_nobias_tiny.expected" "$tmp/nb.ref" 1e-6 "als without biases: reference reproduces als_nobias_tiny.expected"
+t $py "$here/compare_preds.py" "$here/als_nobias0_tiny.expected" "$tmp/nb0.ref" 1e-6 "als without biases or mu: reference reproduces als_nobias0_tiny.expected"
+for solver in "--cholesky" "--cg-steps 3" "--cg-steps 1"; do
+	"$core" als "$tmp/nb.bin" --factors 2 --reg 0.1 --no-biases $common $solver > "$tmp/nb.c"
+	t $py "$here/compare_preds.py" "$here/als_nobias_tiny.expected" "$tmp/nb.c" 1e-4 "als without biases ($solver) matches the reference"
+	"$core" als "$tmp/nb.bin" --factors 2 --reg 0.1 --no-biases --no-global-mean $common $solver > "$tmp/nb0.c"
+	t $py "$here/compare_preds.py" "$here/als_nobias0_tiny.expected" "$tmp/nb0.c" 1e-4 "als without biases or mu ($solver) matches the reference"
+done
 
 # time decay: weighted least squares (decay_ref.py) on the same matrices with times
 $py "$here/decay_ref.py" als --triplets "$tmp/als_t.txt" > "$tmp/als_decay.ref"

@@ -9,7 +9,8 @@
    each cell, training on each entry as it is placed.  Two data sets: a tiny
    one (one cell) and a 1500 x 1300 one at 64 factors (2 x 2 cells).  Its per-epoch losses and final predictions are printed (these
    lines are the committed expected output) and, with --driver, the C core
-   must match them to 1e-5.
+   must match them to 1e-5.  The tiny set also without biases
+   ("biases": false: the same draws, no bias steps), with mu and without.
 
 2. Planted structure (needs --driver).  Ratings = mu + b_u + b_i + p_u.q_i +
    N(0, 0.5^2) with rank-5 factors; 10% of the ratings held out.  The C core
@@ -42,6 +43,9 @@ TINY = [  # user, item, rating
 ]
 TINY_PARAMS = dict(factors=3, iterations=8, lr=0.05, reg=0.05, reg_b=0.02,
                    init_std=0.3, seed=12345)
+TINY_NOBIAS_PARAMS = dict(factors=3, iterations=8, lr=0.05, reg=0.05,
+                          init_std=0.3, seed=12345, biases=0)
+TINY_NOBIAS0_PARAMS = dict(TINY_NOBIAS_PARAMS, global_mean=0)
 
 
 def blocked_data():
@@ -68,8 +72,10 @@ def shuffle(a, rng):
         a[x], a[j] = a[j], a[x]
 
 
-def reference_sgd(data, factors, iterations, lr, reg, reg_b, init_std, seed):
-    """Plain SGD in the order documented in src/core/svd.c; returns (losses, mu, bu, bi, P, Q)."""
+def reference_sgd(data, factors, iterations, lr, reg, init_std, seed, reg_b=0.0,
+                  biases=1, global_mean=1):
+    """Plain SGD in the order documented in src/core/svd.c; returns (losses, mu, bu, bi, P, Q).
+    biases=0: no bias steps (the biases stay 0); global_mean=0 as well: mu = 0."""
     n_users = max(u for u, _, _ in data) + 1
     n_items = max(i for _, i, _ in data) + 1
     ub, ib = blocks(n_users, factors), blocks(n_items, factors)
@@ -77,7 +83,7 @@ def reference_sgd(data, factors, iterations, lr, reg, reg_b, init_std, seed):
     cells = [[] for _ in range(ub * ib)]      # cell-major, stable
     for u, i, r in ratings:
         cells[(u % ub) * ib + i % ib].append((u, i, r))
-    mu = float(np.mean([r for _, _, r in ratings]))
+    mu = float(np.mean([r for _, _, r in ratings])) if global_mean else 0.0
     P = mfref.init_factors(n_users, factors, init_std, seed, 1 << 32)
     Q = mfref.init_factors(n_items, factors, init_std, seed, 2 << 32)
     bu = np.zeros(n_users)
@@ -98,8 +104,9 @@ def reference_sgd(data, factors, iterations, lr, reg, reg_b, init_std, seed):
                     cell[x], cell[j] = cell[j], cell[x]
                     u, i, r = cell[x]
                     e = r - (mu + bu[u] + bi[i] + P[u] @ Q[i])
-                    bu[u] += lr * (e - reg_b * bu[u])
-                    bi[i] += lr * (e - reg_b * bi[i])
+                    if biases:
+                        bu[u] += lr * (e - reg_b * bu[u])
+                        bi[i] += lr * (e - reg_b * bi[i])
                     pu = P[u].copy()
                     P[u] += lr * (e * Q[i] - reg * pu)
                     Q[i] += lr * (e * pu - reg * Q[i])
@@ -194,6 +201,8 @@ def main():
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         ok = check_replay(a.driver, tmp, "tiny", TINY, TINY_PARAMS, True)
+        ok = check_replay(a.driver, tmp, "tiny_nobias", TINY, TINY_NOBIAS_PARAMS, True) and ok
+        ok = check_replay(a.driver, tmp, "tiny_nobias0", TINY, TINY_NOBIAS0_PARAMS, True) and ok
         ok = check_replay(a.driver, tmp, "blocked", blocked_data(), BLOCKED_PARAMS, False) and ok
         if a.driver:
             ok = check_planted(a.driver, tmp) and ok
