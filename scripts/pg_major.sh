@@ -59,7 +59,12 @@ rs_pg_major_bin() {
 		suite=$(rs_pg_suite "$major") || { rs_warn "PostgreSQL $major: no Debian suite is known to carry its source"; return 1; }
 	fi
 	rs_is_root || { rs_warn "PostgreSQL $major is not built in $prefix and building it needs root (run as root once)"; return 1; }
-	rs_pg_build "$major" "$suite" "$prefix" >&2 || return 1
+	# (one build at a time: a second run waits for the first's, then reuses it)
+	mkdir -p "$RS_PG_CACHE"
+	{
+		flock 9
+		[ -f "$prefix/.built" ] || rs_pg_build "$major" "$suite" "$prefix" >&2
+	} 9>"$RS_PG_CACHE/.lock-$major" || return 1
 	printf '%s\n' "$prefix/bin"
 }
 
