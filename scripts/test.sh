@@ -399,8 +399,9 @@ fi
 # on a cluster of that major; the smoke TAP tests (dump/restore, standby,
 # crash recovery of the index); and test/t_majors (pg_upgrade to that
 # major from a PostgreSQL 15 built from source with recsys: Debian's own 15
-# may be a newer release than the 17 and 18 here, see scripts/pg_major.sh).  Skipped when only some
-# tests were asked for (--regress/--tap) and --majors was not given.
+# may be a newer release than the 17 and 18 here, see scripts/pg_major.sh).
+# Skipped when only some tests were asked for (--regress/--tap) and
+# --majors was not given.
 # shellcheck disable=SC2317  # called through run_logged
 major_installcheck() {
 	(cd "$msrc" && rs_as_user make PG_CONFIG="$mconfig" installcheck \
