@@ -362,3 +362,12 @@ SELECT pg_temp.try($$SELECT * FROM recsys.evaluate_users('ev_pop', 'SELECT u, i 
 SELECT count(*) AS written FROM ev_written;
 SHOW transaction_read_only;
 DROP TABLE ev_written;
+-- a caller's query that raises the body's own SQLSTATE gets its error,
+-- not fewer rows
+CREATE FUNCTION pg_temp.ev_rsro() RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE SQLSTATE 'RSRO0' USING MESSAGE = 'raised by the test set';
+END $$;
+SELECT pg_temp.try($$SELECT count(*) FROM recsys.evaluate_users('ev_pop', 'SELECT u, i FROM ev_test WHERE pg_temp.ev_rsro() = 1', 3, user_col => 'u', item_col => 'i')$$);
+SELECT pg_temp.try($$SELECT count(*) FROM recsys.evaluate('ev_pop', 'SELECT u, i FROM ev_test WHERE pg_temp.ev_rsro() = 1', 3, user_col => 'u', item_col => 'i')$$);
+SELECT pg_temp.try($$SELECT count(*) FROM recsys.audit_exposure('ev_pop', 'SELECT * FROM ev_groups WHERE pg_temp.ev_rsro() = 1', 2)$$);

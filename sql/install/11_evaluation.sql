@@ -13,12 +13,14 @@
 -- Read-only: the bodies that run a caller's queries (evaluate_users,
 -- eval_metrics, audit_exposure) do their work in an inner block that
 -- turns transaction_read_only on (set_config(..., true)) and ends by
--- raising SQLSTATE RSRO0, which the block catches: rolling the block's
--- subtransaction back turns the transaction read-write again (for the
--- caller), and the rows already returned are kept.  The bodies are STABLE
--- and write nothing; a write by a function the caller's query calls
--- fails with 25006.  (0.2.0 put SET transaction_read_only on the
--- functions, which PostgreSQL 16 and later refuse.)
+-- raising SQLSTATE RSRO0 with a random token for its message, which the
+-- block catches (any other RSRO0, say from a caller's query, is raised
+-- again): rolling the block's subtransaction back turns the transaction
+-- read-write again (for the caller), and the rows already returned are
+-- kept.  The bodies are STABLE and write nothing; a write by a function
+-- the caller's query calls fails with 25006.  (0.2.0 put SET
+-- transaction_read_only on the functions, which PostgreSQL 16 and later
+-- refuse.)
 
 CREATE OR REPLACE FUNCTION recsys.predictions(
 	model text,
@@ -548,6 +550,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, recsys, pg_temp
 AS $fn$
 DECLARE
+	ro_token text := pg_catalog.gen_random_uuid()::pg_catalog.text;
 	q record;
 	c record;
 	sql text;
@@ -571,8 +574,11 @@ BEGIN
 		PERFORM pg_catalog.set_config('search_path', 'pg_catalog, recsys, pg_temp', true);
 		PERFORM recsys.eval_check(model, c.test_users, c.known_users, c.known_items, threshold);
 	END IF;
-	RAISE SQLSTATE 'RSRO0';
-	EXCEPTION WHEN SQLSTATE 'RSRO0' THEN NULL;
+	RAISE SQLSTATE 'RSRO0' USING MESSAGE = ro_token;
+	EXCEPTION WHEN SQLSTATE 'RSRO0' THEN
+		IF SQLERRM IS DISTINCT FROM ro_token THEN
+			RAISE;
+		END IF;
 	END;
 END
 $fn$;
@@ -620,6 +626,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, recsys, pg_temp
 AS $fn$
 DECLARE
+	ro_token text := pg_catalog.gen_random_uuid()::pg_catalog.text;
 	known_metrics constant text[] := ARRAY['rmse', 'mae', 'precision', 'recall', 'ndcg', 'map',
 										   'hit_rate', 'mrr', 'coverage', 'novelty', 'users'];
 	want text[] := coalesce(metrics, known_metrics);
@@ -783,8 +790,11 @@ $q$, q.query, g, model, v.version, greatest(v.users, 1), cutoff, greatest(v.item
 	END IF;
 	RETURN QUERY SELECT x.m, x.k, x.v, x.g FROM unnest(r_metric, r_k, r_value, r_group) x(m, k, v, g)
 				 WHERE x.m = ANY (want);
-	RAISE SQLSTATE 'RSRO0';
-	EXCEPTION WHEN SQLSTATE 'RSRO0' THEN NULL;
+	RAISE SQLSTATE 'RSRO0' USING MESSAGE = ro_token;
+	EXCEPTION WHEN SQLSTATE 'RSRO0' THEN
+		IF SQLERRM IS DISTINCT FROM ro_token THEN
+			RAISE;
+		END IF;
 	END;
 END
 $fn$;
@@ -827,6 +837,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, recsys, pg_temp
 AS $fn$
 DECLARE
+	ro_token text := pg_catalog.gen_random_uuid()::pg_catalog.text;
 	v record;
 	l text;
 	ig text;
@@ -960,8 +971,11 @@ $q$, model, v.version, greatest(v.users, 1), ig, l);
 	PERFORM pg_catalog.set_config('search_path', caller_path, true);
 	RETURN QUERY EXECUTE sql;
 	PERFORM pg_catalog.set_config('search_path', 'pg_catalog, recsys, pg_temp', true);
-	RAISE SQLSTATE 'RSRO0';
-	EXCEPTION WHEN SQLSTATE 'RSRO0' THEN NULL;
+	RAISE SQLSTATE 'RSRO0' USING MESSAGE = ro_token;
+	EXCEPTION WHEN SQLSTATE 'RSRO0' THEN
+		IF SQLERRM IS DISTINCT FROM ro_token THEN
+			RAISE;
+		END IF;
 	END;
 END
 $fn$;
