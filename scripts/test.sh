@@ -447,6 +447,9 @@ if [ "$majors" != none ] && { [ "$majors_given" = 1 ] || [ -z "$only_regress$onl
 		rs_is_root && chown -R "$RS_USER:" "$mroot"
 		rs_copy_tree "$RS_ROOT" "$msrc"
 		mconfig=$mroot/bin/pg_config
+		# only this tree's recsys in the copy (`scripts/demo.sh 17` installs
+		# one into the cached server)
+		rm -f "$("$mconfig" --sharedir)"/extension/recsys[.-]* "$("$mconfig" --pkglibdir)/recsys.so"
 		rs_log "PostgreSQL $m ($("$mconfig" --version)): make WERROR=1 ASSERTS=1, make install into $mroot"
 		rc=0
 		(cd "$msrc" && rs_as_user make -j"$(nproc)" PG_CONFIG="$mconfig" WERROR=1 ASSERTS=1 </dev/null \
