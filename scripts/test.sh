@@ -8,6 +8,8 @@
 #   KEEP=1 bash scripts/test.sh                  keep the temporary directory
 #
 # --regress/--tap/--majors take comma- or space-separated names; `none` skips.
+# --regress and --tap choose within the other majors' stage too (--tap
+# 080_pg_upgrade names a test of test/t_majors).
 #
 # Steps: install the Debian packages that are missing (as root only), copy the
 # source tree to a fresh directory under /tmp, build it warning-free
@@ -264,8 +266,11 @@ if [ "$only_tap" != none ]; then
 	if [ -n "$only_tap" ]; then
 		for t in $only_tap; do
 			t=$(basename "$t" .pl)
-			[ -f "$src/test/t/$t.pl" ] || { fail "TAP: no test/t/$t.pl"; continue; }
-			tap_files+=("test/t/$t.pl")
+			if [ -f "$src/test/t/$t.pl" ]; then
+				tap_files+=("test/t/$t.pl")
+			elif [ ! -f "$src/test/t_majors/$t.pl" ]; then
+				fail "TAP: no test/t/$t.pl or test/t_majors/$t.pl"
+			fi	# test/t_majors: the other majors' stage (7)
 		done
 	else
 		for f in "$src"/test/t/*.pl; do
@@ -404,8 +409,10 @@ fi
 # --majors was not given.
 # shellcheck disable=SC2317  # called through run_logged
 major_installcheck() {
+	local args=()
+	[ -n "$only_regress" ] && args+=("REGRESS=$only_regress")
 	(cd "$msrc" && rs_as_user make PG_CONFIG="$mconfig" installcheck \
-		PGHOST="$work" PGPORT="$mport" PGUSER=postgres)
+		PGHOST="$work" PGPORT="$mport" PGUSER=postgres "${args[@]}")
 }
 RS_MAJOR_TAP="test/t/001_dump_restore.pl test/t/013_standby_serving.pl test/t/032_hnsw_crash.pl"
 if [ "$majors" != none ] && { [ "$majors_given" = 1 ] || [ -z "$only_regress$only_tap" ]; }; then
@@ -462,28 +469,38 @@ if [ "$majors" != none ] && { [ "$majors_given" = 1 ] || [ -z "$only_regress$onl
 		fi
 		pass "build against PostgreSQL $m"
 
-		mport=$(rs_free_port 55441 55460)
-		major_datadir=$work/data-pg$m
-		RS_CLUSTER_BIN=$mroot/bin
-		rs_log "PostgreSQL $m: pg_regress on a cluster on port $mport"
-		rs_cluster_init "$major_datadir" "$work" "$mport"
-		rs_cluster_start "$major_datadir" "$work/server-pg$m.log"
-		run_logged "$work/regress-pg$m.out" major_installcheck
-		count_regress "$work/regress-pg$m.out" "pg_regress on PostgreSQL $m"
-		if [ -s "$msrc/regression.diffs" ]; then
-			echo "---- PostgreSQL $m: regression.diffs (first 300 lines) ----"
-			head -n 300 "$msrc/regression.diffs"
-			echo "---- end of regression.diffs ----"
+		if [ "$only_regress" != none ]; then
+			mport=$(rs_free_port 55441 55460)
+			major_datadir=$work/data-pg$m
+			RS_CLUSTER_BIN=$mroot/bin
+			rs_log "PostgreSQL $m: pg_regress on a cluster on port $mport"
+			rs_cluster_init "$major_datadir" "$work" "$mport"
+			rs_cluster_start "$major_datadir" "$work/server-pg$m.log"
+			run_logged "$work/regress-pg$m.out" major_installcheck
+			count_regress "$work/regress-pg$m.out" "pg_regress on PostgreSQL $m"
+			if [ -s "$msrc/regression.diffs" ]; then
+				echo "---- PostgreSQL $m: regression.diffs (first 300 lines) ----"
+				head -n 300 "$msrc/regression.diffs"
+				echo "---- end of regression.diffs ----"
+			fi
+			rs_cluster_stop "$major_datadir"
+			major_datadir=""
+			RS_CLUSTER_BIN=""
 		fi
-		rs_cluster_stop "$major_datadir"
-		major_datadir=""
-		RS_CLUSTER_BIN=""
 
 		tap_src=$msrc
 		tap_bin=$mroot/bin
 		tap_pgxs=$(cd "$(dirname "$("$mconfig" --pgxs)")/../.." && pwd)
 		for t in $RS_MAJOR_TAP "$msrc"/test/t_majors/*.pl; do
 			t=${t#"$msrc"/}
+			[ "$only_tap" = none ] && break
+			# --tap NAMES: only those of this stage's tests
+			if [ -n "$only_tap" ]; then
+				case " $only_tap " in
+				*" $(basename "$t" .pl) "* | *" $(basename "$t") "* | *" $t "*) ;;
+				*) continue ;;
+				esac
+			fi
 			run_tap "$t" "PostgreSQL $m: $t"
 		done
 		tap_src="" tap_bin="" tap_pgxs=""
