@@ -17,8 +17,9 @@
 # --download-only` fetches the files (checked against the suite's signed
 # index), the upstream tarball is configured with --enable-tap-tests and
 # installed into /var/cache/recsys-pg/MAJOR (with pg_upgrade and the TAP
-# modules).  A finished build is marked by MAJOR/.built and reused by later
-# runs; RS_PG_CACHE names another cache directory.
+# modules).  A finished build is marked by MAJOR/.built, which records what
+# was asked for (the suite and the pinned fallback), and reused by later
+# runs that ask for the same; RS_PG_CACHE names another cache directory.
 
 RS_PG_CACHE=${RS_PG_CACHE:-/var/cache/recsys-pg}
 # Where each major's source package is: MAJOR:suite.
@@ -42,6 +43,23 @@ rs_pg_suite() {
 	return 1
 }
 
+# rs_pg_build_key MAJOR — what a build of MAJOR is of: its suite and its
+# pinned fallback (a change of either builds it again).
+rs_pg_build_key() {
+	local m pin=""
+	for m in "${RS_PG_FALLBACK[@]}"; do
+		[ "${m%%:*}" = "$1" ] && pin=${m#*:}
+	done
+	printf 'suite=%s fallback=%s\n' "$(rs_pg_suite "$1" || true)" "$pin"
+}
+
+# rs_pg_built PREFIX MAJOR — whether PREFIX holds a finished build of MAJOR
+# as it is asked for now
+rs_pg_built() {
+	[ -f "$1/.built" ] && [ -x "$1/bin/pg_config" ] \
+		&& [ "$(cat "$1/.built")" = "$(rs_pg_build_key "$2")" ]
+}
+
 # rs_pg_major_bin MAJOR — see the header.
 rs_pg_major_bin() {
 	local major=$1 from_source=${2:-} suite="" prefix
@@ -50,7 +68,7 @@ rs_pg_major_bin() {
 		return 0
 	fi
 	prefix=$RS_PG_CACHE/$major
-	if [ -f "$prefix/.built" ] && [ -x "$prefix/bin/pg_config" ]; then
+	if rs_pg_built "$prefix" "$major"; then
 		printf '%s\n' "$prefix/bin"
 		return 0
 	fi
@@ -60,10 +78,11 @@ rs_pg_major_bin() {
 	fi
 	rs_is_root || { rs_warn "PostgreSQL $major is not built in $prefix and building it needs root (run as root once)"; return 1; }
 	# (one build at a time: a second run waits for the first's, then reuses it)
-	mkdir -p "$RS_PG_CACHE"
+	# (the cache only root can write: its binaries are run as root)
+	(umask 022 && mkdir -p "$RS_PG_CACHE") || return 1
 	{
-		flock 9
-		[ -f "$prefix/.built" ] || rs_pg_build "$major" "$suite" "$prefix" >&2
+		flock 9 || return 1
+		rs_pg_built "$prefix" "$major" || (umask 022 && rs_pg_build "$major" "$suite" "$prefix") >&2
 	} 9>"$RS_PG_CACHE/.lock-$major" || return 1
 	printf '%s\n' "$prefix/bin"
 }
@@ -71,8 +90,11 @@ rs_pg_major_bin() {
 # rs_pg_fetch_fallback MAJOR DIR — the source package of RS_PG_FALLBACK's
 # version of MAJOR into DIR, as dget does: the .dsc from the archive's pool,
 # its OpenPGP signature checked against the Debian developers' keyring
-# (package debian-keyring), then every file it lists checked against the
-# SHA-256 it gives.  For an archive whose index is ahead of its pool.
+# (package debian-keyring) and only the signed text kept (gpgv --output:
+# what surrounds a clearsigned block is not signed), which must name this
+# package and version; then every file it lists, each a plain file name,
+# checked against the SHA-256 it gives.  For an archive whose index is ahead
+# of its pool.
 rs_pg_fetch_fallback() {
 	local major=$1 dir=$2 m version="" archive="" dsc pool sum _size file
 	for m in "${RS_PG_FALLBACK[@]}"; do
@@ -89,13 +111,21 @@ rs_pg_fetch_fallback() {
 		pool=http://deb.debian.org/$archive/pool/main/p/postgresql-$major
 	fi
 	dsc=postgresql-${major}_$version.dsc
-	/usr/lib/apt/apt-helper download-file "$pool/${dsc//+/%2b}" "$dir/$dsc" >/dev/null </dev/null || return 1
-	if ! gpgv --keyring /usr/share/keyrings/debian-keyring.gpg "$dir/$dsc" >/dev/null 2>&1; then
+	/usr/lib/apt/apt-helper download-file "$pool/${dsc//+/%2b}" "$dir/$dsc.asc" >/dev/null </dev/null || return 1
+	if ! gpgv --keyring /usr/share/keyrings/debian-keyring.gpg --output "$dir/$dsc" "$dir/$dsc.asc" >/dev/null 2>&1; then
 		rs_warn "PostgreSQL $major: $dsc is not signed by a Debian developer's key"
+		return 1
+	fi
+	if ! grep -qx "Source: postgresql-$major" "$dir/$dsc" || ! grep -qxF "Version: $version" "$dir/$dsc"; then
+		rs_warn "PostgreSQL $major: the signed $dsc is not of postgresql-$major $version"
 		return 1
 	fi
 	# the files of the Checksums-Sha256 field: " SHA256 SIZE NAME"
 	sed -n '/^Checksums-Sha256:/,/^[^ ]/p' "$dir/$dsc" | grep '^ ' | while read -r sum _size file; do
+		if ! [[ $sum =~ ^[0-9a-f]{64}$ && $file =~ ^[A-Za-z0-9][A-Za-z0-9.+~_-]*$ ]]; then
+			rs_warn "PostgreSQL $major: $dsc lists a file that is no plain file name: $file"
+			exit 1
+		fi
 		/usr/lib/apt/apt-helper download-file "$pool/${file//+/%2b}" "$dir/$file" "SHA256:$sum" >/dev/null </dev/null \
 			|| { rs_warn "PostgreSQL $major: $file could not be had or its checksum differs"; exit 1; }
 	done
@@ -156,8 +186,8 @@ rs_pg_build() {
 		tail -n 30 "$work"/*.log >&2
 		return 1
 	fi
-	chmod -R a+rX "$prefix"
-	touch "$prefix/.built"
+	chmod -R a+rX,go-w "$prefix"
+	rs_pg_build_key "$major" >"$prefix/.built"
 	rm -rf "$src"
 	rs_log "PostgreSQL $major: built in $(($(date +%s) - start)) s ($("$prefix/bin/pg_config" --version))"
 }

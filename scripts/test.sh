@@ -262,15 +262,18 @@ fi
 
 # --- 6. TAP tests ----------------------------------------------------------------
 tap_files=()
+majors_tap=0	# --tap named a test of test/t_majors: stage 7 runs it
 if [ "$only_tap" != none ]; then
 	if [ -n "$only_tap" ]; then
 		for t in $only_tap; do
 			t=$(basename "$t" .pl)
 			if [ -f "$src/test/t/$t.pl" ]; then
 				tap_files+=("test/t/$t.pl")
-			elif [ ! -f "$src/test/t_majors/$t.pl" ]; then
+			elif [ -f "$src/test/t_majors/$t.pl" ]; then
+				majors_tap=1
+			else
 				fail "TAP: no test/t/$t.pl or test/t_majors/$t.pl"
-			fi	# test/t_majors: the other majors' stage (7)
+			fi
 		done
 	else
 		for f in "$src"/test/t/*.pl; do
@@ -406,7 +409,7 @@ fi
 # major from a PostgreSQL 15 built from source with recsys: Debian's own 15
 # may be a newer release than the 17 and 18 here, see scripts/pg_major.sh).
 # Skipped when only some tests were asked for (--regress/--tap) and
-# --majors was not given.
+# --majors was not given, unless --tap names a test of test/t_majors.
 # shellcheck disable=SC2317  # called through run_logged
 major_installcheck() {
 	local args=()
@@ -415,7 +418,10 @@ major_installcheck() {
 		PGHOST="$work" PGPORT="$mport" PGUSER=postgres "${args[@]}")
 }
 RS_MAJOR_TAP="test/t/001_dump_restore.pl test/t/013_standby_serving.pl test/t/032_hnsw_crash.pl"
-if [ "$majors" != none ] && { [ "$majors_given" = 1 ] || [ -z "$only_regress$only_tap" ]; }; then
+if [ "$majors_tap" = 1 ] && [ "$majors" = none ]; then
+	fail "TAP: the tests of test/t_majors run on another major, and --majors none was given"
+fi
+if [ "$majors" != none ] && { [ "$majors_given" = 1 ] || [ -z "$only_regress$only_tap" ] || [ "$majors_tap" = 1 ]; }; then
 	[ -n "$datadir" ] && rs_cluster_stop "$datadir"
 	datadir=""
 	# pg_upgrade's old side: PostgreSQL 15 built from source (see

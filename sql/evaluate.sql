@@ -371,3 +371,33 @@ END $$;
 SELECT pg_temp.try($$SELECT count(*) FROM recsys.evaluate_users('ev_pop', 'SELECT u, i FROM ev_test WHERE pg_temp.ev_rsro() = 1', 3, user_col => 'u', item_col => 'i')$$);
 SELECT pg_temp.try($$SELECT count(*) FROM recsys.evaluate('ev_pop', 'SELECT u, i FROM ev_test WHERE pg_temp.ev_rsro() = 1', 3, user_col => 'u', item_col => 'i')$$);
 SELECT pg_temp.try($$SELECT count(*) FROM recsys.audit_exposure('ev_pop', 'SELECT * FROM ev_groups WHERE pg_temp.ev_rsro() = 1', 2)$$);
+-- A caller's query cannot leave the caller's transaction read-only: one
+-- that turns transaction_read_only on for the session (set_config(...,
+-- false)) has it undone with the read, through the C reader (split's
+-- source) and the SQL bodies alike
+CREATE TABLE ev_rw2 (x int);
+BEGIN;
+SELECT count(*) AS parts FROM recsys.split(
+	'SELECT * FROM ev_test, LATERAL (SELECT set_config(''transaction_read_only'', ''on'', false)) s', 'u', 'i',
+	train_table => 'ev_ro2_train', test_table => 'ev_ro2_test', "temporary" => true);
+SHOW transaction_read_only;
+SELECT count(*) > 0 AS rows FROM recsys.evaluate_users('ev_pop',
+	'SELECT * FROM ev_test, LATERAL (SELECT set_config(''transaction_read_only'', ''on'', false)) s', 3,
+	user_col => 'u', item_col => 'i');
+SHOW transaction_read_only;
+INSERT INTO ev_rw2 VALUES (1);
+COMMIT;
+SELECT count(*) AS inserted FROM ev_rw2;
+-- ... nor turn read-only mode off: a RESET in the query (PostgreSQL 15
+-- allows it, 16 and later refuse it) followed by a write is an error, and
+-- the write does not stay
+CREATE TABLE ev_written (x int);
+SELECT pg_temp.try($$SELECT * FROM recsys.split(
+	'SELECT * FROM ev_test, LATERAL (SELECT set_config(''transaction_read_only'', NULL, false), pg_temp.ev_write()) s',
+	'u', 'i', train_table => 'ev_ro3_train', test_table => 'ev_ro3_test', "temporary" => true)$$) ~ '^(25006|55P02):' AS split_refused;
+SELECT pg_temp.try($$SELECT * FROM recsys.evaluate_users('ev_pop',
+	'SELECT * FROM ev_test, LATERAL (SELECT set_config(''transaction_read_only'', NULL, false), pg_temp.ev_write()) s', 3,
+	user_col => 'u', item_col => 'i')$$) ~ '^(25006|55P02):' AS evaluate_users_refused;
+SELECT count(*) AS written FROM ev_written;
+SHOW transaction_read_only;
+DROP TABLE ev_written, ev_rw2;

@@ -58,13 +58,18 @@
 #endif
 
 /*
- * 16: stringToQualifiedNameList() takes a soft-error context (NULL: raise
- * errors as before).
+ * 16: stringToQualifiedNameList() takes a soft-error context, and
+ * parseTypeString()'s last argument is one instead of missing_ok (NULL:
+ * raise errors as before).
  */
 #if PG_VERSION_NUM >= 160000
 #define rs_qualified_name_list(s)	stringToQualifiedNameList((s), NULL)
+#define rs_parse_type_string(s, typid, typmod) \
+	((void) parseTypeString((s), (typid), (typmod), NULL))
 #else
 #define rs_qualified_name_list(s)	stringToQualifiedNameList(s)
+#define rs_parse_type_string(s, typid, typmod) \
+	parseTypeString((s), (typid), (typmod), false)
 #endif
 
 /*

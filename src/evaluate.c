@@ -22,9 +22,9 @@
  * Every query a caller supplies is read as if the transaction were
  * read-only (RS_READ_ONLY, runtime.h): a test set, a group or a list that
  * calls a function that writes fails with 25006 instead of writing.  The
- * SQL half gets the same from "SET transaction_read_only = on" on its
- * functions (split writes its tables itself, after reading the source
- * through recsys.exec_read_only()).
+ * SQL half gets the same from a block that turns transaction_read_only on
+ * and is always rolled back (11_evaluation.sql; split writes its tables
+ * itself, after reading the source through recsys.exec_read_only()).
  *
  *-------------------------------------------------------------------------
  */

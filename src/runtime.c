@@ -207,10 +207,34 @@ rs_unpin_search_path(int nestlevel)
 	AtEOXact_GUC(false, nestlevel);
 }
 
+/* RS_READ_ONLY (runtime.h): a GUC level with transaction_read_only on */
+int
+rs_read_only_begin(void)
+{
+	int			level = NewGUCNestLevel();
+
+	/* as a function's SET clause sets it (allowed in parallel mode too) */
+	(void) set_config_option("transaction_read_only", "on", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return level;
+}
+
+void
+rs_read_only_end(int level)
+{
+	bool		still_read_only = XactReadOnly;
+
+	AtEOXact_GUC(false, level);
+	if (!still_read_only)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("a query recsys reads turned read-only mode off"),
+				 errhint("recsys reads the queries it is given as if the transaction were read-only; leave transaction_read_only alone in them.")));
+}
+
 /*
  * Runs a prepared read-only query (a model's stored source) with the
- * transaction read-only, see RS_READ_ONLY in runtime.h.  A function of its
- * own, so that callers keep no variables across the PG_TRY.
+ * transaction read-only, see RS_READ_ONLY in runtime.h.
  */
 int
 rs_execute_plan_read_only(SPIPlanPtr plan, Datum *values)

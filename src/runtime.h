@@ -96,24 +96,29 @@ extern void *rs_alloc(MemoryContext cxt, Size size);
  * SELECTs, but a SELECT may call a function that writes.  They run inside
  * RS_READ_ONLY(...), as if the transaction were read-only, so such a
  * write fails with 25006 (read_only_sql_transaction) instead of
- * happening: reading a source never changes the database.  The SQL
+ * happening: reading a source never changes the database.
+ *
+ * transaction_read_only is set at a GUC nest level of its own, the way a
+ * function's SET clause sets it, and that level is undone afterwards:
+ * whatever the query did to the setting (or any other) goes with it, so
+ * the caller's transaction is read-write again exactly when it was.  A
+ * query that turned read-only mode off again (RESET is not refused before
+ * PostgreSQL 16) is an error, which rolls back what it wrote.  On an error
+ * inside, the (sub)transaction's abort undoes the level.  The SQL
  * functions of the install script that run such queries get the same with
- * "SET transaction_read_only = on" (restored when they return).
+ * a block that sets transaction_read_only and is always rolled back
+ * (11_evaluation.sql).
  */
 #define RS_READ_ONLY(...) \
 	do { \
-		bool		rs_saved_read_only_ = XactReadOnly; \
-		XactReadOnly = true; \
-		PG_TRY(); \
-		{ \
-			__VA_ARGS__; \
-		} \
-		PG_FINALLY(); \
-		{ \
-			XactReadOnly = rs_saved_read_only_; \
-		} \
-		PG_END_TRY(); \
+		int			rs_read_only_level_ = rs_read_only_begin(); \
+		__VA_ARGS__; \
+		rs_read_only_end(rs_read_only_level_); \
 	} while (0)
+
+/* runtime.c: the two halves of RS_READ_ONLY */
+extern int	rs_read_only_begin(void);
+extern void rs_read_only_end(int level);
 
 /* runtime.c: SPI_execute_plan(plan, values, NULL, true, 0) inside RS_READ_ONLY */
 struct _SPI_plan;

@@ -208,7 +208,7 @@ rs_user_source_query(const RsModelDef *def, const char *user_type,
 	Oid			typid;
 	int32		typmod;
 
-	parseTypeString(user_type, &typid, &typmod, false);
+	rs_parse_type_string(user_type, &typid, &typmod);
 	return psprintf("SELECT %s, %s%s%s FROM %s WHERE %s %s CAST($1 AS %s)",
 					quote_identifier(def->item_column),
 					def->rating_column ? quote_identifier(def->rating_column) : "1::real",

@@ -18,7 +18,9 @@
 -- again): rolling the block's subtransaction back turns the transaction
 -- read-write again (for the caller), and the rows already returned are
 -- kept.  The bodies are STABLE and write nothing; a write by a function
--- the caller's query calls fails with 25006.  (0.2.0 put SET
+-- the caller's query calls fails with 25006, and so does a query that
+-- turned read-only mode off again (RESET, which PostgreSQL 15 allows;
+-- what it wrote is rolled back with the block).  (0.2.0 put SET
 -- transaction_read_only on the functions, which PostgreSQL 16 and later
 -- refuse.)
 
@@ -574,6 +576,13 @@ BEGIN
 		PERFORM pg_catalog.set_config('search_path', 'pg_catalog, recsys, pg_temp', true);
 		PERFORM recsys.eval_check(model, c.test_users, c.known_users, c.known_items, threshold);
 	END IF;
+	-- (RESET is not refused before PostgreSQL 16: a query that turned
+	-- read-only mode off is an error, as in RS_READ_ONLY)
+	IF pg_catalog.current_setting('transaction_read_only') OPERATOR(pg_catalog.<>) 'on' THEN
+		RAISE EXCEPTION 'a query recsys reads turned read-only mode off'
+			USING ERRCODE = 'read_only_sql_transaction',
+				  HINT = 'recsys reads the queries it is given as if the transaction were read-only; leave transaction_read_only alone in them.';
+	END IF;
 	RAISE SQLSTATE 'RSRO0' USING MESSAGE = ro_token;
 	EXCEPTION WHEN SQLSTATE 'RSRO0' THEN
 		IF SQLERRM IS DISTINCT FROM ro_token THEN
@@ -790,6 +799,13 @@ $q$, q.query, g, model, v.version, greatest(v.users, 1), cutoff, greatest(v.item
 	END IF;
 	RETURN QUERY SELECT x.m, x.k, x.v, x.g FROM unnest(r_metric, r_k, r_value, r_group) x(m, k, v, g)
 				 WHERE x.m = ANY (want);
+	-- (RESET is not refused before PostgreSQL 16: a query that turned
+	-- read-only mode off is an error, as in RS_READ_ONLY)
+	IF pg_catalog.current_setting('transaction_read_only') OPERATOR(pg_catalog.<>) 'on' THEN
+		RAISE EXCEPTION 'a query recsys reads turned read-only mode off'
+			USING ERRCODE = 'read_only_sql_transaction',
+				  HINT = 'recsys reads the queries it is given as if the transaction were read-only; leave transaction_read_only alone in them.';
+	END IF;
 	RAISE SQLSTATE 'RSRO0' USING MESSAGE = ro_token;
 	EXCEPTION WHEN SQLSTATE 'RSRO0' THEN
 		IF SQLERRM IS DISTINCT FROM ro_token THEN
@@ -971,6 +987,13 @@ $q$, model, v.version, greatest(v.users, 1), ig, l);
 	PERFORM pg_catalog.set_config('search_path', caller_path, true);
 	RETURN QUERY EXECUTE sql;
 	PERFORM pg_catalog.set_config('search_path', 'pg_catalog, recsys, pg_temp', true);
+	-- (RESET is not refused before PostgreSQL 16: a query that turned
+	-- read-only mode off is an error, as in RS_READ_ONLY)
+	IF pg_catalog.current_setting('transaction_read_only') OPERATOR(pg_catalog.<>) 'on' THEN
+		RAISE EXCEPTION 'a query recsys reads turned read-only mode off'
+			USING ERRCODE = 'read_only_sql_transaction',
+				  HINT = 'recsys reads the queries it is given as if the transaction were read-only; leave transaction_read_only alone in them.';
+	END IF;
 	RAISE SQLSTATE 'RSRO0' USING MESSAGE = ro_token;
 	EXCEPTION WHEN SQLSTATE 'RSRO0' THEN
 		IF SQLERRM IS DISTINCT FROM ro_token THEN

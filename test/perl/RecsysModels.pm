@@ -206,7 +206,8 @@ FROM $t t});
 #
 # Clusters of different majors compare too (test/t_majors/080_pg_upgrade.pl):
 # a relation's privileges are its grants with the owner's default spelt out
-# and MAINTAIN (17's privilege, part of an owner's default there) left out,
+# and the owner's MAINTAIN (17's privilege, part of an owner's default
+# there) left out,
 # initial privileges equal to that default are no line, and a table's row
 # type and array types are no member lines (pg_upgrade to 17 and later
 # records them as members; they follow their table or element type), and
@@ -350,12 +351,12 @@ SELECT * FROM lines ORDER BY 1;
 	(my $lit = $skip) =~ s/'/''/g;
 	$sql =~ s/:'skip'/'$lit'/g;
 	# :rel_grants(ACL): relation c's grants, "grantee>grantor:PRIVILEGE[*]"
-	# sorted, NULL as the owner's default, MAINTAIN left out
+	# sorted, NULL as the owner's default, the owner's MAINTAIN left out
 	$sql =~ s/:rel_grants\(([^()]*)\)/(SELECT coalesce(string_agg(g, ',' ORDER BY g), '') FROM (
 		SELECT format('%s>%s:%s%s', CASE WHEN x.grantee = 0 THEN 'public' ELSE pg_get_userbyid(x.grantee) END,
 			pg_get_userbyid(x.grantor), x.privilege_type, CASE WHEN x.is_grantable THEN '*' END) AS g
 		FROM aclexplode(coalesce($1, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char", c.relowner))) x
-		WHERE x.privilege_type <> 'MAINTAIN') gs)/g;
+		WHERE NOT (x.privilege_type = 'MAINTAIN' AND x.grantee = c.relowner)) gs)/g;
 	my $out = $node->safe_psql($db, $sql);
 	return [ split /\n/, $out ];
 }
