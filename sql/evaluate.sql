@@ -210,6 +210,48 @@ SELECT (SELECT count(*) FROM lo_test) = (SELECT count(DISTINCT user_id) FROM lo_
 	   (SELECT count(*) FROM (SELECT user_id FROM evg_interactions GROUP BY 1 HAVING count(*) >= 2) x
 		WHERE user_id NOT IN (SELECT user_id FROM lo_test)) AS users_without_test_row;
 
+-- kfold: fold f of 3; the three test parts of one seed partition the rows
+-- of every user with two rows or more (a user with one row stays in
+-- train), each user's rows are dealt evenly (fold sizes differ by at most
+-- one per user), and every such user keeps rows in every training part
+CREATE TEMPORARY TABLE kf_small AS
+SELECT * FROM evg_interactions WHERE user_id <= 40
+UNION ALL SELECT 100001, 1, 1.0, 1, now();	-- a user with one row
+SELECT f, part, rows, users FROM generate_series(1, 3) f,
+	LATERAL recsys.split('kf_small', 'user_id', 'item_id', 'kfold', seed => 5, folds => 3, fold => f,
+						 train_table => 'kf_train_' || f, test_table => 'kf_test_' || f, temporary => true)
+ORDER BY f, part;
+SELECT (SELECT count(*) FROM (TABLE kf_test_1 UNION ALL TABLE kf_test_2 UNION ALL TABLE kf_test_3
+							  EXCEPT ALL SELECT * FROM kf_small WHERE user_id <> 100001) x) AS tests_not_from_source,
+	   (SELECT count(*) FROM (SELECT * FROM kf_small WHERE user_id <> 100001
+							  EXCEPT ALL (TABLE kf_test_1 UNION ALL TABLE kf_test_2 UNION ALL TABLE kf_test_3)) x) AS rows_in_no_test,
+	   (SELECT count(*) FROM (TABLE kf_train_2 UNION ALL TABLE kf_test_2 EXCEPT ALL TABLE kf_small) x)
+	 + (SELECT count(*) FROM (TABLE kf_small EXCEPT ALL (TABLE kf_train_2 UNION ALL TABLE kf_test_2)) x) AS fold_2_not_the_source,
+	   (SELECT count(*) FROM (SELECT user_id FROM kf_small GROUP BY 1 HAVING count(*) >= 2) u
+		WHERE user_id NOT IN (SELECT user_id FROM kf_train_1) OR user_id NOT IN (SELECT user_id FROM kf_train_2)
+		   OR user_id NOT IN (SELECT user_id FROM kf_train_3)) AS users_missing_from_a_train,
+	   (SELECT count(*) FROM (
+			SELECT s.user_id,
+				   (SELECT count(*) FROM kf_test_1 t WHERE t.user_id = s.user_id) AS a,
+				   (SELECT count(*) FROM kf_test_2 t WHERE t.user_id = s.user_id) AS b,
+				   (SELECT count(*) FROM kf_test_3 t WHERE t.user_id = s.user_id) AS c
+			FROM (SELECT DISTINCT user_id FROM kf_small WHERE user_id <> 100001) s) x
+		WHERE greatest(a, b, c) - least(a, b, c) > 1) AS users_dealt_unevenly,
+	   (SELECT count(*) FROM kf_test_1 WHERE user_id = 100001)
+	 + (SELECT count(*) FROM kf_test_2 WHERE user_id = 100001)
+	 + (SELECT count(*) FROM kf_test_3 WHERE user_id = 100001) AS single_row_user_tested;
+-- the same seed and folds deal the same way; another seed deals otherwise
+SELECT part, rows FROM recsys.split('kf_small', 'user_id', 'item_id', 'kfold', seed => 5, folds => 3, fold => 2,
+									train_table => 'kf_again_train', test_table => 'kf_again_test', temporary => true);
+SELECT part, rows > 0 AS has_rows FROM recsys.split('kf_small', 'user_id', 'item_id', 'kfold', seed => 6, folds => 3, fold => 2,
+									train_table => 'kf_other_train', test_table => 'kf_other_test', temporary => true);
+SELECT (SELECT count(*) FROM (TABLE kf_again_test EXCEPT ALL TABLE kf_test_2) x)
+	 + (SELECT count(*) FROM (TABLE kf_test_2 EXCEPT ALL TABLE kf_again_test) x) AS same_seed_differs,
+	   (SELECT count(*) FROM (TABLE kf_other_test EXCEPT ALL TABLE kf_test_2) x) > 50 AS other_seed_differs;
+-- folds default to 5: fold 5 exists, fold 6 does not
+SELECT part, rows > 0 AS has_rows FROM recsys.split('kf_small', 'user_id', 'item_id', 'kfold', fold => 5,
+									train_table => 'kf5_train', test_table => 'kf5_test', temporary => true);
+
 ------------------------------------------------------------------------------
 -- A trained model against popularity on generated data (planted tastes)
 ------------------------------------------------------------------------------
@@ -331,6 +373,17 @@ SELECT pg_temp.try($$SELECT * FROM recsys.split('evg_interactions', 'user_id', '
 SELECT pg_temp.try($$SELECT * FROM recsys.split('SELECT * FROM evg_interactions', 'user_id', 'item_id')$$);
 SELECT pg_temp.try($$SELECT * FROM recsys.split('SELECT * FROM evg_interactions WHERE false', 'user_id', 'item_id', train_table => 'x1', test_table => 'x2')$$);
 SELECT pg_temp.try($$SELECT * FROM recsys.split('evg_interactions', NULL, 'item_id')$$);
+-- kfold's arguments, and what other methods do not take
+SELECT pg_temp.try($$SELECT * FROM recsys.split('kf_small', 'user_id', 'item_id', 'kfold', fold => 6, train_table => 'x1', test_table => 'x2')$$);
+SELECT pg_temp.try($$SELECT * FROM recsys.split('kf_small', 'user_id', 'item_id', 'kfold', train_table => 'x1', test_table => 'x2')$$);
+SELECT pg_temp.try($$SELECT * FROM recsys.split('kf_small', 'user_id', 'item_id', 'kfold', folds => 1, fold => 1, train_table => 'x1', test_table => 'x2')$$);
+SELECT pg_temp.try($$SELECT * FROM recsys.split('kf_small', 'user_id', 'item_id', 'kfold', folds => 3, fold => 0, train_table => 'x1', test_table => 'x2')$$);
+SELECT pg_temp.try($$SELECT * FROM recsys.split('kf_small', 'user_id', 'item_id', 'kfold', 0.2, fold => 1, train_table => 'x1', test_table => 'x2')$$);
+SELECT pg_temp.try($$SELECT * FROM recsys.split('kf_small', 'user_id', 'item_id', 'kfold', fold => 1, time_col => 'ts', train_table => 'x1', test_table => 'x2')$$);
+SELECT pg_temp.try($$SELECT * FROM recsys.split('kf_small', 'user_id', 'item_id', 'per_user', fold => 1, train_table => 'x1', test_table => 'x2')$$);
+SELECT pg_temp.try($$SELECT * FROM recsys.split('kf_small', 'user_id', 'item_id', 'random', folds => 5, train_table => 'x1', test_table => 'x2')$$);
+SELECT pg_temp.try($$SELECT * FROM recsys.split('kf_small', 'user_id', 'item_id', 'leave_last_out', 0.2, time_col => 'ts', train_table => 'x1', test_table => 'x2')$$);
+SELECT to_regclass('x1') IS NULL AND to_regclass('x2') IS NULL AS nothing_created;
 -- identifiers are quoted: a name that tries SQL injection is just a name
 SELECT pg_temp.try($$SELECT * FROM recsys.split('evg_interactions', 'user_id', 'item_id', train_table => 'x; DROP TABLE ev_test', test_table => 'x2')$$);
 SELECT count(*) AS ev_test_still_there FROM ev_test;

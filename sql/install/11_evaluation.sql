@@ -73,6 +73,8 @@ CREATE OR REPLACE FUNCTION recsys.split_body(
 	train_table text,
 	test_table text,
 	"temporary" boolean,
+	folds integer,
+	fold integer,
 	caller_path text)
 RETURNS TABLE (part text, relation text, "rows" bigint, users bigint)
 LANGUAGE plpgsql VOLATILE
@@ -99,15 +101,43 @@ BEGIN
 			USING ERRCODE = 'null_value_not_allowed',
 				  HINT = 'Name the columns holding the user and item keys.';
 	END IF;
-	IF method IS NULL OR method NOT IN ('random', 'per_user', 'temporal', 'leave_last_out') THEN
+	IF method IS NULL OR method NOT IN ('random', 'per_user', 'temporal', 'leave_last_out', 'kfold') THEN
 		RAISE EXCEPTION 'unknown split method "%"', method
 			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Use random, per_user, temporal or leave_last_out.';
+				  HINT = 'Use random, per_user, temporal, leave_last_out or kfold.';
 	END IF;
-	IF method <> 'leave_last_out' AND (test_fraction IS NULL OR NOT (test_fraction > 0 AND test_fraction < 1)) THEN
-		RAISE EXCEPTION 'test_fraction must be between 0 and 1 (exclusive), not %', coalesce(test_fraction::text, 'NULL')
+	-- test_fraction: NULL is 0.2 where a method takes it; leave_last_out
+	-- and kfold hold out what they hold out, and refuse one
+	IF method IN ('leave_last_out', 'kfold') THEN
+		IF test_fraction IS NOT NULL THEN
+			RAISE EXCEPTION 'split method % takes no test_fraction', method
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = CASE method WHEN 'kfold' THEN 'Each fold holds out about 1/folds of every user''s rows; choose folds instead.'
+										ELSE 'It holds out each user''s latest row.' END;
+		END IF;
+	ELSIF test_fraction IS NULL THEN
+		test_fraction := 0.2;
+	ELSIF NOT (test_fraction > 0 AND test_fraction < 1) THEN
+		RAISE EXCEPTION 'test_fraction must be between 0 and 1 (exclusive), not %', test_fraction
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'For example test_fraction => 0.2 holds out a fifth of the rows.';
+	END IF;
+	IF method = 'kfold' THEN
+		folds := coalesce(folds, 5);
+		IF folds < 2 THEN
+			RAISE EXCEPTION 'folds must be at least 2, not %', folds
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'For example folds => 5: five train/test pairs, each holding out a fifth of every user''s rows.';
+		END IF;
+		IF fold IS NULL OR fold < 1 OR fold > folds THEN
+			RAISE EXCEPTION 'fold must be between 1 and % (folds), not %', folds, coalesce(fold::text, 'NULL')
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Call split once per fold with the same folds and seed: fold => 1, then 2, up to folds.';
+		END IF;
+	ELSIF folds IS NOT NULL OR fold IS NOT NULL THEN
+		RAISE EXCEPTION 'split method % takes no folds or fold', method
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'folds and fold are for method => ''kfold''.';
 	END IF;
 	IF seed IS NULL THEN
 		RAISE EXCEPTION 'seed must not be NULL'
@@ -117,6 +147,11 @@ BEGIN
 		RAISE EXCEPTION 'split method % needs time_col', method
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Name the column holding the interaction time, e.g. time_col => ''ts''.';
+	END IF;
+	IF method = 'kfold' AND time_col IS NOT NULL THEN
+		RAISE EXCEPTION 'split method kfold takes no time_col'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'kfold deals each user''s rows to folds by a seeded hash; for a split in time use temporal or leave_last_out.';
 	END IF;
 	IF train_name IS NULL OR test_name IS NULL THEN
 		IF left(src, 1) = '(' THEN
@@ -156,6 +191,19 @@ BEGIN
 		win := format('pg_catalog.row_number() OVER (ORDER BY recsys_src.%I DESC NULLS LAST, %s) AS rn, pg_catalog.count(*) OVER () AS n',
 					  time_col, tie);
 		cond := format('rn OPERATOR(pg_catalog.<=) pg_catalog.round(%s OPERATOR(pg_catalog.*) n)', test_fraction);
+	WHEN 'kfold' THEN
+		-- Each user's rows, in the seeded order, are dealt round the folds
+		-- from a seeded per-user start (so the folds are of even size even
+		-- where users have fewer rows than folds); this call's test part
+		-- is the rows dealt to "fold".  A user with one row stays in
+		-- train; any other keeps at least one row in train in every fold.
+		win := format('pg_catalog.row_number() OVER (PARTITION BY recsys_src.%1$I ORDER BY %2$s) AS rn, '
+					  'pg_catalog.count(*) OVER (PARTITION BY recsys_src.%1$I) AS n, '
+					  'pg_catalog.hashtextextended(COALESCE(recsys_src.%1$I::pg_catalog.text, ''''), %3$s) AS uh',
+					  user_col, tie, seed);
+		cond := format('(n OPERATOR(pg_catalog.>=) 2) AND ((rn OPERATOR(pg_catalog.-) 1 OPERATOR(pg_catalog.+) '
+					   '(uh OPERATOR(pg_catalog.%%) %1$s OPERATOR(pg_catalog.+) %1$s)) OPERATOR(pg_catalog.%%) %1$s '
+					   'OPERATOR(pg_catalog.=) %2$s)', folds, fold - 1);
 	ELSE
 		-- leave_last_out: each user's latest row, if the user has another
 		win := format('pg_catalog.row_number() OVER (PARTITION BY recsys_src.%1$I ORDER BY recsys_src.%2$I DESC NULLS LAST, %3$s) AS rn, '
@@ -214,7 +262,7 @@ BEGIN
 	END IF;
 END
 $fn$;
-COMMENT ON FUNCTION recsys.split_body(text, text, text, text, double precision, integer, text, text, text, boolean, text) IS
+COMMENT ON FUNCTION recsys.split_body(text, text, text, text, double precision, integer, text, text, text, boolean, integer, integer, text) IS
 	'internal: the body of recsys.split(), with the caller''s search_path';
 
 CREATE OR REPLACE FUNCTION recsys.split(
@@ -222,20 +270,22 @@ CREATE OR REPLACE FUNCTION recsys.split(
 	user_col text,
 	item_col text,
 	method text DEFAULT 'random',
-	test_fraction double precision DEFAULT 0.2,
+	test_fraction double precision DEFAULT NULL,
 	seed integer DEFAULT 42,
 	time_col text DEFAULT NULL,
 	train_table text DEFAULT NULL,
 	test_table text DEFAULT NULL,
-	"temporary" boolean DEFAULT false)
+	"temporary" boolean DEFAULT false,
+	folds integer DEFAULT NULL,
+	fold integer DEFAULT NULL)
 RETURNS TABLE (part text, relation text, "rows" bigint, users bigint)
 LANGUAGE sql VOLATILE
 AS $fn$
-	SELECT * FROM recsys.split_body($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+	SELECT * FROM recsys.split_body($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
 		pg_catalog.current_setting('search_path'::pg_catalog.text))
 $fn$;
-COMMENT ON FUNCTION recsys.split(text, text, text, text, double precision, integer, text, text, text, boolean) IS
-	'splits a table, view or SELECT into new train and test tables (every column; default names <source>_train, <source>_test) by method random, per_user (every user keeps a row in train), temporal (latest rows to test) or leave_last_out (each user''s latest row); deterministic for a seed; returns each part''s rows and users';
+COMMENT ON FUNCTION recsys.split(text, text, text, text, double precision, integer, text, text, text, boolean, integer, integer) IS
+	'splits a table, view or SELECT into new train and test tables (every column; default names <source>_train, <source>_test) by method random, per_user (every user keeps a row in train), temporal (latest rows to test), leave_last_out (each user''s latest row) or kfold (fold "fold" of "folds", default 5, per user: the folds of one seed partition every user''s rows, and every user with two rows or more keeps rows in train); test_fraction 0.2 when NULL; deterministic for a seed; returns each part''s rows and users';
 
 -- The rows of lists (user, item, rank: made elsewhere, read by position)
 -- that evaluate() and audit_exposure() measure: ranks up to cutoff, rows

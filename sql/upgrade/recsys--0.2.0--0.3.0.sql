@@ -11,7 +11,8 @@
 -- What 0.3.0 adds:
 --   11_evaluation   the ranking metrics of one list (recsys.ndcg_at_k() and
 --                   the others, C), which evaluate() and evaluate_users()
---                   now measure each user's list with (same values)
+--                   now measure each user's list with (same values);
+--                   split(method => 'kfold', folds, fold)
 --   08_serving      recsys.explain()
 --   13_experiments  A/B experiments: their tables, create_experiment,
 --                   assign, recommend_experiment, experiment_report,
@@ -62,6 +63,12 @@ DROP FUNCTION recsys.audit_exposure_body(text, text, integer, text, text, text);
 DROP FUNCTION recsys.audit_exposure(text, text, integer, text, text);
 DROP FUNCTION recsys.audit_error(text, text, text, text, integer, double precision, integer, text, text, text);
 DROP FUNCTION recsys.audit_ranking(text, text, text, integer, text[], text, text, text, double precision);
+
+-- split() takes method => 'kfold' with "folds" and "fold" now, and
+-- test_fraction NULL for "the method's own": its 0.2.0 signature (and its
+-- body's) go, 11_evaluation creates the new ones.
+DROP FUNCTION recsys.split(text, text, text, text, double precision, integer, text, text, text, boolean);
+DROP FUNCTION recsys.split_body(text, text, text, text, double precision, integer, text, text, text, boolean, text);
 
 -- generate_dataset() takes "preset" now: its 0.2.0 signature (and its
 -- body's) go, 05_synth creates the new ones.
