@@ -59,13 +59,39 @@ rs_recsys_namespace(void)
 	return get_namespace_oid("recsys", false);
 }
 
+/*
+ * Citus runs the parts of a distributed query it pushes down to the shards
+ * (a GROUP BY on the distribution column, a LATERAL call per row of a
+ * distributed table) on the worker nodes, over connections it marks with
+ * an application_name of this prefix.  The recsys catalog is the
+ * coordinator's: a worker's is empty, so a recsys function reaching the
+ * catalog there would find no model or store one nobody reads.
+ */
+#define RS_CITUS_TASK_PREFIX "citus_internal gpid="
+
+void
+rs_refuse_shard_task(void)
+{
+	if (application_name != NULL &&
+		strncmp(application_name, RS_CITUS_TASK_PREFIX, strlen(RS_CITUS_TASK_PREFIX)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("recsys cannot run in a distributed query's task on a worker node"),
+				 errdetail("The session's application_name \"%s\" marks a Citus internal connection; the recsys catalog, with every model, is the coordinator's.",
+						   application_name),
+				 errhint("Run recsys on the coordinator: train with recsys.train() over the distributed table (the coordinator reads it), or give fit() and the serving functions input the coordinator has already fetched, e.g. from a MATERIALIZED common table expression.")));
+}
+
+/* The catalog tables' owner; every use of the catalog starts here. */
 Oid
 rs_catalog_owner(void)
 {
-	Oid			relid = get_relname_relid("models", rs_recsys_namespace());
+	Oid			relid;
 	Relation	rel;
 	Oid			owner;
 
+	rs_refuse_shard_task();
+	relid = get_relname_relid("models", rs_recsys_namespace());
 	if (!OidIsValid(relid))
 		elog(ERROR, "recsys catalog table \"models\" is missing");
 	rel = table_open(relid, AccessShareLock);

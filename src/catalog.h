@@ -165,6 +165,7 @@ typedef struct RsRunAs
 #define RS_CATALOG_SEARCH_PATH "pg_catalog, pg_temp"
 
 extern Oid	rs_catalog_owner(void);
+extern void rs_refuse_shard_task(void);
 extern int	rs_catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
 							const char *nulls, bool read_only);
 extern void rs_run_as_begin(RsRunAs *s, Oid role, const char *search_path);

@@ -926,7 +926,11 @@ rs_fit_transfn(PG_FUNCTION_ARGS)
 	Oid			rating_type;
 
 	if (st == NULL)
+	{
+		/* before the rows are read, not when the model is stored */
+		rs_refuse_shard_task();
 		st = fit_state_new(aggcxt);
+	}
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
