@@ -27,6 +27,10 @@ SET application_name = 'citus_internal gpid=10000000001';
 SELECT pg_temp.try($$SELECT count(*) FROM recsys.recommend('ds_m', 1, 5)$$) AS recommend;
 SELECT pg_temp.try($$SELECT recsys.predict('ds_m', 1, 2)$$) AS predict;
 SELECT pg_temp.try($$SELECT count(*) FROM recsys.similar_items('ds_m', 2, 5)$$) AS similar_items;
+-- a worker's catalog has no model at all: still this refusal, not 42704
+SELECT pg_temp.try($$SELECT count(*) FROM recsys.recommend('ds_elsewhere', 1, 5)$$) AS recommend_unknown;
+SELECT pg_temp.try($$SELECT recsys.has_model_privilege('ds_elsewhere')$$) AS has_model_privilege;
+SELECT pg_temp.try($$SELECT count(*) FROM recsys.evaluate('ds_elsewhere', 'ds_interactions', 5)$$) AS evaluate;
 SELECT pg_temp.try($$SELECT recsys.train('ds_new', 'ds_interactions', 'user_id', 'item_id', 'clicks', 'ials')$$) AS train;
 SELECT pg_temp.try($$SELECT recsys.retrain('ds_m')$$) AS retrain;
 -- fit() grouped by the user, as a query grouped by the distribution

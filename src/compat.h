@@ -58,6 +58,19 @@
 #endif
 
 /*
+ * Before 16, RESET of transaction_read_only (also set_config(name, NULL,
+ * ...) and SET ... TO DEFAULT) is not refused: it sets the reset value,
+ * read-write, without the check that refuses turning read-only mode off.
+ * RS_READ_ONLY (runtime.c) makes the reset value read-only while a read
+ * runs.  16 refuses the RESET.
+ */
+#if PG_VERSION_NUM < 160000
+#define RS_GUARD_READ_ONLY_RESET 1
+#else
+#define RS_GUARD_READ_ONLY_RESET 0
+#endif
+
+/*
  * 16: stringToQualifiedNameList() takes a soft-error context, and
  * parseTypeString()'s last argument is one instead of missing_ok (NULL:
  * raise errors as before).

@@ -218,6 +218,7 @@ rs_check_model_usage(const char *name)
 {
 	Oid			owner;
 
+	rs_refuse_shard_task();		/* a worker's catalog has no model */
 	if (!catalog_has_grants())
 	{
 		if (pg_class_aclcheck(catalog_relid("models", false), GetUserId(), ACL_SELECT) != ACLCHECK_OK)
@@ -298,6 +299,7 @@ rs_has_model_privilege(PG_FUNCTION_ARGS)
 	char	   *name = model_arg(fcinfo, 0);
 	Oid			owner;
 
+	rs_refuse_shard_task();
 	if (!catalog_has_grants())
 		PG_RETURN_BOOL(pg_class_aclcheck(catalog_relid("models", false), GetUserId(),
 										 ACL_SELECT) == ACLCHECK_OK);

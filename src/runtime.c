@@ -17,6 +17,9 @@
 
 #include "executor/spi.h"
 #include "utils/guc.h"
+#if RS_GUARD_READ_ONLY_RESET
+#include "utils/guc_tables.h"
+#endif
 #include "utils/memutils.h"
 
 /*
@@ -207,6 +210,65 @@ rs_unpin_search_path(int nestlevel)
 	AtEOXact_GUC(false, nestlevel);
 }
 
+#if RS_GUARD_READ_ONLY_RESET
+/*
+ * The reset value of transaction_read_only is "on" while the outermost
+ * read runs (read_only_outer: its GUC level; 0 when none runs), so that a
+ * RESET in the query keeps the transaction read-only; it is put back when
+ * that read ends, or when the (sub)transaction it runs in is aborted.
+ */
+static int	read_only_outer = 0;
+static SubTransactionId read_only_subid;
+static bool read_only_saved_reset;
+static struct config_bool *read_only_conf = NULL;
+
+static struct config_bool *
+read_only_setting(void)
+{
+	if (read_only_conf == NULL)
+	{
+		struct config_generic **vars = get_guc_variables();
+		int			n = GetNumConfigOptions();
+
+		for (int i = 0; i < n && read_only_conf == NULL; i++)
+			if (vars[i]->vartype == PGC_BOOL &&
+				strcmp(vars[i]->name, "transaction_read_only") == 0)
+				read_only_conf = (struct config_bool *) vars[i];
+		if (read_only_conf == NULL)
+			elog(ERROR, "the setting transaction_read_only is missing");
+	}
+	return read_only_conf;
+}
+
+static void
+read_only_reset_end(void)
+{
+	if (read_only_outer != 0)
+	{
+		read_only_conf->reset_val = read_only_saved_reset;
+		read_only_outer = 0;
+	}
+}
+
+static void
+read_only_xact_callback(XactEvent event, void *arg)
+{
+	(void) event;
+	(void) arg;
+	read_only_reset_end();
+}
+
+static void
+read_only_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						   SubTransactionId parentSubid, void *arg)
+{
+	(void) parentSubid;
+	(void) arg;
+	if (event == SUBXACT_EVENT_ABORT_SUB && mySubid <= read_only_subid)
+		read_only_reset_end();
+}
+#endif
+
 /* RS_READ_ONLY (runtime.h): a GUC level with transaction_read_only on */
 int
 rs_read_only_begin(void)
@@ -216,6 +278,24 @@ rs_read_only_begin(void)
 	/* as a function's SET clause sets it (allowed in parallel mode too) */
 	(void) set_config_option("transaction_read_only", "on", PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+#if RS_GUARD_READ_ONLY_RESET
+	if (read_only_outer == 0)
+	{
+		static bool callbacks = false;
+		struct config_bool *conf = read_only_setting();
+
+		if (!callbacks)
+		{
+			RegisterXactCallback(read_only_xact_callback, NULL);
+			RegisterSubXactCallback(read_only_subxact_callback, NULL);
+			callbacks = true;
+		}
+		read_only_saved_reset = conf->reset_val;
+		conf->reset_val = true;
+		read_only_subid = GetCurrentSubTransactionId();
+		read_only_outer = level;
+	}
+#endif
 	return level;
 }
 
@@ -224,6 +304,10 @@ rs_read_only_end(int level)
 {
 	bool		still_read_only = XactReadOnly;
 
+#if RS_GUARD_READ_ONLY_RESET
+	if (level == read_only_outer)
+		read_only_reset_end();
+#endif
 	AtEOXact_GUC(false, level);
 	if (!still_read_only)
 		ereport(ERROR,
