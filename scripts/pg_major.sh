@@ -135,7 +135,7 @@ rs_pg_fetch_fallback() {
 rs_pg_build() {
 	local major=$1 suite=$2 prefix=$3 apt work src tarball start missing p status
 	start=$(date +%s)
-	rs_log "PostgreSQL $major: building from Debian's source package (${suite:+suite $suite}${suite:-its pinned version}) into $prefix"
+	rs_log "PostgreSQL $major: building from Debian's source package (${suite:+suite $suite}${suite:+, }$(rs_pg_build_key "$major" | sed 's/.*fallback=/pinned fallback /')) into $prefix"
 	missing=
 	for p in "${RS_PG_BUILD_PACKAGES[@]}"; do
 		status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
