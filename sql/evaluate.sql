@@ -464,12 +464,26 @@ SELECT pg_temp.try($$SELECT * FROM recsys.split('SELECT * FROM ev_test WHERE pg_
 	'u', 'i', train_table => 'ev_ro4_train', test_table => 'ev_ro4_test', "temporary" => true)$$) ~ '^(25006|55P02):' AS split_refused;
 SELECT pg_temp.try($$SELECT * FROM recsys.train('ev_sneaky', 'SELECT * FROM ev_test WHERE pg_temp.ev_sneaky() = 1',
 	'u', 'i', NULL, 'popularity')$$) ~ '^(25006|55P02):' AS train_refused;
--- (the SQL bodies roll back whatever their block did: under 15 the write
--- happens and goes with it, 16 and later refuse the RESET; either way
--- nothing is written)
 SELECT pg_temp.try($$SELECT * FROM recsys.evaluate_users('ev_pop', 'SELECT * FROM ev_test WHERE pg_temp.ev_sneaky() = 1', 3,
-	user_col => 'u', item_col => 'i')$$) IS NOT NULL AS evaluate_users_ran;
+	user_col => 'u', item_col => 'i')$$) ~ '^(25006|55P02):' AS evaluate_users_refused;
 SELECT count(*) AS written FROM ev_written;
+-- (nor what no rollback undoes: a sequence's nextval)
+CREATE SEQUENCE ev_seq;
+CREATE FUNCTION pg_temp.ev_sneaky_seq() RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM set_config('transaction_read_only', NULL, true);
+	PERFORM nextval('ev_seq');
+	PERFORM set_config('transaction_read_only', 'on', true);
+	RETURN 1;
+END $$;
+SELECT pg_temp.try($$SELECT * FROM recsys.evaluate_users('ev_pop', 'SELECT * FROM ev_test WHERE pg_temp.ev_sneaky_seq() = 1', 3,
+	user_col => 'u', item_col => 'i')$$) ~ '^(25006|55P02):' AS evaluate_users_refused;
+SELECT pg_temp.try($$SELECT count(*) FROM recsys.evaluate('ev_pop', 'SELECT * FROM ev_test WHERE pg_temp.ev_sneaky_seq() = 1', 3,
+	user_col => 'u', item_col => 'i')$$) ~ '^(25006|55P02):' AS evaluate_refused;
+SELECT pg_temp.try($$SELECT * FROM recsys.split('SELECT * FROM ev_test WHERE pg_temp.ev_sneaky_seq() = 1',
+	'u', 'i', train_table => 'ev_ro5_train', test_table => 'ev_ro5_test', "temporary" => true)$$) ~ '^(25006|55P02):' AS split_refused;
+SELECT last_value, is_called FROM ev_seq;
+DROP SEQUENCE ev_seq;
 SHOW transaction_read_only;
 -- and after the reads, refused or not, RESET is PostgreSQL's as ever
 SELECT reset_val FROM pg_settings WHERE name = 'transaction_read_only';

@@ -22,9 +22,10 @@
  * Every query a caller supplies is read as if the transaction were
  * read-only (RS_READ_ONLY, runtime.h): a test set, a group or a list that
  * calls a function that writes fails with 25006 instead of writing.  The
- * SQL half gets the same from a block that turns transaction_read_only on
- * and is always rolled back (11_evaluation.sql; split writes its tables
- * itself, after reading the source through recsys.exec_read_only()).
+ * SQL half gets the same from a block that recsys.begin_read_only() turns
+ * read-only and that is always rolled back (11_evaluation.sql; split writes
+ * its tables itself, after reading the source through
+ * recsys.exec_read_only()).
  *
  *-------------------------------------------------------------------------
  */
@@ -245,6 +246,19 @@ column_arg(FunctionCallInfo fcinfo, int arg, const char *stored, const char *nam
  * (A function-level SET transaction_read_only, which 0.2.0 used, is
  * refused by PostgreSQL 16 and later.)
  */
+/*
+ * recsys.begin_read_only(): the read-only block of the evaluation bodies
+ * (11_evaluation.sql), see rs_read_only_block().
+ */
+PG_FUNCTION_INFO_V1(rs_begin_read_only);
+Datum
+rs_begin_read_only(PG_FUNCTION_ARGS)
+{
+	(void) fcinfo;
+	rs_read_only_block();
+	PG_RETURN_VOID();
+}
+
 PG_FUNCTION_INFO_V1(rs_exec_read_only);
 Datum
 rs_exec_read_only(PG_FUNCTION_ARGS)

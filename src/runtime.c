@@ -213,9 +213,10 @@ rs_unpin_search_path(int nestlevel)
 #if RS_GUARD_READ_ONLY_RESET
 /*
  * The reset value of transaction_read_only is "on" while the outermost
- * read runs (read_only_outer: its GUC level; 0 when none runs), so that a
- * RESET in the query keeps the transaction read-only; it is put back when
- * that read ends, or when the (sub)transaction it runs in is aborted.
+ * read runs (read_only_outer: its GUC level, READ_ONLY_BLOCK for an SQL
+ * body's block; 0 when none runs), so that a RESET in the query keeps the
+ * transaction read-only; it is put back when that read ends, or when the
+ * (sub)transaction it runs in is aborted.
  */
 static int	read_only_outer = 0;
 static SubTransactionId read_only_subid;
@@ -267,6 +268,31 @@ read_only_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	if (event == SUBXACT_EVENT_ABORT_SUB && mySubid <= read_only_subid)
 		read_only_reset_end();
 }
+
+/* read_only_outer of a read that only its subtransaction's abort ends */
+#define READ_ONLY_BLOCK (-1)
+
+/* the reset value read-only from here, unless a read outside set it so */
+static void
+read_only_guard(int outer)
+{
+	static bool callbacks = false;
+	struct config_bool *conf;
+
+	if (read_only_outer != 0)
+		return;
+	conf = read_only_setting();
+	if (!callbacks)
+	{
+		RegisterXactCallback(read_only_xact_callback, NULL);
+		RegisterSubXactCallback(read_only_subxact_callback, NULL);
+		callbacks = true;
+	}
+	read_only_saved_reset = conf->reset_val;
+	conf->reset_val = true;
+	read_only_subid = GetCurrentSubTransactionId();
+	read_only_outer = outer;
+}
 #endif
 
 /* RS_READ_ONLY (runtime.h): a GUC level with transaction_read_only on */
@@ -279,24 +305,25 @@ rs_read_only_begin(void)
 	(void) set_config_option("transaction_read_only", "on", PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 #if RS_GUARD_READ_ONLY_RESET
-	if (read_only_outer == 0)
-	{
-		static bool callbacks = false;
-		struct config_bool *conf = read_only_setting();
-
-		if (!callbacks)
-		{
-			RegisterXactCallback(read_only_xact_callback, NULL);
-			RegisterSubXactCallback(read_only_subxact_callback, NULL);
-			callbacks = true;
-		}
-		read_only_saved_reset = conf->reset_val;
-		conf->reset_val = true;
-		read_only_subid = GetCurrentSubTransactionId();
-		read_only_outer = level;
-	}
+	read_only_guard(level);
 #endif
 	return level;
+}
+
+/*
+ * The SQL bodies' read-only block (11_evaluation.sql): transaction_read_only
+ * on for the rest of the block's subtransaction, which the body always
+ * rolls back (and, before 16, its reset value too, put back by that
+ * rollback).
+ */
+void
+rs_read_only_block(void)
+{
+	(void) set_config_option("transaction_read_only", "on", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+#if RS_GUARD_READ_ONLY_RESET
+	read_only_guard(READ_ONLY_BLOCK);
+#endif
 }
 
 void

@@ -106,8 +106,8 @@ extern void *rs_alloc(MemoryContext cxt, Size size);
  * PostgreSQL 16) is an error, which rolls back what it wrote.  On an error
  * inside, the (sub)transaction's abort undoes the level.  The SQL
  * functions of the install script that run such queries get the same with
- * a block that sets transaction_read_only and is always rolled back
- * (11_evaluation.sql).
+ * a block that recsys.begin_read_only() makes read-only and
+ * recsys.end_read_only() always rolls back (11_evaluation.sql).
  */
 #define RS_READ_ONLY(...) \
 	do { \
@@ -119,6 +119,8 @@ extern void *rs_alloc(MemoryContext cxt, Size size);
 /* runtime.c: the two halves of RS_READ_ONLY */
 extern int	rs_read_only_begin(void);
 extern void rs_read_only_end(int level);
+/* runtime.c: recsys.begin_read_only(), the SQL bodies' read-only block */
+extern void rs_read_only_block(void);
 
 /* runtime.c: SPI_execute_plan(plan, values, NULL, true, 0) inside RS_READ_ONLY */
 struct _SPI_plan;

@@ -12,15 +12,16 @@
 --
 -- Read-only: the bodies that run a caller's queries (evaluate_users,
 -- eval_metrics, audit_exposure) do their work in an inner block that
--- turns transaction_read_only on (set_config(..., true)) and ends by
+-- begin_read_only() turns read-only and end_read_only(token) ends by
 -- raising SQLSTATE RSRO0 with a random token for its message, which the
 -- block catches (any other RSRO0, say from a caller's query, is raised
 -- again): rolling the block's subtransaction back turns the transaction
 -- read-write again (for the caller), and the rows already returned are
 -- kept.  The bodies are STABLE and write nothing; a write by a function
--- the caller's query calls fails with 25006, and so does a query that
--- turned read-only mode off again (RESET, which PostgreSQL 15 allows;
--- what it wrote is rolled back with the block).  (0.2.0 put SET
+-- the caller's query calls fails with 25006.  A RESET of
+-- transaction_read_only in the query (PostgreSQL 15 allows it) leaves it
+-- on, as in the C half (RS_READ_ONLY, src/runtime.h), and a query that
+-- turned it off all the same is an error.  (0.2.0 put SET
 -- transaction_read_only on the functions, which PostgreSQL 16 and later
 -- refuse.)
 
@@ -36,6 +37,31 @@ RETURNS TABLE (user_key text, item_key text, rating double precision, prediction
 AS 'MODULE_PATHNAME', 'rs_predictions' LANGUAGE C STABLE PARALLEL SAFE ROWS 100000;
 COMMENT ON FUNCTION recsys.predictions(text, text, text, text, text, integer) IS
 	'every (user, item) row of a test set (relation or SELECT; columns default to the model''s) with its observed rating, recsys.predict()''s prediction (of the active version, or of the kept version given), and whether the user and the item are in the model; users in byte order; keys as text';
+
+-- The evaluation bodies' read-only block (see "Read-only" above).
+CREATE OR REPLACE FUNCTION recsys.begin_read_only()
+RETURNS void
+AS 'MODULE_PATHNAME', 'rs_begin_read_only'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION recsys.begin_read_only() IS
+	'internal: transaction_read_only on for the rest of the current subtransaction (an evaluation body''s block), a RESET in it included';
+
+CREATE OR REPLACE FUNCTION recsys.end_read_only(token text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, recsys, pg_temp
+AS $fn$
+BEGIN
+	IF pg_catalog.current_setting('transaction_read_only') OPERATOR(pg_catalog.<>) 'on' THEN
+		RAISE EXCEPTION 'a query recsys reads turned read-only mode off'
+			USING ERRCODE = 'read_only_sql_transaction',
+				  HINT = 'recsys reads the queries it is given as if the transaction were read-only; leave transaction_read_only alone in them.';
+	END IF;
+	RAISE SQLSTATE 'RSRO0' USING MESSAGE = token;
+END
+$fn$;
+COMMENT ON FUNCTION recsys.end_read_only(text) IS
+	'internal: ends an evaluation body''s read-only block by raising SQLSTATE RSRO0 with its token (the block catches it and rolls back), or with 25006 if read-only mode was turned off in it';
 
 -- exec_read_only(): a statement whose reading of caller-supplied queries
 -- must not write, run as if the transaction were read-only (only temporary
@@ -610,7 +636,7 @@ DECLARE
 BEGIN
 	-- read-only while the caller's queries run (see "Read-only" above)
 	BEGIN
-	PERFORM pg_catalog.set_config('transaction_read_only', 'on', true);
+	PERFORM recsys.begin_read_only();
 	q := recsys.eval_ranking_sql(model, test, k, user_col, item_col, rating_col, threshold, NULL, false, caller_path,
 								 version);
 	sql := 'SELECT e.user_key, e.n_relevant, e."precision", e.recall, e.ndcg, e.ap, e.rr, e.hit FROM ('
@@ -626,14 +652,7 @@ BEGIN
 		PERFORM pg_catalog.set_config('search_path', 'pg_catalog, recsys, pg_temp', true);
 		PERFORM recsys.eval_check(model, c.test_users, c.known_users, c.known_items, threshold);
 	END IF;
-	-- (RESET is not refused before PostgreSQL 16: a query that turned
-	-- read-only mode off is an error, as in RS_READ_ONLY)
-	IF pg_catalog.current_setting('transaction_read_only') OPERATOR(pg_catalog.<>) 'on' THEN
-		RAISE EXCEPTION 'a query recsys reads turned read-only mode off'
-			USING ERRCODE = 'read_only_sql_transaction',
-				  HINT = 'recsys reads the queries it is given as if the transaction were read-only; leave transaction_read_only alone in them.';
-	END IF;
-	RAISE SQLSTATE 'RSRO0' USING MESSAGE = ro_token;
+	PERFORM recsys.end_read_only(ro_token);
 	EXCEPTION WHEN SQLSTATE 'RSRO0' THEN
 		IF SQLERRM IS DISTINCT FROM ro_token THEN
 			RAISE;
@@ -714,7 +733,7 @@ DECLARE
 BEGIN
 	-- read-only while the caller's queries run (see "Read-only" above)
 	BEGIN
-	PERFORM pg_catalog.set_config('transaction_read_only', 'on', true);
+	PERFORM recsys.begin_read_only();
 	IF unknown_users IS NULL OR unknown_users NOT IN ('skip', 'serve') THEN
 		RAISE EXCEPTION 'unknown_users must be skip or serve, not %', coalesce(quote_literal(unknown_users), 'NULL')
 			USING ERRCODE = 'invalid_parameter_value',
@@ -849,14 +868,7 @@ $q$, q.query, g, model, v.version, greatest(v.users, 1), cutoff, greatest(v.item
 	END IF;
 	RETURN QUERY SELECT x.m, x.k, x.v, x.g FROM unnest(r_metric, r_k, r_value, r_group) x(m, k, v, g)
 				 WHERE x.m = ANY (want);
-	-- (RESET is not refused before PostgreSQL 16: a query that turned
-	-- read-only mode off is an error, as in RS_READ_ONLY)
-	IF pg_catalog.current_setting('transaction_read_only') OPERATOR(pg_catalog.<>) 'on' THEN
-		RAISE EXCEPTION 'a query recsys reads turned read-only mode off'
-			USING ERRCODE = 'read_only_sql_transaction',
-				  HINT = 'recsys reads the queries it is given as if the transaction were read-only; leave transaction_read_only alone in them.';
-	END IF;
-	RAISE SQLSTATE 'RSRO0' USING MESSAGE = ro_token;
+	PERFORM recsys.end_read_only(ro_token);
 	EXCEPTION WHEN SQLSTATE 'RSRO0' THEN
 		IF SQLERRM IS DISTINCT FROM ro_token THEN
 			RAISE;
@@ -911,7 +923,7 @@ DECLARE
 BEGIN
 	-- read-only while the caller's queries run (see "Read-only" above)
 	BEGIN
-	PERFORM pg_catalog.set_config('transaction_read_only', 'on', true);
+	PERFORM recsys.begin_read_only();
 	IF model IS NULL THEN
 		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
@@ -1037,14 +1049,7 @@ $q$, model, v.version, greatest(v.users, 1), ig, l);
 	PERFORM pg_catalog.set_config('search_path', caller_path, true);
 	RETURN QUERY EXECUTE sql;
 	PERFORM pg_catalog.set_config('search_path', 'pg_catalog, recsys, pg_temp', true);
-	-- (RESET is not refused before PostgreSQL 16: a query that turned
-	-- read-only mode off is an error, as in RS_READ_ONLY)
-	IF pg_catalog.current_setting('transaction_read_only') OPERATOR(pg_catalog.<>) 'on' THEN
-		RAISE EXCEPTION 'a query recsys reads turned read-only mode off'
-			USING ERRCODE = 'read_only_sql_transaction',
-				  HINT = 'recsys reads the queries it is given as if the transaction were read-only; leave transaction_read_only alone in them.';
-	END IF;
-	RAISE SQLSTATE 'RSRO0' USING MESSAGE = ro_token;
+	PERFORM recsys.end_read_only(ro_token);
 	EXCEPTION WHEN SQLSTATE 'RSRO0' THEN
 		IF SQLERRM IS DISTINCT FROM ro_token THEN
 			RAISE;
