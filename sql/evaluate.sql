@@ -447,10 +447,10 @@ SELECT count(*) AS inserted FROM ev_rw2;
 CREATE TABLE ev_written (x int);
 SELECT pg_temp.try($$SELECT * FROM recsys.split(
 	'SELECT * FROM ev_test, LATERAL (SELECT set_config(''transaction_read_only'', NULL, false), pg_temp.ev_write()) s',
-	'u', 'i', train_table => 'ev_ro3_train', test_table => 'ev_ro3_test', "temporary" => true)$$) ~ '^(25006|55P02):' AS split_refused;
+	'u', 'i', train_table => 'ev_ro3_train', test_table => 'ev_ro3_test', "temporary" => true)$$) ~ '^(25006|0A000):' AS split_refused;
 SELECT pg_temp.try($$SELECT * FROM recsys.evaluate_users('ev_pop',
 	'SELECT * FROM ev_test, LATERAL (SELECT set_config(''transaction_read_only'', NULL, false), pg_temp.ev_write()) s', 3,
-	user_col => 'u', item_col => 'i')$$) ~ '^(25006|55P02):' AS evaluate_users_refused;
+	user_col => 'u', item_col => 'i')$$) ~ '^(25006|0A000):' AS evaluate_users_refused;
 -- nor by resetting it, writing, and turning it on again before the read
 -- ends: under PostgreSQL 15 a RESET during a read keeps it on
 CREATE FUNCTION pg_temp.ev_sneaky() RETURNS int LANGUAGE plpgsql AS $$
@@ -461,11 +461,11 @@ BEGIN
 	RETURN 1;
 END $$;
 SELECT pg_temp.try($$SELECT * FROM recsys.split('SELECT * FROM ev_test WHERE pg_temp.ev_sneaky() = 1',
-	'u', 'i', train_table => 'ev_ro4_train', test_table => 'ev_ro4_test', "temporary" => true)$$) ~ '^(25006|55P02):' AS split_refused;
+	'u', 'i', train_table => 'ev_ro4_train', test_table => 'ev_ro4_test', "temporary" => true)$$) ~ '^(25006|0A000):' AS split_refused;
 SELECT pg_temp.try($$SELECT * FROM recsys.train('ev_sneaky', 'SELECT * FROM ev_test WHERE pg_temp.ev_sneaky() = 1',
-	'u', 'i', NULL, 'popularity')$$) ~ '^(25006|55P02):' AS train_refused;
+	'u', 'i', NULL, 'popularity')$$) ~ '^(25006|0A000):' AS train_refused;
 SELECT pg_temp.try($$SELECT * FROM recsys.evaluate_users('ev_pop', 'SELECT * FROM ev_test WHERE pg_temp.ev_sneaky() = 1', 3,
-	user_col => 'u', item_col => 'i')$$) ~ '^(25006|55P02):' AS evaluate_users_refused;
+	user_col => 'u', item_col => 'i')$$) ~ '^(25006|0A000):' AS evaluate_users_refused;
 SELECT count(*) AS written FROM ev_written;
 -- (nor what no rollback undoes: a sequence's nextval)
 CREATE SEQUENCE ev_seq;
@@ -477,11 +477,11 @@ BEGIN
 	RETURN 1;
 END $$;
 SELECT pg_temp.try($$SELECT * FROM recsys.evaluate_users('ev_pop', 'SELECT * FROM ev_test WHERE pg_temp.ev_sneaky_seq() = 1', 3,
-	user_col => 'u', item_col => 'i')$$) ~ '^(25006|55P02):' AS evaluate_users_refused;
+	user_col => 'u', item_col => 'i')$$) ~ '^(25006|0A000):' AS evaluate_users_refused;
 SELECT pg_temp.try($$SELECT count(*) FROM recsys.evaluate('ev_pop', 'SELECT * FROM ev_test WHERE pg_temp.ev_sneaky_seq() = 1', 3,
-	user_col => 'u', item_col => 'i')$$) ~ '^(25006|55P02):' AS evaluate_refused;
+	user_col => 'u', item_col => 'i')$$) ~ '^(25006|0A000):' AS evaluate_refused;
 SELECT pg_temp.try($$SELECT * FROM recsys.split('SELECT * FROM ev_test WHERE pg_temp.ev_sneaky_seq() = 1',
-	'u', 'i', train_table => 'ev_ro5_train', test_table => 'ev_ro5_test', "temporary" => true)$$) ~ '^(25006|55P02):' AS split_refused;
+	'u', 'i', train_table => 'ev_ro5_train', test_table => 'ev_ro5_test', "temporary" => true)$$) ~ '^(25006|0A000):' AS split_refused;
 SELECT last_value, is_called FROM ev_seq;
 DROP SEQUENCE ev_seq;
 SHOW transaction_read_only;

@@ -295,15 +295,22 @@ read_only_guard(int outer)
 }
 #endif
 
-/* RS_READ_ONLY (runtime.h): a GUC level with transaction_read_only on */
+/*
+ * RS_READ_ONLY (runtime.h): a GUC level with transaction_read_only on (set
+ * as SET LOCAL sets it: 16 and later refuse it as a function's SET clause
+ * does).  In parallel mode nothing: no setting can change and nothing can
+ * be written there anyway (level 0).
+ */
 int
 rs_read_only_begin(void)
 {
-	int			level = NewGUCNestLevel();
+	int			level;
 
-	/* as a function's SET clause sets it (allowed in parallel mode too) */
+	if (IsInParallelMode())
+		return 0;
+	level = NewGUCNestLevel();
 	(void) set_config_option("transaction_read_only", "on", PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
 #if RS_GUARD_READ_ONLY_RESET
 	read_only_guard(level);
 #endif
@@ -331,6 +338,8 @@ rs_read_only_end(int level)
 {
 	bool		still_read_only = XactReadOnly;
 
+	if (level == 0)
+		return;
 #if RS_GUARD_READ_ONLY_RESET
 	if (level == read_only_outer)
 		read_only_reset_end();
