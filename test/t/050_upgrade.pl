@@ -286,6 +286,16 @@ WHERE x.indrelid = 'recsys.item_factors'::regclass
 	is($new->safe_psql('postgres', q{SELECT count(*) FROM recsys.recommend('m_new', 1, 10)}),
 		'10', "$prev_version: the new model serves");
 
+	# --- tune() after the upgrade: a model of the old release gets a tuned version
+	is($new->safe_psql('postgres', q{SET ROLE rs_trainer;
+	SELECT version || ':' || count(*) || ':' || count(*) FILTER (WHERE best)
+	FROM recsys.tune('m_als', 'd_interactions', 'user_id', 'item_id', 'rating', 'als',
+	                 space => '{"factors": [2, 4]}', folds => 2, base_options => '{"iterations": 2}')
+	GROUP BY version}),
+		'2:3:1', "$prev_version: tune() of an upgraded model: version 2, 3 trials, one best");
+	is($new->safe_psql('postgres', q{SELECT count(*) FROM recsys.tuning_trials WHERE model = 'm_als' AND version = 2}),
+		'3', "$prev_version: the trials are kept against version 2");
+
 	# --- update() after the upgrade: the old versions record no data_until ----
 	my ($urc, $uout, $uerr) = $new->psql('postgres', q{SELECT recsys.update('m_two')});
 	like($uerr, qr/model "m_two" has no time column/,

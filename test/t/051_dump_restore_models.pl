@@ -39,6 +39,13 @@ $node->safe_psql('postgres', 'CREATE DATABASE dst TEMPLATE template0');
 $node->safe_psql('src', 'CREATE EXTENSION recsys');
 $node->safe_psql('src', setup_sql());
 $node->safe_psql('src', train_sql());
+# a tuned model: its trials (recsys.tuning_trials, a foreign key to its
+# version) are dumped and restored with the catalog
+my $tune_q = q{SET ROLE rs_trainer;
+SELECT version || ':' || count(*) FROM recsys.tune('m_tuned', 'd_interactions', 'user_id', 'item_id',
+	'rating', 'als', space => '{"factors": [2, 4]}', folds => 2, base_options => '{"iterations": 2}')
+GROUP BY version};
+is($node->safe_psql('src', $tune_q), '1:3', 'before: m_tuned is tuned, version 1 with 3 trials');
 # a managed index (pg_dump does not dump indexes on an extension's tables:
 # the request is catalog data, restore_model_indexes() builds it again)
 $node->safe_psql('src', q{SELECT recsys.create_model_index('m_ials', m => 8)});
@@ -69,7 +76,8 @@ my $objects_before = catalog_description($node, 'src', '^rs_idx_');
 my $max_id = $node->safe_psql('src', 'SELECT max(version_id) FROM recsys.model_versions');
 
 is($owners_before,
-	join(',', map { "$_->{name}=$_->{owner}" } sort { $a->{name} cmp $b->{name} } models()),
+	join(',', map { "$_->{name}=$_->{owner}" } sort { $a->{name} cmp $b->{name} }
+		  (models(), { name => 'm_tuned', owner => 'rs_trainer' })),
 	'before: each model belongs to the role that trained it');
 for my $k (sort keys %before)
 {
@@ -132,6 +140,10 @@ for my $target (@targets)
 		't', "$where: version_ids are all different");
 	is(query($n, q{SELECT count(*) FROM generate_series(1, 5) u,
 		LATERAL recsys.recommend('m_two', u, 10)}), '50', "$where: the retrained model serves");
+	is(query($n, $tune_q), '2:3', "$where: rs_trainer tunes m_tuned again, version 2");
+	is(query($n, q{SELECT string_agg(version || ':' || n, ',' ORDER BY version)
+		FROM (SELECT version, count(*) AS n FROM recsys.tuning_trials WHERE model = 'm_tuned' GROUP BY version) t}),
+		'1:3,2:3', "$where: the restored trials of version 1 and the new ones of version 2");
 }
 
 $node->stop;
