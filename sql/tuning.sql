@@ -50,7 +50,8 @@ SELECT m.active_version, m.options = (SELECT options FROM grid WHERE best) AS be
 FROM recsys.models m JOIN recsys.model_versions v ON v.model = m.name AND v.version = m.active_version
 WHERE m.name = 'tu_als';
 -- no scratch model and no fold table is left behind
-SELECT count(*) AS models FROM recsys.models;
+SELECT string_agg(name, ', ' ORDER BY name) AS models FROM recsys.models
+WHERE name LIKE 'tu\_%' OR name LIKE 'recsys tuning scratch%';
 SELECT count(*) AS temp_tables FROM pg_class WHERE relname LIKE 'recsys tune %';
 
 -- Each fold's value is what split(kfold), train and evaluate give by hand.
@@ -157,6 +158,8 @@ SELECT pg_temp.err($$SELECT recsys.tune('tu_bad', 'tu_interactions', 'user_id', 
 SELECT pg_temp.err($$SELECT recsys.tune('tu_bad', 'tu_interactions', 'user_id', 'item_id', 'rating', 'als',
 	space => '{"factors": [4]}', folds => NULL)$$) AS null_folds;
 SELECT pg_temp.err($$SELECT recsys.tune('tu_bad', 'tu_interactions', 'user_id', 'item_id', 'rating', 'als',
+	space => '{"factors": [4]}', folds => 101)$$) AS too_many_folds;
+SELECT pg_temp.err($$SELECT recsys.tune('tu_bad', 'tu_interactions', 'user_id', 'item_id', 'rating', 'als',
 	space => '{"factors": [4]}', trials => 0)$$) AS zero_trials;
 SELECT pg_temp.err($$SELECT recsys.tune('tu_bad', 'tu_interactions', 'user_id', 'item_id', 'rating', 'als',
 	space => '{"factors": [4]}', trials => -3)$$) AS negative_trials;
@@ -188,7 +191,8 @@ SELECT pg_temp.err($$SELECT recsys.tune('tu_als', 'tu_interactions', 'user_id', 
 	space => '{"factors": [4, 8, 16, 32]}', folds => 5)$$) AS cancelled;
 RESET statement_timeout;
 SELECT active_version AS after FROM recsys.models WHERE name = 'tu_als';
-SELECT count(*) AS models FROM recsys.models;
+SELECT string_agg(name, ', ' ORDER BY name) AS models FROM recsys.models
+WHERE name LIKE 'tu\_%' OR name LIKE 'recsys tuning scratch%';
 SELECT max(version) AS newest_trials FROM recsys.tuning_trials WHERE model = 'tu_als';
 SELECT count(*) AS temp_tables FROM pg_class WHERE relname LIKE 'recsys tune %';
 

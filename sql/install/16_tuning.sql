@@ -306,6 +306,11 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'folds => 5 trains every trial five times, each time holding out a fifth of every user''s rows.';
 	END IF;
+	IF folds > 100 THEN
+		RAISE EXCEPTION 'folds must be at most 100, not %', folds
+			USING ERRCODE = 'program_limit_exceeded',
+				  HINT = 'Five or ten folds are the usual choice.';
+	END IF;
 	IF trials IS NOT NULL AND trials < 1 THEN
 		RAISE EXCEPTION 'trials must be at least 1, not %', trials
 			USING ERRCODE = 'invalid_parameter_value',
