@@ -17,6 +17,7 @@ CORE_OBJS = \
 	src/core/bpr.o \
 	src/core/popularity.o \
 	src/core/decay.o \
+	src/core/holdout.o \
 	src/core/knn.o \
 	src/core/knn_score.o \
 	src/core/explain.o \
@@ -48,6 +49,7 @@ OBJS = \
 	src/privileges.o \
 	src/versions.o \
 	src/train.o \
+	src/regularization.o \
 	src/serve_cache.o \
 	src/serve_args.o \
 	src/serve_attrs.o \

@@ -21,19 +21,20 @@ FROM generate_series(1, 40) u, generate_series(1, 30) i WHERE (u + 2 * i) % 3 <>
 CREATE FUNCTION pg_temp.dot(a real[], b real[]) RETURNS float8 LANGUAGE sql IMMUTABLE
 AS $$ SELECT sum(x::float8 * y) FROM unnest(a, b) t(x, y) $$;
 
--- four models: als and svd, with and without the mean (k = 2, exact solver)
+-- four models: als and svd, with and without the mean (k = 2, exact solver;
+-- the lambda of 0.05 the equations below use)
 SELECT m, t.version, t.users, t.items
 FROM (VALUES ('nb_als', 'als', '{"biases": false}'),
 			 ('nb_als0', 'als', '{"biases": false, "global_mean": false}'),
 			 ('nb_svd', 'svd', '{"biases": false, "global_mean": true}'),
 			 ('nb_svd0', 'svd', '{"biases": false, "global_mean": false}')) v(m, alg, o),
 	LATERAL recsys.train(m, 'nb_src', 'u', 'i', 'r', alg,
-		o::jsonb || '{"factors": 2, "iterations": 20, "seed": 3, "time_column": "t"}'
+		o::jsonb || '{"factors": 2, "iterations": 20, "seed": 3, "time_column": "t", "regularization": 0.05}'
 		|| CASE WHEN alg = 'als' THEN '{"solver": "cholesky"}' ELSE '{}' END::jsonb) t
 ORDER BY m;
 -- and a biased als to compare with
 SELECT version FROM recsys.train('nb_biased', 'nb_src', 'u', 'i', 'r', 'als',
-	'{"factors": 2, "iterations": 20, "seed": 3, "solver": "cholesky"}');
+	'{"factors": 2, "iterations": 20, "seed": 3, "solver": "cholesky", "regularization": 0.05}');
 
 -- (1) no stored bias; the mean is the mean rating, or 0; the record
 SELECT v.model, v.params->'biases' AS biases, v.params->'global_mean' AS global_mean,
@@ -210,7 +211,7 @@ FROM (VALUES (NULL, 'ials', '{"biases": false}'),
 SELECT count(*) AS bad_models FROM recsys.models WHERE name = 'nb_bad';
 -- (the default is the biased model: "biases": true is the same model)
 SELECT version FROM recsys.train('nb_biased2', 'SELECT * FROM nb_src WHERE t < ''2025-01-01''', 'u', 'i', 'r', 'als',
-	'{"factors": 2, "iterations": 20, "seed": 3, "solver": "cholesky", "biases": true, "global_mean": true}');
+	'{"factors": 2, "iterations": 20, "seed": 3, "solver": "cholesky", "regularization": 0.05, "biases": true, "global_mean": true}');
 SELECT bool_and(a.bias = b.bias AND a.factors::real[] = b.factors::real[]) AS same_as_default
 FROM recsys.item_factors a JOIN recsys.item_factors b USING (item_key)
 WHERE a.model = 'nb_biased' AND b.model = 'nb_biased2';

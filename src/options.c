@@ -512,6 +512,8 @@ rs_options_effective(const RsTrainOptions *o)
 		case RS_ALG_ALS:
 			appendStringInfo(&s, ", \"factors\": %d, \"iterations\": %d, \"regularization\": %g",
 							 p->factors, p->iterations, p->regularization);
+			if (p->auto_regularization)
+				appendStringInfoString(&s, ", \"auto_regularization\": true");
 			append_biases(&s, p);
 			appendStringInfo(&s, ", \"solver\": \"%s\", \"cg_steps\": %d, \"init_std\": %g",
 							 p->cholesky ? "cholesky" : "cg", p->cg_steps, p->init_std);
@@ -520,6 +522,8 @@ rs_options_effective(const RsTrainOptions *o)
 			appendStringInfo(&s, ", \"factors\": %d, \"iterations\": %d, \"learning_rate\": %g, \"regularization\": %g",
 							 p->factors, p->iterations, p->learning_rate,
 							 p->regularization);
+			if (p->auto_regularization)
+				appendStringInfoString(&s, ", \"auto_regularization\": true");
 			append_biases(&s, p);
 			appendStringInfo(&s, ", \"init_std\": %g", p->init_std);
 			break;

@@ -634,6 +634,9 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 							   (double) heaviest),
 					 errhint("Leave \"as_of\" out (the newest interaction is used) or give a time nearer the data, or a longer \"half_life\".")));
 	}
+	if ((t->opts.algorithm == RS_ALG_ALS || t->opts.algorithm == RS_ALG_SVD) &&
+		t->opts.params.auto_regularization)
+		rs_choose_regularization(t->matrix, t->opts.algorithm, &t->opts.params, &env, cxt);
 	run_algorithm(t->matrix, &t->opts, &env, &t->model);
 	check_model_finite(&t->model, &t->opts);
 

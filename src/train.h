@@ -38,5 +38,9 @@ extern void rs_check_values(const RsMatrix *m, const struct RsLoader *l,
 /* a source given as a table, view or SELECT, as a FROM item */
 extern char *rs_source_from_item(const char *source, const char *message,
 								 const char *hint);
+/* regularization.c: als's and svd's penalty on factors, chosen on held-out ratings */
+extern void rs_choose_regularization(const RsMatrix *m, RsAlgorithm algorithm,
+									 RsParams *params, const RsEnv *env,
+									 MemoryContext cxt);
 
 #endif							/* RECSYS_TRAIN_GLUE_H */

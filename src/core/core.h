@@ -100,6 +100,12 @@ typedef struct RsParams
 	int			factors;		/* latent dimensions */
 	int			iterations;		/* ALS sweeps / SGD epochs */
 	double		regularization; /* lambda on factors */
+	/*
+	 * als: "regularization" was not given, so it is chosen on held-out
+	 * ratings before training (src/regularization.c); regularization is
+	 * where the search starts until then
+	 */
+	bool		auto_regularization;
 	double		bias_regularization;	/* lambda on biases (als, svd) */
 	/*
 	 * als, svd: options "biases": false and "global_mean": false, stored
@@ -204,6 +210,26 @@ extern void rs_ials_solve_users(const RsMatrix *m, int k, double alpha,
 								double lambda, const float *item_factors,
 								int32_t n_items, int threads,
 								const RsEnv *env, float *user_factors);
+
+/*
+ * holdout.c: held-out ratings for choosing a hyper-parameter.  rs_hold_out
+ * returns the training part of m (both orientations, time-decay weights
+ * kept, the mean of its values) and fills out with the interactions held
+ * out: those whose seeded hash of (user, item) falls in one of `every`
+ * buckets, but never a user's or an item's last one, and none of a user
+ * with fewer than three.  rs_held_out_rmse measures a model there.
+ */
+typedef struct RsHeldOut
+{
+	int64_t		n;
+	int32_t    *user;
+	int32_t    *item;
+	float	   *value;
+	float	   *weight;			/* time-decay weights, or NULL */
+} RsHeldOut;
+extern RsMatrix *rs_hold_out(const RsMatrix *m, uint64_t seed, int every,
+							 const RsEnv *env, RsHeldOut *out);
+extern double rs_held_out_rmse(const RsModel *model, const RsHeldOut *h);
 
 /* svd.c: explicit ratings, biased MF by SGD */
 extern void rs_train_svd(const RsMatrix *m, const RsParams *p,

@@ -1,13 +1,14 @@
 -- test/bench/preset_accuracy.sql: 5-fold RMSE on the movielens preset of
 -- the generator, for a bias-only baseline and for als and svd (their
--- defaults and hand-tuned settings).  A measurement, not a test: the
+-- defaults, which choose the penalty on held-out ratings, and hand-tuned
+-- settings).  A measurement, not a test: the
 -- numbers are reported in doc/generator.md ("The movielens preset").
 --
 --   psql -X -d DB -v seed=42 -f test/bench/preset_accuracy.sql
 --
 -- DB: a database with recsys installed, where tables pa_* and models
 -- pa_* may be created (and are dropped at the end).  seed: the preset's
--- seed (default 42).  About 20 s on 2 cores.
+-- seed (default 42).  About 40 s on 2 cores.
 --
 -- Folds: the ratings in a random order (md5 of the seed and the pair),
 -- the i-th rating in fold i mod 5, as Surprise's KFold splits them (so a
