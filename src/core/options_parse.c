@@ -143,7 +143,8 @@ rs_opt_defaults(RsOptState *s, int algorithm, int threads)
 			p->factors = 64;
 			p->iterations = 20;
 			p->learning_rate = 0.05;
-			p->regularization = 0.01;
+			/* 0.01 before 0.3.0: doc/training.md, "bpr's penalty" */
+			p->regularization = 0.05;
 			p->samples = 1;
 			p->init_std = 0.1;
 			break;
