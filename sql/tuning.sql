@@ -27,6 +27,8 @@ SELECT relation, rows FROM recsys.generate_dataset('tu', users => 300, items => 
 -- A grid: trial 0 is the defaults, then every combination, the first
 -- option varying slowest.
 ------------------------------------------------------------------------------
+CREATE TEMP TABLE served_before AS
+SELECT count(*) AS n FROM pg_backend_memory_contexts WHERE name = 'recsys served model';
 CREATE TEMP TABLE grid AS
 SELECT * FROM recsys.tune('tu_als', 'tu_interactions', 'user_id', 'item_id', 'rating', 'als',
 	space => '{"regularization": [0.05, 0.5], "factors": [4, 8]}', folds => 3,
@@ -53,6 +55,9 @@ WHERE m.name = 'tu_als';
 SELECT string_agg(name, ', ' ORDER BY name) AS models FROM recsys.models
 WHERE name LIKE 'tu\_%' OR name LIKE 'recsys tuning scratch%';
 SELECT count(*) AS temp_tables FROM pg_class WHERE relname LIKE 'recsys tune %';
+-- nor a fold model in this session's serving cache
+SELECT count(*) - (SELECT n FROM served_before) AS served_models_left
+FROM pg_backend_memory_contexts WHERE name = 'recsys served model';
 
 -- Each fold's value is what split(kfold), train and evaluate give by hand.
 SELECT part, rows > 0 AS has_rows FROM recsys.split('tu_interactions', 'user_id', 'item_id',
@@ -167,8 +172,10 @@ SELECT pg_temp.err($$SELECT recsys.tune('tu_bad', 'tu_interactions', 'user_id', 
 	space => '{"factors": [4]}', metric => 'auc')$$) AS unknown_metric;
 SELECT pg_temp.err($$SELECT recsys.tune('tu_bad', 'tu_interactions', 'user_id', 'item_id', NULL, 'ials',
 	space => '{"factors": [4]}', metric => 'rmse')$$) AS rmse_without_ratings;
-SELECT pg_temp.err($$SELECT recsys.tune('tu_bad', 'tu_interactions', 'user_id', 'item_id', 'rating', 'als',
+SELECT pg_temp.err($$SELECT recsys.tune('tu_bad', 'tu_interactions', 'user_id', 'item_id', NULL, 'ials',
 	space => '{"factors": [4]}', k => 0)$$) AS zero_k;
+SELECT pg_temp.err($$SELECT recsys.tune('tu_bad', 'tu_interactions', 'user_id', 'item_id', 'rating', 'als',
+	space => '{"factors": [4]}', k => 5)$$) AS k_with_rmse;
 SELECT pg_temp.err($$SELECT recsys.tune('tu_bad', 'tu_interactions', 'user_id', 'item_id', 'rating', 'als',
 	space => '{"factors": [4]}', time_budget => '-1 second')$$) AS negative_budget;
 SELECT pg_temp.err($$SELECT recsys.tune('tu_bad', 'tu_interactions', 'user_id', 'item_id', 'rating', 'als',
@@ -196,6 +203,22 @@ WHERE name LIKE 'tu\_%' OR name LIKE 'recsys tuning scratch%';
 SELECT max(version) AS newest_trials FROM recsys.tuning_trials WHERE model = 'tu_als';
 SELECT count(*) AS temp_tables FROM pg_class WHERE relname LIKE 'recsys tune %';
 
+-- A schema on the caller's path before pg_catalog cannot take over what
+-- the run calls while that path is in force (around each train()).
+CREATE SCHEMA tu_evil;
+CREATE TABLE tu_evil.calls (what text);
+CREATE FUNCTION tu_evil.set_config(text, text, boolean) RETURNS text LANGUAGE sql
+AS $$ INSERT INTO tu_evil.calls VALUES ('set_config'); SELECT pg_catalog.set_config($1, $2, $3) $$;
+CREATE FUNCTION tu_evil.arrow(jsonb, text) RETURNS jsonb LANGUAGE sql
+AS $$ INSERT INTO tu_evil.calls VALUES ('->'); SELECT $1 OPERATOR(pg_catalog.->) $2 $$;
+CREATE OPERATOR tu_evil.-> (LEFTARG = jsonb, RIGHTARG = text, FUNCTION = tu_evil.arrow);
+SET search_path = tu_evil, pg_catalog, public, recsys;
+SELECT count(*) AS trials FROM recsys.tune('tu_path', 'tu_interactions', 'user_id', 'item_id', 'rating', 'als',
+	space => '{"factors": [2]}', folds => 2, base_options => '{"threads": 1, "iterations": 2, "regularization": 0.1}');
+SET search_path = public, recsys;
+SELECT count(*) AS hijacked_calls FROM tu_evil.calls;
+DROP SCHEMA tu_evil CASCADE;
+
 ------------------------------------------------------------------------------
 -- training_options(): checks as train() checks, trains nothing.
 ------------------------------------------------------------------------------
@@ -221,6 +244,15 @@ SELECT count(*) AS visible_trials FROM recsys.tuning_trials;
 SELECT pg_temp.err($$INSERT INTO recsys.tuning_trials VALUES ('tu_als', 1, 99, '{}', 'rmse', NULL, 2, 1, 0, 0, '{0,0}', 0, true)$$) AS insert_refused;
 SELECT pg_temp.err($$SELECT recsys.tune_store('tu_als', 1, '[{"trial": 99, "options": {}, "metric": "rmse", "folds": 2, "seed": 1, "mean": 0, "fold_values": [0, 0], "seconds": 0, "best": true}]')$$) AS store_refused;
 RESET ROLE;
+-- trials are recorded only for a version the run itself trained (in its
+-- transaction), as one run: not by hand, not twice
+SELECT pg_temp.err($$SELECT recsys.tune_store('tu_als', 1, '[{"trial": 0, "options": {}, "metric": "rmse", "folds": 2, "seed": 1, "mean": 0, "fold_values": [0, 0], "seconds": 0, "best": true}]')$$) AS store_by_hand;
+BEGIN;
+SELECT version FROM recsys.train('tu_als', 'tu_interactions', 'user_id', 'item_id', 'rating', 'als', '{"factors": 2, "iterations": 1}');
+SELECT pg_temp.err($$SELECT recsys.tune_store('tu_als', 3, '[{"trial": 0, "options": {}, "metric": "rmse", "folds": 2, "seed": 1, "mean": -5, "fold_values": [0, 0], "seconds": 0, "best": true}]')$$) AS mean_not_of_folds;
+SELECT pg_temp.err($$SELECT recsys.tune_store('tu_als', 3, '[{"trial": 0, "options": {}, "metric": "rmse", "folds": 2, "seed": 1, "mean": 0, "fold_values": [0, 0], "seconds": 0, "best": true}, {"trial": 1, "options": {}, "metric": "rmse", "folds": 2, "seed": 1, "mean": 0, "fold_values": [0, 0], "seconds": 0, "best": true}]')$$) AS two_bests;
+SELECT pg_temp.err($$SELECT recsys.tune_store('tu_als', 3, '[{"trial": 0, "options": {}, "metric": "bogus", "folds": 2, "seed": 1, "mean": 0, "fold_values": [0, 0], "seconds": 0, "best": true}]')$$) AS unknown_metric_stored;
+ROLLBACK;
 SET ROLE tu_trainer;
 -- a trainer cannot tune another's model: refused before any training
 SELECT pg_temp.err($$SELECT recsys.tune('tu_als', 'tu_interactions', 'user_id', 'item_id', 'rating', 'als',

@@ -16,12 +16,15 @@
  * RMSE is kept.  The search starts at j = 0 and
  * its two neighbours and walks on towards the better side while the RMSE
  * falls (the error is unimodal in log lambda in every case measured), so
- * it trains 3 to 5 models of 90% of the data, once each, before the model
- * itself.  With fewer than 100 ratings to hold out (tiny data, where the
- * measure would be noise) the search is skipped and 0.08 is used.
+ * it trains 3 to 10 models of 90% of the data (3 to 5 in every case
+ * measured), once each, before the model itself.  With fewer than 100
+ * ratings to hold out (tiny data, where the measure would be noise), or
+ * when every rating is the same, the search is skipped and 0.08 is used.
  *
  * The candidates' models live in a memory context of their own, freed
- * after each, within the training's memory limit.  The held-out part and
+ * after each, within the training's memory limit; the most the search
+ * held is what the version's memory_bytes reports when it is more than
+ * the training's own.  The held-out part and
  * every candidate depend on the seed and the data only, so the choice is
  * deterministic.  The version records the penalty chosen (params:
  * "regularization", "auto_regularization": true); serving, fold-in and
@@ -63,7 +66,10 @@ candidate_alloc(void *arg, size_t size)
 {
 	CandidateEnvArg *a = (CandidateEnvArg *) arg;
 
-	rs_check_memory(a->bound, size);
+	rs_check_memory_of(a->bound, size, "training",
+					   "Choosing the penalty on held-out ratings holds a copy of the ratings and a "
+					   "candidate model beside them: give \"regularization\" to skip it, or raise "
+					   "recsys.memory_limit, or train on less data.");
 	return MemoryContextAllocExtended(a->cxt, size, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 }
 
@@ -113,6 +119,7 @@ typedef struct Search
 	const RsEnv *env;
 	MemoryContext bound;
 	RsAlgorithm algorithm;
+	Size		peak;			/* the most the training's context held */
 	double		rmse[REG_HIGHEST - REG_LOWEST + 1];
 	bool		done[REG_HIGHEST - REG_LOWEST + 1];
 } Search;
@@ -151,7 +158,8 @@ candidate_rmse(Search *s, int j)
 		rs_train_svd(s->train, &p, &env, &model);
 	else
 		rs_train_als(s->train, &p, &env, &model);
-	rmse = rs_held_out_rmse(&model, s->held);
+	rmse = rs_held_out_rmse(&model, s->held, &env);
+	s->peak = Max(s->peak, MemoryContextMemAllocated(s->bound, true));
 	MemoryContextDelete(cxt);
 	if (isnan(rmse))
 		rmse = INFINITY;
@@ -167,11 +175,22 @@ candidate_rmse(Search *s, int j)
 	return rmse;
 }
 
+/* Whether every value of m is the same (nothing for a penalty to fit). */
+static bool
+constant_values(const RsMatrix *m)
+{
+	for (int64 x = 1; x < m->nnz; x++)
+		if (m->user_vals[x] != m->user_vals[0])
+			return false;
+	return true;
+}
+
 /*
  * Chooses params->regularization for training m with algorithm (als or
  * svd, with auto_regularization); env and cxt are the training's.
+ * Returns the most memory the training's context held meanwhile.
  */
-void
+Size
 rs_choose_regularization(const RsMatrix *m, RsAlgorithm algorithm, RsParams *params,
 						 const RsEnv *env, MemoryContext cxt)
 {
@@ -185,23 +204,27 @@ rs_choose_regularization(const RsMatrix *m, RsAlgorithm algorithm, RsParams *par
 
 	Assert(params->auto_regularization);
 	params->regularization = REG_START;
+	/* every rating the same (a rating column of 1s): RMSE cannot choose */
+	if (constant_values(m))
+		return 0;
 
 	hcxt = AllocSetContextCreate(cxt, "recsys held-out ratings", ALLOCSET_DEFAULT_SIZES);
 	arg.bound = cxt;
 	arg.cxt = hcxt;
 	arg.parent = env;
-	henv = *env;
+	memset(&henv, 0, sizeof(henv));
 	henv.alloc = candidate_alloc;
 	henv.arg = &arg;
 	henv.check_interrupts = candidate_check_interrupts;
 	henv.interrupt_pending = candidate_interrupt_pending;
+	henv.progress = candidate_progress;
 	memset(&s, 0, sizeof(s));
 	s.train = rs_hold_out(m, params->seed ^ UINT64CONST(0x7265677574696f6e), REG_HOLD_EVERY,
 						  &henv, &held);
 	if (held.n < REG_MIN_HELD)
 	{
 		MemoryContextDelete(hcxt);
-		return;
+		return 0;
 	}
 	s.held = &held;
 	s.params = params;
@@ -240,4 +263,5 @@ rs_choose_regularization(const RsMatrix *m, RsAlgorithm algorithm, RsParams *par
 	PG_END_TRY();
 	params->regularization = candidate_lambda(best);
 	MemoryContextDelete(hcxt);
+	return s.peak;
 }

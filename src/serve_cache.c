@@ -150,6 +150,30 @@ rs_served_model(const char *name, int32 version)
 	return m;
 }
 
+/*
+ * Releases every cached version of a model: for a name nobody will ask
+ * for again (a tuning run's scratch model, rolled back), which the lookup
+ * above would otherwise keep for the rest of the session.
+ */
+void
+rs_served_forget(const char *name)
+{
+	ServedModel **link = &served_models;
+
+	while (*link)
+	{
+		ServedModel *m = *link;
+
+		if (strcmp(m->name, name) == 0)
+		{
+			*link = m->next;
+			served_model_free(m);
+			continue;
+		}
+		link = &m->next;
+	}
+}
+
 /* item key -> idx, or -1 */
 int32
 rs_served_item(ServedModel *m, const char *key)

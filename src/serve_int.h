@@ -113,6 +113,7 @@ served_scorer(const ServedModel *m)
 
 /* serve_cache.c */
 extern ServedModel *rs_served_model(const char *name, int32 version);
+extern void rs_served_forget(const char *name);
 extern int32 rs_served_item(ServedModel *m, const char *key);
 extern void rs_served_params(ServedModel *m);
 extern RsKnnModel *rs_served_knn(ServedModel *m);

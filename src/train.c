@@ -535,6 +535,7 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 	double		start = rs_now_seconds();
 	ListCell   *lc;
 	RsRunAs		as;
+	Size		search_peak = 0;
 
 	memset(t, 0, sizeof(TrainedModel));
 	t->def = def;
@@ -636,7 +637,8 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 	}
 	if ((t->opts.algorithm == RS_ALG_ALS || t->opts.algorithm == RS_ALG_SVD) &&
 		t->opts.params.auto_regularization)
-		rs_choose_regularization(t->matrix, t->opts.algorithm, &t->opts.params, &env, cxt);
+		search_peak = rs_choose_regularization(t->matrix, t->opts.algorithm, &t->opts.params,
+											   &env, cxt);
 	run_algorithm(t->matrix, &t->opts, &env, &t->model);
 	check_model_finite(&t->model, &t->opts);
 
@@ -646,7 +648,7 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 	t->summary.skipped = l->rows_skipped;
 	t->summary.duplicates = l->duplicates;
 	t->summary.final_loss = t->model.n_loss > 0 ? t->model.loss[t->model.n_loss - 1] : 0.0;
-	t->memory = (int64) MemoryContextMemAllocated(cxt, true);
+	t->memory = (int64) Max(MemoryContextMemAllocated(cxt, true), search_peak);
 	if (l->cxt != cxt)
 		t->memory += (int64) MemoryContextMemAllocated(l->cxt, true);
 	t->summary.seconds = rs_now_seconds() - start;

@@ -39,7 +39,7 @@ extern void rs_check_values(const RsMatrix *m, const struct RsLoader *l,
 extern char *rs_source_from_item(const char *source, const char *message,
 								 const char *hint);
 /* regularization.c: als's and svd's penalty on factors, chosen on held-out ratings */
-extern void rs_choose_regularization(const RsMatrix *m, RsAlgorithm algorithm,
+extern Size rs_choose_regularization(const RsMatrix *m, RsAlgorithm algorithm,
 									 RsParams *params, const RsEnv *env,
 									 MemoryContext cxt);
 

@@ -17,14 +17,14 @@ CREATE TABLE recsys.tuning_trials (
 	version integer NOT NULL,
 	trial integer NOT NULL CHECK (trial >= 0),
 	options jsonb NOT NULL,
-	metric text NOT NULL,
+	metric text NOT NULL CHECK (metric IN ('rmse', 'mae', 'precision', 'recall', 'ndcg', 'map', 'hit_rate', 'mrr')),
 	k integer CHECK (k >= 1),
-	folds integer NOT NULL CHECK (folds >= 2),
+	folds integer NOT NULL CHECK (folds BETWEEN 2 AND 100),
 	seed integer NOT NULL,
 	mean double precision NOT NULL,
 	sd double precision,
-	fold_values double precision[] NOT NULL,
-	seconds double precision NOT NULL,
+	fold_values double precision[] NOT NULL CHECK (pg_catalog.cardinality(fold_values) = folds),
+	seconds double precision NOT NULL CHECK (seconds >= 0),
 	best boolean NOT NULL,
 	tuned_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	PRIMARY KEY (model, version, trial),
@@ -33,6 +33,9 @@ CREATE TABLE recsys.tuning_trials (
 );
 COMMENT ON TABLE recsys.tuning_trials IS
 	'the trials of each recsys.tune() run, against the version it trained with the best of them: the options tried (trial 0: the options given, or the defaults), the metric''s mean and sample standard deviation over the folds, each fold''s value, seconds; removed with the version';
+
+-- one best trial per run
+CREATE UNIQUE INDEX tuning_trials_best ON recsys.tuning_trials (model, version) WHERE best;
 
 SELECT pg_catalog.pg_extension_config_dump('recsys.tuning_trials', '');
 
@@ -55,12 +58,19 @@ SET search_path = pg_catalog, recsys, pg_temp;
 COMMENT ON FUNCTION recsys.tune_scratch(text) IS
 	'internal to tune(): checks that the caller may make a new version of the model, and names a model that does not exist for the run''s folds';
 
+CREATE OR REPLACE FUNCTION recsys.tune_scratch_done(scratch text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'rs_tune_scratch_done' LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, recsys, pg_temp;
+COMMENT ON FUNCTION recsys.tune_scratch_done(text) IS
+	'internal to tune(): releases a rolled-back fold model from this session''s serving cache';
+
 CREATE OR REPLACE FUNCTION recsys.tune_store(model text, version integer, trials jsonb)
 RETURNS void
 AS 'MODULE_PATHNAME', 'rs_tune_store' LANGUAGE C VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, recsys, pg_temp;
 COMMENT ON FUNCTION recsys.tune_store(text, integer, jsonb) IS
-	'internal to tune(): records a run''s trials against the version it trained (the model''s owner only)';
+	'internal to tune(): records a run''s trials against the version it trained in this transaction (the model''s owner only)';
 
 -- A uniform number in [0, 1) for a seed, a trial and an option: 52 bits of
 -- an md5, the same on every server.
@@ -324,8 +334,8 @@ BEGIN
 		RAISE EXCEPTION 'seed must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF k IS NULL OR k < 1 THEN
-		RAISE EXCEPTION 'k must be at least 1, not %', coalesce(k::text, 'NULL')
+	IF k < 1 THEN
+		RAISE EXCEPTION 'k must be at least 1, not %', k
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF time_budget IS NOT NULL AND NOT time_budget > interval '0' THEN
@@ -352,6 +362,18 @@ BEGIN
 				  HINT = 'Name the column of ratings, or tune a ranking metric such as ndcg.';
 	END IF;
 	lower_better := metric IN ('rmse', 'mae');
+	IF lower_better AND k IS NOT NULL THEN
+		RAISE EXCEPTION 'k applies to ranking metrics, not to %', metric
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Leave k out for rmse and mae, or tune a ranking metric such as ndcg.';
+	END IF;
+	k := coalesce(k, 10);
+	-- tuning trains: the caller needs train() (which PUBLIC does not have)
+	IF NOT has_function_privilege('recsys.train(text, text, text, text, text, text, jsonb)', 'EXECUTE') THEN
+		RAISE EXCEPTION 'permission denied for function train'
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'recsys.tune() trains with recsys.train(); ask for EXECUTE on it.';
+	END IF;
 	PERFORM recsys.tune_check_space(space, alg, base, trials);
 	cands := recsys.tune_candidates(space, trials, seed);
 	FOR i IN 1 .. array_length(cands, 1) LOOP
@@ -393,9 +415,9 @@ BEGIN
 			-- does).  train() reads with the caller's path, as when
 			-- called directly.
 			BEGIN
-				PERFORM set_config('search_path', caller_path, true);
+				PERFORM pg_catalog.set_config('search_path', caller_path, true);
 				PERFORM recsys.train(scratch, train_names[f], user_col, item_col, rating_col, alg, opts);
-				PERFORM set_config('search_path', pinned, true);
+				PERFORM pg_catalog.set_config('search_path', pinned, true);
 				v := NULL;
 				SELECT e.value INTO v
 				  FROM recsys.eval_metrics(scratch, test_names[f], k, NULL, NULL, NULL, NULL, NULL,
@@ -407,6 +429,7 @@ BEGIN
 					RAISE;
 				END IF;
 			END;
+			PERFORM recsys.tune_scratch_done(scratch);
 			IF v IS NULL OR v = 'NaN' THEN
 				RAISE EXCEPTION 'fold % of % measured no users for trial %', f, folds, t
 					USING ERRCODE = 'data_exception',
@@ -430,9 +453,10 @@ BEGIN
 
 	-- the best options on all the data, as the model's new version
 	acc[best_trial + 1] := jsonb_set(acc[best_trial + 1], '{best}', 'true');
-	PERFORM set_config('search_path', caller_path, true);
-	res := recsys.train(model, source, user_col, item_col, rating_col, alg, acc[best_trial + 1] -> 'options');
-	PERFORM set_config('search_path', pinned, true);
+	opts := acc[best_trial + 1] -> 'options';
+	PERFORM pg_catalog.set_config('search_path', caller_path, true);
+	res := recsys.train(model, source, user_col, item_col, rating_col, alg, opts);
+	PERFORM pg_catalog.set_config('search_path', pinned, true);
 	PERFORM recsys.tune_store(model, res.version, to_jsonb(acc));
 	FOR t IN 1 .. array_length(acc, 1) LOOP
 		trial := acc[t] ->> 'trial';
@@ -462,7 +486,7 @@ CREATE OR REPLACE FUNCTION recsys.tune(
 	trials integer DEFAULT NULL,
 	seed integer DEFAULT 42,
 	base_options jsonb DEFAULT NULL,
-	k integer DEFAULT 10,
+	k integer DEFAULT NULL,
 	time_budget interval DEFAULT NULL)
 RETURNS TABLE (trial integer, options jsonb, mean double precision, sd double precision,
 	seconds double precision, best boolean, version integer)
@@ -472,4 +496,4 @@ AS $fn$
 		pg_catalog.current_setting('search_path'::pg_catalog.text))
 $fn$;
 COMMENT ON FUNCTION recsys.tune(text, text, text, text, text, text, jsonb, integer, text, integer, integer, jsonb, integer, interval) IS
-	'hyper-parameter search: tries the options of space (a grid of value lists, or trials random draws that may use ranges) on base_options, and base_options alone as trial 0, with folds-fold per-user cross-validation of the source (split method kfold, seed) on metric (rmse for als and svd with ratings, else ndcg at k); trains the best on all the data as the model''s new version and keeps the trials in recsys.tuning_trials; returns one row per trial: options, mean and sample sd of the metric over the folds, seconds, which was best, the version trained; stops starting trials once time_budget is spent; one transaction (a cancelled run changes nothing); deterministic for a seed';
+	'hyper-parameter search: tries the options of space (a grid of value lists, or trials random draws that may use ranges) on base_options, and base_options alone as trial 0, with folds-fold per-user cross-validation of the source (split method kfold, seed) on metric (rmse for als and svd with ratings, else ndcg at k, 10 unless given); trains the best on all the data as the model''s new version and keeps the trials in recsys.tuning_trials; returns one row per trial: options, mean and sample sd of the metric over the folds, seconds, which was best, the version trained; stops starting trials once time_budget is spent; one transaction (a cancelled run changes nothing); deterministic for a seed';

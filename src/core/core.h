@@ -229,7 +229,8 @@ typedef struct RsHeldOut
 } RsHeldOut;
 extern RsMatrix *rs_hold_out(const RsMatrix *m, uint64_t seed, int every,
 							 const RsEnv *env, RsHeldOut *out);
-extern double rs_held_out_rmse(const RsModel *model, const RsHeldOut *h);
+extern double rs_held_out_rmse(const RsModel *model, const RsHeldOut *h,
+							   const RsEnv *env);
 
 /* svd.c: explicit ratings, biased MF by SGD */
 extern void rs_train_svd(const RsMatrix *m, const RsParams *p,

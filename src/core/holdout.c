@@ -102,6 +102,8 @@ rs_hold_out(const RsMatrix *m, uint64_t seed, int every, const RsEnv *env,
 			total += m->user_vals[x];
 			y++;
 		}
+		if ((u & 1023) == 0)
+			env->check_interrupts(env->arg);
 	}
 	t->user_ptr[m->n_users] = y;
 	t->mean = t->nnz > 0 ? total / (double) t->nnz : 0.0;
@@ -118,6 +120,7 @@ rs_hold_out(const RsMatrix *m, uint64_t seed, int every, const RsEnv *env,
 	fill = env->alloc(env->arg, sizeof(int64_t) * (size_t) (m->n_items + 1));
 	memcpy(fill, t->item_ptr, sizeof(int64_t) * (size_t) m->n_items);
 	for (int32_t u = 0; u < m->n_users; u++)
+	{
 		for (int64_t x = t->user_ptr[u]; x < t->user_ptr[u + 1]; x++)
 		{
 			int64_t		z = fill[t->user_items[x]]++;
@@ -127,6 +130,9 @@ rs_hold_out(const RsMatrix *m, uint64_t seed, int every, const RsEnv *env,
 			if (t->item_w)
 				t->item_w[z] = t->user_w[x];
 		}
+		if ((u & 1023) == 0)
+			env->check_interrupts(env->arg);
+	}
 	return t;
 }
 
@@ -136,7 +142,7 @@ rs_hold_out(const RsMatrix *m, uint64_t seed, int every, const RsEnv *env,
  * b_u + b_i + p_u . q_i, each term where the model has it.
  */
 double
-rs_held_out_rmse(const RsModel *model, const RsHeldOut *h)
+rs_held_out_rmse(const RsModel *model, const RsHeldOut *h, const RsEnv *env)
 {
 	double		se = 0.0;
 	double		sw = 0.0;
@@ -161,6 +167,8 @@ rs_held_out_rmse(const RsModel *model, const RsHeldOut *h)
 		e = p - h->value[x];
 		se += w * e * e;
 		sw += w;
+		if ((x & 0xFFFF) == 0xFFFF)
+			env->check_interrupts(env->arg);
 	}
 	return sw > 0 ? sqrt(se / sw) : NAN;
 }

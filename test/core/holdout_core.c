@@ -238,7 +238,7 @@ check_split(const char *name, uint64_t seed, int every, bool weights)
 			se += w * (double) ((p - held.value[x]) * (p - held.value[x]));
 			sw += w;
 		}
-		rmse = rs_held_out_rmse(&model, &held);
+		rmse = rs_held_out_rmse(&model, &held, &env);
 		snprintf(what, sizeof(what), "%s: RMSE %.9f equals the direct sum's %.9f", name, rmse, sqrt(se / sw));
 		check(held.n > 0 && fabs(rmse - sqrt(se / sw)) < 1e-9, what);
 		model.user_bias = NULL;
@@ -251,7 +251,7 @@ check_split(const char *name, uint64_t seed, int every, bool weights)
 
 			se += w * (3.25 - held.value[x]) * (3.25 - held.value[x]);
 		}
-		rmse = rs_held_out_rmse(&model, &held);
+		rmse = rs_held_out_rmse(&model, &held, &env);
 		snprintf(what, sizeof(what), "%s: a model of the mean alone: RMSE %.9f", name, rmse);
 		check(fabs(rmse - sqrt(se / sw)) < 1e-9, what);
 	}
