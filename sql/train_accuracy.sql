@@ -120,7 +120,12 @@ SELECT (SELECT count(*) FROM acc_tiny) < 1000 AS tiny;
 SELECT model FROM recsys.train('acc_tiny_als', 'acc_tiny', 'user_id', 'item_id', 'rating', 'als');
 SELECT params->>'regularization' AS lambda, params->'auto_regularization' AS auto
 FROM recsys.model_versions WHERE model = 'acc_tiny_als';
-SELECT recsys.drop_model(m) FROM unnest(ARRAY['accn_als', 'accn_svd', 'accn_als_fixed', 'accn_svd_fixed', 'acc_tiny_als']) m;
+-- every rating the same (no rating column: 1s): nothing to choose by, 0.08
+SELECT model FROM recsys.train('acc_ones_als', 'acc_train', 'user_id', 'item_id', NULL, 'als',
+	'{"factors": 2, "iterations": 2}');
+SELECT params->>'regularization' AS lambda, params->'auto_regularization' AS auto
+FROM recsys.model_versions WHERE model = 'acc_ones_als';
+SELECT recsys.drop_model(m) FROM unnest(ARRAY['accn_als', 'accn_svd', 'accn_als_fixed', 'accn_svd_fixed', 'acc_tiny_als', 'acc_ones_als']) m;
 
 -- Implicit ----------------------------------------------------------------
 SELECT model FROM recsys.train('acc_pop', 'acc_train', 'user_id', 'item_id', NULL, 'popularity');
