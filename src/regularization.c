@@ -180,8 +180,12 @@ static bool
 constant_values(const RsMatrix *m)
 {
 	for (int64 x = 1; x < m->nnz; x++)
+	{
 		if (m->user_vals[x] != m->user_vals[0])
 			return false;
+		if ((x & 0xFFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
 	return true;
 }
 
