@@ -140,6 +140,8 @@ SELECT pg_temp.err($$SELECT recsys.tune('tu_bad', 'tu_interactions', 'user_id', 
 SELECT pg_temp.err($$SELECT recsys.tune('tu_bad', 'tu_interactions', 'user_id', 'item_id', 'rating', 'als',
 	space => '{"regularization": {"min": 0, "max": 1, "log": true}}', trials => 3)$$) AS log_range_from_zero;
 SELECT pg_temp.err($$SELECT recsys.tune('tu_bad', 'tu_interactions', 'user_id', 'item_id', 'rating', 'als',
+	space => '{"factors": {"min": 4, "max": 12}}', trials => 3)$$) AS fractional_draws_of_whole_option;
+SELECT pg_temp.err($$SELECT recsys.tune('tu_bad', 'tu_interactions', 'user_id', 'item_id', 'rating', 'als',
 	space => '{"regularization": {"min": 0.1, "max": 1, "step": 0.1}}', trials => 3)$$) AS unknown_range_key;
 SELECT pg_temp.err($$SELECT recsys.tune('tu_bad', 'tu_interactions', 'user_id', 'item_id', 'rating', 'als',
 	space => '{"regularization": {"min": 0.1, "max": 1}}')$$) AS range_in_grid;

@@ -249,6 +249,18 @@ BEGIN
 				THEN to_jsonb(ceil((spec ->> 'min')::numeric)) ELSE spec -> 'min' END));
 			PERFORM recsys.training_options(alg, base || jsonb_build_object(nm, CASE WHEN (spec ->> 'integer')::boolean
 				THEN to_jsonb(floor((spec ->> 'max')::numeric)) ELSE spec -> 'max' END));
+			-- a whole-number option drawn from a range without "integer"
+			-- would fail at its first fractional draw: say so now
+			IF NOT coalesce((spec ->> 'integer')::boolean, false)
+			   AND (spec ->> 'max')::numeric - (spec ->> 'min')::numeric >= 1 THEN
+				BEGIN
+					PERFORM recsys.training_options(alg, base || jsonb_build_object(nm, (spec ->> 'min')::numeric + 0.5));
+				EXCEPTION WHEN invalid_parameter_value THEN
+					RAISE EXCEPTION 'option "%" takes whole numbers, but its range in space draws fractions', nm
+						USING ERRCODE = 'invalid_parameter_value',
+							  HINT = 'Add "integer": true to its range: "' || nm || '": {"min": ..., "max": ..., "integer": true}.';
+				END;
+			END IF;
 		ELSE
 			RAISE EXCEPTION 'option "%" in space must be a list of values or a range, not %', nm, spec
 				USING ERRCODE = 'invalid_parameter_value', HINT = example;
