@@ -98,6 +98,25 @@ candidate_progress(void *arg pg_attribute_unused(), int iteration pg_attribute_u
 }
 
 /*
+ * env: the services of the training's env (interrupts), with memory from
+ * cxt within the training context's limit, and no progress NOTICEs.
+ */
+static void
+candidate_env(RsEnv *env, CandidateEnvArg *arg, MemoryContext bound,
+			  MemoryContext cxt, const RsEnv *parent)
+{
+	arg->bound = bound;
+	arg->cxt = cxt;
+	arg->parent = parent;
+	memset(env, 0, sizeof(RsEnv));
+	env->alloc = candidate_alloc;
+	env->check_interrupts = candidate_check_interrupts;
+	env->interrupt_pending = candidate_interrupt_pending;
+	env->progress = candidate_progress;
+	env->arg = arg;
+}
+
+/*
  * lambda_j to 3 significant digits, as the double nearest that decimal:
  * the version's params print it back exactly ("%g"), so serving, fold-in
  * and update() use the very penalty the model was trained with.
@@ -140,15 +159,7 @@ candidate_rmse(Search *s, int j)
 		return s->rmse[at];
 	cxt = AllocSetContextCreate(s->bound, "recsys regularization candidate",
 								ALLOCSET_DEFAULT_SIZES);
-	arg.bound = s->bound;
-	arg.cxt = cxt;
-	arg.parent = s->env;
-	memset(&env, 0, sizeof(env));
-	env.alloc = candidate_alloc;
-	env.check_interrupts = candidate_check_interrupts;
-	env.interrupt_pending = candidate_interrupt_pending;
-	env.progress = candidate_progress;
-	env.arg = &arg;
+	candidate_env(&env, &arg, s->bound, cxt, s->env);
 	p.regularization = candidate_lambda(j);
 	p.auto_regularization = false;
 	memset(&model, 0, sizeof(model));
@@ -213,15 +224,7 @@ rs_choose_regularization(const RsMatrix *m, RsAlgorithm algorithm, RsParams *par
 		return 0;
 
 	hcxt = AllocSetContextCreate(cxt, "recsys held-out ratings", ALLOCSET_DEFAULT_SIZES);
-	arg.bound = cxt;
-	arg.cxt = hcxt;
-	arg.parent = env;
-	memset(&henv, 0, sizeof(henv));
-	henv.alloc = candidate_alloc;
-	henv.arg = &arg;
-	henv.check_interrupts = candidate_check_interrupts;
-	henv.interrupt_pending = candidate_interrupt_pending;
-	henv.progress = candidate_progress;
+	candidate_env(&henv, &arg, cxt, hcxt, env);
 	memset(&s, 0, sizeof(s));
 	s.train = rs_hold_out(m, params->seed ^ UINT64CONST(0x7265677574696f6e), REG_HOLD_EVERY,
 						  &henv, &held);

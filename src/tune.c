@@ -94,6 +94,12 @@ rs_tune_scratch(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(scratch));
 }
 
+/* The rows of a trials array ($3), as tuning_trials' columns. */
+#define TRIAL_ROWS \
+	"pg_catalog.jsonb_to_recordset($3) AS t(trial integer, options jsonb, metric text, " \
+	"k integer, folds integer, seed integer, mean double precision, sd double precision, " \
+	"fold_values double precision[], seconds double precision, best boolean)"
+
 /*
  * recsys.tune_scratch_done(scratch): a fold's scratch model was rolled
  * back with its subtransaction; its versions leave this backend's serving
@@ -176,10 +182,7 @@ rs_tune_store(PG_FUNCTION_ARGS)
 				 errhint("Trials are recorded by recsys.tune(), for the version it trains.")));
 
 	/* the rows, as one run */
-	(void) rs_catalog_exec("WITH t AS (SELECT * FROM pg_catalog.jsonb_to_recordset($3) AS t(trial integer, "
-						   "options jsonb, metric text, k integer, folds integer, seed integer, "
-						   "mean double precision, sd double precision, fold_values double precision[], "
-						   "seconds double precision, best boolean)) "
+	(void) rs_catalog_exec("WITH t AS (SELECT * FROM " TRIAL_ROWS ") "
 						   "SELECT count(*) > 0 "
 						   "AND count(DISTINCT trial) = count(*) AND min(trial) = 0 AND max(trial) = count(*) - 1 "
 						   "AND count(DISTINCT metric) = 1 AND count(DISTINCT folds) = 1 "
@@ -200,11 +203,7 @@ rs_tune_store(PG_FUNCTION_ARGS)
 	(void) rs_catalog_exec("INSERT INTO recsys.tuning_trials (model, version, trial, options, "
 						   "metric, k, folds, seed, mean, sd, fold_values, seconds, best) "
 						   "SELECT $1, $2, t.trial, t.options, t.metric, t.k, t.folds, t.seed, "
-						   "t.mean, t.sd, t.fold_values, t.seconds, t.best "
-						   "FROM pg_catalog.jsonb_to_recordset($3) AS t(trial integer, options jsonb, "
-						   "metric text, k integer, folds integer, seed integer, mean double precision, "
-						   "sd double precision, fold_values double precision[], "
-						   "seconds double precision, best boolean)",
+						   "t.mean, t.sd, t.fold_values, t.seconds, t.best FROM " TRIAL_ROWS,
 						   3, types, values, NULL, false);
 	SPI_finish();
 	PG_RETURN_VOID();
