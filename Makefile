@@ -20,6 +20,7 @@ CORE_OBJS = \
 	src/core/holdout.o \
 	src/core/knn.o \
 	src/core/knn_score.o \
+	src/core/ease.o \
 	src/core/explain.o \
 	src/core/score.o \
 	src/core/metrics.o \

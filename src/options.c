@@ -26,7 +26,7 @@
 #include "utils/fmgrprotos.h"
 #include "utils/numeric.h"
 
-#define ALGORITHM_LIST "als, svd, ials, bpr, popularity, item_knn, user_knn"
+#define ALGORITHM_LIST "als, svd, ials, bpr, popularity, item_knn, user_knn, ease"
 
 const char *
 rs_algorithm_name(RsAlgorithm alg)
@@ -41,13 +41,22 @@ rs_algorithm_name(RsAlgorithm alg)
 bool
 rs_algorithm_is_implicit(RsAlgorithm alg)
 {
-	return alg == RS_ALG_IALS || alg == RS_ALG_BPR || alg == RS_ALG_POPULARITY;
+	return alg == RS_ALG_IALS || alg == RS_ALG_BPR || alg == RS_ALG_POPULARITY ||
+		alg == RS_ALG_EASE;
 }
 
+/* Served from neighbour lists (knn.h): item_knn, user_knn, and ease. */
 bool
 rs_algorithm_is_knn(RsAlgorithm alg)
 {
-	return alg == RS_ALG_ITEM_KNN || alg == RS_ALG_USER_KNN;
+	return alg == RS_ALG_ITEM_KNN || alg == RS_ALG_USER_KNN || alg == RS_ALG_EASE;
+}
+
+/* Neighbour lists per item (recsys.item_neighbors): item_knn and ease. */
+bool
+rs_algorithm_item_lists(RsAlgorithm alg)
+{
+	return alg == RS_ALG_ITEM_KNN || alg == RS_ALG_EASE;
 }
 
 /* Implicit feedback for this training (duplicates summed, no baseline)? */
@@ -246,6 +255,13 @@ option_error(RsOptStatus st, const RsOptError *err, const RsOptValue *v,
 					 errmsg("option \"global_mean\": false needs \"biases\": false"),
 					 errhint("User and item biases are deviations from the global mean; "
 							 "to drop the mean, drop the biases too: \"biases\": false, \"global_mean\": false.")));
+			break;
+		case RS_OPTS_EASE_NO_PENALTY:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"regularization\" of ease must be greater than 0"),
+					 errhint("EASE inverts X^T X + regularization * I, which without a penalty is singular whenever an item's users are covered by others'; "
+							 "values from about 10 to 1000 are usual.")));
 			break;
 		case RS_OPTS_BIAS_REG_WITHOUT_BIASES:
 			ereport(ERROR,
@@ -539,6 +555,10 @@ rs_options_effective(const RsTrainOptions *o)
 			break;
 		case RS_ALG_POPULARITY:
 			appendStringInfo(&s, ", \"half_life_days\": %g", p->half_life_days);
+			break;
+		case RS_ALG_EASE:
+			appendStringInfo(&s, ", \"regularization\": %g, \"neighbors\": %d",
+							 p->regularization, p->neighbors);
 			break;
 		case RS_ALG_ITEM_KNN:
 		case RS_ALG_USER_KNN:

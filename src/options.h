@@ -22,7 +22,8 @@ typedef enum RsAlgorithm
 	RS_ALG_BPR,
 	RS_ALG_POPULARITY,
 	RS_ALG_ITEM_KNN,
-	RS_ALG_USER_KNN
+	RS_ALG_USER_KNN,
+	RS_ALG_EASE
 } RsAlgorithm;
 
 /* Everything a training run needs besides the data. */
@@ -45,6 +46,7 @@ extern int	rs_default_threads(void);
 extern const char *rs_algorithm_name(RsAlgorithm alg);
 extern bool rs_algorithm_is_implicit(RsAlgorithm alg);
 extern bool rs_algorithm_is_knn(RsAlgorithm alg);
+extern bool rs_algorithm_item_lists(RsAlgorithm alg);
 extern bool rs_options_implicit(const RsTrainOptions *o);
 extern RsAlgorithm rs_algorithm_from_name(const char *name);
 extern void rs_parse_options(Jsonb *options, const char *algorithm,

@@ -72,12 +72,12 @@ rs_similar_items(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	m = rs_served_model(name, rs_version_arg(fcinfo, 3));
-	if (m->sm.algorithm == RS_ALG_ITEM_KNN && m->nbr_ptr == NULL)
+	if (rs_algorithm_item_lists(m->sm.algorithm) && m->nbr_ptr == NULL)
 		rs_load_neighbors(&m->sm, m->cxt, &m->n_lists, &m->nbr_ptr, &m->nbr_idx, &m->nbr_sim);
 	SPI_finish();
 
-	if (m->sm.algorithm != RS_ALG_ITEM_KNN && (m->factors == NULL || m->sm.factors == 0))
-		no_similarity(m, "item", "Use a factor model (als, svd, ials, bpr) or an item_knn model.");
+	if (!rs_algorithm_item_lists(m->sm.algorithm) && (m->factors == NULL || m->sm.factors == 0))
+		no_similarity(m, "item", "Use a factor model (als, svd, ials, bpr) or an item_knn or ease model.");
 	idx = rs_served_item(m, key);
 	if (idx < 0)
 	{
@@ -89,7 +89,7 @@ rs_similar_items(PG_FUNCTION_ARGS)
 	top.k = Min(k, Max(m->n_items - 1, 1));
 	top.n = 0;
 	top.h = palloc(sizeof(RsScored) * top.k);
-	if (m->sm.algorithm == RS_ALG_ITEM_KNN)
+	if (rs_algorithm_item_lists(m->sm.algorithm))
 	{
 		for (int64 e = m->nbr_ptr[idx]; e < m->nbr_ptr[idx + 1]; e++)
 			rs_topk_offer(&top, m->nbr_sim[e], m->nbr_idx[e]);

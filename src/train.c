@@ -398,6 +398,14 @@ train_core(const RsMatrix *m, const RsTrainOptions *opts, const RsEnv *env,
 		case RS_ALG_USER_KNN:
 			rs_train_knn(m, &opts->params, env, out);
 			break;
+		case RS_ALG_EASE:
+			if (rs_train_ease(m, &opts->params, env, out) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("ease could not invert the item Gram matrix: X^T X + %g I is not positive definite in double precision",
+								opts->params.regularization),
+						 errhint("Raise \"regularization\", or scale the interaction values down in the source query.")));
+			break;
 	}
 }
 
@@ -498,6 +506,32 @@ rs_check_values(const RsMatrix *m, const RsLoader *l, const RsTrainOptions *opts
 								 "filter out or shift negative values in the source query, or use als or svd for ratings.",
 								 rs_algorithm_name(opts->algorithm))));
 		}
+}
+
+/*
+ * ease holds a dense item x item matrix in double precision: refused up
+ * front, with what to do instead, when it would not fit the memory limit
+ * or LAPACK's 32-bit dimensions.
+ */
+static void
+check_ease_size(const RsMatrix *m, const RsTrainOptions *opts, const char *model,
+				MemoryContext cxt)
+{
+	Size		bytes;
+	char	   *hint;
+
+	if (m->n_items > 46340)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("ease cannot train model \"%s\" on %d items", model, m->n_items),
+				 errdetail("Its dense item x item matrix would have more than 2^31 entries."),
+				 errhint("Keep the most interacted-with items in the source query, or use item_knn or ials, which need no dense item x item matrix.")));
+	bytes = rs_ease_bytes(m->n_items, opts->params.neighbors);
+	hint = psprintf("ease needs a dense %d x %d matrix of doubles (%zu MB): keep fewer items in the source query "
+					"(e.g. those with the most interactions), raise recsys.memory_limit, "
+					"or use item_knn or ials, which need no dense item x item matrix.",
+					m->n_items, m->n_items, bytes / (1024 * 1024) + 1);
+	rs_check_memory_of(cxt, bytes, "ease", hint);
 }
 
 /* A trained model on its way to the catalog. */
@@ -639,6 +673,8 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 		t->opts.params.auto_regularization)
 		search_peak = rs_choose_regularization(t->matrix, t->opts.algorithm, &t->opts.params,
 											   &env, cxt);
+	if (t->opts.algorithm == RS_ALG_EASE)
+		check_ease_size(t->matrix, &t->opts, def->name, cxt);
 	run_algorithm(t->matrix, &t->opts, &env, &t->model);
 	check_model_finite(&t->model, &t->opts);
 

@@ -281,6 +281,17 @@ extern void rs_train_knn(const RsMatrix *m, const RsParams *p,
 #define RS_KNN_TEST_SCAN		4	/* scan every entity for every row */
 extern int	rs_knn_test_paths;
 
+/*
+ * ease.c: EASE's item x item weights as item_knn-shaped neighbour lists
+ * (p->regularization, p->neighbors).  Returns 0, or LAPACK's info when
+ * X^T X + lambda I was not positive definite (the model is then unusable).
+ * rs_ease_bytes: the most it allocates besides the matrix, for checking
+ * the memory limit before training.
+ */
+extern int	rs_train_ease(const RsMatrix *m, const RsParams *p,
+						  const RsEnv *env, RsModel *out);
+extern size_t rs_ease_bytes(int32_t n_items, int neighbors);
+
 /* parallel.c: run fn(ctx, begin, end) over [0, n) split across threads */
 typedef void (*RsRangeFn) (void *ctx, int64_t begin, int64_t end, int thread);
 extern void rs_parallel_for(int64_t n, int threads, RsRangeFn fn, void *ctx);

@@ -37,6 +37,8 @@ extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda,
 extern void dpotrs_(const char *uplo, const int *n, const int *nrhs,
 					const double *a, const int *lda, double *b, const int *ldb,
 					int *info, size_t uplo_len);
+extern void dpotri_(const char *uplo, const int *n, double *a, const int *lda,
+					int *info, size_t uplo_len);
 /*
  * The two CBLAS entry points serving uses, declared the same way (the
  * enumerations are ints of the values every CBLAS defines).
@@ -129,6 +131,18 @@ rs_cholesky_solve_d(double *a, double *b, int k)
 		return false;
 	dpotrs_("L", &k, &nrhs, a, &k, b, &k, &info, 1);
 	return info == 0;
+}
+
+int
+rs_cholesky_inverse_d(double *a, int n)
+{
+	int			info = 0;
+
+	dpotrf_("L", &n, a, &n, &info, 1);
+	if (info != 0)
+		return info;
+	dpotri_("L", &n, a, &n, &info, 1);
+	return info;
 }
 
 void

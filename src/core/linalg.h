@@ -95,6 +95,14 @@ extern bool rs_cholesky_solve(float *a, float *b, int k);
 extern bool rs_cholesky_solve_d(double *a, double *b, int k);
 
 /*
+ * The inverse of the n x n symmetric positive definite a, in place, from
+ * its Cholesky factor (ease.c): the upper triangle of the row-major a
+ * receives it, the lower one keeps what was there.  Returns LAPACK's
+ * info: 0, or > 0 when a is not positive definite.
+ */
+extern int	rs_cholesky_inverse_d(double *a, int n);
+
+/*
  * The inline kernels must be inlined into their callers, including the
  * target_clones copies: GCC does not inline a function built for one
  * instruction set into one built for another unless told to, and a call

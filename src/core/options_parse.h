@@ -14,7 +14,7 @@
 #include "core.h"
 
 /* algorithms, in the order of RsAlgorithm (options.h) */
-#define RS_N_ALGORITHMS 7
+#define RS_N_ALGORITHMS 8
 #define RS_ALG_BIT(a) (1 << (a))
 
 typedef enum RsOptKind
@@ -96,7 +96,8 @@ typedef enum RsOptStatus
 	RS_OPTS_DECAY_KNN,			/* decay with explicit knn, jaccard or
 								 * attribute_mode only */
 	RS_OPTS_MEAN_WITH_BIASES,	/* global_mean false, biases true */
-	RS_OPTS_BIAS_REG_WITHOUT_BIASES /* bias_regularization, biases false */
+	RS_OPTS_BIAS_REG_WITHOUT_BIASES,	/* bias_regularization, biases false */
+	RS_OPTS_EASE_NO_PENALTY		/* ease with regularization 0 */
 } RsOptStatus;
 
 /* what an error is about */
