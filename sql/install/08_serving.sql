@@ -8,7 +8,7 @@ RETURNS double precision
 AS 'MODULE_PATHNAME', 'rs_predict' LANGUAGE C STABLE PARALLEL SAFE
 SET search_path = pg_catalog, recsys, pg_temp;
 COMMENT ON FUNCTION recsys.predict(text, "any", "any", integer) IS
-	'predicted rating (als, svd) or score (ials, bpr, popularity) of an item for a user under the active version (or the kept version given)';
+	'predicted rating (als, svd) or score (ials, bpr, popularity, item_knn, user_knn, ease) of an item for a user under the active version (or the kept version given)';
 
 -- Every serving function ends with the same re-ranking arguments (see
 -- src/rerank.c for what each does and in which order they apply):
@@ -105,7 +105,7 @@ RETURNS TABLE (item anyelement, similarity double precision, rank integer)
 AS 'MODULE_PATHNAME', 'rs_similar_items' LANGUAGE C STABLE PARALLEL SAFE ROWS 10
 SET search_path = pg_catalog, recsys, pg_temp;
 COMMENT ON FUNCTION recsys.similar_items(text, anyelement, integer, integer) IS
-	'the k items most similar to an item: cosine of the item factors (factor models) or the stored neighbours (item_knn)';
+	'the k items most similar to an item: cosine of the item factors (factor models) or the stored neighbours (item_knn, ease: its largest weights)';
 
 CREATE OR REPLACE FUNCTION recsys.similar_users(model text, "user" anyelement, k integer DEFAULT 10,
 	version integer DEFAULT NULL)
@@ -130,7 +130,7 @@ RETURNS TABLE (rank integer, contributor text, kind text, contribution double pr
 AS 'MODULE_PATHNAME', 'rs_explain' LANGUAGE C STABLE PARALLEL SAFE ROWS 12
 SET search_path = pg_catalog, recsys, pg_temp;
 COMMENT ON FUNCTION recsys.explain(text, "any", "any", integer, integer) IS
-	'why an item is recommended to a user: the contributions of the user''s items (item_knn, ials, als, svd) or neighbours (user_knn) to the served score, largest first, with the rest, the baseline and the residual as unranked rows';
+	'why an item is recommended to a user: the contributions of the user''s items (item_knn, ease, ials, als, svd) or neighbours (user_knn) to the served score, largest first, with the rest, the baseline and the residual as unranked rows';
 
 CREATE OR REPLACE FUNCTION recsys.rerank(
 	items anyarray,

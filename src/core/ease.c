@@ -40,6 +40,7 @@
 #include "linalg.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -196,13 +197,20 @@ rs_train_ease(const RsMatrix *m0, const RsParams *p, const RsEnv *env,
 		k = (int) (n - 1);
 
 	g = env->alloc(env->arg, sizeof(double) * (size_t) n * (size_t) n);
+	if (env->note)
+	{
+		char		text[64];
+
+		snprintf(text, sizeof(text), "item Gram matrix of %d items: started", (int) n);
+		env->note(env->arg, text);
+	}
 	gram.m = m;
 	gram.g = g;
 	rs_parallel_csr(m->item_ptr, n, EASE_CHUNK_NNZ, threads, gram_rows, &gram, env);
 	for (int64_t i = 0; i < n; i++)
 		g[i * n + i] += p->regularization;
 	if (env->note)
-		env->note(env->arg, "item Gram matrix");
+		env->note(env->arg, "item Gram matrix: done");
 
 	/* symmetric: our row-major upper triangle is Fortran's lower one */
 	rs_blas_set_threads(threads);
@@ -210,7 +218,7 @@ rs_train_ease(const RsMatrix *m0, const RsParams *p, const RsEnv *env,
 	if (info != 0)
 		return info;
 	if (env->note)
-		env->note(env->arg, "inverse");
+		env->note(env->arg, "inverse: done");
 	env->check_interrupts(env->arg);
 
 	/* every item keeps min(k, its nonzero weights) neighbours */
@@ -253,6 +261,6 @@ rs_train_ease(const RsMatrix *m0, const RsParams *p, const RsEnv *env,
 		out->nbr_ptr[n] = w;
 	}
 	if (env->note)
-		env->note(env->arg, "neighbour lists");
+		env->note(env->arg, "neighbour lists: done");
 	return 0;
 }
