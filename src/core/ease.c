@@ -85,6 +85,15 @@ typedef struct EaseCand
 	int32_t		j;
 } EaseCand;
 
+static inline void
+swap_cand(EaseCand *a, EaseCand *b)
+{
+	EaseCand	t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
 /* larger magnitude first, then the lower id */
 static int
 by_magnitude(const void *a, const void *b)
@@ -97,6 +106,55 @@ by_magnitude(const void *a, const void *b)
 	if (ax != ay)
 		return ax > ay ? -1 : 1;
 	return (x->j > y->j) - (x->j < y->j);
+}
+
+/*
+ * Moves the k first candidates in by_magnitude's order to c[0..k), in no
+ * particular order: quickselect, O(n) on average.  by_magnitude is a total
+ * order (ids differ), so the set is the same as a full sort's.
+ */
+static void
+select_largest(EaseCand *c, int64_t n, int64_t k)
+{
+	int64_t		lo = 0;
+	int64_t		hi = n - 1;
+
+	while (lo < hi)
+	{
+		int64_t		mid = lo + (hi - lo) / 2;
+		EaseCand	pivot;
+		int64_t		i = lo;
+		int64_t		j = hi;
+
+		/* median of three as the pivot */
+		if (by_magnitude(&c[mid], &c[lo]) < 0)
+			swap_cand(&c[mid], &c[lo]);
+		if (by_magnitude(&c[hi], &c[lo]) < 0)
+			swap_cand(&c[hi], &c[lo]);
+		if (by_magnitude(&c[hi], &c[mid]) < 0)
+			swap_cand(&c[hi], &c[mid]);
+		pivot = c[mid];
+		while (i <= j)
+		{
+			while (by_magnitude(&c[i], &pivot) < 0)
+				i++;
+			while (by_magnitude(&pivot, &c[j]) < 0)
+				j--;
+			if (i <= j)
+			{
+				swap_cand(&c[i], &c[j]);
+				i++;
+				j--;
+			}
+		}
+		/* c[lo..j] <= pivot <= c[i..hi]; between them equal the pivot */
+		if (k - 1 <= j)
+			hi = j;
+		else if (k - 1 >= i)
+			lo = i;
+		else
+			break;
+	}
 }
 
 /* larger value first, then the lower id */
@@ -152,7 +210,7 @@ list_rows(void *ctx, int64_t begin, int64_t end, int thread)
 		}
 		keep = nc < e->k ? nc : e->k;
 		if (keep < nc)
-			qsort(c, (size_t) nc, sizeof(EaseCand), by_magnitude);
+			select_largest(c, nc, keep);
 		qsort(c, (size_t) keep, sizeof(EaseCand), by_value);
 		for (int64_t x = 0; x < keep; x++)
 		{
