@@ -80,6 +80,7 @@ compare=$("$py" - "$work/ref.npz" "$work/recsys_lists.tsv" <<'PY'
 import sys
 import numpy as np
 ref = np.load(sys.argv[1])
+items, nbr, sim = ref["items"], ref["nbr"].tolist(), ref["sim"].tolist()
 got = {}
 for line in open(sys.argv[2]):
     key, keys, sims = line.rstrip("\n").split("\t")
@@ -87,8 +88,8 @@ for line in open(sys.argv[2]):
     ss = [float(x) for x in sims.strip("{}").split(",") if x]
     got[int(key)] = dict(zip(ks, ss))
 shares, diff = [], 0.0
-for row, item in enumerate(ref["items"]):
-    want = dict(zip(ref["nbr"][row].tolist(), ref["sim"][row].tolist()))
+for row, item in enumerate(items):
+    want = dict(zip(nbr[row], sim[row]))
     have = got.get(int(item), {})
     shares.append(len(set(want) & set(have)) / max(len(want), 1))
     for j in set(want) & set(have):
