@@ -28,8 +28,9 @@
  * Computation.  G row by row, each row by one thread (row j sums
  * x_uj x_uk over the users u of item j and their items k, in CSR order, so
  * the result does not depend on the number of threads); then the
- * Cholesky factor and the inverse from it (LAPACK dpotrf/dpotri, OpenBLAS
- * with the run's threads), neither of which can be interrupted; then the
+ * Cholesky factor and the inverse from it (LAPACK's blocked algorithms of
+ * dpotrf, dtrtri and dlauum, OpenBLAS with the run's threads, checking for
+ * interrupts between blocks: rs_cholesky_inverse_blocked_d); then the
  * lists, one item per thread with its own scratch.  Memory: the n x n
  * doubles of G (P overwrites it) plus the lists; the caller checks the
  * memory limit before (rs_ease_bytes).
@@ -46,6 +47,11 @@
 
 /* Interactions summed per chunk of Gram rows between interrupt checks. */
 #define EASE_CHUNK_NNZ	(INT64_C(1) << 14)
+/*
+ * Columns per block of the inversion, between interrupt checks: a block's
+ * largest update is about n^2 EASE_BLOCK multiply-adds (16k items: ~1 s).
+ */
+#define EASE_BLOCK		256
 /* Items whose lists are chosen per chunk between interrupt checks. */
 #define EASE_LIST_CHUNK 64
 
@@ -272,7 +278,8 @@ rs_train_ease(const RsMatrix *m0, const RsParams *p, const RsEnv *env,
 
 	/* symmetric: our row-major upper triangle is Fortran's lower one */
 	rs_blas_set_threads(threads);
-	info = rs_cholesky_inverse_d(g, (int) n);
+	info = rs_cholesky_inverse_blocked_d(g, (int) n, EASE_BLOCK, env->check_interrupts,
+										 env->arg);
 	if (info != 0)
 		return info;
 	if (env->note)

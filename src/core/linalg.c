@@ -39,6 +39,30 @@ extern void dpotrs_(const char *uplo, const int *n, const int *nrhs,
 					int *info, size_t uplo_len);
 extern void dpotri_(const char *uplo, const int *n, double *a, const int *lda,
 					int *info, size_t uplo_len);
+extern void dtrsm_(const char *side, const char *uplo, const char *transa,
+				   const char *diag, const int *m, const int *n,
+				   const double *alpha, const double *a, const int *lda,
+				   double *b, const int *ldb, size_t side_len, size_t uplo_len,
+				   size_t transa_len, size_t diag_len);
+extern void dtrmm_(const char *side, const char *uplo, const char *transa,
+				   const char *diag, const int *m, const int *n,
+				   const double *alpha, const double *a, const int *lda,
+				   double *b, const int *ldb, size_t side_len, size_t uplo_len,
+				   size_t transa_len, size_t diag_len);
+extern void dsyrk_(const char *uplo, const char *trans, const int *n,
+				   const int *k, const double *alpha, const double *a,
+				   const int *lda, const double *beta, double *c,
+				   const int *ldc, size_t uplo_len, size_t trans_len);
+extern void dgemm_(const char *transa, const char *transb, const int *m,
+				   const int *n, const int *k, const double *alpha,
+				   const double *a, const int *lda, const double *b,
+				   const int *ldb, const double *beta, double *c,
+				   const int *ldc, size_t transa_len, size_t transb_len);
+extern void dtrtri_(const char *uplo, const char *diag, const int *n,
+					double *a, const int *lda, int *info, size_t uplo_len,
+					size_t diag_len);
+extern void dlauum_(const char *uplo, const int *n, double *a, const int *lda,
+					int *info, size_t uplo_len);
 /*
  * The two CBLAS entry points serving uses, declared the same way (the
  * enumerations are ints of the values every CBLAS defines).
@@ -132,6 +156,88 @@ rs_cholesky_solve_d(double *a, double *b, int k)
 	dpotrs_("L", &k, &nrhs, a, &k, b, &k, &info, 1);
 	return info == 0;
 }
+
+/*
+ * The inverse of a symmetric positive definite matrix as LAPACK's dpotrf
+ * and dpotri compute it, but in blocks of nb columns with check(arg)
+ * between them, so that a large inversion can be cancelled: each of the
+ * three passes is LAPACK's own blocked algorithm (dpotrf's right-looking
+ * Cholesky, dtrtri's and dlauum's), the blocks done by BLAS-3 and by the
+ * LAPACK routine itself on the diagonal block.  Everything in Fortran's
+ * column-major view, lower triangle ("L"); A(i, j) is a[i + j * n].
+ */
+#define A_(i, j) (a + (size_t) (i) + (size_t) (j) * (size_t) n)
+
+int
+rs_cholesky_inverse_blocked_d(double *a, int n, int nb,
+							  void (*check) (void *arg), void *arg)
+{
+	const double one = 1.0;
+	const double minus_one = -1.0;
+	int			info = 0;
+
+	if (nb < 1)
+		nb = 1;
+	/* G = L L^T */
+	for (int j = 0; j < n; j += nb)
+	{
+		int			jb = n - j < nb ? n - j : nb;
+		int			rest = n - j - jb;
+
+		dpotrf_("L", &jb, A_(j, j), &n, &info, 1);
+		if (info != 0)
+			return info + j;
+		if (rest > 0)
+		{
+			dtrsm_("R", "L", "T", "N", &rest, &jb, &one, A_(j, j), &n,
+				   A_(j + jb, j), &n, 1, 1, 1, 1);
+			dsyrk_("L", "N", &rest, &jb, &minus_one, A_(j + jb, j), &n,
+				   &one, A_(j + jb, j + jb), &n, 1, 1);
+		}
+		check(arg);
+	}
+	/* L^-1, last block column first */
+	for (int j = ((n - 1) / nb) * nb; j >= 0; j -= nb)
+	{
+		int			jb = n - j < nb ? n - j : nb;
+		int			rest = n - j - jb;
+
+		if (rest > 0)
+		{
+			dtrmm_("L", "L", "N", "N", &rest, &jb, &one, A_(j + jb, j + jb), &n,
+				   A_(j + jb, j), &n, 1, 1, 1, 1);
+			dtrsm_("R", "L", "N", "N", &rest, &jb, &minus_one, A_(j, j), &n,
+				   A_(j + jb, j), &n, 1, 1, 1, 1);
+		}
+		dtrtri_("L", "N", &jb, A_(j, j), &n, &info, 1, 1);
+		if (info != 0)
+			return info + j;
+		check(arg);
+	}
+	/* G^-1 = L^-T L^-1 */
+	for (int i = 0; i < n; i += nb)
+	{
+		int			ib = n - i < nb ? n - i : nb;
+		int			rest = n - i - ib;
+
+		if (i > 0)
+			dtrmm_("L", "L", "T", "N", &ib, &i, &one, A_(i, i), &n,
+				   A_(i, 0), &n, 1, 1, 1, 1);
+		dlauum_("L", &ib, A_(i, i), &n, &info, 1);
+		if (rest > 0)
+		{
+			if (i > 0)
+				dgemm_("T", "N", &ib, &i, &rest, &one, A_(i + ib, i), &n,
+					   A_(i + ib, 0), &n, &one, A_(i, 0), &n, 1, 1);
+			dsyrk_("L", "T", &ib, &rest, &one, A_(i + ib, i), &n,
+				   &one, A_(i, i), &n, 1, 1);
+		}
+		check(arg);
+	}
+	return 0;
+}
+
+#undef A_
 
 int
 rs_cholesky_inverse_d(double *a, int n)

@@ -103,6 +103,14 @@ extern bool rs_cholesky_solve_d(double *a, double *b, int k);
 extern int	rs_cholesky_inverse_d(double *a, int n);
 
 /*
+ * The same in blocks of nb columns, calling check(arg) (which may throw)
+ * after each block of each pass: the same result as LAPACK's blocked
+ * routines up to rounding (test/core/linalg_core checks it).
+ */
+extern int	rs_cholesky_inverse_blocked_d(double *a, int n, int nb,
+										  void (*check) (void *arg), void *arg);
+
+/*
  * The inline kernels must be inlined into their callers, including the
  * target_clones copies: GCC does not inline a function built for one
  * instruction set into one built for another unless told to, and a call

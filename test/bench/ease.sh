@@ -24,7 +24,9 @@
 #     X^T X made dense, numpy.linalg.inv, B, the K largest per item;
 #  4. the two sets of lists compared: the mean share of the peer's K
 #     neighbours of an item that recsys also lists, and the largest
-#     difference of a weight both keep.
+#     difference of a weight both keep;
+#  5. cancel latency: the training started again, pg_cancel_backend() one
+#     second after the NOTICE that ends the Gram matrix (in the inverse).
 #
 # Prints one table (metric | recsys | NumPy | ratio).  The ratio is NumPy
 # over recsys: above 1 means recsys is faster or smaller.  NumPy's BLAS
@@ -100,6 +102,25 @@ PY
 overlap=${compare% *}
 maxdiff=${compare#* }
 
+rs_log "cancel latency"
+cancel_out=$work/cancel.out
+(cd / && rs_as_user "${PSQL[@]}" -X -q -A -t -c "SET client_min_messages = notice;
+	SELECT recsys.train('ease_cancel', 'ml', 'user_id', 'item_id', NULL, 'ease',
+		'{\"neighbors\": $k, \"threads\": $threads, \"verbose\": true}')" \
+	</dev/null >"$cancel_out" 2>&1) &
+psql_pid=$!
+until grep -q 'Gram matrix: done' "$cancel_out" 2>/dev/null; do
+	kill -0 "$psql_pid" 2>/dev/null || break
+	sleep 0.05
+done
+sleep 1
+t0=$(now)
+q "SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+   WHERE query LIKE '%ease_cancel%' AND pid <> pg_backend_pid()" >/dev/null
+wait "$psql_pid" || true
+cancel_s=$(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.2f", b - a}')
+grep -q 'canceling statement due to user request' "$cancel_out" || rs_warn "the cancel did not land: $(tail -1 "$cancel_out")"
+
 bench_same_install
 
 row() { printf '| %-42s | %10s | %10s | %7s |\n' "$@"; }
@@ -124,3 +145,4 @@ row "peak memory (backend VmHWM / peer RSS)" "$(gib "$hwm")" "$(gib "$r_rss")" "
 row "training context (memory_bytes)" "$(gib "$mem")" "-" "-"
 row "peer's K weights also in recsys' lists" "$overlap" "-" "-"
 row "largest weight difference" "$maxdiff" "-" "-"
+row "cancel 1 s into the inverse (s, with psql)" "$cancel_s" "-" "-"

@@ -1,0 +1,163 @@
+/*-------------------------------------------------------------------------
+ *
+ * linalg_core.c
+ *	  The blocked, interruptible inverse of a symmetric positive definite
+ *	  matrix (rs_cholesky_inverse_blocked_d, what ease inverts its item
+ *	  Gram matrix with) against LAPACK's dpotrf + dpotri
+ *	  (rs_cholesky_inverse_d) on seeded random matrices of several sizes
+ *	  and block sizes, including blocks that do not divide the size; the
+ *	  check between blocks called once per block of each pass; a check that
+ *	  throws (longjmp) mid-way; a matrix that is not positive definite.
+ *
+ *	  ./linalg_core        one "ok" / "not ok" line per check
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "linalg.h"
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int	failed = 0;
+static int	checks = 0;
+static int	throw_at = -1;
+static jmp_buf thrown;
+
+static void
+ok(int cond, const char *what)
+{
+	printf("%s %s\n", cond ? "ok" : "not ok", what);
+	if (!cond)
+		failed = 1;
+}
+
+static void
+count_check(void *arg)
+{
+	(void) arg;
+	checks++;
+	if (checks == throw_at)
+		longjmp(thrown, 1);
+}
+
+/* G = A A^T + n I, A with entries uniform in [-1, 1) from a fixed LCG */
+static void
+random_spd(double *g, int n, unsigned seed)
+{
+	double	   *a = malloc(sizeof(double) * (size_t) n * n);
+	unsigned long long s = seed * 2654435761ULL + 1;
+
+	for (int i = 0; i < n * n; i++)
+	{
+		s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+		a[i] = (double) (s >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+	}
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < n; j++)
+		{
+			double		sum = i == j ? n : 0.0;
+
+			for (int k = 0; k < n; k++)
+				sum += a[i * n + k] * a[j * n + k];
+			g[i * n + j] = sum;
+		}
+	free(a);
+}
+
+int
+main(void)
+{
+	const int	sizes[] = {1, 7, 37, 100};
+	const int	blocks[] = {1, 5, 16, 256};
+	char		what[160];
+
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
+		for (size_t b = 0; b < sizeof(blocks) / sizeof(blocks[0]); b++)
+		{
+			int			n = sizes[s];
+			int			nb = blocks[b];
+			size_t		nn = (size_t) n * n;
+			double	   *g = malloc(sizeof(double) * nn);
+			double	   *p1 = malloc(sizeof(double) * nn);
+			double	   *p2 = malloc(sizeof(double) * nn);
+			double		diff = 0.0;
+			double		scale = 0.0;
+			double		resid = 0.0;
+			int			i1,
+						i2;
+
+			random_spd(g, n, (unsigned) (n * 31 + nb));
+			memcpy(p1, g, sizeof(double) * nn);
+			memcpy(p2, g, sizeof(double) * nn);
+			i1 = rs_cholesky_inverse_d(p1, n);
+			checks = 0;
+			i2 = rs_cholesky_inverse_blocked_d(p2, n, nb, count_check, NULL);
+			/* Fortran's lower triangle: row-major j >= i */
+			for (int i = 0; i < n; i++)
+				for (int j = i; j < n; j++)
+				{
+					diff = fmax(diff, fabs(p1[i * n + j] - p2[i * n + j]));
+					scale = fmax(scale, fabs(p1[i * n + j]));
+				}
+			/* G P = I, P from its upper triangle */
+			for (int i = 0; i < n; i++)
+				for (int j = 0; j < n; j++)
+				{
+					double		sum = 0.0;
+
+					for (int k = 0; k < n; k++)
+						sum += g[i * n + k] * (k <= j ? p2[k * n + j] : p2[j * n + k]);
+					resid = fmax(resid, fabs(sum - (i == j ? 1.0 : 0.0)));
+				}
+			snprintf(what, sizeof(what),
+					 "n %d, blocks of %d: as dpotrf + dpotri (max diff %.2g of %.2g), G P = I (%.2g), %d checks",
+					 n, nb, diff, scale, resid, checks);
+			ok(i1 == 0 && i2 == 0 && diff <= 1e-12 * fmax(scale, 1.0) && resid <= 1e-10 &&
+			   checks == 3 * ((n + nb - 1) / nb), what);
+			free(g);
+			free(p1);
+			free(p2);
+		}
+
+	/* a check that throws in the second pass: the call does not return */
+	{
+		int			n = 37;
+		double	   *g = malloc(sizeof(double) * n * n);
+		volatile int returned = 0;
+
+		random_spd(g, n, 5);
+		checks = 0;
+		throw_at = 10;
+		if (setjmp(thrown) == 0)
+		{
+			rs_cholesky_inverse_blocked_d(g, n, 5, count_check, NULL);
+			returned = 1;
+		}
+		throw_at = -1;
+		ok(!returned && checks == 10, "a check that throws ends the inversion between two blocks");
+		free(g);
+	}
+
+	/* not positive definite: the failing column, as dpotrf reports it */
+	{
+		int			n = 12;
+		double	   *g = malloc(sizeof(double) * n * n);
+		double	   *h = malloc(sizeof(double) * n * n);
+		int			i1,
+					i2;
+
+		random_spd(g, n, 9);
+		g[9 * n + 9] = -1.0;
+		memcpy(h, g, sizeof(double) * n * n);
+		i1 = rs_cholesky_inverse_d(g, n);
+		i2 = rs_cholesky_inverse_blocked_d(h, n, 4, count_check, NULL);
+		snprintf(what, sizeof(what), "not positive definite: info %d (dpotrf %d)", i2, i1);
+		ok(i1 > 0 && i2 == i1, what);
+		free(g);
+		free(h);
+	}
+	return failed;
+}
