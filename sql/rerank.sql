@@ -17,8 +17,10 @@ END $$;
 
 SELECT relation, rows FROM recsys.generate_dataset('rr', users => 300, items => 150,
 	interactions => 9000, seed => 5);
+-- (ials with the confidence and penalty of 0.2.0's defaults: the thresholds
+-- below were set on its factors)
 SELECT model FROM recsys.train('rr_ials', 'rr_interactions', 'user_id', 'item_id', 'clicks', 'ials',
-	'{"factors": 8, "solver": "cholesky", "iterations": 40}');
+	'{"factors": 8, "solver": "cholesky", "iterations": 40, "alpha": 2, "regularization": 20}');
 SELECT model FROM recsys.train('rr_als', 'rr_interactions', 'user_id', 'item_id', 'rating', 'als',
 	'{"factors": 8, "solver": "cholesky", "iterations": 60}');
 SELECT model FROM recsys.train('rr_pop', 'rr_interactions', 'user_id', 'item_id', NULL, 'popularity');

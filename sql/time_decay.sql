@@ -201,9 +201,10 @@ SELECT algorithm, decay,
 				   opts || CASE WHEN decay THEN jsonb_build_object('time_column', 'ts', 'half_life', half_life)
 								ELSE '{}' END) AS recall
 FROM (VALUES
-	-- decay lowers the total confidence: alpha 10 instead of 2 keeps it
-	-- clear of the regularisation (2 collapses to popular items)
-	('ials', false, '{"factors": 16, "iterations": 10, "alpha": 10}'::jsonb, '10 days'),
+	-- decay lowers the total confidence (every weight is below 1): alpha 10
+	-- with a penalty of 20 keeps it clear of the regularisation (alpha 2,
+	-- or the default penalty of 100, collapses it to popular items)
+	('ials', false, '{"factors": 16, "iterations": 10, "alpha": 10, "regularization": 20}'::jsonb, '10 days'),
 	('bpr', false, '{"factors": 16}', '5 days'),
 	('user_knn', false, '{}', '10 days'),
 	('als', true, '{"factors": 16, "regularization": 0.5}', '5 days'),

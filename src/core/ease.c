@@ -25,10 +25,10 @@
  * exactly Steck's X_u B; fewer neighbours drop the smallest weights.
  * Supports are 0: B is not built from counts of common users.
  *
- * Computation.  G row by row, each row by one thread (row j sums
- * x_uj x_uk over the users u of item j and their items k, in CSR order, so
- * the result does not depend on the number of threads); then the
- * Cholesky factor and the inverse from it (LAPACK's blocked algorithms of
+ * Computation.  G row by row from the diagonal on, each row by one thread
+ * (row j sums x_uj x_uk over the users u of item j and their items k >= j,
+ * in CSR order, so the result does not depend on the number of threads);
+ * then the Cholesky factor and the inverse from it (LAPACK's blocked algorithms of
  * dpotrf, dtrtri and dlauum, OpenBLAS with the run's threads, checking for
  * interrupts between blocks: rs_cholesky_inverse_blocked_d); then the
  * lists, one item per thread with its own scratch.  Memory: the n x n
@@ -61,7 +61,11 @@ typedef struct EaseGram
 	double	   *g;
 } EaseGram;
 
-/* rows [begin, end) of X^T X */
+/*
+ * Rows [begin, end) of X^T X, each from its diagonal on: the inversion
+ * reads only that triangle.  A user's row of the matrix is sorted by item
+ * (the loader's order), so item j's place in it is found by bisection.
+ */
 static void
 gram_rows(void *ctx, int64_t begin, int64_t end, int thread)
 {
@@ -78,8 +82,19 @@ gram_rows(void *ctx, int64_t begin, int64_t end, int thread)
 		{
 			int32_t		u = m->item_users[x];
 			double		xuj = m->item_vals[x];
+			int64_t		lo = m->user_ptr[u];
+			int64_t		hi = m->user_ptr[u + 1];
 
-			for (int64_t y = m->user_ptr[u]; y < m->user_ptr[u + 1]; y++)
+			while (lo < hi)
+			{
+				int64_t		mid = lo + (hi - lo) / 2;
+
+				if (m->user_items[mid] < j)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			for (int64_t y = lo; y < m->user_ptr[u + 1]; y++)
 				row[m->user_items[y]] += xuj * m->user_vals[y];
 		}
 	}
@@ -273,6 +288,7 @@ rs_train_ease(const RsMatrix *m0, const RsParams *p, const RsEnv *env,
 	rs_parallel_csr(m->item_ptr, n, EASE_CHUNK_NNZ, threads, gram_rows, &gram, env);
 	for (int64_t i = 0; i < n; i++)
 		g[i * n + i] += p->regularization;
+	/* (the lower triangle stays 0: nothing reads it) */
 	if (env->note)
 		env->note(env->arg, "item Gram matrix: done");
 

@@ -60,6 +60,8 @@ train() {
 	# als: the peer's penalty, given (without it als first chooses one on
 	# held-out ratings, which the peer does not do)
 	[ "$algo" = als ] && extra=', \"regularization\": 0.05'
+	# ials: the peer's settings (the defaults before 0.3.0)
+	[ "$algo" = ials ] && extra=', \"alpha\": 2, \"regularization\": 20'
 	bench_train "$algo" "recsys.train('$algo', 'ml', 'user_id', 'item_id', '$col', '$algo',
 			'{\"factors\": $factors, \"iterations\": $iters, \"verbose\": true, \"threads\": $threads$extra}')"
 	printf '%s\n' "$out" | grep 'iteration' | sed 's/^/    /' >&2

@@ -11,6 +11,7 @@ algorithms as recsys in test/ref/mfref.py (warm-started CG, float32):
         (factors 64, regularization 0.05, bias_regularization 0.05,
         cg_steps 3, init_std 0.1)
   ials  on clicks: confidence 1 + alpha * clicks, the recsys defaults
+        before 0.3.0, which train.sh gives recsys explicitly
         (factors 64, alpha 2, regularization 20, cg_steps 3, init_std 0.01)
 
 Initial factors come from NumPy's generator (mfref.init_factors, the port
