@@ -71,7 +71,12 @@ GRANT SELECT ON d_interactions, d_item_attrs, d_text TO rs_trainer, rs_trainer_b
 # fold-in from the stored source).
 sub train_sql
 {
+	my (%opt) = @_;
 	my $f = q{'{"factors": 4, "iterations": 3}'};
+	# algorithms older releases do not have (current => 1: this one's)
+	my $current = $opt{current} ? q{
+SELECT 1 FROM recsys.train('m_ease', 'd_interactions', 'user_id', 'item_id', NULL, 'ease',
+	'{"neighbors": 10}');} : '';
 	return qq{
 SET ROLE rs_trainer;
 SELECT 1 FROM recsys.train('m_als', 'd_interactions', 'user_id', 'item_id', 'rating', 'als', $f);
@@ -84,7 +89,7 @@ SELECT 1 FROM recsys.train('m_iknn_attr', 'd_interactions', 'user_id', 'item_id'
 	'{"neighbors": 10, "attributes": "SELECT item_id, v FROM d_item_attrs"}');
 SELECT 1 FROM recsys.train('m_uknn', 'd_interactions', 'user_id', 'item_id', 'rating', 'user_knn',
 	'{"neighbors": 10, "feedback": "explicit"}');
-SELECT 1 FROM recsys.train('m_text', 'd_text', 'u', 'i', 'clicks', 'ials', $f);
+SELECT 1 FROM recsys.train('m_text', 'd_text', 'u', 'i', 'clicks', 'ials', $f);$current
 SELECT (recsys.fit('m_fit', user_id, item_id, rating,
 	'{"algorithm": "als", "factors": 4, "iterations": 3}')).version FROM d_interactions;
 SELECT 1 FROM recsys.train('m_two', 'd_interactions', 'user_id', 'item_id', 'clicks', 'ials',
@@ -102,6 +107,7 @@ INSERT INTO d_interactions SELECT 100001, item_id, rating, clicks, ts FROM d_int
 # items predicted and, where the kind has them, similar items or users.
 sub models
 {
+	my (%opt) = @_;
 	my $users = 'ARRAY[1, 2, 3, 17, 100001]';
 	my $items = 'ARRAY[1, 5, 9, 50, 97]';
 	my %int = (users => $users, items => $items, owner => 'rs_trainer');
@@ -122,7 +128,8 @@ sub models
 			items   => q{ARRAY['i1', 'i5', 'i9', 'i50', 'i97']},
 			owner   => 'rs_trainer',
 			similar => 'items'
-		});
+		},
+		$opt{current} ? ({ name => 'm_ease', %int, similar => 'items' }) : ());
 }
 
 # What the model $m serves, as one string per call kind (floats with every
@@ -155,9 +162,9 @@ FROM unnest($keys) WITH ORDINALITY x(k, o) CROSS JOIN LATERAL recsys.similar_$wh
 # "ERROR: ..." so that a comparison shows the error.
 sub serving
 {
-	my ($node, $db) = @_;
+	my ($node, $db, %opt) = @_;
 	my %out;
-	for my $m (models())
+	for my $m (models(%opt))
 	{
 		my %q = serving_queries($m);
 		for my $what (sort keys %q)

@@ -285,6 +285,14 @@ WHERE x.indrelid = 'recsys.item_factors'::regclass
 		'1', "$prev_version: a new model trains after the upgrade");
 	is($new->safe_psql('postgres', q{SELECT count(*) FROM recsys.recommend('m_new', 1, 10)}),
 		'10', "$prev_version: the new model serves");
+	# an algorithm the old release did not have, in the upgraded catalog
+	is($new->safe_psql('postgres', q{SET ROLE rs_trainer_b;
+	SELECT version || ' ' || algorithm FROM recsys.train('m_new_ease', 'd_interactions', 'user_id', 'item_id',
+	                                                     NULL, 'ease', '{"neighbors": 10}')}),
+		'1 ease', "$prev_version: an ease model trains after the upgrade");
+	is($new->safe_psql('postgres', q{SELECT count(*) || ' ' || bool_and(abs(r.score - recsys.predict('m_new_ease', 1, r.item)) < 1e-6)
+	FROM recsys.recommend('m_new_ease', 1, 10) r}),
+		'10 t', "$prev_version: the ease model serves, recommend's scores as predict's");
 
 	# --- tune() after the upgrade: a model of the old release gets a tuned version
 	is($new->safe_psql('postgres', q{SET ROLE rs_trainer;

@@ -1,5 +1,5 @@
 # Models of every kind (test/perl/RecsysModels.pm: als, svd, ials, bpr,
-# popularity, item_knn with and without attributes, user_knn, a model made
+# popularity, item_knn with and without attributes, user_knn, ease, a model made
 # by recsys.fit(), text keys, two versions) survive pg_dump -Fc and
 # pg_restore: into another database of the same cluster, and into another
 # cluster whose roles have other OIDs.  Every model serves exactly what it
@@ -38,7 +38,7 @@ $node->safe_psql('postgres', 'CREATE DATABASE src');
 $node->safe_psql('postgres', 'CREATE DATABASE dst TEMPLATE template0');
 $node->safe_psql('src', 'CREATE EXTENSION recsys');
 $node->safe_psql('src', setup_sql());
-$node->safe_psql('src', train_sql());
+$node->safe_psql('src', train_sql(current => 1));
 # a tuned model: its trials (recsys.tuning_trials, a foreign key to its
 # version) are dumped and restored with the catalog
 my $tune_q = q{SET ROLE rs_trainer;
@@ -67,7 +67,7 @@ my $ids_q = q{SELECT string_agg(format('%s/%s=%s', model, version, version_id), 
 	ORDER BY model COLLATE "C", version) FROM recsys.model_versions};
 my $seq_q = q{SELECT format('%s %s', last_value, is_called) FROM recsys.model_version_ids};
 
-my %before = serving($node, 'src');
+my %before = serving($node, 'src', current => 1);
 my %tables_before = catalog_tables($node, 'src');
 my $owners_before = $node->safe_psql('src', $owners_q);
 my $ids_before = $node->safe_psql('src', $ids_q);
@@ -77,7 +77,7 @@ my $max_id = $node->safe_psql('src', 'SELECT max(version_id) FROM recsys.model_v
 
 is($owners_before,
 	join(',', map { "$_->{name}=$_->{owner}" } sort { $a->{name} cmp $b->{name} }
-		  (models(), { name => 'm_tuned', owner => 'rs_trainer' })),
+		  (models(current => 1), { name => 'm_tuned', owner => 'rs_trainer' })),
 	'before: each model belongs to the role that trained it');
 for my $k (sort keys %before)
 {
@@ -99,7 +99,7 @@ for my $target (@targets)
 		"pg_restore into $where")
 	  or next;
 
-	my %after = serving($n, 'dst');
+	my %after = serving($n, 'dst', current => 1);
 	is($after{$_}, $before{$_}, "$where: $_ is the same") for sort keys %before;
 
 	my %tables_after = catalog_tables($n, 'dst');
