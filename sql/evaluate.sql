@@ -255,8 +255,10 @@ SELECT part, rows > 0 AS has_rows FROM recsys.split('kf_small', 'user_id', 'item
 ------------------------------------------------------------------------------
 -- A trained model against popularity on generated data (planted tastes)
 ------------------------------------------------------------------------------
+-- (ials with 0.2.0's confidence and penalty: the fairness cost below was
+-- set on its lists)
 SELECT model FROM recsys.train('evg_ials', 'pu_train', 'user_id', 'item_id', 'clicks', 'ials',
-							   '{"factors": 16, "iterations": 10}');
+							   '{"factors": 16, "iterations": 10, "alpha": 2, "regularization": 20}');
 SELECT model FROM recsys.train('evg_pop', 'pu_train', 'user_id', 'item_id', 'clicks', 'popularity');
 SELECT model FROM recsys.train('evg_als', 'pu_train', 'user_id', 'item_id', 'rating', 'als',
 							   '{"factors": 16}');

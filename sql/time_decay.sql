@@ -203,7 +203,7 @@ SELECT algorithm, decay,
 FROM (VALUES
 	-- decay lowers the total confidence (every weight is below 1): alpha 10
 	-- with a penalty of 20 keeps it clear of the regularisation (alpha 2,
-	-- or the default penalty of 100, collapses it to popular items)
+	-- or a penalty of 100, collapses it to popular items)
 	('ials', false, '{"factors": 16, "iterations": 10, "alpha": 10, "regularization": 20}'::jsonb, '10 days'),
 	('bpr', false, '{"factors": 16}', '5 days'),
 	('user_knn', false, '{}', '10 days'),
