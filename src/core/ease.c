@@ -28,10 +28,11 @@
  * Computation.  G row by row from the diagonal on, each row by one thread
  * (row j sums x_uj x_uk over the users u of item j and their items k >= j,
  * in CSR order, so the result does not depend on the number of threads);
- * then the Cholesky factor and the inverse from it (LAPACK's blocked algorithms of
- * dpotrf, dtrtri and dlauum, OpenBLAS with the run's threads, checking for
- * interrupts between blocks: rs_cholesky_inverse_blocked_d); then the
- * lists, one item per thread with its own scratch.  Memory: the n x n
+ * then the Cholesky factor and the inverse from it (LAPACK's blocked
+ * algorithms of dpotrf, dtrtri and dlauum, OpenBLAS with the run's
+ * threads, checking for interrupts between blocks:
+ * rs_cholesky_inverse_blocked_d); then the lists, one item per thread
+ * with its own scratch.  Memory: the n x n
  * doubles of G (P overwrites it) plus the lists; the caller checks the
  * memory limit before (rs_ease_bytes).
  *
