@@ -292,7 +292,7 @@ WHERE x.indrelid = 'recsys.item_factors'::regclass
 		'1 ease', "$prev_version: an ease model trains after the upgrade");
 	is($new->safe_psql('postgres', q{SELECT count(*) || ' ' || bool_and(abs(r.score - recsys.predict('m_new_ease', 1, r.item)) < 1e-6)
 	FROM recsys.recommend('m_new_ease', 1, 10) r}),
-		'10 t', "$prev_version: the ease model serves, recommend's scores as predict's");
+		'10 true', "$prev_version: the ease model serves, recommend's scores as predict's");
 
 	# --- tune() after the upgrade: a model of the old release gets a tuned version
 	is($new->safe_psql('postgres', q{SET ROLE rs_trainer;
