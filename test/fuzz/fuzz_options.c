@@ -77,7 +77,12 @@ check_ranges(const RsOptState *s)
 							  p->iterations < 1 || p->iterations > 10000 ||
 							  !(p->init_std >= 0 && p->init_std <= 10)))
 		abort();
-	if (s->algorithm >= 5)
+	/* ease: its penalty must be positive (a singular matrix otherwise) */
+	if (strcmp(rs_algorithm_names[s->algorithm], "ease") == 0 &&
+		(p->neighbors < 1 || p->neighbors > 1000 || !(p->regularization > 0)))
+		abort();
+	if (strcmp(rs_algorithm_names[s->algorithm], "item_knn") == 0 ||
+		strcmp(rs_algorithm_names[s->algorithm], "user_knn") == 0)
 	{
 		if (p->neighbors < 1 || p->neighbors > 1000 || p->min_support < 1 ||
 			!(p->min_similarity >= -1 && p->min_similarity <= 1) ||
