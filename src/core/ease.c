@@ -39,6 +39,7 @@
  *-------------------------------------------------------------------------
  */
 #include "core.h"
+#include "knn.h"
 #include "linalg.h"
 
 #include <math.h>
@@ -83,19 +84,12 @@ gram_rows(void *ctx, int64_t begin, int64_t end, int thread)
 		{
 			int32_t		u = m->item_users[x];
 			double		xuj = m->item_vals[x];
-			int64_t		lo = m->user_ptr[u];
-			int64_t		hi = m->user_ptr[u + 1];
+			int64_t		first = m->user_ptr[u];
+			int64_t		end = m->user_ptr[u + 1];
 
-			while (lo < hi)
-			{
-				int64_t		mid = lo + (hi - lo) / 2;
-
-				if (m->user_items[mid] < j)
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
-			for (int64_t y = lo; y < m->user_ptr[u + 1]; y++)
+			/* u has item j: its place in u's row */
+			first += rs_knn_find_sorted(m->user_items + first, end - first, (int32_t) j);
+			for (int64_t y = first; y < end; y++)
 				row[m->user_items[y]] += xuj * m->user_vals[y];
 		}
 	}

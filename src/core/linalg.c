@@ -37,8 +37,6 @@ extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda,
 extern void dpotrs_(const char *uplo, const int *n, const int *nrhs,
 					const double *a, const int *lda, double *b, const int *ldb,
 					int *info, size_t uplo_len);
-extern void dpotri_(const char *uplo, const int *n, double *a, const int *lda,
-					int *info, size_t uplo_len);
 extern void dtrsm_(const char *side, const char *uplo, const char *transa,
 				   const char *diag, const int *m, const int *n,
 				   const double *alpha, const double *a, const int *lda,
@@ -238,18 +236,6 @@ rs_cholesky_inverse_blocked_d(double *a, int n, int nb,
 }
 
 #undef A_
-
-int
-rs_cholesky_inverse_d(double *a, int n)
-{
-	int			info = 0;
-
-	dpotrf_("L", &n, a, &n, &info, 1);
-	if (info != 0)
-		return info;
-	dpotri_("L", &n, a, &n, &info, 1);
-	return info;
-}
 
 void
 rs_init_factor_rows(float *f, int64_t n, int k, double sd, uint64_t seed,

@@ -96,16 +96,12 @@ extern bool rs_cholesky_solve_d(double *a, double *b, int k);
 
 /*
  * The inverse of the n x n symmetric positive definite a, in place, from
- * its Cholesky factor (ease.c): the upper triangle of the row-major a
- * receives it, the lower one keeps what was there.  Returns LAPACK's
- * info: 0, or > 0 when a is not positive definite.
- */
-extern int	rs_cholesky_inverse_d(double *a, int n);
-
-/*
- * The same in blocks of nb columns, calling check(arg) (which may throw)
- * after each block of each pass: the same result as LAPACK's blocked
- * routines up to rounding (test/core/linalg_core checks it).
+ * its Cholesky factor (ease.c), as LAPACK's dpotrf + dpotri give it up to
+ * rounding (test/core/linalg_core checks it), in blocks of nb columns,
+ * calling check(arg) (which may throw) after each block of each pass: the
+ * upper triangle of the row-major a receives it, the lower one keeps what
+ * was there.  Returns LAPACK's info: 0, or > 0 (the first column that
+ * fails) when a is not positive definite.
  */
 extern int	rs_cholesky_inverse_blocked_d(double *a, int n, int nb,
 										  void (*check) (void *arg), void *arg);

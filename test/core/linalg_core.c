@@ -3,8 +3,7 @@
  * linalg_core.c
  *	  The blocked, interruptible inverse of a symmetric positive definite
  *	  matrix (rs_cholesky_inverse_blocked_d, what ease inverts its item
- *	  Gram matrix with) against LAPACK's dpotrf + dpotri
- *	  (rs_cholesky_inverse_d) on seeded random matrices of several sizes
+ *	  Gram matrix with) against LAPACK's dpotrf + dpotri on seeded random matrices of several sizes
  *	  and block sizes, including blocks that do not divide the size; the
  *	  check between blocks called once per block of each pass; a check that
  *	  throws (longjmp) mid-way; a matrix that is not positive definite.
@@ -20,6 +19,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* LAPACK itself, the reference: the Fortran entry points (see linalg.c) */
+extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda,
+					int *info, size_t uplo_len);
+extern void dpotri_(const char *uplo, const int *n, double *a, const int *lda,
+					int *info, size_t uplo_len);
+
+static int
+lapack_inverse(double *a, int n)
+{
+	int			info = 0;
+
+	dpotrf_("L", &n, a, &n, &info, 1);
+	if (info != 0)
+		return info;
+	dpotri_("L", &n, a, &n, &info, 1);
+	return info;
+}
 
 static int	failed = 0;
 static int	checks = 0;
@@ -92,7 +109,7 @@ main(void)
 			random_spd(g, n, (unsigned) (n * 31 + nb));
 			memcpy(p1, g, sizeof(double) * nn);
 			memcpy(p2, g, sizeof(double) * nn);
-			i1 = rs_cholesky_inverse_d(p1, n);
+			i1 = lapack_inverse(p1, n);
 			checks = 0;
 			i2 = rs_cholesky_inverse_blocked_d(p2, n, nb, count_check, NULL);
 			/* Fortran's lower triangle: row-major j >= i */
@@ -152,7 +169,7 @@ main(void)
 		random_spd(g, n, 9);
 		g[9 * n + 9] = -1.0;
 		memcpy(h, g, sizeof(double) * n * n);
-		i1 = rs_cholesky_inverse_d(g, n);
+		i1 = lapack_inverse(g, n);
 		i2 = rs_cholesky_inverse_blocked_d(h, n, 4, count_check, NULL);
 		snprintf(what, sizeof(what), "not positive definite: info %d (dpotrf %d)", i2, i1);
 		ok(i1 > 0 && i2 == i1, what);
