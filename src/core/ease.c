@@ -85,11 +85,11 @@ gram_rows(void *ctx, int64_t begin, int64_t end, int thread)
 			int32_t		u = m->item_users[x];
 			double		xuj = m->item_vals[x];
 			int64_t		first = m->user_ptr[u];
-			int64_t		end = m->user_ptr[u + 1];
+			int64_t		last = m->user_ptr[u + 1];
 
 			/* u has item j: its place in u's row */
-			first += rs_knn_find_sorted(m->user_items + first, end - first, (int32_t) j);
-			for (int64_t y = first; y < end; y++)
+			first += rs_knn_find_sorted(m->user_items + first, last - first, (int32_t) j);
+			for (int64_t y = first; y < last; y++)
 				row[m->user_items[y]] += xuj * m->user_vals[y];
 		}
 	}
