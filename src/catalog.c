@@ -477,7 +477,7 @@ rs_keeps_user_values(const RsTrainOptions *opts)
 	return opts->time_column != NULL && opts->half_life_seconds <= 0 &&
 		!(opts->params.half_life_days > 0) &&
 		(opts->algorithm == RS_ALG_ALS || opts->algorithm == RS_ALG_SVD ||
-		 opts->algorithm == RS_ALG_IALS);
+		 opts->algorithm == RS_ALG_NMF || opts->algorithm == RS_ALG_IALS);
 }
 
 /* seconds since the epoch as a timestamptz Datum (*null for NaN) */

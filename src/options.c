@@ -26,7 +26,7 @@
 #include "utils/fmgrprotos.h"
 #include "utils/numeric.h"
 
-#define ALGORITHM_LIST "als, svd, ials, bpr, popularity, item_knn, user_knn, ease"
+#define ALGORITHM_LIST "als, svd, ials, bpr, popularity, item_knn, user_knn, ease, nmf"
 
 const char *
 rs_algorithm_name(RsAlgorithm alg)
@@ -552,6 +552,12 @@ rs_options_effective(const RsTrainOptions *o)
 			appendStringInfo(&s, ", \"factors\": %d, \"iterations\": %d, \"learning_rate\": %g, \"regularization\": %g, \"samples\": %d, \"init_std\": %g",
 							 p->factors, p->iterations, p->learning_rate,
 							 p->regularization, p->samples, p->init_std);
+			break;
+		case RS_ALG_NMF:
+			appendStringInfo(&s, ", \"factors\": %d, \"iterations\": %d, \"regularization\": %g",
+							 p->factors, p->iterations, p->regularization);
+			append_biases(&s, p);
+			appendStringInfo(&s, ", \"init_std\": %g", p->init_std);
 			break;
 		case RS_ALG_POPULARITY:
 			appendStringInfo(&s, ", \"half_life_days\": %g", p->half_life_days);

@@ -414,12 +414,15 @@ rs_explain(PG_FUNCTION_ARGS)
 	SPI_connect();
 	m = rs_served_model(name, rs_version_arg(fcinfo, 4));
 	if (m->sm.algorithm == RS_ALG_BPR || m->sm.algorithm == RS_ALG_POPULARITY ||
+		m->sm.algorithm == RS_ALG_NMF ||
 		(!is_knn(m) && (m->factors == NULL || m->sm.factors == 0)))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("model \"%s\" (%s) cannot explain its scores",
 						name, rs_algorithm_name(m->sm.algorithm)),
-				 errdetail("Its score is not a sum over the user's items or neighbours."),
+				 errdetail(m->sm.algorithm == RS_ALG_NMF ?
+						   "Its user vector is a constrained solution, not linear in the user's ratings, so its score is not a sum over the user's items." :
+						   "Its score is not a sum over the user's items or neighbours."),
 				 errhint("Explanations are given by item_knn, user_knn, ials, als and svd models; recsys.similar_items() shows what is near an item.")));
 	item = rs_served_item(m, ikey);
 	if (item < 0)

@@ -10,7 +10,8 @@
  * svd with ratings, the biased ridge regression of the als user step
  * (weighted lambda, bias included; for a model trained with "biases":
  * false the same without the bias, against r - mu, mu 0 with
- * "global_mean": false, as als trains such a model).  Without ratings an explicit model,
+ * "global_mean": false, as als trains such a model); for nmf the same
+ * system solved with the factors >= 0 (rs_nnls), as nmf trains.  Without ratings an explicit model,
  * and bpr always, take the mean of the items' vectors (bias 0).
  *
  * Time decay: a model trained with a half-life weighs a new user's rows
@@ -123,7 +124,18 @@ rs_fold_in(ServedModel *m, const int32 *idx, const float *ratings,
 			a[k * k1 + k] = 1.0f;
 			b[k] = 0.0f;
 		}
-		if (rs_cholesky_solve(a, b, k1))
+		if (m->sm.algorithm == RS_ALG_NMF)
+		{
+			/* nmf: the same system with factors >= 0, from zero, as
+			 * update() and training's user step solve it */
+			float	   *x = palloc0(sizeof(float) * k1);
+
+			rs_nnls(a, b, x, k1, k, palloc(sizeof(double) * RS_NNLS_WS(k1)),
+					palloc(sizeof(int) * k1));
+			memcpy(uf, x, sizeof(float) * k);
+			*ubias = m->biases ? x[k] : 0.0f;
+		}
+		else if (rs_cholesky_solve(a, b, k1))
 		{
 			memcpy(uf, b, sizeof(float) * k);
 			*ubias = m->biases ? b[k] : 0.0f;

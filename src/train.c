@@ -385,6 +385,9 @@ train_core(const RsMatrix *m, const RsTrainOptions *opts, const RsEnv *env,
 		case RS_ALG_SVD:
 			rs_train_svd(m, &opts->params, env, out);
 			break;
+		case RS_ALG_NMF:
+			rs_train_nmf(m, &opts->params, env, out);
+			break;
 		case RS_ALG_IALS:
 			rs_train_ials(m, &opts->params, env, out);
 			break;

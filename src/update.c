@@ -243,6 +243,7 @@ solve_factors(const RsTrainOptions *opts, const ServedModel *served,
 				break;
 			case RS_ALG_ALS:
 			case RS_ALG_SVD:
+			case RS_ALG_NMF:
 				{
 					const float *ib = served->bias;
 
@@ -250,6 +251,7 @@ solve_factors(const RsTrainOptions *opts, const ServedModel *served,
 						ib = palloc0(sizeof(float) * Max(served->n_items, 1));
 					rs_als_solve_users(sub, k, served->sm.global_mean, served->reg,
 									   served->reg_b, !opts->params.no_biases,
+									   opts->algorithm == RS_ALG_NMF,
 									   served->factors, ib,
 									   opts->params.threads, env, uf, ub);
 				}

@@ -45,6 +45,18 @@
  *	  from the current x_u, applying the matrix as a_i (a_i . v) without
  *	  ever forming it: O(n_u k) per step.  As in ials.c.
  *
+ * nmf (rs_train_nmf): the same objective and sweeps with every factor
+ * constrained to p_u >= 0, q_i >= 0 (the biases, when the model has
+ * them, are free): alternating nonnegative least squares.  Each entity's
+ * system above is built exactly (the Cholesky path's ssyrk) and solved
+ * under the constraint by Lawson and Hanson's active-set method
+ * (linalg.c, rs_nnls), warm-started from the entity's current values,
+ * so that most solves are one Cholesky factorisation of the system
+ * restricted to the factors that stay positive.  An exact block step never raises the objective, so the loss
+ * falls from iteration to iteration as for als.  Initial factors are the
+ * magnitudes |init_std N(0,1)| of als's draws.  fold-in and update()
+ * solve a user the same way from zero (rs_als_solve_users).
+ *
  * The loss is taken during the item half-sweep, per item, from residuals
  * the solver already has (tracked through the CG steps), so it costs no
  * extra pass over the ratings.
@@ -94,6 +106,9 @@ typedef struct AlsSweep
 	int			cg_steps;
 	bool		cholesky;
 	bool		biases;			/* false: x_u's bias held at 0 */
+	bool		nonnegative;	/* nmf: factors >= 0 (exact solver only) */
+	double	   *nnls_ws;		/* nmf: per thread RS_NNLS_WS(k + 1) doubles */
+	int		   *nnls_iws;		/* nmf: per thread k + 1 ints */
 	float	   *scratch;		/* per thread: scratch_floats each */
 	size_t		scratch_floats;
 	int64_t		maxdeg;
@@ -120,7 +135,7 @@ entity_weight(const AlsSweep *s, int64_t beg, int n)
  * side and ALS_GATHER_ROWS x (k+1) for the gathered feature rows.
  */
 static void
-solve_cholesky(const AlsSweep *s, int64_t e, float *ws, float *sv)
+solve_cholesky(const AlsSweep *s, int64_t e, float *ws, float *sv, int thread)
 {
 	int			k = s->k;
 	int			k1 = k + 1;
@@ -176,7 +191,17 @@ solve_cholesky(const AlsSweep *s, int64_t e, float *ws, float *sv)
 		a[(size_t) k * k1 + k] = 1.0f;
 		b[k] = 0.0f;
 	}
-	if (rs_cholesky_solve(a, b, k1))
+	if (s->nonnegative)
+	{
+		/* nmf: the same system with p >= 0, warm-started (rows is free) */
+		memcpy(rows, xe, sizeof(float) * k);
+		rows[k] = s->xb[e];
+		rs_nnls(a, b, rows, k1, k, s->nnls_ws + RS_NNLS_WS(k1) * thread,
+				s->nnls_iws + (size_t) k1 * thread);
+		memcpy(xe, rows, sizeof(float) * k);
+		s->xb[e] = rows[k];
+	}
+	else if (rs_cholesky_solve(a, b, k1))
 	{
 		memcpy(xe, b, sizeof(float) * k);
 		s->xb[e] = b[k];
@@ -293,7 +318,7 @@ sweep_range(void *ctx, int64_t begin, int64_t end, int thread)
 			continue;
 		}
 		if (s->cholesky)
-			solve_cholesky(s, e, ws, s->loss ? sv : NULL);
+			solve_cholesky(s, e, ws, s->loss ? sv : NULL, thread);
 		else
 			solve_cg(s, e, ws, sv, tv, yg);
 
@@ -316,6 +341,16 @@ sweep_range(void *ctx, int64_t begin, int64_t end, int thread)
 	}
 }
 
+/* nmf: rs_nnls's workspace for each thread */
+static void
+nnls_workspace(AlsSweep *s, int threads, const RsEnv *env)
+{
+	int			k1 = s->k + 1;
+
+	s->nnls_ws = env->alloc(env->arg, sizeof(double) * RS_NNLS_WS(k1) * threads);
+	s->nnls_iws = env->alloc(env->arg, sizeof(int) * (size_t) k1 * threads);
+}
+
 static void
 half_sweep(AlsSweep *s, int64_t n_x, int threads, const RsEnv *env)
 {
@@ -334,9 +369,9 @@ half_sweep(AlsSweep *s, int64_t n_x, int threads, const RsEnv *env)
 		rs_blas_set_threads(blas_threads);
 }
 
-void
-rs_train_als(const RsMatrix *m, const RsParams *p, const RsEnv *env,
-			 RsModel *out)
+static void
+train_als(const RsMatrix *m, const RsParams *p, const RsEnv *env,
+		  RsModel *out, bool nonnegative)
 {
 	int			k = p->factors;
 	int			k1 = k + 1;
@@ -378,6 +413,14 @@ rs_train_als(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 
 	/* user streams 0..nu-1, item streams after them: never overlapping */
 	rs_model_setup(out, m, p, env, mean, true, true, 0, (uint64_t) nu);
+	if (nonnegative)
+	{
+		/* nmf: the magnitudes of the same draws */
+		for (size_t x = 0; x < (size_t) nu * k; x++)
+			out->user_factors[x] = fabsf(out->user_factors[x]);
+		for (size_t x = 0; x < (size_t) ni * k; x++)
+			out->item_factors[x] = fabsf(out->item_factors[x]);
+	}
 	env->check_interrupts(env->arg);
 
 	maxdeg = rs_max_row_length(m->user_ptr, nu);
@@ -390,14 +433,17 @@ rs_train_als(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 	s.lambda = (float) p->regularization;
 	s.lambda_b = (float) p->bias_regularization;
 	s.cg_steps = p->cg_steps < 1 ? 1 : p->cg_steps;
-	s.cholesky = p->cholesky;
+	s.cholesky = p->cholesky || nonnegative;
 	s.biases = !p->no_biases;
+	s.nonnegative = nonnegative;
+	if (nonnegative)
+		nnls_workspace(&s, threads, env);
 	s.maxdeg = maxdeg;
 	/*
 	 * s_j and t_j per rating of the busiest entity, the gathered rows (CG),
 	 * then the solver's workspace
 	 */
-	if (p->cholesky)
+	if (s.cholesky)
 		ws = (size_t) k1 * k1 + k1 + (size_t) ALS_GATHER_ROWS * k1;
 	else
 		ws = (size_t) maxdeg * k + 4 * (size_t) k1;
@@ -477,6 +523,20 @@ rs_train_als(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 	}
 }
 
+void
+rs_train_als(const RsMatrix *m, const RsParams *p, const RsEnv *env,
+			 RsModel *out)
+{
+	train_als(m, p, env, out, false);
+}
+
+void
+rs_train_nmf(const RsMatrix *m, const RsParams *p, const RsEnv *env,
+			 RsModel *out)
+{
+	train_als(m, p, env, out, true);
+}
+
 /*
  * One exact user half-step against fixed items: each user of m (its user
  * rows only are read) gets the factors and bias of the als user step,
@@ -488,7 +548,8 @@ rs_train_als(const RsMatrix *m, const RsParams *p, const RsEnv *env,
  */
 void
 rs_als_solve_users(const RsMatrix *m, int k, double mu, double lambda,
-				   double lambda_b, bool biases, const float *item_factors,
+				   double lambda_b, bool biases, bool nonnegative,
+				   const float *item_factors,
 				   const float *item_bias, int threads, const RsEnv *env,
 				   float *user_factors, float *user_bias)
 {
@@ -506,6 +567,9 @@ rs_als_solve_users(const RsMatrix *m, int k, double mu, double lambda,
 	s.lambda_b = (float) lambda_b;
 	s.cholesky = true;
 	s.biases = biases;
+	s.nonnegative = nonnegative;
+	if (nonnegative)
+		nnls_workspace(&s, threads, env);
 	s.maxdeg = rs_max_row_length(m->user_ptr, m->n_users);
 	s.scratch_floats = 2 * (size_t) s.maxdeg + (size_t) k1 * k1 + k1 +
 		(size_t) ALS_GATHER_ROWS * k1;

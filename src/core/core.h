@@ -192,6 +192,9 @@ typedef struct RsEnv
 /* als.c: explicit ratings, biased MF by alternating least squares */
 extern void rs_train_als(const RsMatrix *m, const RsParams *p,
 						 const RsEnv *env, RsModel *out);
+/* als.c: explicit ratings, nonnegative MF (the als sweeps with p, q >= 0) */
+extern void rs_train_nmf(const RsMatrix *m, const RsParams *p,
+						 const RsEnv *env, RsModel *out);
 
 /*
  * als.c, ials.c: one exact (Cholesky) user half-step against fixed items,
@@ -202,6 +205,7 @@ extern void rs_train_als(const RsMatrix *m, const RsParams *p,
  */
 extern void rs_als_solve_users(const RsMatrix *m, int k, double mu,
 							   double lambda, double lambda_b, bool biases,
+							   bool nonnegative,
 							   const float *item_factors,
 							   const float *item_bias, int threads,
 							   const RsEnv *env, float *user_factors,

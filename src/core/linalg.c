@@ -20,6 +20,8 @@
  */
 #include "linalg.h"
 
+#include <math.h>
+
 #include "rng.h"
 #include "core.h"
 
@@ -153,6 +155,197 @@ rs_cholesky_solve_d(double *a, double *b, int k)
 		return false;
 	dpotrs_("L", &k, &nrhs, a, &k, b, &k, &info, 1);
 	return info == 0;
+}
+
+/*
+ * Cyclic coordinate descent for the problem of rs_nnls, from x: the
+ * fallback when a passive set's system is not positive definite (a
+ * singular A, as with no penalty).  Stops after a sweep that moves no
+ * coordinate by more than tol times max(1, the largest |x_j|), or after
+ * max_sweeps.  g: n doubles.
+ */
+static void
+nnls_cd(const float *a, const float *b, float *x, int n, int n_nonneg,
+		int max_sweeps, double tol, double *g)
+{
+	int			sweep = 0;
+
+	for (int j = 0; j < n_nonneg; j++)
+		if (!(x[j] > 0.0f))
+			x[j] = 0.0f;
+	/* g = A x - b, the gradient */
+	for (int i = 0; i < n; i++)
+	{
+		const float *ai = a + (size_t) i * n;
+		double		s = -(double) b[i];
+
+		for (int j = 0; j < n; j++)
+			s += (double) ai[j] * x[j];
+		g[i] = s;
+	}
+	while (sweep < max_sweeps)
+	{
+		double		moved = 0.0;
+		double		largest = 1.0;
+
+		sweep++;
+		for (int f = 0; f < n; f++)
+		{
+			const float *af = a + (size_t) f * n;
+			double		d = af[f];
+			double		old = x[f];
+			double		next;
+			double		delta;
+
+			if (!(d > 0.0))
+				continue;		/* a direction the objective ignores */
+			next = old - g[f] / d;
+			if (f < n_nonneg && next < 0.0)
+				next = 0.0;
+			x[f] = (float) next;
+			delta = (double) x[f] - old;
+			if (delta != 0.0)
+			{
+				/* A symmetric: column f is row f */
+				for (int i = 0; i < n; i++)
+					g[i] += delta * af[i];
+			}
+			if (fabs(delta) > moved)
+				moved = fabs(delta);
+			if (fabs((double) x[f]) > largest)
+				largest = fabs((double) x[f]);
+		}
+		if (moved <= tol * largest)
+			break;
+	}
+}
+
+/*
+ * Lawson and Hanson's active-set method on the normal equations, started
+ * from the x given: the passive set P (the free variables, and the
+ * constrained ones that are > 0) is solved exactly by Cholesky in double
+ * precision; a solution leaving P's constraints steps back along the way
+ * to it and drops the variables it zeroes; a feasible one is optimal when
+ * no variable outside P has a positive negative gradient (b - Ax)_j, else
+ * the largest joins P.  Warm-started from the previous solution, as ALS's
+ * sweeps call it, this is one or two factorisations.
+ */
+void
+rs_nnls(const float *a, const float *b, float *x, int n, int n_nonneg,
+		double *ws, int *iws)
+{
+	double	   *m = ws;				/* n x n: A_PP, then its factor */
+	double	   *z = m + (size_t) n * n;	/* n: the passive solution */
+	double	   *xd = z + n;			/* n: the current point */
+	int		   *pidx = iws;			/* n: P's variables, in order */
+	double		scale = 1.0;
+	int			last_added = -1;
+
+	for (int j = 0; j < n; j++)
+	{
+		xd[j] = (j < n_nonneg && !(x[j] > 0.0f)) ? 0.0 : x[j];
+		if (fabs((double) b[j]) > scale)
+			scale = fabs((double) b[j]);
+	}
+	for (int outer = 0; outer < 3 * n + 10; outer++)
+	{
+		double		best = 1e-10 * scale;
+		int			add = -1;
+		bool		dropped_new = false;
+
+		/* the passive set's exact solution, stepping back while infeasible */
+		for (int inner = 0; inner <= n; inner++)
+		{
+			int			np = 0;
+			int			info = 0;
+			const int	nrhs = 1;
+			double		alpha = 1.0;
+			bool		feasible = true;
+
+			for (int j = 0; j < n; j++)
+				if (j >= n_nonneg || xd[j] > 0.0 || j == last_added)
+					pidx[np++] = j;
+			if (np == 0)
+				break;
+			for (int r = 0; r < np; r++)
+			{
+				for (int c = 0; c < np; c++)
+					m[(size_t) r * np + c] = a[(size_t) pidx[r] * n + pidx[c]];
+				z[r] = b[pidx[r]];
+			}
+			dpotrf_("L", &np, m, &np, &info, 1);
+			if (info == 0)
+				dpotrs_("L", &np, &nrhs, m, &np, z, &np, &info, 1);
+			if (info != 0)
+			{
+				/* not positive definite: coordinate descent from here */
+				for (int j = 0; j < n; j++)
+					x[j] = (float) xd[j];
+				nnls_cd(a, b, x, n, n_nonneg, RS_NMF_MAX_SWEEPS,
+						RS_NMF_TOLERANCE, ws);
+				return;
+			}
+			for (int r = 0; r < np; r++)
+			{
+				int			j = pidx[r];
+
+				if (j < n_nonneg && !(z[r] > 0.0))
+				{
+					double		t = xd[j] / (xd[j] - z[r]);
+
+					feasible = false;
+					if (t < alpha)
+						alpha = t;
+				}
+			}
+			if (feasible)
+			{
+				for (int j = 0; j < n; j++)
+					xd[j] = 0.0;
+				for (int r = 0; r < np; r++)
+					xd[pidx[r]] = z[r];
+				last_added = -1;
+				break;
+			}
+			/* step back to the boundary; whatever it zeroes leaves P */
+			for (int r = 0; r < np; r++)
+			{
+				int			j = pidx[r];
+
+				xd[j] += alpha * (z[r] - xd[j]);
+				if (j < n_nonneg && xd[j] <= 1e-15 * scale)
+				{
+					xd[j] = 0.0;
+					if (j == last_added)
+						dropped_new = true;
+				}
+			}
+			last_added = -1;
+		}
+		if (dropped_new)
+			break;				/* rounding: the variable just added cannot move */
+
+		/* optimal unless a variable held at 0 would lower the objective */
+		for (int j = 0; j < n_nonneg; j++)
+		{
+			double		w = b[j];
+
+			if (xd[j] > 0.0)
+				continue;
+			for (int c = 0; c < n; c++)
+				w -= (double) a[(size_t) j * n + c] * xd[c];
+			if (w > best)
+			{
+				best = w;
+				add = j;
+			}
+		}
+		if (add < 0)
+			break;
+		last_added = add;
+	}
+	for (int j = 0; j < n; j++)
+		x[j] = (float) xd[j];
 }
 
 /*

@@ -95,6 +95,24 @@ extern bool rs_cholesky_solve(float *a, float *b, int k);
 extern bool rs_cholesky_solve_d(double *a, double *b, int k);
 
 /*
+ * Nonnegative least squares on the normal equations (nmf: als.c, its
+ * fold-in and update()): x minimising 1/2 x'Ax - b'x subject to x_j >= 0
+ * for j < n_nonneg (the others free), for the n x n symmetric positive
+ * semidefinite row-major A (not changed), in double precision, from the x
+ * given (clipped to the constraints first): Lawson and Hanson's active-set
+ * method, exact up to rounding; coordinate descent where a system of it is
+ * not positive definite.  ws: RS_NNLS_WS(n) doubles; iws: n ints.
+ */
+extern void rs_nnls(const float *a, const float *b, float *x, int n,
+					int n_nonneg, double *ws, int *iws);
+#define RS_NNLS_WS(n)	((size_t) (n) * (n) + 2 * (size_t) (n))
+
+/* rs_nnls's fallback: at most this many sweeps of coordinate descent ... */
+#define RS_NMF_MAX_SWEEPS	500
+/* ... stopping when none moves a coordinate by more than this, relatively */
+#define RS_NMF_TOLERANCE	1e-6
+
+/*
  * The inverse of the n x n symmetric positive definite a, in place, from
  * its Cholesky factor (ease.c), as LAPACK's dpotrf + dpotri give it up to
  * rounding (test/core/linalg_core checks it), in blocks of nb columns,

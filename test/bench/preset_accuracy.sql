@@ -1,7 +1,7 @@
 -- test/bench/preset_accuracy.sql: 5-fold RMSE on the movielens preset of
--- the generator, for a bias-only baseline and for als and svd (their
+-- the generator, for a bias-only baseline, for als and svd (their
 -- defaults, which choose the penalty on held-out ratings, and hand-tuned
--- settings).  A measurement, not a test: the
+-- settings) and for nmf (its defaults, and with biases).  A measurement, not a test: the
 -- numbers are reported in doc/generator.md ("The movielens preset").
 --
 --   psql -X -d DB -v seed=42 -f test/bench/preset_accuracy.sql
@@ -100,7 +100,9 @@ FROM (VALUES
 		('svd', '{}'::jsonb),
 		('als', '{"factors": 8, "regularization": 0.12}'::jsonb),
 		('als', '{"factors": 5, "regularization": 0.1}'::jsonb),
-		('svd', '{"factors": 20, "learning_rate": 0.01, "regularization": 0.1, "iterations": 30}'::jsonb)) c(algo, opts),
+		('svd', '{"factors": 20, "learning_rate": 0.01, "regularization": 0.1, "iterations": 30}'::jsonb),
+		('nmf', '{}'::jsonb),
+		('nmf', '{"biases": true}'::jsonb)) c(algo, opts),
 	 generate_series(0, 4) f,
 	 LATERAL pg_temp.pa_model(c.algo, c.opts, f) m;
 

@@ -14,7 +14,7 @@
 #     VACUUM ANALYZE ml                                  (timed, "generate")
 #  2. recsys.train(..., 'popularity'): read the table, build the compact
 #     matrix, store 27k rows                                 (timed, "load")
-#  3. recsys.train 'als' on rating and 'ials' on clicks, 64 factors,
+#  3. recsys.train 'als' and 'nmf' on rating and 'ials' on clicks, 64 factors,
 #     ITERATIONS iterations, verbose, 2 threads; seconds per iteration is
 #     the median difference between consecutive "iteration N, loss L, T s"
 #     NOTICE timestamps; peak memory is model_versions.memory_bytes (the
@@ -23,7 +23,8 @@
 #  4. The peer: test/bench/train_peer.py exports the same rows by
 #     binary COPY, builds the CSR matrices and runs test/ref/mfref.py's
 #     ALS/iALS (warm-started CG, 3 steps, float32, recsys' defaults from
-#     src/options.c), REF_ITERATIONS iterations each.
+#     src/options.c), and NMF by multiplicative updates (another algorithm:
+#     train_peer.py), REF_ITERATIONS iterations each.
 #
 # Prints one table (metric | recsys | NumPy/SciPy | ratio | target) with
 # the machine and the date.  Ratio is NumPy/SciPy over recsys: above 1
@@ -79,6 +80,9 @@ als_spi=$spi als_total=$total als_mem=$mem als_hwm=$hwm
 rs_log "ials ($iters iterations)"
 train ials clicks
 ials_spi=$spi ials_total=$total ials_mem=$mem ials_hwm=$hwm
+rs_log "nmf ($iters iterations)"
+train nmf rating
+nmf_spi=$spi nmf_total=$total nmf_mem=$mem nmf_hwm=$hwm
 
 rs_log "NumPy/SciPy peer ($ref_iters iterations each)"
 ref_out=$("$py" "$here/train_peer.py" --table ml --iterations "$ref_iters" \
@@ -86,6 +90,7 @@ ref_out=$("$py" "$here/train_peer.py" --table ml --iterations "$ref_iters" \
 r_load=$(bench_ref load_seconds)
 r_als=$(bench_ref als_seconds_per_iteration)
 r_ials=$(bench_ref ials_seconds_per_iteration)
+r_nmf=$(bench_ref nmf_seconds_per_iteration)
 r_rss=$(bench_ref peak_rss_bytes)
 
 bench_same_install
@@ -103,11 +108,14 @@ row "$(printf '%.38s' -------------------------------------------)" ------------
 row "load s (train popularity / COPY+CSR)" "$load_s" "$r_load" "$(bench_ratio "$load_s" "$r_load")" "<= 10"
 row "als s/iteration" "$als_spi" "$r_als" "$(bench_ratio "$als_spi" "$r_als")" "<= 2.0"
 row "ials s/iteration" "$ials_spi" "$r_ials" "$(bench_ratio "$ials_spi" "$r_ials")" "<= 1.0"
+row "nmf s/iteration (peer: MU)" "$nmf_spi" "$r_nmf" "$(bench_ratio "$nmf_spi" "$r_nmf")" ""
 row "peak memory, als (VmHWM / peer RSS)" "$(gib "$als_hwm")" "$(gib "$r_rss")" "$(bench_ratio "$als_hwm" "$r_rss")" "<= 2 GiB"
 row "peak memory, ials (VmHWM / peer RSS)" "$(gib "$ials_hwm")" "$(gib "$r_rss")" "$(bench_ratio "$ials_hwm" "$r_rss")" "<= 2 GiB"
 row "training context, als (memory_bytes)" "$(gib "$als_mem")" "-" "-" ""
 row "training context, ials (memory_bytes)" "$(gib "$ials_mem")" "-" "-" ""
 row "als total s ($iters iterations, with load)" "$als_total" "-" "-" ""
 row "ials total s ($iters iterations, with load)" "$ials_total" "-" "-" ""
+row "nmf total s ($iters iterations, with load)" "$nmf_total" "-" "-" ""
+row "peak memory, nmf (VmHWM)" "$(gib "$nmf_hwm")" "-" "-" ""
 echo
 echo "Peer peak RSS is the whole process (COPY buffer, both CSR pairs, both algorithms)."

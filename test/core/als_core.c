@@ -1,12 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * als_core.c
- *	  Driver of the alternating-least-squares cores (als, ials) outside the
+ *	  Driver of the alternating-least-squares cores (als, ials, nmf) outside the
  *	  server: reads a triplet file (harness.h), trains, and prints the
  *	  loss, the time per iteration, the longest gap between two interrupt
  *	  checks, and optionally every prediction or the whole model.
  *
- * Usage: als_core als|ials TRIPLETS [--options]	(see usage() below)
+ * Usage: als_core als|ials|nmf TRIPLETS [--options]	(see usage() below)
  *	TRIPLETS	a triplet file (harness.h: ".bin" packed records, or text)
  *
  * Model file (--model): int32 n_users, n_items, factors, has_bias;
@@ -37,7 +37,7 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-			"usage: als_core als|ials TRIPLETS [--factors K] [--iterations N]\n"
+			"usage: als_core als|ials|nmf TRIPLETS [--factors K] [--iterations N]\n"
 			"    [--reg L] [--bias-reg L] [--alpha A] [--init-std S]\n"
 			"    [--cg-steps N] [--cholesky] [--threads T] [--seed S]\n"
 			"    [--no-biases [--no-global-mean]]  (als without baseline)\n"
@@ -133,13 +133,15 @@ main(int argc, char **argv)
 		printf("# %s: %d users, %d items, %lld interactions, k=%d, "
 			   "threads=%d, %s\n", algo, m.n_users, m.n_items,
 			   (long long) m.nnz, p.factors, p.threads,
-			   p.cholesky ? "cholesky" : "cg");
+			   p.cholesky || strcmp(algo, "nmf") == 0 ? "cholesky" : "cg");
 	hn_env_start(&st);
 	t0 = hn_now();
 	if (strcmp(algo, "als") == 0)
 		rs_train_als(&m, &p, &env, &out);
 	else if (strcmp(algo, "ials") == 0)
 		rs_train_ials(&m, &p, &env, &out);
+	else if (strcmp(algo, "nmf") == 0)
+		rs_train_nmf(&m, &p, &env, &out);
 	else
 		usage();
 	t1 = hn_now();

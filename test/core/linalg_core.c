@@ -7,6 +7,8 @@
  *	  and block sizes, including blocks that do not divide the size; the
  *	  check between blocks called once per block of each pass; a check that
  *	  throws (longjmp) mid-way; a matrix that is not positive definite.
+ *	  And the nonnegative least squares of nmf (rs_nnls): its answers
+ *	  checked optimal by the Karush-Kuhn-Tucker conditions.
  *
  *	  ./linalg_core        one "ok" / "not ok" line per check
  *
@@ -82,6 +84,119 @@ random_spd(double *g, int n, unsigned seed)
 			g[i * n + j] = sum;
 		}
 	free(a);
+}
+
+/*
+ * rs_nnls's answer is optimal (Karush-Kuhn-Tucker): feasible, the gradient
+ * g = A x - b zero on the free and the positive coordinates, not negative
+ * on those held at 0 (up to tol relative to the problem's scale).
+ */
+static int
+nnls_optimal(const float *a, const float *b, const float *x, int n,
+			 int n_nonneg, double tol, double *worst)
+{
+	double		scale = 1.0;
+
+	*worst = 0.0;
+	for (int i = 0; i < n; i++)
+	{
+		scale = fmax(scale, fabs((double) b[i]));
+		for (int j = 0; j < n; j++)
+			scale = fmax(scale, fabs((double) a[i * n + j] * x[j]));
+	}
+	for (int i = 0; i < n; i++)
+	{
+		double		g = -(double) b[i];
+		double		bad;
+
+		for (int j = 0; j < n; j++)
+			g += (double) a[i * n + j] * x[j];
+		if (i < n_nonneg && x[i] < 0.0f)
+			return 0;
+		bad = (i < n_nonneg && x[i] == 0.0f) ? fmax(-g, 0.0) : fabs(g);
+		*worst = fmax(*worst, bad / scale);
+	}
+	return *worst <= tol;
+}
+
+/* uniform in [lo, hi) from a fixed LCG */
+static double
+lcg(unsigned long long *s, double lo, double hi)
+{
+	*s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+	return lo + (hi - lo) * ((double) (*s >> 11) / 9007199254740992.0);
+}
+
+/*
+ * The nonnegative solves of nmf: Gram matrices of nonnegative factor rows
+ * (strongly correlated columns, as nmf's are) plus a penalty, or none (a
+ * singular matrix, where a passive system may fail and coordinate descent
+ * finishes), the last coordinate
+ * free or not, from zero and from a random start.
+ */
+static void
+check_nnls(void)
+{
+	const int	dims[] = {1, 2, 5, 17, 65};
+	char		what[200];
+
+	for (int d = 0; d < (int) (sizeof(dims) / sizeof(dims[0])); d++)
+		for (int variant = 0; variant < 5; variant++)
+		{
+			int			n = dims[d];
+			int			rows = variant == 3 ? (n + 1) / 2 : 3 * n + 4;
+			double		ridge = variant >= 3 ? 0.0 : 0.1 * rows;
+			int			n_nonneg = variant == 1 ? n - 1 : n;
+			unsigned long long s = 977ULL * (d + 1) + variant;
+			float	   *a = calloc((size_t) n * n, sizeof(float));
+			float	   *b = malloc(sizeof(float) * n);
+			float	   *x = malloc(sizeof(float) * n);
+			float	   *q = malloc(sizeof(float) * (size_t) rows * n);
+			double	   *ws = malloc(sizeof(double) * RS_NNLS_WS(n));
+			int		   *iws = malloc(sizeof(int) * n);
+			double		worst;
+			int			zeros = 0;
+			int			optimal;
+
+			for (int r = 0; r < rows * n; r++)
+				q[r] = (float) lcg(&s, 0.0, 1.0);
+			/* variant 4: every column the same, A of rank 1, from a start with
+			 * several positive: the passive system is singular */
+			for (int r = 0; variant == 4 && r < rows * n; r++)
+				q[r] = q[r - r % n];
+			for (int i = 0; i < n; i++)
+			{
+				for (int j = 0; j < n; j++)
+				{
+					double		sum = i == j ? ridge : 0.0;
+
+					for (int r = 0; r < rows; r++)
+						sum += (double) q[r * n + i] * q[r * n + j];
+					a[i * n + j] = (float) sum;
+				}
+				/* some targets below what q fits */
+				b[i] = (float) (rows * lcg(&s, -0.1, 1.0));
+				x[i] = variant == 2 || variant == 4 ? (float) lcg(&s, -1.0, 3.0) : 0.0f;
+			}
+			rs_nnls(a, b, x, n, n_nonneg, ws, iws);
+			for (int i = 0; i < n_nonneg; i++)
+				zeros += x[i] == 0.0f;
+			optimal = nnls_optimal(a, b, x, n, n_nonneg,
+								   variant >= 3 ? 1e-4 : 1e-5, &worst);
+			snprintf(what, sizeof(what),
+					 "nnls n=%d %s: optimal (worst KKT violation %.1e, %d of %d at 0)",
+					 n, variant == 1 ? "last free" : variant == 2 ? "warm start" :
+					 variant == 3 ? "singular, no penalty" :
+					 variant == 4 ? "rank 1, warm start" : "penalised",
+					 worst, zeros, n_nonneg);
+			ok(optimal, what);
+			free(a);
+			free(b);
+			free(x);
+			free(q);
+			free(ws);
+			free(iws);
+		}
 }
 
 int
@@ -176,5 +291,6 @@ main(void)
 		free(g);
 		free(h);
 	}
+	check_nnls();
 	return failed;
 }

@@ -73,9 +73,14 @@ check_ranges(const RsOptState *s)
 
 	if (p->threads < 1 || p->threads > 64 || s->keep < 1 || s->keep > 1000)
 		abort();
-	if (s->algorithm <= 3 && (p->factors < 1 || p->factors > 1024 ||
-							  p->iterations < 1 || p->iterations > 10000 ||
-							  !(p->init_std >= 0 && p->init_std <= 10)))
+	/* the factor models: als, svd, ials, bpr, nmf */
+	if ((s->algorithm <= 3 || strcmp(rs_algorithm_names[s->algorithm], "nmf") == 0) &&
+		(p->factors < 1 || p->factors > 1024 ||
+		 p->iterations < 1 || p->iterations > 10000 ||
+		 !(p->init_std >= 0 && p->init_std <= 10)))
+		abort();
+	/* biases are deviations from the mean: never biases without it */
+	if (!p->no_biases && p->no_global_mean)
 		abort();
 	/* ease: its penalty must be positive (a singular matrix otherwise) */
 	if (strcmp(rs_algorithm_names[s->algorithm], "ease") == 0 &&

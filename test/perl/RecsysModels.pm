@@ -76,7 +76,8 @@ sub train_sql
 	# algorithms older releases do not have (current => 1: this one's)
 	my $current = $opt{current} ? q{
 SELECT 1 FROM recsys.train('m_ease', 'd_interactions', 'user_id', 'item_id', NULL, 'ease',
-	'{"neighbors": 10}');} : '';
+	'{"neighbors": 10}');
+SELECT 1 FROM recsys.train('m_nmf', 'd_interactions', 'user_id', 'item_id', 'rating', 'nmf', $f);} : '';
 	return qq{
 SET ROLE rs_trainer;
 SELECT 1 FROM recsys.train('m_als', 'd_interactions', 'user_id', 'item_id', 'rating', 'als', $f);
@@ -129,7 +130,8 @@ sub models
 			owner   => 'rs_trainer',
 			similar => 'items'
 		},
-		$opt{current} ? ({ name => 'm_ease', %int, similar => 'items' }) : ());
+		$opt{current} ? ({ name => 'm_ease', %int, similar => 'items' },
+						 { name => 'm_nmf',  %int, similar => 'items' }) : ());
 }
 
 # What the model $m serves, as one string per call kind (floats with every

@@ -4,7 +4,8 @@
 # must still be what the references print, and the C cores, run to
 # convergence from the same seed, must print the same predictions to 1e-4
 # with the exact (Cholesky) and with the conjugate-gradient solver.
-# The same for als without biases (test/ref/als_nobias_ref.py), and for
+# The same for als without biases (test/ref/als_nobias_ref.py), for nmf
+# (test/ref/nmf_ref.py: SciPy's NNLS per entity), and for
 # the time-decayed objectives (test/ref/decay_ref.py: each
 # interaction weighted by 0.5^(age / half_life)).
 #
@@ -50,6 +51,19 @@ for solver in "--cholesky" "--cg-steps 3" "--cg-steps 1"; do
 	"$core" als "$tmp/nb.bin" --factors 2 --reg 0.1 --no-biases --no-global-mean $common $solver > "$tmp/nb0.c"
 	t $py "$here/compare_preds.py" "$here/als_nobias0_tiny.expected" "$tmp/nb0.c" 1e-4 "als without biases or mu ($solver) matches the reference"
 done
+
+# nmf: nonnegative factors, by SciPy's NNLS in nmf_ref.py; k = 2, with
+# and without biases (the default: p_u.q_i alone)
+$py "$here/nmf_ref.py" --triplets "$tmp/nmf.bin" > "$tmp/nmf.ref"
+$py "$here/nmf_ref.py" --biases > "$tmp/nmfb.ref"
+t $py "$here/compare_preds.py" "$here/nmf_tiny.expected" "$tmp/nmf.ref" 1e-6 "nmf reference reproduces nmf_tiny.expected"
+t $py "$here/compare_preds.py" "$here/nmf_bias_tiny.expected" "$tmp/nmfb.ref" 1e-6 "nmf with biases: reference reproduces nmf_bias_tiny.expected"
+"$core" nmf "$tmp/nmf.bin" --factors 2 --reg 0.1 --no-biases --no-global-mean $common > "$tmp/nmf.c"
+t $py "$here/compare_preds.py" "$here/nmf_tiny.expected" "$tmp/nmf.c" 1e-4 "nmf matches the reference"
+"$core" nmf "$tmp/nmf.bin" --factors 2 --reg 0.1 --no-biases --no-global-mean $common --threads 2 > "$tmp/nmf2.c"
+t $py "$here/compare_preds.py" "$tmp/nmf.c" "$tmp/nmf2.c" 0 "nmf: 2 threads give the same model as 1"
+"$core" nmf "$tmp/nmf.bin" --factors 2 --reg 0.1 --bias-reg 0.05 $common > "$tmp/nmfb.c"
+t $py "$here/compare_preds.py" "$here/nmf_bias_tiny.expected" "$tmp/nmfb.c" 1e-4 "nmf with biases matches the reference"
 
 # time decay: weighted least squares (decay_ref.py) on the same matrices with times
 $py "$here/decay_ref.py" als --triplets "$tmp/als_t.txt" > "$tmp/als_decay.ref"

@@ -293,6 +293,14 @@ WHERE x.indrelid = 'recsys.item_factors'::regclass
 	is($new->safe_psql('postgres', q{SELECT count(*) || ' ' || bool_and(abs(r.score - recsys.predict('m_new_ease', 1, r.item)) < 1e-6)
 	FROM recsys.recommend('m_new_ease', 1, 10) r}),
 		'10 true', "$prev_version: the ease model serves, recommend's scores as predict's");
+	is($new->safe_psql('postgres', q{SET ROLE rs_trainer_b;
+	SELECT version || ' ' || algorithm
+	FROM recsys.train('m_new_nmf', 'd_interactions', 'user_id', 'item_id', 'rating', 'nmf', '{"factors": 4}')}),
+		'1 nmf', "$prev_version: an nmf model trains after the upgrade");
+	is($new->safe_psql('postgres', q{SELECT count(*) || ' ' || bool_and(abs(r.score - recsys.predict('m_new_nmf', 1, r.item)) < 1e-6)
+	  || ' ' || (SELECT bool_and(x >= 0) FROM recsys.item_factors f, unnest(f.factors::real[]) x WHERE f.model = 'm_new_nmf')
+	FROM recsys.recommend('m_new_nmf', 1, 10) r}),
+		'10 true true', "$prev_version: the nmf model serves, recommend's scores as predict's, its factors >= 0");
 
 	# --- tune() after the upgrade: a model of the old release gets a tuned version
 	is($new->safe_psql('postgres', q{SET ROLE rs_trainer;
