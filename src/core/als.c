@@ -49,11 +49,12 @@
  * constrained to p_u >= 0, q_i >= 0 (the biases, when the model has
  * them, are free): alternating nonnegative least squares.  Each entity's
  * system above is built exactly (the Cholesky path's ssyrk) and solved
- * under the constraint by Lawson and Hanson's active-set method
- * (linalg.c, rs_nnls), warm-started from the entity's current values,
- * so that most solves are one Cholesky factorisation of the system
- * restricted to the factors that stay positive.  An exact block step never raises the objective, so the loss
- * falls from iteration to iteration as for als.  Initial factors are the
+ * under the constraint by block principal pivoting (linalg.c,
+ * rs_nnls), started from the entity's current positive factors, so that
+ * most solves are one or two Cholesky factorisations of the system
+ * restricted to the factors that stay positive.  An exact block step
+ * never raises the objective, so the loss falls from iteration to
+ * iteration as for als.  Initial factors are the
  * magnitudes |init_std N(0,1)| of als's draws.  fold-in and update()
  * solve a user the same way from zero (rs_als_solve_users).
  *

@@ -221,131 +221,144 @@ nnls_cd(const float *a, const float *b, float *x, int n, int n_nonneg,
 }
 
 /*
- * Lawson and Hanson's active-set method on the normal equations, started
- * from the x given: the passive set P (the free variables, and the
- * constrained ones that are > 0) is solved exactly by Cholesky in double
- * precision; a solution leaving P's constraints steps back along the way
- * to it and drops the variables it zeroes; a feasible one is optimal when
- * no variable outside P has a positive negative gradient (b - Ax)_j, else
- * the largest joins P.  Warm-started from the previous solution, as ALS's
- * sweeps call it, this is one or two factorisations.
+ * Block principal pivoting (Kim and Park, "Fast nonnegative matrix
+ * factorization: an active-set-like method and comparisons", 2011) on the
+ * normal equations, from the x given: the variables in F (the free ones,
+ * and a guess of the constrained ones that are positive: those > 0 in x)
+ * are solved exactly by Cholesky in double precision, the others held at
+ * 0; every variable that breaks optimality (negative in F, or outside F
+ * with a negative gradient: moving it off 0 would lower the objective)
+ * changes sides at once, which usually ends in a few factorisations even
+ * from nothing.  When that stops making the count of such variables fall
+ * (three tries), one variable changes sides at a time, the largest index
+ * first, which cannot cycle (Murty's rule).
  */
 void
 rs_nnls(const float *a, const float *b, float *x, int n, int n_nonneg,
 		double *ws, int *iws)
 {
-	double	   *m = ws;				/* n x n: A_PP, then its factor */
-	double	   *z = m + (size_t) n * n;	/* n: the passive solution */
+	double	   *m = ws;				/* n x n: A_FF, then its factor */
+	double	   *z = m + (size_t) n * n;	/* n: F's solution */
 	double	   *xd = z + n;			/* n: the current point */
-	int		   *pidx = iws;			/* n: P's variables, in order */
+	int		   *fidx = iws;			/* n: F's variables, in order */
+	bool	   *in_f = (bool *) (xd + n);	/* n: whether in F (in ws) */
 	double		scale = 1.0;
-	int			last_added = -1;
+	int			fewest = n + 1;
+	int			tries = 3;
+	const int	nrhs = 1;
+	double		ridge = 0.0;
+	double		top = 0.0;
+
+	for (int j = 0; j < n; j++)
+		top = fmax(top, fabs((double) a[(size_t) j * n + j]));
 
 	for (int j = 0; j < n; j++)
 	{
-		xd[j] = (j < n_nonneg && !(x[j] > 0.0f)) ? 0.0 : x[j];
+		in_f[j] = j >= n_nonneg || x[j] > 0.0f;
 		if (fabs((double) b[j]) > scale)
 			scale = fabs((double) b[j]);
 	}
-	for (int outer = 0; outer < 3 * n + 10; outer++)
+	for (int round = 0; round < 5 * n + 10; round++)
 	{
-		double		best = 1e-10 * scale;
-		int			add = -1;
-		bool		dropped_new = false;
+		int			nf = 0;
+		int			info = 0;
+		int			nbad = 0;
+		int			last_bad = -1;
 
-		/* the passive set's exact solution, stepping back while infeasible */
-		for (int inner = 0; inner <= n; inner++)
+		for (int j = 0; j < n; j++)
+			if (in_f[j])
+				fidx[nf++] = j;
+		for (int r = 0; r < nf; r++)
 		{
-			int			np = 0;
-			int			info = 0;
-			const int	nrhs = 1;
-			double		alpha = 1.0;
-			bool		feasible = true;
-
-			for (int j = 0; j < n; j++)
-				if (j >= n_nonneg || xd[j] > 0.0 || j == last_added)
-					pidx[np++] = j;
-			if (np == 0)
-				break;
-			for (int r = 0; r < np; r++)
-			{
-				for (int c = 0; c < np; c++)
-					m[(size_t) r * np + c] = a[(size_t) pidx[r] * n + pidx[c]];
-				z[r] = b[pidx[r]];
-			}
-			dpotrf_("L", &np, m, &np, &info, 1);
-			if (info == 0)
-				dpotrs_("L", &np, &nrhs, m, &np, z, &np, &info, 1);
-			if (info != 0)
-			{
-				/* not positive definite: coordinate descent from here */
-				for (int j = 0; j < n; j++)
-					x[j] = (float) xd[j];
-				nnls_cd(a, b, x, n, n_nonneg, RS_NMF_MAX_SWEEPS,
-						RS_NMF_TOLERANCE, ws);
-				return;
-			}
-			for (int r = 0; r < np; r++)
-			{
-				int			j = pidx[r];
-
-				if (j < n_nonneg && !(z[r] > 0.0))
-				{
-					double		t = xd[j] / (xd[j] - z[r]);
-
-					feasible = false;
-					if (t < alpha)
-						alpha = t;
-				}
-			}
-			if (feasible)
-			{
-				for (int j = 0; j < n; j++)
-					xd[j] = 0.0;
-				for (int r = 0; r < np; r++)
-					xd[pidx[r]] = z[r];
-				last_added = -1;
-				break;
-			}
-			/* step back to the boundary; whatever it zeroes leaves P */
-			for (int r = 0; r < np; r++)
-			{
-				int			j = pidx[r];
-
-				xd[j] += alpha * (z[r] - xd[j]);
-				if (j < n_nonneg && xd[j] <= 1e-15 * scale)
-				{
-					xd[j] = 0.0;
-					if (j == last_added)
-						dropped_new = true;
-				}
-			}
-			last_added = -1;
+			for (int c = 0; c < nf; c++)
+				m[(size_t) r * nf + c] = a[(size_t) fidx[r] * n + fidx[c]];
+			m[(size_t) r * nf + r] += ridge;
+			z[r] = b[fidx[r]];
 		}
-		if (dropped_new)
-			break;				/* rounding: the variable just added cannot move */
+		if (nf > 0)
+		{
+			dpotrf_("L", &nf, m, &nf, &info, 1);
+			if (info == 0)
+				dpotrs_("L", &nf, &nrhs, m, &nf, z, &nf, &info, 1);
+		}
+		if (info != 0 && ridge == 0.0 && top > 0.0)
+		{
+			/*
+			 * A singular system (no penalty, and F's columns dependent):
+			 * its minimisers are many; a ridge at the rounding level of
+			 * A picks one, moving the optimum by about as much.
+			 */
+			ridge = 1e-10 * top;
+			round--;
+			continue;
+		}
+		if (info != 0)
+		{
+			/* not positive definite: coordinate descent from here */
+			for (int j = 0; j < n; j++)
+				x[j] = (j < n_nonneg && !(x[j] > 0.0f)) ? 0.0f : x[j];
+			nnls_cd(a, b, x, n, n_nonneg, RS_NMF_MAX_SWEEPS,
+					RS_NMF_TOLERANCE, ws);
+			return;
+		}
+		for (int j = 0; j < n; j++)
+			xd[j] = 0.0;
+		for (int r = 0; r < nf; r++)
+			xd[fidx[r]] = z[r];
 
-		/* optimal unless a variable held at 0 would lower the objective */
+		/* who breaks optimality: count them, remember the largest */
 		for (int j = 0; j < n_nonneg; j++)
 		{
-			double		w = b[j];
+			bool		bad;
 
-			if (xd[j] > 0.0)
-				continue;
-			for (int c = 0; c < n; c++)
-				w -= (double) a[(size_t) j * n + c] * xd[c];
-			if (w > best)
+			if (in_f[j])
+				bad = xd[j] < 0.0;
+			else
 			{
-				best = w;
-				add = j;
+				double		g = -(double) b[j];
+
+				for (int c = 0; c < nf; c++)
+					g += (double) a[(size_t) j * n + fidx[c]] * z[c];
+				bad = g < -1e-10 * scale;
+			}
+			if (bad)
+			{
+				nbad++;
+				last_bad = j;
 			}
 		}
-		if (add < 0)
+		if (nbad == 0)
 			break;
-		last_added = add;
+		if (nbad < fewest)
+		{
+			fewest = nbad;
+			tries = 3;
+		}
+		else if (tries > 0)
+			tries--;
+		else
+		{
+			in_f[last_bad] = !in_f[last_bad];
+			continue;
+		}
+		/* every one of them changes sides */
+		for (int j = 0; j < n_nonneg; j++)
+		{
+			if (in_f[j] ? xd[j] < 0.0 : false)
+				in_f[j] = false;
+			else if (!in_f[j])
+			{
+				double		g = -(double) b[j];
+
+				for (int c = 0; c < nf; c++)
+					g += (double) a[(size_t) j * n + fidx[c]] * z[c];
+				if (g < -1e-10 * scale)
+					in_f[j] = true;
+			}
+		}
 	}
 	for (int j = 0; j < n; j++)
-		x[j] = (float) xd[j];
+		x[j] = (float) ((j < n_nonneg && xd[j] < 0.0) ? 0.0 : xd[j]);
 }
 
 /*

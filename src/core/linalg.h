@@ -99,13 +99,14 @@ extern bool rs_cholesky_solve_d(double *a, double *b, int k);
  * fold-in and update()): x minimising 1/2 x'Ax - b'x subject to x_j >= 0
  * for j < n_nonneg (the others free), for the n x n symmetric positive
  * semidefinite row-major A (not changed), in double precision, from the x
- * given (clipped to the constraints first): Lawson and Hanson's active-set
- * method, exact up to rounding; coordinate descent where a system of it is
- * not positive definite.  ws: RS_NNLS_WS(n) doubles; iws: n ints.
+ * given (its positive entries: the first guess of which stay positive):
+ * block principal pivoting, exact up to rounding; coordinate descent
+ * where a system of it is not positive definite.  ws: RS_NNLS_WS(n)
+ * doubles; iws: n ints.
  */
 extern void rs_nnls(const float *a, const float *b, float *x, int n,
 					int n_nonneg, double *ws, int *iws);
-#define RS_NNLS_WS(n)	((size_t) (n) * (n) + 2 * (size_t) (n))
+#define RS_NNLS_WS(n)	((size_t) (n) * (n) + 3 * (size_t) (n))
 
 /* rs_nnls's fallback: at most this many sweeps of coordinate descent ... */
 #define RS_NMF_MAX_SWEEPS	500

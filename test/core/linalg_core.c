@@ -8,7 +8,7 @@
  *	  check between blocks called once per block of each pass; a check that
  *	  throws (longjmp) mid-way; a matrix that is not positive definite.
  *	  And the nonnegative least squares of nmf (rs_nnls): its answers
- *	  checked optimal by the Karush-Kuhn-Tucker conditions.
+ *	  checked optimal by the Karush-Kuhn-Tucker conditions (sizes 1-257).
  *
  *	  ./linalg_core        one "ok" / "not ok" line per check
  *
@@ -137,7 +137,7 @@ lcg(unsigned long long *s, double lo, double hi)
 static void
 check_nnls(void)
 {
-	const int	dims[] = {1, 2, 5, 17, 65};
+	const int	dims[] = {1, 2, 5, 17, 65, 257};
 	char		what[200];
 
 	for (int d = 0; d < (int) (sizeof(dims) / sizeof(dims[0])); d++)

@@ -77,7 +77,8 @@ sub train_sql
 	my $current = $opt{current} ? q{
 SELECT 1 FROM recsys.train('m_ease', 'd_interactions', 'user_id', 'item_id', NULL, 'ease',
 	'{"neighbors": 10}');
-SELECT 1 FROM recsys.train('m_nmf', 'd_interactions', 'user_id', 'item_id', 'rating', 'nmf', $f);} : '';
+SELECT 1 FROM recsys.train('m_nmf', 'd_interactions', 'user_id', 'item_id', 'rating', 'nmf',
+	'{"factors": 4, "iterations": 3}');} : '';
 	return qq{
 SET ROLE rs_trainer;
 SELECT 1 FROM recsys.train('m_als', 'd_interactions', 'user_id', 'item_id', 'rating', 'als', $f);

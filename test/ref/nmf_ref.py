@@ -13,8 +13,8 @@ biases free, mu the mean rating); the objective that of src/core/als.c:
 k = 2, lambda = 0.1, lambda_b = 0.05; the initial factors are the
 magnitudes of the C core's draws (seed 42, init_std 0.1).  Alternating
 nonnegative least squares in float64: each entity is solved exactly by
-SciPy's Lawson-Hanson NNLS (scipy.optimize.nnls, an implementation other
-than the C core's) on the least-squares form of its penalised problem
+SciPy's Lawson-Hanson NNLS (scipy.optimize.nnls, another algorithm than
+the C core's block principal pivoting) on the least-squares form of its penalised problem
 (the penalty as extra rows; a free bias as the difference of two
 nonnegative ones, each penalised, which has the same minimum), run until
 no prediction moves by more than 1e-10; every prediction is printed as
