@@ -21,6 +21,7 @@ CORE_OBJS = \
 	src/core/knn.o \
 	src/core/knn_score.o \
 	src/core/ease.o \
+	src/core/svdpp.o \
 	src/core/explain.o \
 	src/core/score.o \
 	src/core/metrics.o \
@@ -96,7 +97,7 @@ DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--0.2.0--0.3.0.
 DATA = sql/$(EXTENSION)--0.1.0--0.2.0.sql
 EXTRA_CLEAN = $(DATA_built)
 
-REGRESS = embedding embedding_agg synth train train_accuracy knn ease nmf serve bloom rerank hnsw serve_index stats audit evaluate ranking_metrics hostile privileges security_cache security_stored security_models security_limits security_search_path model_index explain time_decay experiments versions update update_small untyped generator_preset mf_no_bias distributed tuning
+REGRESS = embedding embedding_agg synth train train_accuracy knn ease nmf svdpp serve bloom rerank hnsw serve_index stats audit evaluate ranking_metrics hostile privileges security_cache security_stored security_models security_limits security_search_path model_index explain time_decay experiments versions update update_small untyped generator_preset mf_no_bias distributed tuning
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config
@@ -140,7 +141,7 @@ sql/$(EXTENSION)--0.2.0--0.3.0.sql: sql/upgrade/$(EXTENSION)--0.2.0--0.3.0.sql $
 # the training and linear-algebra files.
 NUMERIC_OBJS = src/core/als.o src/core/ials.o src/core/svd.o src/core/bpr.o \
 	src/core/popularity.o src/core/decay.o src/core/knn.o src/core/knn_score.o src/core/ease.o \
-	src/core/score.o src/core/linalg.o src/core/parallel.o
+	src/core/svdpp.o src/core/score.o src/core/linalg.o src/core/parallel.o
 $(NUMERIC_OBJS): CFLAGS += -fno-wrapv -fstrict-aliasing
 
 # The distance kernels are plain loops; let gcc vectorise their float

@@ -477,7 +477,8 @@ rs_keeps_user_values(const RsTrainOptions *opts)
 	return opts->time_column != NULL && opts->half_life_seconds <= 0 &&
 		!(opts->params.half_life_days > 0) &&
 		(opts->algorithm == RS_ALG_ALS || opts->algorithm == RS_ALG_SVD ||
-		 opts->algorithm == RS_ALG_NMF || opts->algorithm == RS_ALG_IALS);
+		 opts->algorithm == RS_ALG_NMF || opts->algorithm == RS_ALG_SVDPP ||
+		 opts->algorithm == RS_ALG_IALS);
 }
 
 /* seconds since the epoch as a timestamptz Datum (*null for NaN) */
@@ -516,7 +517,22 @@ typedef struct EntityRows
 	const float *ratings;		/* users: their values, or NULL */
 	const float *private_values;	/* users: values for recsys.user_values,
 									 * or NULL */
+	const float *implicit;		/* items: svdpp's y, n x nfactors, or NULL */
 } EntityRows;
+
+/* Row e of an n x nfactors matrix as an embedding Datum */
+static Datum
+embedding_row(const float *m, int32 e, int nfactors)
+{
+	Embedding  *emb = embedding_alloc(nfactors);
+
+	for (int j = 0; j < nfactors; j++)
+	{
+		emb->x[j] = m[(int64) e * nfactors + j];
+		embedding_check_element(emb->x[j]);
+	}
+	return PointerGetDatum(emb);
+}
 
 static void
 store_entities(const char *model, int32 version, bool is_user,
@@ -535,13 +551,16 @@ store_entities(const char *model, int32 version, bool is_user,
 		"FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::int4[]), "
 		"pg_catalog.unnest($5::float4[]), pg_catalog.unnest($6), pg_catalog.unnest($7::int4[]), "
 		"pg_catalog.unnest($9::int4[])) AS u(k, i, b, f, n, o)" :
-		"INSERT INTO recsys.item_factors (model, version, item_key, item_idx, bias, factors, interactions) "
-		"SELECT $1, $2, k, i, b, f, n "
+		"INSERT INTO recsys.item_factors (model, version, item_key, item_idx, bias, factors, interactions, implicit_factors) "
+		"SELECT $1, $2, k, i, b, f, n, y "
 		"FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::int4[]), "
-		"pg_catalog.unnest($5::float4[]), pg_catalog.unnest($6), pg_catalog.unnest($7::int4[])) AS u(k, i, b, f, n)";
+		"pg_catalog.unnest($5::float4[]), pg_catalog.unnest($6), pg_catalog.unnest($7::int4[]), "
+		"pg_catalog.unnest($8)) AS u(k, i, b, f, n, y)";
 	Oid			emb_array = get_array_type(emb_type);
 	Oid			types[10] = {TEXTOID, INT4OID, TEXTARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID,
 	emb_array, INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID};
+	Oid			item_types[8] = {TEXTOID, INT4OID, TEXTARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID,
+	emb_array, INT4ARRAYOID, emb_array};
 	int32		n = r->n;
 	MemoryContext chunk_cxt = AllocSetContextCreate(CurrentMemoryContext,
 													"recsys store chunk",
@@ -558,6 +577,8 @@ store_entities(const char *model, int32 version, bool is_user,
 		bool	   *bnull = palloc(sizeof(bool) * cnt);
 		Datum	   *fd = palloc(sizeof(Datum) * cnt);
 		bool	   *fnull = palloc(sizeof(bool) * cnt);
+		Datum	   *yd = palloc(sizeof(Datum) * cnt);
+		bool	   *ynull = palloc(sizeof(bool) * cnt);
 		int32	   *idx = palloc(sizeof(int32) * cnt);
 		int32	   *deg = palloc(sizeof(int32) * cnt);
 		int32	   *off = palloc(sizeof(int32) * cnt);
@@ -578,19 +599,9 @@ store_entities(const char *model, int32 version, bool is_user,
 			bd[k] = Float4GetDatum(bv[k]);
 			bnull[k] = (bias == NULL);
 			fnull[k] = (factors == NULL);
-			if (factors)
-			{
-				Embedding  *emb = embedding_alloc(nfactors);
-
-				for (int j = 0; j < nfactors; j++)
-				{
-					emb->x[j] = factors[(int64) e * nfactors + j];
-					embedding_check_element(emb->x[j]);
-				}
-				fd[k] = PointerGetDatum(emb);
-			}
-			else
-				fd[k] = (Datum) 0;
+			fd[k] = factors ? embedding_row(factors, e, nfactors) : (Datum) 0;
+			ynull[k] = (r->implicit == NULL);
+			yd[k] = r->implicit ? embedding_row(r->implicit, e, nfactors) : (Datum) 0;
 		}
 		values[0] = CStringGetTextDatum(model);
 		values[1] = Int32GetDatum(version);
@@ -601,14 +612,16 @@ store_entities(const char *model, int32 version, bool is_user,
 		values[5] = PointerGetDatum(construct_md_array(fd, fnull, 1, dims, lbs, emb_type,
 													   -1, false, TYPALIGN_INT));
 		values[6] = int4_array(deg, cnt);
-		values[7] = is_user ? int4_array(seen + ptr[begin], (int) (ptr[end] - ptr[begin])) : (Datum) 0;
+		values[7] = is_user ? int4_array(seen + ptr[begin], (int) (ptr[end] - ptr[begin])) :
+			PointerGetDatum(construct_md_array(yd, ynull, 1, dims, lbs, emb_type,
+											   -1, false, TYPALIGN_INT));
 		values[8] = int4_array(off, cnt);
 		values[9] = ratings ? float4_array(ratings + ptr[begin], (int) (ptr[end] - ptr[begin])) : (Datum) 0;
 		memset(nulls, ' ', sizeof(nulls));
 		nulls[9] = ratings ? ' ' : 'n';
 		MemoryContextSwitchTo(old);
 
-		rs_catalog_exec(sql, is_user ? 10 : 7, types, values, nulls, false);
+		rs_catalog_exec(sql, is_user ? 10 : 8, is_user ? types : item_types, values, nulls, false);
 		if (is_user && r->private_values)
 		{
 			Oid			vtypes[6] = {TEXTOID, INT4OID, TEXTARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID,
@@ -903,6 +916,7 @@ rs_store_version(const RsModelDef *def, const RsTrainOptions *opts,
 		items.bias = model->item_bias;
 		items.factors = model->item_factors;
 		items.nfactors = model->factors;
+		items.implicit = model->item_implicit;
 		items.ptr = m->item_ptr;
 		store_entities(def->name, version, false, &items, emb_type);
 	}
@@ -993,10 +1007,10 @@ rs_store_update(const char *name, const RsUpdate *u)
 							3, types, values, NULL, false);
 		/* popularity's score is the count, so it grows with it */
 		rs_catalog_exec("INSERT INTO recsys.item_factors (model, version, item_key, item_idx, "
-						"bias, factors, interactions) "
+						"bias, factors, interactions, implicit_factors) "
 						"SELECT f.model, $2, f.item_key, f.item_idx, "
 						"f.bias + CASE WHEN $6 THEN coalesce(d.n, 0) ELSE 0 END, f.factors, "
-						"f.interactions + coalesce(d.n, 0) "
+						"f.interactions + coalesce(d.n, 0), f.implicit_factors "
 						"FROM recsys.item_factors f LEFT JOIN "
 						"ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5)) AS d(i, n) "
 						"ON d.i = f.item_idx WHERE f.model = $1 AND f.version = $3",

@@ -222,7 +222,8 @@ extern void rs_read_index_candidates(const RsStoredModel *sm, Datum q, int32 poo
 extern bool rs_fetch_user(const RsStoredModel *sm, const char *key, float *bias,
 						  float **factors, int32 **seen, int32 *nseen);
 extern void rs_load_items(const RsStoredModel *sm, MemoryContext cxt, char ***keys,
-						  float **bias, float **factors, int32 **degree);
+						  float **bias, float **factors, int32 **degree,
+						  float **implicit);
 extern void rs_load_neighbors(const RsStoredModel *sm, MemoryContext cxt,
 							  int32 *n_lists, int64 **ptr, int32 **nbr, float **sim);
 extern bool rs_fetch_knn_user(const RsStoredModel *sm, const char *key, RsKnnUser *out);

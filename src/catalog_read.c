@@ -306,11 +306,12 @@ rs_fetch_user(const RsStoredModel *sm, const char *key, float *bias,
 /*
  * Every item of a stored version, in item_idx order, into arrays allocated
  * in cxt: keys, biases (NULL if the model has none), factors (n x k, NULL
- * if none), and interaction counts.
+ * if none), interaction counts, and svdpp's implicit factors (n x k, NULL
+ * if none).
  */
 void
 rs_load_items(const RsStoredModel *sm, MemoryContext cxt, char ***keys,
-			  float **bias, float **factors, int32 **degree)
+			  float **bias, float **factors, int32 **degree, float **implicit)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			types[2] = {TEXTOID, INT4OID};
@@ -319,10 +320,11 @@ rs_load_items(const RsStoredModel *sm, MemoryContext cxt, char ***keys,
 	int			k = sm->factors;
 	bool		have_bias = false;
 	bool		have_factors = false;
+	bool		have_implicit = false;
 	MemoryContext old;
 
 	catalog_read(&plan,
-					   "SELECT item_idx, item_key, bias, factors, interactions "
+					   "SELECT item_idx, item_key, bias, factors, interactions, implicit_factors "
 					   "FROM recsys.item_factors WHERE model = $1 AND version = $2 "
 					   "ORDER BY item_idx", 2, types,
 			 values, 0);
@@ -335,6 +337,7 @@ rs_load_items(const RsStoredModel *sm, MemoryContext cxt, char ***keys,
 	*bias = palloc0(sizeof(float) * Max(n, 1));
 	*factors = k > 0 ? palloc0(sizeof(float) * (Size) n * k) : NULL;
 	*degree = palloc(sizeof(int32) * Max(n, 1));
+	*implicit = k > 0 ? palloc0(sizeof(float) * (Size) n * k) : NULL;
 	for (int32 i = 0; i < n; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -364,6 +367,17 @@ rs_load_items(const RsStoredModel *sm, MemoryContext cxt, char ***keys,
 			have_factors = true;
 		}
 		(*degree)[i] = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
+		d = SPI_getbinval(tup, desc, 6, &isnull);
+		if (!isnull && *implicit)
+		{
+			Embedding  *e = DatumGetEmbedding(d);
+
+			if (e->dim != k)
+				elog(ERROR, "model \"%s\": item %d has %d implicit factors, expected %d",
+					 sm->name, i, e->dim, k);
+			memcpy(*implicit + (Size) i * k, e->x, sizeof(float) * k);
+			have_implicit = true;
+		}
 	}
 	if (!have_bias)
 	{
@@ -374,6 +388,11 @@ rs_load_items(const RsStoredModel *sm, MemoryContext cxt, char ***keys,
 	{
 		pfree(*factors);
 		*factors = NULL;
+	}
+	if (!have_implicit && *implicit)
+	{
+		pfree(*implicit);
+		*implicit = NULL;
 	}
 	MemoryContextSwitchTo(old);
 }

@@ -26,7 +26,7 @@
 #include "utils/fmgrprotos.h"
 #include "utils/numeric.h"
 
-#define ALGORITHM_LIST "als, svd, ials, bpr, popularity, item_knn, user_knn, ease, nmf"
+#define ALGORITHM_LIST "als, svd, ials, bpr, popularity, item_knn, user_knn, ease, nmf, svdpp"
 
 const char *
 rs_algorithm_name(RsAlgorithm alg)
@@ -552,6 +552,15 @@ rs_options_effective(const RsTrainOptions *o)
 			appendStringInfo(&s, ", \"factors\": %d, \"iterations\": %d, \"learning_rate\": %g, \"regularization\": %g, \"samples\": %d, \"init_std\": %g",
 							 p->factors, p->iterations, p->learning_rate,
 							 p->regularization, p->samples, p->init_std);
+			break;
+		case RS_ALG_SVDPP:
+			appendStringInfo(&s, ", \"factors\": %d, \"iterations\": %d, \"learning_rate\": %g, \"regularization\": %g",
+							 p->factors, p->iterations, p->learning_rate,
+							 p->regularization);
+			if (p->auto_regularization)
+				appendStringInfoString(&s, ", \"auto_regularization\": true");
+			append_biases(&s, p);
+			appendStringInfo(&s, ", \"init_std\": %g", p->init_std);
 			break;
 		case RS_ALG_NMF:
 			appendStringInfo(&s, ", \"factors\": %d, \"iterations\": %d, \"regularization\": %g",

@@ -24,7 +24,8 @@ typedef enum RsAlgorithm
 	RS_ALG_ITEM_KNN,
 	RS_ALG_USER_KNN,
 	RS_ALG_EASE,
-	RS_ALG_NMF
+	RS_ALG_NMF,
+	RS_ALG_SVDPP
 } RsAlgorithm;
 
 /* Everything a training run needs besides the data. */

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * regularization.c
- *	  als and svd without option "regularization": the penalty on factors is
+ *	  als, svd and svdpp without option "regularization": the penalty on factors is
  *	  chosen on held-out ratings of the training data before the model is
  *	  trained.
  *
@@ -167,6 +167,8 @@ candidate_rmse(Search *s, int j)
 	model.n_items = s->train->n_items;
 	if (s->algorithm == RS_ALG_SVD)
 		rs_train_svd(s->train, &p, &env, &model);
+	else if (s->algorithm == RS_ALG_SVDPP)
+		rs_train_svdpp(s->train, &p, &env, &model);
 	else
 		rs_train_als(s->train, &p, &env, &model);
 	rmse = rs_held_out_rmse(&model, s->held, &env);

@@ -132,7 +132,8 @@ rs_served_model(const char *name, int32 version)
 		m->sm = sm;
 		m->sm.name = m->name;
 		MemoryContextSwitchTo(old);
-		rs_load_items(&m->sm, m->cxt, &m->keys, &m->bias, &m->factors, &m->degree);
+		rs_load_items(&m->sm, m->cxt, &m->keys, &m->bias, &m->factors, &m->degree,
+					  &m->implicit);
 		m->n_items = sm.n_items;
 	}
 	PG_CATCH();

@@ -414,7 +414,7 @@ rs_explain(PG_FUNCTION_ARGS)
 	SPI_connect();
 	m = rs_served_model(name, rs_version_arg(fcinfo, 4));
 	if (m->sm.algorithm == RS_ALG_BPR || m->sm.algorithm == RS_ALG_POPULARITY ||
-		m->sm.algorithm == RS_ALG_NMF ||
+		m->sm.algorithm == RS_ALG_NMF || m->sm.algorithm == RS_ALG_SVDPP ||
 		(!is_knn(m) && (m->factors == NULL || m->sm.factors == 0)))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -422,6 +422,8 @@ rs_explain(PG_FUNCTION_ARGS)
 						name, rs_algorithm_name(m->sm.algorithm)),
 				 errdetail(m->sm.algorithm == RS_ALG_NMF ?
 						   "Its user vector is a constrained solution, not linear in the user's ratings, so its score is not a sum over the user's items." :
+						   m->sm.algorithm == RS_ALG_SVDPP ?
+						   "Its trained users' vectors come from stochastic gradient descent over the user's implicit and explicit parts, which no closed form takes apart." :
 						   "Its score is not a sum over the user's items or neighbours."),
 				 errhint("Explanations are given by item_knn, user_knn, ials, als and svd models; recsys.similar_items() shows what is near an item.")));
 	item = rs_served_item(m, ikey);

@@ -11,7 +11,10 @@
  * (weighted lambda, bias included; for a model trained with "biases":
  * false the same without the bias, against r - mu, mu 0 with
  * "global_mean": false, as als trains such a model); for nmf the same
- * system solved with the factors >= 0 (rs_nnls), as nmf trains.  Without ratings an explicit model,
+ * system solved with the factors >= 0 (rs_nnls), as nmf trains; for svdpp
+ * the user's implicit part z = |N|^-1/2 sum y_j over the items given,
+ * plus the same ridge regression against r - mu - b_i - q_i.z (without
+ * ratings: z alone).  Without ratings an explicit model,
  * and bpr always, take the mean of the items' vectors (bias 0).
  *
  * Time decay: a model trained with a half-life weighs a new user's rows
@@ -92,16 +95,26 @@ rs_fold_in(ServedModel *m, const int32 *idx, const float *ratings,
 		if (!rs_cholesky_solve(a, uf, k))
 			memset(uf, 0, sizeof(float) * k);
 	}
+	else if (m->implicit && !ratings)
+	{
+		/* svdpp without ratings: the implicit part alone */
+		rs_svdpp_implicit(m->implicit, idx, n, k, uf);
+	}
 	else if (explicit_model && ratings)
 	{
 		int			k1 = k + 1;
 		float	   *a = palloc0(sizeof(float) * k1 * k1);
 		float	   *b = palloc0(sizeof(float) * k1);
+		float	   *z = palloc0(sizeof(float) * k);
 
+		/* svdpp: the implicit part z from the items; p solves the rest */
+		if (m->implicit)
+			rs_svdpp_implicit(m->implicit, idx, n, k, z);
 		for (int32 r = 0; r < n; r++)
 		{
 			const float *q = m->factors + (Size) idx[r] * k;
-			double		t = ratings[r] - m->sm.global_mean - (m->bias ? m->bias[idx[r]] : 0.0);
+			double		t = ratings[r] - m->sm.global_mean - (m->bias ? m->bias[idx[r]] : 0.0) -
+				(m->implicit ? rs_vdot(q, z, k) : 0.0);
 			double		w = weights ? weights[r] : 1.0;
 
 			for (int p = 0; p < k1; p++)
@@ -140,6 +153,8 @@ rs_fold_in(ServedModel *m, const int32 *idx, const float *ratings,
 			memcpy(uf, b, sizeof(float) * k);
 			*ubias = m->biases ? b[k] : 0.0f;
 		}
+		for (int p = 0; p < k; p++)
+			uf[p] += z[p];
 	}
 	else
 	{

@@ -51,6 +51,7 @@ typedef struct ServedModel
 	char	  **keys;
 	float	   *bias;			/* NULL if the model has none */
 	float	   *factors;		/* n_items x sm.factors, NULL if none */
+	float	   *implicit;		/* svdpp: the items' y_j, as factors, or NULL */
 	int32	   *degree;			/* training interactions per item */
 	HTAB	   *key_index;		/* item key -> idx, built on first need */
 	/* for fold-in, read on first need */

@@ -77,7 +77,7 @@ rs_similar_items(PG_FUNCTION_ARGS)
 	SPI_finish();
 
 	if (!rs_algorithm_item_lists(m->sm.algorithm) && (m->factors == NULL || m->sm.factors == 0))
-		no_similarity(m, "item", "Use a factor model (als, svd, nmf, ials, bpr) or an item_knn or ease model.");
+		no_similarity(m, "item", "Use a factor model (als, svd, svdpp, nmf, ials, bpr) or an item_knn or ease model.");
 	idx = rs_served_item(m, key);
 	if (idx < 0)
 	{

@@ -388,6 +388,9 @@ train_core(const RsMatrix *m, const RsTrainOptions *opts, const RsEnv *env,
 		case RS_ALG_NMF:
 			rs_train_nmf(m, &opts->params, env, out);
 			break;
+		case RS_ALG_SVDPP:
+			rs_train_svdpp(m, &opts->params, env, out);
+			break;
 		case RS_ALG_IALS:
 			rs_train_ials(m, &opts->params, env, out);
 			break;
@@ -450,6 +453,7 @@ check_model_finite(const RsModel *m, const RsTrainOptions *opts)
 	}			parts[] = {
 		{"user factors", m->user_factors, (Size) m->n_users * m->factors},
 		{"item factors", m->item_factors, (Size) m->n_items * m->factors},
+		{"items' implicit factors", m->item_implicit, (Size) m->n_items * m->factors},
 		{"user biases", m->user_bias, (Size) m->n_users},
 		{"item biases", m->item_bias, (Size) m->n_items},
 		{"similarities", m->nbr_sim, m->nbr_ptr ? (Size) m->nbr_ptr[m->n_lists] : 0},
@@ -474,7 +478,8 @@ check_model_finite(const RsModel *m, const RsTrainOptions *opts)
 						rs_algorithm_name(opts->algorithm), bad),
 				 errdetail("The ratings are too large in magnitude for the computation in real (single precision)."),
 				 errhint("Scale the ratings in the source query (for example to 1..5, or divided by their largest value)%s.",
-						 opts->algorithm == RS_ALG_SVD || opts->algorithm == RS_ALG_BPR ?
+						 opts->algorithm == RS_ALG_SVD || opts->algorithm == RS_ALG_BPR ||
+						 opts->algorithm == RS_ALG_SVDPP ?
 						 ", or use a smaller learning_rate" : "")));
 }
 
@@ -672,7 +677,8 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 							   (double) heaviest),
 					 errhint("Leave \"as_of\" out (the newest interaction is used) or give a time nearer the data, or a longer \"half_life\".")));
 	}
-	if ((t->opts.algorithm == RS_ALG_ALS || t->opts.algorithm == RS_ALG_SVD) &&
+	if ((t->opts.algorithm == RS_ALG_ALS || t->opts.algorithm == RS_ALG_SVD ||
+		 t->opts.algorithm == RS_ALG_SVDPP) &&
 		t->opts.params.auto_regularization)
 		search_peak = rs_choose_regularization(t->matrix, t->opts.algorithm, &t->opts.params,
 											   &env, cxt);

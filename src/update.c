@@ -256,6 +256,41 @@ solve_factors(const RsTrainOptions *opts, const ServedModel *served,
 									   opts->params.threads, env, uf, ub);
 				}
 				break;
+			case RS_ALG_SVDPP:
+				{
+					/*
+					 * z = |N|^-1/2 sum y_j over each user's items; then the
+					 * ridge step of the rest, r - q_i.z, as fold-in
+					 */
+					const float *ib = served->bias;
+					float	   *z = palloc(sizeof(float) * (Size) sub->n_users * Max(k, 1));
+					float	   *vals = palloc(sizeof(float) * (Size) Max(sub->nnz, 1));
+					RsMatrix	rest = *sub;
+
+					if (ib == NULL)
+						ib = palloc0(sizeof(float) * Max(served->n_items, 1));
+					for (int32 s = 0; s < sub->n_users; s++)
+					{
+						float	   *zs = z + (Size) s * k;
+						int64		beg = sub->user_ptr[s];
+
+						rs_svdpp_implicit(served->implicit, sub->user_items + beg,
+										  sub->user_ptr[s + 1] - beg, k, zs);
+						for (int64 j = beg; j < sub->user_ptr[s + 1]; j++)
+							vals[j] = sub->user_vals[j] -
+								rs_vdot(served->factors + (Size) sub->user_items[j] * k, zs, k);
+						if ((s & 1023) == 0)
+							CHECK_FOR_INTERRUPTS();
+					}
+					rest.user_vals = vals;
+					rs_als_solve_users(&rest, k, served->sm.global_mean, served->reg,
+									   served->reg_b, !opts->params.no_biases, false,
+									   served->factors, ib,
+									   opts->params.threads, env, uf, ub);
+					for (Size x = 0; x < (Size) sub->n_users * k; x++)
+						uf[x] += z[x];
+				}
+				break;
 			default:
 				/* bpr: the mean of the items' vectors, as fold-in */
 				memset(uf, 0, sizeof(float) * (Size) sub->n_users * k);

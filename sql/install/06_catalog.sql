@@ -122,10 +122,13 @@ CREATE TABLE recsys.item_factors (
 	bias real,
 	factors recsys.embedding,
 	interactions integer NOT NULL,
+	implicit_factors recsys.embedding,
 	PRIMARY KEY (model, version, item_key)
 );
 COMMENT ON TABLE recsys.item_factors IS
 	'one row per item and model version: the item''s key (as text), bias (popularity: score) and latent factors';
+COMMENT ON COLUMN recsys.item_factors.implicit_factors IS
+	'svdpp: the item''s implicit factors y_j, which a user''s vector sums over the items they rated (fold-in, update()); NULL for other models';
 
 -- Neighbourhood models (item_knn, user_knn): each entity's K most similar
 -- entities, best first, as arrays; an entity without neighbours has empty

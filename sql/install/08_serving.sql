@@ -8,7 +8,7 @@ RETURNS double precision
 AS 'MODULE_PATHNAME', 'rs_predict' LANGUAGE C STABLE PARALLEL SAFE
 SET search_path = pg_catalog, recsys, pg_temp;
 COMMENT ON FUNCTION recsys.predict(text, "any", "any", integer) IS
-	'predicted rating (als, svd, nmf) or score (ials, bpr, popularity, item_knn, user_knn, ease) of an item for a user under the active version (or the kept version given)';
+	'predicted rating (als, svd, svdpp, nmf) or score (ials, bpr, popularity, item_knn, user_knn, ease) of an item for a user under the active version (or the kept version given)';
 
 -- Every serving function ends with the same re-ranking arguments (see
 -- src/rerank.c for what each does and in which order they apply):

@@ -749,7 +749,7 @@ BEGIN
 								 serve_unknown, caller_path, version);
 	SELECT mv.version, mv.items, mv.users,
 		   CASE WHEN mv.algorithm IN ('item_knn', 'user_knn') THEN mv.params->>'feedback' = 'explicit'
-				ELSE mv.algorithm IN ('als', 'svd', 'nmf') END AS explicit_model
+				ELSE mv.algorithm IN ('als', 'svd', 'nmf', 'svdpp') END AS explicit_model
 	  INTO v
 	  FROM recsys.models m JOIN recsys.model_versions mv
 		ON mv.model = m.name AND mv.version = coalesce(eval_metrics.version, m.active_version)
@@ -758,7 +758,7 @@ BEGIN
 	IF metrics IS NOT NULL AND NOT is_explicit AND want && ARRAY['rmse', 'mae'] THEN
 		RAISE EXCEPTION 'model "%" does not predict ratings: rmse and mae need an explicit model', model
 			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'als, svd, nmf and neighbourhood models with "feedback": "explicit" predict ratings; ask for ranking metrics instead.';
+				  HINT = 'als, svd, svdpp, nmf and neighbourhood models with "feedback": "explicit" predict ratings; ask for ranking metrics instead.';
 	END IF;
 	do_rating := is_explicit AND want && ARRAY['rmse', 'mae'];
 	do_ranking := want && ARRAY['precision', 'recall', 'ndcg', 'map', 'hit_rate', 'mrr', 'coverage', 'novelty', 'users'];

@@ -9,7 +9,7 @@
 -- granted explicitly like train().
 
 -- The values of each user's interactions, aligned with
--- user_factors.seen, for the versions of als, svd, nmf and ials models trained
+-- user_factors.seen, for the versions of als, svd, svdpp, nmf and ials models trained
 -- with a time column (without time decay): what update() re-solves a user
 -- from.  They are the model's source data, which using a model does not
 -- grant (explain() refuses grantees for the same reason), so this table is

@@ -362,7 +362,7 @@ BEGIN
 	alg := coalesce(algorithm, base ->> 'algorithm', 'als');
 	PERFORM recsys.training_options(alg, base);
 	metric := coalesce(lower(metric),
-					   CASE WHEN rating_col IS NOT NULL AND alg IN ('als', 'svd', 'nmf') THEN 'rmse' ELSE 'ndcg' END);
+					   CASE WHEN rating_col IS NOT NULL AND alg IN ('als', 'svd', 'nmf', 'svdpp') THEN 'rmse' ELSE 'ndcg' END);
 	IF metric NOT IN ('rmse', 'mae', 'precision', 'recall', 'ndcg', 'map', 'hit_rate', 'mrr') THEN
 		RAISE EXCEPTION 'unknown metric "%"', metric
 			USING ERRCODE = 'invalid_parameter_value',

@@ -27,6 +27,7 @@
 --                   callers; model_versions gains data_until,
 --                   updated_from and definition_md5 (below); the table
 --                   user_values
+--   06_catalog      item_factors.implicit_factors (svdpp's y_j, below)
 --   05_synth        the generator's presets: synth_preset(),
 --                   synth_preset_interactions(), and a trailing
 --                   "preset text DEFAULT NULL" on generate_dataset()
@@ -44,6 +45,11 @@ COMMENT ON COLUMN recsys.model_versions.updated_from IS
 	'the version recsys.update() made this one from; NULL: trained';
 COMMENT ON COLUMN recsys.model_versions.definition_md5 IS
 	'md5 of the model''s definition (algorithm, source, columns, key types, options, search_path) the version was made with; recsys.update() extends only a version of the current definition';
+
+-- svdpp's implicit factors y_j, one per item (NULL for other models).
+ALTER TABLE recsys.item_factors ADD COLUMN implicit_factors recsys.embedding;
+COMMENT ON COLUMN recsys.item_factors.implicit_factors IS
+	'svdpp: the item''s implicit factors y_j, which a user''s vector sums over the items they rated (fold-in, update()); NULL for other models';
 
 -- The serving and evaluation functions that take "version" now: their
 -- 0.2.0 signatures go, their area files create the new ones.

@@ -150,6 +150,8 @@ typedef struct RsModel
 	float	   *item_bias;		/* n_items, or NULL (popularity: the score) */
 	float	   *user_factors;	/* n_users x factors, row-major, or NULL */
 	float	   *item_factors;	/* n_items x factors, row-major, or NULL */
+	float	   *item_implicit;	/* svdpp: the items' y_j, n_items x factors,
+								 * or NULL */
 	int			n_loss;			/* entries in loss[] */
 	double	   *loss;			/* training loss after each iteration */
 
@@ -192,6 +194,17 @@ typedef struct RsEnv
 /* als.c: explicit ratings, biased MF by alternating least squares */
 extern void rs_train_als(const RsMatrix *m, const RsParams *p,
 						 const RsEnv *env, RsModel *out);
+/* svdpp.c: explicit ratings with implicit feedback (Koren's SVD++), SGD */
+extern void rs_train_svdpp(const RsMatrix *m, const RsParams *p,
+						   const RsEnv *env, RsModel *out);
+
+/*
+ * svdpp.c: a user's implicit part |N|^-1/2 sum y_j over the n items given
+ * (z: k floats; all 0 for n = 0), from the items' y (n_items x k).
+ */
+extern void rs_svdpp_implicit(const float *item_implicit, const int32_t *items,
+							  int64_t n, int k, float *z);
+
 /* als.c: explicit ratings, nonnegative MF (the als sweeps with p, q >= 0) */
 extern void rs_train_nmf(const RsMatrix *m, const RsParams *p,
 						 const RsEnv *env, RsModel *out);

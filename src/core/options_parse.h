@@ -14,7 +14,7 @@
 #include "core.h"
 
 /* algorithms, in the order of RsAlgorithm (options.h) */
-#define RS_N_ALGORITHMS 9
+#define RS_N_ALGORITHMS 10
 #define RS_ALG_BIT(a) (1 << (a))
 
 typedef enum RsOptKind

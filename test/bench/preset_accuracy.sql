@@ -1,7 +1,8 @@
 -- test/bench/preset_accuracy.sql: 5-fold RMSE on the movielens preset of
 -- the generator, for a bias-only baseline, for als and svd (their
 -- defaults, which choose the penalty on held-out ratings, and hand-tuned
--- settings) and for nmf (its defaults, and with biases).  A measurement, not a test: the
+-- settings), for svdpp (its defaults, which choose the penalty as svd
+-- does) and for nmf (its defaults, and with biases).  A measurement, not a test: the
 -- numbers are reported in doc/generator.md ("The movielens preset").
 --
 --   psql -X -d DB -v seed=42 -f test/bench/preset_accuracy.sql
@@ -101,6 +102,7 @@ FROM (VALUES
 		('als', '{"factors": 8, "regularization": 0.12}'::jsonb),
 		('als', '{"factors": 5, "regularization": 0.1}'::jsonb),
 		('svd', '{"factors": 20, "learning_rate": 0.01, "regularization": 0.1, "iterations": 30}'::jsonb),
+		('svdpp', '{}'::jsonb),
 		('nmf', '{}'::jsonb),
 		('nmf', '{"biases": true}'::jsonb)) c(algo, opts),
 	 generate_series(0, 4) f,

@@ -14,7 +14,7 @@
 #     VACUUM ANALYZE ml                                  (timed, "generate")
 #  2. recsys.train(..., 'popularity'): read the table, build the compact
 #     matrix, store 27k rows                                 (timed, "load")
-#  3. recsys.train 'als' and 'nmf' on rating and 'ials' on clicks, 64 factors,
+#  3. recsys.train 'als', 'nmf' and 'svdpp' on rating and 'ials' on clicks, 64 factors,
 #     ITERATIONS iterations, verbose, 2 threads; seconds per iteration is
 #     the median difference between consecutive "iteration N, loss L, T s"
 #     NOTICE timestamps; peak memory is model_versions.memory_bytes (the
@@ -60,9 +60,11 @@ train() {
 	local algo=$1 col=$2 extra=''
 	# als: the peer's penalty, given (without it als first chooses one on
 	# held-out ratings, which the peer does not do)
-	[ "$algo" = als ] && extra=', \"regularization\": 0.05'
+	[ "$algo" = als ] && extra=', "regularization": 0.05'
 	# ials: the peer's settings (the defaults before 0.3.0)
-	[ "$algo" = ials ] && extra=', \"alpha\": 2, \"regularization\": 20'
+	[ "$algo" = ials ] && extra=', "alpha": 2, "regularization": 20'
+	# svdpp: a penalty given, so that no search runs before the training
+	[ "$algo" = svdpp ] && extra=', "regularization": 0.08'
 	bench_train "$algo" "recsys.train('$algo', 'ml', 'user_id', 'item_id', '$col', '$algo',
 			'{\"factors\": $factors, \"iterations\": $iters, \"verbose\": true, \"threads\": $threads$extra}')"
 	printf '%s\n' "$out" | grep 'iteration' | sed 's/^/    /' >&2
@@ -83,6 +85,9 @@ ials_spi=$spi ials_total=$total ials_mem=$mem ials_hwm=$hwm
 rs_log "nmf ($iters iterations)"
 train nmf rating
 nmf_spi=$spi nmf_total=$total nmf_mem=$mem nmf_hwm=$hwm
+rs_log "svdpp ($iters iterations)"
+train svdpp rating
+svdpp_spi=$spi svdpp_total=$total svdpp_mem=$mem svdpp_hwm=$hwm
 
 rs_log "NumPy/SciPy peer ($ref_iters iterations each)"
 ref_out=$("$py" "$here/train_peer.py" --table ml --iterations "$ref_iters" \
@@ -109,6 +114,7 @@ row "load s (train popularity / COPY+CSR)" "$load_s" "$r_load" "$(bench_ratio "$
 row "als s/iteration" "$als_spi" "$r_als" "$(bench_ratio "$als_spi" "$r_als")" "<= 2.0"
 row "ials s/iteration" "$ials_spi" "$r_ials" "$(bench_ratio "$ials_spi" "$r_ials")" "<= 1.0"
 row "nmf s/iteration (peer: MU)" "$nmf_spi" "$r_nmf" "$(bench_ratio "$nmf_spi" "$r_nmf")" ""
+row "svdpp s/iteration (no peer)" "$svdpp_spi" "-" "-" ""
 row "peak memory, als (VmHWM / peer RSS)" "$(gib "$als_hwm")" "$(gib "$r_rss")" "$(bench_ratio "$als_hwm" "$r_rss")" "<= 2 GiB"
 row "peak memory, ials (VmHWM / peer RSS)" "$(gib "$ials_hwm")" "$(gib "$r_rss")" "$(bench_ratio "$ials_hwm" "$r_rss")" "<= 2 GiB"
 row "training context, als (memory_bytes)" "$(gib "$als_mem")" "-" "-" ""
@@ -117,5 +123,6 @@ row "als total s ($iters iterations, with load)" "$als_total" "-" "-" ""
 row "ials total s ($iters iterations, with load)" "$ials_total" "-" "-" ""
 row "nmf total s ($iters iterations, with load)" "$nmf_total" "-" "-" ""
 row "peak memory, nmf (VmHWM)" "$(gib "$nmf_hwm")" "-" "-" ""
+row "svdpp total s ($iters iterations, with load)" "$svdpp_total" "-" "-" ""
 echo
 echo "Peer peak RSS is the whole process (COPY buffer, both CSR pairs, both algorithms)."

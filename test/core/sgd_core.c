@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * sgd_core.c
- *	  Driver of the svd, bpr (stochastic gradient descent) and popularity
+ *	  Driver of the svd, svdpp, bpr (stochastic gradient descent) and popularity
  *	  training cores outside the server: reads a triplet file and builds
  *	  the RsMatrix the loader would build (harness.h), trains, prints the
  *	  loss history and timings, and optionally writes the model as text.
@@ -10,7 +10,7 @@
  *	  side.
  *
  * Usage: sgd_core ALGORITHM FILE [key=value ...]
- *	ALGORITHM	svd, bpr or popularity
+ *	ALGORITHM	svd, svdpp, bpr or popularity
  *	FILE		a triplet file (harness.h): text, one "user item value
  *				[timestamp]" per line ('#' starts a comment); or, if the name
  *				ends in ".bin", packed little-endian records (int32 user,
@@ -106,7 +106,7 @@ main(int argc, char **argv)
 
 	hn_progname = "sgd_core";
 	if (argc < 3)
-		hn_die("usage: sgd_core svd|bpr|popularity FILE [key=value ...]", NULL);
+		hn_die("usage: sgd_core svd|svdpp|bpr|popularity FILE [key=value ...]", NULL);
 	algo = argv[1];
 	path = argv[2];
 
@@ -122,6 +122,15 @@ main(int argc, char **argv)
 	{
 		p.iterations = 40;
 		p.learning_rate = 0.02;
+		p.regularization = 0.05;
+		p.bias_regularization = 0.02;
+	}
+	else if (strcmp(algo, "svdpp") == 0)
+	{
+		/* the option parser's, with the penalty it chooses on planted data */
+		p.factors = 20;
+		p.iterations = 40;
+		p.learning_rate = 0.015;
 		p.regularization = 0.05;
 		p.bias_regularization = 0.02;
 	}
@@ -203,6 +212,8 @@ main(int argc, char **argv)
 	hn_env_start(&h);
 	if (strcmp(algo, "svd") == 0)
 		rs_train_svd(&m, &p, &env, &md);
+	else if (strcmp(algo, "svdpp") == 0)
+		rs_train_svdpp(&m, &p, &env, &md);
 	else if (strcmp(algo, "bpr") == 0)
 		rs_train_bpr(&m, &p, &env, &md);
 	else

@@ -78,7 +78,9 @@ sub train_sql
 SELECT 1 FROM recsys.train('m_ease', 'd_interactions', 'user_id', 'item_id', NULL, 'ease',
 	'{"neighbors": 10}');
 SELECT 1 FROM recsys.train('m_nmf', 'd_interactions', 'user_id', 'item_id', 'rating', 'nmf',
-	'{"factors": 4, "iterations": 3}');} : '';
+	'{"factors": 4, "iterations": 3}');
+SELECT 1 FROM recsys.train('m_svdpp', 'd_interactions', 'user_id', 'item_id', 'rating', 'svdpp',
+	'{"factors": 4, "iterations": 3, "regularization": 0.05}');} : '';
 	return qq{
 SET ROLE rs_trainer;
 SELECT 1 FROM recsys.train('m_als', 'd_interactions', 'user_id', 'item_id', 'rating', 'als', $f);
@@ -132,7 +134,8 @@ sub models
 			similar => 'items'
 		},
 		$opt{current} ? ({ name => 'm_ease', %int, similar => 'items' },
-						 { name => 'm_nmf',  %int, similar => 'items' }) : ());
+						 { name => 'm_nmf',  %int, similar => 'items' },
+						 { name => 'm_svdpp', %int, similar => 'items' }) : ());
 }
 
 # What the model $m serves, as one string per call kind (floats with every

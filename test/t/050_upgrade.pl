@@ -301,6 +301,17 @@ WHERE x.indrelid = 'recsys.item_factors'::regclass
 	  || ' ' || (SELECT bool_and(x >= 0) FROM recsys.item_factors f, unnest(f.factors::real[]) x WHERE f.model = 'm_new_nmf')
 	FROM recsys.recommend('m_new_nmf', 1, 10) r}),
 		'10 true true', "$prev_version: the nmf model serves, recommend's scores as predict's, its factors >= 0");
+	# svdpp keeps its items' y_j in a column the upgrade adds
+	is($new->safe_psql('postgres', q{SET ROLE rs_trainer_b;
+	SELECT version || ' ' || algorithm
+	FROM recsys.train('m_new_svdpp', 'd_interactions', 'user_id', 'item_id', 'rating', 'svdpp',
+	                  '{"factors": 4, "regularization": 0.05}')}),
+		'1 svdpp', "$prev_version: an svdpp model trains after the upgrade");
+	is($new->safe_psql('postgres', q{SELECT count(*) || ' ' || bool_and(abs(r.score - recsys.predict('m_new_svdpp', 1, r.item)) < 1e-6)
+	  || ' ' || (SELECT count(implicit_factors) = count(*) FROM recsys.item_factors WHERE model = 'm_new_svdpp')
+	  || ' ' || (SELECT count(implicit_factors) FROM recsys.item_factors WHERE model <> 'm_new_svdpp')
+	FROM recsys.recommend('m_new_svdpp', 1, 10) r}),
+		'10 true true 0', "$prev_version: the svdpp model serves; its items keep their implicit factors, the upgraded models' items none");
 
 	# --- tune() after the upgrade: a model of the old release gets a tuned version
 	is($new->safe_psql('postgres', q{SET ROLE rs_trainer;

@@ -1,5 +1,5 @@
 # Models of every kind (test/perl/RecsysModels.pm: als, svd, ials, bpr,
-# popularity, item_knn with and without attributes, user_knn, ease, nmf, a model made
+# popularity, item_knn with and without attributes, user_knn, ease, nmf, svdpp, a model made
 # by recsys.fit(), text keys, two versions) survive pg_dump -Fc and
 # pg_restore: into another database of the same cluster, and into another
 # cluster whose roles have other OIDs.  Every model serves exactly what it
