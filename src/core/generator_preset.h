@@ -58,6 +58,13 @@ typedef struct SynthPreset
 	double		lowrank_sd;		/* sd of p_u.q_i */
 	double		decay;			/* factor f's share of it ~ decay^f */
 	double		noise_sd;
+
+	/*
+	 * Who rates what follows taste: item i draws user u with odds
+	 * exp(selection * p_u.q_i / lowrank_sd) beside the user's ratings
+	 * left (0: by the degrees alone)
+	 */
+	double		selection;
 } SynthPreset;
 
 typedef struct SynthPresetGen SynthPresetGen;

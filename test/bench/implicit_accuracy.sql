@@ -13,10 +13,9 @@
 -- every held-out interaction (recsys.split(method => 'per_user',
 -- test_fraction => 0.25, seed => 42)).  About a minute on 2 cores.
 --
--- The preset plants its structure in the ratings, not in which items a
--- user rates, which follow item popularity: on it popularity is the best
--- ranking there is, and it cannot rank the implicit models (see
--- doc/training.md, "EASE").
+-- On the preset users rate more often what they like (doc/generator.md,
+-- "What is planted", step 3), so which items a user rated carries their
+-- taste, as on the real data.
 \set ON_ERROR_STOP on
 SET client_min_messages = warning;
 
