@@ -77,7 +77,7 @@ static const SynthPreset presets[] = {
 		.rank = 10,
 		.lowrank_sd = 0.6,
 		.decay = 0.7,
-		.noise_sd = 0.78,
+		.noise_sd = 0.81,
 		.selection = 1.0,
 	},
 };
