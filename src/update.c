@@ -269,6 +269,9 @@ solve_factors(const RsTrainOptions *opts, const ServedModel *served,
 
 					if (ib == NULL)
 						ib = palloc0(sizeof(float) * Max(served->n_items, 1));
+					if (served->implicit == NULL)
+						elog(ERROR, "svdpp model \"%s\" version %d has no implicit factors",
+							 served->sm.name, served->sm.version);
 					for (int32 s = 0; s < sub->n_users; s++)
 					{
 						float	   *zs = z + (Size) s * k;
