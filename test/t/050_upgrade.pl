@@ -132,7 +132,18 @@ COMMIT;
 		"$prev_version: before: recommend() scans the recsys_hnsw index $old_index once per user");
 
 	my %before = serving($old, 'postgres');
+	# Every catalog table's rows over the old release's columns (a column
+	# the upgrade adds, as 0.3.0's item_factors.implicit_factors, is new
+	# and checked on its own)
 	my %tables_before = catalog_tables($old, 'postgres');
+	my %old_cols;
+	for my $t (keys %tables_before)
+	{
+		$old_cols{$t} = $old->safe_psql('postgres', qq{
+SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute
+WHERE attrelid = '$t'::regclass AND attnum > 0 AND NOT attisdropped});
+		$tables_before{$t} = rows_digest($old, $t, $old_cols{$t});
+	}
 	# The catalog's rows as they were, column by column (owner apart: its
 	# type changed in 0.2.0), to compare after the upgrade.
 	my %cols;
@@ -218,7 +229,9 @@ WHERE x.indrelid = 'recsys.item_factors'::regclass
 		"$prev_version: after: the lists through the index are the same");
 
 	# --- the catalog's rows --------------------------------------------------
-	my %tables_after = catalog_tables($new, 'postgres');
+	my %tables_after = map { $_ => rows_digest($new, $_, $old_cols{$_}) } keys %tables_before;
+	is($new->safe_psql('postgres', q{SELECT count(*) FROM recsys.item_factors WHERE implicit_factors IS NOT NULL}),
+		'0', "$prev_version: recsys.item_factors: the added column implicit_factors is NULL in every upgraded row");
 	for my $t (sort keys %tables_before)
 	{
 		# (0.2.0 changed the columns of these two, 0.3.0 those of
@@ -351,4 +364,13 @@ WHERE x.indrelid = 'recsys.item_factors'::regclass
 		  . '(- upgraded only, + fresh only)');
 
 	$new->stop;
+}
+
+# count and md5 of a table's rows over the given columns, in text order
+sub rows_digest
+{
+	my ($node, $table, $cols) = @_;
+	return $node->safe_psql('postgres', qq{
+SELECT count(*) || ' ' || md5(coalesce(string_agg(r, E'\\n' ORDER BY r), ''))
+FROM (SELECT row($cols)::text AS r FROM $table) s});
 }
