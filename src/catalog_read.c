@@ -337,7 +337,9 @@ rs_load_items(const RsStoredModel *sm, MemoryContext cxt, char ***keys,
 	*bias = palloc0(sizeof(float) * Max(n, 1));
 	*factors = k > 0 ? palloc0(sizeof(float) * (Size) n * k) : NULL;
 	*degree = palloc(sizeof(int32) * Max(n, 1));
-	*implicit = k > 0 ? palloc0(sizeof(float) * (Size) n * k) : NULL;
+	/* svdpp's y_j: no other model has them */
+	*implicit = k > 0 && sm->algorithm == RS_ALG_SVDPP ?
+		palloc0(sizeof(float) * (Size) n * k) : NULL;
 	for (int32 i = 0; i < n; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];

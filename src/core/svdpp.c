@@ -73,23 +73,6 @@
 /* ratings between interrupt checks */
 #define SVDPP_CHECK_EVERY	32768
 
-static inline float
-dotf(const float *a, const float *b, int k)
-{
-	float		acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-	float		s;
-	int			c = 0;
-
-	for (; c + 8 <= k; c += 8)
-		for (int l = 0; l < 8; l++)
-			acc[l] += a[c + l] * b[c + l];
-	s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) +
-		((acc[2] + acc[6]) + (acc[3] + acc[7]));
-	for (; c < k; c++)
-		s += a[c] * b[c];
-	return s;
-}
-
 void
 rs_svdpp_implicit(const float *item_implicit, const int32_t *items, int64_t n,
 				  int k, float *z)
@@ -142,7 +125,7 @@ svdpp_loss(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 			double		w = m->user_w ? m->user_w[t] : 1.0;
 			double		e = (double) m->user_vals[t] -
 				(mu + out->user_bias[u] + out->item_bias[i] +
-				 dotf(x, out->item_factors + (size_t) i * k, k));
+				 rs_vdot(x, out->item_factors + (size_t) i * k, k));
 
 			sse += w * e * e;
 			w_u += w;
@@ -274,7 +257,7 @@ rs_train_svdpp(const RsMatrix *m, const RsParams *p, const RsEnv *env,
 				for (int c = 0; c < k; c++)
 					x[c] = pu[c] + z[c];
 				e = m->user_vals[at] - ((float) out->global_mean + out->user_bias[u] +
-										out->item_bias[i] + dotf(x, qi, k));
+										out->item_bias[i] + rs_vdot(x, qi, k));
 				if (biases)
 				{
 					out->user_bias[u] += lrw * (e - reg_b * out->user_bias[u]);
