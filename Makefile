@@ -69,6 +69,8 @@ OBJS = \
 	src/stats_agg.o \
 	src/audit.o \
 	src/experiment.o \
+	src/step_agg.o \
+	src/train_sql.o \
 	src/update.o \
 	src/tune.o \
 	src/hnsw.o \
@@ -92,12 +94,12 @@ INSTALL_SQL = $(sort $(wildcard sql/install/*.sql))
 # REPLACE), so that every definition is written once.
 UPGRADE_030_SQL = sql/install/05_synth.sql sql/install/08_serving.sql sql/install/11_evaluation.sql \
 	sql/install/12_audit.sql sql/install/13_experiments.sql sql/install/14_versions.sql \
-	sql/install/15_updates.sql sql/install/16_tuning.sql
+	sql/install/15_updates.sql sql/install/16_tuning.sql sql/install/17_steps.sql
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--0.2.0--0.3.0.sql
 DATA = sql/$(EXTENSION)--0.1.0--0.2.0.sql
 EXTRA_CLEAN = $(DATA_built)
 
-REGRESS = embedding embedding_agg synth train train_accuracy knn ease nmf svdpp serve bloom rerank hnsw serve_index stats audit evaluate ranking_metrics hostile privileges security_cache security_stored security_models security_limits security_search_path model_index explain time_decay experiments versions update update_small untyped generator_preset mf_no_bias distributed tuning
+REGRESS = embedding embedding_agg synth train train_accuracy knn ease nmf svdpp serve bloom rerank hnsw serve_index stats audit evaluate ranking_metrics hostile privileges security_cache security_stored security_models security_limits security_search_path model_index explain time_decay experiments versions update update_small untyped generator_preset mf_no_bias distributed tuning train_sql
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config

@@ -256,6 +256,22 @@ option_error(RsOptStatus st, const RsOptError *err, const RsOptValue *v,
 					 errhint("User and item biases are deviations from the global mean; "
 							 "to drop the mean, drop the biases too: \"biases\": false, \"global_mean\": false.")));
 			break;
+		case RS_OPTS_SQL_CONFLICT:
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("option \"%s\" cannot be used with \"execution\": \"sql\"",
+							rs_opt_sql_conflict(state)),
+					 errhint("Training in SQL statements solves each entity exactly, on PostgreSQL's parallel workers, "
+							 "and reads no interaction times: drop \"%s\", or train with \"execution\": \"memory\".",
+							 rs_opt_sql_conflict(state))));
+			break;
+		case RS_OPTS_SQL_NO_PENALTY:
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("als with \"execution\": \"sql\" needs option \"regularization\""),
+					 errhint("Choosing the penalty on held-out ratings needs the ratings in memory: "
+							 "give \"regularization\" (the search chooses 0.02 to 0.2 on rating data).")));
+			break;
 		case RS_OPTS_EASE_NO_PENALTY:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -494,6 +510,7 @@ rs_parse_options(Jsonb *options, const char *algorithm, RsTrainOptions *out)
 	if (state.half_life)
 		parse_decay(&state, out);
 	out->attributes = state.attributes ? pstrdup(state.attributes) : NULL;
+	out->execution_sql = state.execution_sql;
 }
 
 /*
@@ -611,6 +628,8 @@ rs_options_effective(const RsTrainOptions *o)
 			appendStringInfo(&s, ", \"as_of_epoch\": %.17g", o->as_of);
 		}
 	}
+	if (o->execution_sql)
+		appendStringInfoString(&s, ", \"execution\": \"sql\"");
 	appendStringInfoChar(&s, '}');
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data)));
 }

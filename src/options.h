@@ -41,6 +41,8 @@ typedef struct RsTrainOptions
 	double		as_of;			/* time decay: seconds since the epoch; NaN
 								 * until set (the newest interaction) */
 	char	   *attributes;		/* item_knn: table or SELECT of (item, vector) */
+	bool		execution_sql;	/* als, ials: trained by SQL statements
+								 * (train_sql.c) */
 } RsTrainOptions;
 
 /* options.c */

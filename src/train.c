@@ -14,6 +14,7 @@
 #include "catalog.h"
 #include "loader.h"
 #include "train.h"
+#include "train_sql.h"
 #include "core/linalg.h"
 
 #include <math.h>
@@ -684,7 +685,18 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 											   &env, cxt);
 	if (t->opts.algorithm == RS_ALG_EASE)
 		check_ease_size(t->matrix, &t->opts, def->name, cxt);
-	run_algorithm(t->matrix, &t->opts, &env, &t->model);
+	if (t->opts.execution_sql)
+	{
+		/* the rows are in memory already: fit() has no source to run */
+		if (loaded != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("recsys.fit() cannot train with \"execution\": \"sql\""),
+					 errhint("The aggregate receives its rows one by one; train with recsys.train() over a table or query.")));
+		rs_train_sql(def, &t->opts, l, t->matrix, &env, &t->model);
+	}
+	else
+		run_algorithm(t->matrix, &t->opts, &env, &t->model);
 	check_model_finite(&t->model, &t->opts);
 
 	t->summary.users = t->matrix->n_users;

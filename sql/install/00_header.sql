@@ -20,6 +20,9 @@
 --   14_versions     activate (rollback), activation history, version pins
 --   15_updates      update (new interactions into a new version),
 --                   schedule_retrain, schedule_update (pg_cron)
+--   16_tuning       tune (hyper-parameter search with k-fold CV)
+--   17_steps        als_step, ials_step, gram: training half-steps as
+--                   aggregates (train's "execution": "sql")
 --
 -- Every public function carries a COMMENT ON so \df+ documents it.  The
 -- security rules every function follows (search_path pinned, the caller's

@@ -31,6 +31,10 @@
 --   05_synth        the generator's presets: synth_preset(),
 --                   synth_preset_interactions(), and a trailing
 --                   "preset text DEFAULT NULL" on generate_dataset()
+--   17_steps        training half-steps as aggregates: the type
+--                   recsys.step_state, recsys.step_result, the
+--                   aggregates als_step, ials_step and gram (train's
+--                   "execution": "sql")
 
 \echo Use "ALTER EXTENSION recsys UPDATE TO '0.3.0'" to load this file. \quit
 

@@ -46,6 +46,7 @@ const RsOptSpec rs_opt_specs[] = {
 	{"init_std", RS_OPT_REAL, A_MF, 0, 10, "std. dev. of the initial factors"},
 	{"cg_steps", RS_OPT_INT, A_ALS | A_IALS, 1, 100, "conjugate-gradient steps per solve"},
 	{"solver", RS_OPT_TEXT, A_ALS | A_IALS, 0, 0, "cg or cholesky"},
+	{"execution", RS_OPT_TEXT, A_ALS | A_IALS, 0, 0, "memory, or sql: each half-step one GROUP BY statement over the source (doc/scale-out.md)"},
 	{"samples", RS_OPT_INT, A_BPR, 1, 1000, "negative samples per interaction per epoch"},
 	{"half_life_days", RS_OPT_REAL, A_POP, 0, 1e6, "time decay of popularity (0 = none)"},
 	{"similarity", RS_OPT_TEXT, A_KNN, 0, 0, "cosine, adjusted_cosine, pearson or jaccard"},
@@ -80,6 +81,7 @@ const char *const rs_similarity_names[4] = {"cosine", "adjusted_cosine", "pearso
 const char *const rs_weighting_names[3] = {"none", "bm25", "tfidf"};
 
 static const char *const feedback_names[2] = {"implicit", "explicit"};
+static const char *const execution_names[2] = {"memory", "sql"};
 static const char *const mode_names[2] = {"cold_start", "only"};
 
 const RsOptSpec *
@@ -336,6 +338,15 @@ rs_opt_apply(RsOptState *s, const char *name, const RsOptValue *v, RsOptError *e
 		else
 			return RS_OPTS_BAD_SOLVER;
 	}
+	else if (strcmp(name, "execution") == 0)
+	{
+		if ((k = choose(txt, execution_names, 2, err)) < 0)
+			return RS_OPTS_BAD_CHOICE;
+		s->execution_sql = (k == 1);
+		/* the statements' final functions solve exactly */
+		if (s->execution_sql)
+			p->cholesky = true;
+	}
 	else if (strcmp(name, "similarity") == 0)
 	{
 		if ((k = choose(txt, rs_similarity_names, 4, err)) < 0)
@@ -409,6 +420,25 @@ was_given(const RsOptState *s, const char *name)
 }
 
 /*
+ * With "execution": "sql", the first option given that the statements
+ * cannot honour, or NULL: they solve exactly (no solver, no CG steps),
+ * run on PostgreSQL's parallel workers (no threads) and read no times.
+ */
+const char *
+rs_opt_sql_conflict(const RsOptState *s)
+{
+	static const char *const names[] = {"solver", "cg_steps", "threads", "time_column",
+	"half_life", "as_of"};
+
+	if (!s->execution_sql)
+		return NULL;
+	for (int k = 0; k < (int) (sizeof(names) / sizeof(names[0])); k++)
+		if (was_given(s, names[k]))
+			return names[k];
+	return NULL;
+}
+
+/*
  * After the last option: the options of time decay, and those of the
  * neighbourhood models, that only make sense together.
  */
@@ -417,6 +447,12 @@ rs_opt_finish(const RsOptState *s)
 {
 	const RsParams *p = &s->params;
 	bool		decay = s->half_life != NULL;
+
+	/* the statements solve exactly, with a penalty given */
+	if (rs_opt_sql_conflict(s) != NULL)
+		return RS_OPTS_SQL_CONFLICT;
+	if (s->execution_sql && p->auto_regularization)
+		return RS_OPTS_SQL_NO_PENALTY;
 
 	if (decay && was_given(s, "half_life_days"))
 		return RS_OPTS_TWO_HALF_LIVES;

@@ -71,6 +71,7 @@ typedef struct RsOptState
 	const char *half_life;		/* time decay: an interval, as text */
 	const char *as_of;			/* time decay: a timestamptz, as text */
 	const char *attributes;
+	bool		execution_sql;	/* "execution": "sql" (train_sql.c) */
 	bool		given[RS_MAX_OPTIONS];
 } RsOptState;
 
@@ -97,7 +98,10 @@ typedef enum RsOptStatus
 								 * attribute_mode only */
 	RS_OPTS_MEAN_WITH_BIASES,	/* global_mean false, biases true */
 	RS_OPTS_BIAS_REG_WITHOUT_BIASES,	/* bias_regularization, biases false */
-	RS_OPTS_EASE_NO_PENALTY		/* ease with regularization 0 */
+	RS_OPTS_EASE_NO_PENALTY,	/* ease with regularization 0 */
+	RS_OPTS_SQL_CONFLICT,		/* execution sql with an option it cannot
+								 * honour (rs_opt_sql_conflict) */
+	RS_OPTS_SQL_NO_PENALTY		/* execution sql, als without regularization */
 } RsOptStatus;
 
 /* what an error is about */
@@ -113,5 +117,6 @@ extern void rs_opt_defaults(RsOptState *s, int algorithm, int threads);
 extern RsOptStatus rs_opt_apply(RsOptState *s, const char *name,
 								const RsOptValue *v, RsOptError *err);
 extern RsOptStatus rs_opt_finish(const RsOptState *s);
+extern const char *rs_opt_sql_conflict(const RsOptState *s);
 
 #endif							/* RECSYS_OPTIONS_CORE_H */

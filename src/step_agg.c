@@ -1,0 +1,705 @@
+/*-------------------------------------------------------------------------
+ *
+ * step_agg.c
+ *	  One half-step of ALS and iALS as SQL aggregates, so that a half-sweep
+ *	  is one GROUP BY statement that parallel query, partition-wise
+ *	  aggregation or a distributed engine can split into partial
+ *	  aggregates: recsys.als_step, recsys.ials_step and recsys.gram
+ *	  (doc/scale-out.md has the statements; train_sql.c runs them).
+ *
+ * recsys.als_step(factors embedding, bias real, rating float8, options
+ * jsonb), grouped by user, accumulates als's normal equations for that
+ * user over the items it rated (core/als.c): with a_i = [q_i; 1] and the
+ * target t = r - mu - b_i,
+ *
+ *	  A = sum a_i a_i^T,  b = sum t a_i,  n = the number of ratings,
+ *
+ * and its final function solves (A + n diag(lambda, .., lambda,
+ * lambda_b)) x = b for x = [p_u; b_u] (with "biases": false, the k x k
+ * system alone and b_u = 0).  The same statement grouped by item, with
+ * the users' factors, is the item step.
+ *
+ * recsys.ials_step(factors embedding, value float8, gram float8[],
+ * options jsonb) accumulates iALS's correction (core/ials.c): with
+ * c = 1 + alpha r,
+ *
+ *	  A = sum (c - 1) y_i y_i^T,  b = sum c y_i,
+ *
+ * and solves (Y^T Y + A + lambda I) x = b, Y^T Y being the gram argument
+ * (the same for every row: recsys.gram() over the other side's factors).
+ *
+ * recsys.gram(factors embedding) is Y^T Y, as float8[] of k * k
+ * (row-major, symmetric).
+ *
+ * The state.  A real type, recsys.step_state, so that a partial
+ * aggregate travels as a value of it: a varlena with the parameters
+ * (read from the options on the first row, compared by the combine
+ * function), the count of rows and the sums in double precision (the
+ * upper triangle of A packed by rows, then b, then for iALS the upper
+ * triangle of Y^T Y).  Its binary form (send/receive) is its fields in
+ * network order; its text form the binary form in hex.  Both are
+ * validated as a whole, since anyone can write a state by hand: every
+ * size is checked against the kind and the dimension, never trusted.
+ *
+ * Input rows with a NULL factor vector or value are skipped, as
+ * aggregates skip NULLs; a NULL bias counts as 0.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "embedding.h"
+
+#include "core/linalg.h"
+#include "funcapi.h"
+#include "libpq/pqformat.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+
+#include <math.h>
+
+#define STEP_ALS		1
+#define STEP_IALS		2
+#define STEP_GRAM		3
+
+#define STEP_BIASES		0x1		/* als: the bias is learnt */
+
+#define STEP_MAX_DIM	1024	/* as many factors as training allows */
+
+typedef struct StepState
+{
+	int32		vl_len_;		/* varlena header */
+	int16		kind;			/* STEP_ALS, STEP_IALS, STEP_GRAM */
+	int16		dim;			/* k, the factors */
+	int32		flags;			/* STEP_BIASES */
+	int64		count;			/* rows accumulated */
+	double		lambda;			/* als, ials: the penalty on factors */
+	double		lambda_b;		/* als: on the bias */
+	double		alpha;			/* ials: confidence 1 + alpha r */
+	double		mu;				/* als: the global mean */
+	double		data[FLEXIBLE_ARRAY_MEMBER];
+} StepState;
+
+#define STEP_HEADER_SIZE	offsetof(StepState, data)
+/* the parameters compared by combine: kind .. mu, but for the count */
+#define STEP_NPARAMS		4
+
+/* the size of the system solved: als carries the bias as one more unknown */
+static inline int
+step_order(int kind, int dim)
+{
+	return kind == STEP_ALS ? dim + 1 : dim;
+}
+
+static inline int64
+packed_size(int n)
+{
+	return (int64) n * (n + 1) / 2;
+}
+
+/* doubles of data[] for a kind and dimension */
+static int64
+step_ndata(int kind, int dim)
+{
+	int			n = step_order(kind, dim);
+
+	switch (kind)
+	{
+		case STEP_ALS:
+			return packed_size(n) + n;
+		case STEP_IALS:
+			return packed_size(n) + n + packed_size(dim);
+		default:
+			return packed_size(dim);
+	}
+}
+
+static StepState *
+step_alloc(MemoryContext cxt, int kind, int dim)
+{
+	Size		size = STEP_HEADER_SIZE + sizeof(double) * step_ndata(kind, dim);
+	StepState  *st = MemoryContextAllocZero(cxt, size);
+
+	SET_VARSIZE(st, size);
+	st->kind = (int16) kind;
+	st->dim = (int16) dim;
+	return st;
+}
+
+static void
+check_dim(int dim)
+{
+	if (dim < 1 || dim > STEP_MAX_DIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("factor vectors of %d dimensions cannot be solved for", dim),
+				 errhint("A training step takes 1 to %d factors.", STEP_MAX_DIM)));
+}
+
+static const char *
+kind_name(int kind)
+{
+	return kind == STEP_ALS ? "recsys.als_step" :
+		kind == STEP_IALS ? "recsys.ials_step" : "recsys.gram";
+}
+
+/*
+ * The options of a step, read once per group (on its first row): a jsonb
+ * object of numbers and, for als, "biases".  Anything else is an error.
+ */
+static void
+read_step_options(StepState *st, Jsonb *options)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	bool		is_als = st->kind == STEP_ALS;
+	const char *valid = is_als ?
+		"regularization, bias_regularization, biases, mean" : "regularization, alpha";
+
+	/* the defaults: als's and ials's own */
+	st->lambda = is_als ? 0.08 : 50.0;
+	st->lambda_b = 0.05;
+	st->alpha = 5.0;
+	st->mu = 0.0;
+	st->flags = is_als ? STEP_BIASES : 0;
+	if (options == NULL)
+		return;
+	if (!JB_ROOT_IS_OBJECT(options))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the options of %s must be a JSON object", kind_name(st->kind)),
+				 errhint("Valid options: %s.", valid)));
+	it = JsonbIteratorInit(&options->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *name;
+		double		d = 0.0;
+
+		if (tok != WJB_KEY)
+			continue;
+		name = pnstrdup(v.val.string.val, v.val.string.len);
+		tok = JsonbIteratorNext(&it, &v, true);
+		if (is_als && strcmp(name, "biases") == 0)
+		{
+			if (v.type != jbvBool)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("option \"biases\" of %s must be true or false", kind_name(st->kind))));
+			st->flags = v.val.boolean ? STEP_BIASES : 0;
+			continue;
+		}
+		if (!(strcmp(name, "regularization") == 0 ||
+			  (is_als && (strcmp(name, "mean") == 0 ||
+						  strcmp(name, "bias_regularization") == 0)) ||
+			  (!is_als && strcmp(name, "alpha") == 0)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown option \"%s\" for %s", name, kind_name(st->kind)),
+					 errhint("Valid options: %s.", valid)));
+		if (v.type != jbvNumeric)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"%s\" of %s must be a number", name, kind_name(st->kind))));
+		d = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+											   NumericGetDatum(v.val.numeric)));
+		if (strcmp(name, "mean") == 0)
+		{
+			if (!isfinite(d))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("option \"mean\" of %s must be finite", kind_name(st->kind))));
+			st->mu = d;
+			continue;
+		}
+		if (!(d >= 0.0 && d <= 1e6))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"%s\" of %s must be between 0 and 1e6, not %g",
+							name, kind_name(st->kind), d)));
+		if (strcmp(name, "regularization") == 0)
+			st->lambda = d;
+		else if (strcmp(name, "bias_regularization") == 0)
+			st->lambda_b = d;
+		else
+			st->alpha = d;
+	}
+}
+
+/* A += w v v^T on the packed upper triangle (n x n), v of length n */
+static inline void
+packed_rank1(double *a, const double *v, double w, int n)
+{
+	for (int r = 0; r < n; r++)
+	{
+		double		wr = w * v[r];
+
+		for (int c = r; c < n; c++)
+			*a++ += wr * v[c];
+	}
+}
+
+/* the state argument, writable: the aggregate's own copy */
+static StepState *
+state_arg(FunctionCallInfo fcinfo, int n)
+{
+	if (PG_ARGISNULL(n))
+		return NULL;
+	return (StepState *) PG_DETOAST_DATUM(PG_GETARG_DATUM(n));
+}
+
+/*
+ * The state to add a row to: created in the aggregate's context on the
+ * first row (options read then), else the one passed in.  A detoasted
+ * copy is fine to change: the executor keeps whatever is returned.
+ */
+static StepState *
+state_for_row(FunctionCallInfo fcinfo, int kind, int dim, int options_arg)
+{
+	MemoryContext cxt = rs_agg_context(fcinfo, kind_name(kind));
+	StepState  *st = state_arg(fcinfo, 0);
+
+	if (st == NULL)
+	{
+		check_dim(dim);
+		st = step_alloc(cxt, kind, dim);
+		if (options_arg >= 0)
+			read_step_options(st, PG_ARGISNULL(options_arg) ? NULL :
+							  PG_GETARG_JSONB_P(options_arg));
+	}
+	else if (st->kind != kind)
+		elog(ERROR, "%s: a state of another aggregate", kind_name(kind));
+	else
+		embedding_check_same_dim(st->dim, dim);
+	return st;
+}
+
+/* als_step_accum(state, factors embedding, bias real, rating float8, options jsonb) */
+PG_FUNCTION_INFO_V1(rs_als_step_accum);
+Datum
+rs_als_step_accum(PG_FUNCTION_ARGS)
+{
+	StepState  *st;
+	Embedding  *q;
+	double		bias;
+	double		t;
+	double		v[STEP_MAX_DIM + 1];
+	int			k;
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(3))
+	{
+		(void) rs_agg_context(fcinfo, kind_name(STEP_ALS));
+		RS_RETURN_STATE(state_arg(fcinfo, 0));
+	}
+	q = PG_GETARG_EMBEDDING(1);
+	st = state_for_row(fcinfo, STEP_ALS, q->dim, 4);
+	k = st->dim;
+	bias = PG_ARGISNULL(2) ? 0.0 : PG_GETARG_FLOAT4(2);
+	t = PG_GETARG_FLOAT8(3) - st->mu - bias;
+	if (!isfinite(t))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("a rating of recsys.als_step is not finite once the mean and the bias are taken off")));
+	for (int j = 0; j < k; j++)
+		v[j] = q->x[j];
+	v[k] = 1.0;
+	packed_rank1(st->data, v, 1.0, k + 1);
+	{
+		double	   *b = st->data + packed_size(k + 1);
+
+		for (int j = 0; j <= k; j++)
+			b[j] += t * v[j];
+	}
+	st->count++;
+	PG_RETURN_POINTER(st);
+}
+
+/* ials_step_accum(state, factors embedding, value float8, gram float8[], options jsonb) */
+PG_FUNCTION_INFO_V1(rs_ials_step_accum);
+Datum
+rs_ials_step_accum(PG_FUNCTION_ARGS)
+{
+	StepState  *st;
+	Embedding  *y;
+	double		r;
+	double		c1;
+	double		v[STEP_MAX_DIM];
+	int			k;
+	bool		first;
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+	{
+		(void) rs_agg_context(fcinfo, kind_name(STEP_IALS));
+		RS_RETURN_STATE(state_arg(fcinfo, 0));
+	}
+	y = PG_GETARG_EMBEDDING(1);
+	first = PG_ARGISNULL(0);
+	st = state_for_row(fcinfo, STEP_IALS, y->dim, 4);
+	k = st->dim;
+	if (first)
+	{
+		/* Y^T Y, once: its upper triangle after A and b */
+		ArrayType  *g;
+		double	   *gram;
+		int			n;
+		double	   *dst = st->data + packed_size(k) + k;
+
+		if (PG_ARGISNULL(3))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("recsys.ials_step needs the other side's Gram matrix"),
+					 errhint("Pass (SELECT recsys.gram(factors) FROM <the other side's factors>).")));
+		g = PG_GETARG_ARRAYTYPE_P(3);
+		n = ArrayGetNItems(ARR_NDIM(g), ARR_DIMS(g));
+		if (ARR_ELEMTYPE(g) != FLOAT8OID || ARR_HASNULL(g) || n != k * k)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the Gram matrix of recsys.ials_step must have %d elements without NULLs, not %d",
+							k * k, n),
+					 errhint("Pass recsys.gram() of the other side's %d-dimensional factors.", k)));
+		gram = (double *) ARR_DATA_PTR(g);
+		for (int a = 0; a < k; a++)
+			for (int b = a; b < k; b++)
+			{
+				if (!isfinite(gram[a * k + b]))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("the Gram matrix of recsys.ials_step is not finite")));
+				*dst++ = gram[a * k + b];
+			}
+	}
+	r = PG_GETARG_FLOAT8(2);
+	if (!(r >= 0.0) || !isfinite(r))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("recsys.ials_step takes values that are finite and not negative, not %g", r),
+				 errhint("Implicit feedback counts interactions: clicks, plays, purchases.")));
+	c1 = st->alpha * r;
+	for (int j = 0; j < k; j++)
+		v[j] = y->x[j];
+	packed_rank1(st->data, v, c1, k);
+	{
+		double	   *b = st->data + packed_size(k);
+
+		for (int j = 0; j < k; j++)
+			b[j] += (1.0 + c1) * v[j];
+	}
+	st->count++;
+	PG_RETURN_POINTER(st);
+}
+
+/* gram_accum(state, factors embedding) */
+PG_FUNCTION_INFO_V1(rs_gram_accum);
+Datum
+rs_gram_accum(PG_FUNCTION_ARGS)
+{
+	StepState  *st;
+	Embedding  *y;
+	double		v[STEP_MAX_DIM];
+
+	if (PG_ARGISNULL(1))
+	{
+		(void) rs_agg_context(fcinfo, kind_name(STEP_GRAM));
+		RS_RETURN_STATE(state_arg(fcinfo, 0));
+	}
+	y = PG_GETARG_EMBEDDING(1);
+	st = state_for_row(fcinfo, STEP_GRAM, y->dim, -1);
+	for (int j = 0; j < st->dim; j++)
+		v[j] = y->x[j];
+	packed_rank1(st->data, v, 1.0, st->dim);
+	st->count++;
+	PG_RETURN_POINTER(st);
+}
+
+/*
+ * step_combine(a, b): the sums of two partial states of the same step.
+ * Strict: the executor keeps a lone state as it is.
+ */
+PG_FUNCTION_INFO_V1(rs_step_combine);
+Datum
+rs_step_combine(PG_FUNCTION_ARGS)
+{
+	StepState  *a = state_arg(fcinfo, 0);
+	StepState  *b = state_arg(fcinfo, 1);
+	int64		nsum;
+	int64		nall;
+
+	(void) rs_agg_context(fcinfo, "recsys.step_combine");
+	if (a->kind != b->kind || a->dim != b->dim || a->flags != b->flags ||
+		memcmp(&a->lambda, &b->lambda, sizeof(double) * STEP_NPARAMS) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot combine states of different training steps"),
+				 errdetail("One is %s with %d factors, the other %s with %d, or their options differ.",
+						   kind_name(a->kind), a->dim, kind_name(b->kind), b->dim),
+				 errhint("Every row of a group must pass the same options.")));
+	nall = step_ndata(a->kind, a->dim);
+	nsum = a->kind == STEP_IALS ? nall - packed_size(a->dim) : nall;
+	/* iALS: Y^T Y is the same in both, passed with every row */
+	if (a->kind == STEP_IALS &&
+		memcmp(a->data + nsum, b->data + nsum, sizeof(double) * (nall - nsum)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot combine recsys.ials_step states with different Gram matrices"),
+				 errhint("Every row of a group must pass the same Gram matrix.")));
+	for (int64 j = 0; j < nsum; j++)
+		a->data[j] += b->data[j];
+	a->count += b->count;
+	PG_RETURN_POINTER(a);
+}
+
+/* the packed upper triangle of an n x n matrix, unpacked to full row-major */
+static void
+unpack(const double *packed, double *full, int n)
+{
+	for (int r = 0; r < n; r++)
+		for (int c = r; c < n; c++)
+		{
+			full[r * n + c] = *packed;
+			full[c * n + r] = *packed++;
+		}
+}
+
+/*
+ * step_final(state) -> recsys.step_result (factors, bias, interactions):
+ * the entity's solution.
+ */
+PG_FUNCTION_INFO_V1(rs_step_final);
+Datum
+rs_step_final(PG_FUNCTION_ARGS)
+{
+	StepState  *st = state_arg(fcinfo, 0);
+	TupleDesc	tupdesc;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	int			k;
+	int			n;
+	double	   *a;
+	double	   *x;
+	Embedding  *e;
+
+	if (st == NULL)
+		PG_RETURN_NULL();
+	if (st->kind == STEP_GRAM)
+		elog(ERROR, "recsys.step_final: a state of recsys.gram");
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "recsys.step_final must return a row");
+	tupdesc = BlessTupleDesc(tupdesc);
+	k = st->dim;
+	n = step_order(st->kind, k);
+	a = palloc(sizeof(double) * n * n);
+	x = palloc(sizeof(double) * n);
+	unpack(st->data, a, n);
+	memcpy(x, st->data + packed_size(n), sizeof(double) * n);
+	if (st->kind == STEP_ALS)
+	{
+		double		w = (double) st->count;
+
+		for (int j = 0; j < k; j++)
+			a[j * n + j] += st->lambda * w;
+		a[k * n + k] += st->lambda_b * w;
+		if (!(st->flags & STEP_BIASES))
+		{
+			/* the k x k system alone: the bias row of the identity, b = 0 */
+			for (int j = 0; j < k; j++)
+				a[j * n + k] = a[k * n + j] = 0.0;
+			a[k * n + k] = 1.0;
+			x[k] = 0.0;
+		}
+	}
+	else
+	{
+		/* + Y^T Y + lambda I */
+		double	   *g = palloc(sizeof(double) * k * k);
+
+		unpack(st->data + packed_size(k) + k, g, k);
+		for (int j = 0; j < k * k; j++)
+			a[j] += g[j];
+		for (int j = 0; j < k; j++)
+			a[j * k + j] += st->lambda;
+	}
+	if (!rs_cholesky_solve_d(a, x, n))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("the system of %s is not positive definite", kind_name(st->kind)),
+				 errdetail("It has %d unknowns and " INT64_FORMAT " rows.", n, st->count),
+				 errhint("Give a positive \"regularization\".")));
+	e = embedding_alloc(k);
+	for (int j = 0; j < k; j++)
+	{
+		e->x[j] = (float4) x[j];
+		embedding_check_element(e->x[j]);
+	}
+	values[0] = PointerGetDatum(e);
+	if (st->kind == STEP_ALS)
+		values[1] = Float4GetDatum((float4) x[k]);
+	else
+		nulls[1] = true;
+	values[2] = Int64GetDatum(st->count);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* gram_final(state) -> float8[] of k * k, row-major */
+PG_FUNCTION_INFO_V1(rs_gram_final);
+Datum
+rs_gram_final(PG_FUNCTION_ARGS)
+{
+	StepState  *st = state_arg(fcinfo, 0);
+	int			k;
+	double	   *g;
+	Datum	   *d;
+
+	if (st == NULL)
+		PG_RETURN_NULL();
+	if (st->kind != STEP_GRAM)
+		elog(ERROR, "recsys.gram_final: a state of %s", kind_name(st->kind));
+	k = st->dim;
+	g = palloc(sizeof(double) * k * k);
+	d = palloc(sizeof(Datum) * k * k);
+	unpack(st->data, g, k);
+	for (int j = 0; j < k * k; j++)
+		d[j] = Float8GetDatum(g[j]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(d, k * k, FLOAT8OID, sizeof(float8),
+										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/*
+ *		The type: binary and text forms
+ */
+
+/* a state from its binary form, every size checked */
+static StepState *
+step_from_buf(StringInfo buf)
+{
+	int			kind = (int16) pq_getmsgint(buf, 2);
+	int			dim = (int16) pq_getmsgint(buf, 2);
+	int			flags = (int32) pq_getmsgint(buf, 4);
+	int64		count = pq_getmsgint64(buf);
+	int64		ndata;
+	StepState  *st;
+
+	if (kind != STEP_ALS && kind != STEP_IALS && kind != STEP_GRAM)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid recsys.step_state: unknown kind %d", kind)));
+	if (dim < 1 || dim > STEP_MAX_DIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid recsys.step_state: %d factors", dim)));
+	if ((flags & ~STEP_BIASES) != 0 || (kind != STEP_ALS && flags != 0) || count < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid recsys.step_state: flags %d, count " INT64_FORMAT, flags, count)));
+	ndata = step_ndata(kind, dim);
+	if ((int64) (buf->len - buf->cursor) != (STEP_NPARAMS + ndata) * 8)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid recsys.step_state: %d bytes of numbers, expected " INT64_FORMAT,
+						buf->len - buf->cursor, (STEP_NPARAMS + ndata) * 8)));
+	st = step_alloc(CurrentMemoryContext, kind, dim);
+	st->flags = flags;
+	st->count = count;
+	st->lambda = pq_getmsgfloat8(buf);
+	st->lambda_b = pq_getmsgfloat8(buf);
+	st->alpha = pq_getmsgfloat8(buf);
+	st->mu = pq_getmsgfloat8(buf);
+	for (int64 j = 0; j < ndata; j++)
+		st->data[j] = pq_getmsgfloat8(buf);
+	pq_getmsgend(buf);
+	return st;
+}
+
+static bytea *
+step_to_bytea(const StepState *st)
+{
+	StringInfoData buf;
+	int64		ndata = step_ndata(st->kind, st->dim);
+
+	pq_begintypsend(&buf);
+	pq_sendint16(&buf, st->kind);
+	pq_sendint16(&buf, st->dim);
+	pq_sendint32(&buf, st->flags);
+	pq_sendint64(&buf, st->count);
+	pq_sendfloat8(&buf, st->lambda);
+	pq_sendfloat8(&buf, st->lambda_b);
+	pq_sendfloat8(&buf, st->alpha);
+	pq_sendfloat8(&buf, st->mu);
+	for (int64 j = 0; j < ndata; j++)
+		pq_sendfloat8(&buf, st->data[j]);
+	return pq_endtypsend(&buf);
+}
+
+PG_FUNCTION_INFO_V1(rs_step_state_recv);
+Datum
+rs_step_state_recv(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_POINTER(step_from_buf((StringInfo) PG_GETARG_POINTER(0)));
+}
+
+PG_FUNCTION_INFO_V1(rs_step_state_send);
+Datum
+rs_step_state_send(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BYTEA_P(step_to_bytea(state_arg(fcinfo, 0)));
+}
+
+static int
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* text form: the binary form in hex */
+PG_FUNCTION_INFO_V1(rs_step_state_in);
+Datum
+rs_step_state_in(PG_FUNCTION_ARGS)
+{
+	const char *s = PG_GETARG_CSTRING(0);
+	size_t		len = strlen(s);
+	StringInfoData buf;
+
+	if (len % 2 != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid input syntax for type recsys.step_state"),
+				 errdetail("The text form is an even number of hexadecimal digits.")));
+	initStringInfo(&buf);
+	for (size_t j = 0; j < len; j += 2)
+	{
+		int			hi = hex_digit(s[j]);
+		int			lo = hex_digit(s[j + 1]);
+
+		if (hi < 0 || lo < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid input syntax for type recsys.step_state"),
+					 errdetail("\"%c%c\" is not a hexadecimal byte.", s[j], s[j + 1])));
+		appendStringInfoChar(&buf, (char) (hi * 16 + lo));
+	}
+	PG_RETURN_POINTER(step_from_buf(&buf));
+}
+
+PG_FUNCTION_INFO_V1(rs_step_state_out);
+Datum
+rs_step_state_out(PG_FUNCTION_ARGS)
+{
+	bytea	   *b = step_to_bytea(state_arg(fcinfo, 0));
+	const unsigned char *p = (const unsigned char *) VARDATA(b);
+	int			len = VARSIZE(b) - VARHDRSZ;
+	char	   *out = palloc((Size) len * 2 + 1);
+	static const char digits[] = "0123456789abcdef";
+
+	for (int j = 0; j < len; j++)
+	{
+		out[2 * j] = digits[p[j] >> 4];
+		out[2 * j + 1] = digits[p[j] & 15];
+	}
+	out[2 * len] = '\0';
+	PG_RETURN_CSTRING(out);
+}

@@ -1,0 +1,507 @@
+/*-------------------------------------------------------------------------
+ *
+ * train_sql.c
+ *	  train(..., '{"execution": "sql"}') for als and ials: every half-step
+ *	  is one GROUP BY statement over the source, with the aggregates of
+ *	  step_agg.c, joined with the other side's factors in a table; the
+ *	  solving happens wherever the engine runs the aggregates (PostgreSQL's
+ *	  parallel workers, partitions, a distributed engine's shards), not in
+ *	  this backend's threads.
+ *
+ * The run.  train.c has read the source once (the loader): its keys, the
+ * counts and the seen lists the catalog keeps come from there, as for a
+ * model trained in memory, and so do the initial factors (the same
+ * random streams, so the same seed gives the same start).  Then:
+ *
+ *	1. two UNLOGGED tables in schema recsys, owned by the catalog's owner,
+ *	   the role that reads the source granted SELECT on them: the users'
+ *	   and the items' (key, factors, bias), filled with the start;
+ *	2. per iteration, the user step
+ *
+ *		  SELECT e, recsys.als_step(f.factors, f.bias, r.v, options)
+ *		  FROM (source rows) r JOIN <items' table> f ON f.key = r.item
+ *		  GROUP BY r.user
+ *
+ *	   run with the rights of whoever reads the source (the caller; the
+ *	   model's owner for a retrain), its rows written into the users'
+ *	   table; then the item step, the same grouped by item (iALS: with
+ *	   recsys.gram() of the other side's table as an argument);
+ *	3. the factors in memory stored as the new version as usual; the
+ *	   tables dropped (an error or cancel drops them with the transaction).
+ *
+ * Each step's answer is checked against the loader: every entity exactly
+ * once, with the number of rows it had then; a source that changed under
+ * a READ COMMITTED training (each statement sees the rows committed when
+ * it starts) is an error, not a mixed model.
+ *
+ * The model equals the in-memory one with "solver": "cholesky" (the same
+ * exact solves, summed in double precision here, in float by the BLAS
+ * there): sql/train_sql.sql checks it.  The loss is computed once, for
+ * the final factors.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "train_sql.h"
+
+#include "catalog.h"
+#include "embedding.h"
+#include "keys.h"
+#include "loader.h"
+#include "train.h"
+#include "core/linalg.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include <math.h>
+
+/* entities written per INSERT into a factor table */
+#define SQL_WRITE_CHUNK 4096
+
+typedef struct SqlSide
+{
+	const char *table;			/* recsys."...": its factors */
+	const RsKeyMap *keys;
+	const int64_t *ptr;			/* the loader's CSR: degrees */
+	int32		n;
+	float	   *factors;		/* n x k, the model's */
+	float	   *bias;			/* n, or NULL */
+	char	   *step_sql;		/* the step solving this side */
+} SqlSide;
+
+typedef struct SqlRun
+{
+	const RsModelDef *def;
+	const RsTrainOptions *opts;
+	int			k;
+	bool		ials;
+	Datum		options;		/* jsonb for the step aggregate */
+	Oid			emb_type;
+} SqlRun;
+
+static int	sql_runs = 0;
+
+/* runs a step's statement as whoever reads the source */
+static void
+exec_as_reader(const SqlRun *run, const char *sql, int nargs, Oid *types,
+			   Datum *values)
+{
+	RsRunAs		as;
+	int			rc;
+
+	if (run->def->stored)
+		rs_run_as_model_owner(&as, run->def);
+	rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
+	if (rc < 0)
+		elog(ERROR, "recsys: a training statement failed: %s", SPI_result_code_string(rc));
+	if (run->def->stored)
+		rs_run_as_end(&as);
+}
+
+/* the key's id in the loader's sorted key table, or -1 */
+static int32
+key_id(const RsKeyMap *map, Datum d)
+{
+	int32		lo = 0;
+	int32		hi = map->n - 1;
+	int64		ik = 0;
+	char	   *tk = NULL;
+
+	if (map->kind == RS_KEY_INT)
+	{
+		switch (map->type)
+		{
+			case INT2OID:
+				ik = DatumGetInt16(d);
+				break;
+			case INT4OID:
+				ik = DatumGetInt32(d);
+				break;
+			default:
+				ik = DatumGetInt64(d);
+				break;
+		}
+	}
+	else
+		tk = rs_text_key_cstring(d, map->type);
+	while (lo <= hi)
+	{
+		int32		mid = lo + (hi - lo) / 2;
+		int			c;
+
+		if (map->kind == RS_KEY_INT)
+			c = map->ints[mid] < ik ? -1 : map->ints[mid] > ik ? 1 : 0;
+		else
+			c = strcmp(map->texts[mid], tk);
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/* the side's factors (and biases) in memory written into its table */
+static void
+write_side(const SqlRun *run, const SqlSide *side)
+{
+	char	   *sql;
+	Oid			types[3] = {TEXTARRAYOID, InvalidOid, FLOAT4ARRAYOID};
+	int			k = run->k;
+	MemoryContext chunk_cxt = AllocSetContextCreate(CurrentMemoryContext,
+													"recsys sql factors",
+													ALLOCSET_DEFAULT_SIZES);
+
+	types[1] = get_array_type(run->emb_type);
+	rs_catalog_exec(psprintf("TRUNCATE %s", side->table), 0, NULL, NULL, NULL, false);
+	sql = psprintf("INSERT INTO %s (key, factors, bias) "
+				   "SELECT CAST(x.k AS %s), x.f, x.b FROM ROWS FROM "
+				   "(pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2), "
+				   "pg_catalog.unnest($3::pg_catalog.float4[])) AS x(k, f, b)",
+				   side->table, format_type_be_qualified(side->keys->type));
+	for (int32 begin = 0; begin < side->n; begin += SQL_WRITE_CHUNK)
+	{
+		int32		cnt = Min(side->n - begin, SQL_WRITE_CHUNK);
+		MemoryContext old = MemoryContextSwitchTo(chunk_cxt);
+		Datum	   *kd = palloc(sizeof(Datum) * cnt);
+		Datum	   *fd = palloc(sizeof(Datum) * cnt);
+		Datum	   *bd = palloc(sizeof(Datum) * cnt);
+		bool	   *bnull = palloc(sizeof(bool) * cnt);
+		Datum		values[3];
+		int			dims[1] = {cnt};
+		int			lbs[1] = {1};
+
+		for (int32 j = 0; j < cnt; j++)
+		{
+			int32		e = begin + j;
+			Embedding  *emb = embedding_alloc(k);
+
+			memcpy(emb->x, side->factors + (size_t) e * k, sizeof(float) * k);
+			kd[j] = CStringGetTextDatum(rs_key_to_text(side->keys, e));
+			fd[j] = PointerGetDatum(emb);
+			bd[j] = Float4GetDatum(side->bias ? side->bias[e] : 0.0f);
+			bnull[j] = side->bias == NULL;
+		}
+		values[0] = PointerGetDatum(construct_array(kd, cnt, TEXTOID, -1, false, TYPALIGN_INT));
+		values[1] = PointerGetDatum(construct_array(fd, cnt, run->emb_type, -1, false, TYPALIGN_INT));
+		values[2] = PointerGetDatum(construct_md_array(bd, bnull, 1, dims, lbs, FLOAT4OID,
+													   sizeof(float4), true, TYPALIGN_INT));
+		MemoryContextSwitchTo(old);
+		rs_catalog_exec(sql, 3, types, values, NULL, false);
+		MemoryContextReset(chunk_cxt);
+		CHECK_FOR_INTERRUPTS();
+	}
+	MemoryContextDelete(chunk_cxt);
+}
+
+/*
+ * The step of one side: the statement's rows into the side's factors,
+ * each checked against the loader (every entity once, with its rows).
+ */
+static void
+run_step(const SqlRun *run, SqlSide *side, const SqlSide *other)
+{
+	Oid			types[2] = {JSONBOID, FLOAT8ARRAYOID};
+	Datum		values[2];
+	int			nargs = 1;
+	int			k = run->k;
+	bool	   *done = palloc0(sizeof(bool) * Max(side->n, 1));
+	uint64		rows;
+
+	values[0] = run->options;
+	if (run->ials)
+	{
+		bool		isnull;
+
+		exec_as_reader(run, psprintf("SELECT recsys.gram(factors) FROM %s", other->table),
+					   0, NULL, NULL);
+		values[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (isnull)
+			elog(ERROR, "recsys: no factors in %s", other->table);
+		values[1] = datumCopy(values[1], false, -1);
+		SPI_freetuptable(SPI_tuptable);
+		nargs = 2;
+	}
+	exec_as_reader(run, side->step_sql, nargs, types, values);
+	rows = SPI_processed;
+	for (uint64 r = 0; r < rows; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		key = SPI_getbinval(tup, desc, 1, &isnull);
+		int32		id = isnull ? -1 : key_id(side->keys, key);
+		int64		n = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		Embedding  *e;
+
+		if (id < 0 || done[id] || n != side->ptr[id + 1] - side->ptr[id])
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("the source of model \"%s\" changed while it was trained in SQL statements",
+							run->def->name),
+					 errdetail("A training step read other rows than training read at its start."),
+					 errhint("Train in a REPEATABLE READ transaction, or from rows nobody changes meanwhile.")));
+		done[id] = true;
+		e = DatumGetEmbedding(SPI_getbinval(tup, desc, 2, &isnull));
+		if (e->dim != k)
+			elog(ERROR, "recsys: a step returned %d factors, not %d", e->dim, k);
+		memcpy(side->factors + (size_t) id * k, e->x, sizeof(float) * k);
+		if (side->bias)
+		{
+			Datum		b = SPI_getbinval(tup, desc, 3, &isnull);
+
+			side->bias[id] = isnull ? 0.0f : DatumGetFloat4(b);
+		}
+	}
+	if (rows != (uint64) side->n)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("the source of model \"%s\" changed while it was trained in SQL statements",
+						run->def->name),
+				 errdetail("A training step solved " UINT64_FORMAT " entities, training had read %d.",
+						   rows, side->n),
+				 errhint("Train in a REPEATABLE READ transaction, or from rows nobody changes meanwhile.")));
+	pfree(done);
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * The step statement solving one side: its rows of the source (those the
+ * loader keeps: no NULL user, item or value), duplicates of a (user,
+ * item) combined as the loader combines them, joined with the other
+ * side's table.
+ */
+static char *
+step_sql(const SqlRun *run, const char *self_col, const char *other_col,
+		 const char *other_table, bool duplicates)
+{
+	const RsModelDef *def = run->def;
+	char	   *value = def->rating_column ?
+		psprintf("CAST(%s AS pg_catalog.float8)", quote_identifier(def->rating_column)) :
+		pstrdup("CAST(1 AS pg_catalog.float8)");
+	char	   *rows = psprintf("SELECT %s AS e, %s AS o, %s AS v FROM %s AS recsys_source "
+								"WHERE %s IS NOT NULL AND %s IS NOT NULL%s%s%s",
+								quote_identifier(self_col), quote_identifier(other_col), value,
+								rs_source_from_item(def->source,
+													"training source must be a table, a view or a single SELECT query",
+													"Pass a relation name like 'ratings' or a query like 'SELECT user_id, item_id, rating FROM ratings'."),
+								quote_identifier(self_col), quote_identifier(other_col),
+								def->rating_column ? " AND " : "",
+								def->rating_column ? quote_identifier(def->rating_column) : "",
+								def->rating_column ? " IS NOT NULL" : "");
+
+	if (duplicates)
+		rows = psprintf("SELECT d.e, d.o, pg_catalog.%s(d.v) AS v FROM (%s) AS d GROUP BY d.e, d.o",
+						run->ials ? "sum" : "avg", rows);
+	return psprintf("SELECT s.e, (s.r).factors, (s.r).bias, (s.r).interactions FROM "
+					"(SELECT r.e, %s AS r FROM (%s) AS r JOIN %s AS f "
+					"ON f.key OPERATOR(pg_catalog.=) r.o GROUP BY r.e) AS s",
+					run->ials ? "recsys.ials_step(f.factors, r.v, $2, $1)" :
+					"recsys.als_step(f.factors, f.bias, r.v, $1)",
+					rows, other_table);
+}
+
+/* the objective of the final factors, as the in-memory trainers report it */
+static double
+final_loss(const SqlRun *run, const RsMatrix *m, const RsModel *out)
+{
+	const RsParams *p = &run->opts->params;
+	int			k = run->k;
+	double		total = 0.0;
+	double	   *gram = NULL;
+
+	if (run->ials)
+	{
+		/* Y^T Y, for the sum over every cell */
+		gram = palloc0(sizeof(double) * k * k);
+		for (int32 i = 0; i < m->n_items; i++)
+		{
+			const float *y = out->item_factors + (size_t) i * k;
+
+			for (int a = 0; a < k; a++)
+				for (int b = 0; b < k; b++)
+					gram[a * k + b] += (double) y[a] * y[b];
+		}
+	}
+	for (int32 u = 0; u < m->n_users; u++)
+	{
+		const float *x = out->user_factors + (size_t) u * k;
+		double		n_u = (double) (m->user_ptr[u + 1] - m->user_ptr[u]);
+		double		xx = 0.0;
+
+		for (int a = 0; a < k; a++)
+			xx += (double) x[a] * x[a];
+		if (run->ials)
+		{
+			for (int a = 0; a < k; a++)
+				for (int b = 0; b < k; b++)
+					total += x[a] * gram[a * k + b] * x[b];
+			total += p->regularization * xx;
+		}
+		else
+		{
+			double		bu = out->user_bias ? out->user_bias[u] : 0.0;
+
+			total += n_u * (p->regularization * xx + p->bias_regularization * bu * bu);
+		}
+		for (int64 j = m->user_ptr[u]; j < m->user_ptr[u + 1]; j++)
+		{
+			int32		i = m->user_items[j];
+			const float *y = out->item_factors + (size_t) i * k;
+			double		s = 0.0;
+
+			for (int a = 0; a < k; a++)
+				s += (double) x[a] * y[a];
+			if (run->ials)
+			{
+				double		c = 1.0 + p->alpha * m->user_vals[j];
+
+				total += c * (1.0 - s) * (1.0 - s) - s * s;
+			}
+			else
+			{
+				double		d = m->user_vals[j] - out->global_mean - s -
+					(out->user_bias ? out->user_bias[u] : 0.0) -
+					(out->item_bias ? out->item_bias[i] : 0.0);
+
+				total += d * d;
+			}
+		}
+		if ((u & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	for (int32 i = 0; i < m->n_items; i++)
+	{
+		const float *y = out->item_factors + (size_t) i * k;
+		double		n_i = (double) (m->item_ptr[i + 1] - m->item_ptr[i]);
+		double		yy = 0.0;
+
+		for (int a = 0; a < k; a++)
+			yy += (double) y[a] * y[a];
+		if (run->ials)
+			total += p->regularization * yy;
+		else
+		{
+			double		bi = out->item_bias ? out->item_bias[i] : 0.0;
+
+			total += n_i * (p->regularization * yy + p->bias_regularization * bi * bi);
+		}
+	}
+	if (run->ials)
+		return total / ((double) Max(m->n_users, 1) * (double) Max(m->n_items, 1));
+	return total / (double) Max(m->nnz, 1);
+}
+
+void
+rs_train_sql(const RsModelDef *def, const RsTrainOptions *opts, const RsLoader *l,
+			 const RsMatrix *m, const RsEnv *env, RsModel *out)
+{
+	const RsParams *p = &opts->params;
+	SqlRun		run;
+	SqlSide		users;
+	SqlSide		items;
+	char	   *base;
+	char	   *reader;
+	double		mean;
+
+	Assert(opts->algorithm == RS_ALG_ALS || opts->algorithm == RS_ALG_IALS);
+	memset(&run, 0, sizeof(run));
+	run.def = def;
+	run.opts = opts;
+	run.k = p->factors;
+	run.ials = opts->algorithm == RS_ALG_IALS;
+	run.emb_type = rs_embedding_type_oid();
+
+	/* the start: the in-memory trainers' (the same streams) */
+	mean = run.ials || p->no_global_mean ? 0.0 : m->mean;
+	memset(out, 0, sizeof(RsModel));
+	rs_model_setup(out, m, p, env, mean, !run.ials, !run.ials, 0, (uint64_t) m->n_users);
+	if (run.ials)
+		run.options = DirectFunctionCall1(jsonb_in, CStringGetDatum(
+			psprintf("{\"regularization\": %.17g, \"alpha\": %.17g}",
+					 p->regularization, p->alpha)));
+	else
+		run.options = DirectFunctionCall1(jsonb_in, CStringGetDatum(
+			psprintf("{\"regularization\": %.17g, \"bias_regularization\": %.17g, "
+					 "\"biases\": %s, \"mean\": %.17g}",
+					 p->regularization, p->bias_regularization,
+					 p->no_biases ? "false" : "true", mean)));
+
+	/* 1. the factor tables, the reader granted SELECT */
+	base = psprintf("train_sql_%d_%d", MyProcPid, ++sql_runs);
+	reader = GetUserNameFromId(def->stored ? def->owner : GetUserId(), false);
+	memset(&users, 0, sizeof(users));
+	users.table = psprintf("recsys.%s", quote_identifier(psprintf("%s_users", base)));
+	users.keys = &l->users;
+	users.ptr = m->user_ptr;
+	users.n = m->n_users;
+	users.factors = out->user_factors;
+	users.bias = out->user_bias;
+	memset(&items, 0, sizeof(items));
+	items.table = psprintf("recsys.%s", quote_identifier(psprintf("%s_items", base)));
+	items.keys = &l->items;
+	items.ptr = m->item_ptr;
+	items.n = m->n_items;
+	items.factors = out->item_factors;
+	items.bias = out->item_bias;
+	for (int s = 0; s < 2; s++)
+	{
+		const SqlSide *side = s == 0 ? &users : &items;
+
+		rs_catalog_exec(psprintf("CREATE UNLOGGED TABLE %s (key %s NOT NULL, "
+								 "factors recsys.embedding NOT NULL, bias real)",
+								 side->table, format_type_be_qualified(side->keys->type)),
+						0, NULL, NULL, NULL, false);
+		rs_catalog_exec(psprintf("GRANT SELECT ON %s TO %s", side->table,
+								 quote_identifier(reader)),
+						0, NULL, NULL, NULL, false);
+		write_side(&run, side);
+	}
+	/* a stored source names its relation on the owner's search_path */
+	{
+		RsRunAs		as;
+
+		if (def->stored)
+			rs_run_as_model_owner(&as, def);
+		users.step_sql = step_sql(&run, def->user_column, def->item_column, items.table,
+								  l->duplicates > 0);
+		items.step_sql = step_sql(&run, def->item_column, def->user_column, users.table,
+								  l->duplicates > 0);
+		if (def->stored)
+			rs_run_as_end(&as);
+	}
+
+	/* 2. the iterations: users against items, then items against users */
+	for (int it = 0; it < p->iterations; it++)
+	{
+		double		t0 = rs_now_seconds();
+
+		run_step(&run, &users, &items);
+		write_side(&run, &users);
+		run_step(&run, &items, &users);
+		if (it + 1 < p->iterations)
+			write_side(&run, &items);
+		if (opts->verbose)
+			env->note(env->arg, psprintf("iteration %d of %d: both steps in SQL statements (%.2f s)",
+										 it + 1, p->iterations, rs_now_seconds() - t0));
+	}
+
+	/* 3. the tables go; the model is in memory */
+	rs_catalog_exec(psprintf("DROP TABLE %s, %s", users.table, items.table),
+					0, NULL, NULL, NULL, false);
+	if (!run.ials && p->no_biases)
+	{
+		out->user_bias = NULL;
+		out->item_bias = NULL;
+	}
+	out->loss[0] = final_loss(&run, m, out);
+	out->n_loss = 1;
+}
