@@ -99,7 +99,7 @@ DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--0.2.0--0.3.0.
 DATA = sql/$(EXTENSION)--0.1.0--0.2.0.sql
 EXTRA_CLEAN = $(DATA_built)
 
-REGRESS = embedding embedding_agg synth train train_accuracy knn ease nmf svdpp serve bloom rerank hnsw serve_index stats audit evaluate ranking_metrics hostile privileges security_cache security_stored security_models security_limits security_search_path model_index explain time_decay experiments versions update update_small untyped generator_preset mf_no_bias distributed tuning train_sql
+REGRESS = embedding embedding_agg synth train train_accuracy knn ease nmf svdpp serve bloom rerank hnsw serve_index stats audit evaluate ranking_metrics hostile privileges security_cache security_stored security_models security_limits security_search_path model_index explain time_decay experiments versions update update_small untyped generator_preset mf_no_bias distributed tuning step_agg train_sql
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 PG_CONFIG ?= pg_config

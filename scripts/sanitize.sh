@@ -143,7 +143,7 @@ fi
 # accesses outside malloc'd blocks; PostgreSQL's own reports, e.g. WAL
 # padding, are ignored, any report with a frame in recsys.so fails, also
 # where the frame names recsys's source file and line instead)
-vg_tests=${RS_VALGRIND_TESTS-embedding hostile privileges update_small}
+vg_tests=${RS_VALGRIND_TESTS-embedding hostile privileges update_small step_agg}
 if [ -z "$vg_tests" ]; then
 	echo "# skip: RS_VALGRIND_TESTS is empty"
 elif ! command -v valgrind >/dev/null 2>&1; then
