@@ -579,6 +579,7 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 	ListCell   *lc;
 	RsRunAs		as;
 	Size		search_peak = 0;
+	char	   *sql_from = NULL;
 
 	memset(t, 0, sizeof(TrainedModel));
 	t->def = def;
@@ -623,6 +624,10 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 	else
 	{
 		char	   *sql = source_query(def, t->opts.time_column);
+
+		/* execution sql reads the same FROM item again in each step */
+		if (t->opts.execution_sql)
+			sql_from = source_from(def);
 
 		if (def->stored)
 			rs_check_stored_query(def, sql);
@@ -693,7 +698,7 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("recsys.fit() cannot train with \"execution\": \"sql\""),
 					 errhint("The aggregate receives its rows one by one; train with recsys.train() over a table or query.")));
-		rs_train_sql(def, &t->opts, l, t->matrix, &env, &t->model);
+		rs_train_sql(def, sql_from, &t->opts, l, t->matrix, &env, &t->model);
 	}
 	else
 		run_algorithm(t->matrix, &t->opts, &env, &t->model);

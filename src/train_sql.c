@@ -47,7 +47,6 @@
 #include "embedding.h"
 #include "keys.h"
 #include "loader.h"
-#include "train.h"
 #include "core/linalg.h"
 
 #include "catalog/pg_type.h"
@@ -58,6 +57,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include <math.h>
 
@@ -81,6 +81,7 @@ typedef struct SqlRun
 	const RsTrainOptions *opts;
 	int			k;
 	bool		ials;
+	const char *from;			/* the source as a FROM item */
 	Datum		options;		/* jsonb for the step aggregate */
 	Oid			emb_type;
 } SqlRun;
@@ -287,12 +288,10 @@ step_sql(const SqlRun *run, const char *self_col, const char *other_col,
 	char	   *value = def->rating_column ?
 		psprintf("CAST(%s AS pg_catalog.float8)", quote_identifier(def->rating_column)) :
 		pstrdup("CAST(1 AS pg_catalog.float8)");
-	char	   *rows = psprintf("SELECT %s AS e, %s AS o, %s AS v FROM %s AS recsys_source "
+	char	   *rows = psprintf("SELECT %s AS e, %s AS o, %s AS v FROM %s "
 								"WHERE %s IS NOT NULL AND %s IS NOT NULL%s%s%s",
 								quote_identifier(self_col), quote_identifier(other_col), value,
-								rs_source_from_item(def->source,
-													"training source must be a table, a view or a single SELECT query",
-													"Pass a relation name like 'ratings' or a query like 'SELECT user_id, item_id, rating FROM ratings'."),
+								run->from,
 								quote_identifier(self_col), quote_identifier(other_col),
 								def->rating_column ? " AND " : "",
 								def->rating_column ? quote_identifier(def->rating_column) : "",
@@ -401,8 +400,8 @@ final_loss(const SqlRun *run, const RsMatrix *m, const RsModel *out)
 }
 
 void
-rs_train_sql(const RsModelDef *def, const RsTrainOptions *opts, const RsLoader *l,
-			 const RsMatrix *m, const RsEnv *env, RsModel *out)
+rs_train_sql(const RsModelDef *def, const char *from, const RsTrainOptions *opts,
+			 const RsLoader *l, const RsMatrix *m, const RsEnv *env, RsModel *out)
 {
 	const RsParams *p = &opts->params;
 	SqlRun		run;
@@ -415,6 +414,7 @@ rs_train_sql(const RsModelDef *def, const RsTrainOptions *opts, const RsLoader *
 	Assert(opts->algorithm == RS_ALG_ALS || opts->algorithm == RS_ALG_IALS);
 	memset(&run, 0, sizeof(run));
 	run.def = def;
+	run.from = from;
 	run.opts = opts;
 	run.k = p->factors;
 	run.ials = opts->algorithm == RS_ALG_IALS;
@@ -465,24 +465,15 @@ rs_train_sql(const RsModelDef *def, const RsTrainOptions *opts, const RsLoader *
 						0, NULL, NULL, NULL, false);
 		write_side(&run, side);
 	}
-	/* a stored source names its relation on the owner's search_path */
-	{
-		RsRunAs		as;
-
-		if (def->stored)
-			rs_run_as_model_owner(&as, def);
-		users.step_sql = step_sql(&run, def->user_column, def->item_column, items.table,
-								  l->duplicates > 0);
-		items.step_sql = step_sql(&run, def->item_column, def->user_column, users.table,
-								  l->duplicates > 0);
-		if (def->stored)
-			rs_run_as_end(&as);
-	}
+	users.step_sql = step_sql(&run, def->user_column, def->item_column, items.table,
+							  l->duplicates > 0);
+	items.step_sql = step_sql(&run, def->item_column, def->user_column, users.table,
+							  l->duplicates > 0);
 
 	/* 2. the iterations: users against items, then items against users */
 	for (int it = 0; it < p->iterations; it++)
 	{
-		double		t0 = rs_now_seconds();
+		TimestampTz t0 = GetCurrentTimestamp();
 
 		run_step(&run, &users, &items);
 		write_side(&run, &users);
@@ -491,7 +482,8 @@ rs_train_sql(const RsModelDef *def, const RsTrainOptions *opts, const RsLoader *
 			write_side(&run, &items);
 		if (opts->verbose)
 			env->note(env->arg, psprintf("iteration %d of %d: both steps in SQL statements (%.2f s)",
-										 it + 1, p->iterations, rs_now_seconds() - t0));
+										 it + 1, p->iterations,
+										 (double) (GetCurrentTimestamp() - t0) / 1e6));
 	}
 
 	/* 3. the tables go; the model is in memory */
