@@ -165,6 +165,9 @@ SELECT pg_temp.try($$SELECT recsys.train('sq_x', 'sq_rows', 'u', 'i', 'c', 'ials
 SELECT pg_temp.try($$SELECT recsys.train('sq_x', 'sq_rows', 'u', 'i', 'r', 'nmf', '{"execution": "sql"}')$$) AS nmf;
 SELECT pg_temp.try($$SELECT recsys.train('sq_x', 'sq_rows', 'u', 'i', 'c', 'ials', '{"execution": "cluster"}')$$) AS unknown;
 SELECT pg_temp.try($$SELECT (recsys.fit('sq_x', u, i, c, '{"algorithm": "ials", "execution": "sql"}')).model FROM sq_rows$$) AS fit;
+-- each step reads the source again: one whose rows change from reading to
+-- reading cannot be trained so
+SELECT pg_temp.try($$SELECT recsys.train('sq_x', 'SELECT u, i, c FROM sq_rows WHERE random() < 0.9', 'u', 'i', 'c', 'ials', '{"execution": "sql"}')$$) AS volatile_source;
 SELECT count(*) AS not_created FROM recsys.models WHERE name = 'sq_x';
 
 -- 4. Whose rights: the caller reads the source; a role without SELECT on it

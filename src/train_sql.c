@@ -29,10 +29,11 @@
  *	3. the factors in memory stored as the new version as usual; the
  *	   tables dropped (an error or cancel drops them with the transaction).
  *
- * Each step's answer is checked against the loader: every entity exactly
- * once, with the number of rows it had then; a source that changed under
- * a READ COMMITTED training (each statement sees the rows committed when
- * it starts) is an error, not a mixed model.
+ * Each step reads the source as the loader did: read-only, with the
+ * statement's snapshot.  Its answer is checked against the loader's:
+ * every entity exactly once, with the number of rows it had then; a
+ * source whose rows change from one reading to the next (random(), a
+ * volatile function) is an error, not a model of mixed data.
  *
  * The model equals the in-memory one with "solver": "cholesky" (the same
  * exact solves, summed in double precision here, in float by the BLAS
@@ -49,6 +50,7 @@
 #include "loader.h"
 #include "core/linalg.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -57,6 +59,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include <math.h>
@@ -88,17 +91,28 @@ typedef struct SqlRun
 
 static int	sql_runs = 0;
 
-/* runs a step's statement as whoever reads the source */
+/*
+ * Runs a step's statement as whoever reads the source, as the loader read
+ * it: with the transaction read-only (RS_READ_ONLY: a source query that
+ * writes fails with 25006) and the statement's snapshot, the loader's, so
+ * that every step reads the rows the loader read (under READ COMMITTED
+ * too); its command id moved on, so that the factor tables' rows written
+ * since are seen.
+ */
 static void
 exec_as_reader(const SqlRun *run, const char *sql, int nargs, Oid *types,
 			   Datum *values)
 {
 	RsRunAs		as;
-	int			rc;
+	int			rc = 0;
 
 	if (run->def->stored)
 		rs_run_as_model_owner(&as, run->def);
-	rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
+	CommandCounterIncrement();
+	PushCopiedSnapshot(GetActiveSnapshot());
+	UpdateActiveSnapshotCommandId();
+	RS_READ_ONLY(rc = SPI_execute_with_args(sql, nargs, types, values, NULL, true, 0));
+	PopActiveSnapshot();
 	if (rc < 0)
 		elog(ERROR, "recsys: a training statement failed: %s", SPI_result_code_string(rc));
 	if (run->def->stored)
@@ -245,11 +259,11 @@ run_step(const SqlRun *run, SqlSide *side, const SqlSide *other)
 
 		if (id < 0 || done[id] || n != side->ptr[id + 1] - side->ptr[id])
 			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("the source of model \"%s\" changed while it was trained in SQL statements",
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the source of model \"%s\" gave other rows to a training step than at the start",
 							run->def->name),
-					 errdetail("A training step read other rows than training read at its start."),
-					 errhint("Train in a REPEATABLE READ transaction, or from rows nobody changes meanwhile.")));
+					 errdetail("A step read other rows, or another number of rows of one entity, than training read at its start."),
+					 errhint("Each step reads the source again, with the same snapshot: a source that depends on volatile functions such as random() cannot be trained in SQL statements.")));
 		done[id] = true;
 		e = DatumGetEmbedding(SPI_getbinval(tup, desc, 2, &isnull));
 		if (e->dim != k)
@@ -264,12 +278,12 @@ run_step(const SqlRun *run, SqlSide *side, const SqlSide *other)
 	}
 	if (rows != (uint64) side->n)
 		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("the source of model \"%s\" changed while it was trained in SQL statements",
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the source of model \"%s\" gave other rows to a training step than at the start",
 						run->def->name),
 				 errdetail("A training step solved " UINT64_FORMAT " entities, training had read %d.",
 						   rows, side->n),
-				 errhint("Train in a REPEATABLE READ transaction, or from rows nobody changes meanwhile.")));
+				 errhint("Each step reads the source again, with the same snapshot: a source that depends on volatile functions such as random() cannot be trained in SQL statements.")));
 	pfree(done);
 	SPI_freetuptable(SPI_tuptable);
 }

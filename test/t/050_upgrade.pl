@@ -326,6 +326,18 @@ WHERE x.indrelid = 'recsys.item_factors'::regclass
 	FROM recsys.recommend('m_new_svdpp', 1, 10) r}),
 		'10 true true 0', "$prev_version: the svdpp model serves; its items keep their implicit factors, the upgraded models' items none");
 
+	# training through the step aggregates the upgrade adds: the in-memory
+	# exact model of the same options, within float rounding
+	is($new->safe_psql('postgres', q{SET ROLE rs_trainer_b;
+	SELECT string_agg(version || ' ' || algorithm, ', ' ORDER BY algorithm)
+	FROM (VALUES ('m_new_sql', '{"factors": 3, "iterations": 2, "execution": "sql"}'),
+	             ('m_new_mem', '{"factors": 3, "iterations": 2, "solver": "cholesky"}')) v(m, o),
+	     LATERAL recsys.train(m, 'd_interactions', 'user_id', 'item_id', 'clicks', 'ials', o::jsonb)}),
+		'1 ials, 1 ials', "$prev_version: an ials model trains through SQL statements after the upgrade");
+	is($new->safe_psql('postgres', q{SELECT count(*) > 0 AND max(abs(recsys.predict('m_new_sql', user_id, item_id)
+	    - recsys.predict('m_new_mem', user_id, item_id))) < 1e-4 FROM d_interactions}),
+		't', "$prev_version: the model trained in SQL statements equals the in-memory one");
+
 	# --- tune() after the upgrade: a model of the old release gets a tuned version
 	is($new->safe_psql('postgres', q{SET ROLE rs_trainer;
 	SELECT version || ':' || count(*) || ':' || count(*) FILTER (WHERE best)
