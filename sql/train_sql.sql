@@ -125,6 +125,18 @@ FROM (VALUES ('sq_ials_mem', '{"factors": 3, "iterations": 4, "solver": "cholesk
 SELECT 'als' AS model, n, max_diff < 1e-4 AS same FROM pg_temp.compare('sq_als_mem', 'sq_als_sql', 'sq_rows')
 UNION ALL SELECT 'als without biases', n, max_diff < 1e-4 FROM pg_temp.compare('sq_nb_mem', 'sq_nb_sql', 'sq_rows')
 UNION ALL SELECT 'ials', n, max_diff < 1e-4 FROM pg_temp.compare('sq_ials_mem', 'sq_ials_sql', 'sq_rows');
+-- held out, on planted data: the same metrics (ials, 75/25 per user)
+SELECT relation, rows FROM recsys.generate_dataset('sqh', users => 300, items => 120,
+	interactions => 9000, seed => 11);
+SELECT count(*) AS split_rows FROM recsys.split('sqh_interactions', 'user_id', 'item_id', 'random', 0.25, seed => 3,
+	train_table => 'sq_train', test_table => 'sq_test', temporary => true);
+SELECT count(*) AS models FROM (VALUES ('sq_ho_mem', '{"factors": 8, "iterations": 5, "solver": "cholesky"}'),
+			 ('sq_ho_sql', '{"factors": 8, "iterations": 5, "execution": "sql"}')) v(m, o),
+	 LATERAL recsys.train(m, 'sq_train', 'user_id', 'item_id', 'clicks', 'ials', o::jsonb) t;
+SELECT a.metric, round(a.value::numeric, 2) AS value, abs(a.value - b.value) < 1e-3 AS same
+FROM recsys.evaluate('sq_ho_mem', 'sq_test', 10, metrics => '{ndcg,recall}') a
+JOIN recsys.evaluate('sq_ho_sql', 'sq_test', 10, metrics => '{ndcg,recall}') b
+  USING (metric) ORDER BY 1;
 -- the same version record but for how it was trained
 SELECT a.params - 'execution' - 'threads' = b.params - 'threads' AS same_options, a.params ->> 'execution' AS execution,
 	   NOT a.biases AS no_biases
@@ -185,7 +197,7 @@ RESET ROLE;
 SELECT count(*) AS left_behind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = 'recsys' AND c.relname LIKE 'train_sql%';
 SELECT recsys.drop_model(m) FROM unnest(ARRAY['sq_als_mem', 'sq_als_sql', 'sq_nb_mem', 'sq_nb_sql', 'sq_ials_mem',
-	'sq_ials_sql', 'sq_txt_mem', 'sq_txt_sql', 'sq_ials_par', 'sq_granted']) m;
+	'sq_ials_sql', 'sq_txt_mem', 'sq_txt_sql', 'sq_ials_par', 'sq_granted', 'sq_ho_mem', 'sq_ho_sql']) m;
 REVOKE ALL ON sq_rows FROM sq_reader;
 REVOKE ALL ON FUNCTION recsys.train(text, text, text, text, text, text, jsonb) FROM sq_reader, sq_other;
 DROP ROLE sq_reader;
