@@ -79,7 +79,27 @@ SELECT pg_temp.try($$SELECT pg_temp.combined(s) FROM (SELECT s FROM st UNION ALL
 			  float8send(5) || float8send(3) || float8send(2) || float8send(3.5) || float8send(1.5), 'hex'))::recsys.step_state) x$$) AS other_options;
 SELECT pg_temp.try($$SELECT recsys.step_final(recsys.gram(f)::text::recsys.step_state) FROM (VALUES ('[1]'::recsys.embedding)) v(f)$$) AS not_a_state;
 
+-- a count past 2^63 (three states of 2^62 rows)
+SELECT pg_temp.try($$SELECT pg_temp.combined(s) FROM (SELECT (encode(int2send(3::int2) || int2send(1::int2) || int4send(0) ||
+	int8send(4611686018427387904) || float8send(0) || float8send(0) || float8send(0) || float8send(0) || float8send(1), 'hex'))::recsys.step_state AS s
+	FROM generate_series(1, 3)) x$$) AS count_overflow;
+-- parameters out of the options' ranges
+SELECT pg_temp.try($$SELECT (encode(int2send(1::int2) || int2send(1::int2) || int4send(0) || int8send(2) ||
+	float8send('NaN') || float8send(0.25) || float8send(0) || float8send(3) ||
+	float8send(5) || float8send(3) || float8send(2) || float8send(3.5) || float8send(1.5), 'hex'))::recsys.step_state$$) AS nan_lambda;
+SELECT pg_temp.try($$SELECT (encode(int2send(1::int2) || int2send(1::int2) || int4send(0) || int8send(2) ||
+	float8send(0.5) || float8send(-1) || float8send(0) || float8send(3) ||
+	float8send(5) || float8send(3) || float8send(2) || float8send(3.5) || float8send(1.5), 'hex'))::recsys.step_state$$) AS negative_lambda_b;
+
 -- 3. Bad input to the aggregates
+-- the rows of a group must agree on the options and the Gram matrix (a
+-- serial plan would otherwise solve with the first row's)
+SELECT pg_temp.try($$SELECT recsys.als_step('[1]', 0, 1, o::jsonb) FROM (VALUES ('{"regularization": 0.1}'), ('{"regularization": 1000}')) v(o)$$) AS options_differ;
+SELECT (recsys.als_step('[1]', 0, 1, o::jsonb)).interactions AS same_options_other_bytes
+FROM (VALUES ('{"regularization": 0.1, "mean": 0}'), ('{"mean": 0.0, "regularization": 0.10}')) v(o);
+SELECT pg_temp.try($$SELECT recsys.ials_step('[1]', 1, g, '{}') FROM (VALUES ('{1}'::float8[]), ('{2}')) v(g)$$) AS grams_differ;
+SELECT (recsys.ials_step('[1]', 1, g, '{}')).interactions AS same_gram FROM (VALUES ('{1}'::float8[]), ('{1}')) v(g);
+
 SELECT pg_temp.try($$SELECT recsys.als_step('[1]', 0, 1, '{"lambda": 1}')$$) AS unknown_option;
 SELECT pg_temp.try($$SELECT recsys.als_step('[1]', 0, 1, '{"alpha": 1}')$$) AS ials_option_to_als;
 SELECT pg_temp.try($$SELECT recsys.ials_step('[1]', 1, '{1}', '{"mean": 1}')$$) AS als_option_to_ials;

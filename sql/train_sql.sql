@@ -153,6 +153,18 @@ SELECT t.users, t.interactions, t.duplicates FROM recsys.train('sq_txt_sql',
 	'uk', 'ik', 'r', 'als', '{"factors": 2, "iterations": 3, "regularization": 0.1, "execution": "sql"}') t;
 SELECT count(*), max(abs(recsys.predict('sq_txt_mem', 'u' || u, 'i' || i) - recsys.predict('sq_txt_sql', 'u' || u, 'i' || i))) < 1e-4 AS same
 FROM sq_rows;
+-- text keys under a nondeterministic collation ('U1' and 'u1' equal to
+-- it): told apart bytewise in every step, as training tells them apart
+CREATE COLLATION sq_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+CREATE TABLE sq_ci_rows AS SELECT (CASE WHEN u % 2 = 0 THEN 'U' ELSE 'u' END || (u / 2)) COLLATE sq_ci AS uk, i, r
+FROM sq_rows WHERE u <= 40;
+SELECT count(DISTINCT uk) AS equal_to_the_collation, count(DISTINCT uk::bytea) AS bytewise FROM sq_ci_rows;
+SELECT t.users FROM recsys.train('sq_ci_mem', 'sq_ci_rows', 'uk', 'i', 'r', 'als',
+	'{"factors": 2, "iterations": 2, "regularization": 0.1, "solver": "cholesky"}') t;
+SELECT t.users FROM recsys.train('sq_ci_sql', 'sq_ci_rows', 'uk', 'i', 'r', 'als',
+	'{"factors": 2, "iterations": 2, "regularization": 0.1, "execution": "sql"}') t;
+SELECT count(*), max(abs(recsys.predict('sq_ci_mem', uk, i) - recsys.predict('sq_ci_sql', uk, i))) < 1e-4 AS same
+FROM sq_ci_rows;
 -- a retrain reads the stored definition, as the owner: the same model again
 SELECT version FROM recsys.retrain('sq_als_sql');
 SELECT n, max_diff < 1e-4 AS same FROM pg_temp.compare('sq_als_sql', 'sq_als_mem', 'sq_rows');
@@ -197,7 +209,7 @@ RESET ROLE;
 SELECT count(*) AS left_behind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = 'recsys' AND c.relname LIKE 'train_sql%';
 SELECT recsys.drop_model(m) FROM unnest(ARRAY['sq_als_mem', 'sq_als_sql', 'sq_nb_mem', 'sq_nb_sql', 'sq_ials_mem',
-	'sq_ials_sql', 'sq_txt_mem', 'sq_txt_sql', 'sq_ials_par', 'sq_granted', 'sq_ho_mem', 'sq_ho_sql']) m;
+	'sq_ials_sql', 'sq_txt_mem', 'sq_txt_sql', 'sq_ials_par', 'sq_granted', 'sq_ho_mem', 'sq_ho_sql', 'sq_ci_mem', 'sq_ci_sql']) m;
 REVOKE ALL ON sq_rows FROM sq_reader;
 REVOKE ALL ON FUNCTION recsys.train(text, text, text, text, text, text, jsonb) FROM sq_reader, sq_other;
 DROP ROLE sq_reader;

@@ -49,6 +49,7 @@
 #include "embedding.h"
 
 #include "core/linalg.h"
+#include "common/int.h"
 #include "funcapi.h"
 #include "libpq/pqformat.h"
 #include "utils/array.h"
@@ -239,6 +240,75 @@ packed_rank1(double *a, const double *v, double w, int n)
 	}
 }
 
+/*
+ * What a transition function remembers between rows (fn_extra): the last
+ * options it read, as given and as parameters, and the last Gram matrix.
+ * Each row's options must equal those of its group's first row: a row
+ * whose options are the same bytes as the last costs a comparison, other
+ * bytes are read and their parameters compared.  (A group whose rows
+ * disagreed would otherwise solve with whichever row came first, and a
+ * parallel plan would refuse to combine it.)
+ */
+typedef struct StepRowCache
+{
+	Jsonb	   *options;		/* a copy of the last options given, or NULL */
+	StepState  *params;			/* their parameters (the header alone) */
+	Datum		gram;			/* the last Gram argument, as a pointer */
+} StepRowCache;
+
+static StepRowCache *
+row_cache(FunctionCallInfo fcinfo)
+{
+	StepRowCache *c = (StepRowCache *) fcinfo->flinfo->fn_extra;
+
+	if (c == NULL)
+	{
+		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(StepRowCache));
+		c->params = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, STEP_HEADER_SIZE);
+		fcinfo->flinfo->fn_extra = c;
+	}
+	return c;
+}
+
+static bool
+same_params(const StepState *a, const StepState *b)
+{
+	return a->flags == b->flags &&
+		memcmp(&a->lambda, &b->lambda, sizeof(double) * STEP_NPARAMS) == 0;
+}
+
+/* the parameters of this row's options, which must be the group's */
+static void
+check_row_options(FunctionCallInfo fcinfo, const StepState *st, int options_arg)
+{
+	StepRowCache *c = row_cache(fcinfo);
+	Jsonb	   *o = PG_ARGISNULL(options_arg) ? NULL : PG_GETARG_JSONB_P(options_arg);
+
+	if (!(o == NULL ? c->options == NULL && c->params->kind == st->kind :
+		  c->options != NULL && VARSIZE(o) == VARSIZE(c->options) &&
+		  memcmp(o, c->options, VARSIZE(o)) == 0))
+	{
+		/* other bytes: read them */
+		memset(c->params, 0, STEP_HEADER_SIZE);
+		c->params->kind = st->kind;
+		c->params->dim = st->dim;
+		read_step_options(c->params, o);
+		if (c->options)
+			pfree(c->options);
+		c->options = NULL;
+		if (o)
+		{
+			c->options = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, VARSIZE(o));
+			memcpy(c->options, o, VARSIZE(o));
+		}
+	}
+	if (!same_params(c->params, st))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the rows of one group pass different options to %s", kind_name(st->kind)),
+				 errhint("Every row of a group must pass the same options.")));
+}
+
 /* the state argument, writable: the aggregate's own copy */
 static StepState *
 state_arg(FunctionCallInfo fcinfo, int n)
@@ -271,6 +341,8 @@ state_for_row(FunctionCallInfo fcinfo, int kind, int dim, int options_arg)
 		elog(ERROR, "%s: a state of another aggregate", kind_name(kind));
 	else
 		embedding_check_same_dim(st->dim, dim);
+	if (options_arg >= 0)
+		check_row_options(fcinfo, st, options_arg);
 	return st;
 }
 
@@ -368,6 +440,24 @@ rs_ials_step_accum(PG_FUNCTION_ARGS)
 				*dst++ = gram[a * k + b];
 			}
 	}
+	else if (PG_ARGISNULL(3) || PG_GETARG_DATUM(3) != row_cache(fcinfo)->gram)
+	{
+		/* another Gram argument than the last row's: it must be the same */
+		ArrayType  *g = PG_ARGISNULL(3) ? NULL : PG_GETARG_ARRAYTYPE_P(3);
+		const double *mine = st->data + packed_size(k) + k;
+		bool		same = g != NULL && ARR_ELEMTYPE(g) == FLOAT8OID && !ARR_HASNULL(g) &&
+			ArrayGetNItems(ARR_NDIM(g), ARR_DIMS(g)) == k * k;
+
+		for (int a = 0; same && a < k; a++)
+			for (int b = a; same && b < k; b++)
+				same = ((double *) ARR_DATA_PTR(g))[a * k + b] == *mine++;
+		if (!same)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the rows of one group pass different Gram matrices to recsys.ials_step"),
+					 errhint("Pass one Gram matrix to every row: (SELECT recsys.gram(factors) FROM <the other side's factors>).")));
+	}
+	row_cache(fcinfo)->gram = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
 	r = PG_GETARG_FLOAT8(2);
 	if (!(r >= 0.0) || !isfinite(r))
 		ereport(ERROR,
@@ -442,9 +532,12 @@ rs_step_combine(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot combine recsys.ials_step states with different Gram matrices"),
 				 errhint("Every row of a group must pass the same Gram matrix.")));
+	if (pg_add_s64_overflow(a->count, b->count, &a->count))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the combined states of %s count more than 2^63 rows", kind_name(a->kind))));
 	for (int64 j = 0; j < nsum; j++)
 		a->data[j] += b->data[j];
-	a->count += b->count;
 	PG_RETURN_POINTER(a);
 }
 
@@ -606,6 +699,13 @@ step_from_buf(StringInfo buf)
 	for (int64 j = 0; j < ndata; j++)
 		st->data[j] = pq_getmsgfloat8(buf);
 	pq_getmsgend(buf);
+	/* the parameters as the options allow them */
+	if (!(st->lambda >= 0.0 && st->lambda <= 1e6) || !(st->lambda_b >= 0.0 && st->lambda_b <= 1e6) ||
+		!(st->alpha >= 0.0 && st->alpha <= 1e6) || !isfinite(st->mu))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid recsys.step_state: parameters %g, %g, %g, %g out of range",
+						st->lambda, st->lambda_b, st->alpha, st->mu)));
 	return st;
 }
 

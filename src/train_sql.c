@@ -30,10 +30,13 @@
  *	   tables dropped (an error or cancel drops them with the transaction).
  *
  * Each step reads the source as the loader did: read-only, with the
- * statement's snapshot.  Its answer is checked against the loader's:
- * every entity exactly once, with the number of rows it had then; a
+ * statement's snapshot, text keys grouped and joined bytewise (COLLATE
+ * "C") as the loader tells them apart.  Its answer is checked against the
+ * loader's: keys of the type read then, every entity exactly once, with
+ * the number of rows and (to rounding) the sum of values it had then; a
  * source whose rows change from one reading to the next (random(), a
- * volatile function) is an error, not a model of mixed data.
+ * function it calls replaced by another session meanwhile: the source is
+ * parsed again for each step) is an error, not a model of mixed data.
  *
  * The model equals the in-memory one with "solver": "cholesky" (the same
  * exact solves, summed in double precision here, in float by the BLAS
@@ -75,6 +78,8 @@ typedef struct SqlSide
 	int32		n;
 	float	   *factors;		/* n x k, the model's */
 	float	   *bias;			/* n, or NULL */
+	double	   *vsum;			/* n: the sum of each entity's values read */
+	double	   *vabs;			/* n: the sum of their magnitudes */
 	char	   *step_sql;		/* the step solving this side */
 } SqlSide;
 
@@ -247,6 +252,23 @@ run_step(const SqlRun *run, SqlSide *side, const SqlSide *other)
 	}
 	exec_as_reader(run, side->step_sql, nargs, types, values);
 	rows = SPI_processed;
+	/*
+	 * The source is parsed again for each step: a function it calls may
+	 * have been replaced since, with other columns.  Its keys must be of
+	 * the type training read.
+	 */
+	if (SPI_gettypeid(SPI_tuptable->tupdesc, 1) != side->keys->type)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the source of model \"%s\" gave keys of type %s to a training step, not %s as at the start",
+						run->def->name, format_type_be(SPI_gettypeid(SPI_tuptable->tupdesc, 1)),
+						format_type_be(side->keys->type)),
+				 errhint("Do not change what the source reads while it trains.")));
+	if (SPI_gettypeid(SPI_tuptable->tupdesc, 2) != run->emb_type ||
+		SPI_gettypeid(SPI_tuptable->tupdesc, 3) != FLOAT4OID ||
+		SPI_gettypeid(SPI_tuptable->tupdesc, 4) != INT8OID ||
+		SPI_gettypeid(SPI_tuptable->tupdesc, 5) != FLOAT8OID)
+		elog(ERROR, "recsys: a training step returned columns of other types");
 	for (uint64 r = 0; r < rows; r++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[r];
@@ -254,19 +276,24 @@ run_step(const SqlRun *run, SqlSide *side, const SqlSide *other)
 		bool		isnull;
 		Datum		key = SPI_getbinval(tup, desc, 1, &isnull);
 		int32		id = isnull ? -1 : key_id(side->keys, key);
-		int64		n = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		bool		nnull;
+		bool		vnull;
+		int64		n = DatumGetInt64(SPI_getbinval(tup, desc, 4, &nnull));
+		double		vs = DatumGetFloat8(SPI_getbinval(tup, desc, 5, &vnull));
 		Embedding  *e;
 
-		if (id < 0 || done[id] || n != side->ptr[id + 1] - side->ptr[id])
+		/* every entity once, with its rows and (to rounding) its values */
+		if (id < 0 || done[id] || nnull || vnull || n != side->ptr[id + 1] - side->ptr[id] ||
+			!(fabs(vs - side->vsum[id]) <= 1e-5 * side->vabs[id] + 1e-9))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("the source of model \"%s\" gave other rows to a training step than at the start",
 							run->def->name),
-					 errdetail("A step read other rows, or another number of rows of one entity, than training read at its start."),
+					 errdetail("A step read other rows, or another number or sum of values of one entity, than training read at its start."),
 					 errhint("Each step reads the source again, with the same snapshot: a source that depends on volatile functions such as random() cannot be trained in SQL statements.")));
 		done[id] = true;
 		e = DatumGetEmbedding(SPI_getbinval(tup, desc, 2, &isnull));
-		if (e->dim != k)
+		if (isnull || e->dim != k)
 			elog(ERROR, "recsys: a step returned %d factors, not %d", e->dim, k);
 		memcpy(side->factors + (size_t) id * k, e->x, sizeof(float) * k);
 		if (side->bias)
@@ -295,27 +322,34 @@ run_step(const SqlRun *run, SqlSide *side, const SqlSide *other)
  * side's table.
  */
 static char *
-step_sql(const SqlRun *run, const char *self_col, const char *other_col,
-		 const char *other_table, bool duplicates)
+step_sql(const SqlRun *run, const char *self_col, Oid self_type, const char *other_col,
+		 Oid other_type, const char *other_table, bool duplicates)
 {
 	const RsModelDef *def = run->def;
 	char	   *value = def->rating_column ?
 		psprintf("CAST(%s AS pg_catalog.float8)", quote_identifier(def->rating_column)) :
 		pstrdup("CAST(1 AS pg_catalog.float8)");
-	char	   *rows = psprintf("SELECT %s AS e, %s AS o, %s AS v FROM %s "
-								"WHERE %s IS NOT NULL AND %s IS NOT NULL%s%s%s",
-								quote_identifier(self_col), quote_identifier(other_col), value,
-								run->from,
-								quote_identifier(self_col), quote_identifier(other_col),
-								def->rating_column ? " AND " : "",
-								def->rating_column ? quote_identifier(def->rating_column) : "",
-								def->rating_column ? " IS NOT NULL" : "");
+	char	   *rows;
 
+	/* text keys grouped and joined bytewise, as the loader tells them apart */
+	rows = psprintf("SELECT %s%s AS e, %s%s AS o, %s AS v FROM %s "
+					"WHERE %s IS NOT NULL AND %s IS NOT NULL%s%s%s",
+					quote_identifier(self_col),
+					self_type == INT2OID || self_type == INT4OID || self_type == INT8OID ?
+					"" : " COLLATE pg_catalog.\"C\"",
+					quote_identifier(other_col),
+					other_type == INT2OID || other_type == INT4OID || other_type == INT8OID ?
+					"" : " COLLATE pg_catalog.\"C\"",
+					value, run->from,
+					quote_identifier(self_col), quote_identifier(other_col),
+					def->rating_column ? " AND " : "",
+					def->rating_column ? quote_identifier(def->rating_column) : "",
+					def->rating_column ? " IS NOT NULL" : "");
 	if (duplicates)
 		rows = psprintf("SELECT d.e, d.o, pg_catalog.%s(d.v) AS v FROM (%s) AS d GROUP BY d.e, d.o",
 						run->ials ? "sum" : "avg", rows);
-	return psprintf("SELECT s.e, (s.r).factors, (s.r).bias, (s.r).interactions FROM "
-					"(SELECT r.e, %s AS r FROM (%s) AS r JOIN %s AS f "
+	return psprintf("SELECT s.e, (s.r).factors, (s.r).bias, (s.r).interactions, s.vs FROM "
+					"(SELECT r.e, %s AS r, pg_catalog.sum(r.v) AS vs FROM (%s) AS r JOIN %s AS f "
 					"ON f.key OPERATOR(pg_catalog.=) r.o GROUP BY r.e) AS s",
 					run->ials ? "recsys.ials_step(f.factors, r.v, $2, $1)" :
 					"recsys.als_step(f.factors, f.bias, r.v, $1)",
@@ -479,10 +513,25 @@ rs_train_sql(const RsModelDef *def, const char *from, const RsTrainOptions *opts
 						0, NULL, NULL, NULL, false);
 		write_side(&run, side);
 	}
-	users.step_sql = step_sql(&run, def->user_column, def->item_column, items.table,
-							  l->duplicates > 0);
-	items.step_sql = step_sql(&run, def->item_column, def->user_column, users.table,
-							  l->duplicates > 0);
+	users.step_sql = step_sql(&run, def->user_column, l->users.type, def->item_column,
+							  l->items.type, items.table, l->duplicates > 0);
+	items.step_sql = step_sql(&run, def->item_column, l->items.type, def->user_column,
+							  l->users.type, users.table, l->duplicates > 0);
+	/* what each entity's values add up to, to check each step's reading */
+	users.vsum = palloc0(sizeof(double) * Max(users.n, 1));
+	users.vabs = palloc0(sizeof(double) * Max(users.n, 1));
+	items.vsum = palloc0(sizeof(double) * Max(items.n, 1));
+	items.vabs = palloc0(sizeof(double) * Max(items.n, 1));
+	for (int32 u = 0; u < m->n_users; u++)
+		for (int64 j = m->user_ptr[u]; j < m->user_ptr[u + 1]; j++)
+		{
+			double		v = m->user_vals[j];
+
+			users.vsum[u] += v;
+			users.vabs[u] += fabs(v);
+			items.vsum[m->user_items[j]] += v;
+			items.vabs[m->user_items[j]] += fabs(v);
+		}
 
 	/* 2. the iterations: users against items, then items against users */
 	for (int it = 0; it < p->iterations; it++)

@@ -1,0 +1,68 @@
+# "execution": "sql" reads its source again at every step, parsing it
+# again: a function the source calls, replaced by another session while
+# the training runs, can give keys of another type or other values.  The
+# training must stop with an error (55000), never crash the server (text
+# keys read as an integer did), never store a model of other data.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use RecsysCluster qw(recsys_node);
+
+my $node = recsys_node('train_sql_src', sql => q{
+CREATE TABLE tsrc AS SELECT 'u' || u AS u, i, ((u + i) % 5 + 1)::real AS r
+FROM generate_series(1, 20) u, generate_series(1, 10) i;
+CREATE FUNCTION fsrc() RETURNS TABLE (u text, i int, r real) LANGUAGE plpgsql STABLE
+AS $$ BEGIN PERFORM pg_sleep(2); RETURN QUERY SELECT t.u, t.i, t.r FROM tsrc t; END $$;
+});
+
+# train in the background; the function is replaced after a second, while
+# the first reading sleeps
+sub train_while_replaced
+{
+	my ($model, $replacement) = @_;
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(
+		[
+			'psql', '-X', '-v', 'ON_ERROR_STOP=1', '-A', '-t', '-c',
+			"SELECT version FROM recsys.train('$model', 'SELECT u, i, r FROM fsrc()', 'u', 'i', 'r', 'als', "
+			  . q{'{"execution": "sql", "regularization": 0.1, "factors": 2, "iterations": 1}')},
+			'-h', $node->host, '-p', $node->port, 'postgres'
+		],
+		'>', \$out, '2>', \$err);
+	sleep(1);
+	$node->safe_psql('postgres', $replacement);
+	$h->finish;
+	return ($h->result(0), $err);
+}
+
+my ($rc, $err) = train_while_replaced('m_type', q{BEGIN;
+DROP FUNCTION fsrc();
+CREATE FUNCTION fsrc() RETURNS TABLE (u bigint, i int, r real) LANGUAGE sql STABLE
+AS $$ SELECT 0::bigint, t.i, t.r FROM tsrc t $$;
+COMMIT;});
+isnt($rc, 0, 'keys of another type: the training fails');
+like($err, qr/gave keys of type bigint to a training step, not text/, '... with the error that says so');
+is($node->safe_psql('postgres', 'SELECT 1'), '1', '... and the server is up');
+
+$node->safe_psql('postgres', q{DROP FUNCTION fsrc();
+CREATE FUNCTION fsrc() RETURNS TABLE (u text, i int, r real) LANGUAGE plpgsql STABLE
+AS $$ BEGIN PERFORM pg_sleep(2); RETURN QUERY SELECT t.u, t.i, t.r FROM tsrc t; END $$;});
+($rc, $err) = train_while_replaced('m_values', q{CREATE OR REPLACE FUNCTION fsrc() RETURNS TABLE (u text, i int, r real)
+LANGUAGE sql STABLE AS $$ SELECT t.u, t.i, t.r + 100 FROM tsrc t $$;});
+isnt($rc, 0, 'other values for the same rows: the training fails');
+like($err, qr/gave other rows to a training step than at the start/, '... with the error that says so');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM recsys.models WHERE name IN ('m_type', 'm_values')}),
+	'0', 'no model was stored');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relname LIKE 'train_sql%'}),
+	'0', 'no factor table is left');
+
+$node->stop;
+done_testing();
