@@ -356,6 +356,51 @@ step_sql(const SqlRun *run, const char *self_col, Oid self_type, const char *oth
 					rows, other_table);
 }
 
+/*
+ * The nodes of a step's plan that say how it is split ("Finalize
+ * GroupAggregate / Gather Merge / Partial GroupAggregate / ..."), for
+ * "verbose": EXPLAIN of the statement, as the step itself runs it.
+ */
+static char *
+plan_shape(const SqlRun *run, const SqlSide *side)
+{
+	Oid			types[2] = {JSONBOID, FLOAT8ARRAYOID};
+	Datum		values[2] = {run->options, (Datum) 0};
+	StringInfoData buf;
+	RsRunAs		as;
+	int			rc = 0;
+
+	if (run->ials)
+		values[1] = PointerGetDatum(construct_empty_array(FLOAT8OID));
+	if (run->def->stored)
+		rs_run_as_model_owner(&as, run->def);
+	CommandCounterIncrement();
+	PushCopiedSnapshot(GetActiveSnapshot());
+	UpdateActiveSnapshotCommandId();
+	/* EXPLAIN is a utility statement: read-write for SPI, read-only all the same */
+	RS_READ_ONLY(rc = SPI_execute_with_args(psprintf("EXPLAIN (COSTS OFF) %s", side->step_sql),
+											run->ials ? 2 : 1, types, values, NULL, false, 0));
+	PopActiveSnapshot();
+	if (rc < 0)
+		elog(ERROR, "recsys: EXPLAIN of a training step failed: %s", SPI_result_code_string(rc));
+	if (run->def->stored)
+		rs_run_as_end(&as);
+	initStringInfo(&buf);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		char	   *line = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+		char	   *node;
+
+		if (line == NULL || (strstr(line, "Aggregate") == NULL && strstr(line, "Gather") == NULL &&
+							 strstr(line, "Append") == NULL))
+			continue;
+		node = line + strspn(line, " ->");
+		appendStringInfo(&buf, "%s%s", buf.len > 0 ? " / " : "", node);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return buf.data;
+}
+
 /* the objective of the final factors, as the in-memory trainers report it */
 static double
 final_loss(const SqlRun *run, const RsMatrix *m, const RsModel *out)
@@ -532,6 +577,9 @@ rs_train_sql(const RsModelDef *def, const char *from, const RsTrainOptions *opts
 			items.vsum[m->user_items[j]] += v;
 			items.vabs[m->user_items[j]] += fabs(v);
 		}
+
+	if (opts->verbose)
+		env->note(env->arg, psprintf("the user step's plan: %s", plan_shape(&run, &users)));
 
 	/* 2. the iterations: users against items, then items against users */
 	for (int it = 0; it < p->iterations; it++)

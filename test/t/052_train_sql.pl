@@ -1,8 +1,10 @@
-# "execution": "sql" reads its source again at every step, parsing it
-# again: a function the source calls, replaced by another session while
-# the training runs, can give keys of another type or other values.  The
-# training must stop with an error (55000), never crash the server (text
-# keys read as an integer did), never store a model of other data.
+# "execution": "sql": its steps run on parallel workers when the planner
+# finds it worth it ("verbose" reports the plan of the user step).  It
+# reads its source again at every step, parsing it again: a function the
+# source calls, replaced by another session while the training runs, can
+# give keys of another type or other values.  The training must stop with
+# an error (55000), never crash the server (text keys read as an integer
+# did), never store a model of other data.
 
 use strict;
 use warnings;
@@ -22,6 +24,22 @@ FROM generate_series(1, 20) u, generate_series(1, 10) i;
 CREATE FUNCTION fsrc() RETURNS TABLE (u text, i int, r real) LANGUAGE plpgsql STABLE
 AS $$ BEGIN PERFORM pg_sleep(2); RETURN QUERY SELECT t.u, t.i, t.r FROM tsrc t; END $$;
 });
+
+# the driver's own statements, parallel: Partial aggregates under a Gather
+my ($prc, $pout, $perr) = $node->psql('postgres', q{SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SELECT version FROM recsys.train('m_par', 'tsrc', 'u', 'i', 'r', 'als',
+	'{"execution": "sql", "regularization": 0.1, "factors": 2, "iterations": 2, "verbose": true}')});
+is($prc, 0, 'a training in SQL statements with parallel plans');
+like($perr, qr/the user step's plan: Finalize \w*Aggregate \/ Gather( Merge)? \/ Partial \w*Aggregate/,
+	'... whose user step is split over parallel workers');
+($prc, $pout, $perr) = $node->psql('postgres', q{SET max_parallel_workers_per_gather = 0;
+SELECT version FROM recsys.train('m_par', 'tsrc', 'u', 'i', 'r', 'als',
+	'{"execution": "sql", "regularization": 0.1, "factors": 2, "iterations": 2, "verbose": true}')});
+like($perr, qr/the user step's plan: \w*Aggregate,/, 'without parallel workers, one aggregate');
+is($node->safe_psql('postgres', q{SELECT recsys.drop_model('m_par')}), 't', 'dropped');
 
 # train in the background; the function is replaced after a second, while
 # the first reading sleeps
