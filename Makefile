@@ -149,6 +149,8 @@ $(NUMERIC_OBJS): CFLAGS += -fno-wrapv -fstrict-aliasing
 # The distance kernels are plain loops; let gcc vectorise their float
 # reductions (reassociation is harmless for distances).
 src/core/distance.o: CFLAGS += -O3 -ftree-vectorize -fassociative-math -fno-signed-zeros -fno-trapping-math
+# the step aggregates' rank-one updates: element-wise, vectorised at -O3
+src/step_agg.o: CFLAGS += -O3 -ftree-vectorize
 # the graph distance of ip_ops is a float reduction like those of distance.c
 src/hnswutils.o: CFLAGS += -O3 -ftree-vectorize -fassociative-math -fno-signed-zeros -fno-trapping-math
 

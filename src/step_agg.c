@@ -309,6 +309,39 @@ check_row_options(FunctionCallInfo fcinfo, const StepState *st, int options_arg)
 				 errhint("Every row of a group must pass the same options.")));
 }
 
+/*
+ * A factor vector argument read in place (a short varlena header is not
+ * copied away): its dimension, and its elements as doubles into v.  The
+ * layout is embedding.h's: dim, flags, then the float4 elements, which a
+ * short header leaves unaligned (hence memcpy).
+ */
+static int
+read_factors(FunctionCallInfo fcinfo, int arg, double *v)
+{
+	struct varlena *raw = PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(arg));
+	const char *p = VARDATA_ANY(raw);
+	uint16		dim;
+
+	if (VARSIZE_ANY_EXHDR(raw) < offsetof(Embedding, x) - VARHDRSZ)
+		elog(ERROR, "recsys: an embedding too short to read");
+	memcpy(&dim, p, sizeof(uint16));
+	if (dim < 1 || dim > STEP_MAX_DIM ||
+		VARSIZE_ANY_EXHDR(raw) < offsetof(Embedding, x) - VARHDRSZ + sizeof(float4) * dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("factor vectors of %d dimensions cannot be solved for", (int) dim),
+				 errhint("A training step takes 1 to %d factors.", STEP_MAX_DIM)));
+	p += offsetof(Embedding, x) - VARHDRSZ;
+	for (int j = 0; j < dim; j++)
+	{
+		float4		f;
+
+		memcpy(&f, p + sizeof(float4) * j, sizeof(float4));
+		v[j] = f;
+	}
+	return dim;
+}
+
 /* the state argument, writable: the aggregate's own copy */
 static StepState *
 state_arg(FunctionCallInfo fcinfo, int n)
@@ -352,7 +385,6 @@ Datum
 rs_als_step_accum(PG_FUNCTION_ARGS)
 {
 	StepState  *st;
-	Embedding  *q;
 	double		bias;
 	double		t;
 	double		v[STEP_MAX_DIM + 1];
@@ -363,17 +395,14 @@ rs_als_step_accum(PG_FUNCTION_ARGS)
 		(void) rs_agg_context(fcinfo, kind_name(STEP_ALS));
 		RS_RETURN_STATE(state_arg(fcinfo, 0));
 	}
-	q = PG_GETARG_EMBEDDING(1);
-	st = state_for_row(fcinfo, STEP_ALS, q->dim, 4);
-	k = st->dim;
+	k = read_factors(fcinfo, 1, v);
+	st = state_for_row(fcinfo, STEP_ALS, k, 4);
 	bias = PG_ARGISNULL(2) ? 0.0 : PG_GETARG_FLOAT4(2);
 	t = PG_GETARG_FLOAT8(3) - st->mu - bias;
 	if (!isfinite(t))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("a rating of recsys.als_step is not finite once the mean and the bias are taken off")));
-	for (int j = 0; j < k; j++)
-		v[j] = q->x[j];
 	v[k] = 1.0;
 	packed_rank1(st->data, v, 1.0, k + 1);
 	{
@@ -392,7 +421,6 @@ Datum
 rs_ials_step_accum(PG_FUNCTION_ARGS)
 {
 	StepState  *st;
-	Embedding  *y;
 	double		r;
 	double		c1;
 	double		v[STEP_MAX_DIM];
@@ -404,10 +432,9 @@ rs_ials_step_accum(PG_FUNCTION_ARGS)
 		(void) rs_agg_context(fcinfo, kind_name(STEP_IALS));
 		RS_RETURN_STATE(state_arg(fcinfo, 0));
 	}
-	y = PG_GETARG_EMBEDDING(1);
+	k = read_factors(fcinfo, 1, v);
 	first = PG_ARGISNULL(0);
-	st = state_for_row(fcinfo, STEP_IALS, y->dim, 4);
-	k = st->dim;
+	st = state_for_row(fcinfo, STEP_IALS, k, 4);
 	if (first)
 	{
 		/* Y^T Y, once: its upper triangle after A and b */
@@ -465,8 +492,6 @@ rs_ials_step_accum(PG_FUNCTION_ARGS)
 				 errmsg("recsys.ials_step takes values that are finite and not negative, not %g", r),
 				 errhint("Implicit feedback counts interactions: clicks, plays, purchases.")));
 	c1 = st->alpha * r;
-	for (int j = 0; j < k; j++)
-		v[j] = y->x[j];
 	packed_rank1(st->data, v, c1, k);
 	{
 		double	   *b = st->data + packed_size(k);
@@ -484,7 +509,6 @@ Datum
 rs_gram_accum(PG_FUNCTION_ARGS)
 {
 	StepState  *st;
-	Embedding  *y;
 	double		v[STEP_MAX_DIM];
 
 	if (PG_ARGISNULL(1))
@@ -492,10 +516,7 @@ rs_gram_accum(PG_FUNCTION_ARGS)
 		(void) rs_agg_context(fcinfo, kind_name(STEP_GRAM));
 		RS_RETURN_STATE(state_arg(fcinfo, 0));
 	}
-	y = PG_GETARG_EMBEDDING(1);
-	st = state_for_row(fcinfo, STEP_GRAM, y->dim, -1);
-	for (int j = 0; j < st->dim; j++)
-		v[j] = y->x[j];
+	st = state_for_row(fcinfo, STEP_GRAM, read_factors(fcinfo, 1, v), -1);
 	packed_rank1(st->data, v, 1.0, st->dim);
 	st->count++;
 	PG_RETURN_POINTER(st);

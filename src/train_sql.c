@@ -220,6 +220,8 @@ write_side(const SqlRun *run, const SqlSide *side)
 		CHECK_FOR_INTERRUPTS();
 	}
 	MemoryContextDelete(chunk_cxt);
+	/* its size and keys known to the planner (which side to hash) */
+	rs_catalog_exec(psprintf("ANALYZE %s", side->table), 0, NULL, NULL, NULL, false);
 }
 
 /*
