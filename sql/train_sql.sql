@@ -165,6 +165,13 @@ SELECT t.users FROM recsys.train('sq_ci_sql', 'sq_ci_rows', 'uk', 'i', 'r', 'als
 	'{"factors": 2, "iterations": 2, "regularization": 0.1, "execution": "sql"}') t;
 SELECT count(*), max(abs(recsys.predict('sq_ci_mem', uk, i) - recsys.predict('sq_ci_sql', uk, i))) < 1e-4 AS same
 FROM sq_ci_rows;
+-- a partitioned source (sq_parts, by user): the factors by a scalar
+-- subquery per row, so that partitions can be aggregated where they are
+SET enable_partitionwise_aggregate = on;
+SELECT t.users, t.interactions FROM recsys.train('sq_part_sql', 'sq_parts', 'u', 'i', 'r', 'als',
+	'{"factors": 3, "iterations": 4, "regularization": 0.1, "execution": "sql", "seed": 5}') t;
+RESET enable_partitionwise_aggregate;
+SELECT n, max_diff < 1e-4 AS same FROM pg_temp.compare('sq_part_sql', 'sq_als_mem', 'sq_rows');
 -- a retrain reads the stored definition, as the owner: the same model again
 SELECT version FROM recsys.retrain('sq_als_sql');
 SELECT n, max_diff < 1e-4 AS same FROM pg_temp.compare('sq_als_sql', 'sq_als_mem', 'sq_rows');
@@ -209,7 +216,7 @@ RESET ROLE;
 SELECT count(*) AS left_behind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = 'recsys' AND c.relname LIKE 'train_sql%';
 SELECT recsys.drop_model(m) FROM unnest(ARRAY['sq_als_mem', 'sq_als_sql', 'sq_nb_mem', 'sq_nb_sql', 'sq_ials_mem',
-	'sq_ials_sql', 'sq_txt_mem', 'sq_txt_sql', 'sq_ials_par', 'sq_granted', 'sq_ho_mem', 'sq_ho_sql', 'sq_ci_mem', 'sq_ci_sql']) m;
+	'sq_ials_sql', 'sq_txt_mem', 'sq_txt_sql', 'sq_ials_par', 'sq_granted', 'sq_ho_mem', 'sq_ho_sql', 'sq_ci_mem', 'sq_ci_sql', 'sq_part_sql']) m;
 REVOKE ALL ON sq_rows FROM sq_reader;
 REVOKE ALL ON FUNCTION recsys.train(text, text, text, text, text, text, jsonb) FROM sq_reader, sq_other;
 DROP ROLE sq_reader;

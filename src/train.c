@@ -152,6 +152,19 @@ source_from(const RsModelDef *def)
 										"Pass a relation name like 'ratings' or a query like 'SELECT user_id, item_id, rating FROM ratings'."));
 }
 
+/* Whether a source names a partitioned table (not a query, not a view). */
+static bool
+source_is_partitioned(const char *source)
+{
+	Oid			relid;
+
+	if (looks_like_query(source))
+		return false;
+	relid = RangeVarGetRelid(makeRangeVarFromNameList(rs_qualified_name_list(source)),
+							 NoLock, true);
+	return OidIsValid(relid) && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE;
+}
+
 static char *
 source_query(const RsModelDef *def, const char *time_column)
 {
@@ -580,6 +593,7 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 	RsRunAs		as;
 	Size		search_peak = 0;
 	char	   *sql_from = NULL;
+	bool		sql_partitioned = false;
 
 	memset(t, 0, sizeof(TrainedModel));
 	t->def = def;
@@ -627,7 +641,10 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 
 		/* execution sql reads the same FROM item again in each step */
 		if (t->opts.execution_sql)
+		{
 			sql_from = source_from(def);
+			sql_partitioned = source_is_partitioned(def->source);
+		}
 
 		if (def->stored)
 			rs_check_stored_query(def, sql);
@@ -698,7 +715,7 @@ train_model(TrainedModel *t, RsModelDef *def, RsLoader *loaded, MemoryContext cx
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("recsys.fit() cannot train with \"execution\": \"sql\""),
 					 errhint("The aggregate receives its rows one by one; train with recsys.train() over a table or query.")));
-		rs_train_sql(def, sql_from, &t->opts, l, t->matrix, &env, &t->model);
+		rs_train_sql(def, sql_from, sql_partitioned, &t->opts, l, t->matrix, &env, &t->model);
 	}
 	else
 		run_algorithm(t->matrix, &t->opts, &env, &t->model);

@@ -90,6 +90,7 @@ typedef struct SqlRun
 	int			k;
 	bool		ials;
 	const char *from;			/* the source as a FROM item */
+	bool		partitioned;	/* ... naming a partitioned table */
 	Datum		options;		/* jsonb for the step aggregate */
 	Oid			emb_type;
 } SqlRun;
@@ -350,6 +351,26 @@ step_sql(const SqlRun *run, const char *self_col, Oid self_type, const char *oth
 	if (duplicates)
 		rows = psprintf("SELECT d.e, d.o, pg_catalog.%s(d.v) AS v FROM (%s) AS d GROUP BY d.e, d.o",
 						run->ials ? "sum" : "avg", rows);
+	if (run->partitioned)
+	{
+		/*
+		 * A partitioned source: PostgreSQL joins it with a plain table above
+		 * its partitions, so the factors come by a scalar subquery per row
+		 * (the key's index), which leaves each partition's rows to be
+		 * aggregated where they are (enable_partitionwise_aggregate).
+		 */
+		char	   *lookup = psprintf("(SELECT f.%%s FROM %s AS f WHERE f.key OPERATOR(pg_catalog.=) r.o)",
+									  other_table);
+
+		return psprintf("SELECT s.e, (s.r).factors, (s.r).bias, (s.r).interactions, s.vs FROM "
+						"(SELECT r.e, %s AS r, pg_catalog.sum(r.v) AS vs FROM (%s) AS r "
+						"GROUP BY r.e) AS s",
+						run->ials ?
+						psprintf("recsys.ials_step(%s, r.v, $2, $1)", psprintf(lookup, "factors")) :
+						psprintf("recsys.als_step(%s, %s, r.v, $1)", psprintf(lookup, "factors"),
+								 psprintf(lookup, "bias")),
+						rows);
+	}
 	return psprintf("SELECT s.e, (s.r).factors, (s.r).bias, (s.r).interactions, s.vs FROM "
 					"(SELECT r.e, %s AS r, pg_catalog.sum(r.v) AS vs FROM (%s) AS r JOIN %s AS f "
 					"ON f.key OPERATOR(pg_catalog.=) r.o GROUP BY r.e) AS s",
@@ -495,7 +516,8 @@ final_loss(const SqlRun *run, const RsMatrix *m, const RsModel *out)
 }
 
 void
-rs_train_sql(const RsModelDef *def, const char *from, const RsTrainOptions *opts,
+rs_train_sql(const RsModelDef *def, const char *from, bool partitioned,
+			 const RsTrainOptions *opts,
 			 const RsLoader *l, const RsMatrix *m, const RsEnv *env, RsModel *out)
 {
 	const RsParams *p = &opts->params;
@@ -510,6 +532,7 @@ rs_train_sql(const RsModelDef *def, const char *from, const RsTrainOptions *opts
 	memset(&run, 0, sizeof(run));
 	run.def = def;
 	run.from = from;
+	run.partitioned = partitioned;
 	run.opts = opts;
 	run.k = p->factors;
 	run.ials = opts->algorithm == RS_ALG_IALS;
@@ -558,6 +581,9 @@ rs_train_sql(const RsModelDef *def, const char *from, const RsTrainOptions *opts
 		rs_catalog_exec(psprintf("GRANT SELECT ON %s TO %s", side->table,
 								 quote_identifier(reader)),
 						0, NULL, NULL, NULL, false);
+		if (partitioned)
+			rs_catalog_exec(psprintf("CREATE UNIQUE INDEX ON %s (key)", side->table),
+							0, NULL, NULL, NULL, false);
 		write_side(&run, side);
 	}
 	users.step_sql = step_sql(&run, def->user_column, l->users.type, def->item_column,

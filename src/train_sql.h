@@ -16,10 +16,11 @@ struct RsLoader;
 /*
  * Trains def's model from the rows the loader read (l, m: keys, counts
  * and the start) with one GROUP BY statement per half-step over from (the
- * source as a FROM item, resolved as the loader's query was); out
- * receives the model as an in-memory trainer fills it.
+ * source as a FROM item, resolved as the loader's query was; partitioned:
+ * it names a partitioned table); out receives the model as an in-memory
+ * trainer fills it.
  */
-extern void rs_train_sql(const RsModelDef *def, const char *from,
+extern void rs_train_sql(const RsModelDef *def, const char *from, bool partitioned,
 						 const RsTrainOptions *opts,
 						 const struct RsLoader *l, const RsMatrix *m,
 						 const RsEnv *env, RsModel *out);

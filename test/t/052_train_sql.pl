@@ -39,7 +39,24 @@ like($perr, qr/the user step's plan: Finalize \w*Aggregate \/ Gather( Merge)? \/
 SELECT version FROM recsys.train('m_par', 'tsrc', 'u', 'i', 'r', 'als',
 	'{"execution": "sql", "regularization": 0.1, "factors": 2, "iterations": 2, "verbose": true}')});
 like($perr, qr/the user step's plan: \w*Aggregate,/, 'without parallel workers, one aggregate');
-is($node->safe_psql('postgres', q{SELECT recsys.drop_model('m_par')}), 't', 'dropped');
+# a source partitioned by the user, aggregated partition by partition
+$node->safe_psql('postgres', q{CREATE TABLE tparts (u text, i int, r real) PARTITION BY HASH (u);
+CREATE TABLE tparts_0 PARTITION OF tparts FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+CREATE TABLE tparts_1 PARTITION OF tparts FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+INSERT INTO tparts SELECT * FROM tsrc;
+ANALYZE tparts;});
+($prc, $pout, $perr) = $node->psql('postgres', q{SET enable_partitionwise_aggregate = on;
+SET max_parallel_workers_per_gather = 0;
+SELECT version FROM recsys.train('m_part', 'tparts', 'u', 'i', 'r', 'als',
+	'{"execution": "sql", "regularization": 0.1, "factors": 2, "iterations": 2, "verbose": true}')});
+is($prc, 0, 'a training in SQL statements from a partitioned source');
+# (text keys are grouped bytewise, not by the partition key's collation:
+# partial aggregates per partition, finalized above them)
+like($perr, qr/the user step's plan: (Finalize \w*Aggregate \/ )?Append \/ (Partial )?\w*Aggregate \/ (Partial )?\w*Aggregate,/,
+	'... whose user step aggregates each partition on its own');
+is($node->safe_psql('postgres', q{SELECT max(abs(recsys.predict('m_par', u, i) - recsys.predict('m_part', u, i))) < 1e-4
+	FROM tsrc}), 't', '... into the model of the plain table');
+is($node->safe_psql('postgres', q{SELECT recsys.drop_model('m_par') AND recsys.drop_model('m_part')}), 't', 'dropped');
 
 # train in the background; the function is replaced after a second, while
 # the first reading sleeps
