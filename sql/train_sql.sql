@@ -137,6 +137,14 @@ SELECT a.metric, round(a.value::numeric, 2) AS value, abs(a.value - b.value) < 1
 FROM recsys.evaluate('sq_ho_mem', 'sq_test', 10, metrics => '{ndcg,recall}') a
 JOIN recsys.evaluate('sq_ho_sql', 'sq_test', 10, metrics => '{ndcg,recall}') b
   USING (metric) ORDER BY 1;
+-- and als's held-out RMSE
+SELECT count(*) AS models FROM (VALUES ('sq_hr_mem', '{"factors": 8, "iterations": 5, "regularization": 0.1, "solver": "cholesky"}'),
+			 ('sq_hr_sql', '{"factors": 8, "iterations": 5, "regularization": 0.1, "execution": "sql"}')) v(m, o),
+	 LATERAL recsys.train(m, 'sq_train', 'user_id', 'item_id', 'rating', 'als', o::jsonb) t;
+SELECT a.metric, round(a.value::numeric, 2) AS value, abs(a.value - b.value) < 1e-4 AS same
+FROM recsys.evaluate('sq_hr_mem', 'sq_test', 10, rating_col => 'rating', metrics => '{rmse}') a
+JOIN recsys.evaluate('sq_hr_sql', 'sq_test', 10, rating_col => 'rating', metrics => '{rmse}') b
+  USING (metric) ORDER BY 1;
 -- the same version record but for how it was trained
 SELECT a.params - 'execution' - 'threads' = b.params - 'threads' AS same_options, a.params ->> 'execution' AS execution,
 	   NOT a.biases AS no_biases
@@ -216,7 +224,7 @@ RESET ROLE;
 SELECT count(*) AS left_behind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = 'recsys' AND c.relname LIKE 'train_sql%';
 SELECT recsys.drop_model(m) FROM unnest(ARRAY['sq_als_mem', 'sq_als_sql', 'sq_nb_mem', 'sq_nb_sql', 'sq_ials_mem',
-	'sq_ials_sql', 'sq_txt_mem', 'sq_txt_sql', 'sq_ials_par', 'sq_granted', 'sq_ho_mem', 'sq_ho_sql', 'sq_ci_mem', 'sq_ci_sql', 'sq_part_sql']) m;
+	'sq_ials_sql', 'sq_txt_mem', 'sq_txt_sql', 'sq_ials_par', 'sq_granted', 'sq_ho_mem', 'sq_ho_sql', 'sq_ci_mem', 'sq_ci_sql', 'sq_part_sql', 'sq_hr_mem', 'sq_hr_sql']) m;
 REVOKE ALL ON sq_rows FROM sq_reader;
 REVOKE ALL ON FUNCTION recsys.train(text, text, text, text, text, text, jsonb) FROM sq_reader, sq_other;
 DROP ROLE sq_reader;
