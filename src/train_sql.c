@@ -424,6 +424,24 @@ plan_shape(const SqlRun *run, const SqlSide *side)
 	return buf.data;
 }
 
+/*
+ * One entity's penalty in the objective: ials lambda |x|^2, als n (lambda
+ * |x|^2 + lambda_b b^2) with n its ratings (weighted lambda).
+ */
+static double
+entity_penalty(const SqlRun *run, const float *x, double n, const float *bias)
+{
+	const RsParams *p = &run->opts->params;
+	double		xx = 0.0;
+
+	for (int a = 0; a < run->k; a++)
+		xx += (double) x[a] * x[a];
+	if (run->ials)
+		return p->regularization * xx;
+	return n * (p->regularization * xx +
+				(bias ? p->bias_regularization * (double) *bias * *bias : 0.0));
+}
+
 /* the objective of the final factors, as the in-memory trainers report it */
 static double
 final_loss(const SqlRun *run, const RsMatrix *m, const RsModel *out)
@@ -449,24 +467,13 @@ final_loss(const SqlRun *run, const RsMatrix *m, const RsModel *out)
 	for (int32 u = 0; u < m->n_users; u++)
 	{
 		const float *x = out->user_factors + (size_t) u * k;
-		double		n_u = (double) (m->user_ptr[u + 1] - m->user_ptr[u]);
-		double		xx = 0.0;
 
-		for (int a = 0; a < k; a++)
-			xx += (double) x[a] * x[a];
 		if (run->ials)
-		{
 			for (int a = 0; a < k; a++)
 				for (int b = 0; b < k; b++)
 					total += x[a] * gram[a * k + b] * x[b];
-			total += p->regularization * xx;
-		}
-		else
-		{
-			double		bu = out->user_bias ? out->user_bias[u] : 0.0;
-
-			total += n_u * (p->regularization * xx + p->bias_regularization * bu * bu);
-		}
+		total += entity_penalty(run, x, (double) (m->user_ptr[u + 1] - m->user_ptr[u]),
+								out->user_bias ? &out->user_bias[u] : NULL);
 		for (int64 j = m->user_ptr[u]; j < m->user_ptr[u + 1]; j++)
 		{
 			int32		i = m->user_items[j];
@@ -494,22 +501,9 @@ final_loss(const SqlRun *run, const RsMatrix *m, const RsModel *out)
 			CHECK_FOR_INTERRUPTS();
 	}
 	for (int32 i = 0; i < m->n_items; i++)
-	{
-		const float *y = out->item_factors + (size_t) i * k;
-		double		n_i = (double) (m->item_ptr[i + 1] - m->item_ptr[i]);
-		double		yy = 0.0;
-
-		for (int a = 0; a < k; a++)
-			yy += (double) y[a] * y[a];
-		if (run->ials)
-			total += p->regularization * yy;
-		else
-		{
-			double		bi = out->item_bias ? out->item_bias[i] : 0.0;
-
-			total += n_i * (p->regularization * yy + p->bias_regularization * bi * bi);
-		}
-	}
+		total += entity_penalty(run, out->item_factors + (size_t) i * k,
+								(double) (m->item_ptr[i + 1] - m->item_ptr[i]),
+								out->item_bias ? &out->item_bias[i] : NULL);
 	if (run->ials)
 		return total / ((double) Max(m->n_users, 1) * (double) Max(m->n_items, 1));
 	return total / (double) Max(m->nnz, 1);
