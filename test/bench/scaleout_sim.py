@@ -19,6 +19,17 @@ Two strategies for N interactions sharded over W workers:
                                 + 2 * statement_overhead )
                + (U + I) * 4k / bandwidth                        (the factors gathered once)
 
+  built   ("execution": "sql" as it is today, src/train_sql.c): push's
+          statements, but the source is first read once into the
+          coordinator (the keys, the counts and the seen lists the catalog
+          keeps), which must fit there as for pull; the factors of each
+          half-step come back to the coordinator and go out again; and a
+          step costs t_nnz_sql per interaction (PostgreSQL's aggregate,
+          measured by test/bench/train_sql.sql), not the trainer's t_nnz.
+          time = N * max(1 / ingest, row_bytes / bandwidth)        (the read)
+               + iterations * ( 2 * (U + I) * 4k / bandwidth
+                                + N * t_nnz_sql / W + 2 * statement_overhead )
+
 U and I grow with N in MovieLens-20M's proportions (138k users, 27k items
 for 20M).  A worker, and the coordinator, are each as fast as the machine
 the inputs were measured on.  Every input is a command-line option; the
@@ -39,6 +50,10 @@ def parse_args():
     p.add_argument("--t-nnz", type=float, default=0.85 / 20e6,
                    help="seconds per interaction per ALS iteration on one node "
                         "(measured: 0.85 s per iteration for 20M, 2 threads)")
+    p.add_argument("--t-nnz-sql", type=float, default=None,
+                   help="seconds per interaction per iteration of execution sql's "
+                        "two steps on one node (test/bench/train_sql.sql); "
+                        "without it, no table of what is built")
     p.add_argument("--ingest", type=float, default=20e6 / 8.0,
                    help="rows per second one node reads into a training "
                         "(measured: 20M rows loaded in 8 s)")
@@ -80,6 +95,16 @@ def push(a, n, w):
                      + 2 * a.statement_overhead)
     return (n * a.row_bytes / (w * a.bandwidth) + a.iterations * per_iteration
             + factors_bytes / a.bandwidth)
+
+
+def built(a, n, w):
+    """Seconds of execution sql as built, or None when the read does not fit."""
+    if n * a.bytes_per_nnz > a.coordinator_memory:
+        return None
+    factors_bytes = entities(a, n) * 4 * a.factors
+    per_iteration = (2 * factors_bytes / a.bandwidth + n * a.t_nnz_sql / w
+                     + 2 * a.statement_overhead)
+    return n * max(1 / a.ingest, a.row_bytes / a.bandwidth) + a.iterations * per_iteration
 
 
 def crossover(a, w):
@@ -133,11 +158,25 @@ def main():
     for w in workers:
         c = crossover(a, w)
         print("| %d | %s |" % (w, "never" if math.isinf(c) else human(c) + " interactions"))
+    if a.t_nnz_sql is not None:
+        print()
+        print("| interactions | pull (coordinator alone) | "
+              + " | ".join("execution sql as built, %d workers" % w for w in workers) + " |")
+        print("|---|---|" + "---|" * len(workers))
+        for n in sizes:
+            t_pull = pull(a, n)
+            cells = []
+            for w in workers:
+                t = built(a, n, w)
+                mark = " (%.2g×)" % (t_pull / t) if t_pull is not None and t is not None else ""
+                cells.append(seconds(t) + mark)
+            print("| %s | %s | %s |" % (human(n), seconds(t_pull), " | ".join(cells)))
     print()
     print("inputs: t_nnz %.3g s, ingest %.3g rows/s, %.1f bytes/nnz, coordinator %.0f GiB, "
           "bandwidth %.3g B/s, row %.0f B, statement %.2f s, k %d, %d iterations"
           % (a.t_nnz, a.ingest, a.bytes_per_nnz, a.coordinator_memory / 2**30, a.bandwidth,
-             a.row_bytes, a.statement_overhead, a.factors, a.iterations))
+             a.row_bytes, a.statement_overhead, a.factors, a.iterations)
+          + ("" if a.t_nnz_sql is None else ", t_nnz_sql %.3g s" % a.t_nnz_sql))
 
 
 if __name__ == "__main__":
