@@ -57,11 +57,26 @@ SELECT encode(int2send(1::int2) || int2send(1::int2) || int4send(0) || int8send(
 SELECT round(((recsys.step_final(s)).factors::real[])[1]::numeric, 6) AS p, (recsys.step_final(s)).bias FROM st;
 SELECT s::text::recsys.step_state::text = s::text AS text_round_trip,
 	   recsys.step_state_send(s) = decode(s::text, 'hex') AS binary_is_hex FROM st;
+-- a state as the transition function leaves it (its rows held, not yet in
+-- the sums, through an aggregate without a final function): its forms and
+-- its solution are those of the sums
+CREATE AGGREGATE pg_temp.raw_als(recsys.embedding, real, double precision, jsonb) (
+	SFUNC = recsys.als_step_accum, STYPE = recsys.step_state);
+CREATE TEMP TABLE raw_st AS
+SELECT pg_temp.raw_als(f, b, r, '{"regularization": 0.5, "bias_regularization": 0.25, "biases": false, "mean": 3}') AS s
+FROM (VALUES ('[1]'::recsys.embedding, 0.5::real, 3::float8), ('[2]', -1, 4)) v(f, b, r);
+SELECT r.s::text = st.s::text AS same_text, recsys.step_state_send(r.s) = recsys.step_state_send(st.s) AS same_binary,
+	   round(((recsys.step_final(r.s)).factors::real[])[1]::numeric, 6) AS p
+FROM raw_st r, st;
 -- combine, through an aggregate of states: the sums add up
 CREATE AGGREGATE pg_temp.combined(recsys.step_state) (SFUNC = recsys.step_combine, STYPE = recsys.step_state);
 SELECT (recsys.step_final(pg_temp.combined(s))).interactions,
 	   round(((recsys.step_final(pg_temp.combined(s))).factors::real[])[1]::numeric, 6) AS p
 FROM (SELECT s FROM st UNION ALL SELECT s FROM st) x;
+-- a state with rows held, combined: they count
+SELECT (recsys.step_final(pg_temp.combined(s))).interactions,
+	   round(((recsys.step_final(pg_temp.combined(s))).factors::real[])[1]::numeric, 6) AS p
+FROM (SELECT s FROM st UNION ALL SELECT s FROM raw_st) x;
 -- hand-made states are checked whole
 SELECT pg_temp.try($$SELECT 'abc'::recsys.step_state$$) AS odd;
 SELECT pg_temp.try($$SELECT 'zz'::recsys.step_state$$) AS not_hex;

@@ -67,12 +67,20 @@
 
 #define STEP_MAX_DIM	1024	/* as many factors as training allows */
 
+/*
+ * Rows a state holds before adding them to its sums: a block of rows
+ * touches the sums once, where a row at a time would walk all of them
+ * (kilobytes, seldom in cache when groups are hashed) for every row.
+ */
+#define STEP_BUF		8
+
 typedef struct StepState
 {
 	int32		vl_len_;		/* varlena header */
 	int16		kind;			/* STEP_ALS, STEP_IALS, STEP_GRAM */
 	int16		dim;			/* k, the factors */
 	int32		flags;			/* STEP_BIASES */
+	int32		nbuf;			/* rows held, not yet in the sums */
 	int64		count;			/* rows accumulated */
 	double		lambda;			/* als, ials: the penalty on factors */
 	double		lambda_b;		/* als: on the bias */
@@ -115,10 +123,28 @@ step_ndata(int kind, int dim)
 	}
 }
 
+/*
+ * In memory, data[] continues with the rows held: STEP_BUF rows of the
+ * system's order (als: [q; 1], ials and gram: y), then their weights.
+ * The binary and text forms have the sums only (the rows held added).
+ */
+static inline double *
+held_rows(const StepState *st)
+{
+	return (double *) st->data + step_ndata(st->kind, st->dim);
+}
+
+static inline double *
+held_weights(const StepState *st)
+{
+	return held_rows(st) + (size_t) STEP_BUF * step_order(st->kind, st->dim);
+}
+
 static StepState *
 step_alloc(MemoryContext cxt, int kind, int dim)
 {
-	Size		size = STEP_HEADER_SIZE + sizeof(double) * step_ndata(kind, dim);
+	Size		size = STEP_HEADER_SIZE + sizeof(double) *
+		(step_ndata(kind, dim) + (int64) STEP_BUF * (step_order(kind, dim) + 1));
 	StepState  *st = MemoryContextAllocZero(cxt, size);
 
 	SET_VARSIZE(st, size);
@@ -158,10 +184,10 @@ read_step_options(StepState *st, Jsonb *options)
 	const char *valid = is_als ?
 		"regularization, bias_regularization, biases, mean" : "regularization, alpha";
 
-	/* the defaults: als's and ials's own */
+	/* the defaults: als's and ials's own; a parameter of the other is 0 */
 	st->lambda = is_als ? 0.08 : 50.0;
-	st->lambda_b = 0.05;
-	st->alpha = 5.0;
+	st->lambda_b = is_als ? 0.05 : 0.0;
+	st->alpha = is_als ? 0.0 : 5.0;
 	st->mu = 0.0;
 	st->flags = is_als ? STEP_BIASES : 0;
 	if (options == NULL)
@@ -227,17 +253,60 @@ read_step_options(StepState *st, Jsonb *options)
 	}
 }
 
-/* A += w v v^T on the packed upper triangle (n x n), v of length n */
-static inline void
-packed_rank1(double *a, const double *v, double w, int n)
+/*
+ * A += sum_j w_j v_j v_j^T on the packed upper triangle (n x n), for nr
+ * rows v_j (row-major, n each): each row of A is walked once, by every
+ * v_j in turn, while it is in cache.
+ */
+static void
+packed_add_rows(double *a, const double *rows, const double *w, int nr, int n)
 {
 	for (int r = 0; r < n; r++)
 	{
-		double		wr = w * v[r];
+		for (int j = 0; j < nr; j++)
+		{
+			const double *v = rows + (size_t) j * n;
+			double		wr = w[j] * v[r];
 
-		for (int c = r; c < n; c++)
-			*a++ += wr * v[c];
+			for (int c = r; c < n; c++)
+				a[c - r] += wr * v[c];
+		}
+		a += n - r;
 	}
+}
+
+/* the rows a state holds added to its sums */
+static void
+flush_held(StepState *st)
+{
+	if (st->nbuf < 0 || st->nbuf > STEP_BUF)
+		elog(ERROR, "recsys: a step state holding %d rows", st->nbuf);
+	packed_add_rows(st->data, held_rows(st), held_weights(st), st->nbuf,
+					step_order(st->kind, st->dim));
+	st->nbuf = 0;
+}
+
+/* adds w v v^T to a state's sums: held, and added a block at a time */
+static inline void
+hold_row(StepState *st, const double *v, double w)
+{
+	int			n = step_order(st->kind, st->dim);
+
+	memcpy(held_rows(st) + (size_t) st->nbuf * n, v, sizeof(double) * n);
+	held_weights(st)[st->nbuf] = w;
+	if (++st->nbuf == STEP_BUF)
+		flush_held(st);
+}
+
+/* a copy of a state with its held rows added (final and output functions) */
+static StepState *
+flushed_copy(const StepState *st)
+{
+	StepState  *c = palloc(VARSIZE(st));
+
+	memcpy(c, st, VARSIZE(st));
+	flush_held(c);
+	return c;
 }
 
 /*
@@ -404,7 +473,7 @@ rs_als_step_accum(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("a rating of recsys.als_step is not finite once the mean and the bias are taken off")));
 	v[k] = 1.0;
-	packed_rank1(st->data, v, 1.0, k + 1);
+	hold_row(st, v, 1.0);
 	{
 		double	   *b = st->data + packed_size(k + 1);
 
@@ -492,7 +561,7 @@ rs_ials_step_accum(PG_FUNCTION_ARGS)
 				 errmsg("recsys.ials_step takes values that are finite and not negative, not %g", r),
 				 errhint("Implicit feedback counts interactions: clicks, plays, purchases.")));
 	c1 = st->alpha * r;
-	packed_rank1(st->data, v, c1, k);
+	hold_row(st, v, c1);
 	{
 		double	   *b = st->data + packed_size(k);
 
@@ -517,7 +586,7 @@ rs_gram_accum(PG_FUNCTION_ARGS)
 		RS_RETURN_STATE(state_arg(fcinfo, 0));
 	}
 	st = state_for_row(fcinfo, STEP_GRAM, read_factors(fcinfo, 1, v), -1);
-	packed_rank1(st->data, v, 1.0, st->dim);
+	hold_row(st, v, 1.0);
 	st->count++;
 	PG_RETURN_POINTER(st);
 }
@@ -553,6 +622,12 @@ rs_step_combine(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot combine recsys.ials_step states with different Gram matrices"),
 				 errhint("Every row of a group must pass the same Gram matrix.")));
+	/* a's held rows, then b's (b is not ours to change) */
+	flush_held(a);
+	if (b->nbuf < 0 || b->nbuf > STEP_BUF)
+		elog(ERROR, "recsys: a step state holding %d rows", b->nbuf);
+	packed_add_rows(a->data, held_rows(b), held_weights(b), b->nbuf,
+					step_order(b->kind, b->dim));
 	if (pg_add_s64_overflow(a->count, b->count, &a->count))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
@@ -596,6 +671,8 @@ rs_step_final(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	if (st->kind == STEP_GRAM)
 		elog(ERROR, "recsys.step_final: a state of recsys.gram");
+	/* (a final function does not change its state: a copy takes the rows held) */
+	st = flushed_copy(st);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "recsys.step_final must return a row");
 	tupdesc = BlessTupleDesc(tupdesc);
@@ -667,6 +744,7 @@ rs_gram_final(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	if (st->kind != STEP_GRAM)
 		elog(ERROR, "recsys.gram_final: a state of %s", kind_name(st->kind));
+	st = flushed_copy(st);
 	k = st->dim;
 	g = palloc(sizeof(double) * k * k);
 	d = palloc(sizeof(Datum) * k * k);
@@ -735,6 +813,9 @@ step_to_bytea(const StepState *st)
 {
 	StringInfoData buf;
 	int64		ndata = step_ndata(st->kind, st->dim);
+
+	if (st->nbuf != 0)
+		st = flushed_copy(st);
 
 	pq_begintypsend(&buf);
 	pq_sendint16(&buf, st->kind);

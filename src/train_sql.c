@@ -334,13 +334,17 @@ step_sql(const SqlRun *run, const char *self_col, Oid self_type, const char *oth
 		pstrdup("CAST(1 AS pg_catalog.float8)");
 	char	   *rows;
 
-	/* text keys grouped and joined bytewise, as the loader tells them apart */
-	rows = psprintf("SELECT %s%s AS e, %s%s AS o, %s AS v FROM %s "
+	/*
+	 * Keys in the type training read (a function of the source replaced
+	 * since cannot change it), text keys grouped and joined bytewise, as
+	 * the loader tells them apart.
+	 */
+	rows = psprintf("SELECT CAST(%s AS %s)%s AS e, CAST(%s AS %s)%s AS o, %s AS v FROM %s "
 					"WHERE %s IS NOT NULL AND %s IS NOT NULL%s%s%s",
-					quote_identifier(self_col),
+					quote_identifier(self_col), format_type_be_qualified(self_type),
 					self_type == INT2OID || self_type == INT4OID || self_type == INT8OID ?
 					"" : " COLLATE pg_catalog.\"C\"",
-					quote_identifier(other_col),
+					quote_identifier(other_col), format_type_be_qualified(other_type),
 					other_type == INT2OID || other_type == INT4OID || other_type == INT8OID ?
 					"" : " COLLATE pg_catalog.\"C\"",
 					value, run->from,

@@ -55,13 +55,13 @@ CREATE FUNCTION recsys.step_final(recsys.step_state) RETURNS recsys.step_result
 CREATE FUNCTION recsys.gram_final(recsys.step_state) RETURNS double precision[]
 	AS 'MODULE_PATHNAME', 'rs_gram_final' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
--- SSPACE: the state of 64 factors is ~17 kB (als) or ~34 kB (ials): the
+-- SSPACE: the state of 64 factors is ~22 kB (als) or ~38 kB (ials): the
 -- planner sorts rather than hashes many groups of it.
 CREATE AGGREGATE recsys.als_step(factors recsys.embedding, bias real, rating double precision,
 	options jsonb) (
 	SFUNC = recsys.als_step_accum,
 	STYPE = recsys.step_state,
-	SSPACE = 17000,
+	SSPACE = 22000,
 	FINALFUNC = recsys.step_final,
 	COMBINEFUNC = recsys.step_combine,
 	PARALLEL = SAFE
@@ -73,7 +73,7 @@ CREATE AGGREGATE recsys.ials_step(factors recsys.embedding, value double precisi
 	gram double precision[], options jsonb) (
 	SFUNC = recsys.ials_step_accum,
 	STYPE = recsys.step_state,
-	SSPACE = 34000,
+	SSPACE = 38000,
 	FINALFUNC = recsys.step_final,
 	COMBINEFUNC = recsys.step_combine,
 	PARALLEL = SAFE
