@@ -48,7 +48,6 @@
  */
 #include "embedding.h"
 
-#include "core/linalg.h"
 #include "common/int.h"
 #include "funcapi.h"
 #include "libpq/pqformat.h"
@@ -637,6 +636,59 @@ rs_step_combine(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(a);
 }
 
+/*
+ * Solves a x = b for a symmetric positive definite n x n a (row-major,
+ * overwritten by its Cholesky factor L, lower), b overwritten by x; false
+ * if a is not positive definite.  Written out rather than LAPACK's: a
+ * final function runs once per entity on systems of k + 1 unknowns, and
+ * a multi-threaded BLAS would keep its threads spinning beside every
+ * step (and in every parallel worker) for systems this small.
+ */
+static bool
+cholesky_solve(double *a, double *b, int n)
+{
+	for (int j = 0; j < n; j++)
+	{
+		double	   *lj = a + (size_t) j * n;
+		double		d = lj[j];
+
+		for (int c = 0; c < j; c++)
+			d -= lj[c] * lj[c];
+		if (!(d > 0.0) || !isfinite(d))
+			return false;
+		d = sqrt(d);
+		lj[j] = d;
+		for (int i = j + 1; i < n; i++)
+		{
+			double	   *li = a + (size_t) i * n;
+			double		v = li[j];
+
+			for (int c = 0; c < j; c++)
+				v -= li[c] * lj[c];
+			li[j] = v / d;
+		}
+	}
+	/* L y = b, then L^T x = y */
+	for (int i = 0; i < n; i++)
+	{
+		const double *li = a + (size_t) i * n;
+		double		v = b[i];
+
+		for (int c = 0; c < i; c++)
+			v -= li[c] * b[c];
+		b[i] = v / li[i];
+	}
+	for (int i = n - 1; i >= 0; i--)
+	{
+		double		v = b[i];
+
+		for (int r = i + 1; r < n; r++)
+			v -= a[(size_t) r * n + i] * b[r];
+		b[i] = v / a[(size_t) i * n + i];
+	}
+	return true;
+}
+
 /* the packed upper triangle of an n x n matrix, unpacked to full row-major */
 static void
 unpack(const double *packed, double *full, int n)
@@ -709,7 +761,7 @@ rs_step_final(PG_FUNCTION_ARGS)
 		for (int j = 0; j < k; j++)
 			a[j * k + j] += st->lambda;
 	}
-	if (!rs_cholesky_solve_d(a, x, n))
+	if (!cholesky_solve(a, x, n))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("the system of %s is not positive definite", kind_name(st->kind)),
