@@ -114,6 +114,21 @@ SELECT (recsys.als_step('[1]', 0, 1, o::jsonb)).interactions AS same_options_oth
 FROM (VALUES ('{"regularization": 0.1, "mean": 0}'), ('{"mean": 0.0, "regularization": 0.10}')) v(o);
 SELECT pg_temp.try($$SELECT recsys.ials_step('[1]', 1, g, '{}') FROM (VALUES ('{1}'::float8[]), ('{2}')) v(g)$$) AS grams_differ;
 SELECT (recsys.ials_step('[1]', 1, g, '{}')).interactions AS same_gram FROM (VALUES ('{1}'::float8[]), ('{1}')) v(g);
+-- ... also when a matrix built per row lands where the last one was, and
+-- when the rows of groups interleave (hashed): A's rows pass {1}, then {2}
+SELECT pg_temp.try($$SELECT recsys.ials_step('[1]', 1, ARRAY[g]::float8[], '{}') FROM (VALUES (1::float8), (2), (3)) v(g)$$) AS built_per_row;
+CREATE TEMP TABLE grams (seg integer, g float8[]);
+INSERT INTO grams VALUES (1, '{1}'), (2, '{2}');
+CREATE TEMP TABLE segs (u text, seg integer);
+INSERT INTO segs VALUES ('A', 1), ('B', 2), ('A', 2);
+ANALYZE grams, segs;
+SET enable_sort = off;
+SET enable_mergejoin = off;
+SET enable_nestloop = off;
+SELECT pg_temp.try($$SELECT u, recsys.ials_step('[1]', 1, g.g, '{}') FROM segs JOIN grams g USING (seg) GROUP BY u$$) AS interleaved;
+RESET enable_sort;
+RESET enable_mergejoin;
+RESET enable_nestloop;
 
 SELECT pg_temp.try($$SELECT recsys.als_step('[1]', 0, 1, '{"lambda": 1}')$$) AS unknown_option;
 SELECT pg_temp.try($$SELECT recsys.als_step('[1]', 0, 1, '{"alpha": 1}')$$) AS ials_option_to_als;

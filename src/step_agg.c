@@ -410,13 +410,29 @@ read_factors(FunctionCallInfo fcinfo, int arg, double *v)
 	return dim;
 }
 
-/* the state argument, writable: the aggregate's own copy */
+/*
+ * The state argument, writable when it is the aggregate's own copy.  Its
+ * size is checked against its kind and dimension before anything reads
+ * it: a state can come from a table (an aggregate without a final
+ * function stores it), and the rows it holds are read by position.
+ */
 static StepState *
 state_arg(FunctionCallInfo fcinfo, int n)
 {
+	StepState  *st;
+
 	if (PG_ARGISNULL(n))
 		return NULL;
-	return (StepState *) PG_DETOAST_DATUM(PG_GETARG_DATUM(n));
+	st = (StepState *) PG_DETOAST_DATUM(PG_GETARG_DATUM(n));
+	if (VARSIZE(st) < STEP_HEADER_SIZE ||
+		(st->kind != STEP_ALS && st->kind != STEP_IALS && st->kind != STEP_GRAM) ||
+		st->dim < 1 || st->dim > STEP_MAX_DIM || st->nbuf < 0 || st->nbuf >= STEP_BUF ||
+		VARSIZE(st) != STEP_HEADER_SIZE + sizeof(double) *
+		(step_ndata(st->kind, st->dim) + (int64) STEP_BUF * (step_order(st->kind, st->dim) + 1)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid recsys.step_state of %u bytes", (unsigned) VARSIZE(st))));
+	return st;
 }
 
 /*
@@ -535,17 +551,32 @@ rs_ials_step_accum(PG_FUNCTION_ARGS)
 				*dst++ = gram[a * k + b];
 			}
 	}
-	else if (PG_ARGISNULL(3) || PG_GETARG_DATUM(3) != row_cache(fcinfo)->gram)
+	else
 	{
-		/* another Gram argument than the last row's: it must be the same */
+		/*
+		 * Every row's Gram matrix must be the group's.  Its first row and
+		 * its diagonal are compared on every row (2k numbers: the rows of
+		 * groups interleave when they are hashed, and a matrix built per
+		 * row may land where the last one was); the whole of it when the
+		 * argument is another value than the last row's.
+		 */
 		ArrayType  *g = PG_ARGISNULL(3) ? NULL : PG_GETARG_ARRAYTYPE_P(3);
 		const double *mine = st->data + packed_size(k) + k;
+		bool		whole = PG_ARGISNULL(3) || PG_GETARG_DATUM(3) != row_cache(fcinfo)->gram;
 		bool		same = g != NULL && ARR_ELEMTYPE(g) == FLOAT8OID && !ARR_HASNULL(g) &&
 			ArrayGetNItems(ARR_NDIM(g), ARR_DIMS(g)) == k * k;
 
 		for (int a = 0; same && a < k; a++)
-			for (int b = a; same && b < k; b++)
-				same = ((double *) ARR_DATA_PTR(g))[a * k + b] == *mine++;
+		{
+			const double *ga = (double *) ARR_DATA_PTR(g) + (size_t) a * k;
+
+			if (whole || a == 0)
+				for (int b = a; same && b < k; b++)
+					same = ga[b] == mine[b - a];
+			else
+				same = ga[a] == mine[0];
+			mine += k - a;
+		}
 		if (!same)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
