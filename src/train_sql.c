@@ -283,6 +283,7 @@ run_step(const SqlRun *run, SqlSide *side, const SqlSide *other)
 		bool		vnull;
 		int64		n = DatumGetInt64(SPI_getbinval(tup, desc, 4, &nnull));
 		double		vs = DatumGetFloat8(SPI_getbinval(tup, desc, 5, &vnull));
+		Datum		fdat;
 		Embedding  *e;
 
 		/* every entity once, with its rows and (to rounding) its values */
@@ -295,8 +296,11 @@ run_step(const SqlRun *run, SqlSide *side, const SqlSide *other)
 					 errdetail("A step read other rows, or another number or sum of values of one entity, than training read at its start."),
 					 errhint("Each step reads the source again, with the same snapshot: a source that depends on volatile functions such as random() cannot be trained in SQL statements.")));
 		done[id] = true;
-		e = DatumGetEmbedding(SPI_getbinval(tup, desc, 2, &isnull));
-		if (isnull || e->dim != k)
+		fdat = SPI_getbinval(tup, desc, 2, &isnull);
+		if (isnull)
+			elog(ERROR, "recsys: a step returned no factors for an entity");
+		e = DatumGetEmbedding(fdat);
+		if (e->dim != k)
 			elog(ERROR, "recsys: a step returned %d factors, not %d", e->dim, k);
 		memcpy(side->factors + (size_t) id * k, e->x, sizeof(float) * k);
 		if (side->bias)
