@@ -55,6 +55,23 @@ CREATE FUNCTION recsys.step_final(recsys.step_state) RETURNS recsys.step_result
 CREATE FUNCTION recsys.gram_final(recsys.step_state) RETURNS double precision[]
 	AS 'MODULE_PATHNAME', 'rs_gram_final' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+COMMENT ON FUNCTION recsys.step_state_in(cstring) IS 'recsys.step_state input: its binary form in hex, checked whole';
+COMMENT ON FUNCTION recsys.step_state_out(recsys.step_state) IS 'recsys.step_state output: its binary form in hex';
+COMMENT ON FUNCTION recsys.step_state_recv(internal) IS 'recsys.step_state binary input, checked whole';
+COMMENT ON FUNCTION recsys.step_state_send(recsys.step_state) IS 'recsys.step_state binary output: the fields in network order';
+COMMENT ON FUNCTION recsys.als_step_accum(recsys.step_state, recsys.embedding, real, double precision, jsonb) IS
+	'transition function of recsys.als_step: adds one rating to the entity''s normal equations';
+COMMENT ON FUNCTION recsys.ials_step_accum(recsys.step_state, recsys.embedding, double precision, double precision[], jsonb) IS
+	'transition function of recsys.ials_step: adds one interaction to the entity''s normal equations';
+COMMENT ON FUNCTION recsys.gram_accum(recsys.step_state, recsys.embedding) IS
+	'transition function of recsys.gram: adds y y^T';
+COMMENT ON FUNCTION recsys.step_combine(recsys.step_state, recsys.step_state) IS
+	'combine function of the step aggregates: the sums of two partial states of the same step and options';
+COMMENT ON FUNCTION recsys.step_final(recsys.step_state) IS
+	'final function of recsys.als_step and ials_step: the entity''s solution (factors, bias, interactions)';
+COMMENT ON FUNCTION recsys.gram_final(recsys.step_state) IS
+	'final function of recsys.gram: Y^T Y as float8[] of k * k';
+
 -- SSPACE: the state of 64 factors is ~22 kB (als) or ~38 kB (ials): the
 -- planner sorts rather than hashes many groups of it.
 CREATE AGGREGATE recsys.als_step(factors recsys.embedding, bias real, rating double precision,
