@@ -25,7 +25,9 @@
  *	   run with the rights of whoever reads the source (the caller; the
  *	   model's owner for a retrain), its rows written into the users'
  *	   table; then the item step, the same grouped by item (iALS: with
- *	   recsys.gram() of the other side's table as an argument);
+ *	   recsys.gram() of the other side's table as an argument; from a
+ *	   partitioned table, the factors by a scalar subquery per row instead
+ *	   of the join, so that partitions can be aggregated where they are);
  *	3. the factors in memory stored as the new version as usual; the
  *	   tables dropped (an error or cancel drops them with the transaction).
  *
