@@ -109,7 +109,7 @@ static int	sql_runs = 0;
  */
 static void
 exec_as_reader(const SqlRun *run, const char *sql, int nargs, Oid *types,
-			   Datum *values)
+			   Datum *values, bool utility)
 {
 	RsRunAs		as;
 	int			rc = 0;
@@ -119,7 +119,8 @@ exec_as_reader(const SqlRun *run, const char *sql, int nargs, Oid *types,
 	CommandCounterIncrement();
 	PushCopiedSnapshot(GetActiveSnapshot());
 	UpdateActiveSnapshotCommandId();
-	RS_READ_ONLY(rc = SPI_execute_with_args(sql, nargs, types, values, NULL, true, 0));
+	/* (a utility statement, EXPLAIN, is read-write for SPI: read-only all the same) */
+	RS_READ_ONLY(rc = SPI_execute_with_args(sql, nargs, types, values, NULL, !utility, 0));
 	PopActiveSnapshot();
 	if (rc < 0)
 		elog(ERROR, "recsys: a training statement failed: %s", SPI_result_code_string(rc));
@@ -247,7 +248,7 @@ run_step(const SqlRun *run, SqlSide *side, const SqlSide *other)
 		bool		isnull;
 
 		exec_as_reader(run, psprintf("SELECT recsys.gram(factors) FROM %s", other->table),
-					   0, NULL, NULL);
+					   0, NULL, NULL, false);
 		values[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		if (isnull)
 			elog(ERROR, "recsys: no factors in %s", other->table);
@@ -255,7 +256,7 @@ run_step(const SqlRun *run, SqlSide *side, const SqlSide *other)
 		SPI_freetuptable(SPI_tuptable);
 		nargs = 2;
 	}
-	exec_as_reader(run, side->step_sql, nargs, types, values);
+	exec_as_reader(run, side->step_sql, nargs, types, values, false);
 	rows = SPI_processed;
 	/*
 	 * The source is parsed again for each step: a function it calls may
@@ -400,24 +401,11 @@ plan_shape(const SqlRun *run, const SqlSide *side)
 	Oid			types[2] = {JSONBOID, FLOAT8ARRAYOID};
 	Datum		values[2] = {run->options, (Datum) 0};
 	StringInfoData buf;
-	RsRunAs		as;
-	int			rc = 0;
 
 	if (run->ials)
 		values[1] = PointerGetDatum(construct_empty_array(FLOAT8OID));
-	if (run->def->stored)
-		rs_run_as_model_owner(&as, run->def);
-	CommandCounterIncrement();
-	PushCopiedSnapshot(GetActiveSnapshot());
-	UpdateActiveSnapshotCommandId();
-	/* EXPLAIN is a utility statement: read-write for SPI, read-only all the same */
-	RS_READ_ONLY(rc = SPI_execute_with_args(psprintf("EXPLAIN (COSTS OFF) %s", side->step_sql),
-											run->ials ? 2 : 1, types, values, NULL, false, 0));
-	PopActiveSnapshot();
-	if (rc < 0)
-		elog(ERROR, "recsys: EXPLAIN of a training step failed: %s", SPI_result_code_string(rc));
-	if (run->def->stored)
-		rs_run_as_end(&as);
+	exec_as_reader(run, psprintf("EXPLAIN (COSTS OFF) %s", side->step_sql),
+				   run->ials ? 2 : 1, types, values, true);
 	initStringInfo(&buf);
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{

@@ -137,21 +137,27 @@ def seconds(s):
     return "%.1f s" % s
 
 
-def main():
-    a = parse_args()
-    sizes = [float(x) for x in a.sizes.split(",")]
-    workers = [int(x) for x in a.workers.split(",")]
+def time_table(a, sizes, workers, name, strategy, ratio_format):
+    """Seconds per training of a strategy, with the ratio pull / it."""
     print("| interactions | pull (coordinator alone) | "
-          + " | ".join("push, %d workers" % w for w in workers) + " |")
+          + " | ".join("%s, %d workers" % (name, w) for w in workers) + " |")
     print("|---|---|" + "---|" * len(workers))
     for n in sizes:
         t_pull = pull(a, n)
         cells = []
         for w in workers:
-            t = push(a, n, w)
-            mark = " (%.0f×)" % (t_pull / t) if t_pull is not None else ""
+            t = strategy(a, n, w)
+            mark = (" (" + ratio_format + "×)") % (t_pull / t) \
+                if t_pull is not None and t is not None else ""
             cells.append(seconds(t) + mark)
         print("| %s | %s | %s |" % (human(n), seconds(t_pull), " | ".join(cells)))
+
+
+def main():
+    a = parse_args()
+    sizes = [float(x) for x in a.sizes.split(",")]
+    workers = [int(x) for x in a.workers.split(",")]
+    time_table(a, sizes, workers, "push", push, "%.0f")
     print()
     print("| workers | push faster from |")
     print("|---|---|")
@@ -160,17 +166,7 @@ def main():
         print("| %d | %s |" % (w, "never" if math.isinf(c) else human(c) + " interactions"))
     if a.t_nnz_sql is not None:
         print()
-        print("| interactions | pull (coordinator alone) | "
-              + " | ".join("execution sql as built, %d workers" % w for w in workers) + " |")
-        print("|---|---|" + "---|" * len(workers))
-        for n in sizes:
-            t_pull = pull(a, n)
-            cells = []
-            for w in workers:
-                t = built(a, n, w)
-                mark = " (%.2g×)" % (t_pull / t) if t_pull is not None and t is not None else ""
-                cells.append(seconds(t) + mark)
-            print("| %s | %s | %s |" % (human(n), seconds(t_pull), " | ".join(cells)))
+        time_table(a, sizes, workers, "execution sql as built", built, "%.2g")
     print()
     print("inputs: t_nnz %.3g s, ingest %.3g rows/s, %.1f bytes/nnz, coordinator %.0f GiB, "
           "bandwidth %.3g B/s, row %.0f B, statement %.2f s, k %d, %d iterations"
